@@ -1,0 +1,55 @@
+# argus — the two commands that matter:
+#   make demo   install what is needed, build, boot the bundled guest, watch it
+#   make test   install what is needed, build, run every test
+# Everything else here serves those two.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw-dev \
+              libyaml-dev libjansson-dev libssl-dev zlib1g-dev liblzma-dev libcmocka-dev \
+              qemu-system-x86 busybox-static bash socat cpio syslog-ng-core \
+              python3 python3-pytest libclang-rt-14-dev jq kmod
+PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
+
+.PHONY: all deps build demo test unit unit-asan guest-tests clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+unit-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+
+guest-tests: build
+	ARGUS=$(abspath $(BUILD))/argus $(PYTEST) $(wildcard tests/guest tests/integration)
+
+test: deps build unit unit-asan guest-tests
+
+demo: build
+	@bash tests/guest/demo.sh $(abspath $(BUILD))/argus
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,71 @@
+/* arch.h - virtual address spaces and their translation.
+ *
+ * A struct vas is one address space of the monitored machine: the kernel's
+ * (root = the kernel page table) or a process's (root = its mm->pgd).  An
+ * architecture is one static ops table; it walks the page tables through
+ * the memory source (whose scan cache makes each table page one read per
+ * scan).  A small per-vas TLB skips repeated walks of the same page; call
+ * vas_flush() at each new scan.
+ *
+ * Linear shortcuts (x86-64 direct map and kernel image) translate by
+ * arithmetic without touching page tables; the profile sets them once.
+ */
+#ifndef ARGUS_ARCH_H
+#define ARGUS_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "memsrc/memsrc.h"
+
+struct vas;
+
+struct arch_ops {
+	const char *name;
+	/* Translate va; *pgsize gets the size of the mapping page (4K/2M/1G).
+	 * -EFAULT when not mapped (err->addr = va). */
+	int (*translate)(struct vas *as, uint64_t va, uint64_t *pa, uint64_t *pgsize,
+			 struct aerr *err);
+};
+
+extern const struct arch_ops arch_x86_64;
+extern const struct arch_ops arch_aarch64;
+
+struct vas_linear {
+	uint64_t va, size, pa;	/* [va, va+size) -> pa + (x - va) */
+};
+
+#define VAS_TLB 64
+
+struct vas {
+	struct memsrc *mem;
+	const struct arch_ops *arch;
+	uint64_t root;		/* physical address of the top-level table */
+	int levels;		/* x86-64: 4 or 5; aarch64: 3 or 4 */
+	int va_bits;		/* aarch64 */
+	int granule_shift;	/* aarch64: 12, 14, 16 */
+	struct vas_linear lin[2];
+	int nlin;
+	struct { uint64_t vpage, ppage; } tlb[VAS_TLB];
+	uint64_t walks;		/* page-table walks done (stats) */
+};
+
+void vas_init(struct vas *as, struct memsrc *mem, const struct arch_ops *arch,
+	      uint64_t root, int levels);
+int vas_add_linear(struct vas *as, uint64_t va, uint64_t size, uint64_t pa);
+void vas_flush(struct vas *as);
+
+int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err);
+/* Read len bytes of virtual memory; fails as a whole if any page is absent. */
+int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *err);
+int vas_read_u64(struct vas *as, uint64_t va, uint64_t *out);
+int vas_read_u32(struct vas *as, uint64_t va, uint32_t *out);
+int vas_read_u16(struct vas *as, uint64_t va, uint16_t *out);
+int vas_read_u8(struct vas *as, uint64_t va, uint8_t *out);
+/* Read a NUL-terminated string of at most cap-1 bytes into buf (always
+ * terminated).  Returns the length, or a negative errno.  *truncated (may be
+ * NULL) is set when no NUL was found within cap-1 bytes. */
+long vas_read_str(struct vas *as, uint64_t va, char *buf, size_t cap, int *truncated);
+
+#endif

@@ -1,0 +1,134 @@
+/* cmd_info.c - `argus info`: what argus found out about a memory source. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "output/json.h"
+#include "output/timefmt.h"
+
+static void info_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: argus info --source SRC [--regions FILE] [--profile auto|ISF] [--json] [-v]\n"
+		"\n"
+		"Print what argus learned about the kernel in a memory source: release,\n"
+		"banner, paging, KASLR slide, phys_base, kernel page table, direct-map\n"
+		"base, where VMCOREINFO and BTF lie, symbol and type counts, and the\n"
+		"source's ranges.\n"
+		"\n"
+		"Exit status: 0 success, 1 the source or profile is unusable, 2 usage error.\n");
+}
+
+static void phys_of(struct kernel *k, uint64_t va, uint64_t *pa)
+{
+	*pa = 0;
+	if (va)
+		vas_translate(&k->kvas, va, pa, NULL);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "regions", required_argument, NULL, 'r' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kernel_opts ko = { .profile = "auto" };
+	int json = 0, verbose = 0, c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:r:p:jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': ko.source = optarg; break;
+		case 'r': ko.regions = optarg; break;
+		case 'p': ko.profile = optarg; break;
+		case 'j': json = 1; break;
+		case 'v': verbose++; break;
+		case 'h': info_usage(stdout); return 0;
+		default: info_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !ko.source) {
+		cli_error("info: %s (see 'argus info --help')",
+			  ko.source ? "unexpected argument" : "--source is required");
+		return EXIT_USAGE;
+	}
+	alog_set_level(verbose >= 2 ? ALOG_DEBUG : verbose ? ALOG_INFO : ALOG_ERROR);
+	struct aerr err = { 0 };
+	struct kernel *k;
+	uint64_t t0 = now_monotonic_ns();
+	if (kernel_open(&ko, &k, &err)) {
+		cli_error("%s", aerr_str(&err));
+		return 1;
+	}
+	uint64_t t1 = now_monotonic_ns();
+	const struct kprofile *p = k->prof;
+	uint64_t btf_pa, task_pa;
+	phys_of(k, p->btf_va, &btf_pa);
+	phys_of(k, p->sym.init_task, &task_pa);
+
+	struct buf b = BUF_INIT;
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "source", k->mem->path);
+	jw_kstr(&w, "source_kind", k->mem->kind);
+	jw_kuint(&w, "source_ranges", k->mem->nranges);
+	jw_kuint(&w, "source_end", memsrc_end(k->mem));
+	jw_kstr(&w, "release", p->release);
+	jw_kstr(&w, "banner", p->banner);
+	jw_kstr(&w, "profile", p->source);
+	jw_kstr(&w, "arch", p->arch->name);
+	jw_kint(&w, "paging_levels", p->levels);
+	jw_kuint(&w, "kaslr_slide", p->kaslr_slide);
+	jw_kuint(&w, "phys_base", p->phys_base);
+	jw_kuint(&w, "kernel_pgd_physical_address", p->kernel_pgd_pa);
+	jw_kuint(&w, "page_offset_base", p->page_offset_base);
+	jw_kuint(&w, "vmcoreinfo_physical_address", p->vmci.pa);
+	jw_kuint(&w, "init_task", p->sym.init_task);
+	jw_kuint(&w, "init_task_physical_address", task_pa);
+	jw_kuint(&w, "btf_address", p->btf_va);
+	jw_kuint(&w, "btf_physical_address", btf_pa);
+	jw_kuint(&w, "btf_size", p->btf_size);
+	jw_kuint(&w, "symbols", p->syms ? p->syms->n : 0);
+	jw_kstr(&w, "types", p->types ? p->types->desc : "");
+	jw_kuint(&w, "open_ns", t1 - t0);
+	jw_kuint(&w, "reads", k->mem->stats.reads);
+	jw_kuint(&w, "bytes", k->mem->stats.bytes);
+	jw_obj_end(&w);
+	if (json) {
+		printf("%s\n", b.data);
+	} else {
+		printf("source        %s (%s, %zu range%s, up to 0x%llx)\n", k->mem->path, k->mem->kind,
+		       k->mem->nranges, k->mem->nranges == 1 ? "" : "s",
+		       (unsigned long long)memsrc_end(k->mem));
+		printf("kernel        Linux %s, %s, %d-level paging\n", p->release, p->arch->name,
+		       p->levels);
+		printf("banner        %s\n", p->banner);
+		printf("profile       %s\n", p->source);
+		printf("KASLR slide   0x%llx\nphys_base     0x%llx\n",
+		       (unsigned long long)p->kaslr_slide, (unsigned long long)p->phys_base);
+		printf("kernel pgd    phys 0x%llx\ndirect map    0x%llx\n",
+		       (unsigned long long)p->kernel_pgd_pa, (unsigned long long)p->page_offset_base);
+		printf("VMCOREINFO    phys 0x%llx\n", (unsigned long long)p->vmci.pa);
+		printf("init_task     0x%llx (phys 0x%llx)\n", (unsigned long long)p->sym.init_task,
+		       (unsigned long long)task_pa);
+		if (p->btf_va)
+			printf("BTF           0x%llx (phys 0x%llx), %llu bytes\n",
+			       (unsigned long long)p->btf_va, (unsigned long long)btf_pa,
+			       (unsigned long long)p->btf_size);
+		printf("opened in     %.1f ms, %llu reads, %llu bytes\n", (double)(t1 - t0) / 1e6,
+		       (unsigned long long)k->mem->stats.reads,
+		       (unsigned long long)k->mem->stats.bytes);
+	}
+	buf_free(&b);
+	kernel_close(k);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* arena.h - bump allocator for one scan's records.
+ *
+ * Everything allocated from an arena lives until arena_reset() or
+ * arena_free(); nothing is freed one by one.  Chunks are malloc'ed as
+ * needed; arena_reset() keeps the first chunk for reuse so a steady-state
+ * scan loop allocates nothing.
+ */
+#ifndef ARGUS_ARENA_H
+#define ARGUS_ARENA_H
+
+#include <stddef.h>
+
+struct arena_chunk;
+
+struct arena {
+	struct arena_chunk *head;
+	size_t chunk_size;
+	size_t used_total;	/* bytes handed out since last reset */
+};
+
+void arena_init(struct arena *a, size_t chunk_size);
+/* Returns zeroed memory aligned to 16 bytes, or NULL on out-of-memory. */
+void *arena_alloc(struct arena *a, size_t size);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+void arena_reset(struct arena *a);
+void arena_free(struct arena *a);
+
+#endif

@@ -1,0 +1,68 @@
+/* detect.h - from two snapshots to activities.
+ *
+ * detect_diff() compares the previous scan with the current one and calls
+ * emit() once for every activity of section 10 that the change shows
+ * (process created, fd closed, connection state changed, ...).  It never
+ * formats anything: an act_rec points at the snapshot records involved and
+ * the output layer turns it into a message.  Records of things that ended
+ * point into the previous snapshot, the rest into the current one; both
+ * stay valid for the duration of the call.
+ *
+ * Identity survives pid reuse: a process is (pid, start time), a thread
+ * (tid, task address), an fd (number, struct file address), a connection
+ * (struct sock address, ports).  Cross-scan memory (when a connection was
+ * first seen, which alerts already fired) lives in struct detect_state.
+ */
+#ifndef ARGUS_DETECT_H
+#define ARGUS_DETECT_H
+
+#include <stdint.h>
+
+#include "core/u64map.h"
+#include "detect/activity.h"
+#include "snapshot/snapshot.h"
+
+struct act_rec {
+	enum activity_id id;
+	const struct snapshot *snap;
+	const struct snap_proc *proc;
+	const struct snap_thread *thread;
+	const struct snap_fd *fd;
+	const struct snap_sock *sock;
+	const struct snap_vma *vma;
+	const struct snap_hist *hist;
+	const char *container_id;
+	const char *detail;		/* human text, for system activities */
+	uint8_t old_tcp_state;		/* TCP state change */
+	int64_t first_seen_ns;		/* connection first observed (wall clock) */
+	int64_t ended_ns;		/* connection no longer seen (wall clock) */
+};
+
+typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);
+
+struct detect_cfg {
+	const int *enabled;		/* [ACT_COUNT] */
+	uint64_t excessive_bytes_in, excessive_bytes_out;
+	uint64_t long_lasting_ns;
+	uint64_t status_interval_ns;
+};
+
+struct detect_state {
+	struct u64map conn_first_seen;	/* conn key -> wall-clock ns first seen */
+	struct u64map conn_alerted;	/* conn key -> bitmask of alerts fired */
+	int64_t last_status_ns;
+};
+
+void detect_state_init(struct detect_state *st);
+void detect_state_free(struct detect_state *st);
+
+/* prev may be NULL (first scan: nothing is "created"). now_ns: wall clock
+ * of the current scan. */
+void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
+		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
+		 act_emit_fn emit, void *ctx);
+
+/* Key of a connection (stable across scans). */
+uint64_t detect_conn_key(const struct snap_sock *c);
+
+#endif

@@ -1,0 +1,443 @@
+/* diff.c - the events of section 10 from the difference of two scans. */
+#include <string.h>
+
+#include "detect/detect.h"
+
+#define ALERTED_LONG 1
+#define ALERTED_EXCESSIVE 2
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 29;
+	return x ? x : 1;
+}
+
+static uint64_t proc_key(const struct snap_proc *p)
+{
+	return mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns);
+}
+
+uint64_t detect_conn_key(const struct snap_sock *c)
+{
+	return mix(c->sk, ((uint64_t)c->sport << 16 | c->dport) ^ ((uint64_t)c->family << 40));
+}
+
+void detect_state_init(struct detect_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	u64map_init(&st->conn_first_seen);
+	u64map_init(&st->conn_alerted);
+}
+
+void detect_state_free(struct detect_state *st)
+{
+	u64map_free(&st->conn_first_seen);
+	u64map_free(&st->conn_alerted);
+}
+
+struct dctx {
+	const struct detect_cfg *cfg;
+	struct detect_state *st;
+	int64_t now;
+	act_emit_fn emit;
+	void *ctx;
+};
+
+static void fire(struct dctx *d, const struct act_rec *r)
+{
+	if (d->cfg->enabled[r->id])
+		d->emit(d->ctx, r);
+}
+
+static void proc_event(struct dctx *d, enum activity_id id, const struct snapshot *s,
+		       const struct snap_proc *p)
+{
+	struct act_rec r = { .id = id, .snap = s, .proc = p };
+	fire(d, &r);
+}
+
+/* ---- threads, fds, memory areas of a process seen in both scans ---- */
+
+static void diff_threads(struct dctx *d, const struct snapshot *ps, const struct snap_proc *pp,
+			 const struct snapshot *cs, const struct snap_proc *cp)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (uint32_t i = 0; pp && i < pp->nthreads; i++)
+		u64map_put(&m, mix((uint64_t)pp->threads[i].tid, pp->threads[i].task), i + 1);
+	for (uint32_t i = 0; i < cp->nthreads; i++) {
+		const struct snap_thread *t = &cp->threads[i];
+		uint64_t key = mix((uint64_t)t->tid, t->task);
+		if (u64map_get(&m, key, NULL)) {
+			u64map_put(&m, key, 0);	/* matched */
+			continue;
+		}
+		if (t->tid != cp->pid) {
+			struct act_rec r = { .id = ACT_THREAD_CREATED, .snap = cs, .proc = cp, .thread = t };
+			fire(d, &r);
+		}
+	}
+	for (uint32_t i = 0; pp && i < pp->nthreads; i++) {
+		uint64_t v;
+		const struct snap_thread *t = &pp->threads[i];
+		if (u64map_get(&m, mix((uint64_t)t->tid, t->task), &v) && v && t->tid != pp->pid) {
+			struct act_rec r = { .id = ACT_THREAD_TERMINATED, .snap = ps, .proc = pp, .thread = t };
+			fire(d, &r);
+		}
+	}
+	u64map_free(&m);
+}
+
+static uint64_t fd_key(const struct snap_fd *f)
+{
+	return mix((uint64_t)(uint32_t)f->fd, f->file);
+}
+
+static int fd_writable(const struct snap_fd *f)
+{
+	return (f->f_flags & 3) == 1 || (f->f_flags & 3) == 2;	/* O_WRONLY, O_RDWR */
+}
+
+static void diff_fds(struct dctx *d, const struct snapshot *ps, const struct snap_proc *pp,
+		     const struct snapshot *cs, const struct snap_proc *cp)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (uint32_t i = 0; i < pp->nfds; i++)
+		u64map_put(&m, fd_key(&pp->fds[i]), i + 1);
+	for (uint32_t i = 0; i < cp->nfds; i++) {
+		uint64_t key = fd_key(&cp->fds[i]);
+		if (u64map_get(&m, key, NULL)) {
+			u64map_put(&m, key, 0);
+			continue;
+		}
+		struct act_rec r = { .id = ACT_FD_OPEN, .snap = cs, .proc = cp, .fd = &cp->fds[i] };
+		fire(d, &r);
+	}
+	for (uint32_t i = 0; i < pp->nfds; i++) {
+		uint64_t v;
+		const struct snap_fd *f = &pp->fds[i];
+		if (!u64map_get(&m, fd_key(f), &v) || !v)
+			continue;
+		struct act_rec r = { .id = ACT_FD_CLOSE, .snap = ps, .proc = pp, .fd = f };
+		fire(d, &r);
+		if (f->type == SNAP_FT_REG && fd_writable(f)) {
+			r.id = ACT_FD_CONTENT_CHANGE;
+			fire(d, &r);
+		}
+	}
+	u64map_free(&m);
+}
+
+static uint64_t vma_key(const struct snap_vma *v)
+{
+	return mix(v->start, v->end ^ (v->inode << 1));
+}
+
+static int vma_mapped_elsewhere(const struct snap_proc *p, uint64_t inode, const struct snap_vma *skip)
+{
+	for (uint32_t i = 0; inode && i < p->nvmas; i++)
+		if (&p->vmas[i] != skip && p->vmas[i].inode == inode)
+			return 1;
+	return 0;
+}
+
+static void vma_added(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp,
+		      const struct snap_proc *pp, const struct snap_vma *v)
+{
+	struct act_rec r = { .snap = cs, .proc = cp, .vma = v };
+
+	r.id = ACT_MEMORY_CREATED;
+	fire(d, &r);
+	if (!v->inode && (v->flags & 4)) {
+		r.id = ACT_EXEC_ANON_MAPPED;
+		fire(d, &r);
+	}
+	if (v->inode && !vma_mapped_elsewhere(pp, v->inode, NULL)) {
+		r.id = ACT_FILE_MAPPED;
+		fire(d, &r);
+	}
+}
+
+static void vma_removed(struct dctx *d, const struct snapshot *ps, const struct snap_proc *pp,
+			const struct snap_proc *cp, const struct snap_vma *v)
+{
+	struct act_rec r = { .snap = ps, .proc = pp, .vma = v };
+
+	r.id = ACT_MEMORY_TERMINATED;
+	fire(d, &r);
+	if (v->inode && !vma_mapped_elsewhere(cp, v->inode, NULL)) {
+		r.id = ACT_FILE_UNMAPPED;
+		fire(d, &r);
+	}
+}
+
+static void diff_vmas(struct dctx *d, const struct snapshot *ps, const struct snap_proc *pp,
+		      const struct snapshot *cs, const struct snap_proc *cp)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (uint32_t i = 0; i < pp->nvmas; i++)
+		u64map_put(&m, vma_key(&pp->vmas[i]), i + 1);
+	for (uint32_t i = 0; i < cp->nvmas; i++) {
+		const struct snap_vma *v = &cp->vmas[i];
+		uint64_t idx;
+		if (!u64map_get(&m, vma_key(v), &idx)) {
+			vma_added(d, cs, cp, pp, v);
+			continue;
+		}
+		u64map_put(&m, vma_key(v), 0);
+		if (!idx)
+			continue;
+		const struct snap_vma *old = &pp->vmas[idx - 1];
+		if ((old->flags ^ v->flags) & 4) {
+			struct act_rec r = { .id = (v->flags & 4) ? ACT_EXEC_PERM_ADDED :
+					     ACT_EXEC_PERM_REMOVED, .snap = cs, .proc = cp, .vma = v };
+			fire(d, &r);
+		}
+	}
+	for (uint32_t i = 0; i < pp->nvmas; i++) {
+		uint64_t v;
+		if (u64map_get(&m, vma_key(&pp->vmas[i]), &v) && v)
+			vma_removed(d, ps, pp, cp, &pp->vmas[i]);
+	}
+	u64map_free(&m);
+}
+
+/* ---- bash history ---- */
+
+static int history_disabled(const struct snap_bash *b)
+{
+	return !b->remember_on_history || (b->histfile && !strcmp(b->histfile, "/dev/null")) ||
+	       (b->histsize && !strcmp(b->histsize, "0"));
+}
+
+static void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc *pp,
+		      const struct snap_proc *cp)
+{
+	const struct snap_bash *pb = pp ? pp->bash : NULL, *cb = cp->bash;
+
+	if (!cb || cb->status)
+		return;
+	if (pb && !pb->status) {
+		if (cb->nentries < pb->nentries && (cb->nentries == 0 || pb->nentries > 1)) {
+			struct act_rec r = { .id = ACT_SHELL_HISTORY_CLEARED, .snap = cs, .proc = cp };
+			fire(d, &r);
+		}
+		/* set +o history, HISTFILE=/dev/null, HISTSIZE=0, unset HISTFILE */
+		int unset = pb->histfile && !cb->histfile;
+		if ((history_disabled(cb) && !history_disabled(pb)) || unset) {
+			struct act_rec r = { .id = ACT_SHELL_HISTORY_DISABLED, .snap = cs, .proc = cp };
+			fire(d, &r);
+		}
+	}
+	/* new commands: entries beyond what the last scan held, matched by
+	 * (time, text) so a cleared-and-refilled history is seen as new */
+	uint32_t start = 0;
+	if (pb && !pb->status && pb->nentries <= cb->nentries) {
+		start = pb->nentries;
+		for (uint32_t i = 0; i < pb->nentries; i++) {
+			const struct snap_hist *a = &pb->entries[i], *b = &cb->entries[i];
+			if (a->time != b->time || !a->line || !b->line || strcmp(a->line, b->line)) {
+				start = 0;
+				break;
+			}
+		}
+	} else if (!pb) {
+		start = cb->nentries;	/* a bash we had not seen: its past is not news */
+	}
+	for (uint32_t i = start; i < cb->nentries; i++) {
+		struct act_rec r = { .id = ACT_SHELL_COMMAND, .snap = cs, .proc = cp,
+				     .hist = &cb->entries[i] };
+		fire(d, &r);
+	}
+}
+
+/* ---- processes ---- */
+
+static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (size_t i = 0; i < prev->nprocs; i++)
+		u64map_put(&m, proc_key(&prev->procs[i]), i + 1);
+	for (size_t i = 0; i < cur->nprocs; i++) {
+		const struct snap_proc *cp = &cur->procs[i], *pp = NULL;
+		uint64_t idx;
+		if (u64map_get(&m, proc_key(cp), &idx) && idx) {
+			pp = &prev->procs[idx - 1];
+			u64map_put(&m, proc_key(cp), 0);
+		}
+		if (!pp) {
+			proc_event(d, ACT_PROCESS_CREATED, cur, cp);
+			diff_threads(d, NULL, NULL, cur, cp);
+		}
+		if (cp->state == 'Z' && (!pp || pp->state != 'Z'))
+			proc_event(d, ACT_PROCESS_ZOMBIE, cur, cp);
+		if (!pp)
+			continue;
+		diff_threads(d, prev, pp, cur, cp);
+		diff_fds(d, prev, pp, cur, cp);
+		diff_vmas(d, prev, pp, cur, cp);
+		diff_bash(d, cur, pp, cp);
+	}
+	for (size_t i = 0; i < prev->nprocs; i++) {
+		uint64_t v;
+		if (u64map_get(&m, proc_key(&prev->procs[i]), &v) && v)
+			proc_event(d, ACT_PROCESS_TERMINATED, prev, &prev->procs[i]);
+	}
+	u64map_free(&m);
+}
+
+/* ---- connections ---- */
+
+static int64_t first_seen(struct dctx *d, const struct snap_sock *c)
+{
+	uint64_t t;
+
+	if (u64map_get(&d->st->conn_first_seen, detect_conn_key(c), &t))
+		return (int64_t)t;
+	u64map_put(&d->st->conn_first_seen, detect_conn_key(c), (uint64_t)d->now);
+	return d->now;
+}
+
+static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct snap_sock *c,
+			int64_t since)
+{
+	uint64_t key = detect_conn_key(c), done = 0;
+	struct act_rec r = { .snap = cs, .sock = c, .first_seen_ns = since,
+			     .proc = snapshot_find(cs, c->pid) };
+
+	u64map_get(&d->st->conn_alerted, key, &done);
+	if (!(done & ALERTED_LONG) && d->cfg->long_lasting_ns &&
+	    d->now - since >= (int64_t)d->cfg->long_lasting_ns) {
+		r.id = ACT_TCP_LONG_LASTING;
+		fire(d, &r);
+		done |= ALERTED_LONG;
+	}
+	if (!(done & ALERTED_EXCESSIVE) &&
+	    ((d->cfg->excessive_bytes_in && c->bytes_in > d->cfg->excessive_bytes_in) ||
+	     (d->cfg->excessive_bytes_out && c->bytes_out > d->cfg->excessive_bytes_out))) {
+		r.id = ACT_TCP_EXCESSIVE_DATA;
+		fire(d, &r);
+		done |= ALERTED_EXCESSIVE;
+	}
+	if (done)
+		u64map_put(&d->st->conn_alerted, key, done);
+}
+
+static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (size_t i = 0; prev && i < prev->nsocks; i++)
+		u64map_put(&m, detect_conn_key(&prev->socks[i]), i + 1);
+	for (size_t i = 0; i < cur->nsocks; i++) {
+		const struct snap_sock *c = &cur->socks[i];
+		uint64_t key = detect_conn_key(c), idx = 0;
+		int known = u64map_get(&m, key, &idx);
+		int64_t since = first_seen(d, c);
+		struct act_rec r = { .snap = cur, .sock = c, .first_seen_ns = since,
+				     .proc = snapshot_find(cur, c->pid) };
+		if (known)
+			u64map_put(&m, key, 0);
+		if (!known && prev) {
+			r.id = ACT_NET_CONN_CREATED;
+			fire(d, &r);
+		} else if (known && idx && prev->socks[idx - 1].state != c->state) {
+			r.id = ACT_TCP_STATE_CHANGE;
+			r.old_tcp_state = prev->socks[idx - 1].state;
+			fire(d, &r);
+		}
+		conn_alerts(d, cur, c, since);
+	}
+	for (size_t i = 0; prev && i < prev->nsocks; i++) {
+		const struct snap_sock *c = &prev->socks[i];
+		uint64_t key = detect_conn_key(c), v = 0, t = 0;
+		if (!u64map_get(&m, key, &v) || !v)
+			continue;
+		u64map_get(&d->st->conn_first_seen, key, &t);
+		struct act_rec r = { .id = ACT_NET_CONN_TERMINATED, .snap = prev, .sock = c,
+				     .first_seen_ns = (int64_t)t, .ended_ns = d->now,
+				     .proc = snapshot_find(prev, c->pid) };
+		fire(d, &r);
+		u64map_put(&d->st->conn_first_seen, key, 0);
+		u64map_put(&d->st->conn_alerted, key, 0);
+	}
+	u64map_free(&m);
+}
+
+/* ---- containers ---- */
+
+static int has_container(const struct snapshot *s, const char *id)
+{
+	for (size_t i = 0; s && i < s->nprocs; i++)
+		if (s->procs[i].container_id && !strcmp(s->procs[i].container_id, id))
+			return 1;
+	return 0;
+}
+
+static void diff_containers(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
+{
+	/* one event per container: report at its first (lowest pid) process */
+	for (size_t i = 0; i < cur->nprocs; i++) {
+		const struct snap_proc *p = &cur->procs[i];
+		if (!p->container_id || has_container(prev, p->container_id))
+			continue;
+		int first = 1;
+		for (size_t j = 0; j < i && first; j++)
+			if (cur->procs[j].container_id && !strcmp(cur->procs[j].container_id, p->container_id))
+				first = 0;
+		if (first && prev) {
+			struct act_rec r = { .id = ACT_CONTAINER_STARTED, .snap = cur, .proc = p,
+					     .container_id = p->container_id };
+			fire(d, &r);
+		}
+	}
+	for (size_t i = 0; prev && i < prev->nprocs; i++) {
+		const struct snap_proc *p = &prev->procs[i];
+		if (!p->container_id || has_container(cur, p->container_id))
+			continue;
+		int first = 1;
+		for (size_t j = 0; j < i && first; j++)
+			if (prev->procs[j].container_id && !strcmp(prev->procs[j].container_id, p->container_id))
+				first = 0;
+		if (first) {
+			struct act_rec r = { .id = ACT_CONTAINER_TERMINATED, .snap = prev, .proc = p,
+					     .container_id = p->container_id };
+			fire(d, &r);
+		}
+	}
+}
+
+void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
+		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
+		 act_emit_fn emit, void *ctx)
+{
+	struct dctx d = { cfg, st, now_ns, emit, ctx };
+
+	if (prev)
+		diff_procs(&d, prev, cur);
+	diff_conns(&d, prev, cur);
+	diff_containers(&d, prev, cur);
+	if (cfg->enabled[ACT_TCP_CONN_STATUS] && cfg->status_interval_ns &&
+	    now_ns - st->last_status_ns >= (int64_t)cfg->status_interval_ns) {
+		st->last_status_ns = now_ns;
+		for (size_t i = 0; i < cur->nprocs; i++) {
+			const struct snap_proc *p = &cur->procs[i];
+			int any = 0;
+			for (uint32_t j = 0; j < p->nfds && !any; j++)
+				any = p->fds[j].sock >= 0 && p->fds[j].type == SNAP_FT_SOCK;
+			if (any)
+				proc_event(&d, ACT_TCP_CONN_STATUS, cur, p);
+		}
+	}
+}

@@ -1,0 +1,70 @@
+#include "linux/kernel.h"
+
+#include <stdlib.h>
+
+int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
+{
+	struct memsrc_opts mo = { .regions_path = o->regions };
+	struct profile_opts po = { .spec = o->profile, .event = o->event,
+				   .event_ctx = o->event_ctx };
+	struct klimits lim = KLIMITS_DEFAULT;
+	struct kernel *k;
+	int ret;
+
+	*out = NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return aerr_set(err, ENOMEM, "out of memory");
+	k->limits = lim;
+	ret = memsrc_open(o->source, &mo, &k->mem, err);
+	if (ret)
+		goto fail;
+	if (!o->no_cache && memsrc_cache_enable(k->mem, 0)) {
+		ret = aerr_set(err, ENOMEM, "out of memory for the page cache");
+		goto fail;
+	}
+	ret = profile_load(k->mem, &po, &k->prof, err);
+	if (ret)
+		goto fail;
+	profile_kernel_vas(k->prof, k->mem, &k->kvas);
+	*out = k;
+	return 0;
+fail:
+	kernel_close(k);
+	return ret;
+}
+
+void kernel_close(struct kernel *k)
+{
+	if (!k)
+		return;
+	profile_free(k->prof);
+	memsrc_close(k->mem);
+	free(k);
+}
+
+int kernel_scan_begin(struct kernel *k, struct aerr *err)
+{
+	int ret = memsrc_check(k->mem, err);
+
+	if (ret)
+		return ret;
+	memsrc_cache_flush(k->mem);
+	vas_flush(&k->kvas);
+	return 0;
+}
+
+int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t mm, pgd;
+
+	if (p->kthread || kfield_read(&k->kvas, p->task, &o->task_struct__mm, &mm) || !mm)
+		return -ENOENT;
+	if (kfield_read(&k->kvas, mm, &o->mm_struct__pgd, &pgd) || pgd < k->prof->page_offset_base)
+		return -EFAULT;
+	/* mm->pgd is a direct-map address; with PTI the kernel half (this
+	 * one) also maps all of user space */
+	vas_init(as, k->mem, k->prof->arch, pgd - k->prof->page_offset_base, k->prof->levels);
+	return 0;
+}

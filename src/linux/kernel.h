@@ -1,0 +1,79 @@
+/* kernel.h - one monitored Linux kernel: source + profile + address space.
+ *
+ * kernel_open() opens the memory source, loads and verifies the profile and
+ * sets up the kernel's address space.  Collectors take a struct kernel and
+ * fill a snapshot.  kernel_scan_begin() starts a scan: it checks the
+ * source, drops the previous scan's page cache and TLB.
+ */
+#ifndef ARGUS_KERNEL_H
+#define ARGUS_KERNEL_H
+
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "core/err.h"
+#include "memsrc/memsrc.h"
+#include "profile/profile.h"
+#include "snapshot/snapshot.h"
+
+struct klimits {
+	uint32_t string_length;
+	uint32_t processes;
+	uint32_t file_descriptors;
+	uint32_t threads;
+	uint32_t vmas;
+};
+
+/* the spec's example defaults */
+#define KLIMITS_DEFAULT { 4096, 32768, 262144, 65536, 1048576 }
+
+struct kernel_opts {
+	const char *source;
+	const char *regions;
+	const char *profile;		/* "auto" or an ISF path */
+	profile_event_fn event;
+	void *event_ctx;
+	int no_cache;			/* disable the per-scan page cache */
+};
+
+struct kernel {
+	struct memsrc *mem;
+	struct kprofile *prof;
+	struct vas kvas;
+	struct klimits limits;
+};
+
+int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
+void kernel_close(struct kernel *k);
+int kernel_scan_begin(struct kernel *k, struct aerr *err);
+
+/* Collectors.  Each fills its part of the snapshot; the task collector
+ * runs first and the others work on its process list.  A collector
+ * returns an error only when it could read nothing at all; objects it
+ * could not read are counted in s->stats and skipped. */
+int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads,
+			struct aerr *err);
+int linux_collect_workload(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err);
+
+/* One full scan: tasks (with threads), then every other collector.  A
+ * collector that fails is reported through fail() (may be NULL) and the
+ * scan goes on; the scan fails only if the task list cannot be read. */
+typedef void (*linux_scan_fail_fn)(void *ctx, const char *collector, const struct aerr *err);
+int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,
+	       struct aerr *err);
+
+/* Container id (64 hex digits) from a cgroup path, into out[65]; NULL if
+ * the path names no container. */
+const char *linux_container_id(const char *cgroup_path, char *out, size_t cap);
+
+/* A process's own address space (its mm->pgd).  -ENOENT for kernel
+ * threads, which have none. */
+int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as);
+
+#endif

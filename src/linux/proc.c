@@ -1,0 +1,213 @@
+/* proc.c - per-process details: executable, cwd, command line,
+ * namespaces, cgroup and container id. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/paths.h"
+#include "linux/walk.h"
+
+#define CGROUP_MAX_DEPTH 64
+
+static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
+{
+	uint64_t v = 0;
+
+	if (!base || kfield_read(&k->kvas, base, f, &v))
+		return 0;
+	return v;
+}
+
+static const char *keep(struct snapshot *s, const char *str, long len)
+{
+	return len >= 0 ? arena_strndup(&s->arena, str, (size_t)len) : NULL;
+}
+
+static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *p, uint64_t mm,
+			char *buf, size_t cap)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t file = rd(k, mm, &o->mm_struct__exe_file), inode, sb;
+	int deleted;
+
+	if (!kptr_ok(file))
+		return;
+	long n = linux_file_name(k, file, buf, cap, &deleted);
+	if (n < 0) {
+		s->stats.bad_objects++;
+		return;
+	}
+	p->exe_path = keep(s, buf, n);
+	inode = rd(k, file, &o->file__f_inode);
+	if (!kptr_ok(inode))
+		return;
+	p->exe_inode = inode;
+	p->exe_ino = rd(k, inode, &o->inode__i_ino);
+	p->exe_size = (int64_t)rd(k, inode, &o->inode__i_size);
+	sb = rd(k, inode, &o->inode__i_sb);
+	p->exe_dev = (uint32_t)rd(k, sb, &o->super_block__s_dev);
+	p->exe_hash.status = -ENODATA;
+	p->exe_hash.reason = "not hashed";
+}
+
+/* Arguments from the process's own memory, NULs shown as spaces. */
+static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p, uint64_t mm,
+		    char *buf, size_t cap)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t start = rd(k, mm, &o->mm_struct__arg_start);
+	uint64_t end = rd(k, mm, &o->mm_struct__arg_end);
+	struct vas as;
+
+	if (!start || end <= start || linux_proc_vas(k, p, &as))
+		return;
+	size_t len = (size_t)(end - start);
+	if (len > cap - 1) {
+		len = cap - 1;
+		s->stats.truncated++;
+	}
+	if (vas_read(&as, start, buf, len, NULL)) {
+		/* arguments paged out or not yet written: say nothing */
+		return;
+	}
+	while (len && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	p->cmdline = keep(s, buf, (long)len);
+}
+
+static uint64_t ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_member)
+{
+	const struct koffsets *o = &k->prof->off;
+
+	if (!kptr_ok(ns) || !ns_member->present)
+		return 0;
+	return rd(k, ns + (uint64_t)ns_member->off, &o->ns_common__inum);
+}
+
+static void namespaces(struct kernel *k, struct snap_proc *p)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t nsp = rd(k, p->task, &o->task_struct__nsproxy);
+	uint64_t pid = rd(k, p->task, &o->task_struct__thread_pid);
+	uint64_t cred = rd(k, p->task, &o->task_struct__real_cred);
+
+	if (kptr_ok(nsp)) {
+		p->ns_mnt = ns_inum(k, rd(k, nsp, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
+		p->ns_net = ns_inum(k, rd(k, nsp, &o->nsproxy__net_ns), &o->net__ns);
+		p->ns_uts = ns_inum(k, rd(k, nsp, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
+		p->ns_ipc = ns_inum(k, rd(k, nsp, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
+		p->ns_cgroup = ns_inum(k, rd(k, nsp, &o->nsproxy__cgroup_ns), &o->cgroup_namespace__ns);
+	}
+	if (kptr_ok(pid) && o->pid__numbers.present && o->size_upid) {
+		/* task_active_pid_ns: numbers[level].ns */
+		uint64_t level = rd(k, pid, &o->pid__level);
+		if (level < 32) {
+			uint64_t upid = pid + (uint64_t)o->pid__numbers.off + level * o->size_upid;
+			p->ns_pid = ns_inum(k, rd(k, upid, &o->upid__ns), &o->pid_namespace__ns);
+		}
+	}
+	if (kptr_ok(cred))
+		p->ns_user = ns_inum(k, rd(k, cred, &o->cred__user_ns), &o->user_namespace__ns);
+}
+
+/* The task's cgroup on the default (v2) hierarchy, as /proc/PID/cgroup's
+ * "0::" line shows it. */
+static long cgroup_path(struct kernel *k, struct snap_proc *p, char *buf, size_t cap)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t cset = rd(k, p->task, &o->task_struct__cgroups);
+	uint64_t cgrp = rd(k, cset, &o->css_set__dfl_cgrp);
+	uint64_t kn = rd(k, cgrp, &o->cgroup__kn);
+	size_t pos = cap - 1;
+
+	if (!kptr_ok(cset) || !kptr_ok(cgrp) || !kptr_ok(kn))
+		return -EFAULT;
+	buf[pos] = '\0';
+	for (int depth = 0; depth < CGROUP_MAX_DEPTH; depth++) {
+		uint64_t parent = rd(k, kn, &o->kernfs_node__parent);
+		if (!parent)
+			break;	/* the root's name is not part of the path */
+		char name[256];
+		uint64_t np = rd(k, kn, &o->kernfs_node__name);
+		long n = kptr_ok(np & ~7ULL) ? vas_read_str(&k->kvas, np, name, sizeof(name), NULL) : -1;
+		if (n < 0 || (size_t)n + 1 > pos || !kptr_ok(parent))
+			return -EFAULT;
+		pos -= (size_t)n;
+		memcpy(buf + pos, name, (size_t)n);
+		buf[--pos] = '/';
+		kn = parent;
+	}
+	if (pos == cap - 1)
+		buf[--pos] = '/';
+	size_t len = cap - 1 - pos;
+	memmove(buf, buf + pos, len + 1);
+	return (long)len;
+}
+
+/* Container ids as runtimes name them in cgroup paths: docker-<id>.scope,
+ * /docker/<id>, cri-containerd-<id>.scope, crio-<id>.scope,
+ * libpod-<id>.scope, /kubepods/.../<id>: the last run of 64 hex digits. */
+const char *linux_container_id(const char *cg, char *out, size_t cap)
+{
+	const char *best = NULL;
+	size_t run = 0;
+
+	for (const char *c = cg; *c; c++) {
+		if (isxdigit((unsigned char)*c) && !isupper((unsigned char)*c)) {
+			if (++run == 64 && !isxdigit((unsigned char)c[1]))
+				best = c - 63;
+		} else {
+			run = 0;
+		}
+	}
+	if (!best || cap < 65)
+		return NULL;
+	memcpy(out, best, 64);
+	out[64] = '\0';
+	return out;
+}
+
+int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	const struct koffsets *o = &k->prof->off;
+	size_t cap = k->limits.string_length + 1;
+	char *buf = malloc(cap > 4096 ? cap : 4096);
+
+	if (!buf)
+		return aerr_set(err, ENOMEM, "out of memory");
+	if (cap < 4096)
+		cap = 4096;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct snap_proc *p = &s->procs[i];
+		uint64_t fs = rd(k, p->task, &o->task_struct__fs);
+		uint64_t mm = rd(k, p->task, &o->task_struct__mm);
+		char id[65];
+
+		namespaces(k, p);
+		long n = cgroup_path(k, p, buf, cap);
+		if (n >= 0) {
+			p->cgroup = keep(s, buf, n);
+			if (linux_container_id(buf, id, sizeof(id)))
+				p->container_id = keep(s, id, 64);
+		}
+		if (p->kthread)
+			continue;
+		if (kptr_ok(fs) && o->fs_struct__pwd.present) {
+			n = linux_path_at(k, fs + (uint64_t)o->fs_struct__pwd.off, buf, cap, NULL);
+			if (n >= 0)
+				p->cwd = keep(s, buf, n);
+		}
+		if (kptr_ok(mm)) {
+			exe_details(k, s, p, mm, buf, cap);
+			cmdline(k, s, p, mm, buf, cap);
+		}
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* scan.c - one full scan: every collector, in order. */
+#include "linux/kernel.h"
+
+#include "core/log.h"
+#include "output/timefmt.h"
+
+static const struct collector {
+	const char *name;
+	int (*collect)(struct kernel *k, struct snapshot *s, struct aerr *err);
+} collectors[] = {
+	{ "workload", linux_collect_workload },
+	{ "process details", linux_collect_proc_details },
+};
+
+int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,
+	       struct aerr *err)
+{
+	int ret;
+
+	s->started_ns = now_monotonic_ns();
+	ret = kernel_scan_begin(k, err);
+	if (!ret)
+		ret = linux_collect_tasks(k, s, 1, err);
+	for (size_t i = 0; !ret && i < sizeof(collectors) / sizeof(collectors[0]); i++) {
+		struct aerr cerr = { 0 };
+		if (!collectors[i].collect(k, s, &cerr))
+			continue;
+		alog_warn("%s: %s", collectors[i].name, aerr_str(&cerr));
+		if (fail)
+			fail(ctx, collectors[i].name, &cerr);
+	}
+	s->finished_ns = now_monotonic_ns();
+	return ret;
+}

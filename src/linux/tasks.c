@@ -1,0 +1,339 @@
+/* tasks.c - processes and threads, from init_task's task list.
+ *
+ * Each task_struct is read whole, once, into a scratch buffer and its
+ * fields are taken from there.  The task list, each thread list and every
+ * pointer followed are bounded and checked (walk.h); an unreadable task is
+ * counted in the snapshot's stats and skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/walk.h"
+
+#define PF_KTHREAD 0x00200000u
+#define TASK_MAX_READ 32768u
+
+struct task_ctx {
+	struct kernel *k;
+	struct snapshot *s;
+	const struct koffsets *o;
+	unsigned char *buf;
+	size_t bufsize;
+	int64_t boot_to_real;	/* add to boottime to get wall clock; 0 unknown */
+	uint32_t threads_left;
+};
+
+static int get(const struct task_ctx *c, const struct kfield *f, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (!f->present || f->size == 0 || f->size > 8 || (size_t)f->off + f->size > c->bufsize)
+		return -ENOENT;
+	memcpy(&x, c->buf + f->off, f->size);
+	if (f->bits) {
+		x >>= f->bitpos;
+		if (f->bits < 64)
+			x &= (1ULL << f->bits) - 1;
+	}
+	*v = x;
+	return 0;
+}
+
+static uint64_t get0(const struct task_ctx *c, const struct kfield *f)
+{
+	uint64_t v = 0;
+
+	get(c, f, &v);
+	return v;
+}
+
+/* The letter /proc shows, from __state and exit_state (stable since 4.14). */
+static char state_letter(uint64_t state, uint64_t exit_state)
+{
+	static const char letters[] = "RSDTtXZP";
+	uint64_t st = (state | exit_state) & 0x7f;
+
+	if ((state & 0x402) == 0x402)	/* TASK_IDLE: UNINTERRUPTIBLE|NOLOAD */
+		return 'I';
+	if (state & 0x1000)		/* TASK_RTLOCK_WAIT */
+		return 'D';
+	if (!st)
+		return 'R';
+	int bit = 63 - __builtin_clzll(st);
+	return letters[bit + 1 < (int)sizeof(letters) - 1 ? bit + 1 : 7];
+}
+
+static int read_task(struct task_ctx *c, uint64_t task)
+{
+	return vas_read(&c->k->kvas, task, c->buf, c->bufsize, NULL);
+}
+
+static void copy_comm(const struct task_ctx *c, char *dst)
+{
+	const struct kfield *f = &c->o->task_struct__comm;
+	size_t n = f->size < SNAP_COMM ? f->size : SNAP_COMM;
+
+	memset(dst, 0, SNAP_COMM);
+	if (f->present && (size_t)f->off + n <= c->bufsize)
+		memcpy(dst, c->buf + f->off, n);
+	dst[SNAP_COMM - 1] = '\0';
+}
+
+static void read_creds(struct task_ctx *c, struct snap_proc *p)
+{
+	const struct koffsets *o = c->o;
+	uint64_t cred = get0(c, &o->task_struct__real_cred), v;
+	struct vas *as = &c->k->kvas;
+
+	if (!kptr_ok(cred)) {
+		c->s->stats.bad_objects++;
+		return;
+	}
+#define CRED(field) \
+	if (!kfield_read(as, cred, &o->cred__##field, &v)) \
+		p->field = (uint32_t)v;
+	CRED(uid) CRED(gid) CRED(euid) CRED(egid) CRED(suid) CRED(sgid) CRED(fsuid) CRED(fsgid)
+#undef CRED
+}
+
+static int32_t parent_tgid(struct task_ctx *c)
+{
+	uint64_t parent = get0(c, &c->o->task_struct__real_parent), v;
+
+	if (!kptr_ok(parent) || kfield_read(&c->k->kvas, parent, &c->o->task_struct__tgid, &v))
+		return -1;
+	return (int32_t)v;
+}
+
+static void fill_times(struct task_ctx *c, struct snap_proc *p)
+{
+	const struct koffsets *o = c->o;
+	uint64_t se = o->task_struct__se.present ? (uint64_t)o->task_struct__se.off : 0, v;
+
+	p->start_boottime_ns = get0(c, &o->task_struct__start_boottime);
+	if (c->boot_to_real)
+		p->start_realtime_ns = (int64_t)p->start_boottime_ns + c->boot_to_real;
+	p->utime_ns = get0(c, &o->task_struct__utime);
+	p->stime_ns = get0(c, &o->task_struct__stime);
+	if (o->task_struct__se.present && o->sched_entity__sum_exec_runtime.present) {
+		struct kfield f = o->sched_entity__sum_exec_runtime;
+		f.off += (int32_t)se;
+		if (!get(c, &f, &v))
+			p->sum_exec_ns = v;
+	}
+}
+
+static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t leader)
+{
+	const struct koffsets *o = c->o;
+	uint64_t sig, node;
+	struct list_walk w;
+	struct snap_thread *th;
+	uint32_t cap = 64, n = 0;
+
+	if (!o->task_struct__signal.present || !o->signal_struct__thread_head.present ||
+	    !o->task_struct__thread_node.present)
+		return;
+	if (read_task(c, leader))
+		return;
+	sig = get0(c, &o->task_struct__signal);
+	if (!kptr_ok(sig))
+		return;
+	th = malloc(cap * sizeof(*th));
+	if (!th)
+		return;
+	list_walk_init(&w, &c->k->kvas, sig + (uint64_t)o->signal_struct__thread_head.off,
+		       c->threads_left);
+	while (list_walk_next(&w, &node)) {
+		uint64_t task = node - (uint64_t)o->task_struct__thread_node.off;
+		if (read_task(c, task)) {
+			c->s->stats.bad_objects++;
+			continue;
+		}
+		if (n == cap) {
+			struct snap_thread *nt = realloc(th, 2 * cap * sizeof(*th));
+			if (!nt)
+				break;
+			th = nt;
+			cap *= 2;
+		}
+		struct snap_thread *t = &th[n++];
+		memset(t, 0, sizeof(*t));
+		t->task = task;
+		t->tid = (int32_t)get0(c, &o->task_struct__pid);
+		copy_comm(c, t->comm);
+		t->exit_state = (uint32_t)get0(c, &o->task_struct__exit_state);
+		t->state = state_letter(get0(c, &o->task_struct____state), t->exit_state);
+		t->self_exec_id = get0(c, &o->task_struct__self_exec_id);
+	}
+	if (w.end == WALK_LOOP) {
+		c->s->stats.loops++;
+	} else if (w.end == WALK_LIMIT) {
+		c->s->stats.limit_hits++;
+		c->s->stats.limit_threads = 1;
+	} else if (w.end != WALK_OK) {
+		c->s->stats.bad_objects++;
+	}
+	list_walk_done(&w);
+	c->threads_left -= n < c->threads_left ? n : c->threads_left;
+	p->threads = arena_alloc(&c->s->arena, (n ? n : 1) * sizeof(*th));
+	if (p->threads) {
+		memcpy(p->threads, th, n * sizeof(*th));
+		p->nthreads = n;
+		c->s->nthreads += n;
+	}
+	free(th);
+}
+
+#define PF_WQ_WORKER 0x00000020u
+#define KTHREAD_NAME_MAX 64
+
+/* The name /proc shows for a kernel thread (proc_task_name): the full name
+ * kthread_create() was given, and for workqueue workers "+desc" or "-desc"
+ * of the work they run or last ran. */
+static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct snap_proc *p)
+{
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	char name[KTHREAD_NAME_MAX], desc[32];
+	uint64_t kt = 0, v = 0, worker = 0;
+	size_t n;
+
+	/* struct kthread: task->worker_private since 5.17, set_child_tid before */
+	const struct kfield *kf = o->task_struct__worker_private.present ?
+		&o->task_struct__worker_private : &o->task_struct__set_child_tid;
+	if (kfield_read(as, task, kf, &kt) || !kptr_ok(kt))
+		return NULL;
+	snprintf(name, sizeof(name), "%s", p->comm);
+	if (!(p->flags & PF_WQ_WORKER) && !kfield_read(as, kt, &o->kthread__full_name, &v) &&
+	    kptr_ok(v & ~7ULL) && vas_read_str(as, v, name, sizeof(name), NULL) < 0)
+		snprintf(name, sizeof(name), "%s", p->comm);
+	n = strlen(name);
+	if ((p->flags & PF_WQ_WORKER) && o->worker__desc.present &&
+	    !kfield_read(as, kt, &o->kthread__data, &worker) && kptr_ok(worker) &&
+	    !vas_read(as, worker + (uint64_t)o->worker__desc.off, desc, sizeof(desc), NULL)) {
+		uint64_t cur = 0, pool = 0;
+		desc[sizeof(desc) - 1] = '\0';
+		kfield_read(as, worker, &o->worker__current_work, &cur);
+		kfield_read(as, worker, &o->worker__pool, &pool);
+		if (desc[0] && pool)
+			snprintf(name + n, sizeof(name) - n, "%c%s", cur ? '+' : '-', desc);
+	}
+	if (!strcmp(name, p->comm))
+		return NULL;
+	return arena_strndup(&c->s->arena, name, strlen(name));
+}
+
+static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int with_threads)
+{
+	const struct koffsets *o = c->o;
+	uint64_t pid, tgid;
+
+	if (read_task(c, task) || get(c, &o->task_struct__pid, &pid) ||
+	    get(c, &o->task_struct__tgid, &tgid))
+		return -EFAULT;
+	memset(p, 0, sizeof(*p));
+	p->task = task;
+	p->pid = (int32_t)tgid;
+	if ((int32_t)pid < 0 || (int32_t)tgid <= 0 || pid > 0x400000 || tgid > 0x400000)
+		return -EINVAL;		/* PID_MAX_LIMIT is 4M */
+	copy_comm(c, p->comm);
+	p->flags = (uint32_t)get0(c, &o->task_struct__flags);
+	p->kthread = !!(p->flags & PF_KTHREAD);
+	p->state = state_letter(get0(c, &o->task_struct____state), get0(c, &o->task_struct__exit_state));
+	p->self_exec_id = get0(c, &o->task_struct__self_exec_id);
+	fill_times(c, p);
+	p->ppid = parent_tgid(c);
+	read_creds(c, p);	/* reads other objects: after we're done with buf */
+	if (p->kthread)
+		p->name = kthread_name(c, task, p);
+	if (with_threads)
+		collect_threads(c, p, task);
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct snap_proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* realtime - boottime, from the timekeeper's offsets */
+static int64_t boot_to_real(struct kernel *k)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t tk = k->prof->sym.shadow_timekeeper, real, boot;
+
+	if (!tk || kfield_read(&k->kvas, tk, &o->timekeeper__offs_real, &real) ||
+	    kfield_read(&k->kvas, tk, &o->timekeeper__offs_boot, &boot))
+		return 0;
+	return (int64_t)real - (int64_t)boot;
+}
+
+int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, struct aerr *err)
+{
+	struct task_ctx c = { .k = k, .s = s, .o = &k->prof->off };
+	const struct koffsets *o = c.o;
+	struct list_walk w;
+	uint64_t node;
+	size_t cap = 256, n = 0;
+	struct snap_proc *v;
+
+	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
+		(size_t)o->size_task_struct : TASK_MAX_READ;
+	c.buf = malloc(c.bufsize);
+	v = malloc(cap * sizeof(*v));
+	if (!c.buf || !v) {
+		free(c.buf);
+		free(v);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	c.boot_to_real = boot_to_real(k);
+	c.threads_left = k->limits.threads;
+	list_walk_init(&w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
+		       k->limits.processes);
+	while (list_walk_next(&w, &node)) {
+		if (n == cap) {
+			struct snap_proc *nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+			cap *= 2;
+		}
+		if (fill_proc(&c, node - (uint64_t)o->task_struct__tasks.off, &v[n], with_threads)) {
+			s->stats.bad_objects++;
+			continue;
+		}
+		n++;
+	}
+	if (w.end == WALK_LOOP) {
+		s->stats.loops++;
+	} else if (w.end == WALK_LIMIT) {
+		s->stats.limit_hits++;
+		s->stats.limit_processes = 1;
+	} else if (w.end != WALK_OK) {
+		s->stats.bad_objects++;
+	}
+	int ret = 0;
+	if (w.end == WALK_FAULT && n == 0)
+		ret = aerr_set(err, EFAULT, "cannot read the task list at init_task (0x%llx)",
+			       (unsigned long long)k->prof->sym.init_task);
+	if (w.end != WALK_OK)
+		alog_warn("task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
+	list_walk_done(&w);
+	qsort(v, n, sizeof(*v), cmp_pid);
+	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));
+	if (s->procs) {
+		memcpy(s->procs, v, n * sizeof(*v));
+		s->nprocs = n;
+	} else if (!ret) {
+		ret = aerr_set(err, ENOMEM, "out of memory");
+	}
+	free(v);
+	free(c.buf);
+	return ret;
+}

@@ -1,0 +1,61 @@
+#include "linux/walk.h"
+
+#include <string.h>
+
+void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max)
+{
+	memset(w, 0, sizeof(*w));
+	w->as = as;
+	w->head = head;
+	w->cur = head;
+	w->max = max;
+	u64map_init(&w->seen);
+}
+
+int list_walk_next(struct list_walk *w, uint64_t *node)
+{
+	uint64_t next;
+
+	if (w->end != WALK_OK)
+		return 0;
+	if (vas_read_u64(w->as, w->cur, &next)) {	/* list_head.next is at 0 */
+		w->end = WALK_FAULT;
+		return 0;
+	}
+	if (next == w->head)
+		return 0;
+	if (!kptr_ok(next)) {
+		w->end = WALK_BADPTR;
+		return 0;
+	}
+	if (w->count >= w->max) {
+		w->end = WALK_LIMIT;
+		return 0;
+	}
+	int seen = u64map_test_and_set(&w->seen, next);
+	if (seen) {
+		w->end = WALK_LOOP;
+		return 0;
+	}
+	w->count++;
+	w->cur = next;
+	*node = next;
+	return 1;
+}
+
+void list_walk_done(struct list_walk *w)
+{
+	u64map_free(&w->seen);
+}
+
+const char *walk_end_str(enum walk_end e)
+{
+	switch (e) {
+	case WALK_OK: return "complete";
+	case WALK_FAULT: return "unreadable node";
+	case WALK_LOOP: return "cycle";
+	case WALK_LIMIT: return "limit reached";
+	case WALK_BADPTR: return "implausible pointer";
+	}
+	return "?";
+}

@@ -1,0 +1,39 @@
+/* walk.h - bounded, cycle-checked walks of kernel lists.
+ *
+ * Guest memory is hostile: a list may loop, point into nowhere, or be
+ * rewritten while we read it.  A list_walk visits at most `max` entries,
+ * stops at the first repeated node (cycle) and at the first unreadable or
+ * implausible pointer, and says which of these ended it.
+ */
+#ifndef ARGUS_WALK_H
+#define ARGUS_WALK_H
+
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "core/u64map.h"
+
+enum walk_end { WALK_OK, WALK_FAULT, WALK_LOOP, WALK_LIMIT, WALK_BADPTR };
+
+struct list_walk {
+	struct vas *as;
+	uint64_t head;		/* address of the list_head that anchors the list */
+	uint64_t cur;
+	uint32_t max, count;
+	struct u64map seen;
+	enum walk_end end;
+};
+
+/* A kernel pointer must at least be in the kernel half and aligned. */
+static inline int kptr_ok(uint64_t p)
+{
+	return p >= 0xff00000000000000ULL && !(p & 7);
+}
+
+void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max);
+/* 1: *node is the next list_head (not the head), 0: done (see w->end). */
+int list_walk_next(struct list_walk *w, uint64_t *node);
+void list_walk_done(struct list_walk *w);
+const char *walk_end_str(enum walk_end e);
+
+#endif

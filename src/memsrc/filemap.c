@@ -1,0 +1,142 @@
+#include "memsrc/filemap.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static _Thread_local sigjmp_buf *bus_guard;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+static struct sigaction bus_prev;
+
+static void bus_handler(int sig, siginfo_t *si, void *uc)
+{
+	if (bus_guard)
+		siglongjmp(*bus_guard, 1);
+	/* not ours: behave as before we were installed */
+	if (bus_prev.sa_flags & SA_SIGINFO) {
+		if (bus_prev.sa_sigaction) {
+			bus_prev.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (bus_prev.sa_handler != SIG_DFL && bus_prev.sa_handler != SIG_IGN) {
+		bus_prev.sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void bus_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = bus_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &bus_prev);
+}
+
+int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct aerr *err)
+{
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return aerr_set(err, errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(f->fd, &st) < 0) {
+		int e = errno;
+		filemap_close(f);
+		return aerr_set(err, e, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		filemap_close(f);
+		return aerr_set(err, EINVAL, "%s: not a regular file", path);
+	}
+	f->size = (uint64_t)st.st_size;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	if (f->size == 0) {
+		filemap_close(f);
+		return aerr_set(err, EINVAL, "%s: file is empty", path);
+	}
+	if (!prefer_pread && f->size <= (uint64_t)SIZE_MAX) {
+		void *p = mmap(NULL, (size_t)f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+		if (p != MAP_FAILED) {
+			f->base = p;
+			madvise(p, (size_t)f->size, MADV_RANDOM);
+			pthread_once(&bus_once, bus_install);
+		}
+	}
+	return 0;
+}
+
+void filemap_close(struct filemap *f)
+{
+	if (f->base)
+		munmap((void *)f->base, (size_t)f->size);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->base = NULL;
+	f->fd = -1;
+}
+
+int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, struct aerr *err)
+{
+	if (off > f->size || len > f->size - off)
+		return aerr_set(err, EFAULT, "%s: read at offset 0x%llx+%zu beyond end of file",
+				f->path, (unsigned long long)off, len);
+	if (f->base) {
+		sigjmp_buf env;
+		sigjmp_buf *volatile saved = bus_guard;
+
+		if (sigsetjmp(env, 1)) {
+			bus_guard = saved;
+			return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)",
+					f->path, (unsigned long long)off);
+		}
+		bus_guard = &env;
+		memcpy(buf, f->base + off, len);
+		bus_guard = saved;
+		return 0;
+	}
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return aerr_set(err, EIO, "%s: read error: %s", f->path, strerror(errno));
+		}
+		if (n == 0)
+			return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)",
+					f->path, (unsigned long long)(off + done));
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int filemap_check(const struct filemap *f, struct aerr *err)
+{
+	struct stat st, pst;
+
+	if (fstat(f->fd, &st) < 0)
+		return aerr_set(err, EIO, "%s: cannot stat: %s", f->path, strerror(errno));
+	if (st.st_nlink == 0 || stat(f->path, &pst) < 0 ||
+	    pst.st_ino != f->ino || pst.st_dev != f->dev)
+		return aerr_set(err, ENODEV, "%s: memory file was removed or replaced", f->path);
+	if ((uint64_t)st.st_size < f->size)
+		return aerr_set(err, EIO, "%s: memory file shrank from %llu to %llu bytes",
+				f->path, (unsigned long long)f->size,
+				(unsigned long long)st.st_size);
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* filemap.h - a read-only view of a file that survives truncation.
+ *
+ * The file is mmap'ed read-only (PROT_READ, MAP_SHARED): a live guest's RAM
+ * file shows the guest's writes.  If the file shrinks under us, touching the
+ * lost pages raises SIGBUS; filemap_read() catches that and returns -EIO
+ * instead of dying.  Files that cannot be mapped are read with pread().
+ */
+#ifndef ARGUS_FILEMAP_H
+#define ARGUS_FILEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/err.h"
+
+struct filemap {
+	int fd;
+	const unsigned char *base;	/* NULL when pread is used */
+	uint64_t size;			/* size at open time */
+	dev_t dev;
+	ino_t ino;
+	char path[512];
+};
+
+int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct aerr *err);
+void filemap_close(struct filemap *f);
+int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, struct aerr *err);
+/* -EIO if the file was truncated below its mapped size, -ENODEV if removed
+ * or replaced. */
+int filemap_check(const struct filemap *f, struct aerr *err);
+
+#endif

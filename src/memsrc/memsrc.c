@@ -1,0 +1,360 @@
+#include "memsrc/memsrc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "memsrc/filemap.h"
+#include "memsrc/formats.h"
+
+/* ---- the file backend: raw, qemu, lime and elf all read a file ---- */
+
+static int file_read(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err)
+{
+	return filemap_read(m->priv, off, buf, len, err);
+}
+
+static int file_check(struct memsrc *m, struct aerr *err)
+{
+	return filemap_check(m->priv, err);
+}
+
+static void file_close(struct memsrc *m)
+{
+	if (m->priv) {
+		filemap_close(m->priv);
+		free(m->priv);
+		m->priv = NULL;
+	}
+}
+
+static const struct memsrc_ops file_ops = {
+	.name = "file",
+	.read = file_read,
+	.check = file_check,
+	.close = file_close,
+};
+
+static int split_spec(const char *spec, char *kind, size_t kcap, const char **path)
+{
+	static const char *const kinds[] = { "qemu", "raw", "lime", "elf", NULL };
+	const char *colon = strchr(spec, ':');
+
+	kind[0] = '\0';
+	*path = spec;
+	if (!colon)
+		return 0;
+	for (int i = 0; kinds[i]; i++) {
+		size_t kl = strlen(kinds[i]);
+		if ((size_t)(colon - spec) == kl && !strncmp(spec, kinds[i], kl)) {
+			snprintf(kind, kcap, "%s", kinds[i]);
+			*path = colon + 1;
+			return 0;
+		}
+	}
+	return 0;	/* a path that merely contains a colon */
+}
+
+int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, struct aerr *err)
+{
+	if (!n) {
+		free(r);
+		return aerr_set(err, EINVAL, "%s: no physical memory ranges", m->path);
+	}
+	int ret = ranges_normalize(r, n, err);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	m->ranges = r;
+	m->nranges = n;
+	return 0;
+}
+
+static int identity_ranges(struct memsrc *m, const struct filemap *f, struct aerr *err)
+{
+	struct mem_range *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return aerr_set(err, ENOMEM, "out of memory");
+	r->pa = 0;
+	r->len = f->size;
+	r->off = 0;
+	return memsrc_set_ranges(m, r, 1, err);
+}
+
+int memsrc_open(const char *spec, const struct memsrc_opts *opts,
+		struct memsrc **out, struct aerr *err)
+{
+	static const struct memsrc_opts no_opts;
+	struct memsrc *m;
+	struct filemap *f;
+	const char *path;
+	char kind[16];
+	int ret;
+
+	if (!opts)
+		opts = &no_opts;
+	*out = NULL;
+	if (!spec || !*spec)
+		return aerr_set(err, EINVAL, "no memory source given");
+	split_spec(spec, kind, sizeof(kind), &path);
+	if (!*path)
+		return aerr_set(err, EINVAL, "%s: memory source has no path", spec);
+
+	m = calloc(1, sizeof(*m));
+	f = calloc(1, sizeof(*f));
+	if (!m || !f) {
+		free(m);
+		free(f);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	m->ops = &file_ops;
+	m->priv = f;
+	f->fd = -1;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	ret = filemap_open(f, path, opts->prefer_pread, err);
+	if (ret)
+		goto fail;
+
+	enum memfmt fmt = memfmt_detect(f);
+	if (!kind[0])
+		snprintf(kind, sizeof(kind), "%s", fmt == MEMFMT_LIME ? "lime" :
+			 fmt == MEMFMT_ELF ? "elf" : "raw");
+	snprintf(m->kind, sizeof(m->kind), "%s", kind);
+
+	if (!strcmp(kind, "lime")) {
+		if (fmt != MEMFMT_LIME) {
+			ret = aerr_set(err, EINVAL, "%s: not a LiME file (bad magic)", path);
+			goto fail;
+		}
+		struct mem_range *r = NULL;
+		size_t n = 0;
+		ret = lime_parse(f, &r, &n, err);
+		if (!ret)
+			ret = memsrc_set_ranges(m, r, n, err);
+	} else if (!strcmp(kind, "elf")) {
+		if (fmt != MEMFMT_ELF) {
+			ret = aerr_set(err, EINVAL, "%s: not an ELF core file", path);
+			goto fail;
+		}
+		struct mem_range *r = NULL;
+		size_t n = 0;
+		ret = elfcore_parse(f, &r, &n, &m->vmcoreinfo, err);
+		if (!ret)
+			ret = memsrc_set_ranges(m, r, n, err);
+	} else {
+		m->live = !strcmp(kind, "qemu");
+		if (opts->regions_path) {
+			struct mem_range *r = NULL;
+			size_t n = 0;
+			ret = regions_load(opts->regions_path, &r, &n, err);
+			if (!ret) {
+				for (size_t i = 0; i < n && !ret; i++)
+					if (r[i].off > f->size || r[i].len > f->size - r[i].off)
+						ret = aerr_set(err, EINVAL,
+							"%s: region %zu (pa 0x%llx, %llu bytes at offset 0x%llx) lies beyond the end of %s",
+							opts->regions_path, i,
+							(unsigned long long)r[i].pa,
+							(unsigned long long)r[i].len,
+							(unsigned long long)r[i].off, path);
+				if (ret)
+					free(r);
+				else
+					ret = memsrc_set_ranges(m, r, n, err);
+			}
+		} else {
+			ret = identity_ranges(m, f, err);
+		}
+	}
+	if (ret)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	memsrc_close(m);
+	return ret;
+}
+
+void memsrc_close(struct memsrc *m)
+{
+	if (!m)
+		return;
+	memsrc_cache_disable(m);
+	if (m->ops && m->ops->close)
+		m->ops->close(m);
+	free(m->ranges);
+	free(m->vmcoreinfo);
+	free(m);
+}
+
+static const struct mem_range *find_range(const struct memsrc *m, uint64_t pa)
+{
+	size_t lo = 0, hi = m->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mem_range *r = &m->ranges[mid];
+		if (pa < r->pa)
+			hi = mid;
+		else if (pa - r->pa >= r->len)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* uncached: split across ranges */
+static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		const struct mem_range *r = find_range(m, pa);
+		if (!r) {
+			m->stats.faults++;
+			if (err && !err->code)
+				err->addr = pa;
+			return aerr_set(err, EFAULT, "physical address 0x%llx is not in %s",
+					(unsigned long long)pa, m->path);
+		}
+		uint64_t avail = r->len - (pa - r->pa);
+		size_t n = len < avail ? len : (size_t)avail;
+		m->stats.reads++;
+		m->stats.bytes += n;
+		int ret = m->ops->read(m, r->off + (pa - r->pa), p, n, err);
+		if (ret) {
+			m->stats.faults++;
+			return ret;
+		}
+		p += n;
+		pa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
+{
+	uint64_t slot;
+
+	if (u64map_get(&m->cache_idx, pfn + 1, &slot)) {
+		m->stats.cache_hits++;
+		return m->cache_pages + slot * MEMSRC_PAGE;
+	}
+	if (m->cache_used == m->cache_cap)
+		memsrc_cache_flush(m);
+	slot = m->cache_used;
+	unsigned char *page = m->cache_pages + slot * MEMSRC_PAGE;
+	if (!memsrc_covers(m, pfn * MEMSRC_PAGE, MEMSRC_PAGE) ||
+	    read_direct(m, pfn * MEMSRC_PAGE, page, MEMSRC_PAGE, NULL))
+		return NULL;
+	if (u64map_put(&m->cache_idx, pfn + 1, slot) < 0)
+		return page;	/* uncached but valid for this call */
+	m->cache_used++;
+	return page;
+}
+
+int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
+{
+	unsigned char *p = buf;
+
+	if (!len)
+		return 0;
+	if (pa + len < pa)
+		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
+				(unsigned long long)pa);
+	if (!m->cache_on)
+		return read_direct(m, pa, buf, len, err);
+	while (len) {
+		uint64_t pfn = pa / MEMSRC_PAGE;
+		size_t in = (size_t)(pa % MEMSRC_PAGE);
+		size_t n = MEMSRC_PAGE - in < len ? MEMSRC_PAGE - in : len;
+		const unsigned char *page = cache_page(m, pfn);
+		if (!page) {
+			/* a partial page at a range edge, or a hole: uncached */
+			int ret = read_direct(m, pa, p, n, err);
+			if (ret)
+				return ret;
+		} else {
+			memcpy(p, page + in, n);
+		}
+		p += n;
+		pa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
+{
+	if (pa + len < pa)
+		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
+				(unsigned long long)pa);
+	return read_direct(m, pa, buf, len, err);
+}
+
+int memsrc_check(struct memsrc *m, struct aerr *err)
+{
+	return m->ops->check ? m->ops->check(m, err) : 0;
+}
+
+uint64_t memsrc_end(const struct memsrc *m)
+{
+	if (!m->nranges)
+		return 0;
+	const struct mem_range *r = &m->ranges[m->nranges - 1];
+	return r->pa + r->len;
+}
+
+int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len)
+{
+	while (len) {
+		const struct mem_range *r = find_range(m, pa);
+		if (!r)
+			return 0;
+		uint64_t avail = r->len - (pa - r->pa);
+		if (avail >= len)
+			return 1;
+		pa += avail;
+		len -= avail;
+	}
+	return 1;
+}
+
+int memsrc_cache_enable(struct memsrc *m, size_t max_pages)
+{
+	if (m->cache_on)
+		return 0;
+	if (!max_pages)
+		max_pages = 16384;
+	m->cache_pages = malloc(max_pages * MEMSRC_PAGE);
+	if (!m->cache_pages)
+		return -ENOMEM;
+	u64map_init(&m->cache_idx);
+	m->cache_cap = max_pages;
+	m->cache_used = 0;
+	m->cache_on = 1;
+	return 0;
+}
+
+void memsrc_cache_flush(struct memsrc *m)
+{
+	if (!m->cache_on)
+		return;
+	u64map_clear(&m->cache_idx);
+	m->cache_used = 0;
+}
+
+void memsrc_cache_disable(struct memsrc *m)
+{
+	if (!m->cache_on)
+		return;
+	u64map_free(&m->cache_idx);
+	free(m->cache_pages);
+	m->cache_pages = NULL;
+	m->cache_on = 0;
+	m->cache_cap = m->cache_used = 0;
+}

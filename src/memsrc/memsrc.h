@@ -1,0 +1,98 @@
+/* memsrc.h - physical memory sources (our DMA).
+ *
+ * A memory source gives read access to a machine's physical memory: a live
+ * QEMU RAM file, a raw image, a LiME file, an ELF core, or (later) DOCA DMA.
+ * Every source describes the physical memory it covers as a sorted list of
+ * ranges; each range maps [pa, pa+len) to a backend offset `off`.  A backend
+ * implements one small ops table; this layer splits reads across ranges,
+ * counts them (reads and bytes are our DMA cost) and, when enabled, keeps a
+ * per-scan cache of whole pages so a page is fetched once per scan.
+ *
+ * Ownership: memsrc_open() returns a source the caller frees with
+ * memsrc_close(); ranges and vmcoreinfo belong to the source.
+ */
+#ifndef ARGUS_MEMSRC_H
+#define ARGUS_MEMSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/u64map.h"
+
+#define MEMSRC_PAGE 4096u
+
+struct memsrc;
+
+struct mem_range {
+	uint64_t pa;	/* guest-physical start */
+	uint64_t len;
+	uint64_t off;	/* backend offset of pa (file offset for files) */
+};
+
+struct memsrc_ops {
+	const char *name;
+	/* Read exactly len bytes at backend offset off. 0 or -EFAULT/-EIO. */
+	int (*read)(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err);
+	/* Is the source still usable?  (file truncated or removed, device gone) */
+	int (*check)(struct memsrc *m, struct aerr *err);
+	void (*close)(struct memsrc *m);
+};
+
+struct memsrc_stats {
+	uint64_t reads;		/* backend read calls */
+	uint64_t bytes;		/* bytes read from the backend */
+	uint64_t cache_hits;	/* page reads served from the scan cache */
+	uint64_t faults;	/* reads that failed */
+};
+
+struct memsrc {
+	const struct memsrc_ops *ops;
+	void *priv;
+	char kind[16];		/* "qemu", "raw", "lime", "elf" */
+	char path[512];
+	int live;		/* memory changes under us (a running guest) */
+	struct mem_range *ranges;
+	size_t nranges;
+	char *vmcoreinfo;	/* VMCOREINFO text carried by the image, or NULL */
+	struct memsrc_stats stats;
+	/* per-scan page cache */
+	int cache_on;
+	struct u64map cache_idx;	/* pfn+1 -> slot */
+	unsigned char *cache_pages;
+	size_t cache_used, cache_cap;
+};
+
+struct memsrc_opts {
+	const char *regions_path;	/* memory-regions JSON, or NULL */
+	int prefer_pread;		/* use pread instead of mmap */
+};
+
+/* spec: "qemu:PATH", "raw:PATH", "lime:PATH", "elf:PATH" or a plain PATH
+ * whose format is detected from its content. */
+int memsrc_open(const char *spec, const struct memsrc_opts *opts,
+		struct memsrc **out, struct aerr *err);
+void memsrc_close(struct memsrc *m);
+
+/* Read physical memory.  A read that touches a hole fails with -EFAULT and
+ * err->addr set to the first missing address. */
+int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err);
+/* The same, bypassing the scan cache (for sparse probes such as a scan for
+ * a signature, which would otherwise pull every page into the cache). */
+int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err);
+int memsrc_check(struct memsrc *m, struct aerr *err);
+/* Highest physical address covered + 1. */
+uint64_t memsrc_end(const struct memsrc *m);
+/* Is [pa, pa+len) fully backed? */
+int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
+
+/* Scan cache: while on, reads go through whole-page copies kept until
+ * memsrc_cache_flush().  max_pages bounds memory (0: default 16384). */
+int memsrc_cache_enable(struct memsrc *m, size_t max_pages);
+void memsrc_cache_flush(struct memsrc *m);
+void memsrc_cache_disable(struct memsrc *m);
+
+/* Helpers for backends. */
+int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, struct aerr *err);
+
+#endif

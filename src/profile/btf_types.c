@@ -1,0 +1,271 @@
+/* btf_types.c - the ktypes backend over a kernel BTF blob (libbpf).
+ *
+ * The blob is parsed (and so validated) once by btf__new(); after that we
+ * trust libbpf's view of it.  A name -> type id index of structs, unions
+ * and enumerators is built once, so lookups do not scan all types.
+ */
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/u64map.h"
+#include "profile/ktypes.h"
+
+struct btf_priv {
+	struct btf *btf;
+	struct u64map types;	/* hash(name) -> type id (+ chained by probing) */
+	struct u64map enums;	/* hash(enumerator) -> (id << 16) | index */
+};
+
+static uint64_t name_hash(const char *s, uint64_t salt)
+{
+	uint64_t h = 1469598103934665603ULL ^ salt;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+/* Keys are hashes; on collision we probe with a salt until a free key. */
+static int index_put(struct u64map *m, const char *name, uint64_t val)
+{
+	for (uint64_t salt = 0; salt < 64; salt++) {
+		uint64_t key = name_hash(name, salt);
+		if (!u64map_get(m, key, NULL))
+			return u64map_put(m, key, val);
+	}
+	return -E2BIG;
+}
+
+static const struct btf_type *skip_mods(const struct btf *btf, uint32_t *id)
+{
+	const struct btf_type *t = btf__type_by_id(btf, *id);
+
+	for (int depth = 0; t && depth < 32; depth++) {
+		switch (btf_kind(t)) {
+		case BTF_KIND_TYPEDEF:
+		case BTF_KIND_VOLATILE:
+		case BTF_KIND_CONST:
+		case BTF_KIND_RESTRICT:
+		case BTF_KIND_TYPE_TAG:
+			*id = t->type;
+			t = btf__type_by_id(btf, *id);
+			break;
+		default:
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static int find_type(struct btf_priv *p, const char *name, uint32_t *id_out)
+{
+	for (uint64_t salt = 0; salt < 64; salt++) {
+		uint64_t id;
+		if (!u64map_get(&p->types, name_hash(name, salt), &id))
+			return -ENOENT;
+		const struct btf_type *t = btf__type_by_id(p->btf, (uint32_t)id);
+		if (t && !strcmp(btf__name_by_offset(p->btf, t->name_off), name)) {
+			*id_out = (uint32_t)id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* depth-first through anonymous members */
+static int member_in(struct btf_priv *p, uint32_t id, const char *member, uint64_t base_bits,
+		     struct kmember *out, int depth)
+{
+	const struct btf_type *t = skip_mods(p->btf, &id);
+
+	if (!t || depth > 8 || (!btf_is_struct(t) && !btf_is_union(t)))
+		return -ENOENT;
+	const struct btf_member *m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(p->btf, m->name_off);
+		uint64_t bits = base_bits + btf_member_bit_offset(t, i);
+		if (mn && *mn) {
+			if (strcmp(mn, member))
+				continue;
+			out->bit_offset = bits;
+			out->bit_size = btf_member_bitfield_size(t, i);
+			long sz = btf__resolve_size(p->btf, m->type);
+			out->size = sz > 0 ? (uint64_t)sz : 0;
+			return 0;
+		}
+		if (!member_in(p, m->type, member, bits, out, depth + 1))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int btf_member(void *priv, const char *type, const char *member, struct kmember *out)
+{
+	struct btf_priv *p = priv;
+	uint32_t id;
+
+	if (find_type(p, type, &id))
+		return -ENOENT;
+	return member_in(p, id, member, 0, out, 0);
+}
+
+static int btf_size(void *priv, const char *type, uint64_t *out)
+{
+	struct btf_priv *p = priv;
+	uint32_t id;
+
+	if (find_type(p, type, &id))
+		return -ENOENT;
+	long sz = btf__resolve_size(p->btf, id);
+	if (sz < 0)
+		return -ENOENT;
+	*out = (uint64_t)sz;
+	return 0;
+}
+
+static int btf_enumval(void *priv, const char *name, int64_t *out)
+{
+	struct btf_priv *p = priv;
+
+	for (uint64_t salt = 0; salt < 64; salt++) {
+		uint64_t v;
+		if (!u64map_get(&p->enums, name_hash(name, salt), &v))
+			return -ENOENT;
+		const struct btf_type *t = btf__type_by_id(p->btf, (uint32_t)(v >> 16));
+		unsigned idx = (unsigned)(v & 0xffff);
+		if (!t)
+			continue;
+		if (btf_is_enum(t)) {
+			const struct btf_enum *e = btf_enum(t) + idx;
+			if (!strcmp(btf__name_by_offset(p->btf, e->name_off), name)) {
+				*out = e->val;
+				return 0;
+			}
+		} else if (btf_is_enum64(t)) {
+			const struct btf_enum64 *e = btf_enum64(t) + idx;
+			if (!strcmp(btf__name_by_offset(p->btf, e->name_off), name)) {
+				*out = (int64_t)btf_enum64_value(e);
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
+static void btf_free_priv(void *priv)
+{
+	struct btf_priv *p = priv;
+
+	if (!p)
+		return;
+	btf__free(p->btf);
+	u64map_free(&p->types);
+	u64map_free(&p->enums);
+	free(p);
+}
+
+static const struct ktypes_ops btf_ops = {
+	.name = "btf",
+	.member = btf_member,
+	.size = btf_size,
+	.enumval = btf_enumval,
+	.free = btf_free_priv,
+};
+
+static int build_index(struct btf_priv *p)
+{
+	uint32_t n = btf__type_cnt(p->btf);
+
+	for (uint32_t id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(p->btf, id);
+		const char *name = btf__name_by_offset(p->btf, t->name_off);
+		if ((btf_is_struct(t) || btf_is_union(t)) && name && *name) {
+			uint32_t old;
+			/* first complete definition wins; skip duplicates */
+			if (find_type(p, name, &old) && index_put(&p->types, name, id) < 0)
+				return -ENOMEM;
+		} else if (btf_is_enum(t)) {
+			const struct btf_enum *e = btf_enum(t);
+			for (int i = 0; i < btf_vlen(t); i++) {
+				const char *en = btf__name_by_offset(p->btf, e[i].name_off);
+				if (en && *en && index_put(&p->enums, en, ((uint64_t)id << 16) | (unsigned)i) < 0)
+					return -ENOMEM;
+			}
+		} else if (btf_is_enum64(t)) {
+			const struct btf_enum64 *e = btf_enum64(t);
+			for (int i = 0; i < btf_vlen(t); i++) {
+				const char *en = btf__name_by_offset(p->btf, e[i].name_off);
+				if (en && *en && index_put(&p->enums, en, ((uint64_t)id << 16) | (unsigned)i) < 0)
+					return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct aerr *err)
+{
+	struct btf_priv *p;
+	struct ktypes *t;
+
+	*out = NULL;
+	if (size < 24 || size > (256u << 20))
+		return aerr_set(err, EINVAL, "BTF blob of %zu bytes is not plausible", size);
+	libbpf_set_print(quiet_print);
+	p = calloc(1, sizeof(*p));
+	t = calloc(1, sizeof(*t));
+	if (!p || !t) {
+		free(p);
+		free(t);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	p->btf = btf__new(data, (__u32)size);
+	if (!p->btf) {
+		int e = errno ? errno : EINVAL;
+		free(p);
+		free(t);
+		return aerr_set(err, EINVAL, "BTF blob rejected by libbpf: %s", strerror(e));
+	}
+	u64map_init(&p->types);
+	u64map_init(&p->enums);
+	if (build_index(p)) {
+		btf_free_priv(p);
+		free(t);
+		return aerr_set(err, ENOMEM, "out of memory indexing BTF");
+	}
+	t->ops = &btf_ops;
+	t->priv = p;
+	snprintf(t->desc, sizeof(t->desc), "BTF (%u types)", btf__type_cnt(p->btf) - 1);
+	*out = t;
+	return 0;
+}
+
+const struct btf *ktypes_btf(const struct ktypes *t)
+{
+	if (!t || t->ops != &btf_ops)
+		return NULL;
+	return ((const struct btf_priv *)t->priv)->btf;
+}
+
+void ktypes_free(struct ktypes *t)
+{
+	if (!t)
+		return;
+	if (t->ops && t->ops->free)
+		t->ops->free(t->priv);
+	free(t);
+}

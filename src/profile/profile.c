@@ -1,0 +1,561 @@
+/* profile.c - find, load and verify the kernel profile of a memory source. */
+#include "profile/profile.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "profile/isf.h"
+#include "profile/kallsyms.h"
+
+#define X86_START_KERNEL_MAP 0xffffffff80000000ULL
+#define X86_KIMAGE_SIZE (1ULL << 30)
+
+/* ---- the table of fields and symbols we resolve ---- */
+
+struct field_spec {
+	const char *type, *member;
+	size_t off;		/* offsetof(struct koffsets, ...) */
+};
+
+#define KF_SPEC(t, m) { #t, #m, offsetof(struct koffsets, t##__##m) },
+static const struct field_spec field_specs[] = {
+	KFIELDS_TASK(KF_SPEC)
+	KFIELDS_FS(KF_SPEC)
+	KFIELDS_NET(KF_SPEC)
+	KFIELDS_MM(KF_SPEC)
+	KFIELDS_NS(KF_SPEC)
+};
+#undef KF_SPEC
+
+/* older names of the same member */
+static const struct { const char *type, *member, *alias; } field_aliases[] = {
+	{ "task_struct", "__state", "state" },
+	{ "task_struct", "start_boottime", "real_start_time" },
+};
+
+/* what a profile must resolve to be usable at all */
+static const char *const required_fields[] = {
+	"task_struct.tasks", "task_struct.pid", "task_struct.tgid", "task_struct.comm",
+	"task_struct.real_parent", "task_struct.real_cred", "task_struct.__state",
+	"task_struct.mm", "cred.uid", "cred.gid", "cred.euid", "cred.egid",
+	"uts_namespace.name", "new_utsname.release", "list_head.next",
+};
+
+struct sym_spec {
+	const char *name;
+	size_t off;
+};
+#define KS_SPEC(s) { #s, offsetof(struct kaddrs, s) },
+static const struct sym_spec sym_specs[] = {
+	KSYMS_LIST(KS_SPEC)
+};
+#undef KS_SPEC
+
+static const char *const required_syms[] = { "init_task", "init_uts_ns" };
+
+static void emit(const struct profile_opts *o, enum profile_event ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void emit(const struct profile_opts *o, enum profile_event ev, const char *fmt, ...)
+{
+	char detail[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (o && o->event)
+		o->event(o->event_ctx, ev, detail);
+	else
+		alog_debug("profile: %s", detail);
+}
+
+void profile_free(struct kprofile *p)
+{
+	if (!p)
+		return;
+	vmci_free(&p->vmci);
+	ksyms_free(p->syms);
+	ktypes_free(p->types);
+	free(p);
+}
+
+int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr)
+{
+	uint64_t a;
+
+	if (ksyms_lookup(p->syms, name, &a))
+		return -ENOENT;
+	*addr = p->isf_link_addrs ? a + p->kaslr_slide : a;
+	return 0;
+}
+
+void profile_kernel_vas(const struct kprofile *p, struct memsrc *m, struct vas *as)
+{
+	vas_init(as, m, p->arch, p->kernel_pgd_pa, p->levels);
+	if (p->page_offset_base)
+		vas_add_linear(as, p->page_offset_base, memsrc_end(m), 0);
+	if (p->sym._text && p->sym._end > p->sym._text &&
+	    p->sym._end - p->sym._text < X86_KIMAGE_SIZE)
+		vas_add_linear(as, p->sym._text, p->sym._end - p->sym._text,
+			       p->sym._text - p->kimage_base + p->phys_base);
+}
+
+int kfield_read(struct vas *as, uint64_t base, const struct kfield *f, uint64_t *val)
+{
+	uint64_t v = 0;
+
+	if (!f->present)
+		return -ENOENT;
+	if (f->size == 0 || f->size > 8)
+		return -EINVAL;
+	int ret = vas_read(as, base + (uint64_t)f->off, &v, f->size, NULL);
+	if (ret)
+		return ret;
+	if (f->bits) {
+		v >>= f->bitpos;
+		if (f->bits < 64)
+			v &= (1ULL << f->bits) - 1;
+	}
+	*val = v;
+	return 0;
+}
+
+static int resolve_member(struct ktypes *t, const char *type, const char *member,
+			  struct kfield *f)
+{
+	struct kmember km;
+	int ret = ktypes_member(t, type, member, &km);
+
+	for (size_t i = 0; ret && i < sizeof(field_aliases) / sizeof(field_aliases[0]); i++)
+		if (!strcmp(field_aliases[i].type, type) && !strcmp(field_aliases[i].member, member))
+			ret = ktypes_member(t, type, field_aliases[i].alias, &km);
+	if (ret)
+		return ret;
+	memset(f, 0, sizeof(*f));
+	f->present = 1;
+	if (km.bit_size) {
+		/* a bitfield: address the 8-byte unit holding it */
+		uint64_t byte = km.bit_offset / 8;
+		f->off = (int32_t)(byte & ~7ULL);
+		f->bitpos = (uint8_t)(km.bit_offset - (uint64_t)f->off * 8);
+		f->bits = (uint8_t)km.bit_size;
+		f->size = 8;
+	} else {
+		f->off = (int32_t)(km.bit_offset / 8);
+		f->size = (uint16_t)(km.size > 0xffff ? 0xffff : km.size);
+	}
+	return 0;
+}
+
+static int resolve_all(struct kprofile *p, struct aerr *err)
+{
+	char *base = (char *)&p->off;
+
+	for (size_t i = 0; i < sizeof(field_specs) / sizeof(field_specs[0]); i++) {
+		const struct field_spec *s = &field_specs[i];
+		struct kfield *f = (struct kfield *)(base + s->off);
+		if (resolve_member(p->types, s->type, s->member, f))
+			alog_debug("profile: %s.%s not in this kernel", s->type, s->member);
+	}
+	for (size_t i = 0; i < sizeof(required_fields) / sizeof(required_fields[0]); i++) {
+		char type[64];
+		const char *dot = strchr(required_fields[i], '.');
+		snprintf(type, sizeof(type), "%.*s", (int)(dot - required_fields[i]),
+			 required_fields[i]);
+		for (size_t j = 0; j < sizeof(field_specs) / sizeof(field_specs[0]); j++) {
+			const struct field_spec *s = &field_specs[j];
+			if (strcmp(s->type, type) || strcmp(s->member, dot + 1))
+				continue;
+			if (!((struct kfield *)(base + s->off))->present)
+				return aerr_set(err, ENOENT, "the kernel types (%s) lack %s",
+						p->types->desc, required_fields[i]);
+		}
+	}
+	ktypes_size(p->types, "task_struct", &p->off.size_task_struct);
+	ktypes_size(p->types, "upid", &p->off.size_upid);
+	ktypes_size(p->types, "page", &p->off.size_page);
+	ktypes_size(p->types, "file", &p->off.size_file);
+	ktypes_size(p->types, "inode", &p->off.size_inode);
+	ktypes_size(p->types, "dentry", &p->off.size_dentry);
+	ktypes_size(p->types, "mount", &p->off.size_mount);
+
+	char *sbase = (char *)&p->sym;
+	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++)
+		profile_symbol(p, sym_specs[i].name, (uint64_t *)(sbase + sym_specs[i].off));
+	for (size_t i = 0; i < sizeof(required_syms) / sizeof(required_syms[0]); i++) {
+		uint64_t a;
+		if (profile_symbol(p, required_syms[i], &a))
+			return aerr_set(err, ENOENT, "symbol %s not found (%s)", required_syms[i],
+					p->syms->source);
+	}
+	return 0;
+}
+
+/* ---- placing the kernel: VMCOREINFO facts ---- */
+
+static int setup_x86(struct kprofile *p, struct memsrc *m, struct aerr *err)
+{
+	int64_t phys_base = 0, l5 = 0;
+	uint64_t pgd;
+
+	p->arch = &arch_x86_64;
+	p->kimage_base = X86_START_KERNEL_MAP;
+	p->kaslr_slide = p->vmci.kerneloffset;
+	if (vmci_number(&p->vmci, "phys_base", &phys_base))
+		return aerr_set(err, ENOENT, "VMCOREINFO lacks NUMBER(phys_base)");
+	p->phys_base = (uint64_t)phys_base;
+	vmci_number(&p->vmci, "pgtable_l5_enabled", &l5);
+	p->levels = l5 ? 5 : 4;
+	if (vmci_symbol(&p->vmci, "init_top_pgt", &pgd) &&
+	    vmci_symbol(&p->vmci, "swapper_pg_dir", &pgd))
+		return aerr_set(err, ENOENT, "VMCOREINFO names no kernel page table "
+				"(init_top_pgt or swapper_pg_dir)");
+	if (pgd < X86_START_KERNEL_MAP)
+		return aerr_set(err, EINVAL, "kernel page table 0x%llx is outside the kernel image",
+				(unsigned long long)pgd);
+	p->kernel_pgd_pa = pgd - X86_START_KERNEL_MAP + p->phys_base;
+	if (!memsrc_covers(m, p->kernel_pgd_pa, 4096))
+		return aerr_set(err, EFAULT, "kernel page table at physical 0x%llx is not in the image",
+				(unsigned long long)p->kernel_pgd_pa);
+	return 0;
+}
+
+/* Compare the release string at init_uts_ns with VMCOREINFO's OSRELEASE.
+ * With types known use the exact offsets; before that try the layouts
+ * Linux has used (name first since 5.11, after a kref before). */
+static int verify_release(struct kprofile *p, struct vas *as, uint64_t uts, struct aerr *err)
+{
+	char sysname[8], rel[65];
+	int32_t cands[3] = { 0, 4, 8 };
+	int n = 3;
+
+	if (p->off.uts_namespace__name.present && p->off.new_utsname__release.present) {
+		cands[0] = p->off.uts_namespace__name.off;
+		n = 1;
+	}
+	for (int i = 0; i < n; i++) {
+		int32_t relo = p->off.new_utsname__release.present ?
+			p->off.new_utsname__release.off : 130;
+		if (vas_read(as, uts + (uint64_t)cands[i], sysname, sizeof(sysname), NULL) ||
+		    vas_read(as, uts + (uint64_t)cands[i] + (uint64_t)relo, rel, sizeof(rel), NULL))
+			continue;
+		rel[sizeof(rel) - 1] = '\0';
+		if (memcmp(sysname, "Linux", 6))
+			continue;
+		if (strcmp(rel, p->vmci.osrelease))
+			return aerr_set(err, EINVAL, "release at init_uts_ns is '%s', VMCOREINFO says '%s'",
+					rel, p->vmci.osrelease);
+		snprintf(p->release, sizeof(p->release), "%s", rel);
+		return 0;
+	}
+	return aerr_set(err, EFAULT, "init_uts_ns at 0x%llx does not read as a uts namespace "
+			"through the page tables at 0x%llx", (unsigned long long)uts,
+			(unsigned long long)p->kernel_pgd_pa);
+}
+
+static int load_kallsyms(struct kprofile *p, struct vas *as, struct aerr *err)
+{
+	struct kallsyms_loc loc = { 0 };
+
+	vmci_symbol(&p->vmci, "kallsyms_names", &loc.names);
+	vmci_symbol(&p->vmci, "kallsyms_num_syms", &loc.num_syms);
+	vmci_symbol(&p->vmci, "kallsyms_token_table", &loc.token_table);
+	vmci_symbol(&p->vmci, "kallsyms_token_index", &loc.token_index);
+	vmci_symbol(&p->vmci, "kallsyms_offsets", &loc.offsets);
+	vmci_symbol(&p->vmci, "kallsyms_relative_base", &loc.relative_base);
+	vmci_symbol(&p->vmci, "kallsyms_addresses", &loc.addresses);
+	if (!loc.names)
+		return aerr_set(err, ENOENT, "VMCOREINFO of %s has no kallsyms tables (Linux < 6.0); "
+				"give an ISF profile with --profile FILE", p->vmci.osrelease);
+	return kallsyms_decode(as, &loc, &p->syms, err);
+}
+
+static int load_btf(struct kprofile *p, struct vas *as, struct aerr *err)
+{
+	uint64_t start, stop;
+
+	if (profile_symbol(p, "__start_BTF", &start) || profile_symbol(p, "__stop_BTF", &stop))
+		return aerr_set(err, ENOENT, "kernel has no BTF (__start_BTF/__stop_BTF not in kallsyms); "
+				"give an ISF profile with --profile FILE");
+	if (stop <= start || stop - start > (256u << 20))
+		return aerr_set(err, EINVAL, "BTF bounds 0x%llx..0x%llx are not plausible",
+				(unsigned long long)start, (unsigned long long)stop);
+	size_t len = (size_t)(stop - start);
+	void *blob = malloc(len);
+	if (!blob)
+		return aerr_set(err, ENOMEM, "out of memory");
+	int ret = vas_read(as, start, blob, len, err);
+	if (!ret)
+		ret = ktypes_from_btf(blob, len, &p->types, err);
+	free(blob);
+	if (ret)
+		return aerr_wrap(err, "kernel BTF at 0x%llx (%zu bytes)", (unsigned long long)start, len);
+	snprintf(p->types->desc, sizeof(p->types->desc), "BTF from memory, %zu bytes", len);
+	p->btf_va = start;
+	p->btf_size = len;
+	return 0;
+}
+
+/* After symbols: the direct map base is a variable under KASLR. */
+static void setup_direct_map(struct kprofile *p, struct vas *as)
+{
+	uint64_t v;
+
+	if (p->sym.page_offset_base && !vas_read_u64(as, p->sym.page_offset_base, &v) &&
+	    v >= 0xff00000000000000ULL && !(v & 0xfff))
+		p->page_offset_base = v;
+	else
+		p->page_offset_base = p->levels == 5 ? 0xff11000000000000ULL : 0xffff888000000000ULL;
+}
+
+static void read_banner(struct kprofile *p, struct vas *as)
+{
+	if (p->sym.linux_banner &&
+	    vas_read_str(as, p->sym.linux_banner, p->banner, sizeof(p->banner), NULL) > 0) {
+		size_t n = strlen(p->banner);
+		while (n && (p->banner[n - 1] == '\n'))
+			p->banner[--n] = '\0';
+	}
+}
+
+/* ---- auto: VMCOREINFO + kallsyms + BTF, all from memory ---- */
+
+struct auto_ctx {
+	struct memsrc *m;
+	const struct profile_opts *opts;
+	struct kprofile *result;
+	struct aerr last;
+	int tried;
+};
+
+static int try_auto(struct auto_ctx *c, struct kprofile *p)
+{
+	struct vas as;
+	uint64_t uts;
+	struct aerr *err = &c->last;
+	int ret;
+
+	aerr_clear(err);
+	ret = setup_x86(p, c->m, err);
+	if (ret)
+		return ret;
+	vas_init(&as, c->m, p->arch, p->kernel_pgd_pa, p->levels);
+	if (vmci_symbol(&p->vmci, "init_uts_ns", &uts))
+		return aerr_set(err, ENOENT, "VMCOREINFO lacks SYMBOL(init_uts_ns)");
+	ret = verify_release(p, &as, uts, err);
+	if (ret)
+		return ret;
+	emit(c->opts, PROFILE_EV_OS_FOUND, "Linux %s (%d-level paging, KASLR slide 0x%llx)",
+	     p->release, p->levels, (unsigned long long)p->kaslr_slide);
+	ret = load_kallsyms(p, &as, err);
+	if (ret)
+		return ret;
+	ret = load_btf(p, &as, err);
+	if (ret)
+		return ret;
+	ret = resolve_all(p, err);
+	if (ret)
+		return ret;
+	setup_direct_map(p, &as);
+	read_banner(p, &as);
+	/* verify again with exact offsets, through the final address space */
+	profile_kernel_vas(p, c->m, &as);
+	return verify_release(p, &as, p->sym.init_uts_ns, err);
+}
+
+static int auto_candidate(void *ctx, struct vmci *v)
+{
+	struct auto_ctx *c = ctx;
+	struct kprofile *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return aerr_set(&c->last, ENOMEM, "out of memory");
+	c->tried++;
+	/* take ownership of the parsed note */
+	p->vmci = *v;
+	v->text = NULL;
+	emit(c->opts, PROFILE_EV_CANDIDATE, "VMCOREINFO at 0x%llx: Linux %s",
+	     (unsigned long long)p->vmci.pa, p->vmci.osrelease);
+	if (try_auto(c, p)) {
+		emit(c->opts, PROFILE_EV_VERIFY_FAILED, "VMCOREINFO at 0x%llx: %s",
+		     (unsigned long long)p->vmci.pa, aerr_str(&c->last));
+		profile_free(p);
+		return 0;	/* next candidate */
+	}
+	snprintf(p->source, sizeof(p->source),
+		 "auto: VMCOREINFO at 0x%llx, kallsyms (%zu symbols), %s",
+		 (unsigned long long)p->vmci.pa, p->syms->n, p->types->desc);
+	emit(c->opts, PROFILE_EV_VERIFIED, "%s", p->source);
+	c->result = p;
+	return 1;
+}
+
+static int profile_auto(struct memsrc *m, const struct profile_opts *o, struct kprofile **out,
+			struct aerr *err)
+{
+	struct auto_ctx c = { .m = m, .opts = o };
+	struct aerr scan_err = { 0 };
+
+	if (m->vmcoreinfo) {
+		struct vmci v;
+		if (!vmci_parse(m->vmcoreinfo, strlen(m->vmcoreinfo), &v, NULL)) {
+			v.pa = 0;
+			auto_candidate(&c, &v);
+			vmci_free(&v);
+		}
+	}
+	if (!c.result) {
+		int ret = vmci_scan(m, auto_candidate, &c, &scan_err);
+		if (ret < 0 && !c.tried) {
+			emit(o, PROFILE_EV_NO_MATCH, "%s", aerr_str(&scan_err));
+			return aerr_set(err, scan_err.code, "%s", scan_err.msg);
+		}
+	}
+	if (!c.result) {
+		emit(o, PROFILE_EV_NO_MATCH, "no usable kernel profile in %s (%d candidates): %s",
+		     m->path, c.tried, aerr_str(&c.last));
+		return aerr_set(err, c.last.code ? c.last.code : ENOENT,
+				"%s: no usable kernel profile (%d VMCOREINFO candidate%s); last: %s",
+				m->path, c.tried, c.tried == 1 ? "" : "s", aerr_str(&c.last));
+	}
+	*out = c.result;
+	return 0;
+}
+
+/* ---- ISF files ---- */
+
+static int first_vmci(void *ctx, struct vmci *v)
+{
+	struct vmci *dst = ctx;
+
+	*dst = *v;
+	v->text = NULL;
+	return 1;
+}
+
+static int find_vmci(struct memsrc *m, struct vmci *out, struct aerr *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (m->vmcoreinfo && !vmci_parse(m->vmcoreinfo, strlen(m->vmcoreinfo), out, NULL))
+		return 0;
+	int ret = vmci_scan(m, first_vmci, out, err);
+	return ret == 1 ? 0 : (ret ? ret : -ENOENT);
+}
+
+static int try_isf(struct memsrc *m, const struct vmci *v, const char *path,
+		   const struct profile_opts *o, struct kprofile **out, struct aerr *err)
+{
+	struct kprofile *p = calloc(1, sizeof(*p));
+	char *banner = NULL;
+	struct vas as;
+	int ret;
+
+	if (!p)
+		return aerr_set(err, ENOMEM, "out of memory");
+	emit(o, PROFILE_EV_CANDIDATE, "ISF %s", path);
+	ret = isf_load(path, &p->types, &p->syms, &banner, err);
+	if (ret) {
+		emit(o, PROFILE_EV_PARSE_FAILED, "%s", aerr_str(err));
+		profile_free(p);
+		return ret;
+	}
+	p->isf_link_addrs = 1;
+	p->vmci = *v;
+	p->vmci.text = strdup(v->text);
+	ret = p->vmci.text ? setup_x86(p, m, err) : aerr_set(err, ENOMEM, "out of memory");
+	if (!ret)
+		ret = resolve_all(p, err);
+	if (!ret) {
+		profile_kernel_vas(p, m, &as);
+		setup_direct_map(p, &as);
+		profile_kernel_vas(p, m, &as);
+		read_banner(p, &as);
+		if (banner && strcmp(banner, p->banner))
+			ret = aerr_set(err, EINVAL, "%s is for another kernel: its banner is '%s', "
+				       "memory's is '%s'", path, banner,
+				       p->banner[0] ? p->banner : "(unreadable)");
+	}
+	if (!ret)
+		ret = verify_release(p, &as, p->sym.init_uts_ns, err);
+	free(banner);
+	if (ret) {
+		emit(o, PROFILE_EV_VERIFY_FAILED, "%s: %s", path, aerr_str(err));
+		profile_free(p);
+		return ret;
+	}
+	snprintf(p->source, sizeof(p->source), "ISF %s (%zu symbols)", path, p->syms->n);
+	emit(o, PROFILE_EV_VERIFIED, "%s", p->source);
+	*out = p;
+	return 0;
+}
+
+static int is_isf_name(const char *n)
+{
+	size_t l = strlen(n);
+	return (l > 5 && !strcmp(n + l - 5, ".json")) ||
+	       (l > 8 && !strcmp(n + l - 8, ".json.gz")) ||
+	       (l > 8 && !strcmp(n + l - 8, ".json.xz"));
+}
+
+static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kprofile **out,
+		       struct aerr *err)
+{
+	struct vmci v;
+	struct stat st;
+	int ret;
+
+	if (stat(o->spec, &st) < 0)
+		return aerr_set(err, ENOENT, "%s: profile not found: %s", o->spec, strerror(errno));
+	ret = find_vmci(m, &v, err);
+	if (ret)
+		return aerr_wrap(err, "ISF profiles need VMCOREINFO in memory for KASLR");
+	emit(o, PROFILE_EV_OS_FOUND, "Linux %s", v.osrelease);
+	if (!S_ISDIR(st.st_mode)) {
+		ret = try_isf(m, &v, o->spec, o, out, err);
+		vmci_free(&v);
+		return ret;
+	}
+	DIR *d = opendir(o->spec);
+	struct dirent *de;
+	int tried = 0;
+	ret = -ENOENT;
+	while (d && (de = readdir(d))) {
+		char path[4096];
+		if (!is_isf_name(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", o->spec, de->d_name);
+		struct aerr one = { 0 };
+		tried++;
+		ret = try_isf(m, &v, path, o, out, &one);
+		if (!ret)
+			break;
+	}
+	if (d)
+		closedir(d);
+	vmci_free(&v);
+	if (ret) {
+		emit(o, PROFILE_EV_NO_MATCH, "no ISF file in %s matches Linux %s", o->spec, v.osrelease);
+		return aerr_set(err, ENOENT, "%s: none of %d ISF files matches the kernel in memory (%s)",
+				o->spec, tried, m->path);
+	}
+	return 0;
+}
+
+int profile_load(struct memsrc *m, const struct profile_opts *opts, struct kprofile **out,
+		 struct aerr *err)
+{
+	static const struct profile_opts none;
+
+	*out = NULL;
+	if (!opts)
+		opts = &none;
+	if (!opts->spec || !strcmp(opts->spec, "auto"))
+		return profile_auto(m, opts, out, err);
+	return profile_isf(m, opts, out, err);
+}

@@ -1,0 +1,204 @@
+/* profile.h - everything argus must know about one running kernel.
+ *
+ * A profile is resolved once, when a source is opened: where the kernel
+ * lies (KASLR slide, phys_base, page-table root, direct-map base), the
+ * addresses of the globals the collectors start from, and the offsets of
+ * every struct member they read.  Hot paths use only the plain structs
+ * below (struct koffsets, struct kaddrs), never a lookup by name.
+ *
+ * Sources of a profile:
+ *   "auto"  VMCOREINFO found in memory + kallsyms decoded from memory + BTF
+ *           read from memory (libbpf).  Needs no file.
+ *   PATH    a Volatility 3 ISF JSON file (.json, .json.gz, .json.xz) or a
+ *           folder of them; the one whose banner matches is used.
+ * Every candidate is verified (the release string read through the page
+ * tables at init_uts_ns must equal VMCOREINFO's OSRELEASE, or the ISF
+ * banner must match linux_banner in memory) before it is used.
+ *
+ * Ownership: profile_load() returns a profile freed with profile_free();
+ * it owns its ktypes, ksyms and vmcoreinfo.  It borrows the memsrc.
+ */
+#ifndef ARGUS_PROFILE_H
+#define ARGUS_PROFILE_H
+
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "core/err.h"
+#include "memsrc/memsrc.h"
+#include "profile/ksyms.h"
+#include "profile/ktypes.h"
+#include "profile/vmcoreinfo.h"
+
+/* One struct member, resolved.  present == 0: the kernel lacks it. */
+struct kfield {
+	int32_t off;		/* byte offset */
+	uint16_t size;		/* byte size of the member (1, 2, 4, 8, or larger) */
+	uint8_t bitpos, bits;	/* bitfields: bit position within the unit at off */
+	uint8_t present;
+};
+
+#define KFIELDS_TASK(X) \
+	X(task_struct, tasks) X(task_struct, pid) X(task_struct, tgid) \
+	X(task_struct, comm) X(task_struct, real_parent) X(task_struct, parent) \
+	X(task_struct, children) X(task_struct, sibling) X(task_struct, group_leader) \
+	X(task_struct, thread_node) X(task_struct, signal) X(task_struct, __state) \
+	X(task_struct, exit_state) X(task_struct, exit_code) X(task_struct, flags) \
+	X(task_struct, cred) X(task_struct, real_cred) X(task_struct, mm) \
+	X(task_struct, active_mm) X(task_struct, fs) X(task_struct, files) \
+	X(task_struct, nsproxy) X(task_struct, start_time) X(task_struct, start_boottime) \
+	X(task_struct, self_exec_id) X(task_struct, utime) X(task_struct, stime) \
+	X(task_struct, thread_pid) X(task_struct, se) X(task_struct, cgroups) \
+	X(signal_struct, thread_head) X(signal_struct, nr_threads) \
+	X(sched_entity, sum_exec_runtime) \
+	X(cred, uid) X(cred, gid) X(cred, euid) X(cred, egid) \
+	X(cred, suid) X(cred, sgid) X(cred, fsuid) X(cred, fsgid) \
+	X(list_head, next) X(list_head, prev) \
+	X(uts_namespace, name) X(new_utsname, sysname) X(new_utsname, nodename) \
+	X(new_utsname, release) X(new_utsname, version) X(new_utsname, machine) \
+	X(pid, numbers) X(pid, level) X(pid, tasks) X(upid, nr) X(upid, ns) \
+	X(pid_namespace, idr) X(pid_namespace, level) X(idr, idr_rt) \
+	X(task_struct, worker_private) X(task_struct, set_child_tid) X(kthread, full_name) \
+	X(kthread, data) X(worker, desc) X(worker, current_work) X(worker, pool) \
+	X(xarray, xa_head) X(timekeeper, offs_real) X(timekeeper, offs_boot) \
+	X(timekeeper, tkr_mono)
+
+/* paths, files, inodes (files.c, paths.c) */
+#define KFIELDS_FS(X) \
+	X(path, mnt) X(path, dentry) X(dentry, d_parent) X(dentry, d_name) \
+	X(dentry, d_inode) X(dentry, d_hash) X(dentry, d_sb) X(qstr, name) X(qstr, len) \
+	X(hlist_bl_node, pprev) \
+	X(mount, mnt) X(mount, mnt_parent) X(mount, mnt_mountpoint) X(vfsmount, mnt_root) \
+	X(fs_struct, root) X(fs_struct, pwd) \
+	X(files_struct, fdt) X(fdtable, max_fds) X(fdtable, fd) \
+	X(file, f_path) X(file, f_inode) X(file, f_flags) X(file, f_mode) X(file, f_pos) \
+	X(file, private_data) X(file, f_mapping) \
+	X(inode, i_mode) X(inode, i_uid) X(inode, i_gid) X(inode, i_ino) X(inode, i_sb) \
+	X(inode, i_size) X(inode, i_nlink) X(inode, i_atime) X(inode, i_mtime) \
+	X(inode, i_ctime) X(inode, __i_atime) X(inode, __i_mtime) X(inode, __i_ctime) \
+	X(inode, i_mapping) X(super_block, s_dev) X(super_block, s_type) \
+	X(file_system_type, name) X(timespec64, tv_sec) X(timespec64, tv_nsec)
+
+/* sockets and network devices (sockets.c, netdev.c) */
+#define KFIELDS_NET(X) \
+	X(socket, sk) X(socket, type) X(socket, file) \
+	X(sock_common, skc_family) X(sock_common, skc_state) X(sock_common, skc_rcv_saddr) \
+	X(sock_common, skc_daddr) X(sock_common, skc_num) X(sock_common, skc_dport) \
+	X(sock_common, skc_v6_rcv_saddr) X(sock_common, skc_v6_daddr) \
+	X(sock, __sk_common) X(sock, sk_protocol) X(sock, sk_type) \
+	X(tcp_sock, bytes_received) X(tcp_sock, bytes_acked) X(tcp_sock, bytes_sent) \
+	X(tcp_sock, segs_in) X(tcp_sock, segs_out) \
+	X(net, dev_base_head) X(net, ns) X(net_device, dev_list) X(net_device, name) \
+	X(net_device, dev_addr) X(net_device, addr_len) X(net_device, ip_ptr) \
+	X(net_device, ip6_ptr) X(net_device, ifindex) \
+	X(in_device, ifa_list) X(in_ifaddr, ifa_next) X(in_ifaddr, ifa_local) \
+	X(in_ifaddr, ifa_prefixlen) X(inet6_dev, addr_list) X(inet6_ifaddr, addr) \
+	X(inet6_ifaddr, if_list) X(inet6_ifaddr, prefix_len)
+
+/* address spaces and VMAs (mm.c) */
+#define KFIELDS_MM(X) \
+	X(mm_struct, pgd) X(mm_struct, mm_mt) X(mm_struct, mmap) X(mm_struct, map_count) \
+	X(mm_struct, arg_start) X(mm_struct, arg_end) X(mm_struct, env_start) \
+	X(mm_struct, env_end) X(mm_struct, exe_file) X(mm_struct, start_brk) \
+	X(mm_struct, brk) X(mm_struct, start_stack) \
+	X(maple_tree, ma_root) X(maple_tree, ma_flags) \
+	X(maple_node, parent) X(maple_node, mr64) X(maple_node, ma64) \
+	X(maple_range_64, pivot) X(maple_range_64, slot) X(maple_arange_64, pivot) \
+	X(maple_arange_64, slot) \
+	X(vm_area_struct, vm_start) X(vm_area_struct, vm_end) X(vm_area_struct, vm_flags) \
+	X(vm_area_struct, vm_file) X(vm_area_struct, vm_pgoff) X(vm_area_struct, vm_next) \
+	X(vm_area_struct, vm_mm) \
+	X(address_space, i_pages) X(address_space, nrpages) X(page, mapping) \
+	X(page, index) X(page, flags)
+
+/* namespaces and cgroups (ns.c) */
+#define KFIELDS_NS(X) \
+	X(nsproxy, uts_ns) X(nsproxy, ipc_ns) X(nsproxy, mnt_ns) X(nsproxy, net_ns) \
+	X(nsproxy, cgroup_ns) X(nsproxy, pid_ns_for_children) \
+	X(ns_common, inum) X(mnt_namespace, ns) X(ipc_namespace, ns) \
+	X(cgroup_namespace, ns) X(pid_namespace, ns) X(user_namespace, ns) X(uts_namespace, ns) \
+	X(cred, user_ns) \
+	X(css_set, dfl_cgrp) X(css_set, subsys) X(cgroup_subsys_state, cgroup) \
+	X(cgroup, kn) X(kernfs_node, name) X(kernfs_node, parent)
+
+#define KF_DECL(t, m) struct kfield t##__##m;
+struct koffsets {
+	KFIELDS_TASK(KF_DECL)
+	KFIELDS_FS(KF_DECL)
+	KFIELDS_NET(KF_DECL)
+	KFIELDS_MM(KF_DECL)
+	KFIELDS_NS(KF_DECL)
+	uint64_t size_task_struct;
+	uint64_t size_upid;
+	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
+	uint64_t size_file, size_inode, size_dentry, size_mount;
+};
+#undef KF_DECL
+
+/* Addresses (runtime, KASLR applied) of the globals collectors start from.
+ * 0 means absent. */
+#define KSYMS_LIST(X) \
+	X(init_task) X(init_uts_ns) X(init_pid_ns) X(page_offset_base) \
+	X(vmemmap_base) X(vmalloc_base) X(linux_banner) X(jiffies_64) \
+	X(__start_BTF) X(__stop_BTF) X(init_net) X(net_namespace_list) \
+	X(shadow_timekeeper) X(tk_core) X(init_top_pgt) X(swapper_pg_dir) \
+	X(_stext) X(_text) X(_end)
+
+#define KS_DECL(s) uint64_t s;
+struct kaddrs {
+	KSYMS_LIST(KS_DECL)
+};
+#undef KS_DECL
+
+enum profile_event {
+	PROFILE_EV_OS_FOUND,		/* VMCOREINFO found: detail = release */
+	PROFILE_EV_CANDIDATE,		/* loading a candidate: detail = what */
+	PROFILE_EV_VERIFIED,		/* candidate verified */
+	PROFILE_EV_VERIFY_FAILED,	/* candidate rejected: detail = why */
+	PROFILE_EV_PARSE_FAILED,	/* a profile file could not be parsed */
+	PROFILE_EV_NO_MATCH,		/* no candidate left */
+};
+typedef void (*profile_event_fn)(void *ctx, enum profile_event ev, const char *detail);
+
+struct kprofile {
+	char release[65];		/* "6.1.0-56-cloud-amd64" */
+	char banner[512];		/* linux_banner as read from memory */
+	char source[512];		/* "auto: VMCOREINFO@0x..., kallsyms, BTF" or ISF path */
+	const struct arch_ops *arch;
+	int levels;			/* paging levels */
+	uint64_t kaslr_slide;		/* KERNELOFFSET */
+	uint64_t phys_base;
+	uint64_t kernel_pgd_pa;		/* physical address of the kernel's top table */
+	uint64_t page_offset_base;	/* direct map base */
+	uint64_t kimage_base;		/* __START_KERNEL_map (x86-64) */
+	struct kaddrs sym;
+	struct koffsets off;
+	struct vmci vmci;		/* owned; text NULL if not found */
+	struct ksyms *syms;		/* owned */
+	struct ktypes *types;		/* owned */
+	int isf_link_addrs;		/* syms hold link-time addresses */
+	uint64_t btf_va;		/* where the BTF was read (auto profile) */
+	uint64_t btf_size;
+};
+
+struct profile_opts {
+	const char *spec;		/* "auto" (or NULL) or an ISF path/folder */
+	profile_event_fn event;
+	void *event_ctx;
+};
+
+int profile_load(struct memsrc *m, const struct profile_opts *opts,
+		 struct kprofile **out, struct aerr *err);
+void profile_free(struct kprofile *p);
+
+/* A kernel address space using the profile's page tables and linear maps. */
+void profile_kernel_vas(const struct kprofile *p, struct memsrc *m, struct vas *as);
+
+/* Runtime address of a symbol (slide applied for ISF), -ENOENT if absent. */
+int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr);
+
+/* Read a resolved field of the object at base: zero-extends members of
+ * 1..8 bytes, applies bitfield position/width. -ENOENT if not present. */
+int kfield_read(struct vas *as, uint64_t base, const struct kfield *f, uint64_t *val);
+
+#endif

@@ -1,0 +1,24 @@
+/* outputs.h - every destination of the service's messages, configured
+ * from `output:` and `service:` (spec sections 7.5 and 8): the event log
+ * folder (JSON lines, rotated), telemetry over TCP (JSON lines or RFC 5424
+ * syslog), important lines on stdout, and the debug log.
+ */
+#ifndef ARGUS_OUTPUTS_H
+#define ARGUS_OUTPUTS_H
+
+#include <stddef.h>
+
+#include "detect/activity.h"
+#include "service/config.h"
+
+struct outputs;
+
+int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *err);
+/* service_out callbacks */
+void outputs_message(void *ctx, const struct activity *a, const char *json, size_t len);
+void outputs_line(void *ctx, const char *text);
+void outputs_reopen(struct outputs *o);
+void outputs_flush(struct outputs *o);
+void outputs_close(struct outputs *o);
+
+#endif

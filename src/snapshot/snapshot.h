@@ -1,0 +1,177 @@
+/* snapshot.h - one scan's records.
+ *
+ * A snapshot holds what the collectors decoded from one pass over the
+ * guest's memory.  All records and strings live in the snapshot's arena
+ * and are freed together by snapshot_free(); records never point into
+ * guest memory.  Counters say what was skipped and why, so a report can
+ * tell "nothing there" from "could not read it".
+ */
+#ifndef ARGUS_SNAPSHOT_H
+#define ARGUS_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+
+#define SNAP_COMM 16
+
+struct snap_thread {
+	uint64_t task;		/* kernel address of the task_struct */
+	int32_t tid;
+	char comm[SNAP_COMM];
+	char state;
+	uint32_t exit_state;
+	uint64_t self_exec_id;
+};
+
+/* One open file descriptor (spec section 11.3). */
+struct snap_fd {
+	int32_t fd;
+	uint8_t type;		/* SNAP_FT_* */
+	uint32_t f_flags;	/* O_* flags of the open file */
+	uint32_t f_mode;	/* FMODE_* */
+	uint64_t ino;
+	uint32_t dev;		/* kernel dev_t (MAJOR << 20 | MINOR) */
+	uint32_t imode;		/* inode i_mode: type and permission bits */
+	uint32_t uid, gid;
+	int64_t size;
+	int deleted;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	const char *name;	/* path, "socket:[N]", "pipe:[N]", "anon_inode:..." */
+	uint64_t file, inode;	/* kernel addresses */
+	int32_t sock;		/* index into snapshot->socks, or -1 */
+};
+
+enum snap_ftype {
+	SNAP_FT_UNKNOWN, SNAP_FT_REG, SNAP_FT_DIR, SNAP_FT_CHR, SNAP_FT_BLK,
+	SNAP_FT_FIFO, SNAP_FT_SOCK, SNAP_FT_LNK, SNAP_FT_ANON,
+};
+
+/* One TCP socket reached from a process's fd (spec section 11.4). */
+struct snap_sock {
+	int32_t pid, fd;
+	uint64_t sk;		/* kernel address of struct sock */
+	uint64_t ino;
+	uint16_t family;	/* AF_INET, AF_INET6 */
+	uint8_t state;		/* TCP_ESTABLISHED ... */
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;	/* host order */
+	uint64_t bytes_in, bytes_out, segs_in, segs_out;
+	const char *ifname;	/* interface of the local address, or NULL */
+};
+
+/* One virtual memory area (spec section 11.5). */
+struct snap_vma {
+	uint64_t start, end;
+	uint64_t flags;		/* VM_READ 1, VM_WRITE 2, VM_EXEC 4, VM_SHARED 8 */
+	uint64_t pgoff;
+	uint64_t file, inode;	/* kernel addresses, 0 if anonymous */
+	uint64_t ino;
+	uint32_t dev;
+	const char *path;	/* NULL if anonymous */
+	int is_main_exe;
+};
+
+/* A file's content hashes, from the page cache only. */
+struct snap_hash {
+	int status;		/* 0 ok, else -errno: -ENODATA not all pages resident */
+	const char *reason;	/* why unavailable */
+	char sha256[65], sha1[41], md5[33];
+};
+
+struct snap_hist {
+	int64_t time;		/* seconds since the epoch, 0 if none */
+	const char *line;
+};
+
+struct snap_bash {
+	uint32_t nentries;
+	struct snap_hist *entries;
+	int remember_on_history, enable_history_list;
+	int64_t history_length;
+	const char *histfile;		/* HISTFILE value, NULL if unset */
+	const char *histsize;		/* HISTSIZE value, NULL if unset */
+	int status;			/* 0, or -errno why history could not be read */
+};
+
+struct snap_proc {
+	uint64_t task;		/* kernel address of the thread-group leader */
+	int32_t pid;		/* tgid, as seen in the initial pid namespace */
+	int32_t ppid;
+	char comm[SNAP_COMM];
+	const char *name;	/* as /proc shows it: kthreads' full names, workqueue
+				 * workers with "-desc"; NULL: same as comm */
+	char state;		/* R S D T t X Z P I, as /proc shows it */
+	uint32_t flags;		/* PF_* */
+	int kthread;
+	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint64_t start_boottime_ns;	/* since boot, counting suspend */
+	int64_t start_realtime_ns;	/* wall clock, 0 if unknown */
+	uint64_t self_exec_id;
+	uint64_t utime_ns, stime_ns, sum_exec_ns;
+	uint32_t nthreads;
+	struct snap_thread *threads;
+	/* filled by the process-detail collectors (NULL/0 when unknown) */
+	const char *exe_path, *cwd;
+	const char *cmdline;		/* arguments joined by spaces */
+	uint64_t exe_ino, exe_inode;
+	uint32_t exe_dev;
+	int64_t exe_size;
+	struct snap_hash exe_hash;
+	const char *cgroup;		/* cgroup v2 path (or v1 of the first hierarchy) */
+	const char *container_id;	/* NULL if not in a container */
+	uint64_t ns_pid, ns_mnt, ns_net, ns_uts, ns_ipc, ns_user, ns_cgroup;
+	uint32_t nfds;
+	struct snap_fd *fds;
+	uint32_t nvmas;
+	struct snap_vma *vmas;
+	struct snap_bash *bash;		/* only for bash processes */
+};
+
+struct snap_netif {
+	const char *name;
+	uint8_t mac[6];
+	int has_mac;
+	uint32_t nv4, nv6;
+	uint8_t (*v4)[4];
+	uint8_t *v4_prefix;
+	uint8_t (*v6)[16];
+	uint8_t *v6_prefix;
+};
+
+struct snap_workload {
+	const char *hostname;
+	const char *os_version;		/* "Linux Kernel 6.1.0-56-cloud-amd64" */
+	char boot_uuid[37];
+	uint32_t nnetifs;
+	struct snap_netif *netifs;
+};
+
+struct snap_stats {
+	uint64_t bad_objects;	/* objects skipped: unreadable or implausible */
+	uint64_t loops;		/* list walks cut by a cycle */
+	uint64_t limit_hits;	/* walks cut by a configured limit */
+	uint64_t truncated;	/* strings cut at the configured length */
+	/* which configured limit cut a walk in this scan */
+	uint8_t limit_processes, limit_threads, limit_fds, limit_vmas;
+};
+
+struct snapshot {
+	struct arena arena;
+	struct snap_proc *procs;
+	size_t nprocs;
+	uint64_t nthreads;
+	struct snap_sock *socks;
+	size_t nsocks;
+	struct snap_workload workload;
+	struct snap_stats stats;
+	uint64_t started_ns, finished_ns;	/* CLOCK_MONOTONIC */
+};
+
+struct snapshot *snapshot_new(void);
+void snapshot_free(struct snapshot *s);
+/* Find a process by pid (linear; snapshots are sorted by pid after a scan). */
+const struct snap_proc *snapshot_find(const struct snapshot *s, int32_t pid);
+
+#endif

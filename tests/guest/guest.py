@@ -1,0 +1,293 @@
+"""The argus test guest: a real Linux under QEMU (TCG) whose RAM is a shared
+file that argus reads from outside.
+
+    g = Guest("t1"); g.start()
+    rc, out, err = g.run("ps")         # a shell command in the guest
+    pid = g.spawn("sleep 100")         # in the background; returns its pid
+    g.ram_path                         # /dev/shm/argus-t1.ram
+    g.dump("/tmp/x.elf")               # QMP dump-guest-memory (ELF core)
+    g.stop()
+
+Also a CLI: python3 guest.py start|stop|run|spawn|dump|status|console NAME ...
+State lives in $ARGUS_GUEST_DIR/NAME (default /tmp/argus-guests/NAME).
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class GuestError(Exception):
+    pass
+
+
+class Guest:
+    def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None):
+        self.name = name
+        self.mem_mb = mem_mb
+        self.la57 = la57
+        self.cpus = cpus
+        self.kernel_pkg = kernel_pkg
+        self.progs = progs
+        self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), name)
+        self.ram_path = f"/dev/shm/argus-{name}.ram"
+        self._ctl = None
+        self._buf = b""
+        self._seq = 0
+
+    # ---- paths ----
+    def _p(self, f):
+        return os.path.join(self.dir, f)
+
+    # ---- lifecycle ----
+    def _prepare(self):
+        env = dict(os.environ)
+        if self.kernel_pkg:
+            env["ARGUS_KERNEL_PKG"] = self.kernel_pkg
+        kdir = subprocess.run([os.path.join(HERE, "fetch.sh")], env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        initrd = os.path.join(kdir, "initrd.gz")
+        if self.progs:
+            env["ARGUS_GUEST_PROGS"] = self.progs
+        subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
+        return os.path.join(kdir, "vmlinuz"), initrd
+
+    def start(self, timeout=90):
+        self.stop()
+        vmlinuz, initrd = self._prepare()
+        os.makedirs(self.dir, exist_ok=True)
+        cpu = "max" if self.la57 else "max,la57=off"
+        cmd = [
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu, "-smp", str(self.cpus),
+            "-m", f"{self.mem_mb}M", "-name", self.name,
+            "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
+                       f"mem-path={self.ram_path},share=on",
+            "-machine", "q35,memory-backend=mem", "-device", "vmcoreinfo",
+            "-kernel", vmlinuz, "-initrd", initrd,
+            "-append", "console=ttyS0 panic=-1 quiet loglevel=3",
+            "-display", "none", "-no-reboot",
+            "-serial", f"file:{self._p('console.log')}",
+            "-chardev", f"socket,id=ctl,path={self._p('ctl.sock')},server=on,wait=off",
+            "-serial", "chardev:ctl",
+            "-qmp", f"unix:{self._p('qmp.sock')},server=on,wait=off",
+            "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
+            "-pidfile", self._p("qemu.pid"), "-daemonize",
+        ]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise GuestError(f"qemu failed to start ({p.returncode}): {p.stderr.strip()}")
+        self._connect(t0 + timeout)
+        self.boot_seconds = time.monotonic() - t0
+        return self
+
+    def _connect(self, deadline):
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self._p("ctl.sock"))
+                break
+            except OSError:
+                s.close()
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise GuestError(f"{self.name}: control socket never appeared")
+                time.sleep(0.05)
+        self._ctl = s
+        # the server says HELLO when it starts; probe until it answers
+        while True:
+            try:
+                self._request("RUN", "true", timeout=2)
+                return
+            except (GuestError, socket.timeout):
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise GuestError(f"{self.name}: guest did not become ready; console:\n"
+                                     + self.console(40))
+
+    def _pid(self):
+        try:
+            with open(self._p("qemu.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _check_alive(self):
+        pid = self._pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            raise GuestError(f"{self.name}: qemu exited; console:\n" + self.console(40))
+
+    def stop(self):
+        if self._ctl:
+            self._ctl.close()
+            self._ctl = None
+        pid = self._pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.02)
+            except ProcessLookupError:
+                pass
+        if os.path.isdir(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            os.unlink(self.ram_path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.stop()
+
+    # ---- control channel ----
+    def _request(self, verb, cmd, timeout=30):
+        self._seq += 1
+        seq = str(self._seq)
+        line = f"{verb} {seq} {base64.b64encode(cmd.encode()).decode()}\n".encode()
+        self._ctl.settimeout(timeout)
+        self._ctl.sendall(line)
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._buf:
+                raw, self._buf = self._buf.split(b"\n", 1)
+                parts = raw.strip().split(b" ")
+                if len(parts) >= 3 and parts[0] == b"OK" and parts[1].decode() == seq:
+                    rc = int(parts[2])
+                    out = base64.b64decode(parts[3]) if len(parts) > 3 else b""
+                    err = base64.b64decode(parts[4]) if len(parts) > 4 else b""
+                    return rc, out, err
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestError(f"{self.name}: no answer to {cmd!r} within {timeout}s")
+            self._ctl.settimeout(left)
+            chunk = self._ctl.recv(65536)
+            if not chunk:
+                raise GuestError(f"{self.name}: control channel closed")
+            self._buf += chunk
+
+    def run_bytes(self, cmd, timeout=30):
+        return self._request("RUN", cmd, timeout)
+
+    def run(self, cmd, timeout=30):
+        rc, out, err = self.run_bytes(cmd, timeout)
+        return rc, out.decode(errors="surrogateescape"), err.decode(errors="surrogateescape")
+
+    def check(self, cmd, timeout=30):
+        rc, out, err = self.run(cmd, timeout)
+        if rc != 0:
+            raise GuestError(f"{cmd!r} failed in the guest ({rc}): {err.strip()}")
+        return out
+
+    def spawn(self, cmd):
+        rc, out, _ = self._request("SPAWN", cmd)
+        return int(out)
+
+    # ---- QMP ----
+    def qmp(self, execute, **arguments):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(120)
+        s.connect(self._p("qmp.sock"))
+        f = s.makefile("rwb")
+        json.loads(f.readline())
+        for msg in ({"execute": "qmp_capabilities"}, {"execute": execute, "arguments": arguments}):
+            f.write(json.dumps(msg).encode() + b"\n")
+            f.flush()
+            while True:
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    break
+        s.close()
+        if "error" in r:
+            raise GuestError(f"QMP {execute}: {r['error']}")
+        return r["return"]
+
+    def dump(self, path, paging=True):
+        self.qmp("dump-guest-memory", paging=paging, protocol=f"file:{os.path.abspath(path)}")
+
+    def pause(self):
+        self.qmp("stop")
+
+    def cont(self):
+        self.qmp("cont")
+
+    def console(self, lines=20):
+        try:
+            with open(self._p("console.log"), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no console log)"
+
+    # ---- ground truth ----
+    def truth_ps(self):
+        keys = ("pid", "ppid", "uid", "gid", "euid", "egid", "state", "name")
+        out = self.check("argus-truth ps")
+        return [dict(zip(keys, l.split("\t", 7))) for l in out.splitlines() if l]
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="guest.py", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    st = sub.add_parser("start")
+    st.add_argument("name")
+    st.add_argument("--la57", action="store_true")
+    st.add_argument("--mem", type=int, default=512)
+    for c in ("stop", "status", "console"):
+        sub.add_parser(c).add_argument("name")
+    for c in ("run", "spawn"):
+        p = sub.add_parser(c)
+        p.add_argument("name")
+        p.add_argument("command", nargs=argparse.REMAINDER)
+    d = sub.add_parser("dump")
+    d.add_argument("name")
+    d.add_argument("file")
+    d.add_argument("--no-paging", action="store_true")
+    a = ap.parse_args(argv)
+    g = Guest(a.name, **({"mem_mb": a.mem, "la57": a.la57} if a.cmd == "start" else {}))
+    if a.cmd == "start":
+        g.start()
+        print(f"{a.name}: ready in {g.boot_seconds:.1f}s, RAM {g.ram_path}")
+        g._ctl.close()
+        return 0
+    if a.cmd == "stop":
+        g.stop()
+        return 0
+    if a.cmd == "console":
+        print(g.console(200), end="")
+        return 0
+    if a.cmd == "status":
+        alive = g._pid() is not None and os.path.exists(g.ram_path)
+        print(f"{a.name}: {'running' if alive else 'stopped'}")
+        return 0 if alive else 1
+    if a.cmd == "dump":
+        g.dump(a.file, paging=not a.no_paging)
+        return 0
+    g._connect(time.monotonic() + 10)
+    cmd = " ".join(x for x in a.command if x != "--")
+    if a.cmd == "run":
+        rc, out, err = g.run_bytes(cmd)
+        sys.stdout.buffer.write(out)
+        sys.stderr.buffer.write(err)
+        return rc
+    if a.cmd == "spawn":
+        print(g.spawn(cmd))
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# mkinitrd.sh KERNEL_DIR OUT - build the test guest's initramfs.
+# Contents: busybox-static, bash and socat with their libraries, the kernel
+# modules the guest needs (fw_cfg for VMCOREINFO in dumps, virtio-net),
+# programs from tests/guest/progs/ (built by the caller), and the scripts
+# beside this file.  Rebuilt only when an input changed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+kdir=$1
+out=$2
+progs=${ARGUS_GUEST_PROGS:-}
+MODULES="qemu_fw_cfg virtio_pci virtio_net"
+
+inputs() {
+	cat "$0" "$here/init" "$here/argus-ctl" "$here/argus-truth" /bin/busybox /bin/bash /usr/bin/socat
+	[ -z "$progs" ] || find "$progs" -type f -print0 | sort -z | xargs -0 -r cat
+	echo "$kdir"
+}
+sum=$(inputs | sha256sum | cut -d' ' -f1)
+if [ -f "$out" ] && [ "$(cat "$out.sum" 2>/dev/null)" = "$sum" ]; then
+	exit 0
+fi
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,lib64,usr/bin,usr/lib,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/init" "$root/init"
+cp "$here/argus-ctl" "$here/argus-truth" "$root/bin/"
+for exe in /bin/bash /usr/bin/socat; do
+	cp "$exe" "$root$exe"
+	for lib in $(ldd "$exe" | grep -o '/[^ ]*' | sort -u); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+done
+ln -sf bash "$root/bin/sh.bash"
+[ -z "$progs" ] || cp -a "$progs"/. "$root/bin/"
+
+# modules in dependency order, from modules.dep
+mdir=$(ls -d "$kdir"/root/lib/modules/*)
+declare -A seen=()
+order=()
+add_mod() {	# $1: path relative to $mdir
+	local rel=$1 dep
+	[ -n "${seen[$rel]:-}" ] && return
+	seen[$rel]=1
+	for dep in $(grep "^$rel:" "$mdir/modules.dep" | cut -d: -f2); do
+		add_mod "$dep"
+	done
+	order+=("$rel")
+}
+for m in $MODULES; do
+	rel=$(grep -E "/$m\.ko(\.xz|\.zst)?:" "$mdir/modules.dep" | cut -d: -f1 | head -n1)
+	[ -n "$rel" ] || { echo "mkinitrd.sh: module $m not found" >&2; exit 1; }
+	add_mod "$rel"
+done
+: >"$root/etc/modules.order"
+for rel in "${order[@]}"; do
+	name=$(basename "$rel")
+	case "$name" in
+	*.xz) xz -dc "$mdir/$rel" >"$root/lib/modules/${name%.xz}"; name=${name%.xz} ;;
+	*.zst) zstd -qdc "$mdir/$rel" >"$root/lib/modules/${name%.zst}"; name=${name%.zst} ;;
+	*) cp "$mdir/$rel" "$root/lib/modules/$name" ;;
+	esac
+	echo "/lib/modules/$name" >>"$root/etc/modules.order"
+done
+echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+echo "root:x:0:" >"$root/etc/group"
+
+( cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet ) | gzip -1 >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "$sum" >"$out.sum"

@@ -1,0 +1,211 @@
+/* Unit tests: core containers, JSON escaping, times, bounded list walks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/u64map.h"
+#include "linux/walk.h"
+#include "output/json.h"
+#include "output/timefmt.h"
+#include "testimg.h"
+
+static void test_arena(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a, 4096);
+	for (int i = 0; i < 1000; i++) {
+		unsigned char *p = arena_alloc(&a, 100);
+		assert_non_null(p);
+		assert_int_equal((uintptr_t)p % 16, 0);
+		for (int j = 0; j < 100; j++)
+			assert_int_equal(p[j], 0);
+		memset(p, 0xab, 100);
+	}
+	void *big = arena_alloc(&a, 100000);
+	assert_non_null(big);
+	assert_string_equal(arena_strndup(&a, "hello world", 5), "hello");
+	arena_reset(&a);
+	assert_int_equal(a.used_total, 0);
+	assert_non_null(arena_alloc(&a, 10));
+	assert_null(arena_alloc(&a, (size_t)-1));
+	arena_free(&a);
+}
+
+static void test_u64map(void **state)
+{
+	(void)state;
+	struct u64map m;
+	uint64_t v;
+	u64map_init(&m);
+	for (uint64_t k = 1; k <= 100000; k++)
+		assert_int_equal(u64map_put(&m, k * 4096, k), 0);
+	assert_int_equal(m.len, 100000);
+	for (uint64_t k = 1; k <= 100000; k++) {
+		assert_int_equal(u64map_get(&m, k * 4096, &v), 1);
+		assert_int_equal(v, k);
+	}
+	assert_int_equal(u64map_get(&m, 3, &v), 0);
+	assert_int_equal(u64map_put(&m, 4096, 7), 1);
+	assert_int_equal(u64map_put(&m, 0, 7), -EINVAL);
+	assert_int_equal(u64map_test_and_set(&m, 5), 0);
+	assert_int_equal(u64map_test_and_set(&m, 5), 1);
+	u64map_clear(&m);
+	assert_int_equal(u64map_get(&m, 4096, &v), 0);
+	u64map_free(&m);
+}
+
+static void test_buf(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	assert_int_equal(b.len, strlen(b.data));
+	char big[1000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_reset(&b);
+	buf_printf(&b, "<%s>", big);
+	assert_int_equal(b.len, 1001);
+	size_t len;
+	char *d = buf_detach(&b, &len);
+	assert_int_equal(len, 1001);
+	free(d);
+	buf_free(&b);
+}
+
+/* Every byte string must come out as JSON that parses back. */
+static void check_roundtrip(const char *s, size_t n, const char *expect)
+{
+	struct buf b = BUF_INIT;
+	json_error_t je;
+	buf_puts(&b, "[");
+	json_escape(&b, s, n);
+	buf_puts(&b, "]");
+	json_t *j = json_loads(b.data, 0, &je);
+	if (!j)
+		fail_msg("did not parse: %s (%s)", b.data, je.text);
+	const char *got = json_string_value(json_array_get(j, 0));
+	assert_non_null(got);
+	if (expect)
+		assert_string_equal(got, expect);
+	json_decref(j);
+	buf_free(&b);
+}
+
+static void test_json_escape(void **state)
+{
+	(void)state;
+	check_roundtrip("plain", 5, "plain");
+	check_roundtrip("q\"b\\n\n", 6, "q\"b\\n\n");
+	check_roundtrip("nul\0x", 5, "nul\\x00x");
+	check_roundtrip("esc\x1b[31m", 8, "esc\x1b[31m");
+	check_roundtrip("\xff\xfe", 2, "\\xff\\xfe");
+	check_roundtrip("caf\xc3\xa9", 5, "caf\xc3\xa9");
+	check_roundtrip("\xc3", 1, "\\xc3");		/* truncated sequence */
+	check_roundtrip("\xed\xa0\x80", 3, "\\xed\\xa0\\x80");	/* surrogate */
+	check_roundtrip("\xe2\x80\xa8", 3, "\xe2\x80\xa8");	/* U+2028 is valid */
+	/* all 256 bytes */
+	char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	check_roundtrip(all, sizeof(all), NULL);
+
+	struct buf b = BUF_INIT;
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "a", "x");
+	jw_kint(&w, "b", -3);
+	jw_key(&w, "c");
+	jw_arr_begin(&w);
+	jw_uint(&w, 1);
+	jw_bool(&w, 1);
+	jw_null(&w);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	assert_string_equal(b.data, "{\"a\":\"x\",\"b\":-3,\"c\":[1,true,null,{}]}");
+	buf_free(&b);
+}
+
+static void test_iso8601(void **state)
+{
+	(void)state;
+	char out[64];
+	iso8601_ns(0, out, sizeof(out));
+	assert_string_equal(out, "1970-01-01T00:00:00.000000000+00:00");
+	iso8601_ns(1761118306905224659LL, out, sizeof(out));
+	assert_string_equal(out, "2025-10-22T07:31:46.905224659+00:00");
+	iso8601_ns(-1, out, sizeof(out));
+	assert_string_equal(out, "1969-12-31T23:59:59.999999999+00:00");
+}
+
+/* List walks over hostile lists: a cycle, a wild pointer, a limit. */
+static void test_list_walk(void **state)
+{
+	(void)state;
+	struct testimg img;
+	struct memsrc *m;
+	char spec[128];
+	const uint64_t base = 0xffff888000000000ULL;
+	testimg_init(&img, 1u << 20);
+	/* list A: head 0x1000 -> 0x2000 -> 0x3000 -> head */
+	testimg_w64(&img, 0x1000, base + 0x2000);
+	testimg_w64(&img, 0x2000, base + 0x3000);
+	testimg_w64(&img, 0x3000, base + 0x1000);
+	/* list B: head 0x4000 -> 0x5000 -> 0x6000 -> 0x5000 (cycle) */
+	testimg_w64(&img, 0x4000, base + 0x5000);
+	testimg_w64(&img, 0x5000, base + 0x6000);
+	testimg_w64(&img, 0x6000, base + 0x5000);
+	/* list C: head 0x7000 -> user pointer */
+	testimg_w64(&img, 0x7000, 0x400000);
+	/* list D: head 0x8000 -> beyond the image */
+	testimg_w64(&img, 0x8000, base + 0x7000000);
+	assert_int_equal(testimg_write(&img), 0);
+	snprintf(spec, sizeof(spec), "raw:%s", img.path);
+	assert_int_equal(memsrc_open(spec, NULL, &m, NULL), 0);
+	struct vas as;
+	vas_init(&as, m, &arch_x86_64, 0, 4);
+	vas_add_linear(&as, base, 1u << 20, 0);
+
+	struct { uint64_t head; uint32_t max; uint32_t count; enum walk_end end; } cases[] = {
+		{ 0x1000, 100, 2, WALK_OK },
+		{ 0x1000, 1, 1, WALK_LIMIT },
+		{ 0x4000, 100, 2, WALK_LOOP },
+		{ 0x7000, 100, 0, WALK_BADPTR },
+		{ 0x8000, 100, 1, WALK_FAULT },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct list_walk w;
+		uint64_t node;
+		uint32_t n = 0;
+		list_walk_init(&w, &as, base + cases[i].head, cases[i].max);
+		while (list_walk_next(&w, &node))
+			n++;
+		assert_int_equal(n, cases[i].count);
+		assert_int_equal(w.end, cases[i].end);
+		list_walk_done(&w);
+	}
+	memsrc_close(m);
+	testimg_free(&img);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_u64map),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_iso8601),
+		cmocka_unit_test(test_list_walk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
