@@ -72,6 +72,9 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
  * the path names no container. */
 const char *linux_container_id(const char *cgroup_path, char *out, size_t cap);
 
+/* Name each socket's interface from its local address (netdevs first). */
+void linux_sockets_ifnames(struct snapshot *s);
+
 /* A process's own address space (its mm->pgd).  -ENOENT for kernel
  * threads, which have none. */
 int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as);

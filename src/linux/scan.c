@@ -10,6 +10,8 @@ static const struct collector {
 } collectors[] = {
 	{ "workload", linux_collect_workload },
 	{ "process details", linux_collect_proc_details },
+	{ "network interfaces", linux_collect_netdevs },
+	{ "file descriptors", linux_collect_files },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

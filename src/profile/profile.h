@@ -70,7 +70,7 @@ struct kfield {
 	X(hlist_bl_node, pprev) \
 	X(mount, mnt) X(mount, mnt_parent) X(mount, mnt_mountpoint) X(vfsmount, mnt_root) \
 	X(fs_struct, root) X(fs_struct, pwd) \
-	X(files_struct, fdt) X(fdtable, max_fds) X(fdtable, fd) \
+	X(files_struct, fdt) X(fdtable, max_fds) X(fdtable, fd) X(fdtable, close_on_exec) \
 	X(file, f_path) X(file, f_inode) X(file, f_flags) X(file, f_mode) X(file, f_pos) \
 	X(file, private_data) X(file, f_mapping) \
 	X(inode, i_mode) X(inode, i_uid) X(inode, i_gid) X(inode, i_ino) X(inode, i_sb) \

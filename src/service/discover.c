@@ -75,9 +75,9 @@ size_t service_discover(struct sys_config *out, size_t max, const struct sys_con
 		out[n] = *defaults;
 		if (!name[0]) {
 			const char *base = strrchr(ram, '/');
-			snprintf(name, sizeof(name), "%s", base ? base + 1 : ram);
+			snprintf(name, sizeof(name), "%.*s", (int)sizeof(name) - 1, base ? base + 1 : ram);
 		}
-		snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+		snprintf(out[n].name, sizeof(out[n].name), "%.*s", (int)sizeof(out[n].name) - 1, name);
 		snprintf(out[n].source, sizeof(out[n].source), "qemu:%s", ram);
 		n++;
 	}

@@ -87,8 +87,9 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 	}
 	snprintf(o->events_path, sizeof(o->events_path), "%s/argus-events.log", cfg->log_folder);
 	if ((r = open_events(o))) {
+		aerr_set(err, r, "%s: cannot open: %s", o->events_path, strerror(-r));
 		free(o);
-		return aerr_set(err, r, "%s: cannot open: %s", o->events_path, strerror(-r));
+		return r;
 	}
 	*out = o;
 	return 0;

@@ -1,0 +1,283 @@
+/* files.c - every open file descriptor of every process, and the TCP
+ * sockets behind them.
+ *
+ * task->files->fdt->fd[] is read in chunks; each struct file leads to its
+ * inode, its path (paths.c) and, for sockets, to struct sock.  The total
+ * number of fds is bounded by limits.file_descriptors; each table by
+ * FD_TABLE_MAX.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/paths.h"
+#include "linux/walk.h"
+
+#define FD_TABLE_MAX (1u << 20)
+#define FD_CHUNK 512
+#define S_IFMT_ 0170000
+
+struct fctx {
+	struct kernel *k;
+	struct snapshot *s;
+	const struct koffsets *o;
+	uint32_t fds_left;
+	struct snap_sock *socks;
+	size_t nsocks, capsocks;
+	char *name;
+	size_t namecap;
+};
+
+static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
+{
+	uint64_t v = 0;
+
+	if (!base || kfield_read(&k->kvas, base, f, &v))
+		return 0;
+	return v;
+}
+
+/* userspace st_dev encoding of a kernel dev_t (MAJOR << 20 | MINOR) */
+static uint32_t user_dev(uint32_t kdev)
+{
+	uint32_t major = kdev >> 20, minor = kdev & 0xfffff;
+
+	return (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffu) << 12);
+}
+
+static uint8_t ftype(uint32_t mode)
+{
+	switch (mode & S_IFMT_) {
+	case 0100000: return SNAP_FT_REG;
+	case 0040000: return SNAP_FT_DIR;
+	case 0020000: return SNAP_FT_CHR;
+	case 0060000: return SNAP_FT_BLK;
+	case 0010000: return SNAP_FT_FIFO;
+	case 0140000: return SNAP_FT_SOCK;
+	case 0120000: return SNAP_FT_LNK;
+	default: return SNAP_FT_UNKNOWN;
+	}
+}
+
+/* timespec64 members (6.1: i_atime; 6.6: __i_ctime) */
+static int64_t inode_time(struct kernel *k, uint64_t inode, const struct kfield *a,
+			  const struct kfield *b)
+{
+	const struct koffsets *o = &k->prof->off;
+	const struct kfield *f = a->present ? a : b;
+
+	if (!f->present)
+		return 0;
+	uint64_t ts = inode + (uint64_t)f->off;
+	int64_t sec = (int64_t)rd(k, ts, &o->timespec64__tv_sec);
+	int64_t nsec = (int64_t)rd(k, ts, &o->timespec64__tv_nsec);
+	return sec * 1000000000LL + nsec;
+}
+
+static void inode_details(struct fctx *c, struct snap_fd *f)
+{
+	const struct koffsets *o = c->o;
+	struct kernel *k = c->k;
+	uint64_t ino = f->inode;
+
+	f->imode = (uint32_t)rd(k, ino, &o->inode__i_mode);
+	f->type = ftype(f->imode);
+	f->ino = rd(k, ino, &o->inode__i_ino);
+	f->uid = (uint32_t)rd(k, ino, &o->inode__i_uid);
+	f->gid = (uint32_t)rd(k, ino, &o->inode__i_gid);
+	f->size = (int64_t)rd(k, ino, &o->inode__i_size);
+	f->dev = user_dev((uint32_t)rd(k, rd(k, ino, &o->inode__i_sb), &o->super_block__s_dev));
+	f->atime_ns = inode_time(k, ino, &o->inode__i_atime, &o->inode____i_atime);
+	f->mtime_ns = inode_time(k, ino, &o->inode__i_mtime, &o->inode____i_mtime);
+	f->ctime_ns = inode_time(k, ino, &o->inode__i_ctime, &o->inode____i_ctime);
+}
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define IPPROTO_TCP_ 6
+
+static struct snap_sock *new_sock(struct fctx *c)
+{
+	if (c->nsocks == c->capsocks) {
+		size_t nc = c->capsocks ? c->capsocks * 2 : 64;
+		struct snap_sock *n = realloc(c->socks, nc * sizeof(*n));
+		if (!n)
+			return NULL;
+		c->socks = n;
+		c->capsocks = nc;
+	}
+	struct snap_sock *s = &c->socks[c->nsocks];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* A TCP socket behind a socket file: records it, returns its index or -1. */
+static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struct snap_fd *f)
+{
+	const struct koffsets *o = c->o;
+	struct kernel *k = c->k;
+	uint64_t sock = rd(k, f->file, &o->file__private_data);
+	uint64_t sk = kptr_ok(sock) ? rd(k, sock, &o->socket__sk) : 0;
+
+	if (!kptr_ok(sk))
+		return -1;
+	uint64_t common = sk + (uint64_t)o->sock____sk_common.off;
+	uint16_t family = (uint16_t)rd(k, common, &o->sock_common__skc_family);
+	if ((family != AF_INET_ && family != AF_INET6_) ||
+	    rd(k, sk, &o->sock__sk_protocol) != IPPROTO_TCP_)
+		return -1;
+	struct snap_sock *s = new_sock(c);
+	if (!s)
+		return -1;
+	s->pid = p->pid;
+	s->fd = f->fd;
+	s->sk = sk;
+	s->ino = f->ino;
+	s->family = family;
+	s->state = (uint8_t)rd(k, common, &o->sock_common__skc_state);
+	s->sport = (uint16_t)rd(k, common, &o->sock_common__skc_num);
+	uint16_t dport = (uint16_t)rd(k, common, &o->sock_common__skc_dport);
+	s->dport = (uint16_t)((dport >> 8) | (dport << 8));
+	if (family == AF_INET_) {
+		uint32_t a = (uint32_t)rd(k, common, &o->sock_common__skc_rcv_saddr);
+		memcpy(s->saddr, &a, 4);
+		a = (uint32_t)rd(k, common, &o->sock_common__skc_daddr);
+		memcpy(s->daddr, &a, 4);
+	} else {
+		if (o->sock_common__skc_v6_rcv_saddr.present)
+			vas_read(&k->kvas, common + (uint64_t)o->sock_common__skc_v6_rcv_saddr.off,
+				 s->saddr, 16, NULL);
+		if (o->sock_common__skc_v6_daddr.present)
+			vas_read(&k->kvas, common + (uint64_t)o->sock_common__skc_v6_daddr.off,
+				 s->daddr, 16, NULL);
+	}
+	s->bytes_in = rd(k, sk, &o->tcp_sock__bytes_received);
+	s->bytes_out = o->tcp_sock__bytes_sent.present ? rd(k, sk, &o->tcp_sock__bytes_sent) :
+		       rd(k, sk, &o->tcp_sock__bytes_acked);
+	s->segs_in = rd(k, sk, &o->tcp_sock__segs_in);
+	s->segs_out = rd(k, sk, &o->tcp_sock__segs_out);
+	return (int32_t)c->nsocks++;
+}
+
+static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file, struct snap_fd *f)
+{
+	const struct koffsets *o = c->o;
+	int deleted = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->file = file;
+	f->sock = -1;
+	f->f_flags = (uint32_t)rd(c->k, file, &o->file__f_flags);
+	f->f_mode = (uint32_t)rd(c->k, file, &o->file__f_mode);
+	f->inode = rd(c->k, file, &o->file__f_inode);
+	if (!kptr_ok(f->inode))
+		return -EFAULT;
+	inode_details(c, f);
+	long n = linux_file_name(c->k, file, c->name, c->namecap, &deleted);
+	if (n < 0)
+		c->s->stats.bad_objects++;
+	else
+		f->name = arena_strndup(&c->s->arena, c->name, (size_t)n);
+	f->deleted = deleted;
+	if (f->name && !strncmp(f->name, "anon_inode:", 11))
+		f->type = SNAP_FT_ANON;
+	if (f->type == SNAP_FT_SOCK)
+		f->sock = tcp_socket(c, p, f);
+	return 0;
+}
+
+static void proc_fds(struct fctx *c, struct snap_proc *p)
+{
+	const struct koffsets *o = c->o;
+	struct kernel *k = c->k;
+	uint64_t files = rd(k, p->task, &o->task_struct__files);
+	uint64_t fdt = kptr_ok(files) ? rd(k, files, &o->files_struct__fdt) : 0;
+	uint64_t max = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__max_fds) : 0;
+	uint64_t arr = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__fd) : 0;
+	uint64_t cloexec = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__close_on_exec) : 0;
+	uint64_t ptrs[FD_CHUNK], bits[FD_CHUNK / 64];
+	struct snap_fd *v = NULL;
+	uint32_t n = 0, cap = 0;
+
+	if (!kptr_ok(files))
+		return;
+	if (!kptr_ok(fdt) || !kptr_ok(arr) || max > FD_TABLE_MAX) {
+		c->s->stats.bad_objects++;
+		return;
+	}
+	for (uint64_t base = 0; base < max; base += FD_CHUNK) {
+		size_t cnt = max - base < FD_CHUNK ? (size_t)(max - base) : FD_CHUNK;
+		if (vas_read(&k->kvas, arr + base * 8, ptrs, cnt * 8, NULL)) {
+			c->s->stats.bad_objects++;
+			break;
+		}
+		/* close-on-exec lives in the fd table's bitmap, not in f_flags */
+		memset(bits, 0, sizeof(bits));
+		if (kptr_ok(cloexec))
+			vas_read(&k->kvas, cloexec + base / 8, bits, (cnt + 63) / 64 * 8, NULL);
+		for (size_t i = 0; i < cnt; i++) {
+			if (!ptrs[i])
+				continue;
+			if (!c->fds_left) {
+				c->s->stats.limit_hits++;
+				c->s->stats.limit_fds = 1;
+				goto done;
+			}
+			if (!kptr_ok(ptrs[i])) {
+				c->s->stats.bad_objects++;
+				continue;
+			}
+			if (n == cap) {
+				uint32_t nc = cap ? cap * 2 : 16;
+				struct snap_fd *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv)
+					goto done;
+				v = nv;
+				cap = nc;
+			}
+			if (one_fd(c, p, (int32_t)(base + i), ptrs[i], &v[n])) {
+				c->s->stats.bad_objects++;
+				continue;
+			}
+			if (bits[i / 64] >> (i % 64) & 1)
+				v[n].f_flags |= 02000000;	/* O_CLOEXEC */
+			n++;
+			c->fds_left--;
+		}
+	}
+done:
+	p->fds = n ? arena_alloc(&c->s->arena, n * sizeof(*v)) : NULL;
+	if (p->fds) {
+		memcpy(p->fds, v, n * sizeof(*v));
+		p->nfds = n;
+	}
+	free(v);
+}
+
+int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	struct fctx c = { .k = k, .s = s, .o = &k->prof->off,
+			  .fds_left = k->limits.file_descriptors };
+
+	c.namecap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
+	c.name = malloc(c.namecap);
+	if (!c.name)
+		return aerr_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i].kthread)
+			proc_fds(&c, &s->procs[i]);
+	free(c.name);
+	if (c.nsocks) {
+		s->socks = arena_alloc(&s->arena, c.nsocks * sizeof(*c.socks));
+		if (s->socks) {
+			memcpy(s->socks, c.socks, c.nsocks * sizeof(*c.socks));
+			s->nsocks = c.nsocks;
+		}
+	}
+	free(c.socks);
+	linux_sockets_ifnames(s);
+	return 0;
+}

@@ -1,0 +1,193 @@
+"""argus scan --once, field by field against the guest's own /proc.
+
+Each kind prints its match rate; on a quiet guest it must be 100%, and
+every mismatch names the process, the record and the field.
+"""
+import json
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import run_argus
+
+ACC = {0: "READ_ONLY", 1: "WRITE_ONLY", 2: "READ_WRITE"}
+FLAG_NAMES = [(0o2000, "APPEND"), (0o4000, "NONBLOCK"), (0o100000, "LARGE_FILE"),
+              (0o2000000, "CLOEXEC")]
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+              11: "CLOSING"}
+
+
+def scan(g):
+    return json.loads(run_argus("scan", "--source", f"qemu:{g.ram_path}", "--once").stdout)
+
+
+def tsv(g, what):
+    return [l.split("\t") for l in g.check(f"argus-truth {what}").splitlines() if l]
+
+
+class Tally:
+    def __init__(self):
+        self.checked, self.bad = {}, []
+
+    def check(self, kind, where, field, want, got):
+        self.checked[kind] = self.checked.get(kind, 0) + 1
+        if want != got:
+            self.bad.append(f"{kind} {where}: {field}: guest {want!r}, argus {got!r}")
+
+    def report(self):
+        for kind, n in sorted(self.checked.items()):
+            bad = sum(1 for b in self.bad if b.startswith(kind + " "))
+            print(f"{kind:22s} {n - bad}/{n} fields match ({100.0 * (n - bad) / n:.1f}%)")
+        assert not self.bad, "\n".join(self.bad[:40])
+
+
+@pytest.fixture(scope="module")
+def workload(guest):
+    """Processes with files, pipes, sockets; a quiet moment to compare."""
+    pids = [
+        guest.spawn("exec 3>/tmp/w.txt 4</etc/passwd 5>>/tmp/a.log; echo hi >&3; "
+                    "rm /tmp/w.txt; exec sleep 1000"),
+        guest.spawn("sleep 1000 | sleep 1001"),
+        guest.spawn("socat TCP-LISTEN:8080,reuseaddr,fork EXEC:cat"),
+        guest.spawn("socat TCP6-LISTEN:8081,reuseaddr,fork EXEC:cat"),
+        guest.spawn("socat UNIX-LISTEN:/tmp/u.sock,fork EXEC:cat"),
+    ]
+    time.sleep(1)
+    pids += [
+        guest.spawn("socat - TCP:127.0.0.1:8080 </dev/zero >/dev/null"),
+        guest.spawn("socat - TCP:192.0.2.10:8080 </dev/zero >/dev/null"),
+        guest.spawn("socat - TCP6:[2001:db8::10]:8081 </dev/zero >/dev/null"),
+        guest.spawn("sleep 1000 | socat - UNIX-CONNECT:/tmp/u.sock"),
+    ]
+    time.sleep(1)
+    yield pids
+    guest.run("kill " + " ".join(str(p) for p in pids) + "; killall socat sleep 2>/dev/null")
+
+
+def test_processes(guest, workload):
+    t = Tally()
+    d = scan(guest)
+    procs = {p["process_id"]: p for p in d["processes"]}
+    for pid, exe, cwd, pidns, mntns, netns, cg, cmdline in tsv(guest, "proc"):
+        p = procs.get(int(pid))
+        if p is None:
+            continue
+        w = f"pid {pid}"
+        if exe:
+            t.check("process", w, "executable_path", exe, p.get("process_executable_path"))
+            t.check("process", w, "cwd", cwd, p.get("process_current_working_directory"))
+            t.check("process", w, "command_line", cmdline, p.get("process_command_line_arguments"))
+        t.check("process", w, "pid_namespace", int(pidns), p.get("process_pid_namespace"))
+        t.check("process", w, "mnt_namespace", int(mntns), p.get("process_mount_points_namespace"))
+        t.check("process", w, "net_namespace", int(netns), p.get("process_network_namespace"))
+    t.report()
+
+
+def mode_names(octal):
+    f = int(octal, 8)
+    return {ACC[f & 3]} | {n for bit, n in FLAG_NAMES if f & bit}
+
+
+def test_file_descriptors(guest, workload):
+    t = Tally()
+    d = scan(guest)
+    fds = {(f["process_id"], f["file_descriptor_index"]): f for f in d["file_descriptors"]}
+    rows = tsv(guest, "fds")
+    mine = {str(p) for p in workload}
+    scanned = {p["process_id"] for p in d["processes"]}
+    for pid, fd, flags, ino, dev, size, mode, uid, gid, link in rows:
+        if int(pid) not in scanned:
+            continue    # born after the scan (the truth command itself)
+        f = fds.get((int(pid), int(fd)))
+        w = f"pid {pid} fd {fd}"
+        if f is None:
+            t.check("file_descriptor", w, "present", True, False)
+            continue
+        deleted = link.endswith(" (deleted)")
+        name = link[: -len(" (deleted)")] if deleted else link
+        t.check("file_descriptor", w, "name", name, f["file_descriptor_name"])
+        t.check("file_descriptor", w, "deleted", deleted, f["file_descriptor_inode_deleted"])
+        t.check("file_descriptor", w, "mode", mode_names(flags),
+                set(f["file_descriptor_file_mode"].split("|")) & {"READ_ONLY", "WRITE_ONLY",
+                "READ_WRITE", "APPEND", "NONBLOCK", "LARGE_FILE", "CLOEXEC"})
+        if ino != "-":
+            t.check("file_descriptor", w, "inode", int(ino), f["file_descriptor_inode_number"])
+            t.check("file_descriptor", w, "device", int(dev),
+                    f["file_descriptor_inode_device_identifier"])
+            t.check("file_descriptor", w, "uid", int(uid), f["file_descriptor_inode_uid"])
+            t.check("file_descriptor", w, "gid", int(gid), f["file_descriptor_inode_gid"])
+            t.check("file_descriptor", w, "permissions", "%04o" % int(mode, 8),
+                    f["file_descriptor_inode_permissions"])
+            if not name.startswith(("socket:", "pipe:", "anon_inode:")) and pid in mine:
+                t.check("file_descriptor", w, "size", int(size), f["file_descriptor_inode_size_bytes"])
+    t.report()
+
+
+def parse_tcp(lines):
+    out = {}
+    for l in lines:
+        parts = l.split()
+        if len(parts) < 10 or ":" not in parts[1] or parts[0] == "sl":
+            continue
+        la, lp = parts[1].split(":")
+        ra, rp = parts[2].split(":")
+        out[int(parts[9])] = (decode_addr(la), int(lp, 16), decode_addr(ra), int(rp, 16),
+                              TCP_STATES.get(int(parts[3], 16), parts[3]))
+    return out
+
+
+def decode_addr(h):
+    raw = bytes.fromhex(h)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    words = struct.unpack("<4I", raw)
+    return socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
+
+
+def test_tcp_connections(guest, workload):
+    t = Tally()
+    d = scan(guest)
+    truth = parse_tcp(guest.check("argus-truth tcp").splitlines())
+    fds = {(f["process_id"], f["file_descriptor_index"]): f for f in d["file_descriptors"]}
+    seen = {}
+    for c in d["tcp_connections"]:
+        ino = fds[(c["process_id"], c["file_descriptor_id"])]["file_descriptor_inode_number"]
+        seen[ino] = c
+    assert len(truth) >= 7
+    for ino, (la, lp, ra, rp, st) in truth.items():
+        c = seen.get(ino)
+        w = f"socket {ino}"
+        if c is None:
+            if st not in ("TIME_WAIT",):   # no fd holds a TIME_WAIT socket
+                t.check("tcp_connection", w, "present", True, False)
+            continue
+        t.check("tcp_connection", w, "source_ip", la, c["source_ip_address"])
+        t.check("tcp_connection", w, "source_port", lp, c["source_port"])
+        t.check("tcp_connection", w, "destination_ip", ra, c["destination_ip_address"])
+        t.check("tcp_connection", w, "destination_port", rp, c["destination_port"])
+        t.check("tcp_connection", w, "state", st, c["connection_state"])
+        if st == "ESTABLISHED":
+            t.check("tcp_connection", w, "bytes flowing", True, c["tcp_bytes_in"] > 0)
+    ifs = {c["workload_network_interface_name"] for c in d["tcp_connections"]
+           if "workload_network_interface_name" in c}
+    assert {"lo", "eth0"} <= ifs
+    t.report()
+
+
+def test_workload(guest):
+    d = scan(guest)["workload_information"]
+    assert d["hostname"] == guest.check("hostname").strip()
+    assert d["os_version"] == "Linux Kernel " + guest.check("uname -r").strip()
+    ifs = {i["workload_network_interface_name"]: i for i in d["workload_networking_interfaces"].values()}
+    ipa = guest.check("ip -o addr")
+    for name, i in ifs.items():
+        for a in i["workload_network_interface_ipv4_address"] + i["workload_network_interface_ipv6_address"]:
+            assert f"{name}" in ipa and a in ipa, f"{name} {a} not in: {ipa}"
+    mac = guest.check("cat /sys/class/net/eth0/address").strip()
+    assert ifs["eth0"]["workload_network_interface_mac_address"] == mac
+    # the boot id: once the guest has read it, argus sees the same value
+    boot_id = guest.check("cat /proc/sys/kernel/random/boot_id").strip()
+    assert scan(guest)["workload_information"]["boot_uuid"] == boot_id
