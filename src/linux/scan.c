@@ -12,6 +12,7 @@ static const struct collector {
 	{ "process details", linux_collect_proc_details },
 	{ "network interfaces", linux_collect_netdevs },
 	{ "file descriptors", linux_collect_files },
+	{ "process memory", linux_collect_vmas },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

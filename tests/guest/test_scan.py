@@ -191,3 +191,35 @@ def test_workload(guest):
     # the boot id: once the guest has read it, argus sees the same value
     boot_id = guest.check("cat /proc/sys/kernel/random/boot_id").strip()
     assert scan(guest)["workload_information"]["boot_uuid"] == boot_id
+
+
+def test_process_memory(guest, workload):
+    t = Tally()
+    d = scan(guest)
+    scanned = {p["process_id"] for p in d["processes"]}
+    vmas = {}
+    for v in d["process_memory"]:
+        vmas[(v["process_id"], int(v["virtual_memory_area_start_address"], 16))] = v
+    exes = {p["process_id"]: p.get("process_executable_path") for p in d["processes"]}
+    rows = tsv(guest, "maps")
+    assert len(rows) > 100
+    for row in rows:
+        pid, line = int(row[0]), row[1]
+        if pid not in scanned:
+            continue
+        f = line.split(None, 5)
+        start, end = (int(x, 16) for x in f[0].split("-"))
+        path = f[5] if len(f) > 5 else ""
+        w = f"pid {pid} {f[0]}"
+        v = vmas.get((pid, start))
+        if v is None:
+            t.check("process_memory", w, "present", True, False)
+            continue
+        t.check("process_memory", w, "end", end, int(v["virtual_memory_area_end_address"], 16))
+        t.check("process_memory", w, "permissions", f[1], v["memory_permissions"])
+        if path.startswith("/"):
+            t.check("process_memory", w, "file_path", path, v["file_path"])
+            t.check("process_memory", w, "file_name", path.rsplit("/", 1)[1], v["file_name"])
+            t.check("process_memory", w, "main_executable", path == exes.get(pid),
+                    v["is_main_process_executable"])
+    t.report()

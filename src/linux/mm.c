@@ -1,0 +1,263 @@
+/* mm.c - every virtual memory area of every process.
+ *
+ * Linux 6.1 keeps VMAs in a maple tree (mm->mm_mt); older kernels in a
+ * list (mm->mmap, vm_next).  Both walks are bounded (limits.vmas overall,
+ * node and depth caps per tree) and cycle-checked; every VMA found must
+ * point back to its mm and have start < end, and the result must be sorted
+ * and non-overlapping, or the bad entries are dropped and counted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/paths.h"
+#include "linux/walk.h"
+
+#define MT_MAX_DEPTH 31
+#define MT_MAX_NODES 65536
+#define MT_NODE_MASK 0xffULL
+
+enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
+
+struct mctx {
+	struct kernel *k;
+	struct snapshot *s;
+	const struct koffsets *o;
+	uint64_t mm;
+	uint64_t *vmas;		/* vm_area_struct addresses found */
+	uint32_t n, cap, max;
+	uint32_t nodes;
+	struct u64map seen;
+	int bad;
+};
+
+static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
+{
+	uint64_t v = 0;
+
+	if (!base || kfield_read(&k->kvas, base, f, &v))
+		return 0;
+	return v;
+}
+
+static int add_vma(struct mctx *c, uint64_t vma)
+{
+	if (!kptr_ok(vma)) {
+		c->bad++;
+		return 0;
+	}
+	if (c->n >= c->max)
+		return -E2BIG;
+	if (c->n == c->cap) {
+		uint32_t nc = c->cap ? c->cap * 2 : 64;
+		uint64_t *nv = realloc(c->vmas, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		c->vmas = nv;
+		c->cap = nc;
+	}
+	c->vmas[c->n++] = vma;
+	return 0;
+}
+
+/* ma_root holds a node with bit 1 set (MAPLE_ROOT_NODE), or a single
+ * entry; inside the tree, slots of internal nodes are always nodes */
+static int root_is_node(uint64_t entry)
+{
+	return (entry & 3) == 2 && entry > 4096;
+}
+
+/* slots, pivots and their count for a node type */
+static int node_slots(struct mctx *c, uint64_t node, int type, uint64_t *slots, uint64_t *pivots,
+		      uint32_t *nslots)
+{
+	const struct koffsets *o = c->o;
+	const struct kfield *slot, *pivot, *in;
+
+	if (type == MT_ARANGE_64) {
+		in = &o->maple_node__ma64;
+		slot = &o->maple_arange_64__slot;
+		pivot = &o->maple_arange_64__pivot;
+	} else {
+		in = &o->maple_node__mr64;
+		slot = &o->maple_range_64__slot;
+		pivot = &o->maple_range_64__pivot;
+	}
+	if (!in->present || !slot->present || !pivot->present)
+		return -ENOENT;
+	uint32_t n = pivot->size / 8 + 1;
+	if (n > 32 || n * 8 > (uint32_t)slot->size + 8)
+		return -EINVAL;
+	*nslots = n;
+	uint64_t base = node + (uint64_t)in->off;
+	if (vas_read(&c->k->kvas, base + (uint64_t)pivot->off, pivots, (n - 1) * 8, NULL))
+		return -EFAULT;
+	return vas_read(&c->k->kvas, base + (uint64_t)slot->off, slots, n * 8, NULL);
+}
+
+/* max: the highest index this node covers (from its parent's pivot).
+ * Slot i covers up to pivot[i]; the slot that reaches max is the last one
+ * in use, and what follows it is stale. */
+static int walk_node(struct mctx *c, uint64_t entry, int depth, uint64_t max)
+{
+	uint64_t slots[32], pivots[32];
+	uint32_t n;
+	int ret;
+
+	if (depth == 0 && !root_is_node(entry))
+		return add_vma(c, entry);
+	uint64_t node = entry & ~MT_NODE_MASK;
+	int type = (int)((entry >> 3) & 0xf);
+	if (depth > MT_MAX_DEPTH || ++c->nodes > MT_MAX_NODES || !kptr_ok(node) ||
+	    u64map_test_and_set(&c->seen, node)) {
+		c->bad++;
+		return 0;
+	}
+	if (type == MT_DENSE || type > MT_ARANGE_64) {
+		c->bad++;
+		return 0;
+	}
+	if (node_slots(c, node, type, slots, pivots, &n)) {
+		c->bad++;
+		return 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t slot_max = i + 1 < n ? pivots[i] : max;
+		if (i && (pivots[i - 1] >= max || (i + 1 < n && !pivots[i])))
+			break;
+		if (slots[i]) {
+			if (type == MT_LEAF_64)
+				ret = add_vma(c, slots[i]);
+			else
+				ret = walk_node(c, slots[i], depth + 1, slot_max);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int walk_list(struct mctx *c)
+{
+	const struct koffsets *o = c->o;
+	uint64_t vma = rd(c->k, c->mm, &o->mm_struct__mmap);
+
+	while (vma) {
+		if (u64map_test_and_set(&c->seen, vma)) {
+			c->s->stats.loops++;
+			return 0;
+		}
+		int ret = add_vma(c, vma);
+		if (ret)
+			return ret;
+		vma = rd(c->k, vma, &o->vm_area_struct__vm_next);
+	}
+	return 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct snap_vma *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, struct snap_vma *v,
+		    char *name, size_t cap)
+{
+	const struct koffsets *o = c->o;
+	struct kernel *k = c->k;
+
+	memset(v, 0, sizeof(*v));
+	if (o->vm_area_struct__vm_mm.present && rd(k, vma, &o->vm_area_struct__vm_mm) != c->mm)
+		return -EINVAL;
+	v->start = rd(k, vma, &o->vm_area_struct__vm_start);
+	v->end = rd(k, vma, &o->vm_area_struct__vm_end);
+	if (v->start >= v->end || (v->start & 0xfff) || (v->end & 0xfff))
+		return -EINVAL;
+	v->flags = rd(k, vma, &o->vm_area_struct__vm_flags);
+	v->pgoff = rd(k, vma, &o->vm_area_struct__vm_pgoff);
+	v->file = rd(k, vma, &o->vm_area_struct__vm_file);
+	if (!v->file)
+		return 0;
+	if (!kptr_ok(v->file))
+		return -EINVAL;
+	v->inode = rd(k, v->file, &o->file__f_inode);
+	if (kptr_ok(v->inode)) {
+		v->ino = rd(k, v->inode, &o->inode__i_ino);
+		v->dev = (uint32_t)rd(k, rd(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
+	}
+	long n = linux_file_name(k, v->file, name, cap, NULL);
+	if (n >= 0)
+		v->path = arena_strndup(&c->s->arena, name, (size_t)n);
+	v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
+	return 0;
+}
+
+static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t cap)
+{
+	const struct koffsets *o = c->o;
+	int ret;
+
+	c->mm = rd(c->k, p->task, &o->task_struct__mm);
+	if (!kptr_ok(c->mm))
+		return;
+	c->n = 0;
+	c->nodes = 0;
+	c->bad = 0;
+	u64map_clear(&c->seen);
+	if (o->mm_struct__mm_mt.present) {
+		uint64_t root = rd(c->k, c->mm + (uint64_t)o->mm_struct__mm_mt.off, &o->maple_tree__ma_root);
+		ret = root ? walk_node(c, root, 0, UINT64_MAX) : 0;
+	} else {
+		ret = walk_list(c);
+	}
+	if (ret == -E2BIG) {
+		c->s->stats.limit_hits++;
+		c->s->stats.limit_vmas = 1;
+	}
+	struct snap_vma *v = c->n ? arena_alloc(&c->s->arena, c->n * sizeof(*v)) : NULL;
+	uint32_t got = 0;
+	for (uint32_t i = 0; v && i < c->n; i++) {
+		if (fill_vma(c, p, c->vmas[i], &v[got], name, cap))
+			c->bad++;
+		else
+			got++;
+	}
+	if (v)
+		qsort(v, got, sizeof(*v), cmp_start);
+	/* drop anything overlapping its predecessor: a racing or forged tree */
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < got; i++) {
+		if (keep && v[i].start < v[keep - 1].end) {
+			c->bad++;
+			continue;
+		}
+		v[keep++] = v[i];
+	}
+	p->vmas = v;
+	p->nvmas = keep;
+	c->max -= keep < c->max ? keep : c->max;
+	if (c->bad)
+		alog_debug("pid %d: %d bad memory-area entries skipped", p->pid, c->bad);
+	c->s->stats.bad_objects += (uint64_t)c->bad;
+}
+
+int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	struct mctx c = { .k = k, .s = s, .o = &k->prof->off, .max = k->limits.vmas };
+	size_t cap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
+	char *name = malloc(cap);
+
+	if (!name)
+		return aerr_set(err, ENOMEM, "out of memory");
+	u64map_init(&c.seen);
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i].kthread)
+			proc_vmas(&c, &s->procs[i], name, cap);
+	u64map_free(&c.seen);
+	free(c.vmas);
+	free(name);
+	return 0;
+}
