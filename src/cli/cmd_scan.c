@@ -78,6 +78,16 @@ static void rec_vmas(struct jw *w, const struct snapshot *s, const struct snap_p
 	}
 }
 
+static void rec_elfs(struct jw *w, const struct snapshot *s, const struct snap_proc *p)
+{
+	(void)s;
+	for (uint32_t i = 0; i < p->nelfs; i++) {
+		jw_obj_begin(w);
+		attrs_elf(w, p, &p->elfs[i]);
+		jw_obj_end(w);
+	}
+}
+
 static void rec_history(struct jw *w, const struct snapshot *s, const struct snap_proc *p)
 {
 	(void)s;
@@ -111,6 +121,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	}
 	jw_arr_end(&w);
 	emit_kind(&w, s, "process_memory", rec_vmas);
+	emit_kind(&w, s, "elf_files", rec_elfs);
 	emit_kind(&w, s, "shell_history", rec_history);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);

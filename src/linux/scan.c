@@ -13,6 +13,7 @@ static const struct collector {
 	{ "network interfaces", linux_collect_netdevs },
 	{ "file descriptors", linux_collect_files },
 	{ "process memory", linux_collect_vmas },
+	{ "file hashes", linux_collect_hashes },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

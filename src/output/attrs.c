@@ -259,17 +259,19 @@ void attrs_vma(struct jw *w, const struct snap_proc *p, const struct snap_vma *v
 	jw_kstr(w, "file_name", base ? base + 1 : (v->path ? v->path : ""));
 }
 
-void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_vma *v,
-	       const struct snap_hash *h)
+void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e)
 {
+	const struct snap_vma *v = e->vma;
 	const char *base = v->path ? strrchr(v->path, '/') : NULL;
 
 	jw_kint(w, "process_id", p->pid);
 	jw_kuint(w, "elf_file_inode_number", v->ino);
 	jw_kstr(w, "elf_file_name", base ? base + 1 : (v->path ? v->path : ""));
-	jw_kstr(w, "elf_file_type", v->is_main_exe ? "EXECUTABLE" : "SHARED_LIBRARY");
+	jw_kstr(w, "elf_file_type", e->e_type == 2 ? "EXECUTABLE" : e->e_type == 3 ?
+		(v->is_main_exe ? "POSITION_INDEPENDENT_EXECUTABLE" : "SHARED_OBJECT") : "UNKNOWN");
 	jw_kstr(w, "elf_file_path", v->path ? v->path : "");
-	attrs_hashes(w, "elf_file", h);
+	attrs_hashes(w, "elf_file", &e->hash);
+	jw_kint(w, "elf_file_size_bytes", e->size);
 	jw_kbool(w, "is_main_process_executable", v->is_main_exe);
 }
 

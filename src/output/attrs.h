@@ -20,8 +20,7 @@ void attrs_fd(struct jw *w, const struct snap_proc *p, const struct snap_fd *f);
 void attrs_sock(struct jw *w, const struct snapshot *s, const struct snap_sock *c);
 /* mm.c's records */
 void attrs_vma(struct jw *w, const struct snap_proc *p, const struct snap_vma *v);
-void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_vma *v,
-	       const struct snap_hash *h);
+void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e);
 /* bash.c's records */
 void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hist *h);
 

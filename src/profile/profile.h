@@ -109,7 +109,7 @@ struct kfield {
 	X(vm_area_struct, vm_file) X(vm_area_struct, vm_pgoff) X(vm_area_struct, vm_next) \
 	X(vm_area_struct, vm_mm) \
 	X(address_space, i_pages) X(address_space, nrpages) X(page, mapping) \
-	X(page, index) X(page, flags)
+	X(page, index) X(page, flags) X(xa_node, shift) X(xa_node, slots)
 
 /* namespaces and cgroups (ns.c) */
 #define KFIELDS_NS(X) \

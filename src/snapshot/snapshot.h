@@ -80,6 +80,14 @@ struct snap_hash {
 	char sha256[65], sha1[41], md5[33];
 };
 
+/* An ELF file mapped by a process: its executable or a library (11.6). */
+struct snap_elf {
+	const struct snap_vma *vma;	/* first mapping of the file */
+	uint16_t e_type;		/* ET_EXEC, ET_DYN; 0 if unreadable */
+	int64_t size;
+	struct snap_hash hash;
+};
+
 struct snap_hist {
 	int64_t time;		/* seconds since the epoch, 0 if none */
 	const char *line;
@@ -126,6 +134,8 @@ struct snap_proc {
 	struct snap_fd *fds;
 	uint32_t nvmas;
 	struct snap_vma *vmas;
+	uint32_t nelfs;
+	struct snap_elf *elfs;
 	struct snap_bash *bash;		/* only for bash processes */
 };
 

@@ -223,3 +223,31 @@ def test_process_memory(guest, workload):
             t.check("process_memory", w, "main_executable", path == exes.get(pid),
                     v["is_main_process_executable"])
     t.report()
+
+
+def test_executable_and_library_hashes(guest, workload):
+    """Hashes computed from the page cache equal the guest's own sums."""
+    t = Tally()
+    d = scan(guest)
+    files = {}
+    for e in d["elf_files"]:
+        files[e["elf_file_path"]] = e
+    for p in d["processes"]:
+        if p.get("process_executable_path") and "process_hash_sha256" in p:
+            files.setdefault(p["process_executable_path"], {
+                "elf_file_hash_sha256": p["process_hash_sha256"],
+                "elf_file_hash_sha1": p["process_hash_sha1"],
+                "elf_file_hash_md5": p["process_hash_md5"],
+                "elf_file_size_bytes": p["process_file_size_bytes"]})
+    assert {"/bin/busybox", "/bin/bash", "/usr/bin/socat",
+            "/lib/x86_64-linux-gnu/libc.so.6"} <= set(files), sorted(files)
+    for path, e in sorted(files.items()):
+        if "elf_file_hash_unavailable_reason" in e:
+            assert "page cache" in e["elf_file_hash_unavailable_reason"]
+            continue
+        for algo in ("sha256", "sha1", "md5"):
+            want = guest.check(f"{algo}sum {path}").split()[0]
+            t.check("elf_file", path, algo, want, e[f"elf_file_hash_{algo}"])
+        t.check("elf_file", path, "size", int(guest.check(f"stat -c %s {path}")),
+                e["elf_file_size_bytes"])
+    t.report()
