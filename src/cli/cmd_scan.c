@@ -98,6 +98,26 @@ static void rec_history(struct jw *w, const struct snapshot *s, const struct sna
 	}
 }
 
+static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct snap_proc *p)
+{
+	const struct snap_bash *b = p->bash;
+
+	(void)s;
+	if (!b)
+		return;
+	jw_obj_begin(w);
+	jw_kint(w, "process_id", p->pid);
+	jw_kbool(w, "history_readable", !b->status);
+	jw_kint(w, "remember_on_history", b->remember_on_history);
+	jw_kint(w, "enable_history_list", b->enable_history_list);
+	jw_kint(w, "history_length", b->history_length);
+	jw_key(w, "histfile");
+	jw_str(w, b->histfile);
+	jw_key(w, "histsize");
+	jw_str(w, b->histsize);
+	jw_obj_end(w);
+}
+
 static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 		     const struct memsrc_stats *st, uint64_t ns)
 {
@@ -123,6 +143,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	emit_kind(&w, s, "process_memory", rec_vmas);
 	emit_kind(&w, s, "elf_files", rec_elfs);
 	emit_kind(&w, s, "shell_history", rec_history);
+	emit_kind(&w, s, "shell_history_state", rec_bash_state);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "duration_ns", ns);

@@ -14,6 +14,7 @@ static const struct collector {
 	{ "file descriptors", linux_collect_files },
 	{ "process memory", linux_collect_vmas },
 	{ "file hashes", linux_collect_hashes },
+	{ "shell history", linux_collect_bash },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

@@ -251,3 +251,68 @@ def test_executable_and_library_hashes(guest, workload):
         t.check("elf_file", path, "size", int(guest.check(f"stat -c %s {path}")),
                 e["elf_file_size_bytes"])
     t.report()
+
+
+class Bash:
+    """An interactive bash in the guest, fed through a FIFO."""
+
+    def __init__(self, guest, tag):
+        self.g, self.fifo = guest, f"/tmp/bash-{tag}"
+        guest.check(f"rm -f {self.fifo}; mkfifo {self.fifo}")
+        self.pid = guest.spawn(f"exec bash -i <{self.fifo} >{self.fifo}.out 2>&1")
+        self.holder = guest.spawn(f"exec sleep 100000 >{self.fifo}")
+
+    def type(self, line):
+        quoted = line.replace("'", "'\\''")
+        self.g.check(f"printf '%s\\n' '{quoted}' >{self.fifo}")
+
+    def close(self):
+        self.g.run(f"kill {self.holder} {self.pid}")
+
+
+def bash_state(guest, pid):
+    d = scan(guest)
+    hist = [h["shell_command_execution_history"] for h in d["shell_history"]
+            if h["process_id"] == pid]
+    state = [s for s in d["shell_history_state"] if s["process_id"] == pid]
+    return hist, state[0] if state else None
+
+
+def test_bash_history(guest):
+    b = Bash(guest, "h")
+    # (a tab would go to readline's completion, not into the history)
+    typed = ["echo hello world", "ls /tmp  # with \"quotes\" and 'single'",
+             "echo back\\slash", "echo ünïcødé ✓", "echo " + "x" * 3000]
+    try:
+        t0 = time.time()
+        for line in typed:
+            b.type(line)
+        time.sleep(1)
+        hist, state = bash_state(guest, b.pid)
+        assert state and state["history_readable"], state
+        assert [h["command_line"] for h in hist] == typed
+        for h in hist:
+            when = time.mktime(time.strptime(h["command_execution_time_iso_8601_ns"][:19],
+                                             "%Y-%m-%dT%H:%M:%S")) - time.timezone
+            assert abs(when - t0) < 30, h
+        assert state["remember_on_history"] == 1
+        assert state["history_length"] == len(typed)
+        # the switches an attacker flips
+        b.type("HISTFILE=/dev/null")
+        b.type("HISTSIZE=0")
+        time.sleep(1)
+        _, state = bash_state(guest, b.pid)
+        assert state["histfile"] == "/dev/null" and state["histsize"] == "0"
+        b.type("unset HISTFILE")
+        b.type("set +o history")
+        time.sleep(1)
+        _, state = bash_state(guest, b.pid)
+        assert state["histfile"] is None
+        assert state["remember_on_history"] == 0
+        b.type("set -o history")
+        b.type("history -c")
+        time.sleep(1)
+        hist, state = bash_state(guest, b.pid)
+        assert hist == [] and state["history_length"] == 0
+    finally:
+        b.close()

@@ -1,0 +1,208 @@
+/* bash.c - bash's history and history switches, read from outside.
+ *
+ * For each bash process: find bash's image (the lowest mapping of its
+ * executable), resolve its exported symbols through the in-memory dynamic
+ * section (elfsym.c), then read
+ *   history_length, remember_on_history, enable_history_list  (ints)
+ *   the_history, from the code of history_list(): "mov rax,[rip+d]; ret"
+ *   HIST_ENTRY { char *line; char *timestamp; void *data; } (x86-64)
+ *   HISTFILE and HISTSIZE from shell_variables' global context:
+ *     VAR_CONTEXT { name; int scope, flags; up; down; HASH_TABLE *table }
+ *     HASH_TABLE { BUCKET_CONTENTS **bucket_array; int nbuckets, nentries }
+ *     BUCKET_CONTENTS { next; char *key; void *data; ... }
+ *     SHELL_VAR { char *name; char *value; ... }
+ * Everything is bounded: entries, line length, buckets, chain lengths.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/elfsym.h"
+#include "linux/kernel.h"
+
+#define HIST_MAX 100000
+#define VAR_MAX_BUCKETS 65536
+#define VAR_MAX_CHAIN 1024
+#define VAR_MAX_CONTEXTS 256
+
+static int read_ptr(struct vas *as, uint64_t va, uint64_t *out)
+{
+	return vas_read_u64(as, va, out);
+}
+
+static const char *user_str(struct vas *as, struct snapshot *s, uint64_t va, size_t cap,
+			    char *buf)
+{
+	int trunc = 0;
+	long n = va ? vas_read_str(as, va, buf, cap, &trunc) : -1;
+
+	if (n < 0)
+		return NULL;
+	if (trunc)
+		s->stats.truncated++;
+	return arena_strndup(&s->arena, buf, (size_t)n);
+}
+
+/* &the_history from history_list's code */
+static int the_history(struct vas *as, uint64_t fn, uint64_t *out)
+{
+	unsigned char code[16];
+	int o = 0;
+
+	if (vas_read(as, fn, code, sizeof(code), NULL))
+		return -EFAULT;
+	if (!memcmp(code, "\xf3\x0f\x1e\xfa", 4))	/* endbr64 */
+		o = 4;
+	if (code[o] != 0x48 || code[o + 1] != 0x8b || code[o + 2] != 0x05 || code[o + 7] != 0xc3)
+		return -ENOENT;
+	int32_t disp;
+	memcpy(&disp, code + o + 3, 4);
+	*out = fn + (uint64_t)o + 7 + (uint64_t)(int64_t)disp;
+	return 0;
+}
+
+static uint64_t bash_base(const struct snap_proc *p)
+{
+	uint64_t base = 0;
+
+	for (uint32_t i = 0; i < p->nvmas; i++)
+		if (p->vmas[i].is_main_exe && p->vmas[i].pgoff == 0 &&
+		    (!base || p->vmas[i].start < base))
+			base = p->vmas[i].start;
+	return base;
+}
+
+static int read_int(struct vas *as, const struct elfsym_image *img, const char *sym, int64_t *out)
+{
+	uint64_t a;
+	int32_t v;
+
+	if (elfsym_lookup(img, sym, &a) || vas_read(as, a, &v, 4, NULL))
+		return -ENOENT;
+	*out = v;
+	return 0;
+}
+
+static int history(struct kernel *k, struct snapshot *s, struct vas *as,
+		   const struct elfsym_image *img, struct snap_bash *b, char *buf, size_t cap)
+{
+	uint64_t fn, hist, arr;
+	int64_t len;
+
+	if (read_int(as, img, "history_length", &len) || elfsym_lookup(img, "history_list", &fn) ||
+	    the_history(as, fn, &hist))
+		return -ENOENT;
+	b->history_length = len;
+	if (len < 0 || len > HIST_MAX || read_ptr(as, hist, &arr))
+		return -EINVAL;
+	if (!arr || !len)
+		return 0;
+	b->entries = arena_alloc(&s->arena, (size_t)len * sizeof(*b->entries));
+	if (!b->entries)
+		return -ENOMEM;
+	for (int64_t i = 0; i < len; i++) {
+		uint64_t ent, line, ts;
+		if (read_ptr(as, arr + (uint64_t)i * 8, &ent) || !ent)
+			break;	/* the array ends early: the history is being changed */
+		if (read_ptr(as, ent, &line) || read_ptr(as, ent + 8, &ts))
+			continue;
+		struct snap_hist *h = &b->entries[b->nentries];
+		h->line = user_str(as, s, line, cap, buf);
+		if (!h->line)
+			continue;
+		char tsb[32];
+		if (ts && vas_read_str(as, ts, tsb, sizeof(tsb), NULL) > 1 && tsb[0] == '#')
+			h->time = strtoll(tsb + 1, NULL, 10);
+		b->nentries++;
+	}
+	(void)k;
+	return 0;
+}
+
+/* A variable's value in bash's global context, or NULL if unset. */
+static const char *shell_var(struct snapshot *s, struct vas *as, uint64_t ctx, const char *name,
+			     char *buf, size_t cap, int *found)
+{
+	uint64_t table, buckets;
+	int32_t nb;
+	char key[64];
+
+	*found = 0;
+	if (read_ptr(as, ctx + 32, &table) || !table || read_ptr(as, table, &buckets) ||
+	    vas_read(as, table + 8, &nb, 4, NULL) || nb <= 0 || nb > VAR_MAX_BUCKETS)
+		return NULL;
+	for (int32_t i = 0; i < nb; i++) {
+		uint64_t bc;
+		if (read_ptr(as, buckets + (uint64_t)i * 8, &bc))
+			return NULL;
+		for (int n = 0; bc && n < VAR_MAX_CHAIN; n++) {
+			uint64_t kp, data, next, val;
+			if (read_ptr(as, bc, &next) || read_ptr(as, bc + 8, &kp) ||
+			    read_ptr(as, bc + 16, &data))
+				break;
+			if (vas_read_str(as, kp, key, sizeof(key), NULL) > 0 && !strcmp(key, name)) {
+				*found = 1;
+				if (!data || read_ptr(as, data + 8, &val) || !val)
+					return "";
+				return user_str(as, s, val, cap, buf);
+			}
+			bc = next;
+		}
+	}
+	return NULL;
+}
+
+static void variables(struct snapshot *s, struct vas *as, const struct elfsym_image *img,
+		      struct snap_bash *b, char *buf, size_t cap)
+{
+	uint64_t sv, ctx, down;
+	int found;
+
+	if (elfsym_lookup(img, "shell_variables", &sv) || read_ptr(as, sv, &ctx) || !ctx)
+		return;
+	/* the global context is at the bottom of the chain */
+	for (int i = 0; i < VAR_MAX_CONTEXTS && !read_ptr(as, ctx + 24, &down) && down; i++)
+		ctx = down;
+	b->histfile = shell_var(s, as, ctx, "HISTFILE", buf, cap, &found);
+	b->histsize = shell_var(s, as, ctx, "HISTSIZE", buf, cap, &found);
+}
+
+static int is_bash(const struct snap_proc *p)
+{
+	const char *base = p->exe_path ? strrchr(p->exe_path, '/') : NULL;
+
+	return base && !strcmp(base, "/bash");
+}
+
+int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	size_t cap = k->limits.string_length + 1;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return aerr_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct snap_proc *p = &s->procs[i];
+		struct elfsym_image img;
+		struct vas as;
+		int64_t v;
+		uint64_t base = bash_base(p);
+		if (!is_bash(p) || !base || linux_proc_vas(k, p, &as))
+			continue;
+		struct snap_bash *b = arena_alloc(&s->arena, sizeof(*b));
+		if (!b)
+			break;
+		p->bash = b;
+		b->status = elfsym_open(&img, &as, base);
+		if (b->status) {
+			alog_debug("pid %d: bash image unreadable (%d)", p->pid, b->status);
+			continue;
+		}
+		b->remember_on_history = !read_int(&as, &img, "remember_on_history", &v) ? (int)v : -1;
+		b->enable_history_list = !read_int(&as, &img, "enable_history_list", &v) ? (int)v : -1;
+		b->status = history(k, s, &as, &img, b, buf, cap);
+		variables(s, &as, &img, b, buf, cap);
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* elfsym.h - look up exported symbols of an ELF image mapped in a
+ * process, through its in-memory dynamic section (no file access). */
+#ifndef ARGUS_ELFSYM_H
+#define ARGUS_ELFSYM_H
+
+#include <stdint.h>
+
+#include "arch/arch.h"
+
+#define ELFSYM_MAX_SYMS 200000u
+
+struct elfsym_image {
+	struct vas *as;
+	uint64_t base;		/* load address (lowest mapping, file offset 0) */
+	uint64_t symtab, strtab, strsz;
+	uint32_t nsyms;
+};
+
+/* Parse the image's headers and dynamic section: 0 or -errno. */
+int elfsym_open(struct elfsym_image *img, struct vas *as, uint64_t base);
+/* Runtime address of a defined symbol, 0 and *addr, or -ENOENT. */
+int elfsym_lookup(const struct elfsym_image *img, const char *name, uint64_t *addr);
+
+#endif
