@@ -10,8 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static _Thread_local sigjmp_buf *bus_guard;
-static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+/* volatile: the stores around memcpy must not be optimised away */
+static _Thread_local sigjmp_buf *volatile bus_guard;
+static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction bus_prev;
 
 static void bus_handler(int sig, siginfo_t *si, void *uc)
@@ -32,15 +33,21 @@ static void bus_handler(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
+/* (Re)install our SIGBUS handler at each open: someone (a test framework)
+ * may have replaced it since; whatever was there before is chained. */
 static void bus_install(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = bus_handler;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &bus_prev);
+	pthread_mutex_lock(&bus_lock);
+	if (!sigaction(SIGBUS, &sa, &old) && !((old.sa_flags & SA_SIGINFO) &&
+					       old.sa_sigaction == bus_handler))
+		bus_prev = old;
+	pthread_mutex_unlock(&bus_lock);
 }
 
 int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct aerr *err)
@@ -74,7 +81,7 @@ int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct a
 		if (p != MAP_FAILED) {
 			f->base = p;
 			madvise(p, (size_t)f->size, MADV_RANDOM);
-			pthread_once(&bus_once, bus_install);
+			bus_install();
 		}
 	}
 	return 0;
@@ -105,7 +112,9 @@ int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, s
 					f->path, (unsigned long long)off);
 		}
 		bus_guard = &env;
+		__asm__ __volatile__("" ::: "memory");
 		memcpy(buf, f->base + off, len);
+		__asm__ __volatile__("" ::: "memory");
 		bus_guard = saved;
 		return 0;
 	}

@@ -1,0 +1,366 @@
+/* Unit tests: LiME, ELF cores, regions maps, iomem, dumps, hostile files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "memsrc/dump.h"
+#include "memsrc/formats.h"
+#include "memsrc/memsrc.h"
+#include "testimg.h"
+
+static char *write_tmp(const void *data, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/argus-fmt-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static struct memsrc *open_ok(const char *spec, const char *regions)
+{
+	struct memsrc *m = NULL;
+	struct memsrc_opts o = { .regions_path = regions };
+	struct aerr err = { 0 };
+	if (memsrc_open(spec, &o, &m, &err))
+		fail_msg("open %s: %s", spec, err.msg);
+	return m;
+}
+
+static void open_fails(const char *spec, const char *needle)
+{
+	struct memsrc *m = NULL;
+	struct aerr err = { 0 };
+	assert_true(memsrc_open(spec, NULL, &m, &err) < 0);
+	assert_null(m);
+	if (!strstr(err.msg, needle))
+		fail_msg("error '%s' lacks '%s'", err.msg, needle);
+}
+
+/* two ranges: [0x1000, 0x3000) = 'A'.., [0x10000, 0x11000) = 'B'.. */
+static void fill(unsigned char *p, size_t n, unsigned char c)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(c + i % 7);
+}
+
+static void check_two_ranges(struct memsrc *m)
+{
+	unsigned char buf[0x2000], want[0x2000];
+	struct aerr err = { 0 };
+
+	assert_int_equal(m->nranges, 2);
+	fill(want, 0x2000, 'A');
+	assert_int_equal(memsrc_read(m, 0x1000, buf, 0x2000, &err), 0);
+	assert_memory_equal(buf, want, 0x2000);
+	fill(want, 0x1000, 'B');
+	assert_int_equal(memsrc_read(m, 0x10000, buf, 0x1000, &err), 0);
+	assert_memory_equal(buf, want, 0x1000);
+	/* the hole between: -EFAULT with the address */
+	assert_int_equal(memsrc_read(m, 0x2ff0, buf, 0x20, &err), -EFAULT);
+	assert_int_equal(err.addr, 0x3000);
+	assert_int_equal(memsrc_end(m), 0x11000);
+}
+
+static size_t build_lime(unsigned char *out)
+{
+	size_t o = 0;
+	struct { uint32_t magic, version; uint64_t s, e; uint8_t r[8]; } h = { 0x4C694D45u, 1 };
+	h.s = 0x1000;
+	h.e = 0x2fff;
+	memcpy(out + o, &h, sizeof(h));
+	o += sizeof(h);
+	fill(out + o, 0x2000, 'A');
+	o += 0x2000;
+	h.s = 0x10000;
+	h.e = 0x10fff;
+	memcpy(out + o, &h, sizeof(h));
+	o += sizeof(h);
+	fill(out + o, 0x1000, 'B');
+	return o + 0x1000;
+}
+
+static void test_lime(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x4000);
+	size_t n = build_lime(img);
+	char spec[96];
+	snprintf(spec, sizeof(spec), "%s", write_tmp(img, n));
+	struct memsrc *m = open_ok(spec, NULL);	/* detected by content */
+	assert_string_equal(m->kind, "lime");
+	check_two_ranges(m);
+	memsrc_close(m);
+	unlink(spec);
+	/* truncated in the second segment's data */
+	char *p = write_tmp(img, n - 100);
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	open_fails(spec, "cut off");
+	unlink(p);
+	/* a bad header after the first segment */
+	img[sizeof(uint32_t) * 2 + 16 + 8 + 0x2000] ^= 0xff;
+	p = write_tmp(img, n);
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	open_fails(spec, "segment 1");
+	unlink(p);
+	free(img);
+}
+
+static size_t build_elf(unsigned char *out, int with_note, int dup)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)out;
+	int nph = 2 + !!with_note + !!dup;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(out + sizeof(*eh));
+	size_t off = sizeof(*eh) + (size_t)nph * sizeof(*ph);
+	static const char vmci[] = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\n";
+	int i = 0;
+
+	memset(eh, 0, sizeof(*eh));
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_type = ET_CORE;
+	eh->e_machine = EM_X86_64;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = (Elf64_Half)nph;
+	if (with_note) {
+		Elf64_Nhdr nh = { 11, sizeof(vmci) - 1, 0 };
+		size_t nsz = sizeof(nh) + 12 + ((sizeof(vmci) - 1 + 3) & ~3u);
+		ph[i++] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = off, .p_filesz = nsz };
+		memcpy(out + off, &nh, sizeof(nh));
+		memcpy(out + off + sizeof(nh), "VMCOREINFO", 11);
+		memcpy(out + off + sizeof(nh) + 12, vmci, sizeof(vmci) - 1);
+		off += nsz;
+	}
+	ph[i++] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = off, .p_paddr = 0x1000,
+				.p_filesz = 0x2000, .p_memsz = 0x2000 };
+	fill(out + off, 0x2000, 'A');
+	if (dup)	/* a paging dump's second view of part of the same memory */
+		ph[i++] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = off + 0x1000,
+					.p_vaddr = 0xffff888000002000ULL, .p_paddr = 0x2000,
+					.p_filesz = 0x1000, .p_memsz = 0x1000 };
+	off += 0x2000;
+	ph[i++] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = off, .p_paddr = 0x10000,
+				.p_filesz = 0x1000, .p_memsz = 0x1000 };
+	fill(out + off, 0x1000, 'B');
+	return off + 0x1000;
+}
+
+static void test_elf(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x8000);
+	size_t n = build_elf(img, 1, 1);
+	char spec[96];
+	snprintf(spec, sizeof(spec), "%s", write_tmp(img, n));
+	struct memsrc *m = open_ok(spec, NULL);
+	assert_string_equal(m->kind, "elf");
+	check_two_ranges(m);
+	assert_non_null(m->vmcoreinfo);
+	assert_non_null(strstr(m->vmcoreinfo, "OSRELEASE=6.1.0-test"));
+	memsrc_close(m);
+	unlink(spec);
+	char *p = write_tmp(img, n - 0x800);
+	snprintf(spec, sizeof(spec), "elf:%s", p);
+	open_fails(spec, "truncated");
+	unlink(p);
+	p = write_tmp(img, 40);
+	snprintf(spec, sizeof(spec), "elf:%s", p);
+	open_fails(spec, "cut off");
+	unlink(p);
+	free(img);
+}
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	open_fails("raw:/nonexistent/x.raw", "No such file");
+	char *p = write_tmp("", 0);
+	char spec[96];
+	snprintf(spec, sizeof(spec), "raw:%s", p);
+	open_fails(spec, "empty");
+	unlink(p);
+	unsigned char junk[4096];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 131 + 7);
+	p = write_tmp(junk, sizeof(junk));
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	open_fails(spec, "LiME");
+	snprintf(spec, sizeof(spec), "elf:%s", p);
+	open_fails(spec, "ELF");
+	unlink(p);
+	open_fails("", "no memory source");
+}
+
+/* A raw file of the two ranges packed, and a DOCA-style regions map. */
+static void test_regions(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x3000);
+	fill(img, 0x2000, 'A');
+	fill(img + 0x2000, 0x1000, 'B');
+	char raw[96], spec[128];
+	snprintf(raw, sizeof(raw), "%s", write_tmp(img, 0x3000));
+	snprintf(spec, sizeof(spec), "raw:%s", raw);
+	/* lengths one short (iomem's inclusive ends) and a trailing comma */
+	static const char doca[] = "{\"allowed_regions\": {\n"
+		"  \"0\": {\"start\": 4096, \"length\": 8191},\n"
+		"  \"1\": {\"start\": 65536, \"length\": 4095},\n"
+		"}}\n";
+	char regions[96];
+	snprintf(regions, sizeof(regions), "%s", write_tmp(doca, sizeof(doca) - 1));
+	struct memsrc *m = open_ok(spec, regions);
+	check_two_ranges(m);
+	memsrc_close(m);
+	/* the strict form argus writes, with offsets, round-trips */
+	struct mem_range r[2] = { { 0x1000, 0x2000, 0 }, { 0x10000, 0x1000, 0x2000 } };
+	struct aerr err = { 0 };
+	assert_int_equal(regions_write(regions, r, 2, &err), 0);
+	m = open_ok(spec, regions);
+	check_two_ranges(m);
+	memsrc_close(m);
+	/* a region beyond the file, malformed JSON, wrong shape */
+	static const char beyond[] = "{\"allowed_regions\": {\"0\": {\"start\": 0, \"length\": 99999999}}}";
+	FILE *f = fopen(regions, "w");
+	fputs(beyond, f);
+	fclose(f);
+	struct memsrc_opts o = { .regions_path = regions };
+	assert_true(memsrc_open(spec, &o, &m, &err) < 0);
+	assert_non_null(strstr(err.msg, "beyond the end"));
+	f = fopen(regions, "w");
+	fputs("{\"allowed_regions\": {\"0\": {\"start\": 1,\n \"length\": }}}", f);
+	fclose(f);
+	aerr_clear(&err);
+	assert_true(memsrc_open(spec, &o, &m, &err) < 0);
+	assert_non_null(strstr(err.msg, ":2:"));	/* line of the error */
+	f = fopen(regions, "w");
+	fputs("{\"regions\": []}", f);
+	fclose(f);
+	aerr_clear(&err);
+	assert_true(memsrc_open(spec, &o, &m, &err) < 0);
+	assert_non_null(strstr(err.msg, "allowed_regions"));
+	unlink(regions);
+	unlink(raw);
+	free(img);
+}
+
+static void test_iomem(void **state)
+{
+	(void)state;
+	static const char iomem[] =
+		"00000000-00000fff : Reserved\n"
+		"00001000-0009fbff : System RAM\n"
+		"0009fc00-0009ffff : Reserved\n"
+		"000a0000-000bffff : PCI Bus 0000:00\n"
+		"000f0000-000fffff : System ROM\n"
+		"00100000-7ffdbfff : System RAM\n"
+		"  0d000000-0de02566 : Kernel code\n"
+		"  0de02567-0e6fffff : Kernel data\n"
+		"7ffdc000-7fffffff : Reserved\n"
+		"b0000000-bfffffff : PCI MMCONFIG 0000 [bus 00-ff]\n"
+		"100000000-17fffffff : System RAM\n";
+	struct mem_range *r = NULL;
+	size_t n = 0;
+	struct aerr err = { 0 };
+	assert_int_equal(regions_from_iomem(iomem, &r, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(r[0].pa, 0x1000);
+	assert_int_equal(r[0].len, 0x9ec00);
+	assert_int_equal(r[1].pa, 0x100000);
+	assert_int_equal(r[1].off, 0x9ec00);
+	assert_int_equal(r[2].pa, 0x100000000ULL);
+	assert_int_equal(r[2].len, 0x80000000ULL);
+	free(r);
+	static const char zeros[] = "00000000-00000000 : System RAM\n";
+	assert_true(regions_from_iomem(zeros, &r, &n, &err) < 0);
+	assert_non_null(strstr(err.msg, "as root"));
+}
+
+/* A live RAM file that shrinks or disappears: errors, never SIGBUS. */
+static void test_shrink_and_remove(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 1 << 20);
+	char path[96], spec[128];
+	snprintf(path, sizeof(path), "%s", write_tmp(img, 1 << 20));
+	snprintf(spec, sizeof(spec), "qemu:%s", path);
+	struct memsrc *m = open_ok(spec, NULL);
+	unsigned char buf[64];
+	struct aerr err = { 0 };
+	assert_int_equal(memsrc_read(m, 0xff000, buf, sizeof(buf), &err), 0);
+	assert_int_equal(truncate(path, 4096), 0);
+	assert_int_equal(memsrc_read(m, 0xff000, buf, sizeof(buf), &err), -EIO);
+	assert_non_null(strstr(err.msg, "shrank"));
+	aerr_clear(&err);
+	assert_int_equal(memsrc_check(m, &err), -EIO);
+	unlink(path);
+	aerr_clear(&err);
+	assert_int_equal(memsrc_check(m, &err), -ENODEV);
+	assert_non_null(strstr(err.msg, "removed"));
+	memsrc_close(m);
+	free(img);
+}
+
+/* dump a two-range source to each format and read it back */
+static void test_dump_roundtrip(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x8000);
+	size_t n = build_elf(img, 1, 0);
+	char src[96];
+	snprintf(src, sizeof(src), "%s", write_tmp(img, n));
+	struct memsrc *m = open_ok(src, NULL);
+	static const enum memfmt fmts[] = { MEMFMT_LIME, MEMFMT_ELF, MEMFMT_RAW };
+	for (size_t i = 0; i < 3; i++) {
+		char out[160], spec[200];
+		struct aerr err = { 0 };
+		int need = 0;
+		snprintf(out, sizeof(out), "%s.out%zu", src, i);
+		assert_int_equal(memsrc_dump(m, fmts[i], m->vmcoreinfo, out, NULL, NULL, &need, &err), 0);
+		assert_int_equal(need, 1);
+		if (fmts[i] == MEMFMT_RAW) {
+			char rp[200];
+			struct mem_range r[2] = { m->ranges[0], m->ranges[1] };
+			r[0].off = 0;
+			r[1].off = r[0].len;
+			snprintf(rp, sizeof(rp), "%s.regions.json", out);
+			assert_int_equal(regions_write(rp, r, 2, &err), 0);
+			snprintf(spec, sizeof(spec), "raw:%s", out);
+			struct memsrc *d = open_ok(spec, rp);
+			check_two_ranges(d);
+			memsrc_close(d);
+			unlink(rp);
+		} else {
+			struct memsrc *d = open_ok(out, NULL);
+			check_two_ranges(d);
+			if (fmts[i] == MEMFMT_ELF)
+				assert_string_equal(d->vmcoreinfo, m->vmcoreinfo);
+			memsrc_close(d);
+		}
+		unlink(out);
+	}
+	memsrc_close(m);
+	unlink(src);
+	free(img);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lime),
+		cmocka_unit_test(test_elf),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_regions),
+		cmocka_unit_test(test_iomem),
+		cmocka_unit_test(test_shrink_and_remove),
+		cmocka_unit_test(test_dump_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
