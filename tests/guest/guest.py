@@ -54,8 +54,9 @@ class Guest:
         kdir = subprocess.run([os.path.join(HERE, "fetch.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
         initrd = os.path.join(kdir, "initrd.gz")
-        if self.progs:
-            env["ARGUS_GUEST_PROGS"] = self.progs
+        progs = self.progs or os.path.join(kdir, "progs")
+        subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True)
+        env["ARGUS_GUEST_PROGS"] = progs
         subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
         return os.path.join(kdir, "vmlinuz"), initrd
 

@@ -1,0 +1,112 @@
+"""Shared fixtures for tests that need a live guest.
+
+One guest per test session (booting takes seconds under TCG); tests that
+change the guest's state clean up after themselves.  ARGUS points at the
+argus binary (the Makefile sets it).
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "guest"))
+
+from guest import Guest  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+ARGUS = os.environ.get("ARGUS", os.path.join(ROOT, "build", "argus"))
+
+
+def run_argus(*args, check=True, timeout=120):
+    """Run argus; return CompletedProcess (text)."""
+    p = subprocess.run([ARGUS, *args], capture_output=True, text=True,
+                       errors="surrogateescape", timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"argus {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def guest():
+    g = Guest(f"t{os.getpid()}")
+    g.start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="session")
+def guest5():
+    """A guest running 5-level paging."""
+    g = Guest(f"t{os.getpid()}l5", la57=True)
+    g.start()
+    yield g
+    g.stop()
+
+
+class Service:
+    """`argus run` against a guest, with its event log read as it grows."""
+
+    def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra=""):
+        import time as _t
+        self.dir = str(tmp)
+        self.events_path = os.path.join(self.dir, "events", "argus-events.log")
+        self.config = os.path.join(self.dir, "argus.yaml")
+        self.sleep_s = float(sleep[:-2]) / 1000 if sleep.endswith("ms") else float(sleep[:-1])
+        with open(self.config, "w") as f:
+            f.write(f"service:\n  scanner_sleep: {sleep}\n  debug_log_folder: {self.dir}/debug\n"
+                    f"argus:\n  systems:\n    - name: {guest.name}\n"
+                    f"      source: qemu:{guest.ram_path}\n{extra}"
+                    f"collection:\n  process_memory_created: true\n"
+                    f"  process_memory_terminated: true\n{collection}"
+                    f"output:\n  stdout: true\n  log_folder: {self.dir}/events\n{output}")
+        self.out = open(os.path.join(self.dir, "stdout.log"), "w")
+        self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        self.seen = 0
+        self.messages = []
+        self.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                      timeout=60)
+        _t.sleep(2 * self.sleep_s)  # a first scan as the baseline
+
+    def poll(self):
+        try:
+            with open(self.events_path) as f:
+                f.seek(self.seen)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind("\n") + 1
+        self.seen += len(data[:end].encode())
+        for line in data[:end].splitlines():
+            self.messages.append(json.loads(line)["message_header"])
+
+    def wait_for(self, pred, timeout=10, count=1):
+        import time as _t
+        deadline = _t.monotonic() + timeout
+        while True:
+            self.poll()
+            found = [m for m in self.messages if pred(m)]
+            if len(found) >= count:
+                return found
+            if self.proc.poll() is not None:
+                raise AssertionError(f"argus run exited ({self.proc.returncode}); see {self.dir}")
+            if _t.monotonic() > deadline:
+                return found
+            _t.sleep(0.1)
+
+    def stop(self, sig=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+        self.poll()
+        return self.proc.returncode
+
+
+import json  # noqa: E402

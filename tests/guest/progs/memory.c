@@ -1,0 +1,51 @@
+/* memory MODE SECONDS: memory behaviour the detections look for.
+ *   rwx      map anonymous read-write-execute memory
+ *   mprotect map anonymous RW, then make it executable, then not
+ *   memfd    run code from a memfd (fileless)
+ *   file     after SECONDS map a file (/etc/passwd), then unmap it
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "rwx";
+	unsigned secs = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
+	size_t len = 4 * 4096;
+
+	if (!strcmp(mode, "rwx")) {
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		memset(p, 0xc3, len);	/* ret */
+		sleep(secs);
+	} else if (!strcmp(mode, "mprotect")) {
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		memset(p, 0xc3, len);
+		sleep(secs);
+		mprotect(p, len, PROT_READ | PROT_EXEC);
+		sleep(secs);
+		mprotect(p, len, PROT_READ);
+		sleep(secs);
+	} else if (!strcmp(mode, "memfd")) {
+		int fd = memfd_create("payload", MFD_CLOEXEC);
+		unsigned char code[4096];
+		memset(code, 0xc3, sizeof(code));
+		write(fd, code, sizeof(code));
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+		((void (*)(void))p)();
+		sleep(secs);
+	} else if (!strcmp(mode, "file")) {
+		sleep(secs);	/* a process already known, that maps a file */
+		int fd = open("/etc/passwd", O_RDONLY);
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+		sleep(secs);
+		munmap(p, 4096);
+		sleep(secs);
+	}
+	return 0;
+}

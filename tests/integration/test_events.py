@@ -1,0 +1,148 @@
+"""The service against the live guest: each action in the guest produces
+its event of section 10, once, with the right type, severity, name and
+details, within two scan periods (plus the time the guest takes to act)."""
+import time
+
+import pytest
+
+from conftest import Service
+
+SLEEP = "500ms"
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("svc"), guest, sleep=SLEEP)
+    yield s
+    s.stop()
+
+
+def expect(svc, row, pred, mtype, severity, count=1, within=None):
+    """Wait for activity `row` (its §10 name) matching pred; exactly count."""
+    within = within or 2 * svc.sleep_s + 3
+    def match(m):
+        a = m["activity_data"]
+        return a["name"] == row and pred(a)
+    found = svc.wait_for(match, timeout=within, count=count)
+    assert len(found) >= count, f"§10 '{row}': {len(found)} of {count} expected events arrived"
+    time.sleep(svc.sleep_s)
+    found = [m for m in svc.messages if match(m)]
+    assert len(found) == count, f"§10 '{row}': {len(found)} events, expected {count}"
+    for m in found:
+        assert m["message_type"] == mtype, f"§10 '{row}': type {m['message_type']}"
+        assert m["severity"] == severity, f"§10 '{row}': severity {m['severity']}"
+        for k in ("message_id", "occurred_message_time_iso_8601_ns", "workload_information",
+                  "bluefield_system_information", "product_version", "schema_version"):
+            assert k in m, f"§10 '{row}': header lacks {k}"
+    return found
+
+
+def pid_is(pid):
+    return lambda a: a.get("process_details", {}).get("process_id") == pid
+
+
+def test_process_created_and_terminated(guest, svc):
+    pid = guest.spawn("exec sleep 3")
+    [m] = expect(svc, "Process Created", pid_is(pid), "EVENT", "INFO")
+    d = m["activity_data"]["process_details"]
+    assert d["process_name"] == "sleep"
+    assert d["process_executable_path"] == "/bin/busybox"
+    assert d["process_command_line_arguments"] == "sleep 3"
+    expect(svc, "Process Terminated", pid_is(pid), "EVENT", "INFO", within=8)
+
+
+def test_process_zombie(guest, svc):
+    # the child exits at once; its parent (exec'ed into sleep) never waits
+    pid = guest.spawn("sleep 0.2 & exec sleep 6")
+    expect(svc, "Process Zombie", lambda a: a["process_details"]["process_parent_process_id"] == pid
+           and a["process_details"]["process_state"] == "ZOMBIE", "EVENT", "WARNING")
+
+
+def test_threads(guest, svc):
+    pid = guest.spawn("exec threads 3 4")
+    expect(svc, "Thread Created", pid_is(pid), "EVENT", "INFO", count=3)
+    expect(svc, "Thread Terminated", pid_is(pid), "EVENT", "INFO", count=3, within=10)
+
+
+def test_file_descriptors(guest, svc):
+    pid = guest.spawn("sleep 2; exec 7>/tmp/fd-test.txt; echo data >&7; sleep 2; exec 7>&-; sleep 3")
+    [m] = expect(svc, "File Descriptor Open", lambda a: pid_is(pid)(a) and
+                 a["file_descriptor_details"]["file_descriptor_index"] == 7, "EVENT", "INFO",
+                 within=8)
+    assert m["activity_data"]["file_descriptor_details"]["file_descriptor_name"] == "/tmp/fd-test.txt"
+    expect(svc, "File Descriptor Close", lambda a: pid_is(pid)(a) and
+           a["file_descriptor_details"]["file_descriptor_index"] == 7, "EVENT", "INFO", within=8)
+    expect(svc, "File Descriptor File Content Change", lambda a: pid_is(pid)(a), "ALERT", "MEDIUM")
+
+
+def test_network_connections(guest, svc):
+    srv = guest.spawn("exec socat TCP-LISTEN:9090,reuseaddr EXEC:'sleep 4'")
+    time.sleep(1)
+    cli = guest.spawn("exec socat TCP:127.0.0.1:9090 EXEC:'sleep 30'")
+    [m] = expect(svc, "Network Connection Created", pid_is(cli), "EVENT", "INFO")
+    c = m["activity_data"]["network_connection_details"]
+    assert c["destination_port"] == 9090 and c["connection_state"] == "ESTABLISHED"
+    expect(svc, "Network Connection Terminated", pid_is(cli), "EVENT", "INFO", within=10)
+    guest.run(f"kill {srv} {cli} 2>/dev/null")
+
+
+def test_tcp_state_change(guest, svc):
+    # the server closes first: the client's socket moves ESTABLISHED -> CLOSE_WAIT
+    srv = guest.spawn("exec socat TCP-LISTEN:9091,reuseaddr EXEC:'sleep 2'")
+    time.sleep(1)
+    cli = guest.spawn("exec socat TCP:127.0.0.1:9091 EXEC:'sleep 30'")
+    found = svc.wait_for(lambda m: m["activity_data"]["name"] == "TCP Network Connection State Change"
+                         and m["activity_data"]["network_connection_details"]["destination_port"] == 9091,
+                         timeout=10)
+    assert found, "§10 'TCP Network Connection State Change' did not arrive"
+    assert found[0]["message_type"] == "EVENT" and found[0]["severity"] == "INFO"
+    guest.run(f"kill {srv} {cli} 2>/dev/null; killall socat 2>/dev/null")
+
+
+def test_memory_and_files_mapped(guest, svc):
+    pid = guest.spawn("exec memory file 3")
+    expect(svc, "New File Mapped", lambda a: pid_is(pid)(a) and
+           a["process_memory_details"]["file_path"] == "/etc/passwd", "EVENT", "INFO", within=10)
+    expect(svc, "File Unmapped", lambda a: pid_is(pid)(a) and
+           a["process_memory_details"]["file_path"] == "/etc/passwd", "EVENT", "INFO", within=8)
+    expect(svc, "Process Memory Created", lambda a: pid_is(pid)(a) and
+           a["process_memory_details"]["file_path"] == "/etc/passwd", "EVENT", "INFO")
+    expect(svc, "Process Memory Terminated", lambda a: pid_is(pid)(a) and
+           a["process_memory_details"]["file_path"] == "/etc/passwd", "EVENT", "INFO")
+
+
+def test_container_started_and_terminated(guest, svc):
+    cid = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899"
+    guest.check(f"mkdir -p /sys/fs/cgroup/docker-{cid}.scope")
+    pid = guest.spawn(f"echo $$ > /sys/fs/cgroup/docker-{cid}.scope/cgroup.procs; exec sleep 3")
+    [m] = expect(svc, "Container Started",
+                 lambda a: a.get("container_details", {}).get("process_container_id") == cid,
+                 "EVENT", "INFO")
+    assert m["activity_data"]["process_details"]["process_id"] == pid
+    expect(svc, "Container Terminated",
+           lambda a: a.get("container_details", {}).get("process_container_id") == cid,
+           "EVENT", "INFO", within=8)
+    guest.run(f"rmdir /sys/fs/cgroup/docker-{cid}.scope")
+
+
+def test_shell_command_executed(guest, svc):
+    guest.check("rm -f /tmp/sf; mkfifo /tmp/sf")
+    sh = guest.spawn("exec bash -i </tmp/sf >/dev/null 2>&1")
+    holder = guest.spawn("exec sleep 100 >/tmp/sf")
+    time.sleep(2 * svc.sleep_s + 1)
+    guest.check("echo 'echo argus-was-here' >/tmp/sf")
+    [m] = expect(svc, "Shell Command Executed", pid_is(sh), "EVENT", "INFO")
+    h = m["activity_data"]["shell_history_details"]["shell_command_execution_history"]
+    assert h["command_line"] == "echo argus-was-here"
+    guest.run(f"kill {holder} {sh}")
+
+
+def test_graceful_shutdown(guest, tmp_path):
+    s = Service(tmp_path, guest, sleep=SLEEP)
+    assert s.stop() == 0
+    assert s.messages[-1]["activity_data"]["name"] == "Service Gracefully Shutdown"
+    names = [m["activity_data"]["name"] for m in s.messages]
+    for n in ("Service Initialization Started", "Host Initialization Started",
+              "OS Identifier Found", "Loading Profile Candidate", "Profile Verification Successful",
+              "Host Initialization Successful", "Service Initialization Successful"):
+        assert n in names, n
