@@ -51,6 +51,7 @@ class Service:
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra=""):
         import time as _t
         self.dir = str(tmp)
+        os.makedirs(self.dir, exist_ok=True)
         self.events_path = os.path.join(self.dir, "events", "argus-events.log")
         self.config = os.path.join(self.dir, "argus.yaml")
         self.sleep_s = float(sleep[:-2]) / 1000 if sleep.endswith("ms") else float(sleep[:-1])
@@ -64,23 +65,35 @@ class Service:
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
                                      stderr=subprocess.STDOUT)
-        self.seen = 0
+        self.fh = None
         self.messages = []
         self.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
                       timeout=60)
         _t.sleep(2 * self.sleep_s)  # a first scan as the baseline
 
     def poll(self):
-        try:
-            with open(self.events_path) as f:
-                f.seek(self.seen)
-                data = f.read()
-        except FileNotFoundError:
-            return
-        end = data.rfind("\n") + 1
-        self.seen += len(data[:end].encode())
-        for line in data[:end].splitlines():
-            self.messages.append(json.loads(line)["message_header"])
+        """Read new complete lines; follows the file across rotations (the
+        open handle keeps reading the renamed file to its end)."""
+        while True:
+            if getattr(self, "fh", None) is None:
+                try:
+                    self.fh = open(self.events_path, "rb")
+                except FileNotFoundError:
+                    return
+                self.partial = b""
+            data = self.partial + self.fh.read()
+            end = data.rfind(b"\n") + 1
+            self.partial = data[end:]
+            for line in data[:end].splitlines():
+                self.messages.append(json.loads(line)["message_header"])
+            try:
+                rotated = os.stat(self.events_path).st_ino != os.fstat(self.fh.fileno()).st_ino
+            except FileNotFoundError:
+                rotated = False
+            if not rotated:
+                return
+            self.fh.close()
+            self.fh = None
 
     def wait_for(self, pred, timeout=10, count=1):
         import time as _t

@@ -1,0 +1,37 @@
+/* telemetry.h - messages to a collector over TCP (Fluent Bit's `tcp`
+ * input with JSON lines, or a syslog receiver with RFC 5424 frames and
+ * RFC 6587 octet counting).
+ *
+ * telemetry_send() only queues; a thread owns the connection: it connects
+ * with exponential backoff (100 ms to 10 s), sends in order, and on any
+ * error reconnects and sends the failed message again, so a receiver that
+ * restarts loses nothing that was queued.  The queue is bounded: when it is
+ * full the oldest message is dropped and counted.
+ */
+#ifndef ARGUS_TELEMETRY_H
+#define ARGUS_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "detect/activity.h"
+
+enum telemetry_fmt { TFMT_JSON, TFMT_SYSLOG };
+
+struct telemetry_stats {
+	uint64_t queued, sent, dropped, reconnects;
+	size_t pending;
+	int connected;
+};
+
+struct telemetry;
+
+int telemetry_new(const char *address, enum telemetry_fmt fmt, const char *tag,
+		  size_t max_queue, struct telemetry **out, struct aerr *err);
+void telemetry_send(struct telemetry *t, const struct activity *a, const char *json, size_t len);
+void telemetry_stats(struct telemetry *t, struct telemetry_stats *out);
+/* Stop after trying to deliver what is queued for up to drain_ms. */
+void telemetry_free(struct telemetry *t, unsigned drain_ms);
+
+#endif
