@@ -12,7 +12,7 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               python3 python3-pytest libclang-rt-14-dev jq kmod
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build demo test unit unit-asan guest-tests clean
+.PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke
 
 all: build
 
@@ -46,10 +46,27 @@ unit-asan: deps $(ASAN_BUILD)/build.ninja
 guest-tests: build
 	ARGUS=$(abspath $(BUILD))/argus $(PYTEST) $(wildcard tests/guest tests/integration)
 
-test: deps build unit unit-asan guest-tests
+test: deps build unit unit-asan fuzz-smoke guest-tests
 
 demo: build
 	@bash tests/guest/demo.sh $(abspath $(BUILD))/argus
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer harnesses (clang): FUZZ_SECONDS each, new inputs under build-fuzz/corpus
+FUZZ_SECONDS ?= 60
+FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms
+fuzz: deps
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
+	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+	ninja -C build-fuzz
+	for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus/$$f && \
+	  UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus/$$f fuzz/corpus/$$f 2>&1 | tail -1 || exit 1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
