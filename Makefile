@@ -61,11 +61,17 @@ fuzz: deps
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 	ninja -C build-fuzz
-	for f in $(FUZZERS); do \
-	  mkdir -p build-fuzz/corpus/$$f && \
-	  UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
-	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
-	    build-fuzz/corpus/$$f fuzz/corpus/$$f 2>&1 | tail -1 || exit 1; \
+	@for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/fuzz/fuzz_$$f \
+	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	      -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$f fuzz/corpus/$$f \
+	      >build-fuzz/fuzz_$$f.log 2>&1; then \
+	    echo "fuzz_$$f: $$(tail -n1 build-fuzz/fuzz_$$f.log)"; \
+	  else \
+	    echo "fuzz_$$f FAILED:"; grep -A20 -m1 'ERROR\|runtime error' build-fuzz/fuzz_$$f.log; \
+	    exit 1; \
+	  fi; \
 	done
 
 fuzz-smoke:

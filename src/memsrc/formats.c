@@ -66,7 +66,8 @@ static int cmp_pa(const void *a, const void *b)
 
 int ranges_normalize(struct mem_range *r, size_t n, struct aerr *err)
 {
-	qsort(r, n, sizeof(*r), cmp_pa);
+	if (n)
+		qsort(r, n, sizeof(*r), cmp_pa);
 	for (size_t i = 0; i < n; i++) {
 		if (!r[i].len)
 			return aerr_set(err, EINVAL, "memory range %zu at 0x%llx is empty", i,
@@ -188,6 +189,8 @@ static size_t drop_overlaps(struct mem_range *r, size_t n)
 {
 	size_t o = 0;
 
+	if (!n)
+		return 0;
 	qsort(r, n, sizeof(*r), cmp_pa);
 	for (size_t i = 0; i < n; i++) {
 		if (o) {

@@ -225,6 +225,15 @@ int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct a
 	*out = NULL;
 	if (size < 24 || size > (256u << 20))
 		return aerr_set(err, EINVAL, "BTF blob of %zu bytes is not plausible", size);
+	/* libbpf checks bounds; we also need the type section 4-byte aligned,
+	 * or every struct btf_type access is misaligned */
+	struct { uint16_t magic; uint8_t version, flags; uint32_t hdr_len, type_off, type_len,
+		 str_off, str_len; } hdr;
+	memcpy(&hdr, data, sizeof(hdr));
+	if (hdr.magic != 0xeB9F || hdr.version != 1 || hdr.hdr_len < sizeof(hdr) ||
+	    hdr.hdr_len > size || (hdr.hdr_len + hdr.type_off) % 4 || hdr.type_len % 4)
+		return aerr_set(err, EINVAL, "BTF blob has a bad header (magic 0x%04x, version %u, "
+				"type section at %u)", hdr.magic, hdr.version, hdr.type_off);
 	libbpf_set_print(quiet_print);
 	p = calloc(1, sizeof(*p));
 	t = calloc(1, sizeof(*t));
