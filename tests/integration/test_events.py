@@ -146,3 +146,76 @@ def test_graceful_shutdown(guest, tmp_path):
               "OS Identifier Found", "Loading Profile Candidate", "Profile Verification Successful",
               "Host Initialization Successful", "Service Initialization Successful"):
         assert n in names, n
+
+
+@pytest.mark.parametrize("limits,names", [
+    ("processes: 20", ["Process Limit Reached"]),
+    ("file_descriptors: 2\n        threads: 30\n        vmas: 20",
+     ["File Handles Limit Reached", "Threads Limit Reached", "Process Memory Limit Reached"]),
+])
+def test_limits_reached(guest, tmp_path, limits, names):
+    """A limit below what the guest has: its System Activity, once."""
+    s = Service(tmp_path, guest, sleep=SLEEP, extra=f"      limits:\n        {limits}\n")
+    try:
+        for name in names:
+            found = s.wait_for(lambda m, n=name: m["activity_data"]["name"] == n, timeout=5)
+            time.sleep(3 * s.sleep_s)
+            s.poll()
+            found = [m for m in s.messages if m["activity_data"]["name"] == name]
+            assert len(found) == 1, f"§10.10 '{name}': {len(found)} messages"
+            assert found[0]["message_type"] == "SYSTEM_ACTIVITY"
+            assert found[0]["severity"] == "MEDIUM"
+    finally:
+        s.stop()
+
+
+def test_tcp_connections_status(guest, tmp_path):
+    s = Service(tmp_path, guest, sleep=SLEEP,
+                collection="  tcp_network_connections_status:\n    enabled: true\n    interval: 2s\n")
+    srv = guest.spawn("exec socat TCP-LISTEN:9095,reuseaddr EXEC:'sleep 20'")
+    try:
+        found = s.wait_for(lambda m: m["activity_data"]["name"] == "TCP Network Connections Status"
+                           and m["activity_data"]["process_details"]["process_id"] == srv,
+                           timeout=8, count=2)
+        assert len(found) >= 2, "§10.2 'TCP Network Connections Status' not periodic"
+        conns = found[-1]["activity_data"]["network_connection_list"]
+        assert any(c["network_connection_details"]["source_port"] == 9095 for c in conns)
+    finally:
+        guest.run(f"kill {srv}")
+        s.stop()
+
+
+def test_sighup_reopens_the_event_log(guest, tmp_path):
+    import os
+    import signal
+    s = Service(tmp_path, guest, sleep=SLEEP)
+    try:
+        os.rename(s.events_path, s.events_path + ".moved")   # what logrotate does
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        guest.spawn("exec sleep 1")
+        deadline = time.time() + 10
+        while not os.path.exists(s.events_path) and time.time() < deadline:
+            time.sleep(0.2)
+        assert os.path.exists(s.events_path), "SIGHUP did not reopen the event log"
+    finally:
+        s.stop()
+
+
+def test_immediate_shutdown(guest, tmp_path):
+    import signal
+    s = Service(tmp_path, guest, sleep=SLEEP)
+    s.stop()
+    cfg = open(s.config).read().replace("service:\n", "service:\n  immediate_shutdown: true\n")
+    with open(s.config, "w") as f:
+        f.write(cfg)
+    import subprocess
+    from conftest import ARGUS
+    before = len(open(s.events_path).readlines())
+    p = subprocess.Popen([ARGUS, "run", "--config", s.config], stdout=subprocess.DEVNULL)
+    time.sleep(3)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(10) == 0
+    lines = open(s.events_path).readlines()[before:]
+    assert any("Host Initialization Successful" in l for l in lines)
+    assert not any("Service Gracefully Shutdown" in l for l in lines)
