@@ -99,6 +99,13 @@ int cmd_info(int argc, char **argv)
 	jw_kuint(&w, "btf_size", p->btf_size);
 	jw_kuint(&w, "symbols", p->syms ? p->syms->n : 0);
 	jw_kstr(&w, "types", p->types ? p->types->desc : "");
+	jw_key(&w, "offsets");
+	jw_obj_begin(&w);
+	jw_kint(&w, "task_struct.tasks", p->off.task_struct__tasks.off);
+	jw_kint(&w, "task_struct.pid", p->off.task_struct__pid.off);
+	jw_kint(&w, "task_struct.comm", p->off.task_struct__comm.off);
+	jw_kuint(&w, "task_struct.size", p->off.size_task_struct);
+	jw_obj_end(&w);
 	jw_kuint(&w, "open_ns", t1 - t0);
 	jw_kuint(&w, "reads", k->mem->stats.reads);
 	jw_kuint(&w, "bytes", k->mem->stats.bytes);

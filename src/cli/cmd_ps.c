@@ -142,6 +142,9 @@ int cmd_ps(int argc, char **argv)
 			print_text(&s->procs[i], threads);
 	}
 	fflush(stdout);
+	/* an incomplete list is always said, whatever the verbosity */
+	if (s->stats.task_walk[0])
+		fprintf(stderr, "argus: warning: %s: the list is incomplete\n", s->stats.task_walk);
 	if (s->stats.bad_objects || s->stats.loops || s->stats.limit_hits)
 		alog_warn("skipped %llu unreadable objects, %llu cyclic lists, %llu limits hit",
 			  (unsigned long long)s->stats.bad_objects,

@@ -322,8 +322,11 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 	if (w.end == WALK_FAULT && n == 0)
 		ret = aerr_set(err, EFAULT, "cannot read the task list at init_task (0x%llx)",
 			       (unsigned long long)k->prof->sym.init_task);
-	if (w.end != WALK_OK)
-		alog_warn("task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
+	if (w.end != WALK_OK) {
+		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
+			 "task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
+		alog_warn("%s", s->stats.task_walk);
+	}
 	list_walk_done(&w);
 	qsort(v, n, sizeof(*v), cmp_pid);
 	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));

@@ -165,6 +165,7 @@ struct snap_stats {
 	uint64_t truncated;	/* strings cut at the configured length */
 	/* which configured limit cut a walk in this scan */
 	uint8_t limit_processes, limit_threads, limit_fds, limit_vmas;
+	char task_walk[96];	/* why the task list walk ended early, or "" */
 };
 
 struct snapshot {

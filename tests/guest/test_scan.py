@@ -316,3 +316,66 @@ def test_bash_history(guest):
         assert hist == [] and state["history_length"] == 0
     finally:
         b.close()
+
+
+def test_namespaces_and_container(guest):
+    """A process in new mount/net/uts namespaces under a container cgroup."""
+    cid = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    cg = f"/sys/fs/cgroup/cri-containerd-{cid}.scope"
+    guest.check(f"mkdir -p {cg}")
+    pid = guest.spawn(f"echo $$ > {cg}/cgroup.procs; exec unshare -m -n -u sleep 100")
+    try:
+        time.sleep(1)
+        d = scan(guest)
+        procs = {p["process_id"]: p for p in d["processes"]}
+        p, init = procs[pid], procs[1]
+        for key, ns in (("process_network_namespace", "net"),
+                        ("process_mount_points_namespace", "mnt")):
+            want = int(guest.check(f"readlink /proc/{pid}/ns/{ns}").strip()[len(ns) + 2:-1])
+            assert p[key] == want != init[key], key
+        assert p["process_pid_namespace"] == init["process_pid_namespace"]
+        assert p["process_container_id"] == cid
+        assert init["process_container_id"] == ""
+    finally:
+        guest.run(f"kill {pid}; sleep 0.5; rmdir {cg}")
+
+
+def test_corrupted_task_list(guest, tmp_path):
+    """A loop and a pointer into nowhere in the task list of a memory copy:
+    the walk stops, says why, and keeps what it read."""
+    import shutil
+    info = json.loads(run_argus("info", "--source", f"qemu:{guest.ram_path}", "--json").stdout)
+    img = tmp_path / "bad.raw"
+    guest.pause()
+    try:
+        shutil.copyfile(guest.ram_path, img)
+    finally:
+        guest.cont()
+    pob, off = info["page_offset_base"], info["offsets"]["task_struct.tasks"]
+    head_pa = info["init_task_physical_address"] + off
+    with open(img, "r+b") as f:
+        def rd(pa):
+            f.seek(pa)
+            return struct.unpack("<Q", f.read(8))[0]
+
+        def wr(pa, v):
+            f.seek(pa)
+            f.write(struct.pack("<Q", v))
+        t1 = rd(head_pa)               # pid 1's tasks
+        t2 = rd(t1 - pob)              # pid 2's tasks
+        t3 = rd(t2 - pob)
+        wr(t3 - pob, t2)               # pid 3 -> pid 2: a cycle
+    p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
+    assert p.returncode == 0, p.stderr
+    pids = [json.loads(l)["process_id"] for l in p.stdout.splitlines()]
+    assert pids[:3] == [1, 2, 3] and len(pids) == 3
+    assert "cycle" in p.stderr
+    d = json.loads(run_argus("scan", "--source", f"raw:{img}", "--once").stdout)
+    assert d["scan_statistics"]["cyclic_lists"] >= 1
+    # now a pointer into nowhere
+    with open(img, "r+b") as f:
+        f.seek(t3 - pob)
+        f.write(struct.pack("<Q", pob + (1 << 44)))
+    p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) == 3 and "unreadable" in p.stderr
