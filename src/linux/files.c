@@ -61,19 +61,21 @@ static uint8_t ftype(uint32_t mode)
 	}
 }
 
-/* timespec64 members (6.1: i_atime; 6.6: __i_ctime) */
+/* inode times: timespec64 members (i_atime before 6.6, __i_ctime in 6.6),
+ * or separate seconds and nanoseconds (i_atime_sec, i_atime_nsec: 6.11+) */
 static int64_t inode_time(struct kernel *k, uint64_t inode, const struct kfield *a,
-			  const struct kfield *b)
+			  const struct kfield *b, const struct kfield *sec, const struct kfield *nsec)
 {
 	const struct koffsets *o = &k->prof->off;
 	const struct kfield *f = a->present ? a : b;
 
+	if (!f->present && sec->present)
+		return (int64_t)rd(k, inode, sec) * 1000000000LL + (int64_t)rd(k, inode, nsec);
 	if (!f->present)
 		return 0;
 	uint64_t ts = inode + (uint64_t)f->off;
-	int64_t sec = (int64_t)rd(k, ts, &o->timespec64__tv_sec);
-	int64_t nsec = (int64_t)rd(k, ts, &o->timespec64__tv_nsec);
-	return sec * 1000000000LL + nsec;
+	return (int64_t)rd(k, ts, &o->timespec64__tv_sec) * 1000000000LL +
+	       (int64_t)rd(k, ts, &o->timespec64__tv_nsec);
 }
 
 static void inode_details(struct fctx *c, struct snap_fd *f)
@@ -89,9 +91,12 @@ static void inode_details(struct fctx *c, struct snap_fd *f)
 	f->gid = (uint32_t)rd(k, ino, &o->inode__i_gid);
 	f->size = (int64_t)rd(k, ino, &o->inode__i_size);
 	f->dev = user_dev((uint32_t)rd(k, rd(k, ino, &o->inode__i_sb), &o->super_block__s_dev));
-	f->atime_ns = inode_time(k, ino, &o->inode__i_atime, &o->inode____i_atime);
-	f->mtime_ns = inode_time(k, ino, &o->inode__i_mtime, &o->inode____i_mtime);
-	f->ctime_ns = inode_time(k, ino, &o->inode__i_ctime, &o->inode____i_ctime);
+	f->atime_ns = inode_time(k, ino, &o->inode__i_atime, &o->inode____i_atime,
+				 &o->inode__i_atime_sec, &o->inode__i_atime_nsec);
+	f->mtime_ns = inode_time(k, ino, &o->inode__i_mtime, &o->inode____i_mtime,
+				 &o->inode__i_mtime_sec, &o->inode__i_mtime_nsec);
+	f->ctime_ns = inode_time(k, ino, &o->inode__i_ctime, &o->inode____i_ctime,
+				 &o->inode__i_ctime_sec, &o->inode__i_ctime_nsec);
 }
 
 #define AF_INET_ 2

@@ -3,7 +3,7 @@
  * The kernel keeps every symbol's name compressed with a 256-entry token
  * table and its address as a 32-bit offset from a base.  Since Linux 6.0
  * VMCOREINFO names the tables; before that they are found by shape
- * (kallsyms_find_by_shape, not yet).  The result is a struct ksyms with
+ * (kallsyms_find_by_shape).  The result is a struct ksyms with
  * runtime addresses.
  */
 #ifndef ARGUS_KALLSYMS_H
@@ -27,5 +27,9 @@ struct kallsyms_loc {
 
 int kallsyms_decode(struct vas *kas, const struct kallsyms_loc *loc, struct ksyms **out,
 		    struct aerr *err);
+/* Locate the tables by shape in the kernel image from image_va (see
+ * kallsyms_shape.c); the caller must validate by decoding. */
+int kallsyms_find_by_shape(struct vas *kas, uint64_t image_va, struct kallsyms_loc *loc,
+			   struct aerr *err);
 
 #endif

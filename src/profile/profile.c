@@ -270,10 +270,27 @@ static int load_kallsyms(struct kprofile *p, struct vas *as, struct aerr *err)
 	vmci_symbol(&p->vmci, "kallsyms_offsets", &loc.offsets);
 	vmci_symbol(&p->vmci, "kallsyms_relative_base", &loc.relative_base);
 	vmci_symbol(&p->vmci, "kallsyms_addresses", &loc.addresses);
-	if (!loc.names)
-		return aerr_set(err, ENOENT, "VMCOREINFO of %s has no kallsyms tables (Linux < 6.0); "
+	if (loc.names)
+		return kallsyms_decode(as, &loc, &p->syms, err);
+	/* before Linux 6.0: find the tables by their shape, then check two
+	 * symbols VMCOREINFO does name */
+	uint64_t stext, uts, a;
+	if (vmci_symbol(&p->vmci, "_stext", &stext) || vmci_symbol(&p->vmci, "init_uts_ns", &uts))
+		return aerr_set(err, ENOENT, "VMCOREINFO of %s names neither kallsyms nor _stext; "
 				"give an ISF profile with --profile FILE", p->vmci.osrelease);
-	return kallsyms_decode(as, &loc, &p->syms, err);
+	int ret = kallsyms_find_by_shape(as, stext, &loc, err);
+	if (!ret)
+		ret = kallsyms_decode(as, &loc, &p->syms, err);
+	if (ret)
+		return aerr_wrap(err, "Linux %s (no kallsyms in VMCOREINFO)", p->vmci.osrelease);
+	if (ksyms_lookup(p->syms, "_stext", &a) || a != stext ||
+	    ksyms_lookup(p->syms, "init_uts_ns", &a) || a != uts) {
+		ksyms_free(p->syms);
+		p->syms = NULL;
+		return aerr_set(err, EINVAL, "kallsyms found by shape disagree with VMCOREINFO "
+				"(_stext, init_uts_ns)");
+	}
+	return 0;
 }
 
 static int load_btf(struct kprofile *p, struct vas *as, struct aerr *err)

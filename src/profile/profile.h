@@ -76,6 +76,8 @@ struct kfield {
 	X(inode, i_mode) X(inode, i_uid) X(inode, i_gid) X(inode, i_ino) X(inode, i_sb) \
 	X(inode, i_size) X(inode, i_nlink) X(inode, i_atime) X(inode, i_mtime) \
 	X(inode, i_ctime) X(inode, __i_atime) X(inode, __i_mtime) X(inode, __i_ctime) \
+	X(inode, i_atime_sec) X(inode, i_atime_nsec) X(inode, i_mtime_sec) \
+	X(inode, i_mtime_nsec) X(inode, i_ctime_sec) X(inode, i_ctime_nsec) \
 	X(inode, i_mapping) X(super_block, s_dev) X(super_block, s_type) \
 	X(file_system_type, name) X(timespec64, tv_sec) X(timespec64, tv_nsec)
 

@@ -19,6 +19,8 @@ if [ ! -f "$dir/.done" ]; then
 	[ -s "$vmlinuz" ] || { echo "fetch.sh: $PKG has no vmlinuz" >&2; exit 1; }
 	ln -sf "$vmlinuz" "$dir/vmlinuz"
 	kver=$(basename "$vmlinuz"); kver=${kver#vmlinuz-}
+	# merged-/usr packages (Debian 13) keep modules in /usr/lib/modules
+	[ -d "$dir/root/lib/modules" ] || { [ -d "$dir/root/usr/lib/modules" ] && ln -s usr/lib "$dir/root/lib"; }
 	depmod -b "$dir/root" "$kver"	# the package leaves modules.dep to its postinst
 	touch "$dir/.done"
 fi

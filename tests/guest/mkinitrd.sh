@@ -51,8 +51,13 @@ add_mod() {	# $1: path relative to $mdir
 	order+=("$rel")
 }
 for m in $MODULES; do
-	rel=$(grep -E "/$m\.ko(\.xz|\.zst)?:" "$mdir/modules.dep" | cut -d: -f1 | head -n1)
-	[ -n "$rel" ] || { echo "mkinitrd.sh: module $m not found" >&2; exit 1; }
+	rel=$(grep -E "/$m\.ko(\.xz|\.zst)?:" "$mdir/modules.dep" | cut -d: -f1 | head -n1 || true)
+	if [ -z "$rel" ]; then
+		# built into this kernel: nothing to load
+		grep -qE "/$m\.ko$" "$mdir/modules.builtin" 2>/dev/null && continue
+		echo "mkinitrd.sh: module $m not found in $mdir" >&2
+		exit 1
+	fi
 	add_mod "$rel"
 done
 : >"$root/etc/modules.order"

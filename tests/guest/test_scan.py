@@ -148,6 +148,13 @@ def decode_addr(h):
 
 
 def test_tcp_connections(guest, workload):
+    d = check_tcp(guest, 7)
+    ifs = {c["workload_network_interface_name"] for c in d["tcp_connections"]
+           if "workload_network_interface_name" in c}
+    assert {"lo", "eth0"} <= ifs
+
+
+def check_tcp(guest, min_conns):
     t = Tally()
     d = scan(guest)
     truth = parse_tcp(guest.check("argus-truth tcp").splitlines())
@@ -156,7 +163,7 @@ def test_tcp_connections(guest, workload):
     for c in d["tcp_connections"]:
         ino = fds[(c["process_id"], c["file_descriptor_id"])]["file_descriptor_inode_number"]
         seen[ino] = c
-    assert len(truth) >= 7
+    assert len(truth) >= min_conns
     for ino, (la, lp, ra, rp, st) in truth.items():
         c = seen.get(ino)
         w = f"socket {ino}"
@@ -171,10 +178,8 @@ def test_tcp_connections(guest, workload):
         t.check("tcp_connection", w, "state", st, c["connection_state"])
         if st == "ESTABLISHED":
             t.check("tcp_connection", w, "bytes flowing", True, c["tcp_bytes_in"] > 0)
-    ifs = {c["workload_network_interface_name"] for c in d["tcp_connections"]
-           if "workload_network_interface_name" in c}
-    assert {"lo", "eth0"} <= ifs
     t.report()
+    return d
 
 
 def test_workload(guest):

@@ -1,0 +1,55 @@
+"""The same checks on other kernels: Debian 11's 5.10 (no kallsyms in
+VMCOREINFO: found by shape; VMAs in a list, not a maple tree) and Debian
+13's 6.12 (new inode time fields, merged /usr).  argus uses the auto
+profile on each; nothing in it names a kernel version."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import Guest, run_argus
+import test_ps as ps_checks
+import test_scan as scan_checks
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module", params=["bullseye", "trixie"])
+def kguest(request):
+    p = subprocess.run([os.path.join(HERE, "fetch-kernel.sh"), request.param],
+                       capture_output=True, text=True)
+    if p.returncode:
+        pytest.skip(f"{request.param} kernel not available: {p.stderr.strip()}")
+    g = Guest(f"k{os.getpid()}{request.param[:3]}", kernel_pkg=p.stdout.strip())
+    g.start()
+    yield g
+    g.stop()
+
+
+def test_ps(kguest):
+    for _ in range(3):
+        before = ps_checks.truth(kguest)
+        seen = ps_checks.argus_ps(f"qemu:{kguest.ram_path}")
+        after = ps_checks.truth(kguest)
+        bad, _ = ps_checks.compare(before, seen, after)
+        assert not bad, "; ".join(bad)
+    release = kguest.check("uname -r").strip()
+    info = run_argus("info", "--source", f"qemu:{kguest.ram_path}").stdout
+    assert release in info
+
+
+def test_scan(kguest):
+    pids = [kguest.spawn("exec 3>/tmp/k.txt 4</etc/passwd; exec sleep 100"),
+            kguest.spawn("exec socat TCP-LISTEN:8090,reuseaddr EXEC:cat")]
+    try:
+        import time
+        time.sleep(1)
+        pids.append(kguest.spawn("exec socat - TCP:127.0.0.1:8090 </dev/zero >/dev/null"))
+        time.sleep(1)
+        scan_checks.test_processes(kguest, pids)
+        scan_checks.test_file_descriptors(kguest, pids)
+        scan_checks.check_tcp(kguest, 2)
+        scan_checks.test_process_memory(kguest, pids)
+        scan_checks.test_executable_and_library_hashes(kguest, pids)
+    finally:
+        kguest.run("kill " + " ".join(map(str, pids)))
