@@ -36,6 +36,8 @@ struct act_rec {
 	uint8_t old_tcp_state;		/* TCP state change */
 	int64_t first_seen_ns;		/* connection first observed (wall clock) */
 	int64_t ended_ns;		/* connection no longer seen (wall clock) */
+	const struct snap_proc *const *chain;	/* reverse shell: the shell first */
+	int nchain;
 };
 
 typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);
@@ -50,6 +52,7 @@ struct detect_cfg {
 struct detect_state {
 	struct u64map conn_first_seen;	/* conn key -> wall-clock ns first seen */
 	struct u64map conn_alerted;	/* conn key -> bitmask of alerts fired */
+	struct u64map alerted;		/* other alerts already reported, by key */
 	int64_t last_status_ns;
 };
 
@@ -61,6 +64,11 @@ void detect_state_free(struct detect_state *st);
 void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
 		 act_emit_fn emit, void *ctx);
+
+/* Rules on one snapshot (not a difference): reverse shells.  Each is
+ * reported once per shell and connection. */
+void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cfg,
+			   struct detect_state *st, act_emit_fn emit, void *ctx);
 
 /* Key of a connection (stable across scans). */
 uint64_t detect_conn_key(const struct snap_sock *c);

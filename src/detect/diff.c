@@ -30,12 +30,14 @@ void detect_state_init(struct detect_state *st)
 	memset(st, 0, sizeof(*st));
 	u64map_init(&st->conn_first_seen);
 	u64map_init(&st->conn_alerted);
+	u64map_init(&st->alerted);
 }
 
 void detect_state_free(struct detect_state *st)
 {
 	u64map_free(&st->conn_first_seen);
 	u64map_free(&st->conn_alerted);
+	u64map_free(&st->alerted);
 }
 
 struct dctx {
@@ -428,6 +430,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 		diff_procs(&d, prev, cur);
 	diff_conns(&d, prev, cur);
 	diff_containers(&d, prev, cur);
+	detect_reverse_shells(cur, cfg, st, emit, ctx);
 	if (cfg->enabled[ACT_TCP_CONN_STATUS] && cfg->status_interval_ns &&
 	    now_ns - st->last_status_ns >= (int64_t)cfg->status_interval_ns) {
 		st->last_status_ns = now_ns;

@@ -166,6 +166,40 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 	return (int32_t)c->nsocks++;
 }
 
+#define AF_UNIX_ 1
+
+/* What the two ends of a channel share: the pipe's inode, the lower of a
+ * unix socket and its peer, the lower of a pty's master and slave tty. */
+static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
+{
+	const struct koffsets *o = c->o;
+	struct kernel *k = c->k;
+
+	if (f->type == SNAP_FT_FIFO)
+		return f->inode;
+	if (f->type == SNAP_FT_SOCK) {
+		uint64_t sock = rd(k, f->file, &o->file__private_data);
+		uint64_t sk = kptr_ok(sock) ? rd(k, sock, &o->socket__sk) : 0;
+		if (!kptr_ok(sk))
+			return 0;
+		uint64_t fam = rd(k, sk + (uint64_t)o->sock____sk_common.off, &o->sock_common__skc_family);
+		if (fam != AF_UNIX_)
+			return sk;
+		uint64_t peer = rd(k, sk, &o->unix_sock__peer);
+		return kptr_ok(peer) && peer < sk ? peer : sk;
+	}
+	if (f->type == SNAP_FT_CHR && f->name &&
+	    (!strcmp(f->name, "/dev/ptmx") || !strncmp(f->name, "/dev/pts/", 9))) {
+		uint64_t priv = rd(k, f->file, &o->file__private_data);
+		uint64_t tty = kptr_ok(priv) ? rd(k, priv, &o->tty_file_private__tty) : 0;
+		uint64_t other = kptr_ok(tty) ? rd(k, tty, &o->tty_struct__link) : 0;
+		if (!kptr_ok(tty))
+			return 0;
+		return kptr_ok(other) && other < tty ? other : tty;
+	}
+	return 0;
+}
+
 static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file, struct snap_fd *f)
 {
 	const struct koffsets *o = c->o;
@@ -191,6 +225,7 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 		f->type = SNAP_FT_ANON;
 	if (f->type == SNAP_FT_SOCK)
 		f->sock = tcp_socket(c, p, f);
+	f->link = link_key(c, f);
 	return 0;
 }
 

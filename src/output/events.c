@@ -55,6 +55,47 @@ static void status_details(struct jw *w, const struct act_rec *r)
 	jw_arr_end(w);
 }
 
+/* section 11.8: every process of the chain with its fds and connections */
+static void chain_details(struct jw *w, const struct act_rec *r)
+{
+	jw_key(w, "process_list");
+	jw_arr_begin(w);
+	for (int i = 0; i < r->nchain; i++) {
+		const struct snap_proc *p = r->chain[i];
+		jw_obj_begin(w);
+		jw_key(w, "process_details");
+		jw_obj_begin(w);
+		attrs_process(w, p);
+		jw_key(w, "file_descriptor_list");
+		jw_arr_begin(w);
+		for (uint32_t j = 0; j < p->nfds; j++) {
+			jw_obj_begin(w);
+			jw_key(w, "file_descriptor_details");
+			jw_obj_begin(w);
+			attrs_fd(w, p, &p->fds[j]);
+			jw_obj_end(w);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_key(w, "network_connection_list");
+		jw_arr_begin(w);
+		for (uint32_t j = 0; j < p->nfds; j++) {
+			if (p->fds[j].sock < 0)
+				continue;
+			jw_obj_begin(w);
+			jw_key(w, "network_connection_details");
+			jw_obj_begin(w);
+			attrs_sock(w, r->snap, &r->snap->socks[p->fds[j].sock]);
+			jw_obj_end(w);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 void event_format(struct buf *b, const struct msg_source *src, const struct act_rec *r)
 {
 	const struct activity *a = &activities[r->id];
@@ -66,6 +107,9 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 		jw_obj_begin(&w);
 		jw_kstr(&w, "description", r->detail ? r->detail : "");
 		jw_obj_end(&w);
+	} else if (r->id == ACT_REVERSE_SHELL) {
+		chain_details(&w, r);
+		sock_details(&w, r);
 	} else if (r->thread) {
 		jw_key(&w, "thread_details");
 		jw_obj_begin(&w);

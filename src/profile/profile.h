@@ -95,7 +95,8 @@ struct kfield {
 	X(net_device, ip6_ptr) X(net_device, ifindex) \
 	X(in_device, ifa_list) X(in_ifaddr, ifa_next) X(in_ifaddr, ifa_local) \
 	X(in_ifaddr, ifa_prefixlen) X(inet6_dev, addr_list) X(inet6_ifaddr, addr) \
-	X(inet6_ifaddr, if_list) X(inet6_ifaddr, prefix_len)
+	X(inet6_ifaddr, if_list) X(inet6_ifaddr, prefix_len) \
+	X(unix_sock, peer) X(tty_file_private, tty) X(tty_struct, link) X(tty_struct, index)
 
 /* address spaces and VMAs (mm.c) */
 #define KFIELDS_MM(X) \

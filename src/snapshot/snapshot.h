@@ -41,6 +41,9 @@ struct snap_fd {
 	const char *name;	/* path, "socket:[N]", "pipe:[N]", "anon_inode:..." */
 	uint64_t file, inode;	/* kernel addresses */
 	int32_t sock;		/* index into snapshot->socks, or -1 */
+	uint64_t link;		/* equal for the two ends of one channel: a pipe's
+				 * inode, a unix socket pair, a pty pair, a TCP
+				 * socket; 0 for other files */
 };
 
 enum snap_ftype {
