@@ -149,14 +149,43 @@ static int vma_mapped_elsewhere(const struct snap_proc *p, uint64_t inode, const
 	return 0;
 }
 
+/* The area of the last scan that v's start lay in (mprotect splits and
+ * merges areas, so a changed area has new bounds). */
+static const struct snap_vma *was_at(const struct snap_proc *pp, const struct snap_vma *v)
+{
+	size_t lo = 0, hi = pp->nvmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct snap_vma *o = &pp->vmas[mid];
+		if (v->start < o->start)
+			hi = mid;
+		else if (v->start >= o->end)
+			lo = mid + 1;
+		else
+			return o->inode == v->inode ? o : NULL;
+	}
+	return NULL;
+}
+
 static void vma_added(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp,
 		      const struct snap_proc *pp, const struct snap_vma *v)
 {
 	struct act_rec r = { .snap = cs, .proc = cp, .vma = v };
+	const struct snap_vma *old = was_at(pp, v);
 
+	if (old && ((old->flags ^ v->flags) & 4)) {
+		r.id = (v->flags & 4) ? ACT_EXEC_PERM_ADDED : ACT_EXEC_PERM_REMOVED;
+		fire(d, &r);
+		return;
+	}
+	if (old)
+		return;		/* the same memory, re-cut */
 	r.id = ACT_MEMORY_CREATED;
 	fire(d, &r);
-	if (!v->inode && (v->flags & 4)) {
+	/* anonymous, or a memfd: code that exists in no file (fileless) */
+	int anon = !v->inode || (v->path && !strncmp(v->path, "/memfd:", 7));
+	if (anon && (v->flags & 4)) {
 		r.id = ACT_EXEC_ANON_MAPPED;
 		fire(d, &r);
 	}
@@ -171,6 +200,8 @@ static void vma_removed(struct dctx *d, const struct snapshot *ps, const struct 
 {
 	struct act_rec r = { .snap = ps, .proc = pp, .vma = v };
 
+	if (was_at(cp, v))
+		return;		/* still there, re-cut */
 	r.id = ACT_MEMORY_TERMINATED;
 	fire(d, &r);
 	if (v->inode && !vma_mapped_elsewhere(cp, v->inode, NULL)) {

@@ -69,10 +69,16 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 	while (kptr_ok(dentry) && kptr_ok(vfsmnt)) {
 		uint64_t root = rd(k, vfsmnt, &o->vfsmount__mnt_root);
 		uint64_t parent = rd(k, dentry, &o->dentry__d_parent);
-		if (dentry == root || dentry == parent) {
+		if (dentry == parent && dentry != root) {
+			/* a pseudo file's lone dentry (memfd, sockets, pipes):
+			 * the kernel shows its name under "/" */
+			if (prepend_name(k, &p, dentry))
+				ret = -EFAULT;
+			break;
+		}
+		if (dentry == root) {
 			uint64_t mparent = rd(k, mnt, &o->mount__mnt_parent);
-			if (dentry != root || mparent == mnt || !kptr_ok(mparent) ||
-			    ++hops > PATH_MAX_MOUNTS)
+			if (mparent == mnt || !kptr_ok(mparent) || ++hops > PATH_MAX_MOUNTS)
 				break;
 			dentry = rd(k, mnt, &o->mount__mnt_mountpoint);
 			mnt = mparent;

@@ -155,9 +155,13 @@ def test_tcp_connections(guest, workload):
 
 
 def check_tcp(guest, min_conns):
+    """Sockets the guest shows before and after the scan, in the same state,
+    must be in the scan: others were born, died or moved in between."""
     t = Tally()
+    before = parse_tcp(guest.check("argus-truth tcp").splitlines())
     d = scan(guest)
-    truth = parse_tcp(guest.check("argus-truth tcp").splitlines())
+    after = parse_tcp(guest.check("argus-truth tcp").splitlines())
+    truth = {k: v for k, v in before.items() if after.get(k) == v}
     fds = {(f["process_id"], f["file_descriptor_index"]): f for f in d["file_descriptors"]}
     seen = {}
     for c in d["tcp_connections"]:

@@ -2,7 +2,8 @@
  *   rwx      map anonymous read-write-execute memory
  *   mprotect map anonymous RW, then make it executable, then not
  *   memfd    run code from a memfd (fileless)
- *   file     after SECONDS map a file (/etc/passwd), then unmap it
+ *   file     map a file (/etc/passwd), then unmap it
+ * Each first sleeps SECONDS, so that it is a known process when it acts.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
 	unsigned secs = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 	size_t len = 4 * 4096;
 
+	sleep(secs);	/* be a process argus already knows, then act */
 	if (!strcmp(mode, "rwx")) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -39,7 +41,6 @@ int main(int argc, char **argv)
 		((void (*)(void))p)();
 		sleep(secs);
 	} else if (!strcmp(mode, "file")) {
-		sleep(secs);	/* a process already known, that maps a file */
 		int fd = open("/etc/passwd", O_RDONLY);
 		void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
 		close(fd);
