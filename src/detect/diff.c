@@ -318,7 +318,10 @@ static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct
 			continue;
 		diff_threads(d, prev, pp, cur, cp);
 		diff_fds(d, prev, pp, cur, cp);
-		diff_vmas(d, prev, pp, cur, cp);
+		/* after an exec every memory area is new: that is the new
+		 * program, not memory it created */
+		if (cp->self_exec_id == pp->self_exec_id)
+			diff_vmas(d, prev, pp, cur, cp);
 		diff_bash(d, cur, pp, cp);
 	}
 	for (size_t i = 0; i < prev->nprocs; i++) {

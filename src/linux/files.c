@@ -30,15 +30,6 @@ struct fctx {
 	size_t namecap;
 };
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (!base || kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 /* userspace st_dev encoding of a kernel dev_t (MAJOR << 20 | MINOR) */
 static uint32_t user_dev(uint32_t kdev)
 {
@@ -70,12 +61,12 @@ static int64_t inode_time(struct kernel *k, uint64_t inode, const struct kfield 
 	const struct kfield *f = a->present ? a : b;
 
 	if (!f->present && sec->present)
-		return (int64_t)rd(k, inode, sec) * 1000000000LL + (int64_t)rd(k, inode, nsec);
+		return (int64_t)kernel_field(k, inode, sec) * 1000000000LL + (int64_t)kernel_field(k, inode, nsec);
 	if (!f->present)
 		return 0;
 	uint64_t ts = inode + (uint64_t)f->off;
-	return (int64_t)rd(k, ts, &o->timespec64__tv_sec) * 1000000000LL +
-	       (int64_t)rd(k, ts, &o->timespec64__tv_nsec);
+	return (int64_t)kernel_field(k, ts, &o->timespec64__tv_sec) * 1000000000LL +
+	       (int64_t)kernel_field(k, ts, &o->timespec64__tv_nsec);
 }
 
 static void inode_details(struct fctx *c, struct snap_fd *f)
@@ -84,13 +75,13 @@ static void inode_details(struct fctx *c, struct snap_fd *f)
 	struct kernel *k = c->k;
 	uint64_t ino = f->inode;
 
-	f->imode = (uint32_t)rd(k, ino, &o->inode__i_mode);
+	f->imode = (uint32_t)kernel_field(k, ino, &o->inode__i_mode);
 	f->type = ftype(f->imode);
-	f->ino = rd(k, ino, &o->inode__i_ino);
-	f->uid = (uint32_t)rd(k, ino, &o->inode__i_uid);
-	f->gid = (uint32_t)rd(k, ino, &o->inode__i_gid);
-	f->size = (int64_t)rd(k, ino, &o->inode__i_size);
-	f->dev = user_dev((uint32_t)rd(k, rd(k, ino, &o->inode__i_sb), &o->super_block__s_dev));
+	f->ino = kernel_field(k, ino, &o->inode__i_ino);
+	f->uid = (uint32_t)kernel_field(k, ino, &o->inode__i_uid);
+	f->gid = (uint32_t)kernel_field(k, ino, &o->inode__i_gid);
+	f->size = (int64_t)kernel_field(k, ino, &o->inode__i_size);
+	f->dev = user_dev((uint32_t)kernel_field(k, kernel_field(k, ino, &o->inode__i_sb), &o->super_block__s_dev));
 	f->atime_ns = inode_time(k, ino, &o->inode__i_atime, &o->inode____i_atime,
 				 &o->inode__i_atime_sec, &o->inode__i_atime_nsec);
 	f->mtime_ns = inode_time(k, ino, &o->inode__i_mtime, &o->inode____i_mtime,
@@ -123,16 +114,21 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
-	uint64_t sock = rd(k, f->file, &o->file__private_data);
-	uint64_t sk = kptr_ok(sock) ? rd(k, sock, &o->socket__sk) : 0;
+	uint64_t sock = kernel_field(k, f->file, &o->file__private_data);
+	uint64_t sk = kptr_ok(sock) ? kernel_field(k, sock, &o->socket__sk) : 0;
 
 	if (!kptr_ok(sk))
 		return -1;
 	uint64_t common = sk + (uint64_t)o->sock____sk_common.off;
-	uint16_t family = (uint16_t)rd(k, common, &o->sock_common__skc_family);
+	uint16_t family = (uint16_t)kernel_field(k, common, &o->sock_common__skc_family);
 	if ((family != AF_INET_ && family != AF_INET6_) ||
-	    rd(k, sk, &o->sock__sk_protocol) != IPPROTO_TCP_)
+	    kernel_field(k, sk, &o->sock__sk_protocol) != IPPROTO_TCP_)
 		return -1;
+	/* one record per connection and process, whatever the fds on it
+	 * (bash >& /dev/tcp/... holds it on 0, 1 and 2) */
+	for (size_t i = c->nsocks; i-- > 0 && c->socks[i].pid == p->pid;)
+		if (c->socks[i].sk == sk)
+			return (int32_t)i;
 	struct snap_sock *s = new_sock(c);
 	if (!s)
 		return -1;
@@ -141,14 +137,14 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 	s->sk = sk;
 	s->ino = f->ino;
 	s->family = family;
-	s->state = (uint8_t)rd(k, common, &o->sock_common__skc_state);
-	s->sport = (uint16_t)rd(k, common, &o->sock_common__skc_num);
-	uint16_t dport = (uint16_t)rd(k, common, &o->sock_common__skc_dport);
+	s->state = (uint8_t)kernel_field(k, common, &o->sock_common__skc_state);
+	s->sport = (uint16_t)kernel_field(k, common, &o->sock_common__skc_num);
+	uint16_t dport = (uint16_t)kernel_field(k, common, &o->sock_common__skc_dport);
 	s->dport = (uint16_t)((dport >> 8) | (dport << 8));
 	if (family == AF_INET_) {
-		uint32_t a = (uint32_t)rd(k, common, &o->sock_common__skc_rcv_saddr);
+		uint32_t a = (uint32_t)kernel_field(k, common, &o->sock_common__skc_rcv_saddr);
 		memcpy(s->saddr, &a, 4);
-		a = (uint32_t)rd(k, common, &o->sock_common__skc_daddr);
+		a = (uint32_t)kernel_field(k, common, &o->sock_common__skc_daddr);
 		memcpy(s->daddr, &a, 4);
 	} else {
 		if (o->sock_common__skc_v6_rcv_saddr.present)
@@ -158,11 +154,11 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 			vas_read(&k->kvas, common + (uint64_t)o->sock_common__skc_v6_daddr.off,
 				 s->daddr, 16, NULL);
 	}
-	s->bytes_in = rd(k, sk, &o->tcp_sock__bytes_received);
-	s->bytes_out = o->tcp_sock__bytes_sent.present ? rd(k, sk, &o->tcp_sock__bytes_sent) :
-		       rd(k, sk, &o->tcp_sock__bytes_acked);
-	s->segs_in = rd(k, sk, &o->tcp_sock__segs_in);
-	s->segs_out = rd(k, sk, &o->tcp_sock__segs_out);
+	s->bytes_in = kernel_field(k, sk, &o->tcp_sock__bytes_received);
+	s->bytes_out = o->tcp_sock__bytes_sent.present ? kernel_field(k, sk, &o->tcp_sock__bytes_sent) :
+		       kernel_field(k, sk, &o->tcp_sock__bytes_acked);
+	s->segs_in = kernel_field(k, sk, &o->tcp_sock__segs_in);
+	s->segs_out = kernel_field(k, sk, &o->tcp_sock__segs_out);
 	return (int32_t)c->nsocks++;
 }
 
@@ -178,21 +174,21 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
 	if (f->type == SNAP_FT_FIFO)
 		return f->inode;
 	if (f->type == SNAP_FT_SOCK) {
-		uint64_t sock = rd(k, f->file, &o->file__private_data);
-		uint64_t sk = kptr_ok(sock) ? rd(k, sock, &o->socket__sk) : 0;
+		uint64_t sock = kernel_field(k, f->file, &o->file__private_data);
+		uint64_t sk = kptr_ok(sock) ? kernel_field(k, sock, &o->socket__sk) : 0;
 		if (!kptr_ok(sk))
 			return 0;
-		uint64_t fam = rd(k, sk + (uint64_t)o->sock____sk_common.off, &o->sock_common__skc_family);
+		uint64_t fam = kernel_field(k, sk + (uint64_t)o->sock____sk_common.off, &o->sock_common__skc_family);
 		if (fam != AF_UNIX_)
 			return sk;
-		uint64_t peer = rd(k, sk, &o->unix_sock__peer);
+		uint64_t peer = kernel_field(k, sk, &o->unix_sock__peer);
 		return kptr_ok(peer) && peer < sk ? peer : sk;
 	}
 	if (f->type == SNAP_FT_CHR && f->name &&
 	    (!strcmp(f->name, "/dev/ptmx") || !strncmp(f->name, "/dev/pts/", 9))) {
-		uint64_t priv = rd(k, f->file, &o->file__private_data);
-		uint64_t tty = kptr_ok(priv) ? rd(k, priv, &o->tty_file_private__tty) : 0;
-		uint64_t other = kptr_ok(tty) ? rd(k, tty, &o->tty_struct__link) : 0;
+		uint64_t priv = kernel_field(k, f->file, &o->file__private_data);
+		uint64_t tty = kptr_ok(priv) ? kernel_field(k, priv, &o->tty_file_private__tty) : 0;
+		uint64_t other = kptr_ok(tty) ? kernel_field(k, tty, &o->tty_struct__link) : 0;
 		if (!kptr_ok(tty))
 			return 0;
 		return kptr_ok(other) && other < tty ? other : tty;
@@ -209,9 +205,9 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 	f->fd = fd;
 	f->file = file;
 	f->sock = -1;
-	f->f_flags = (uint32_t)rd(c->k, file, &o->file__f_flags);
-	f->f_mode = (uint32_t)rd(c->k, file, &o->file__f_mode);
-	f->inode = rd(c->k, file, &o->file__f_inode);
+	f->f_flags = (uint32_t)kernel_field(c->k, file, &o->file__f_flags);
+	f->f_mode = (uint32_t)kernel_field(c->k, file, &o->file__f_mode);
+	f->inode = kernel_field(c->k, file, &o->file__f_inode);
 	if (!kptr_ok(f->inode))
 		return -EFAULT;
 	inode_details(c, f);
@@ -233,11 +229,11 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
-	uint64_t files = rd(k, p->task, &o->task_struct__files);
-	uint64_t fdt = kptr_ok(files) ? rd(k, files, &o->files_struct__fdt) : 0;
-	uint64_t max = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__max_fds) : 0;
-	uint64_t arr = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__fd) : 0;
-	uint64_t cloexec = kptr_ok(fdt) ? rd(k, fdt, &o->fdtable__close_on_exec) : 0;
+	uint64_t files = kernel_field(k, p->task, &o->task_struct__files);
+	uint64_t fdt = kptr_ok(files) ? kernel_field(k, files, &o->files_struct__fdt) : 0;
+	uint64_t max = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__max_fds) : 0;
+	uint64_t arr = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__fd) : 0;
+	uint64_t cloexec = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__close_on_exec) : 0;
 	uint64_t ptrs[FD_CHUNK], bits[FD_CHUNK / 64];
 	struct snap_fd *v = NULL;
 	uint32_t n = 0, cap = 0;

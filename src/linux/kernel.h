@@ -44,6 +44,17 @@ struct kernel {
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
+
+/* A field of the kernel object at base, or 0 when it cannot be read (or
+ * base is 0): for walks that check the values they get. */
+static inline uint64_t kernel_field(struct kernel *k, uint64_t base, const struct kfield *f)
+{
+	uint64_t v = 0;
+
+	if (!base || kfield_read(&k->kvas, base, f, &v))
+		return 0;
+	return v;
+}
 void kernel_close(struct kernel *k);
 int kernel_scan_begin(struct kernel *k, struct aerr *err);
 

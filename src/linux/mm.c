@@ -32,15 +32,6 @@ struct mctx {
 	int bad;
 };
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (!base || kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 static int add_vma(struct mctx *c, uint64_t vma)
 {
 	if (!kptr_ok(vma)) {
@@ -141,7 +132,7 @@ static int walk_node(struct mctx *c, uint64_t entry, int depth, uint64_t max)
 static int walk_list(struct mctx *c)
 {
 	const struct koffsets *o = c->o;
-	uint64_t vma = rd(c->k, c->mm, &o->mm_struct__mmap);
+	uint64_t vma = kernel_field(c->k, c->mm, &o->mm_struct__mmap);
 
 	while (vma) {
 		if (u64map_test_and_set(&c->seen, vma)) {
@@ -151,7 +142,7 @@ static int walk_list(struct mctx *c)
 		int ret = add_vma(c, vma);
 		if (ret)
 			return ret;
-		vma = rd(c->k, vma, &o->vm_area_struct__vm_next);
+		vma = kernel_field(c->k, vma, &o->vm_area_struct__vm_next);
 	}
 	return 0;
 }
@@ -170,23 +161,23 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 	struct kernel *k = c->k;
 
 	memset(v, 0, sizeof(*v));
-	if (o->vm_area_struct__vm_mm.present && rd(k, vma, &o->vm_area_struct__vm_mm) != c->mm)
+	if (o->vm_area_struct__vm_mm.present && kernel_field(k, vma, &o->vm_area_struct__vm_mm) != c->mm)
 		return -EINVAL;
-	v->start = rd(k, vma, &o->vm_area_struct__vm_start);
-	v->end = rd(k, vma, &o->vm_area_struct__vm_end);
+	v->start = kernel_field(k, vma, &o->vm_area_struct__vm_start);
+	v->end = kernel_field(k, vma, &o->vm_area_struct__vm_end);
 	if (v->start >= v->end || (v->start & 0xfff) || (v->end & 0xfff))
 		return -EINVAL;
-	v->flags = rd(k, vma, &o->vm_area_struct__vm_flags);
-	v->pgoff = rd(k, vma, &o->vm_area_struct__vm_pgoff);
-	v->file = rd(k, vma, &o->vm_area_struct__vm_file);
+	v->flags = kernel_field(k, vma, &o->vm_area_struct__vm_flags);
+	v->pgoff = kernel_field(k, vma, &o->vm_area_struct__vm_pgoff);
+	v->file = kernel_field(k, vma, &o->vm_area_struct__vm_file);
 	if (!v->file)
 		return 0;
 	if (!kptr_ok(v->file))
 		return -EINVAL;
-	v->inode = rd(k, v->file, &o->file__f_inode);
+	v->inode = kernel_field(k, v->file, &o->file__f_inode);
 	if (kptr_ok(v->inode)) {
-		v->ino = rd(k, v->inode, &o->inode__i_ino);
-		v->dev = (uint32_t)rd(k, rd(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
+		v->ino = kernel_field(k, v->inode, &o->inode__i_ino);
+		v->dev = (uint32_t)kernel_field(k, kernel_field(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
 	}
 	long n = linux_file_name(k, v->file, name, cap, NULL);
 	if (n >= 0)
@@ -200,7 +191,7 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	const struct koffsets *o = c->o;
 	int ret;
 
-	c->mm = rd(c->k, p->task, &o->task_struct__mm);
+	c->mm = kernel_field(c->k, p->task, &o->task_struct__mm);
 	if (!kptr_ok(c->mm))
 		return;
 	c->n = 0;
@@ -208,7 +199,7 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	c->bad = 0;
 	u64map_clear(&c->seen);
 	if (o->mm_struct__mm_mt.present) {
-		uint64_t root = rd(c->k, c->mm + (uint64_t)o->mm_struct__mm_mt.off, &o->maple_tree__ma_root);
+		uint64_t root = kernel_field(c->k, c->mm + (uint64_t)o->mm_struct__mm_mt.off, &o->maple_tree__ma_root);
 		ret = root ? walk_node(c, root, 0, UINT64_MAX) : 0;
 	} else {
 		ret = walk_list(c);

@@ -10,29 +10,20 @@
 #define MAX_NETDEVS 4096
 #define MAX_ADDRS 64
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (!base || kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 static void v4_addrs(struct kernel *k, struct snapshot *s, uint64_t dev, struct snap_netif *n)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t ifa = rd(k, rd(k, dev, &o->net_device__ip_ptr), &o->in_device__ifa_list);
+	uint64_t ifa = kernel_field(k, kernel_field(k, dev, &o->net_device__ip_ptr), &o->in_device__ifa_list);
 	uint8_t a[MAX_ADDRS][4], pfx[MAX_ADDRS];
 	uint32_t cnt = 0;
 	struct u64map seen;
 
 	u64map_init(&seen);
 	while (kptr_ok(ifa) && cnt < MAX_ADDRS && !u64map_test_and_set(&seen, ifa)) {
-		uint32_t local = (uint32_t)rd(k, ifa, &o->in_ifaddr__ifa_local);
+		uint32_t local = (uint32_t)kernel_field(k, ifa, &o->in_ifaddr__ifa_local);
 		memcpy(a[cnt], &local, 4);
-		pfx[cnt++] = (uint8_t)rd(k, ifa, &o->in_ifaddr__ifa_prefixlen);
-		ifa = rd(k, ifa, &o->in_ifaddr__ifa_next);
+		pfx[cnt++] = (uint8_t)kernel_field(k, ifa, &o->in_ifaddr__ifa_prefixlen);
+		ifa = kernel_field(k, ifa, &o->in_ifaddr__ifa_next);
 	}
 	u64map_free(&seen);
 	n->v4 = arena_alloc(&s->arena, cnt * 4 + 1);
@@ -47,7 +38,7 @@ static void v4_addrs(struct kernel *k, struct snapshot *s, uint64_t dev, struct 
 static void v6_addrs(struct kernel *k, struct snapshot *s, uint64_t dev, struct snap_netif *n)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t idev = rd(k, dev, &o->net_device__ip6_ptr), node;
+	uint64_t idev = kernel_field(k, dev, &o->net_device__ip6_ptr), node;
 	uint8_t a[MAX_ADDRS][16], pfx[MAX_ADDRS];
 	uint32_t cnt = 0;
 	struct list_walk w;
@@ -59,7 +50,7 @@ static void v6_addrs(struct kernel *k, struct snapshot *s, uint64_t dev, struct 
 		uint64_t ifa = node - (uint64_t)o->inet6_ifaddr__if_list.off;
 		if (vas_read(&k->kvas, ifa + (uint64_t)o->inet6_ifaddr__addr.off, a[cnt], 16, NULL))
 			continue;
-		pfx[cnt++] = (uint8_t)rd(k, ifa, &o->inet6_ifaddr__prefix_len);
+		pfx[cnt++] = (uint8_t)kernel_field(k, ifa, &o->inet6_ifaddr__prefix_len);
 	}
 	list_walk_done(&w);
 	n->v6 = arena_alloc(&s->arena, cnt * 16 + 1);
@@ -75,7 +66,7 @@ static void one_dev(struct kernel *k, struct snapshot *s, uint64_t dev, struct s
 {
 	const struct koffsets *o = &k->prof->off;
 	char name[17] = { 0 };
-	uint64_t addr_len = rd(k, dev, &o->net_device__addr_len);
+	uint64_t addr_len = kernel_field(k, dev, &o->net_device__addr_len);
 
 	memset(n, 0, sizeof(*n));
 	vas_read(&k->kvas, dev + (uint64_t)o->net_device__name.off, name, 16, NULL);
@@ -85,7 +76,7 @@ static void one_dev(struct kernel *k, struct snapshot *s, uint64_t dev, struct s
 		const struct kfield *f = &o->net_device__dev_addr;
 		uint64_t at = dev + (uint64_t)f->off;
 		if (f->size == 8)
-			at = rd(k, dev, f);
+			at = kernel_field(k, dev, f);
 		n->has_mac = kptr_ok(at & ~7ULL) && !vas_read(&k->kvas, at, n->mac, 6, NULL);
 	}
 	v4_addrs(k, s, dev, n);

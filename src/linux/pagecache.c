@@ -10,15 +10,6 @@
 #define XA_CHUNK_SIZE 64
 #define XA_MAX_DEPTH 12
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (!base || kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 static int xa_is_node(uint64_t e)
 {
 	return (e & 3) == 2 && e > 4096;
@@ -29,7 +20,7 @@ static int xa_is_node(uint64_t e)
 static uint64_t xa_lookup(struct kernel *k, uint64_t xa, uint64_t index, uint64_t *first)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t e = rd(k, xa, &o->xarray__xa_head);
+	uint64_t e = kernel_field(k, xa, &o->xarray__xa_head);
 	int top = 1;
 
 	*first = index;
@@ -37,7 +28,7 @@ static uint64_t xa_lookup(struct kernel *k, uint64_t xa, uint64_t index, uint64_
 		return index == 0 && !(e & 3) && kptr_ok(e) ? e : 0;
 	for (int depth = 0; depth < XA_MAX_DEPTH && xa_is_node(e); depth++) {
 		uint64_t node = e - 2;
-		uint64_t shift = rd(k, node, &o->xa_node__shift);
+		uint64_t shift = kernel_field(k, node, &o->xa_node__shift);
 		if (!kptr_ok(node) || shift > 60 || shift % XA_CHUNK_SHIFT)
 			return 0;
 		if (top && (index >> shift) >= XA_CHUNK_SIZE)
@@ -91,7 +82,7 @@ static int page_pa(struct kernel *k, uint64_t mapping, uint64_t pgidx, uint64_t 
 int linux_file_read(struct kernel *k, uint64_t inode, uint64_t off, void *buf, size_t len)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t mapping = rd(k, inode, &o->inode__i_mapping);
+	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
 	unsigned char *p = buf;
 
 	if (!kptr_ok(mapping))
@@ -120,8 +111,8 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, struct arena *a)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t size = rd(k, inode, &o->inode__i_size);
-	uint64_t mapping = rd(k, inode, &o->inode__i_mapping);
+	uint64_t size = kernel_field(k, inode, &o->inode__i_size);
+	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
 	uint64_t pages = (size + 4095) / 4096, missing = 0, pa;
 	char reason[128];
 
@@ -202,7 +193,7 @@ static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, stru
 	struct hashed *h = &(*v)[*n];
 	unsigned char ehdr[18];
 	h->inode = inode;
-	h->size = (int64_t)rd(k, inode, &k->prof->off.inode__i_size);
+	h->size = (int64_t)kernel_field(k, inode, &k->prof->off.inode__i_size);
 	h->e_type = 0;
 	if (!linux_file_read(k, inode, 0, ehdr, sizeof(ehdr)) && !memcmp(ehdr, "\x7f" "ELF", 4))
 		memcpy(&h->e_type, ehdr + 16, 2);

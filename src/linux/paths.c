@@ -23,21 +23,12 @@ static void prepend(struct pbuf *p, const char *s, size_t n)
 	memcpy(p->buf + p->pos, s, n);
 }
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 /* Prepend "/name" of dentry d. */
 static int prepend_name(struct kernel *k, struct pbuf *p, uint64_t d)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t q = d + (uint64_t)o->dentry__d_name.off;
-	uint64_t name = rd(k, q, &o->qstr__name), len = rd(k, q, &o->qstr__len);
+	uint64_t name = kernel_field(k, q, &o->qstr__name), len = kernel_field(k, q, &o->qstr__len);
 	char tmp[NAME_MAX_LEN + 1];
 
 	if (!kptr_ok(name & ~7ULL) || len > NAME_MAX_LEN)
@@ -62,13 +53,13 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 	buf[cap - 1] = '\0';
 	if (deleted) {
 		uint64_t hash = dentry + (uint64_t)o->dentry__d_hash.off;
-		uint64_t pprev = rd(k, hash, &o->hlist_bl_node__pprev);
-		uint64_t parent = rd(k, dentry, &o->dentry__d_parent);
+		uint64_t pprev = kernel_field(k, hash, &o->hlist_bl_node__pprev);
+		uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
 		*deleted = !pprev && parent != dentry;
 	}
 	while (kptr_ok(dentry) && kptr_ok(vfsmnt)) {
-		uint64_t root = rd(k, vfsmnt, &o->vfsmount__mnt_root);
-		uint64_t parent = rd(k, dentry, &o->dentry__d_parent);
+		uint64_t root = kernel_field(k, vfsmnt, &o->vfsmount__mnt_root);
+		uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
 		if (dentry == parent && dentry != root) {
 			/* a pseudo file's lone dentry (memfd, sockets, pipes):
 			 * the kernel shows its name under "/" */
@@ -77,10 +68,10 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 			break;
 		}
 		if (dentry == root) {
-			uint64_t mparent = rd(k, mnt, &o->mount__mnt_parent);
+			uint64_t mparent = kernel_field(k, mnt, &o->mount__mnt_parent);
 			if (mparent == mnt || !kptr_ok(mparent) || ++hops > PATH_MAX_MOUNTS)
 				break;
-			dentry = rd(k, mnt, &o->mount__mnt_mountpoint);
+			dentry = kernel_field(k, mnt, &o->mount__mnt_mountpoint);
 			mnt = mparent;
 			vfsmnt = mnt + (uint64_t)o->mount__mnt.off;
 			continue;
@@ -104,15 +95,15 @@ long linux_path_at(struct kernel *k, uint64_t path, char *buf, size_t cap, int *
 {
 	const struct koffsets *o = &k->prof->off;
 
-	return linux_d_path(k, rd(k, path, &o->path__mnt), rd(k, path, &o->path__dentry),
+	return linux_d_path(k, kernel_field(k, path, &o->path__mnt), kernel_field(k, path, &o->path__dentry),
 			    buf, cap, deleted);
 }
 
 int linux_sb_type(struct kernel *k, uint64_t sb, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t type = rd(k, sb, &o->super_block__s_type);
-	uint64_t name = type ? rd(k, type, &o->file_system_type__name) : 0;
+	uint64_t type = kernel_field(k, sb, &o->super_block__s_type);
+	uint64_t name = type ? kernel_field(k, type, &o->file_system_type__name) : 0;
 
 	buf[0] = '\0';
 	if (!kptr_ok(type) || !name || vas_read_str(&k->kvas, name, buf, cap, NULL) < 0)
@@ -124,15 +115,15 @@ long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t path = file + (uint64_t)o->file__f_path.off;
-	uint64_t dentry = rd(k, path, &o->path__dentry);
-	uint64_t inode = rd(k, file, &o->file__f_inode);
-	uint64_t sb = dentry ? rd(k, dentry, &o->dentry__d_sb) : 0;
+	uint64_t dentry = kernel_field(k, path, &o->path__dentry);
+	uint64_t inode = kernel_field(k, file, &o->file__f_inode);
+	uint64_t sb = dentry ? kernel_field(k, dentry, &o->dentry__d_sb) : 0;
 	char fstype[32];
 
 	if (deleted)
 		*deleted = 0;
 	if (kptr_ok(sb) && !linux_sb_type(k, sb, fstype, sizeof(fstype))) {
-		uint64_t ino = kptr_ok(inode) ? rd(k, inode, &o->inode__i_ino) : 0;
+		uint64_t ino = kptr_ok(inode) ? kernel_field(k, inode, &o->inode__i_ino) : 0;
 		if (!strcmp(fstype, "sockfs"))
 			return snprintf(buf, cap, "socket:[%llu]", (unsigned long long)ino);
 		if (!strcmp(fstype, "pipefs"))

