@@ -144,6 +144,14 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	emit_kind(&w, s, "elf_files", rec_elfs);
 	emit_kind(&w, s, "shell_history", rec_history);
 	emit_kind(&w, s, "shell_history_state", rec_bash_state);
+	jw_key(&w, "hidden_processes");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < s->nhidden; i++) {
+		jw_obj_begin(&w);
+		attrs_process(&w, &s->hidden[i]);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "duration_ns", ns);
@@ -153,6 +161,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
 	jw_kuint(&w, "strings_truncated", s->stats.truncated);
+	jw_kuint(&w, "pid_idr_tasks", s->idr_tasks);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	buf_putc(b, '\n');

@@ -454,6 +454,24 @@ static void diff_containers(struct dctx *d, const struct snapshot *prev, const s
 	}
 }
 
+/* Process Hidden: a leader the pid IDR knows but the task list does not,
+ * in two scans in a row (a task being created or reaped can be in one
+ * view and not yet in the other for an instant, never for a whole period) */
+static void hidden(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
+{
+	for (size_t i = 0; prev && i < cur->nhidden; i++) {
+		const struct snap_proc *p = &cur->hidden[i];
+		int before = 0;
+		for (size_t j = 0; j < prev->nhidden && !before; j++)
+			before = prev->hidden[j].task == p->task && proc_key(&prev->hidden[j]) == proc_key(p);
+		if (!before || u64map_test_and_set(&d->st->alerted, proc_key(p) ^ 0x4849444eULL))
+			continue;
+		struct act_rec r = { .id = ACT_PROCESS_HIDDEN, .snap = cur, .proc = p,
+				     .detail = "in the pid namespace's IDR but not in the task list" };
+		fire(d, &r);
+	}
+}
+
 void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
 		 act_emit_fn emit, void *ctx)
@@ -465,6 +483,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 	diff_conns(&d, prev, cur);
 	diff_containers(&d, prev, cur);
 	detect_reverse_shells(cur, cfg, st, emit, ctx);
+	hidden(&d, prev, cur);
 	if (cfg->enabled[ACT_TCP_CONN_STATUS] && cfg->status_interval_ns &&
 	    now_ns - st->last_status_ns >= (int64_t)cfg->status_interval_ns) {
 		st->last_status_ns = now_ns;

@@ -71,6 +71,9 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err);
+/* Decode one task (a thread-group leader) into p, as the task walk does. */
+int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 
 /* One full scan: tasks (with threads), then every other collector.  A
  * collector that fails is reported through fail() (may be NULL) and the

@@ -15,6 +15,7 @@ static const struct collector {
 	{ "process memory", linux_collect_vmas },
 	{ "file hashes", linux_collect_hashes },
 	{ "shell history", linux_collect_bash },
+	{ "hidden processes", linux_collect_hidden },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

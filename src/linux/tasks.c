@@ -340,3 +340,21 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 	free(c.buf);
 	return ret;
 }
+
+int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p)
+{
+	struct task_ctx c = { .k = k, .s = s, .o = &k->prof->off };
+	const struct koffsets *o = c.o;
+	int ret;
+
+	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
+		(size_t)o->size_task_struct : TASK_MAX_READ;
+	c.buf = malloc(c.bufsize);
+	if (!c.buf)
+		return -ENOMEM;
+	c.boot_to_real = boot_to_real(k);
+	c.threads_left = 1024;
+	ret = fill_proc(&c, task, p, 1);
+	free(c.buf);
+	return ret;
+}

@@ -57,6 +57,7 @@ struct kfield {
 	X(uts_namespace, name) X(new_utsname, sysname) X(new_utsname, nodename) \
 	X(new_utsname, release) X(new_utsname, version) X(new_utsname, machine) \
 	X(pid, numbers) X(pid, level) X(pid, tasks) X(upid, nr) X(upid, ns) \
+	X(task_struct, pid_links) \
 	X(pid_namespace, idr) X(pid_namespace, level) X(idr, idr_rt) \
 	X(task_struct, worker_private) X(task_struct, set_child_tid) X(kthread, full_name) \
 	X(kthread, data) X(worker, desc) X(worker, current_work) X(worker, pool) \

@@ -178,6 +178,10 @@ struct snapshot {
 	uint64_t nthreads;
 	struct snap_sock *socks;
 	size_t nsocks;
+	/* processes the pid namespace knows but the task list does not */
+	struct snap_proc *hidden;
+	size_t nhidden;
+	uint64_t idr_tasks;	/* tasks found through the pid IDR (0: not walked) */
 	struct snap_workload workload;
 	struct snap_stats stats;
 	uint64_t started_ns, finished_ns;	/* CLOCK_MONOTONIC */

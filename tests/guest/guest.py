@@ -56,6 +56,9 @@ class Guest:
         initrd = os.path.join(kdir, "initrd.gz")
         progs = self.progs or os.path.join(kdir, "progs")
         subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True)
+        if not self.kernel_pkg:
+            # the test rootkit, against the default kernel's headers
+            subprocess.run([os.path.join(HERE, "kmod", "build.sh"), progs], check=True)
         env["ARGUS_GUEST_PROGS"] = progs
         subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
         return os.path.join(kdir, "vmlinuz"), initrd

@@ -1,0 +1,105 @@
+/* hidden.c - processes that the pid namespace knows but the task list
+ * does not: what a rootkit that unlinks a task leaves behind.
+ *
+ * init_pid_ns.idr is an xarray of every struct pid in use; each pid's
+ * tasks[PIDTYPE_PID] leads to its task (task->pid_links[PIDTYPE_PID]).
+ * A thread-group leader found there but not in the task walk is hidden.
+ * The walk is bounded (nodes, depth, entries) and checks every pointer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/walk.h"
+
+#define XA_SLOTS 64
+#define XA_MAX_DEPTH 12
+#define XA_MAX_NODES 65536
+#define PF_EXITING 0x00000004u
+
+struct idr_walk {
+	struct kernel *k;
+	struct snapshot *s;
+	struct u64map known;	/* task addresses of the task walk */
+	uint32_t nodes, entries, max_entries;
+	uint64_t *found;	/* hidden leaders' task addresses */
+	size_t nfound, capfound;
+};
+
+static void one_pid(struct idr_walk *w, uint64_t pid)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	uint64_t node = kernel_field(w->k, pid + (uint64_t)o->pid__tasks.off, &o->list_head__next);
+	/* hlist_head.first is its first word, like list_head.next */
+
+	if (!kptr_ok(node) || !o->task_struct__pid_links.present)
+		return;
+	uint64_t task = node - (uint64_t)o->task_struct__pid_links.off;
+	uint64_t tpid = kernel_field(w->k, task, &o->task_struct__pid);
+	uint64_t tgid = kernel_field(w->k, task, &o->task_struct__tgid);
+	uint64_t flags = kernel_field(w->k, task, &o->task_struct__flags);
+	uint64_t exit_state = kernel_field(w->k, task, &o->task_struct__exit_state);
+	w->s->idr_tasks++;
+	if (!tpid || tpid != tgid || (flags & PF_EXITING) || exit_state)
+		return;		/* threads, and tasks on their way out */
+	if (u64map_get(&w->known, task, NULL) || w->nfound >= 1024)
+		return;
+	if (w->nfound == w->capfound) {
+		size_t nc = w->capfound ? w->capfound * 2 : 8;
+		uint64_t *nv = realloc(w->found, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		w->found = nv;
+		w->capfound = nc;
+	}
+	w->found[w->nfound++] = task;
+}
+
+static void visit(struct idr_walk *w, uint64_t e, int depth)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	uint64_t slots[XA_SLOTS];
+
+	if (!e)
+		return;
+	if ((e & 3) == 0) {			/* a struct pid */
+		if (kptr_ok(e) && ++w->entries <= w->max_entries)
+			one_pid(w, e);
+		return;
+	}
+	if ((e & 3) != 2 || e < 4096)		/* value, sibling or retry entry */
+		return;
+	uint64_t node = e - 2;
+	if (depth > XA_MAX_DEPTH || ++w->nodes > XA_MAX_NODES || !kptr_ok(node) ||
+	    vas_read(&w->k->kvas, node + (uint64_t)o->xa_node__slots.off, slots, sizeof(slots), NULL)) {
+		w->s->stats.bad_objects++;
+		return;
+	}
+	for (int i = 0; i < XA_SLOTS; i++)
+		visit(w, slots[i], depth + 1);
+}
+
+int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct idr_walk w = { .k = k, .s = s, .max_entries = k->limits.processes * 8 };
+
+	if (!k->prof->sym.init_pid_ns || !o->pid_namespace__idr.present || !o->idr__idr_rt.present)
+		return aerr_set(err, ENOENT, "the pid IDR is not in this kernel's profile");
+	u64map_init(&w.known);
+	for (size_t i = 0; i < s->nprocs; i++)
+		u64map_put(&w.known, s->procs[i].task, 1);
+	uint64_t xa = k->prof->sym.init_pid_ns + (uint64_t)o->pid_namespace__idr.off +
+		      (uint64_t)o->idr__idr_rt.off;
+	visit(&w, kernel_field(k, xa, &o->xarray__xa_head), 0);
+	u64map_free(&w.known);
+	if (w.nfound) {
+		s->hidden = arena_alloc(&s->arena, w.nfound * sizeof(*s->hidden));
+		for (size_t i = 0; s->hidden && i < w.nfound; i++)
+			if (!linux_task_to_proc(k, s, w.found[i], &s->hidden[s->nhidden]))
+				s->nhidden++;
+	}
+	free(w.found);
+	return 0;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# build.sh OUTDIR - build hidepid.ko against Debian's headers of the test
+# kernel (fetched with apt-get download into the cache, not installed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=$1
+CACHE=${ARGUS_CACHE:-$HOME/.cache/argus}
+KVER=${ARGUS_KVER:-6.1.0-56-cloud-amd64}
+hdr="$CACHE/headers-$KVER"
+if [ ! -f "$hdr/.done" ]; then
+	mkdir -p "$hdr"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	common=$(echo "$KVER" | sed 's/-cloud-amd64$/-common/')
+	kbuild=linux-kbuild-$(echo "$KVER" | cut -d. -f1,2)
+	( cd "$tmp" && apt-get download "linux-headers-$KVER" "linux-headers-$common" "$kbuild" \
+		>/dev/null 2>&1 ) || { echo "kmod/build.sh: cannot download the kernel headers" >&2; exit 1; }
+	for d in "$tmp"/*.deb; do dpkg -x "$d" "$hdr"; done
+	# the flavour's Makefile includes the common one by absolute path
+	sed -i "s|^include /usr/src/|include $hdr/usr/src/|" "$hdr/usr/src/linux-headers-$KVER/Makefile"
+	touch "$hdr/.done"
+fi
+mkdir -p "$out"
+if [ ! -f "$out/hidepid.ko" ] || [ "$here/hidepid.c" -nt "$out/hidepid.ko" ]; then
+	work=$(mktemp -d)
+	cp "$here/hidepid.c" "$here/Kbuild" "$work/"
+	make -s -C "$hdr/usr/src/linux-headers-$KVER" M="$work" modules >/dev/null
+	cp "$work/hidepid.ko" "$out/"
+	rm -rf "$work"
+fi
