@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "ps", cmd_ps, "list the guest's processes (and threads) from its memory" },
 	{ "scan", cmd_scan, "scan once: workload, processes, files, sockets, memory, history" },
 	{ "dump", cmd_dump, "acquire a memory image (raw, LiME or ELF) from a source" },
+	{ "sbom", cmd_sbom, "record an image's ELF files and entrypoints (for attestation alerts)" },
 	{ "regions", cmd_regions, "write a memory-regions map from /proc/iomem text" },
 	{ "profile", cmd_profile, "write a Volatility 3 ISF profile (from memory or a vmlinux)" },
 	{ NULL, NULL, NULL },

@@ -38,12 +38,16 @@ struct act_rec {
 	int64_t ended_ns;		/* connection no longer seen (wall clock) */
 	const struct snap_proc *const *chain;	/* reverse shell: the shell first */
 	int nchain;
+	const struct snap_elf *elf;	/* attestation: the file judged */
 };
 
 typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);
 
+struct sbom;
+
 struct detect_cfg {
 	const int *enabled;		/* [ACT_COUNT] */
+	const struct sbom *sbom;	/* the image's files, or NULL */
 	uint64_t excessive_bytes_in, excessive_bytes_out;
 	uint64_t long_lasting_ns;
 	uint64_t status_interval_ns;
@@ -69,6 +73,10 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
  * reported once per shell and connection. */
 void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cfg,
 			   struct detect_state *st, act_emit_fn emit, void *ctx);
+
+/* Executables and mapped libraries against the SBOM (section 10.4). */
+void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
+			struct detect_state *st, act_emit_fn emit, void *ctx);
 
 /* Key of a connection (stable across scans). */
 uint64_t detect_conn_key(const struct snap_sock *c);

@@ -484,6 +484,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 	diff_containers(&d, prev, cur);
 	detect_reverse_shells(cur, cfg, st, emit, ctx);
 	hidden(&d, prev, cur);
+	detect_attestation(cur, cfg, st, emit, ctx);
 	if (cfg->enabled[ACT_TCP_CONN_STATUS] && cfg->status_interval_ns &&
 	    now_ns - st->last_status_ns >= (int64_t)cfg->status_interval_ns) {
 		st->last_status_ns = now_ns;

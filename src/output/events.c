@@ -110,6 +110,11 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 	} else if (r->id == ACT_REVERSE_SHELL) {
 		chain_details(&w, r);
 		sock_details(&w, r);
+	} else if (r->elf) {
+		jw_key(&w, "elf_file_details");
+		jw_obj_begin(&w);
+		attrs_elf(&w, r->proc, r->elf);
+		jw_obj_end(&w);
 	} else if (r->thread) {
 		jw_key(&w, "thread_details");
 		jw_obj_begin(&w);

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "detect/detect.h"
+#include "detect/sbom.h"
 #include "linux/kernel.h"
 #include "output/events.h"
 #include "output/timefmt.h"
@@ -31,6 +32,8 @@ struct system {
 	struct msg_source src;
 	int os_found;
 	uint8_t limit_on[4];
+	struct sbom sbom;		/* the system's configured SBOMs, merged */
+	struct detect_cfg dcfg;		/* the service's, with this system's SBOM */
 };
 
 struct service {
@@ -294,7 +297,7 @@ static int scan_once(struct system *s)
 	if (!s->prev)
 		keep_workload(s, &cur->workload);
 	check_limits(s, cur);
-	detect_diff(s->prev, cur, &s->svc->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
+	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
 	snapshot_free(s->prev);
 	s->prev = cur;
 	return 0;
@@ -380,6 +383,19 @@ int service_new(const struct config *cfg, const struct service_out *out, struct 
 		s->src = svc->svc_src;
 		s->src.unique_id = s->cfg->name;
 		s->src.workload = &s->wl;
+		s->dcfg = svc->dcfg;
+		for (size_t j = 0; j < s->cfg->sbom.n; j++) {
+			struct sbom one;
+			struct aerr serr = { 0 };
+			if (sbom_load(s->cfg->sbom.v[j], &one, &serr)) {
+				emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&serr));
+				service_free(svc);
+				return aerr_set(err, EINVAL, "%s", serr.msg);
+			}
+			sbom_merge(&s->sbom, &one);
+			sbom_free(&one);
+		}
+		s->dcfg.sbom = s->sbom.nfiles ? &s->sbom : NULL;
 	}
 	*out_svc = svc;
 	return 0;
@@ -430,6 +446,7 @@ void service_free(struct service *svc)
 		kernel_close(s->k);
 		detect_state_free(&s->ds);
 		arena_free(&s->keep);
+		sbom_free(&s->sbom);
 	}
 	free(svc->sys);
 	free(svc->discovered);

@@ -1,0 +1,99 @@
+/* attest.c - the binaries a process runs and the libraries it maps,
+ * against the image's SBOM (section 10.4).
+ *
+ * Decided on hashes from the page cache (never guessed: a file whose hash
+ * is unavailable is not judged).  Each process image and each mapped file
+ * is judged once.
+ */
+#include <string.h>
+
+#include "detect/detect.h"
+#include "detect/sbom.h"
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t x = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+	return (x ^ (x >> 31)) | 1;
+}
+
+static int path_listed_for_hash(const struct sbom *s, const char *sha, const char *path)
+{
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (!strcmp(s->files[i].sha256, sha) && !strcmp(s->files[i].path, path))
+			return 1;
+	return 0;
+}
+
+/* entrypoints name this binary but none with these arguments */
+static int args_unintended(const struct sbom *s, const char *path, const char *args)
+{
+	int listed = 0;
+
+	for (size_t i = 0; i < s->nentries; i++) {
+		if (strcmp(s->entries[i].path, path))
+			continue;
+		listed = 1;
+		if (args && !strcmp(s->entries[i].args, args))
+			return 0;
+	}
+	return listed;
+}
+
+static void judge(const struct detect_cfg *cfg, const struct snapshot *s, const struct snap_proc *p,
+		  const struct snap_elf *e, act_emit_fn emit, void *ctx)
+{
+	const struct sbom *sb = cfg->sbom;
+	const char *path = e->vma->path ? e->vma->path : "";
+	const struct sbom_file *known = sbom_by_hash(sb, e->hash.sha256);
+	const struct sbom_file *at = sbom_by_path(sb, path);
+	struct act_rec r = { .snap = s, .proc = p, .elf = e };
+
+	if (e->vma->is_main_exe) {
+		if (known) {
+			if (!path_listed_for_hash(sb, e->hash.sha256, path))
+				r.detail = "a binary of the image run from another path";
+			else if (args_unintended(sb, path, p->cmdline))
+				r.detail = "a binary of the image run with other arguments";
+			else
+				return;
+			r.id = ACT_BINARY_NOT_AS_INTENDED;
+		} else if (at && at->size >= 0 && at->size != e->size) {
+			r.id = ACT_FOREIGN_BINARY_SIZE;
+			r.detail = "the image's file at this path has another size";
+		} else {
+			r.id = ACT_FOREIGN_BINARY;
+			r.detail = at ? "modified from the image" : "not in the image";
+		}
+	} else {
+		if (known)
+			return;
+		if (at && at->size >= 0 && at->size != e->size) {
+			r.id = ACT_FOREIGN_LIBRARY_SIZE;
+			r.detail = "the image's file at this path has another size";
+		} else {
+			r.id = ACT_FOREIGN_LIBRARY;
+			r.detail = at ? "modified from the image" : "not in the image";
+		}
+	}
+	if (cfg->enabled[r.id])
+		emit(ctx, &r);
+}
+
+void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
+			struct detect_state *st, act_emit_fn emit, void *ctx)
+{
+	if (!cfg->sbom || !cfg->sbom->nfiles)
+		return;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		const struct snap_proc *p = &s->procs[i];
+		uint64_t pk = mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns ^ p->self_exec_id);
+		for (uint32_t j = 0; j < p->nelfs; j++) {
+			const struct snap_elf *e = &p->elfs[j];
+			if (e->hash.status)
+				continue;	/* not all in the page cache: not judged */
+			if (u64map_test_and_set(&st->alerted, mix(pk, e->vma->inode)))
+				continue;
+			judge(cfg, s, p, e, emit, ctx);
+		}
+	}
+}

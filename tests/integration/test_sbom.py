@@ -1,0 +1,104 @@
+"""Attestation against an SBOM of the guest's own image (its initramfs):
+foreign, modified, resized and misused binaries and libraries."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ARGUS, Service
+
+SLEEP = "500ms"
+LIB = "/lib/x86_64-linux-gnu/libtinfo.so.6"
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    d = tmp_path_factory.mktemp("sbom")
+    rootfs = d / "rootfs"
+    rootfs.mkdir()
+    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
+                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=rootfs, check=True)
+    sbom = d / "sbom.json"
+    subprocess.run([ARGUS, "sbom", str(rootfs), "-o", str(sbom),
+                    "--entrypoint", "/bin/bash /bin/argus-ctl"], check=True)
+    s = Service(d, guest, sleep=SLEEP,
+                extra=f"      events:\n        sbom: [{sbom}]\n")
+    time.sleep(2)
+    yield s
+    s.stop()
+
+
+def expect(svc, name, pid, timeout=8):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        svc.poll()
+        found = [m for m in svc.messages if m["activity_data"]["name"] == name and
+                 m["activity_data"]["process_details"]["process_id"] == pid]
+        if found:
+            time.sleep(2 * svc.sleep_s)
+            svc.poll()
+            found = [m for m in svc.messages if m["activity_data"]["name"] == name and
+                     m["activity_data"]["process_details"]["process_id"] == pid]
+            assert len(found) == 1, f"'{name}': {len(found)} alerts for pid {pid}"
+            m = found[0]
+            assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+            assert "elf_file_hash_sha256" in m["activity_data"]["elf_file_details"]
+            return m
+        time.sleep(0.2)
+    raise AssertionError(f"no '{name}' for pid {pid}")
+
+
+def test_baseline_is_quiet(guest, svc):
+    svc.poll()
+    names = {m["activity_data"]["name"] for m in svc.messages}
+    assert not names & {"Foreign Binary Executed", "Foreign Library Loaded",
+                        "Foreign Binary Executed \u2013 File Size Mismatch",
+                        "Foreign Library Loaded \u2013 File Size Mismatch"}, names
+
+
+def test_foreign_binary(guest, svc):
+    guest.check("cp /bin/threads /tmp/evil && printf x >>/tmp/evil")
+    pid = guest.spawn("exec /tmp/evil 0 6")
+    m = expect(svc, "Foreign Binary Executed", pid)
+    assert m["activity_data"]["elf_file_details"]["elf_file_path"] == "/tmp/evil"
+
+
+def test_binary_from_another_path(guest, svc):
+    # named busybox still, so that it runs its applet
+    guest.check("mkdir -p /tmp/x && cp /bin/busybox /tmp/x/busybox")
+    pid = guest.spawn("exec /tmp/x/busybox sleep 6")
+    expect(svc, "Binary Executed Not as Intended", pid)
+
+
+def test_binary_with_other_arguments(guest, svc):
+    pid = guest.spawn("exec bash -c 'sleep 6; true'")
+    expect(svc, "Binary Executed Not as Intended", pid)
+
+
+def test_binary_size_mismatch(guest, svc):
+    guest.check("cp /bin/memory /bin/memory.orig && cp /bin/memory /bin/m.new && "
+                "printf xx >>/bin/m.new && mv /bin/m.new /bin/memory")
+    try:
+        pid = guest.spawn("exec memory file 6")
+        expect(svc, "Foreign Binary Executed \u2013 File Size Mismatch", pid)
+    finally:
+        guest.run("mv /bin/memory.orig /bin/memory")
+
+
+def test_foreign_library(guest, svc):
+    guest.check(f"mkdir -p /tmp/lib && cp {LIB} /tmp/lib/ && printf x >>/tmp/lib/libtinfo.so.6")
+    pid = guest.spawn("LD_LIBRARY_PATH=/tmp/lib exec bash -c 'sleep 6; true'")
+    m = expect(svc, "Foreign Library Loaded", pid)
+    assert m["activity_data"]["elf_file_details"]["elf_file_path"] == "/tmp/lib/libtinfo.so.6"
+
+
+def test_library_size_mismatch(guest, svc):
+    guest.check(f"cp {LIB} {LIB}.orig && cp {LIB} {LIB}.new && printf x >>{LIB}.new && "
+                f"mv {LIB}.new {LIB}")
+    try:
+        pid = guest.spawn("exec bash -c 'sleep 6; true'")
+        expect(svc, "Foreign Library Loaded \u2013 File Size Mismatch", pid)
+    finally:
+        guest.run(f"mv {LIB}.orig {LIB}")
