@@ -39,6 +39,7 @@ struct act_rec {
 	const struct snap_proc *const *chain;	/* reverse shell: the shell first */
 	int nchain;
 	const struct snap_elf *elf;	/* attestation: the file judged */
+	const struct snap_hash *hash;	/* content change: the file's new hashes */
 };
 
 typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);

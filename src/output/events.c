@@ -124,6 +124,8 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 		jw_key(&w, "file_descriptor_details");
 		jw_obj_begin(&w);
 		attrs_fd(&w, r->proc, r->fd);
+		if (r->hash)
+			attrs_hashes(&w, "file_descriptor_inode", r->hash);
 		jw_obj_end(&w);
 	} else if (r->sock) {
 		sock_details(&w, r);

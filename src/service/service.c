@@ -14,6 +14,7 @@
 #include "detect/detect.h"
 #include "detect/sbom.h"
 #include "linux/kernel.h"
+#include "linux/pagecache.h"
 #include "output/events.h"
 #include "output/timefmt.h"
 
@@ -130,6 +131,18 @@ static void on_activity(void *ctx, const struct act_rec *r)
 
 	if (filtered_out(s->cfg, r->proc))
 		return;
+	if (r->id == ACT_FD_CONTENT_CHANGE && r->fd && r->fd->inode && s->k) {
+		/* the new content, from the page cache, as it is now */
+		struct act_rec with = *r;
+		struct snap_hash h;
+		struct arena a;
+		arena_init(&a, 4096);
+		linux_file_hash(s->k, r->fd->inode, &h, &a);
+		with.hash = &h;
+		emit_rec(s->svc, &s->src, &with);
+		arena_free(&a);
+		return;
+	}
 	emit_rec(s->svc, &s->src, r);
 }
 

@@ -72,7 +72,12 @@ def test_file_descriptors(guest, svc):
     assert m["activity_data"]["file_descriptor_details"]["file_descriptor_name"] == "/tmp/fd-test.txt"
     expect(svc, "File Descriptor Close", lambda a: pid_is(pid)(a) and
            a["file_descriptor_details"]["file_descriptor_index"] == 7, "EVENT", "INFO", within=8)
-    expect(svc, "File Descriptor File Content Change", lambda a: pid_is(pid)(a), "ALERT", "MEDIUM")
+    [m] = expect(svc, "File Descriptor File Content Change", lambda a: pid_is(pid)(a), "ALERT",
+                 "MEDIUM")
+    d = m["activity_data"]["file_descriptor_details"]
+    want = guest.check("sha256sum /tmp/fd-test.txt").split()[0]
+    assert d["file_descriptor_inode_hash_sha256"] == want
+    assert d["file_descriptor_inode_hash_md5"] == guest.check("md5sum /tmp/fd-test.txt").split()[0]
 
 
 def test_network_connections(guest, svc):
