@@ -13,6 +13,7 @@ MODULES="qemu_fw_cfg virtio_pci virtio_net"
 
 inputs() {
 	cat "$0" "$here/init" "$here/argus-ctl" "$here/argus-truth" /bin/busybox /bin/bash /usr/bin/socat
+	[ ! -x /usr/bin/crun ] || cat /usr/bin/crun
 	[ -z "$progs" ] || find "$progs" -type f -print0 | sort -z | xargs -0 -r cat
 	echo "$kdir"
 }
@@ -27,7 +28,9 @@ mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,lib64,usr/bin,usr/lib,l
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/init" "$root/init"
 cp "$here/argus-ctl" "$here/argus-truth" "$root/bin/"
-for exe in /bin/bash /usr/bin/socat; do
+exes="/bin/bash /usr/bin/socat"
+[ ! -x /usr/bin/crun ] || exes="$exes /usr/bin/crun"	# an OCI runtime, for container tests
+for exe in $exes; do
 	cp "$exe" "$root$exe"
 	for lib in $(ldd "$exe" | grep -o '/[^ ]*' | sort -u); do
 		mkdir -p "$root$(dirname "$lib")"
