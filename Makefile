@@ -63,10 +63,7 @@ fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 	ninja -C build-fuzz
-	@[ -s $(FUZZ_IMAGE) ] || { \
-	  python3 tests/guest/guest.py start fuzzimg >/dev/null && \
-	  $(BUILD)/argus dump --source qemu:/dev/shm/argus-fuzzimg.ram --format raw -o $(FUZZ_IMAGE); \
-	  rc=$$?; python3 tests/guest/guest.py stop fuzzimg >/dev/null; exit $$rc; }
+	@[ -s $(FUZZ_IMAGE) ] || fuzz/mkimage.sh $(BUILD)/argus $(FUZZ_IMAGE)
 	@for f in $(FUZZERS); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
 	  if ARGUS_FUZZ_IMAGE=$(FUZZ_IMAGE) UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
