@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw-dev \
               libyaml-dev libjansson-dev libssl-dev zlib1g-dev liblzma-dev libcmocka-dev \
-              qemu-system-x86 busybox-static bash socat cpio syslog-ng-core \
+              qemu-system-x86 qemu-system-arm busybox-static bash socat cpio syslog-ng-core \
               python3 python3-pytest libclang-rt-14-dev jq kmod crun
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 

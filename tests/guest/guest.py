@@ -140,7 +140,10 @@ class Guest:
 
     def _cmd_arm64(self, vmlinuz, initrd):
         return [
-            "qemu-system-aarch64", "-M", "virt", "-cpu", "max", "-accel", "tcg",
+            # pauth-impdef: TCG emulates pointer authentication's QARMA cipher
+            # slowly; the implementation-defined one boots in 9 s, not 16 s, and
+            # runs programs 5-8 times faster
+            "qemu-system-aarch64", "-M", "virt", "-cpu", "max,pauth-impdef=on", "-accel", "tcg",
             "-smp", str(self.cpus), "-m", f"{self.mem_mb}M", "-name", self.name,
             "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
                        f"mem-path={self.ram_path},share=on",
