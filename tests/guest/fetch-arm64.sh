@@ -26,12 +26,16 @@ opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/
       -o Dir::Cache::Archives="$apt_dir/archives"
       -o Dir::Cache::pkgcache="$apt_dir/pkgcache.bin" -o Dir::Cache::srcpkgcache="$apt_dir/srcpkgcache.bin"
       -o APT::Architecture=arm64 -o APT::Architectures=arm64 -o Debug::NoLocking=1)
-update() {
+if [ ! -f "$apt_dir/.updated" ]; then
 	apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || die "apt-get update for bookworm arm64 failed"
 	touch "$apt_dir/.updated"
-}
-if [ ! -f "$apt_dir/.updated" ] || [ -n "$(find "$apt_dir/.updated" -mtime +7)" ]; then
-	update
+elif [ -n "$(find "$apt_dir/.updated" -mtime +7)" ]; then
+	# a week old: refresh, but lists that are there still do without a network
+	if apt-get "${opts[@]}" update -qq >/dev/null 2>&1; then
+		touch "$apt_dir/.updated"
+	else
+		echo "fetch-arm64.sh: apt-get update failed; using the package lists of $(date -r "$apt_dir/.updated" +%F)" >&2
+	fi
 fi
 
 # download PKG... into a temporary directory and extract each into DEST

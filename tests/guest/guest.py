@@ -126,13 +126,17 @@ class Guest:
         kdir = subprocess.run([os.path.join(HERE, "fetch-arm64.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
         initrd = os.path.join(kdir, "initrd.gz")
-        # the test programs only where a cross compiler is installed
-        # (gcc-aarch64-linux-gnu); the rootkit module is x86-64 only
+        # the test programs need the cross compiler (gcc-aarch64-linux-gnu, in
+        # the Makefile's DEB_PKGS): without it the guest boots without them;
+        # the rootkit module is x86-64 only
         progs = self.progs
         if not progs and shutil.which("aarch64-linux-gnu-gcc"):
             progs = os.path.join(kdir, "progs")
             subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True,
                            env=dict(env, CC="aarch64-linux-gnu-gcc"))
+        elif not progs:
+            print("guest.py: no aarch64-linux-gnu-gcc: arm64 guest without the test programs",
+                  file=sys.stderr)
         if progs:
             env["ARGUS_GUEST_PROGS"] = progs
         subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
