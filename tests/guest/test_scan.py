@@ -353,7 +353,8 @@ def test_namespaces_and_container(guest):
 
 def test_corrupted_task_list(guest, tmp_path):
     """A loop and a pointer into nowhere in the task list of a memory copy:
-    the walk stops, says why, and keeps what it read."""
+    the walk stops, says why, and keeps what it read.  Then a name without
+    its terminating NUL: cut at the field's size, the walk goes on."""
     import shutil
     info = json.loads(run_argus("info", "--source", f"qemu:{guest.ram_path}", "--json").stdout)
     img = tmp_path / "bad.raw"
@@ -375,6 +376,7 @@ def test_corrupted_task_list(guest, tmp_path):
         t1 = rd(head_pa)               # pid 1's tasks
         t2 = rd(t1 - pob)              # pid 2's tasks
         t3 = rd(t2 - pob)
+        t4 = rd(t3 - pob)
         wr(t3 - pob, t2)               # pid 3 -> pid 2: a cycle
     p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
     assert p.returncode == 0, p.stderr
@@ -390,3 +392,18 @@ def test_corrupted_task_list(guest, tmp_path):
     p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.splitlines()) == 3 and "unreadable" in p.stderr
+    # the list whole again, and pid 2's comm with no NUL in its 16 bytes
+    n_all = len(json.loads(run_argus("scan", "--source", f"qemu:{guest.ram_path}",
+                                     "--once").stdout)["processes"])
+    comm = info["offsets"]["task_struct.comm"]
+    with open(img, "r+b") as f:
+        f.seek(t3 - pob)
+        f.write(struct.pack("<Q", t4))
+        f.seek(t2 - pob - off + comm)
+        f.write(b"ABCDEFGHIJKLMNOP")
+    p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    [two] = [r for r in rows if r["process_id"] == 2]
+    assert two["process_name"] in ("ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOP"), two["process_name"]
+    assert abs(len(rows) - n_all) <= 3, (len(rows), n_all)   # the rest still walked
