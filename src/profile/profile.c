@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "profile/imgscan.h"
 #include "profile/isf.h"
 #include "profile/kallsyms.h"
 
@@ -193,7 +194,51 @@ static int resolve_member(struct ktypes *t, const char *type, const char *member
 	return 0;
 }
 
-static int resolve_all(struct kprofile *p, struct aerr *err)
+/* Where to look for what kallsyms lacks: read-only data lies between the
+ * end of text and the init sections, data after them (arm64 layout). */
+static void image_bounds(const struct kprofile *p, uint64_t *etext, uint64_t *init)
+{
+	uint64_t a = 0;
+
+	*etext = *init = 0;
+	if (!profile_symbol(p, "_etext", &a) || !vmci_symbol(&p->vmci, "_stext", &a) ||
+	    !profile_symbol(p, "_stext", &a))
+		*etext = a;
+	if (!profile_symbol(p, "__init_begin", &a) && a > *etext)
+		*init = a;
+}
+
+/* Symbols a kernel without CONFIG_KALLSYMS_ALL does not list: found by
+ * content in the image, or by following pointers from init_task. */
+static void derive_syms(struct kprofile *p, struct vas *as)
+{
+	const struct koffsets *o = &p->off;
+	uint64_t etext, init, v;
+
+	image_bounds(p, &etext, &init);
+	if (!p->sym.init_task && etext &&
+	    !imgscan_init_task(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
+		p->sym.init_task = v;
+		alog_info("profile: init_task found by content at 0x%llx", (unsigned long long)v);
+	}
+	uint64_t t = p->sym.init_task;
+	if (t && !p->sym.init_pid_ns && o->pid__numbers.present && o->upid__ns.present &&
+	    !kfield_read(as, t, &o->task_struct__thread_pid, &v) && v >= 0xff00000000000000ULL &&
+	    !vas_read_u64(as, v + (uint64_t)o->pid__numbers.off + (uint64_t)o->upid__ns.off, &v) &&
+	    v >= 0xff00000000000000ULL)
+		p->sym.init_pid_ns = v;
+	if (t && !p->sym.init_net && o->nsproxy__net_ns.present &&
+	    !kfield_read(as, t, &o->task_struct__nsproxy, &v) && v >= 0xff00000000000000ULL &&
+	    !kfield_read(as, v, &o->nsproxy__net_ns, &v) && v >= 0xff00000000000000ULL)
+		p->sym.init_net = v;
+	if (!p->sym.linux_banner && etext &&
+	    !imgscan_banner(as, etext, init ? init : etext + IMGSCAN_MAX, p->vmci.osrelease, &v))
+		p->sym.linux_banner = v;
+}
+
+/* Resolve fields and symbols; with as (auto profiles), fill what kallsyms
+ * lacks from VMCOREINFO and by derivation. */
+static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 {
 	char *base = (char *)&p->off;
 
@@ -226,13 +271,20 @@ static int resolve_all(struct kprofile *p, struct aerr *err)
 	ktypes_size(p->types, "mount", &p->off.size_mount);
 
 	char *sbase = (char *)&p->sym;
-	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++)
-		profile_symbol(p, sym_specs[i].name, (uint64_t *)(sbase + sym_specs[i].off));
+	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {
+		uint64_t *a = (uint64_t *)(sbase + sym_specs[i].off);
+		if (profile_symbol(p, sym_specs[i].name, a) && as)
+			vmci_symbol(&p->vmci, sym_specs[i].name, a);	/* runtime address */
+	}
+	if (as)
+		derive_syms(p, as);
 	for (size_t i = 0; i < sizeof(required_syms) / sizeof(required_syms[0]); i++) {
-		uint64_t a;
-		if (profile_symbol(p, required_syms[i], &a))
-			return aerr_set(err, ENOENT, "symbol %s not found (%s)", required_syms[i],
-					p->syms->source);
+		for (size_t j = 0; j < sizeof(sym_specs) / sizeof(sym_specs[0]); j++)
+			if (!strcmp(sym_specs[j].name, required_syms[i]) &&
+			    !*(uint64_t *)(sbase + sym_specs[j].off))
+				return aerr_set(err, ENOENT, "symbol %s not found (%s%s)",
+						required_syms[i], p->syms->source,
+						as ? ", VMCOREINFO, the kernel image" : "");
 	}
 	return 0;
 }
@@ -435,11 +487,18 @@ static int load_kallsyms(struct kprofile *p, struct vas *as, struct aerr *err)
 
 static int load_btf(struct kprofile *p, struct vas *as, struct aerr *err)
 {
-	uint64_t start, stop;
+	uint64_t start, stop, etext, init, found;
 
-	if (profile_symbol(p, "__start_BTF", &start) || profile_symbol(p, "__stop_BTF", &stop))
-		return aerr_set(err, ENOENT, "kernel has no BTF (__start_BTF/__stop_BTF not in kallsyms); "
-				"give an ISF profile with --profile FILE");
+	if (profile_symbol(p, "__start_BTF", &start) || profile_symbol(p, "__stop_BTF", &stop)) {
+		/* kallsyms without data symbols: look for the BTF header in the
+		 * read-only data after the text */
+		image_bounds(p, &etext, &init);
+		if (!etext || imgscan_btf(as, etext, init ? init : etext + IMGSCAN_MAX, &start, &found))
+			return aerr_set(err, ENOENT, "kernel has no BTF (__start_BTF/__stop_BTF not in "
+					"kallsyms, no BTF header after _etext); give an ISF profile "
+					"with --profile FILE");
+		stop = start + found;
+	}
 	if (stop <= start || stop - start > (256u << 20))
 		return aerr_set(err, EINVAL, "BTF bounds 0x%llx..0x%llx are not plausible",
 				(unsigned long long)start, (unsigned long long)stop);
@@ -564,7 +623,7 @@ static int try_auto(struct auto_ctx *c, struct kprofile *p)
 	ret = load_btf(p, &as, err);
 	if (ret)
 		return ret;
-	ret = resolve_all(p, err);
+	ret = resolve_all(p, &as, err);
 	if (ret)
 		return ret;
 	setup_late(p, &as);
@@ -675,7 +734,7 @@ static int try_isf(struct memsrc *m, const struct vmci *v, const char *path,
 	p->vmci.text = strdup(v->text);
 	ret = p->vmci.text ? setup_arch(p, m, err) : aerr_set(err, ENOMEM, "out of memory");
 	if (!ret)
-		ret = resolve_all(p, err);
+		ret = resolve_all(p, NULL, err);
 	if (!ret) {
 		profile_kernel_vas(p, m, &as);
 		setup_late(p, &as);
