@@ -101,28 +101,99 @@ int imgscan_btf(struct vas *as, uint64_t lo, uint64_t hi, uint64_t *start, uint6
 
 /* ---- linux_banner ---- */
 
-static int first_hit(void *ctx, struct vas *as, uint64_t va)
+struct banner_find {
+	const char *version;
+	uint64_t found;
+};
+
+static int banner_hit(void *ctx, struct vas *as, uint64_t va)
 {
-	(void)as;
-	*(uint64_t *)ctx = va;
+	struct banner_find *f = ctx;
+	char s[512];
+
+	if (f->version) {
+		long n = vas_read_str(as, va, s, sizeof(s), NULL);
+		size_t vl = strlen(f->version);
+		while (n > 0 && s[n - 1] == '\n')
+			s[--n] = '\0';
+		if (n <= 0 || (size_t)n < vl + 1 || strcmp(s + n - vl, f->version) ||
+		    s[n - vl - 1] != ' ')
+			return 0;
+	}
+	f->found = va;
 	return 1;
 }
 
 int imgscan_banner(struct vas *as, uint64_t lo, uint64_t hi, const char *release,
-		   uint64_t *addr)
+		   const char *version, uint64_t *addr)
 {
 	char pat[OVERLAP];
-	uint64_t at = 0;
+	struct banner_find f = { version && *version ? version : NULL, 0 };
 
 	if (strlen(release) + 16 >= sizeof(pat))
 		return -EINVAL;
 	strcpy(pat, "Linux version ");
 	strcat(pat, release);
 	strcat(pat, " (");
-	if (scan(as, lo, hi, pat, strlen(pat), 1, first_hit, &at))
+	if (scan(as, lo, hi, pat, strlen(pat), 1, banner_hit, &f))
 		return -ENOENT;
-	*addr = at;
+	*addr = f.found;
 	return 0;
+}
+
+/* ---- a timekeeper ---- */
+
+#define TEN_YEARS_S (10LL * 366 * 86400)
+
+static int tk_plausible(const unsigned char *p, const struct koffsets *o)
+{
+	int64_t sec, real, boot;
+	uint64_t clock;
+
+	memcpy(&sec, p + o->timekeeper__xtime_sec.off, 8);
+	memcpy(&real, p + o->timekeeper__offs_real.off, 8);
+	memcpy(&boot, p + o->timekeeper__offs_boot.off, 8);
+	memcpy(&clock, p + o->timekeeper__tkr_mono.off, 8);	/* tkr_mono.clock comes first */
+	if (sec < 1000000000LL || sec > 4102444800LL || clock < 0xff00000000000000ULL)
+		return 0;
+	int64_t back = sec - real / 1000000000LL;	/* seconds since boot, about */
+	return back >= 0 && back <= TEN_YEARS_S && boot >= 0 && boot / 1000000000LL <= TEN_YEARS_S;
+}
+
+int imgscan_timekeeper(struct vas *as, const struct koffsets *o, uint64_t lo, uint64_t hi,
+		       uint64_t *addr)
+{
+	const struct kfield *f[4] = { &o->timekeeper__xtime_sec, &o->timekeeper__offs_real,
+				      &o->timekeeper__offs_boot, &o->timekeeper__tkr_mono };
+	size_t span = 0;
+	int ret = -ENOENT;
+
+	for (int i = 0; i < 4; i++) {
+		if (!f[i]->present || f[i]->off < 0 || f[i]->off > 4096)
+			return -ENOENT;
+		if ((size_t)f[i]->off + 8 > span)
+			span = (size_t)f[i]->off + 8;
+	}
+	if (hi <= lo)
+		return -ENOENT;
+	if (hi - lo > IMGSCAN_MAX)
+		hi = lo + IMGSCAN_MAX;
+	unsigned char *buf = malloc(WIN + span);
+	if (!buf)
+		return -ENOMEM;
+	lo &= ~7ULL;
+	for (uint64_t va = lo; va < hi && ret; va += WIN) {
+		size_t n = hi - va < WIN + span ? (size_t)(hi - va) : WIN + span;
+		read_window(as, va, buf, n);
+		for (size_t i = 0; i < WIN && i + span <= n; i += 8)
+			if (tk_plausible(buf + i, o)) {
+				*addr = va + i;
+				ret = 0;
+				break;
+			}
+	}
+	free(buf);
+	return ret;
 }
 
 /* ---- init_task ---- */

@@ -20,9 +20,17 @@
  * blob's total length.  -ENOENT if none. */
 int imgscan_btf(struct vas *as, uint64_t lo, uint64_t hi, uint64_t *start, uint64_t *len);
 
-/* "Linux version RELEASE (" in [lo, hi).  -ENOENT if none. */
+/* "Linux version RELEASE (" in [lo, hi), ending with " VERSION" (the
+ * uts version, "#1 SMP ...") when version is not NULL.  -ENOENT if none. */
 int imgscan_banner(struct vas *as, uint64_t lo, uint64_t hi, const char *release,
-		   uint64_t *addr);
+		   const char *version, uint64_t *addr);
+
+/* A struct timekeeper in [lo, hi) (tk_core's or shadow_timekeeper): wall
+ * seconds between 2001 and 2100, offs_real that many seconds back within
+ * ten years, offs_boot within ten years, a kernel pointer to its clock.
+ * -ENOENT if none. */
+int imgscan_timekeeper(struct vas *as, const struct koffsets *o, uint64_t lo, uint64_t hi,
+		       uint64_t *addr);
 
 /* init_task in [lo, hi): comm "swapper" or "swapper/N", pid 0, its own
  * real_parent, and a tasks list whose next node points back to it.

@@ -231,9 +231,21 @@ static void derive_syms(struct kprofile *p, struct vas *as)
 	    !kfield_read(as, t, &o->task_struct__nsproxy, &v) && v >= 0xff00000000000000ULL &&
 	    !kfield_read(as, v, &o->nsproxy__net_ns, &v) && v >= 0xff00000000000000ULL)
 		p->sym.init_net = v;
+	char version[65] = "";
+	if (p->sym.init_uts_ns && o->new_utsname__version.present &&
+	    !vas_read(as, p->sym.init_uts_ns + (uint64_t)o->uts_namespace__name.off +
+		      (uint64_t)o->new_utsname__version.off, version, sizeof(version), NULL))
+		version[sizeof(version) - 1] = '\0';
 	if (!p->sym.linux_banner && etext &&
-	    !imgscan_banner(as, etext, init ? init : etext + IMGSCAN_MAX, p->vmci.osrelease, &v))
+	    !imgscan_banner(as, etext, init ? init : etext + IMGSCAN_MAX, p->vmci.osrelease,
+			    version, &v))
 		p->sym.linux_banner = v;
+	/* wall-clock offsets for creation times: a timekeeper in the data */
+	if (!p->sym.shadow_timekeeper && (init || etext) &&
+	    !imgscan_timekeeper(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
+		p->sym.shadow_timekeeper = v;
+		alog_info("profile: a timekeeper found by content at 0x%llx", (unsigned long long)v);
+	}
 }
 
 /* Resolve fields and symbols; with as (auto profiles), fill what kallsyms
