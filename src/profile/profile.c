@@ -248,6 +248,25 @@ static void derive_syms(struct kprofile *p, struct vas *as)
 	}
 }
 
+/* Add what VMCOREINFO or derivation found to the symbol table, so that a
+ * profile written from it (argus profile) has them too. */
+static void publish_syms(struct kprofile *p)
+{
+	const char *sbase = (const char *)&p->sym;
+	uint64_t a;
+	int added = 0;
+
+	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {
+		uint64_t v = *(const uint64_t *)(sbase + sym_specs[i].off);
+		const char *name = sym_specs[i].name;
+		if (v && ksyms_lookup(p->syms, name, &a) &&
+		    !ksyms_add(p->syms, name, strlen(name), v, '?'))
+			added++;
+	}
+	if (added && ksyms_finish(p->syms))
+		alog_error("profile: out of memory indexing symbols");
+}
+
 /* Resolve fields and symbols; with as (auto profiles), fill what kallsyms
  * lacks from VMCOREINFO and by derivation. */
 static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
@@ -288,8 +307,10 @@ static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 		if (profile_symbol(p, sym_specs[i].name, a) && as)
 			vmci_symbol(&p->vmci, sym_specs[i].name, a);	/* runtime address */
 	}
-	if (as)
+	if (as) {
 		derive_syms(p, as);
+		publish_syms(p);
+	}
 	for (size_t i = 0; i < sizeof(required_syms) / sizeof(required_syms[0]); i++) {
 		for (size_t j = 0; j < sizeof(sym_specs) / sizeof(sym_specs[0]); j++)
 			if (!strcmp(sym_specs[j].name, required_syms[i]) &&
