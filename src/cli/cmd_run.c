@@ -5,12 +5,14 @@
  * service.immediate_shutdown is set), SIGHUP reopens the log files.  All
  * other threads block these signals.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -39,13 +41,14 @@ struct run_ctx {
 	struct service *svc;
 	struct outputs *outs;
 	const struct config *cfg;
+	int failed;		/* the service could not start (e.g. dropping privileges) */
 };
 
 static void *service_thread(void *arg)
 {
 	struct run_ctx *r = arg;
 
-	service_run(r->svc);
+	r->failed = service_run(r->svc) != 0;
 	/* wake the signal loop */
 	kill(getpid(), SIGUSR1);
 	return NULL;
@@ -102,6 +105,13 @@ int cmd_run(int argc, char **argv)
 		cli_error("%s", aerr_str(&err));
 		return EXIT_USAGE;
 	}
+	/* no_new_privs is per thread and inherited: set it before the first
+	 * thread (telemetry, scanners) so that all of them carry it */
+	if (cfg.user[0] && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		cli_error("run: cannot set no_new_privs: %s", strerror(errno));
+		config_free(&cfg);
+		return 1;
+	}
 	if (check) {
 		printf("%s: configuration is valid (%zu system%s)\n", path, cfg.nsystems,
 		       cfg.nsystems == 1 ? "" : "s");
@@ -124,7 +134,7 @@ int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	struct service_out out = { outputs_message, outputs_line, r.outs };
+	struct service_out out = { outputs_message, outputs_line, outputs_health, r.outs };
 	if (service_new(&cfg, &out, &r.svc, &err)) {
 		cli_error("%s", aerr_str(&err));
 		outputs_close(r.outs);
@@ -138,5 +148,5 @@ int cmd_run(int argc, char **argv)
 	service_free(r.svc);
 	outputs_close(r.outs);
 	config_free(&cfg);
-	return 0;
+	return r.failed ? 1 : 0;
 }

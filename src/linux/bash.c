@@ -36,11 +36,7 @@ static const char *user_str(struct vas *as, struct snapshot *s, uint64_t va, siz
 	int trunc = 0;
 	long n = va ? vas_read_str(as, va, buf, cap, &trunc) : -1;
 
-	if (n < 0)
-		return NULL;
-	if (trunc)
-		s->stats.truncated++;
-	return arena_strndup(&s->arena, buf, (size_t)n);
+	return n < 0 ? NULL : snapshot_keep_str(s, buf, (size_t)n, trunc);
 }
 
 /* &the_history from history_list's code */

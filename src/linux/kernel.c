@@ -14,10 +14,13 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 
 	*out = NULL;
 	k = calloc(1, sizeof(*k));
-	if (!k)
+	if (!k) {
+		memsrc_close(o->mem);
 		return aerr_set(err, ENOMEM, "out of memory");
+	}
 	k->limits = lim;
-	ret = memsrc_open(o->source, &mo, &k->mem, err);
+	k->mem = o->mem;
+	ret = k->mem ? 0 : memsrc_open(o->source, &mo, &k->mem, err);
 	if (ret)
 		goto fail;
 	if (!o->no_cache && memsrc_cache_enable(k->mem, 0)) {

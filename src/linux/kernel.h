@@ -34,6 +34,8 @@ struct kernel_opts {
 	profile_event_fn event;
 	void *event_ctx;
 	int no_cache;			/* disable the per-scan page cache */
+	struct memsrc *mem;		/* source already open (source names it), or NULL;
+					 * kernel_open() owns it from the call on */
 };
 
 struct kernel {

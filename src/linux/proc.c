@@ -56,10 +56,9 @@ static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p, u
 	if (!start || end <= start || linux_proc_vas(k, p, &as))
 		return;
 	size_t len = (size_t)(end - start);
-	if (len > cap - 1) {
+	int cut = len > cap - 1;
+	if (cut)
 		len = cap - 1;
-		s->stats.truncated++;
-	}
 	if (vas_read(&as, start, buf, len, NULL)) {
 		/* arguments paged out or not yet written: say nothing */
 		return;
@@ -69,7 +68,7 @@ static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p, u
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
-	p->cmdline = keep(s, buf, (long)len);
+	p->cmdline = snapshot_keep_str(s, buf, len, cut);
 }
 
 static uint64_t ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_member)

@@ -55,5 +55,7 @@ int linux_collect_workload(struct kernel *k, struct snapshot *s, struct aerr *er
 	snprintf(os, sizeof(os), "Linux Kernel %s", k->prof->release);
 	wl->os_version = arena_strndup(&s->arena, os, strlen(os));
 	boot_uuid(k, wl);
+	if (k->prof->sym.jiffies_64)
+		vas_read_u64(&k->kvas, k->prof->sym.jiffies_64, &wl->jiffies);
 	return 0;
 }

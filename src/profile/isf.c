@@ -1,98 +1,116 @@
-/* isf.c - the ktypes backend over a Volatility 3 ISF file (jansson). */
+/* isf.c - the ISF reader and its ktypes backend.
+ *
+ * The JSON is parsed once (jansson), checked as a whole, and copied into
+ * three arrays (user types, their fields, enumerators) with open-addressing
+ * indexes over a string pool; then the JSON is freed.  Every lookup after
+ * that is a hash probe.  Field sizes are resolved at load, so a type the
+ * file does not define is an error there, not a surprise later.
+ */
 #include "profile/isf.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
+#include "profile/isf_priv.h"
 
-struct isf_priv {
-	json_t *root;
-	json_t *user_types, *base_types, *enums;
+#define ISF_MAX_SIZE (1ULL << 40)	/* no type or offset is larger */
+#define ISF_MAX_DEPTH 32		/* nesting of type descriptors */
+
+struct isf_type {
+	uint32_t name;			/* pool offset */
+	uint32_t first, nfields;	/* range in fields[] */
+	uint64_t size;
 };
 
-static uint64_t type_size(struct isf_priv *p, json_t *ref, int depth);
+struct isf_field {
+	uint32_t name;
+	uint32_t owner;			/* index of the type it belongs to */
+	int32_t sub;			/* anonymous member: its type's index, else -1 */
+	uint32_t bit_size;		/* bitfields only */
+	uint64_t bit_offset;
+	uint64_t size;
+};
 
-static uint64_t named_size(json_t *table, const char *name)
+struct isf_const {
+	uint32_t name;
+	int64_t val;
+};
+
+struct isf_index {
+	uint32_t *slot;			/* element index + 1; 0 empty */
+	size_t mask;
+};
+
+struct isf_priv {
+	struct isf_type *types;
+	struct isf_field *fields;
+	struct isf_const *consts;
+	size_t ntypes, nfields, nconsts, fields_cap, consts_cap;
+	struct buf pool;
+	struct isf_index type_ix, field_ix, const_ix;
+};
+
+static const char *pool_str(const struct isf_priv *p, uint32_t off)
 {
-	json_t *t = name ? json_object_get(table, name) : NULL;
-	json_t *sz = json_object_get(t, "size");
-
-	return json_is_integer(sz) && json_integer_value(sz) > 0 ? (uint64_t)json_integer_value(sz) : 0;
+	return p->pool.data + off;
 }
 
-static uint64_t type_size(struct isf_priv *p, json_t *ref, int depth)
+static uint64_t field_hash(uint32_t owner, const char *name)
 {
-	const char *kind = json_string_value(json_object_get(ref, "kind"));
-	const char *name = json_string_value(json_object_get(ref, "name"));
+	return isf_hash(name) ^ ((uint64_t)(owner + 1) * 0x9E3779B97F4A7C15ULL);
+}
 
-	if (!kind || depth > 16)
-		return 0;
-	if (!strcmp(kind, "base"))
-		return named_size(p->base_types, name);
-	if (!strcmp(kind, "pointer"))
-		return named_size(p->base_types, "pointer") ? named_size(p->base_types, "pointer") : 8;
-	if (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "class"))
-		return named_size(p->user_types, name);
-	if (!strcmp(kind, "enum"))
-		return named_size(p->enums, name);
-	if (!strcmp(kind, "array")) {
-		json_t *cnt = json_object_get(ref, "count");
-		uint64_t sub = type_size(p, json_object_get(ref, "subtype"), depth + 1);
-		if (!json_is_integer(cnt) || json_integer_value(cnt) < 0)
-			return 0;
-		return (uint64_t)json_integer_value(cnt) * sub;
+/* ---- lookups ---- */
+
+static int type_find(const struct isf_priv *p, const char *name)
+{
+	for (size_t i = isf_hash(name) & p->type_ix.mask; p->type_ix.slot[i];
+	     i = (i + 1) & p->type_ix.mask) {
+		uint32_t t = p->type_ix.slot[i] - 1;
+		if (!strcmp(pool_str(p, p->types[t].name), name))
+			return (int)t;
 	}
-	if (!strcmp(kind, "bitfield"))
-		return type_size(p, json_object_get(ref, "type"), depth + 1);
-	return 0;
+	return -1;
 }
 
-static int anonymous(const char *field, json_t *ref)
+static const struct isf_field *field_find(const struct isf_priv *p, uint32_t owner,
+					  const char *name)
 {
-	const char *kind = json_string_value(json_object_get(ref, "kind"));
+	for (size_t i = field_hash(owner, name) & p->field_ix.mask; p->field_ix.slot[i];
+	     i = (i + 1) & p->field_ix.mask) {
+		const struct isf_field *f = &p->fields[p->field_ix.slot[i] - 1];
+		if (f->owner == owner && !strcmp(pool_str(p, f->name), name))
+			return f;
+	}
+	return NULL;
+}
 
-	if (!kind || (strcmp(kind, "struct") && strcmp(kind, "union")))
+/* Depth-first through anonymous members.  *budget bounds the work a
+ * hostile file (a type holding itself anonymously, many times) can cause. */
+static int member_in(const struct isf_priv *p, uint32_t t, const char *member, uint64_t base,
+		     struct kmember *out, int depth, int *budget)
+{
+	const struct isf_field *f = field_find(p, t, member);
+
+	if (f) {
+		out->bit_offset = base + f->bit_offset;
+		out->bit_size = f->bit_size;
+		out->size = f->size;
 		return 0;
-	return !*field || !strncmp(field, "unnamed", 7) || !strncmp(field, "__unnamed", 9);
-}
-
-static int member_in(struct isf_priv *p, const char *type, const char *member, uint64_t base,
-		     struct kmember *out, int depth)
-{
-	json_t *fields = json_object_get(json_object_get(p->user_types, type), "fields");
-	const char *fname;
-	json_t *f;
-
-	if (!json_is_object(fields) || depth > 8)
+	}
+	if (depth >= 8 || --*budget < 0)
 		return -ENOENT;
-	f = json_object_get(fields, member);
-	if (json_is_object(f)) {
-		json_t *off = json_object_get(f, "offset"), *ref = json_object_get(f, "type");
-		if (!json_is_integer(off) || json_integer_value(off) < 0)
-			return -EINVAL;
-		out->bit_offset = base + (uint64_t)json_integer_value(off) * 8;
-		out->bit_size = 0;
-		out->size = type_size(p, ref, 0);
-		const char *kind = json_string_value(json_object_get(ref, "kind"));
-		if (kind && !strcmp(kind, "bitfield")) {
-			json_t *bp = json_object_get(ref, "bit_position");
-			json_t *bl = json_object_get(ref, "bit_length");
-			out->bit_offset += json_is_integer(bp) ? (uint64_t)json_integer_value(bp) : 0;
-			out->bit_size = json_is_integer(bl) ? (uint32_t)json_integer_value(bl) : 0;
-		}
-		return 0;
-	}
-	json_object_foreach(fields, fname, f) {
-		json_t *ref = json_object_get(f, "type"), *off = json_object_get(f, "offset");
-		if (!anonymous(fname, ref) || !json_is_integer(off))
-			continue;
-		const char *sub = json_string_value(json_object_get(ref, "name"));
-		if (sub && !member_in(p, sub, member, base + (uint64_t)json_integer_value(off) * 8,
-				      out, depth + 1))
+	for (uint32_t i = 0; i < p->types[t].nfields; i++) {
+		f = &p->fields[p->types[t].first + i];
+		if (f->sub >= 0 && !member_in(p, (uint32_t)f->sub, member, base + f->bit_offset, out,
+					      depth + 1, budget))
 			return 0;
 	}
 	return -ENOENT;
@@ -100,29 +118,31 @@ static int member_in(struct isf_priv *p, const char *type, const char *member, u
 
 static int isf_member(void *priv, const char *type, const char *member, struct kmember *out)
 {
-	return member_in(priv, type, member, 0, out, 0);
+	int t = type_find(priv, type), budget = 1024;
+
+	return t < 0 ? -ENOENT : member_in(priv, (uint32_t)t, member, 0, out, 0, &budget);
 }
 
 static int isf_size(void *priv, const char *type, uint64_t *out)
 {
-	uint64_t s = named_size(((struct isf_priv *)priv)->user_types, type);
+	const struct isf_priv *p = priv;
+	int t = type_find(p, type);
 
-	if (!s)
+	if (t < 0)
 		return -ENOENT;
-	*out = s;
+	*out = p->types[t].size;
 	return 0;
 }
 
 static int isf_enumval(void *priv, const char *name, int64_t *out)
 {
-	struct isf_priv *p = priv;
-	const char *ename;
-	json_t *e;
+	const struct isf_priv *p = priv;
 
-	json_object_foreach(p->enums, ename, e) {
-		json_t *v = json_object_get(json_object_get(e, "constants"), name);
-		if (json_is_integer(v)) {
-			*out = json_integer_value(v);
+	for (size_t i = isf_hash(name) & p->const_ix.mask; p->const_ix.slot[i];
+	     i = (i + 1) & p->const_ix.mask) {
+		const struct isf_const *c = &p->consts[p->const_ix.slot[i] - 1];
+		if (!strcmp(pool_str(p, c->name), name)) {
+			*out = c->val;
 			return 0;
 		}
 	}
@@ -133,10 +153,16 @@ static void isf_free(void *priv)
 {
 	struct isf_priv *p = priv;
 
-	if (p) {
-		json_decref(p->root);
-		free(p);
-	}
+	if (!p)
+		return;
+	free(p->types);
+	free(p->fields);
+	free(p->consts);
+	buf_free(&p->pool);
+	free(p->type_ix.slot);
+	free(p->field_ix.slot);
+	free(p->const_ix.slot);
+	free(p);
 }
 
 static const struct ktypes_ops isf_ops = {
@@ -147,107 +173,461 @@ static const struct ktypes_ops isf_ops = {
 	.free = isf_free,
 };
 
-static int b64val(int c)
+/* ---- building the tables ---- */
+
+struct build {
+	const char *file;
+	struct isf_priv *p;
+	json_t *base_types, *user_types, *enums;
+	uint64_t ptr_size;
+	const char *where, *tname, *fname;	/* for messages */
+	size_t dangling;			/* pointer targets the file lacks */
+	struct aerr *err;
+};
+
+static int bad(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct build *b, const char *fmt, ...)
 {
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
+	char msg[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (b->tname && b->fname)
+		return aerr_set(b->err, EINVAL, "%s: %s.%s, field '%s': %s", b->file, b->where,
+				b->tname, b->fname, msg);
+	if (b->tname)
+		return aerr_set(b->err, EINVAL, "%s: %s.%s: %s", b->file, b->where, b->tname, msg);
+	return aerr_set(b->err, EINVAL, "%s: %s", b->file, msg);
 }
 
-/* Decode base64 (padding optional); NULL on bad input. */
-static char *b64decode(const char *s, size_t *outlen)
+static int oom(struct build *b)
 {
-	size_t n = strlen(s), o = 0;
-	char *out = malloc(n / 4 * 3 + 4);
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=')
-			break;
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
+	return aerr_set(b->err, ENOMEM, "%s: out of memory", b->file);
 }
 
-static char *banner_of(json_t *symbols)
+/* An integer member in [0, max], or -1 if absent or out of range. */
+static int get_u64(json_t *obj, const char *key, uint64_t max, uint64_t *out)
 {
-	const char *data = json_string_value(json_object_get(json_object_get(symbols, "linux_banner"),
-							     "constant_data"));
-	size_t n;
-	char *b = data ? b64decode(data, &n) : NULL;
+	json_t *v = json_object_get(obj, key);
 
-	if (!b)
-		return NULL;
-	n = strnlen(b, n);
-	while (n && (b[n - 1] == '\n' || b[n - 1] == '\0'))
-		b[--n] = '\0';
-	return b;
-}
-
-static int check_shape(json_t *root, const char *name, struct aerr *err)
-{
-	static const char *const keys[] = { "metadata", "base_types", "user_types", "enums", "symbols" };
-
-	if (!json_is_object(root))
-		return aerr_set(err, EINVAL, "%s: not an ISF file (the top level is not an object)", name);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!json_is_object(json_object_get(root, keys[i])))
-			return aerr_set(err, EINVAL, "%s: not an ISF file (no \"%s\" object)", name, keys[i]);
-	const char *fmt = json_string_value(json_object_get(json_object_get(root, "metadata"), "format"));
-	if (!fmt)
-		return aerr_set(err, EINVAL, "%s: ISF metadata has no \"format\"", name);
-	if (strncmp(fmt, "6.", 2))
-		alog_warn("%s: ISF format %s (argus reads 6.x); trying anyway", name, fmt);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
 
-static int load_syms(json_t *symbols, const char *name, struct ksyms **out, struct aerr *err)
+static int pool_add(struct build *b, const char *s, uint32_t *off)
 {
-	struct ksyms *ks = ksyms_new("isf");
-	const char *sname;
-	json_t *s;
+	size_t n = strlen(s) + 1;
 
-	if (!ks)
-		return aerr_set(err, ENOMEM, "out of memory");
-	json_object_foreach(symbols, sname, s) {
-		json_t *a = json_object_get(s, "address");
-		if (!json_is_integer(a))
-			continue;
-		if (ksyms_add(ks, sname, strlen(sname), (uint64_t)json_integer_value(a), '?')) {
-			ksyms_free(ks);
-			return aerr_set(err, ENOMEM, "out of memory");
+	if (b->p->pool.len + n > UINT32_MAX)
+		return aerr_set(b->err, E2BIG, "%s: names exceed 4 GiB", b->file);
+	*off = (uint32_t)b->p->pool.len;
+	buf_add(&b->p->pool, s, n);
+	return b->p->pool.oom ? oom(b) : 0;
+}
+
+static int index_build(struct isf_index *ix, size_t n, uint64_t (*key)(void *, size_t), void *ctx)
+{
+	size_t cap = 16;
+
+	while (cap < n * 2)
+		cap *= 2;
+	ix->slot = calloc(cap, sizeof(*ix->slot));
+	if (!ix->slot)
+		return -ENOMEM;
+	ix->mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t s = key(ctx, i) & ix->mask;
+		while (ix->slot[s])
+			s = (s + 1) & ix->mask;
+		ix->slot[s] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+static uint64_t type_key(void *ctx, size_t i)
+{
+	struct isf_priv *p = ctx;
+	return isf_hash(pool_str(p, p->types[i].name));
+}
+
+static uint64_t field_key(void *ctx, size_t i)
+{
+	struct isf_priv *p = ctx;
+	return field_hash(p->fields[i].owner, pool_str(p, p->fields[i].name));
+}
+
+static uint64_t const_key(void *ctx, size_t i)
+{
+	struct isf_priv *p = ctx;
+	return isf_hash(pool_str(p, p->consts[i].name));
+}
+
+/* Size in bytes of a type descriptor.  by_ptr: only behind a pointer,
+ * where a type the file lacks is allowed (an opaque struct). */
+static int ref_size(struct build *b, json_t *d, int depth, int by_ptr, uint64_t *size)
+{
+	const char *kind = json_string_value(json_object_get(d, "kind"));
+	const char *name = json_string_value(json_object_get(d, "name"));
+	json_t *def = NULL;
+
+	*size = 0;
+	if (!json_is_object(d) || !kind)
+		return bad(b, "a type without a \"kind\"");
+	if (depth > ISF_MAX_DEPTH)
+		return bad(b, "types nested more than %d deep", ISF_MAX_DEPTH);
+	if (!strcmp(kind, "pointer")) {
+		*size = b->ptr_size;
+		return ref_size(b, json_object_get(d, "subtype"), depth + 1, 1, &(uint64_t){ 0 });
+	}
+	if (!strcmp(kind, "array")) {
+		uint64_t count, sub;
+		if (get_u64(d, "count", ISF_MAX_SIZE, &count))
+			return bad(b, "an array without a valid \"count\"");
+		int ret = ref_size(b, json_object_get(d, "subtype"), depth + 1, by_ptr, &sub);
+		if (ret)
+			return ret;
+		if (sub && count > ISF_MAX_SIZE / sub)
+			return bad(b, "an array of %llu elements is too large", (unsigned long long)count);
+		*size = count * sub;
+		return 0;
+	}
+	if (!strcmp(kind, "function"))
+		return 0;
+	if (!strcmp(kind, "bitfield"))
+		return bad(b, "a bitfield inside another type");
+	int is_user = !strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "class");
+	if (!is_user && strcmp(kind, "base") && strcmp(kind, "enum"))
+		return bad(b, "unknown type kind '%s'", kind);
+	if (!name)
+		return bad(b, "a %s type without a \"name\"", kind);
+	if (is_user) {
+		int t = type_find(b->p, name);
+		if (t >= 0) {
+			*size = b->p->types[t].size;
+			return 0;
+		}
+	} else {
+		def = json_object_get(!strcmp(kind, "base") ? b->base_types : b->enums, name);
+	}
+	if (def)
+		return get_u64(def, "size", ISF_MAX_SIZE, size) ? bad(b, "%s '%s' has no valid size",
+								      kind, name) : 0;
+	if (by_ptr) {
+		b->dangling++;
+		return 0;
+	}
+	return bad(b, "refers to %s '%s', which the file does not define", kind, name);
+}
+
+static int check_bases(struct build *b)
+{
+	const char *name;
+	json_t *v;
+	uint64_t sz;
+
+	json_object_foreach(b->base_types, name, v) {
+		if (!json_is_object(v) || get_u64(v, "size", 1024, &sz) ||
+		    !json_is_string(json_object_get(v, "kind")))
+			return bad(b, "base_types.%s: needs an integer \"size\" and a \"kind\"", name);
+	}
+	if (!get_u64(json_object_get(b->base_types, "pointer"), "size", 16, &sz) && sz)
+		b->ptr_size = sz;
+	return 0;
+}
+
+static int add_const(struct build *b, const char *name, int64_t val)
+{
+	struct isf_priv *p = b->p;
+
+	if (p->nconsts == p->consts_cap) {
+		size_t ncap = p->consts_cap ? p->consts_cap * 2 : 1024;
+		struct isf_const *n = realloc(p->consts, ncap * sizeof(*n));
+		if (!n)
+			return oom(b);
+		p->consts = n;
+		p->consts_cap = ncap;
+	}
+	if (p->nconsts >= UINT32_MAX - 1)
+		return aerr_set(b->err, E2BIG, "%s: too many enumerators", b->file);
+	p->consts[p->nconsts].val = val;
+	int ret = pool_add(b, name, &p->consts[p->nconsts].name);
+	if (!ret)
+		p->nconsts++;
+	return ret;
+}
+
+static int load_enums(struct build *b)
+{
+	const char *ename, *cname;
+	json_t *e, *c, *consts;
+	uint64_t sz;
+	int ret;
+
+	json_object_foreach(b->enums, ename, e) {
+		consts = json_object_get(e, "constants");
+		if (!json_is_object(e) || get_u64(e, "size", 16, &sz) || !json_is_object(consts))
+			return bad(b, "enums.%s: needs an integer \"size\" and a \"constants\" object",
+				   ename);
+		json_object_foreach(consts, cname, c) {
+			if (!json_is_integer(c))
+				return bad(b, "enums.%s.%s is not an integer", ename, cname);
+			if ((ret = add_const(b, cname, json_integer_value(c))))
+				return ret;
 		}
 	}
-	if (!ks->n || ksyms_finish(ks)) {
-		ksyms_free(ks);
-		return aerr_set(err, EINVAL, "%s: ISF file has no symbols with addresses", name);
+	return 0;
+}
+
+static int add_types(struct build *b, json_t ***fields_of)
+{
+	struct isf_priv *p = b->p;
+	size_t n = json_object_size(b->user_types);
+	const char *name;
+	json_t *t;
+	int ret;
+
+	if (n >= INT32_MAX)
+		return aerr_set(b->err, E2BIG, "%s: too many user types", b->file);
+	p->types = calloc(n + 1, sizeof(*p->types));
+	*fields_of = calloc(n + 1, sizeof(**fields_of));
+	if (!p->types || !*fields_of)
+		return oom(b);
+	b->where = "user_types";
+	json_object_foreach(b->user_types, name, t) {
+		const char *kind = json_string_value(json_object_get(t, "kind"));
+		json_t *fields = json_object_get(t, "fields");
+		struct isf_type *ty = &p->types[p->ntypes];
+		b->tname = name;
+		if (!json_is_object(t))
+			return bad(b, "not an object");
+		if (!kind || (strcmp(kind, "struct") && strcmp(kind, "union") && strcmp(kind, "class")))
+			return bad(b, "\"kind\" is not struct, union or class");
+		if (get_u64(t, "size", ISF_MAX_SIZE, &ty->size))
+			return bad(b, "no valid \"size\"");
+		if (!json_is_object(fields))
+			return bad(b, "no \"fields\" object");
+		if ((ret = pool_add(b, name, &ty->name)))
+			return ret;
+		(*fields_of)[p->ntypes++] = fields;
 	}
-	*out = ks;
+	b->tname = NULL;
+	return index_build(&p->type_ix, p->ntypes, type_key, p) ? oom(b) : 0;
+}
+
+static struct isf_field *new_field(struct build *b)
+{
+	struct isf_priv *p = b->p;
+
+	if (p->nfields == p->fields_cap) {
+		size_t ncap = p->fields_cap ? p->fields_cap * 2 : 4096;
+		struct isf_field *n = ncap < UINT32_MAX ? realloc(p->fields, ncap * sizeof(*n)) : NULL;
+		if (!n)
+			return NULL;
+		p->fields = n;
+		p->fields_cap = ncap;
+	}
+	return &p->fields[p->nfields++];
+}
+
+/* The anonymous struct/union a field stands for, or -1. */
+static int32_t anon_sub(struct build *b, const char *fname, json_t *f, json_t *d)
+{
+	json_t *anon = json_object_get(f, "anonymous");
+	const char *kind = json_string_value(json_object_get(d, "kind"));
+	const char *name = json_string_value(json_object_get(d, "name"));
+
+	if (anon ? !json_is_true(anon) : strncmp(fname, "unnamed_field", 13))
+		return -1;
+	if (!kind || !name || (strcmp(kind, "struct") && strcmp(kind, "union") &&
+			       strcmp(kind, "class")))
+		return -1;
+	return type_find(b->p, name);
+}
+
+static int add_field(struct build *b, uint32_t owner, const char *fname, json_t *f)
+{
+	json_t *d = json_object_get(f, "type"), *anon = json_object_get(f, "anonymous");
+	const char *kind = json_string_value(json_object_get(d, "kind"));
+	uint64_t off, size, pos = 0, len = 0;
+	int ret;
+
+	b->fname = fname;
+	if (!json_is_object(f) || get_u64(f, "offset", b->p->types[owner].size, &off))
+		return bad(b, "needs an integer \"offset\" within the type's %llu bytes",
+			   (unsigned long long)b->p->types[owner].size);
+	if (anon && !json_is_boolean(anon))
+		return bad(b, "\"anonymous\" is neither true nor false");
+	if (kind && !strcmp(kind, "bitfield")) {
+		if (get_u64(d, "bit_position", 1 << 16, &pos) || get_u64(d, "bit_length", 64, &len) ||
+		    !len)
+			return bad(b, "a bitfield needs a \"bit_position\" and a \"bit_length\" of 1 to 64");
+		d = json_object_get(d, "type");
+		kind = json_string_value(json_object_get(d, "kind"));
+		if (!kind || (strcmp(kind, "base") && strcmp(kind, "enum")))
+			return bad(b, "a bitfield's type is neither a base type nor an enum");
+	}
+	if ((ret = ref_size(b, d, 0, 0, &size)))
+		return ret;
+	struct isf_field *nf = new_field(b);
+	if (!nf)
+		return oom(b);
+	nf->owner = owner;
+	nf->sub = len ? -1 : anon_sub(b, fname, f, d);
+	nf->bit_size = (uint32_t)len;
+	nf->bit_offset = off * 8 + pos;
+	nf->size = size;
+	return pool_add(b, fname, &nf->name);
+}
+
+static int add_fields(struct build *b, json_t **fields_of)
+{
+	struct isf_priv *p = b->p;
+	const char *fname;
+	json_t *f;
+	int ret;
+
+	b->where = "user_types";
+	for (uint32_t t = 0; t < p->ntypes; t++) {
+		b->tname = pool_str(p, p->types[t].name);
+		p->types[t].first = (uint32_t)p->nfields;
+		json_object_foreach(fields_of[t], fname, f) {
+			if ((ret = add_field(b, t, fname, f)))
+				return ret;
+		}
+		p->types[t].nfields = (uint32_t)(p->nfields - p->types[t].first);
+	}
+	b->tname = b->fname = NULL;
+	if (index_build(&p->field_ix, p->nfields, field_key, p) ||
+	    index_build(&p->const_ix, p->nconsts, const_key, p))
+		return oom(b);
+	return 0;
+}
+
+static int load_syms(struct build *b, json_t *symbols, struct ksyms **out)
+{
+	struct ksyms *ks = ksyms_new("isf");
+	const char *name;
+	json_t *s;
+	int ret = 0;
+
+	if (!ks)
+		return oom(b);
+	json_object_foreach(symbols, name, s) {
+		json_t *a = json_object_get(s, "address");
+		if (!json_is_object(s) || !json_is_integer(a)) {
+			ret = bad(b, "symbols.%s: needs an integer \"address\"", name);
+			break;
+		}
+		/* 0: the producer did not know the address */
+		if (json_integer_value(a) &&
+		    (ret = ksyms_add(ks, name, strlen(name), (uint64_t)json_integer_value(a), '?'))) {
+			ret = oom(b);
+			break;
+		}
+	}
+	if (!ret && !ks->n)
+		ret = bad(b, "no symbol has an address");
+	if (!ret && ksyms_finish(ks))
+		ret = oom(b);
+	if (ret)
+		ksyms_free(ks);
+	else
+		*out = ks;
+	return ret;
+}
+
+static int load_banner(struct build *b, json_t *symbols, char **banner)
+{
+	json_t *cd = json_object_get(json_object_get(symbols, "linux_banner"), "constant_data");
+	char *text;
+	size_t n;
+
+	*banner = NULL;
+	if (!cd)
+		return 0;
+	if (!json_is_string(cd) || !(text = isf_b64_decode(json_string_value(cd), &n)))
+		return bad(b, "symbols.linux_banner.constant_data is not base64 text");
+	n = strnlen(text, n);
+	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	text[n] = '\0';
+	*banner = text;
+	return 0;
+}
+
+static int check_top(json_t *root, const char *file, struct aerr *err)
+{
+	static const char *const keys[] = { "metadata", "base_types", "user_types", "enums",
+					    "symbols" };
+
+	if (!json_is_object(root))
+		return aerr_set(err, EINVAL, "%s: not an ISF file (the top level is not an object)",
+				file);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!json_is_object(json_object_get(root, keys[i])))
+			return aerr_set(err, EINVAL, "%s: not an ISF file (%s \"%s\" object)", file,
+					json_object_get(root, keys[i]) ? "the top level's" : "no",
+					keys[i]);
+	const char *fmt = json_string_value(json_object_get(json_object_get(root, "metadata"),
+							    "format"));
+	if (!fmt)
+		return aerr_set(err, EINVAL, "%s: not an ISF file (no metadata.format)", file);
+	if (strncmp(fmt, "6.", 2))
+		alog_warn("%s: ISF format %s, argus reads format 6; trying it anyway", file, fmt);
+	return 0;
+}
+
+static int build(json_t *root, const char *file, struct ktypes **types, struct ksyms **syms,
+		 char **banner, struct aerr *err)
+{
+	struct isf_priv *p = calloc(1, sizeof(*p));
+	struct ktypes *t = calloc(1, sizeof(*t));
+	struct build b = { .file = file, .p = p, .ptr_size = 8, .err = err,
+			   .base_types = json_object_get(root, "base_types"),
+			   .user_types = json_object_get(root, "user_types"),
+			   .enums = json_object_get(root, "enums") };
+	json_t *symbols = json_object_get(root, "symbols"), **fields_of = NULL;
+	int ret = p && t ? 0 : aerr_set(err, ENOMEM, "%s: out of memory", file);
+
+	if (!ret)
+		ret = check_bases(&b);
+	if (!ret)
+		ret = load_enums(&b);
+	if (!ret)
+		ret = add_types(&b, &fields_of);
+	if (!ret)
+		ret = add_fields(&b, fields_of);
+	free(fields_of);
+	if (!ret)
+		ret = load_syms(&b, symbols, syms);
+	if (!ret && (ret = load_banner(&b, symbols, banner))) {
+		ksyms_free(*syms);
+		*syms = NULL;
+	}
+	if (ret) {
+		isf_free(p);
+		free(t);
+		return ret;
+	}
+	if (b.dangling)
+		alog_debug("%s: %zu pointers to types the file does not define", file, b.dangling);
+	t->ops = &isf_ops;
+	t->priv = p;
+	snprintf(t->desc, sizeof(t->desc), "ISF %s (%zu types, %zu fields, %zu enumerators)", file,
+		 p->ntypes, p->nfields, p->nconsts);
+	*types = t;
 	return 0;
 }
 
 /* jansson's integers are int64: an ISF's 64-bit kernel addresses do not
- * fit.  Rewrite every integer above INT64_MAX, in place and at the same
- * length, as the negative number with the same 64-bit pattern; readers cast
- * json_integer_value() back to uint64_t. */
+ * fit.  Rewrite every 20-digit integer above INT64_MAX, in place and at the
+ * same length, as the negative number with the same 64-bit pattern; the
+ * readers cast json_integer_value() back to uint64_t. */
 static void fold_u64(char *s, size_t len)
 {
 	int in_str = 0, esc = 0;
@@ -267,8 +647,7 @@ static void fold_u64(char *s, size_t len)
 			in_str = 1;
 			continue;
 		}
-		if (c < '0' || c > '9' || (i && (s[i - 1] == '-' || s[i - 1] == '.' ||
-						 (s[i - 1] >= '0' && s[i - 1] <= '9'))))
+		if (c < '0' || c > '9' || (i && s[i - 1] && strchr("-+.eE", s[i - 1])))
 			continue;
 		size_t j = i;
 		while (j < len && s[j] >= '0' && s[j] <= '9')
@@ -285,74 +664,62 @@ static void fold_u64(char *s, size_t len)
 				memcpy(s + i, tmp, (size_t)n);
 			}
 		}
-		i = j;
+		i = j - 1;
 	}
+}
+
+/* Parse text (taking it: it is freed here) and build the tables. */
+static int parse_text(char *text, size_t len, const char *file, struct ktypes **types,
+		      struct ksyms **syms, char **banner, struct aerr *err)
+{
+	json_error_t je;
+	json_t *root;
+	int ret;
+
+	if (!len) {
+		free(text);
+		return aerr_set(err, EINVAL, "%s: file is empty", file);
+	}
+	fold_u64(text, len);
+	root = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!root)
+		return aerr_set(err, EINVAL, "%s: invalid JSON at line %d, column %d: %s", file,
+				je.line, je.column, je.text);
+	ret = check_top(root, file, err);
+	if (!ret)
+		ret = build(root, file, types, syms, banner, err);
+	json_decref(root);
+	malloc_trim(0);		/* the JSON was ~10x the tables: give it back */
+	return ret;
 }
 
 int isf_load_mem(const void *data, size_t len, const char *name, struct ktypes **types,
 		 struct ksyms **syms, char **banner, struct aerr *err)
 {
-	json_error_t je;
-	char *text = malloc(len ? len : 1);
-	json_t *root;
-
-	if (!text)
-		return aerr_set(err, ENOMEM, "out of memory");
-	memcpy(text, data, len);
-	fold_u64(text, len);
-	root = json_loadb(text, len, JSON_ALLOW_NUL, &je);
-	free(text);
-	struct isf_priv *p;
-	struct ktypes *t;
+	char *text;
+	size_t n;
 	int ret;
 
 	*types = NULL;
 	*syms = NULL;
 	*banner = NULL;
-	if (!root)
-		return aerr_set(err, EINVAL, "%s:%d:%d: %s", name, je.line, je.column, je.text);
-	if ((ret = check_shape(root, name, err))) {
-		json_decref(root);
-		return ret;
-	}
-	p = calloc(1, sizeof(*p));
-	t = calloc(1, sizeof(*t));
-	if (!p || !t) {
-		free(p);
-		free(t);
-		json_decref(root);
-		return aerr_set(err, ENOMEM, "out of memory");
-	}
-	p->root = root;
-	p->user_types = json_object_get(root, "user_types");
-	p->base_types = json_object_get(root, "base_types");
-	p->enums = json_object_get(root, "enums");
-	t->ops = &isf_ops;
-	t->priv = p;
-	snprintf(t->desc, sizeof(t->desc), "ISF %s (%zu types)", name, json_object_size(p->user_types));
-	if ((ret = load_syms(json_object_get(root, "symbols"), name, syms, err))) {
-		ktypes_free(t);
-		return ret;
-	}
-	*banner = banner_of(json_object_get(root, "symbols"));
-	*types = t;
-	return 0;
+	if (!name)
+		name = "ISF";
+	ret = isf_inflate(name, data, len, &text, &n, err);
+	return ret ? ret : parse_text(text, n, name, types, syms, banner, err);
 }
 
 int isf_load(const char *path, struct ktypes **types, struct ksyms **syms, char **banner,
 	     struct aerr *err)
 {
-	char *data;
-	size_t len;
-	int ret = isf_read_file(path, &data, &len, err);
+	char *text;
+	size_t n;
+	int ret;
 
-	if (ret)
-		return ret;
-	if (!len) {
-		free(data);
-		return aerr_set(err, EINVAL, "%s: file is empty", path);
-	}
-	ret = isf_load_mem(data, len, path, types, syms, banner, err);
-	free(data);
-	return ret;
+	*types = NULL;
+	*syms = NULL;
+	*banner = NULL;
+	ret = isf_read_file(path, &text, &n, err);
+	return ret ? ret : parse_text(text, n, path, types, syms, banner, err);
 }

@@ -1,11 +1,21 @@
 /* isf_dwarf.c - write a Volatility 3 ISF from an ELF's DWARF (libdw), the
- * way dwarf2json does for a vmlinux: structs, unions, enums and base types
- * from every compilation unit (first complete definition of a name wins),
- * symbols from the ELF symbol table, linux_banner's bytes as constant data.
+ * way dwarf2json does for a vmlinux.
+ *
+ * One walk over every unit (and over a dwz alternate file's units), not
+ * into function bodies: base types, named structs/unions/enums and
+ * typedefs of anonymous structs (the first complete definition of a name
+ * wins), and the types of global variables.  An anonymous struct/union is
+ * written only when something written refers to it (as
+ * "unnamed_<DIE offset>"), so the copies every unit carries of a header's
+ * anonymous types do not multiply; an anonymous enum is named by a hash of
+ * its enumerators, so identical copies collapse.  Symbols come from the ELF
+ * symbol table, typed where DWARF knows the variable.  Each section is
+ * built in its own buffer and the file assembled at the end.
  */
 #include <dwarf.h>
-#include <errno.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
@@ -13,43 +23,47 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/u64map.h"
 #include "output/json.h"
-#include "output/timefmt.h"
 #include "profile/isf.h"
+#include "profile/isf_priv.h"
 
-struct dw {
+#ifndef DW_LANG_Rust
+#define DW_LANG_Rust 0x1c
+#endif
+
+struct section {
+	struct buf b;
 	struct jw w;
-	struct u64map seen;	/* fnv(kind:name) -> 1 */
-	int anon_fields;
 };
 
-static uint64_t fnv2(const char *a, const char *b)
+struct dw {
+	Dwarf *dbg, *alt;
+	struct section base, user, enums, syms;
+	struct isf_strset seen_base, seen_type, seen_enum, seen_sym, vars;
+	struct dvar {
+		Dwarf_Die type;
+		int decl;		/* from a declaration: a definition replaces it */
+	} *var_types;			/* vars' values index this */
+	size_t nvars, vars_cap;
+	struct u64map queued;		/* anonymous type DIE keys already queued */
+	Dwarf_Die *work;		/* queued DIEs not yet written */
+	size_t nwork, work_cap;
+	struct arena names;		/* generated names */
+	struct isf_stats st;
+	int oom;
+};
+
+static uint64_t die_key(struct dw *d, Dwarf_Die *die)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t k = dwarf_dieoffset(die);
 
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-	h = (h ^ ':') * 1099511628211ULL;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
-	return h ? h : 1;
-}
-
-static int first_time(struct dw *d, const char *kind, const char *name)
-{
-	return u64map_test_and_set(&d->seen, fnv2(kind, name)) == 0;
-}
-
-static const char *die_name(Dwarf_Die *die, char *anon, size_t cap)
-{
-	const char *n = dwarf_diename(die);
-
-	if (n && *n)
-		return n;
-	snprintf(anon, cap, "unnamed_%llx", (unsigned long long)dwarf_dieoffset(die));
-	return anon;
+	if (d->alt && dwarf_cu_getdwarf(die->cu) == d->alt)
+		k |= 1ULL << 62;
+	return k + 1;
 }
 
 static int die_type(Dwarf_Die *die, Dwarf_Die *out)
@@ -59,218 +73,429 @@ static int die_type(Dwarf_Die *die, Dwarf_Die *out)
 	return dwarf_attr_integrate(die, DW_AT_type, &a) && dwarf_formref_die(&a, out) ? 0 : -1;
 }
 
-static void ref(struct dw *d, Dwarf_Die *die, int depth);
-
-static void named(struct dw *d, const char *kind, const char *name)
+static const char *keep(struct dw *d, const char *s)
 {
-	jw_obj_begin(&d->w);
-	jw_kstr(&d->w, "kind", kind);
-	jw_kstr(&d->w, "name", name);
-	jw_obj_end(&d->w);
+	char *c = arena_strndup(&d->names, s, strlen(s));
+
+	if (!c)
+		d->oom = 1;
+	return c ? c : "unnamed";
 }
 
-static uint64_t array_count(Dwarf_Die *arr)
+static int is_aggregate(int tag)
 {
-	Dwarf_Die sub;
-	Dwarf_Word v;
-	Dwarf_Attribute a;
+	return tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
+	       tag == DW_TAG_class_type;
+}
 
-	if (dwarf_child(arr, &sub))
+static const char *agg_kind(Dwarf_Die *die)
+{
+	return dwarf_tag(die) == DW_TAG_union_type ? "union" : "struct";
+}
+
+/* An enumerator's value.  GCC writes negative values as DW_FORM_sdata and
+ * the others as udata or data1..8 whatever the enum's type, so dataN is
+ * zero-extended (libdw's dwarf_formsdata would sign-extend 0xf0 to -16). */
+static int enumerator(Dwarf_Die *c, int64_t *v)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word u;
+	Dwarf_Sword s;
+
+	if (dwarf_tag(c) != DW_TAG_enumerator || !dwarf_diename(c) ||
+	    !dwarf_attr(c, DW_AT_const_value, &a))
+		return -1;
+	switch (dwarf_whatform(&a)) {
+	case DW_FORM_sdata:
+	case DW_FORM_implicit_const:
+		if (dwarf_formsdata(&a, &s))
+			return -1;
+		*v = s;
 		return 0;
-	do {
-		if (dwarf_tag(&sub) != DW_TAG_subrange_type)
-			continue;
-		if (dwarf_attr(&sub, DW_AT_count, &a) && !dwarf_formudata(&a, &v))
-			return v;
-		if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && !dwarf_formudata(&a, &v))
-			return v + 1;
+	default:
+		if (dwarf_formudata(&a, &u))
+			return -1;
+		*v = (int64_t)u;
 		return 0;
-	} while (!dwarf_siblingof(&sub, &sub));
+	}
+}
+
+/* An enum's name; an anonymous one is named by a hash of its enumerators
+ * (into buf), so the copies of one in every unit collapse into one. */
+static const char *enum_name(Dwarf_Die *die, char buf[40])
+{
+	const char *n = dwarf_diename(die);
+	uint64_t h = 1469598103934665603ULL;
+	Dwarf_Die c;
+
+	if (n && *n)
+		return n;
+	if (!dwarf_child(die, &c))
+		do {
+			const char *en = dwarf_diename(&c);
+			int64_t v = 0;
+			enumerator(&c, &v);
+			for (; en && *en; en++)
+				h = (h ^ (unsigned char)*en) * 1099511628211ULL;
+			h = (h ^ (uint64_t)v) * 1099511628211ULL;
+		} while (!dwarf_siblingof(&c, &c));
+	snprintf(buf, 40, "unnamed_%016llx", (unsigned long long)h);
+	return buf;
+}
+
+static void queue(struct dw *d, Dwarf_Die *die)
+{
+	if (u64map_test_and_set(&d->queued, die_key(d, die)))
+		return;
+	if (d->nwork == d->work_cap) {
+		size_t ncap = d->work_cap ? d->work_cap * 2 : 256;
+		Dwarf_Die *n = realloc(d->work, ncap * sizeof(*n));
+		if (!n) {
+			d->oom = 1;
+			return;
+		}
+		d->work = n;
+		d->work_cap = ncap;
+	}
+	d->work[d->nwork++] = *die;
+}
+
+static const char *anon_name(struct dw *d, Dwarf_Die *die, char buf[40])
+{
+	snprintf(buf, 40, "unnamed_%llx", (unsigned long long)die_key(d, die) - 1);
+	return buf;
+}
+
+static void named(struct jw *w, const char *kind, const char *name)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", kind);
+	jw_kstr(w, "name", name);
+	jw_obj_end(w);
+}
+
+static void ref(struct dw *d, struct jw *w, Dwarf_Die *die, int depth);
+
+/* One array level per subrange: int a[2][3] is an array of 2 arrays of 3.
+ * sub: the subrange DIE, NULL if the array has none (count 0). */
+static void array_ref(struct dw *d, struct jw *w, Dwarf_Die *arr, Dwarf_Die *sub, int depth)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word count = 0;
+	Dwarf_Sword ub;
+	Dwarf_Die next, elem;
+	int more = 0;
+
+	if (sub && dwarf_attr(sub, DW_AT_count, &a))
+		dwarf_formudata(&a, &count);
+	else if (sub && dwarf_attr(sub, DW_AT_upper_bound, &a) && !dwarf_formsdata(&a, &ub) &&
+		 ub >= 0)
+		count = (Dwarf_Word)ub + 1;
+	if (sub) {
+		next = *sub;
+		while (!more && dwarf_siblingof(&next, &next) == 0)
+			more = dwarf_tag(&next) == DW_TAG_subrange_type;
+	}
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", "array");
+	jw_kuint(w, "count", count);
+	jw_key(w, "subtype");
+	if (more)
+		array_ref(d, w, arr, &next, depth + 1);
+	else
+		ref(d, w, die_type(arr, &elem) ? NULL : &elem, depth + 1);
+	jw_obj_end(w);
+}
+
+static void pointer_ref(struct dw *d, struct jw *w, Dwarf_Die *die, int depth)
+{
+	Dwarf_Die t;
+
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", "pointer");
+	jw_key(w, "subtype");
+	ref(d, w, die_type(die, &t) ? NULL : &t, depth + 1);
+	jw_obj_end(w);
+}
+
+/* A typedef of an anonymous struct/union stands for a user type of its name. */
+static int typedef_ref(struct dw *d, struct jw *w, Dwarf_Die *die)
+{
+	Dwarf_Die t;
+	const char *name = dwarf_diename(die);
+
+	if (!name || die_type(die, &t) || !is_aggregate(dwarf_tag(&t)) || dwarf_diename(&t))
+		return 0;
+	named(w, agg_kind(&t), name);
+	if (!isf_strset_has(&d->seen_type, name))
+		queue(d, die);
+	return 1;
+}
+
+static void ref(struct dw *d, struct jw *w, Dwarf_Die *die, int depth)
+{
+	Dwarf_Die t;
+	const char *name = die ? dwarf_diename(die) : NULL;
+	int tag = die ? dwarf_tag(die) : 0;
+	char buf[40];
+
+	if (!die || depth > 20) {
+		named(w, "base", "void");
+	} else if (tag == DW_TAG_base_type) {
+		named(w, "base", name ? name : "void");
+	} else if (tag == DW_TAG_pointer_type || tag == DW_TAG_reference_type ||
+		   tag == DW_TAG_rvalue_reference_type) {
+		pointer_ref(d, w, die, depth);
+	} else if (tag == DW_TAG_array_type) {
+		int has = !dwarf_child(die, &t) && dwarf_tag(&t) == DW_TAG_subrange_type;
+		array_ref(d, w, die, has ? &t : NULL, depth);
+	} else if (is_aggregate(tag)) {
+		if (!name)
+			queue(d, die);
+		named(w, agg_kind(die), name ? name : anon_name(d, die, buf));
+	} else if (tag == DW_TAG_enumeration_type) {
+		named(w, "enum", enum_name(die, buf));
+	} else if (tag == DW_TAG_subroutine_type) {
+		jw_obj_begin(w);
+		jw_kstr(w, "kind", "function");
+		jw_obj_end(w);
+	} else if (tag == DW_TAG_typedef && typedef_ref(d, w, die)) {
+		return;
+	} else {
+		/* typedef, const, volatile, restrict, atomic, unspecified: look through */
+		ref(d, w, die_type(die, &t) ? NULL : &t, depth + 1);
+	}
+}
+
+/* DW_AT_data_member_location: a constant, or (DWARF 2) DW_OP_plus_uconst */
+static Dwarf_Word member_location(Dwarf_Die *m)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word loc = 0;
+	Dwarf_Op *ops;
+	size_t nops;
+
+	if (!dwarf_attr(m, DW_AT_data_member_location, &a))
+		return 0;
+	if (!dwarf_formudata(&a, &loc))
+		return loc;
+	if (!dwarf_getlocation(&a, &ops, &nops) && nops == 1 && ops[0].atom == DW_OP_plus_uconst)
+		return ops[0].number;
 	return 0;
 }
 
-static void ref(struct dw *d, Dwarf_Die *die, int depth)
-{
-	Dwarf_Die t;
-	char anon[40];
-
-	if (!die || depth > 32) {
-		named(d, "base", "void");
-		return;
-	}
-	switch (dwarf_tag(die)) {
-	case DW_TAG_base_type:
-		named(d, "base", die_name(die, anon, sizeof(anon)));
-		return;
-	case DW_TAG_pointer_type:
-		jw_obj_begin(&d->w);
-		jw_kstr(&d->w, "kind", "pointer");
-		jw_key(&d->w, "subtype");
-		ref(d, die_type(die, &t) ? NULL : &t, depth + 1);
-		jw_obj_end(&d->w);
-		return;
-	case DW_TAG_array_type:
-		jw_obj_begin(&d->w);
-		jw_kstr(&d->w, "kind", "array");
-		jw_kuint(&d->w, "count", array_count(die));
-		jw_key(&d->w, "subtype");
-		ref(d, die_type(die, &t) ? NULL : &t, depth + 1);
-		jw_obj_end(&d->w);
-		return;
-	case DW_TAG_structure_type:
-		named(d, "struct", die_name(die, anon, sizeof(anon)));
-		return;
-	case DW_TAG_union_type:
-		named(d, "union", die_name(die, anon, sizeof(anon)));
-		return;
-	case DW_TAG_enumeration_type:
-		named(d, "enum", die_name(die, anon, sizeof(anon)));
-		return;
-	case DW_TAG_subroutine_type:
-		jw_obj_begin(&d->w);
-		jw_kstr(&d->w, "kind", "function");
-		jw_obj_end(&d->w);
-		return;
-	default:	/* typedef, const, volatile, restrict, atomic: look through */
-		ref(d, die_type(die, &t) ? NULL : &t, depth + 1);
-	}
-}
-
-static void member(struct dw *d, Dwarf_Die *m)
+/* A bitfield's absolute bit offset: DWARF 4+ data_bit_offset, or DWARF 2
+ * bit_offset counted from the storage unit's most significant bit. */
+static uint64_t bitfield_bit(Dwarf_Die *m, Dwarf_Word unit, Dwarf_Word bsz)
 {
 	Dwarf_Attribute a;
-	Dwarf_Word loc = 0, bsz = 0, dbo = 0, bo = 0, usz = 0;
-	Dwarf_Die t;
+	Dwarf_Word v = 0, bs = unit;
+
+	if (dwarf_attr(m, DW_AT_data_bit_offset, &a) && !dwarf_formudata(&a, &v))
+		return v;
+	if (dwarf_attr(m, DW_AT_byte_size, &a))
+		dwarf_formudata(&a, &bs);
+	if (dwarf_attr(m, DW_AT_bit_offset, &a))
+		dwarf_formudata(&a, &v);
+	return member_location(m) * 8 + bs * 8 - v - bsz;
+}
+
+static void bitfield(struct dw *d, struct jw *w, Dwarf_Die *m, Dwarf_Die *t, Dwarf_Word bsz)
+{
+	int tsz = t ? dwarf_bytesize(t) : -1;
+	Dwarf_Word unit = tsz > 0 && tsz <= 8 ? (Dwarf_Word)tsz : 4;
+	uint64_t bit = bitfield_bit(m, unit, bsz);
+	uint64_t off = (bit / 8) & ~(unit - 1);
+
+	if (bit - off * 8 + bsz > unit * 8)
+		off = bit / 8;		/* straddles: packed struct */
+	jw_kuint(w, "offset", off);
+	jw_key(w, "type");
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", "bitfield");
+	jw_kuint(w, "bit_position", bit - off * 8);
+	jw_kuint(w, "bit_length", bsz);
+	jw_key(w, "type");
+	ref(d, w, t, 0);
+	jw_obj_end(w);
+}
+
+static void member(struct dw *d, struct jw *w, Dwarf_Die *m, int *anon)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word bsz = 0;
+	Dwarf_Die t, u;
 	char fname[40];
 	const char *name = dwarf_diename(m);
-	int has_t = !die_type(m, &t);
+	int has_t = !die_type(m, &t), is_anon = !name || !*name;
 
-	if (!name || !*name) {
-		snprintf(fname, sizeof(fname), "unnamed_field_%d", d->anon_fields++);
+	if (is_anon) {
+		snprintf(fname, sizeof(fname), "unnamed_field_%x", (*anon)++);
 		name = fname;
 	}
-	if (dwarf_attr(m, DW_AT_data_member_location, &a))
-		dwarf_formudata(&a, &loc);
-	jw_key(&d->w, name);
-	jw_obj_begin(&d->w);
-	if (!dwarf_attr(m, DW_AT_bit_size, &a) || dwarf_formudata(&a, &bsz) || !bsz) {
-		jw_kuint(&d->w, "offset", loc);
-		jw_key(&d->w, "type");
-		ref(d, has_t ? &t : NULL, 0);
-		jw_obj_end(&d->w);
-		return;
-	}
-	/* bitfield: DWARF 4 data_bit_offset, or DWARF 2 bit_offset from the
-	 * storage unit's most significant bit (little-endian conversion) */
-	if (has_t)
-		usz = (Dwarf_Word)dwarf_bytesize(&t) > 0 && (Dwarf_Word)dwarf_bytesize(&t) <= 8 ?
-		      (Dwarf_Word)dwarf_bytesize(&t) : 4;
-	else
-		usz = 4;
-	uint64_t bit;
-	if (dwarf_attr(m, DW_AT_data_bit_offset, &a) && !dwarf_formudata(&a, &dbo)) {
-		bit = dbo;
+	jw_key(w, name);
+	jw_obj_begin(w);
+	if (dwarf_attr(m, DW_AT_bit_size, &a) && !dwarf_formudata(&a, &bsz) && bsz) {
+		bitfield(d, w, m, has_t ? &t : NULL, bsz);
 	} else {
-		Dwarf_Word bs = usz;
-		if (dwarf_attr(m, DW_AT_byte_size, &a))
-			dwarf_formudata(&a, &bs);
-		if (dwarf_attr(m, DW_AT_bit_offset, &a))
-			dwarf_formudata(&a, &bo);
-		bit = loc * 8 + bs * 8 - bo - bsz;
+		jw_kuint(w, "offset", member_location(m));
+		jw_key(w, "type");
+		ref(d, w, has_t ? &t : NULL, 0);
 	}
-	uint64_t off = (bit / 8) & ~(usz - 1);
-	jw_kuint(&d->w, "offset", off);
-	jw_key(&d->w, "type");
-	jw_obj_begin(&d->w);
-	jw_kstr(&d->w, "kind", "bitfield");
-	jw_kuint(&d->w, "bit_position", bit - off * 8);
-	jw_kuint(&d->w, "bit_length", bsz);
-	jw_key(&d->w, "type");
-	ref(d, has_t ? &t : NULL, 0);
-	jw_obj_end(&d->w);
-	jw_obj_end(&d->w);
+	/* an anonymous struct/union (through qualifiers and typedefs) */
+	for (int i = 0; is_anon && has_t && i < 8; i++) {
+		if (is_aggregate(dwarf_tag(&t))) {
+			jw_kbool(w, "anonymous", 1);
+			break;
+		}
+		if (die_type(&t, &u))
+			break;
+		t = u;
+	}
+	jw_obj_end(w);
 }
 
-static void user_type(struct dw *d, Dwarf_Die *die)
+static void user_body(struct dw *d, Dwarf_Die *die, const char *name)
 {
-	Dwarf_Attribute a;
+	struct jw *w = &d->user.w;
 	Dwarf_Die c;
-	char anon[40];
-	const char *name = die_name(die, anon, sizeof(anon));
-	int sz = dwarf_bytesize(die);
+	int sz = dwarf_bytesize(die), anon = 0;
 
-	if (dwarf_attr(die, DW_AT_declaration, &a) || sz < 0 || !first_time(d, "type", name))
-		return;
-	jw_key(&d->w, name);
-	jw_obj_begin(&d->w);
-	jw_kstr(&d->w, "kind", dwarf_tag(die) == DW_TAG_union_type ? "union" : "struct");
-	jw_kuint(&d->w, "size", (uint64_t)sz);
-	jw_key(&d->w, "fields");
-	jw_obj_begin(&d->w);
-	d->anon_fields = 0;
+	jw_key(w, name);
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", agg_kind(die));
+	jw_kuint(w, "size", sz > 0 ? (uint64_t)sz : 0);
+	jw_key(w, "fields");
+	jw_obj_begin(w);
 	if (!dwarf_child(die, &c))
 		do {
 			if (dwarf_tag(&c) == DW_TAG_member)
-				member(d, &c);
+				member(d, w, &c, &anon);
 		} while (!dwarf_siblingof(&c, &c));
-	jw_obj_end(&d->w);
-	jw_obj_end(&d->w);
+	jw_obj_end(w);
+	jw_obj_end(w);
+	d->st.user_types++;
 }
 
-static void enum_type(struct dw *d, Dwarf_Die *die)
+static int is_declaration(Dwarf_Die *die)
 {
 	Dwarf_Attribute a;
-	Dwarf_Die c;
-	char anon[40];
-	const char *name = die_name(die, anon, sizeof(anon));
-	int sz = dwarf_bytesize(die);
+	bool flag = false;
 
-	if (dwarf_attr(die, DW_AT_declaration, &a) || sz < 0 || !first_time(d, "enum", name))
-		return;
-	jw_key(&d->w, name);
-	jw_obj_begin(&d->w);
-	jw_kuint(&d->w, "size", (uint64_t)sz);
-	jw_kstr(&d->w, "base", "unsigned int");
-	jw_key(&d->w, "constants");
-	jw_obj_begin(&d->w);
-	if (!dwarf_child(die, &c))
-		do {
-			Dwarf_Sword v = 0;
-			if (dwarf_tag(&c) == DW_TAG_enumerator && dwarf_diename(&c) &&
-			    dwarf_attr(&c, DW_AT_const_value, &a) && !dwarf_formsdata(&a, &v))
-				jw_kint(&d->w, dwarf_diename(&c), v);
-		} while (!dwarf_siblingof(&c, &c));
-	jw_obj_end(&d->w);
-	jw_obj_end(&d->w);
+	return dwarf_attr(die, DW_AT_declaration, &a) && !dwarf_formflag(&a, &flag) && flag;
 }
 
-static void base_type(struct dw *d, Dwarf_Die *die)
+static void enum_body(struct dw *d, Dwarf_Die *die, const char *name)
+{
+	struct jw *w = &d->enums.w;
+	Dwarf_Die c;
+	int sz = dwarf_bytesize(die), is_signed = 0;
+	int64_t v;
+
+	jw_key(w, name);
+	jw_obj_begin(w);
+	jw_kuint(w, "size", sz > 0 ? (uint64_t)sz : 4);
+	jw_key(w, "constants");
+	jw_obj_begin(w);
+	if (!dwarf_child(die, &c))
+		do {
+			if (enumerator(&c, &v))
+				continue;
+			jw_kint(w, dwarf_diename(&c), v);
+			is_signed |= v < 0;
+		} while (!dwarf_siblingof(&c, &c));
+	jw_obj_end(w);
+	/* after the constants: their signs choose the base (JSON keys are unordered) */
+	jw_kstr(w, "base", isf_enum_base(sz > 0 ? (uint64_t)sz : 4, is_signed));
+	jw_obj_end(w);
+	d->st.enums++;
+}
+
+static void base_body(struct dw *d, Dwarf_Die *die)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word enc = 0;
 	const char *name = dwarf_diename(die);
 	int sz = dwarf_bytesize(die);
 
-	if (!name || sz < 0 || !first_time(d, "base", name))
+	if (!name || sz < 0 || isf_strset_add(&d->seen_base, name) != 1)
 		return;
 	if (dwarf_attr(die, DW_AT_encoding, &a))
 		dwarf_formudata(&a, &enc);
-	jw_key(&d->w, name);
-	jw_obj_begin(&d->w);
-	jw_kuint(&d->w, "size", (uint64_t)sz);
-	jw_kbool(&d->w, "signed", enc == DW_ATE_signed || enc == DW_ATE_signed_char ||
-		 enc == DW_ATE_float);
-	jw_kstr(&d->w, "kind", enc == DW_ATE_float ? "float" : enc == DW_ATE_boolean ? "bool" :
-		(enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char) ? "char" : "int");
-	jw_kstr(&d->w, "endian", "little");
-	jw_obj_end(&d->w);
+	isf_write_base(&d->base.w, name, (uint64_t)sz,
+		       enc != DW_ATE_unsigned && enc != DW_ATE_unsigned_char,
+		       enc == DW_ATE_float ? "float" : enc == DW_ATE_boolean ? "bool" :
+		       (enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char) ? "char" : "int");
 }
 
-enum pass { PASS_USER, PASS_ENUM, PASS_BASE };
+static void note_var(struct dw *d, Dwarf_Die *die)
+{
+	const char *name = dwarf_diename(die);
+	int decl = is_declaration(die);
+	uint64_t i;
+	Dwarf_Die t;
 
-/* Visit type DIEs of a scope, recursing into structs (GCC nests the
- * anonymous types of members there). */
-static void visit(struct dw *d, Dwarf_Die *scope, enum pass pass, int depth)
+	if (!name || die_type(die, &t))
+		return;
+	if (isf_strset_get(&d->vars, name, &i)) {
+		if (i < d->nvars && d->var_types[i].decl && !decl)
+			d->var_types[i] = (struct dvar){ t, 0 };
+		return;
+	}
+	if (d->nvars == d->vars_cap) {
+		size_t ncap = d->vars_cap ? d->vars_cap * 2 : 1024;
+		struct dvar *n = realloc(d->var_types, ncap * sizeof(*n));
+		if (!n) {
+			d->oom = 1;
+			return;
+		}
+		d->var_types = n;
+		d->vars_cap = ncap;
+	}
+	d->var_types[d->nvars] = (struct dvar){ t, decl };
+	if (isf_strset_put(&d->vars, name, d->nvars++) < 0)
+		d->oom = 1;
+}
+
+/* a typedef of an anonymous, complete struct/union: its target, else 0 */
+static int typedef_target(Dwarf_Die *die, Dwarf_Die *t)
+{
+	return !die_type(die, t) && is_aggregate(dwarf_tag(t)) && !dwarf_diename(t) &&
+	       !is_declaration(t);
+}
+
+static void type_die(struct dw *d, Dwarf_Die *die, int tag)
+{
+	const char *name = dwarf_diename(die);
+	Dwarf_Die t;
+	char buf[40];
+
+	if (tag == DW_TAG_base_type) {
+		base_body(d, die);
+	} else if (is_aggregate(tag)) {
+		if (name && !is_declaration(die) && isf_strset_add(&d->seen_type, name) == 1)
+			user_body(d, die, name);
+	} else if (tag == DW_TAG_enumeration_type && !is_declaration(die)) {
+		const char *en = enum_name(die, buf);
+		if (!isf_strset_has(&d->seen_enum, en) &&
+		    isf_strset_add(&d->seen_enum, en == buf ? keep(d, buf) : en) == 1)
+			enum_body(d, die, en);
+	} else if (tag == DW_TAG_typedef && name && typedef_target(die, &t) &&
+		   isf_strset_add(&d->seen_type, name) == 1) {
+		user_body(d, &t, name);
+	}
+}
+
+static int is_body(int tag)
+{
+	return tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
+	       tag == DW_TAG_inlined_subroutine;
+}
+
+/* Type definitions of a scope, nested ones inside structs too.  Pass 0
+ * skips function bodies; pass 1 visits only the types defined in them, so
+ * a file-level definition of a name wins over a function's local one. */
+static void walk(struct dw *d, Dwarf_Die *scope, int pass, int in_body, int depth)
 {
 	Dwarf_Die c;
 
@@ -278,59 +503,100 @@ static void visit(struct dw *d, Dwarf_Die *scope, enum pass pass, int depth)
 		return;
 	do {
 		int tag = dwarf_tag(&c);
-		if (pass == PASS_USER && (tag == DW_TAG_structure_type || tag == DW_TAG_union_type))
-			user_type(d, &c);
-		else if (pass == PASS_ENUM && tag == DW_TAG_enumeration_type)
-			enum_type(d, &c);
-		else if (pass == PASS_BASE && tag == DW_TAG_base_type)
-			base_type(d, &c);
-		if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type)
-			visit(d, &c, pass, depth + 1);
-	} while (!dwarf_siblingof(&c, &c));
+		if (tag == DW_TAG_variable) {
+			if (!depth && !pass)
+				note_var(d, &c);
+		} else if (tag != DW_TAG_member && !is_body(tag) && in_body == pass) {
+			type_die(d, &c, tag);
+		}
+		if (is_aggregate(tag) || tag == DW_TAG_namespace || (pass && is_body(tag)))
+			walk(d, &c, pass, in_body || is_body(tag), depth + 1);
+	} while (!dwarf_siblingof(&c, &c) && !d->oom);
 }
 
-static void all_cus(struct dw *d, Dwarf *dbg, enum pass pass)
+static size_t walk_units(struct dw *d, Dwarf *dbg, int pass)
 {
-	Dwarf_Off off = 0, next;
-	size_t hsize;
+	Dwarf_CU *cu = NULL;
+	Dwarf_Die cudie, subdie;
+	Dwarf_Half version;
+	uint8_t unit_type;
+	size_t n = 0;
 
-	while (!dwarf_nextcu(dbg, off, &next, &hsize, NULL, NULL, NULL)) {
-		Dwarf_Die cu;
-		if (dwarf_offdie(dbg, off + hsize, &cu))
-			visit(d, &cu, pass, 0);
-		off = next;
+	while (!d->oom && dwarf_get_units(dbg, cu, &cu, &version, &unit_type, &cudie, &subdie) == 0) {
+		if (dwarf_srclang(&cudie) == DW_LANG_Rust)
+			continue;	/* as dwarf2json: Rust's types are not C's */
+		walk(d, &cudie, pass, 0, 0);
+		n++;
+	}
+	return n;
+}
+
+/* Write the anonymous types (and typedef'd ones) referred to so far. */
+static void drain(struct dw *d)
+{
+	Dwarf_Die die, t;
+	char buf[40];
+
+	while (d->nwork && !d->oom) {
+		die = d->work[--d->nwork];
+		if (dwarf_tag(&die) != DW_TAG_typedef) {
+			user_body(d, &die, anon_name(d, &die, buf));
+		} else if (dwarf_diename(&die) && typedef_target(&die, &t) &&
+			   isf_strset_add(&d->seen_type, dwarf_diename(&die)) == 1) {
+			user_body(d, &t, dwarf_diename(&die));
+		}
 	}
 }
 
-/* linux_banner's bytes, from the section that holds the symbol */
-static void banner_data(struct dw *d, Elf *elf, const GElf_Sym *sym)
+/* linux_banner's bytes, from the section that holds the symbol; returns
+ * how many were written (0: none). */
+static size_t banner_data(struct dw *d, Elf *elf, const GElf_Sym *sym)
 {
-	Elf_Scn *scn = elf_getscn(elf, sym->st_shndx);
+	Elf_Scn *scn = sym->st_shndx && sym->st_shndx < SHN_LORESERVE ?
+		       elf_getscn(elf, sym->st_shndx) : NULL;
 	GElf_Shdr sh;
 	Elf_Data *data;
 
 	if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
-	    sym->st_value < sh.sh_addr || !(data = elf_getdata(scn, NULL)))
-		return;
+	    sym->st_value < sh.sh_addr || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
+		return 0;
 	uint64_t off = sym->st_value - sh.sh_addr;
 	if (off >= data->d_size)
-		return;
+		return 0;
 	const char *p = (const char *)data->d_buf + off;
-	size_t n = strnlen(p, data->d_size - off);
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	struct buf b = BUF_INIT;
-	const unsigned char *u = (const unsigned char *)p;
-	size_t len = n + 1 <= data->d_size - off ? n + 1 : n;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)u[i] << 16 | (i + 1 < len ? (uint32_t)u[i + 1] << 8 : 0) |
-			     (i + 2 < len ? u[i + 2] : 0);
-		buf_putc(&b, tbl[v >> 18 & 63]);
-		buf_putc(&b, tbl[v >> 12 & 63]);
-		buf_putc(&b, i + 1 < len ? tbl[v >> 6 & 63] : '=');
-		buf_putc(&b, i + 2 < len ? tbl[v & 63] : '=');
+	size_t room = data->d_size - off, len = sym->st_size;
+	if (!len || len > room)
+		len = strnlen(p, room) + (strnlen(p, room) < room);
+	isf_write_constant(&d->syms.w, p, len);
+	return len;
+}
+
+static void one_symbol(struct dw *d, Elf *elf, const char *name, const GElf_Sym *sym)
+{
+	struct jw *w = &d->syms.w;
+	size_t banner_len = 0;
+	uint64_t vi;
+
+	jw_key(w, name);
+	jw_obj_begin(w);
+	jw_kuint(w, "address", sym->st_value);
+	if (!strcmp(name, "linux_banner"))
+		banner_len = banner_data(d, elf, sym);
+	if (banner_len) {
+		/* DWARF often has only "extern const char linux_banner[]" */
+		jw_key(w, "type");
+		jw_obj_begin(w);
+		jw_kstr(w, "kind", "array");
+		jw_kuint(w, "count", banner_len);
+		jw_key(w, "subtype");
+		named(w, "base", "char");
+		jw_obj_end(w);
+	} else if (isf_strset_get(&d->vars, name, &vi) && vi < d->nvars) {
+		jw_key(w, "type");
+		ref(d, w, &d->var_types[vi].type, 0);
 	}
-	jw_kstr(&d->w, "constant_data", b.data ? b.data : "");
-	buf_free(&b);
+	jw_obj_end(w);
+	d->st.symbols++;
 }
 
 static void elf_symbols(struct dw *d, Elf *elf)
@@ -338,106 +604,161 @@ static void elf_symbols(struct dw *d, Elf *elf)
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 
-	jw_key(&d->w, "symbols");
-	jw_obj_begin(&d->w);
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
 			continue;
 		Elf_Data *data = elf_getdata(scn, NULL);
 		size_t n = data ? data->d_size / sh.sh_entsize : 0;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && i < INT32_MAX; i++) {
 			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym) || !sym.st_value || !sym.st_name)
+			if (!gelf_getsym(data, (int)i, &sym) || !sym.st_value || !sym.st_name ||
+			    GELF_ST_TYPE(sym.st_info) == STT_SECTION ||
+			    GELF_ST_TYPE(sym.st_info) == STT_FILE)
 				continue;
 			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || !*name || GELF_ST_TYPE(sym.st_info) == STT_SECTION ||
-			    GELF_ST_TYPE(sym.st_info) == STT_FILE || !first_time(d, "sym", name))
-				continue;
-			jw_key(&d->w, name);
-			jw_obj_begin(&d->w);
-			jw_kuint(&d->w, "address", sym.st_value);
-			if (!strcmp(name, "linux_banner"))
-				banner_data(d, elf, &sym);
-			jw_obj_end(&d->w);
+			if (name && *name && isf_strset_add(&d->seen_sym, name) == 1)
+				one_symbol(d, elf, name, &sym);
 		}
 	}
-	jw_obj_end(&d->w);
+}
+
+static void sections_init(struct dw *d)
+{
+	struct section *s[] = { &d->base, &d->user, &d->enums, &d->syms };
+
+	for (size_t i = 0; i < 4; i++) {
+		jw_init(&s[i]->w, &s[i]->b);
+		jw_obj_begin(&s[i]->w);
+	}
+}
+
+static void dw_free(struct dw *d)
+{
+	struct section *s[] = { &d->base, &d->user, &d->enums, &d->syms };
+
+	for (size_t i = 0; i < 4; i++)
+		buf_free(&s[i]->b);
+	isf_strset_free(&d->seen_base);
+	isf_strset_free(&d->seen_type);
+	isf_strset_free(&d->seen_enum);
+	isf_strset_free(&d->seen_sym);
+	isf_strset_free(&d->vars);
+	u64map_free(&d->queued);
+	arena_free(&d->names);
+	free(d->var_types);
+	free(d->work);
+}
+
+/* A section's finished text as the value of key in the file's object. */
+static void put_section(struct jw *w, const char *key, struct section *s)
+{
+	jw_obj_end(&s->w);
+	jw_key(w, key);
+	buf_add(w->b, s->b.data ? s->b.data : "{}", s->b.data ? s->b.len : 2);
+	w->after_key = 0;	/* the key has had its value */
+	if (s->b.oom)
+		w->b->oom = 1;
+}
+
+static void assemble(struct dw *d, const char *vmlinux, struct buf *out)
+{
+	const char *base = strrchr(vmlinux, '/') ? strrchr(vmlinux, '/') + 1 : vmlinux;
+	char sha[65];
+	struct jw w;
+
+	isf_sha256_file(vmlinux, sha);
+	jw_init(&w, out);
+	jw_obj_begin(&w);
+	isf_write_metadata(&w, &(struct isf_origin){ "symtab", base, sha },
+			   &(struct isf_origin){ "dwarf", base, sha });
+	put_section(&w, "base_types", &d->base);
+	put_section(&w, "user_types", &d->user);
+	put_section(&w, "enums", &d->enums);
+	put_section(&w, "symbols", &d->syms);
+	jw_obj_end(&w);
+	buf_putc(out, '\n');
+}
+
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+/* libdwfl, so relocatable objects (.o, .ko) get their DWARF relocated and
+ * separate debug files are found as gdb would. */
+static int open_dwarf(const char *vmlinux, Dwfl **dwfl, Dwarf **dbg, Elf **elf,
+		      struct aerr *err)
+{
+	Dwarf_Addr bias;
+	Dwfl_Module *mod;
+
+	if (access(vmlinux, R_OK))
+		return aerr_set(err, errno, "%s: cannot open: %s", vmlinux, strerror(errno));
+	*dwfl = dwfl_begin(&offline_callbacks);
+	if (!*dwfl)
+		return aerr_set(err, ENOMEM, "%s: %s", vmlinux, dwfl_errmsg(-1));
+	mod = dwfl_report_offline(*dwfl, "", vmlinux, -1);
+	dwfl_report_end(*dwfl, NULL, NULL);
+	*elf = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	*dbg = mod ? dwfl_module_getdwarf(mod, &bias) : NULL;
+	if (!*elf || !*dbg) {
+		int ret = aerr_set(err, EINVAL, "%s: %s (%s)", vmlinux,
+				   mod ? "no DWARF debug information" : "not an ELF file",
+				   dwfl_errmsg(-1));
+		dwfl_end(*dwfl);
+		return ret;
+	}
+	return 0;
+}
+
+int isf_write_dwarf_stats(const char *vmlinux, const char *path, struct isf_stats *stats,
+			  struct aerr *err)
+{
+	struct dw d = { 0 };
+	struct buf out = BUF_INIT;
+	Dwfl *dwfl = NULL;
+	Elf *elf = NULL;
+	int ret = open_dwarf(vmlinux, &dwfl, &d.dbg, &elf, err);
+
+	if (ret)
+		return ret;
+	d.alt = dwarf_getalt(d.dbg);
+	u64map_init(&d.queued);
+	arena_init(&d.names, 1 << 16);
+	sections_init(&d);
+	size_t units = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		units = walk_units(&d, d.dbg, pass);
+		if (d.alt)
+			units += walk_units(&d, d.alt, pass);
+	}
+	elf_symbols(&d, elf);
+	drain(&d);
+	isf_write_std_bases(&d.base.w, &d.seen_base);
+	d.st.base_types = d.seen_base.len;
+	d.oom |= d.seen_base.oom | d.seen_type.oom | d.seen_enum.oom | d.seen_sym.oom | d.vars.oom;
+	alog_debug("%s: %zu units, %zu user types, %zu symbols", vmlinux, units, d.st.user_types,
+		   d.st.symbols);
+	if (!d.st.symbols)
+		alog_warn("%s: no symbol table: the ISF has types only, which argus cannot use",
+			  vmlinux);
+	if (!units)
+		ret = aerr_set(err, EINVAL, "%s: no DWARF compilation units", vmlinux);
+	else if (!d.oom)
+		assemble(&d, vmlinux, &out);
+	dwfl_end(dwfl);
+	dw_free(&d);
+	if (!ret && (d.oom || out.oom))
+		ret = aerr_set(err, ENOMEM, "%s: out of memory", path);
+	if (!ret)
+		ret = isf_write_file(path, out.data, out.len, &d.st.bytes, err);
+	if (!ret && stats)
+		*stats = d.st;
+	buf_free(&out);
+	return ret;
 }
 
 int isf_write_dwarf(const char *vmlinux, const char *path, struct aerr *err)
 {
-	struct dw d = { 0 };
-	struct buf b = BUF_INIT;
-	char when[64];
-	int fd = open(vmlinux, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return aerr_set(err, errno, "%s: cannot open: %s", vmlinux, strerror(errno));
-	elf_version(EV_CURRENT);
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf *dbg = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
-	if (!dbg) {
-		if (elf)
-			elf_end(elf);
-		close(fd);
-		return aerr_set(err, EINVAL, "%s: no DWARF debug information (%s)", vmlinux,
-				elf ? dwarf_errmsg(-1) : elf_errmsg(-1));
-	}
-	u64map_init(&d.seen);
-	iso8601_ns(now_realtime_ns(), when, sizeof(when));
-	jw_init(&d.w, &b);
-	jw_obj_begin(&d.w);
-	jw_key(&d.w, "metadata");
-	jw_obj_begin(&d.w);
-	jw_kstr(&d.w, "format", "6.2.0");
-	jw_key(&d.w, "producer");
-	jw_obj_begin(&d.w);
-	jw_kstr(&d.w, "name", "argus");
-	jw_kstr(&d.w, "version", ARGUS_VERSION);
-	jw_kstr(&d.w, "datetime", when);
-	jw_obj_end(&d.w);
-	jw_key(&d.w, "linux");
-	jw_obj_begin(&d.w);
-	jw_kstr(&d.w, "source", vmlinux);
-	jw_obj_end(&d.w);
-	jw_obj_end(&d.w);
-	static const struct { const char *key; enum pass pass; } sections[] = {
-		{ "base_types", PASS_BASE }, { "user_types", PASS_USER }, { "enums", PASS_ENUM },
-	};
-	for (size_t i = 0; i < 3; i++) {
-		jw_key(&d.w, sections[i].key);
-		jw_obj_begin(&d.w);
-		all_cus(&d, dbg, sections[i].pass);
-		if (sections[i].pass == PASS_BASE) {
-			if (first_time(&d, "base", "pointer")) {
-				jw_key(&d.w, "pointer");
-				jw_obj_begin(&d.w);
-				jw_kint(&d.w, "size", 8);
-				jw_kbool(&d.w, "signed", 0);
-				jw_kstr(&d.w, "kind", "int");
-				jw_kstr(&d.w, "endian", "little");
-				jw_obj_end(&d.w);
-			}
-			if (first_time(&d, "base", "void")) {
-				jw_key(&d.w, "void");
-				jw_obj_begin(&d.w);
-				jw_kint(&d.w, "size", 0);
-				jw_kbool(&d.w, "signed", 0);
-				jw_kstr(&d.w, "kind", "void");
-				jw_kstr(&d.w, "endian", "little");
-				jw_obj_end(&d.w);
-			}
-		}
-		jw_obj_end(&d.w);
-	}
-	elf_symbols(&d, elf);
-	jw_obj_end(&d.w);
-	buf_putc(&b, '\n');
-	dwarf_end(dbg);
-	elf_end(elf);
-	close(fd);
-	u64map_free(&d.seen);
-	int ret = b.oom ? aerr_set(err, ENOMEM, "out of memory") : isf_write_file(path, b.data, b.len, err);
-	buf_free(&b);
-	return ret;
+	return isf_write_dwarf_stats(vmlinux, path, NULL, err);
 }

@@ -21,19 +21,24 @@ static int slurp(const char *path, char **data, size_t *len, struct aerr *err)
 
 	if (!f)
 		return aerr_set(err, errno, "%s: cannot open: %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < ISF_MAX)
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= ISF_MAX)
 		buf_add(&b, chunk, n);
 	int bad = ferror(f);
 	fclose(f);
-	if (bad || b.oom) {
+	if (bad || b.oom || b.len > ISF_MAX) {
+		int code = bad ? EIO : b.oom ? ENOMEM : E2BIG;
 		buf_free(&b);
-		return aerr_set(err, bad ? EIO : ENOMEM, "%s: cannot read", path);
+		return aerr_set(err, code, "%s: cannot read: %s", path,
+				code == E2BIG ? "larger than 1 GiB" : strerror(code));
 	}
 	*data = buf_detach(&b, len);
-	return 0;
+	if (!*data)
+		*data = calloc(1, 1);
+	return *data ? 0 : aerr_set(err, ENOMEM, "out of memory");
 }
 
-static int gunzip(const char *path, const char *in, size_t inlen, struct buf *out, struct aerr *err)
+static int gunzip(const char *name, const char *in, size_t inlen, struct buf *out,
+		  struct aerr *err)
 {
 	z_stream z = { 0 };
 	char chunk[1 << 16];
@@ -43,34 +48,42 @@ static int gunzip(const char *path, const char *in, size_t inlen, struct buf *ou
 		return aerr_set(err, ENOMEM, "out of memory");
 	z.next_in = (Bytef *)in;
 	z.avail_in = (uInt)inlen;
-	do {
+	for (;;) {
 		z.next_out = (Bytef *)chunk;
 		z.avail_out = sizeof(chunk);
 		r = inflate(&z, Z_NO_FLUSH);
-		if (r != Z_OK && r != Z_STREAM_END) {
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
 			inflateEnd(&z);
-			return aerr_set(err, EINVAL, "%s: corrupt gzip data (%s)", path,
+			return aerr_set(err, EINVAL, "%s: corrupt gzip data (%s)", name,
 					z.msg ? z.msg : "inflate failed");
 		}
 		buf_add(out, chunk, sizeof(chunk) - z.avail_out);
 		if (out->len > ISF_MAX) {
 			inflateEnd(&z);
-			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", path);
+			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", name);
 		}
-	} while (r != Z_STREAM_END && (z.avail_in || z.avail_out == 0));
+		/* another gzip member may follow (pigz, cat a.gz b.gz) */
+		if (r == Z_STREAM_END && z.avail_in >= 2 && z.next_in[0] == 0x1f &&
+		    z.next_in[1] == 0x8b) {
+			inflateReset(&z);
+			continue;
+		}
+		if (r != Z_OK || (!z.avail_in && z.avail_out))
+			break;	/* the end, or no input left */
+	}
 	inflateEnd(&z);
 	if (r != Z_STREAM_END)
-		return aerr_set(err, EINVAL, "%s: gzip data is truncated", path);
+		return aerr_set(err, EINVAL, "%s: gzip data is truncated", name);
 	return 0;
 }
 
-static int unxz(const char *path, const char *in, size_t inlen, struct buf *out, struct aerr *err)
+static int unxz(const char *name, const char *in, size_t inlen, struct buf *out, struct aerr *err)
 {
 	lzma_stream z = LZMA_STREAM_INIT;
 	uint8_t chunk[1 << 16];
 	lzma_ret r;
 
-	if (lzma_stream_decoder(&z, UINT64_MAX, 0) != LZMA_OK)
+	if (lzma_stream_decoder(&z, 512u << 20, LZMA_CONCATENATED) != LZMA_OK)
 		return aerr_set(err, ENOMEM, "out of memory");
 	z.next_in = (const uint8_t *)in;
 	z.avail_in = inlen;
@@ -80,38 +93,37 @@ static int unxz(const char *path, const char *in, size_t inlen, struct buf *out,
 		r = lzma_code(&z, z.avail_in ? LZMA_RUN : LZMA_FINISH);
 		if (r != LZMA_OK && r != LZMA_STREAM_END) {
 			lzma_end(&z);
-			return aerr_set(err, EINVAL, "%s: corrupt or truncated xz data (code %d)", path, r);
+			return aerr_set(err, EINVAL, "%s: %s", name,
+					r == LZMA_BUF_ERROR ? "xz data is truncated" :
+					r == LZMA_MEMLIMIT_ERROR ? "xz data needs over 512 MiB to decode" :
+					r == LZMA_MEM_ERROR ? "out of memory" : "corrupt xz data");
 		}
 		buf_add(out, chunk, sizeof(chunk) - z.avail_out);
 		if (out->len > ISF_MAX) {
 			lzma_end(&z);
-			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", path);
+			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", name);
 		}
 	} while (r != LZMA_STREAM_END);
 	lzma_end(&z);
 	return 0;
 }
 
-int isf_read_file(const char *path, char **data, size_t *len, struct aerr *err)
+int isf_inflate(const char *name, const void *in, size_t inlen, char **data, size_t *len,
+		struct aerr *err)
 {
-	char *raw;
-	size_t rawlen;
+	const unsigned char *u = in;
 	struct buf out = BUF_INIT;
-	int ret = slurp(path, &raw, &rawlen, err);
+	int ret;
 
-	if (ret)
-		return ret;
-	if (rawlen >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b)
-		ret = gunzip(path, raw, rawlen, &out, err);
-	else if (rawlen >= 6 && !memcmp(raw, "\xfd" "7zXZ\0", 6))
-		ret = unxz(path, raw, rawlen, &out, err);
-	else {
-		*data = raw;
-		*len = rawlen;
-		return 0;
-	}
-	free(raw);
-	if (!ret && out.oom)
+	*data = NULL;
+	*len = 0;
+	if (inlen >= 2 && u[0] == 0x1f && u[1] == 0x8b)
+		ret = gunzip(name, in, inlen, &out, err);
+	else if (inlen >= 6 && !memcmp(u, "\xfd" "7zXZ\0", 6))
+		ret = unxz(name, in, inlen, &out, err);
+	else
+		ret = (buf_add(&out, in, inlen), 0);
+	if (!ret && (out.oom || buf_reserve(&out, 1)))
 		ret = aerr_set(err, ENOMEM, "out of memory");
 	if (ret) {
 		buf_free(&out);
@@ -119,6 +131,27 @@ int isf_read_file(const char *path, char **data, size_t *len, struct aerr *err)
 	}
 	*data = buf_detach(&out, len);
 	return 0;
+}
+
+int isf_read_file(const char *path, char **data, size_t *len, struct aerr *err)
+{
+	const unsigned char *u;
+	char *raw;
+	size_t rawlen;
+	int ret = slurp(path, &raw, &rawlen, err);
+
+	if (ret)
+		return ret;
+	u = (const unsigned char *)raw;
+	if (!(rawlen >= 2 && u[0] == 0x1f && u[1] == 0x8b) &&
+	    !(rawlen >= 6 && !memcmp(u, "\xfd" "7zXZ\0", 6))) {
+		*data = raw;	/* plain: no copy */
+		*len = rawlen;
+		return 0;
+	}
+	ret = isf_inflate(path, raw, rawlen, data, len, err);
+	free(raw);
+	return ret;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -173,13 +206,15 @@ static int write_xz(FILE *f, const char *data, size_t len)
 	return r == LZMA_STREAM_END ? 0 : -EIO;
 }
 
-int isf_write_file(const char *path, const char *data, size_t len, struct aerr *err)
+int isf_write_file(const char *path, const char *data, size_t len, uint64_t *written,
+		   struct aerr *err)
 {
 	char tmp[4096];
 	FILE *f;
 	int r;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return aerr_set(err, ENAMETOOLONG, "%s: path too long", path);
 	f = fopen(tmp, "wb");
 	if (!f)
 		return aerr_set(err, errno, "%s: cannot write: %s", tmp, strerror(errno));
@@ -189,6 +224,7 @@ int isf_write_file(const char *path, const char *data, size_t len, struct aerr *
 		r = write_xz(f, data, len);
 	else
 		r = fwrite(data, 1, len, f) == len ? 0 : -EIO;
+	long end = r ? -1 : ftell(f);
 	if (fclose(f) && !r)
 		r = -EIO;
 	if (!r && rename(tmp, path))
@@ -197,5 +233,7 @@ int isf_write_file(const char *path, const char *data, size_t len, struct aerr *
 		unlink(tmp);
 		return aerr_set(err, r, "%s: cannot write: %s", path, strerror(-r));
 	}
+	if (written)
+		*written = end > 0 ? (uint64_t)end : 0;
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "service/privdrop.h"
+
 struct pctx {
 	yaml_document_t *doc;
 	const char *file;
@@ -259,6 +261,15 @@ static int k_service(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 	}
 	if (!strcmp(key, "debug_log_folder"))
 		return get_str(c, v, key, cf->debug_log_folder, sizeof(cf->debug_log_folder));
+	if (!strcmp(key, "user")) {
+		uid_t uid;
+		gid_t gid;
+		struct aerr uerr = { 0 };
+		int r = get_str(c, v, key, cf->user, sizeof(cf->user));
+		if (!r && cf->user[0] && privdrop_lookup(cf->user, &uid, &gid, &uerr))
+			return at(c, v, "'user': %s", uerr.msg);
+		return r;
+	}
 	return -ENOENT;
 }
 

@@ -44,6 +44,7 @@ struct config {
 	int log_level;
 	uint64_t scanner_sleep_ns;
 	char debug_log_folder[CFG_STR];
+	char user[256];		/* run as this user once sources and sinks are open; "" = stay */
 	/* argus */
 	int auto_scan;
 	int profile_generation;

@@ -2,11 +2,13 @@
 #include "service/outputs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,10 +23,14 @@ struct outputs {
 	char debug_path[CFG_STR + 64];
 	pthread_mutex_t debug_mu;
 	pthread_mutex_t events_mu;	/* the event file: scanner threads vs SIGHUP */
-	FILE *events;
+	int events;			/* the event log's fd, -1 when not open */
 	char events_path[CFG_STR + 64];
 	uint64_t events_size;
 	uint64_t write_errors;
+	char write_error[128];		/* why the last write failed */
+	/* what outputs_health() has said (under events_mu) */
+	int log_down_said, tel_down_said;
+	uint64_t drops_said;
 };
 
 static int mkdir_p(const char *path)
@@ -49,11 +55,34 @@ static int open_events(struct outputs *o)
 {
 	struct stat st;
 
-	o->events = fopen(o->events_path, "a");
-	if (!o->events)
+	o->events = open(o->events_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (o->events < 0)
 		return -errno;
-	o->events_size = fstat(fileno(o->events), &st) ? 0 : (uint64_t)st.st_size;
+	o->events_size = fstat(o->events, &st) ? 0 : (uint64_t)st.st_size;
 	return 0;
+}
+
+static void close_events(struct outputs *o)
+{
+	if (o->events >= 0)
+		close(o->events);
+	o->events = -1;
+}
+
+/* One whole line or nothing: a line cut by a full disk is taken back, so
+ * the log stays JSON lines when space comes back. */
+static int append_line(struct outputs *o, const char *json, size_t len)
+{
+	struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
+	ssize_t n = writev(o->events, iov, 2);
+
+	if (n == (ssize_t)(len + 1))
+		return 0;
+	int e = n < 0 ? errno : ENOSPC;
+	if (n > 0 && ftruncate(o->events, (off_t)o->events_size))
+		e = errno;
+	errno = e;
+	return -1;
 }
 
 static void rotate(struct outputs *o)
@@ -61,8 +90,7 @@ static void rotate(struct outputs *o)
 	char from[sizeof(o->events_path) + 16], to[sizeof(o->events_path) + 16];
 	int max = o->cfg->log_max_files;
 
-	fclose(o->events);
-	o->events = NULL;
+	close_events(o);
 	/* argus-events.log.(max-1) is the oldest kept */
 	snprintf(to, sizeof(to), "%s.%d", o->events_path, max - 1);
 	unlink(to);
@@ -114,6 +142,7 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 	if (!o)
 		return aerr_set(err, ENOMEM, "out of memory");
 	o->cfg = cfg;
+	o->events = -1;
 	if ((r = mkdir_p(cfg->log_folder))) {
 		free(o);
 		return aerr_set(err, r, "log_folder %s: cannot create: %s", cfg->log_folder, strerror(-r));
@@ -127,7 +156,7 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 	if (cfg->telemetry_address[0] &&
 	    (r = telemetry_new(cfg->telemetry_address, cfg->telemetry_format == TELEMETRY_SYSLOG ?
 			       TFMT_SYSLOG : TFMT_JSON, cfg->telemetry_tag, 10000, &o->tel, err))) {
-		fclose(o->events);
+		close_events(o);
 		free(o);
 		return r;
 	}
@@ -147,23 +176,64 @@ void outputs_message(void *ctx, const struct activity *a, const char *json, size
 	if (o->tel)
 		telemetry_send(o->tel, a, json, len);
 	pthread_mutex_lock(&o->events_mu);
-	if (o->events && o->events_size && o->events_size + len + 1 > o->cfg->log_threshold_size)
+	if (o->events >= 0 && o->events_size &&
+	    o->events_size + len + 1 > o->cfg->log_threshold_size)
 		rotate(o);
-	if (!o->events && open_events(o)) {
+	if (o->events < 0 && open_events(o)) {
 		pthread_mutex_unlock(&o->events_mu);
 		return;
 	}
-	int bad = fwrite(json, 1, len, o->events) != len || fputc('\n', o->events) == EOF ||
-		  fflush(o->events);
+	int bad = append_line(o, json, len);
 	if (bad) {
-		clearerr(o->events);
+		snprintf(o->write_error, sizeof(o->write_error), "%s", strerror(errno));
 	} else {
 		o->events_size += len + 1;
 		o->write_errors = 0;	/* report the next failure again */
 	}
-	pthread_mutex_unlock(&o->events_mu);
 	if (bad && !o->write_errors++)
-		alog_error("%s: write failed: %s", o->events_path, strerror(errno));
+		alog_error("%s: write failed: %s", o->events_path, o->write_error);
+	pthread_mutex_unlock(&o->events_mu);
+}
+
+/* A telemetry peer counts as down once it has failed for this long. */
+#define TEL_DOWN_NS 2000000000ULL
+
+int outputs_health(void *ctx, char *buf, size_t cap)
+{
+	struct outputs *o = ctx;
+	struct telemetry_stats st = { 0 };
+	int ret = 0;
+
+	if (o->tel)
+		telemetry_stats(o->tel, &st);
+	pthread_mutex_lock(&o->events_mu);
+	if (o->write_errors && !o->log_down_said) {
+		o->log_down_said = 1;
+		snprintf(buf, cap, "event log %s: write failed: %s; messages still go to the other "
+			 "outputs", o->events_path, o->write_error);
+		ret = 1;
+	} else if (!o->write_errors && o->log_down_said) {
+		o->log_down_said = 0;
+		snprintf(buf, cap, "event log %s: writable again", o->events_path);
+		ret = 2;
+	} else if (o->tel && st.down_since_ns && !o->tel_down_said &&
+		   now_monotonic_ns() - st.down_since_ns >= TEL_DOWN_NS) {
+		o->tel_down_said = 1;
+		snprintf(buf, cap, "telemetry to %s unreachable: %s; %zu messages queued, "
+			 "retrying", telemetry_peer(o->tel), st.error, st.pending);
+		ret = 1;
+	} else if (o->tel && !st.down_since_ns && o->tel_down_said) {
+		o->tel_down_said = 0;
+		snprintf(buf, cap, "telemetry to %s connected again", telemetry_peer(o->tel));
+		ret = 2;
+	} else if (o->tel && st.dropped > o->drops_said) {
+		snprintf(buf, cap, "telemetry to %s: %llu messages dropped, the queue was full",
+			 telemetry_peer(o->tel), (unsigned long long)(st.dropped - o->drops_said));
+		o->drops_said = st.dropped;
+		ret = 1;
+	}
+	pthread_mutex_unlock(&o->events_mu);
+	return ret;
 }
 
 void outputs_line(void *ctx, const char *text)
@@ -186,9 +256,7 @@ void outputs_reopen(struct outputs *o)
 	open_debug(o);
 	pthread_mutex_unlock(&o->debug_mu);
 	pthread_mutex_lock(&o->events_mu);
-	if (o->events)
-		fclose(o->events);
-	o->events = NULL;
+	close_events(o);
 	open_events(o);
 	pthread_mutex_unlock(&o->events_mu);
 }
@@ -196,8 +264,8 @@ void outputs_reopen(struct outputs *o)
 void outputs_flush(struct outputs *o)
 {
 	pthread_mutex_lock(&o->events_mu);
-	if (o->events)
-		fflush(o->events);
+	if (o->events >= 0)
+		fdatasync(o->events);
 	pthread_mutex_unlock(&o->events_mu);
 }
 
@@ -214,8 +282,7 @@ void outputs_close(struct outputs *o)
 			  (unsigned long long)st.dropped, (unsigned long long)st.reconnects);
 	}
 	alog_set_handler(NULL, NULL);
-	if (o->events)
-		fclose(o->events);
+	close_events(o);
 	if (o->debug)
 		fclose(o->debug);
 	pthread_mutex_destroy(&o->debug_mu);

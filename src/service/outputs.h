@@ -17,6 +17,11 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 /* service_out callbacks */
 void outputs_message(void *ctx, const struct activity *a, const char *json, size_t len);
 void outputs_line(void *ctx, const char *text);
+/* A sink's state changed since the last call: 1, a failure (the event log
+ * cannot be written, the telemetry peer is unreachable, messages were
+ * dropped), or 2, a recovery, with a line for it in buf; 0 when nothing
+ * new.  Each change is told once. */
+int outputs_health(void *ctx, char *buf, size_t cap);
 void outputs_reopen(struct outputs *o);
 void outputs_flush(struct outputs *o);
 void outputs_close(struct outputs *o);

@@ -17,6 +17,7 @@
 #include "linux/pagecache.h"
 #include "output/events.h"
 #include "output/timefmt.h"
+#include "service/privdrop.h"
 
 #define MAX_IFACES 16
 
@@ -35,6 +36,9 @@ struct system {
 	uint8_t limit_on[4];
 	struct sbom sbom;		/* the system's configured SBOMs, merged */
 	struct detect_cfg dcfg;		/* the service's, with this system's SBOM */
+	struct memsrc *opened;		/* source opened before privileges were dropped */
+	uint64_t jiffies, jiffies_at;	/* the host's clock, and when it last moved */
+	int frozen_said;
 };
 
 struct service {
@@ -233,6 +237,23 @@ static int nap(struct service *svc, uint64_t ns)
 	return v;
 }
 
+/* Sinks that failed or recovered since the last look: a failure is a
+ * Service Runtime Failure (it reaches the sinks that still work), a
+ * recovery a service line. */
+static void check_sinks(struct service *svc)
+{
+	char what[512];
+	int r;
+
+	if (!svc->out.health)
+		return;
+	while ((r = svc->out.health(svc->out.ctx, what, sizeof(what))) > 0) {
+		if (r == 1)
+			emit_sa(svc, &svc->svc_src, ACT_SVC_RUNTIME_FAILURE, "%s", what);
+		service_line(svc, "%s", what);
+	}
+}
+
 static int host_init(struct system *s)
 {
 	const struct sys_config *c = s->cfg;
@@ -250,6 +271,8 @@ static int host_init(struct system *s)
 		emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED, "source %s", c->source);
 		s->os_found = 0;
 		aerr_clear(&err);
+		ko.mem = s->opened;	/* the first time, when privileges were dropped */
+		s->opened = NULL;
 		if (!kernel_open(&ko, &s->k, &err)) {
 			s->k->limits = c->limits;
 			emit_sa(s->svc, &s->src, ACT_HOST_INIT_OK, "Linux %s, profile %s",
@@ -257,6 +280,7 @@ static int host_init(struct system *s)
 			return 0;
 		}
 		emit_sa(s->svc, &s->src, ACT_HOST_INIT_FAILED, "%s", aerr_str(&err));
+		check_sinks(s->svc);
 		if (attempt == 0)
 			emit_sa(s->svc, &s->src, ACT_OS_DISCOVERY_EXTENDED,
 				"retrying host initialization every few seconds");
@@ -294,6 +318,31 @@ static void check_limits(struct system *s, const struct snapshot *cur)
 	}
 }
 
+/* A live machine whose clock stops is halted, paused or gone (its QEMU
+ * killed, with the RAM file left behind): say so once, and once more when
+ * it runs again. */
+#define FROZEN_NS 3000000000ULL
+
+static void check_clock(struct system *s, const struct snap_workload *wl)
+{
+	uint64_t now = now_monotonic_ns();
+
+	if (!s->k->mem->live || !wl->jiffies)
+		return;
+	if (wl->jiffies != s->jiffies || !s->jiffies_at) {
+		if (s->frozen_said)
+			service_line(s->svc, "%s: the host's clock runs again", s->src.unique_id);
+		s->jiffies = wl->jiffies;
+		s->jiffies_at = now;
+		s->frozen_said = 0;
+	} else if (!s->frozen_said && now - s->jiffies_at >= FROZEN_NS) {
+		emit_sa(s->svc, &s->src, ACT_DETAILS_FAILED, "the host's clock has not moved for "
+			"%.1f s (jiffies %llu): it is halted, paused or gone",
+			(double)(now - s->jiffies_at) / 1e9, (unsigned long long)wl->jiffies);
+		s->frozen_said = 1;
+	}
+}
+
 /* 0: scanned; -1: the host is gone (re-initialize) */
 static int scan_once(struct system *s)
 {
@@ -307,8 +356,19 @@ static int scan_once(struct system *s)
 		snapshot_free(cur);
 		return err.code == -ENODEV || err.code == -EIO ? -1 : 0;
 	}
+	/* the kernel's own boot ids (random, version 4) differ: a reboot in
+	 * place (argus's derived id, version 8, gives way to the kernel's
+	 * when something first reads it: that is no reboot) */
+	if (s->prev && s->prev->workload.boot_uuid[14] == '4' && cur->workload.boot_uuid[14] == '4' &&
+	    strcmp(s->prev->workload.boot_uuid, cur->workload.boot_uuid)) {
+		emit_sa(s->svc, &s->src, ACT_DETAILS_FAILED, "the host rebooted (boot id %s, was %s)",
+			cur->workload.boot_uuid, s->prev->workload.boot_uuid);
+		snapshot_free(cur);
+		return -1;
+	}
 	if (!s->prev)
 		keep_workload(s, &cur->workload);
+	check_clock(s, &cur->workload);
 	check_limits(s, cur);
 	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
 	snapshot_free(s->prev);
@@ -327,7 +387,9 @@ static void *system_main(void *arg)
 		service_line(svc, "monitoring %s: Linux %s", s->src.unique_id, s->k->prof->release);
 		while (!stopping(svc)) {
 			uint64_t t0 = now_monotonic_ns();
-			if (scan_once(s))
+			int gone = scan_once(s);
+			check_sinks(svc);
+			if (gone)
 				break;
 			uint64_t spent = now_monotonic_ns() - t0;
 			uint64_t sleep = svc->cfg->scanner_sleep_ns;
@@ -338,6 +400,8 @@ static void *system_main(void *arg)
 		s->prev = NULL;
 		kernel_close(s->k);
 		s->k = NULL;
+		s->jiffies = s->jiffies_at = 0;
+		s->frozen_said = 0;
 		detect_state_free(&s->ds);
 		detect_state_init(&s->ds);
 	}
@@ -414,8 +478,38 @@ int service_new(const struct config *cfg, const struct service_out *out, struct 
 	return 0;
 }
 
+/* Open every system's memory source, then become service.user.  A source
+ * that cannot be opened now is opened later by its thread (as the user). */
+static int drop_privileges(struct service *svc)
+{
+	const struct config *cfg = svc->cfg;
+	const char *folders[2] = { cfg->log_folder, cfg->debug_log_folder };
+	struct aerr err = { 0 };
+
+	for (size_t i = 0; i < svc->nsys; i++) {
+		struct system *s = &svc->sys[i];
+		struct memsrc_opts mo = { .regions_path = strcmp(s->cfg->memory_regions, "auto") ?
+					  s->cfg->memory_regions : NULL };
+		aerr_clear(&err);
+		if (memsrc_open(s->cfg->source, &mo, &s->opened, &err))
+			alog_info("%s: %s (retried after dropping to user %s)", s->cfg->name,
+				  aerr_str(&err), cfg->user);
+	}
+	aerr_clear(&err);
+	if (privdrop(cfg->user, folders, 2, &err)) {
+		emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&err));
+		return -1;
+	}
+	service_line(svc, "running as user %s, with no capabilities", cfg->user);
+	return 0;
+}
+
 int service_run(struct service *svc)
 {
+	if (svc->cfg->user[0] && drop_privileges(svc)) {
+		service_stop(svc, 0);
+		return -1;
+	}
 	for (size_t i = 0; i < svc->nsys; i++) {
 		if (pthread_create(&svc->sys[i].th, NULL, system_main, &svc->sys[i])) {
 			emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "cannot start a scanner thread");
@@ -455,6 +549,7 @@ void service_free(struct service *svc)
 		return;
 	for (size_t i = 0; i < svc->nsys; i++) {
 		struct system *s = &svc->sys[i];
+		memsrc_close(s->opened);
 		snapshot_free(s->prev);
 		kernel_close(s->k);
 		detect_state_free(&s->ds);

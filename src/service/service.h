@@ -18,6 +18,9 @@ struct service_out {
 	void (*message)(void *ctx, const struct activity *a, const char *json, size_t len);
 	/* an important service line for stdout ("argus 0.1 started", errors) */
 	void (*line)(void *ctx, const char *text);
+	/* may be NULL: a sink failed (1) or recovered (2) since the last call,
+	 * described in buf; 0 when nothing changed */
+	int (*health)(void *ctx, char *buf, size_t cap);
 	void *ctx;
 };
 

@@ -25,6 +25,7 @@ struct tmsg {
 
 struct telemetry {
 	char host[256], port[16], tag[64], hostname[256];
+	char peer[300];		/* as configured, for messages */
 	enum telemetry_fmt fmt;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -35,8 +36,6 @@ struct telemetry {
 	int fd;
 	const char *inflight;	/* data of the message being sent, unlocked */
 	struct telemetry_stats st;
-	uint64_t drops_reported;
-	int64_t last_drop_report;
 };
 
 static int split_address(const char *addr, char *host, size_t hcap, char *port, size_t pcap)
@@ -58,13 +57,17 @@ static int split_address(const char *addr, char *host, size_t hcap, char *port, 
 	return 0;
 }
 
-static int connect_once(struct telemetry *t)
+/* A connected socket, or -1 with *why (a static string) saying why not. */
+static int connect_once(struct telemetry *t, const char **why)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int fd = -1;
+	int fd = -1, gai = getaddrinfo(t->host, t->port, &hints, &res);
 
-	if (getaddrinfo(t->host, t->port, &hints, &res))
+	*why = "no address";
+	if (gai) {
+		*why = gai_strerror(gai);
 		return -1;
+	}
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
 		/* non-blocking connect, at most 2 s: shutdown must not hang */
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -76,6 +79,8 @@ static int connect_once(struct telemetry *t)
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		if (r && (errno != EINPROGRESS || poll(&p, 1, 2000) != 1 ||
 			  getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr)) {
+			*why = soerr ? strerror(soerr) : errno != EINPROGRESS ? strerror(errno) :
+				"connection timed out";
 			close(fd);
 			fd = -1;
 			continue;
@@ -150,10 +155,14 @@ static void *sender(void *arg)
 				t->st.reconnects++;
 			}
 			pthread_mutex_unlock(&t->mu);
-			int fd = connect_once(t);
+			const char *why;
+			int fd = connect_once(t, &why);
 			pthread_mutex_lock(&t->mu);
 			if (fd < 0) {
 				t->st.connected = 0;
+				if (!t->st.down_since_ns)
+					t->st.down_since_ns = now_monotonic_ns();
+				snprintf(t->st.error, sizeof(t->st.error), "%s", why);
 				if (t->stopping == 2)
 					break;	/* giving up on the drain */
 				timed_wait(t, backoff);
@@ -162,6 +171,7 @@ static void *sender(void *arg)
 			}
 			t->fd = fd;
 			t->st.connected = 1;
+			t->st.down_since_ns = 0;
 			backoff = 100;
 		}
 		struct tmsg m = t->q[t->head];
@@ -172,6 +182,9 @@ static void *sender(void *arg)
 		pthread_mutex_lock(&t->mu);
 		t->inflight = NULL;
 		if (bad) {
+			snprintf(t->st.error, sizeof(t->st.error), "send: %s", strerror(errno));
+			if (!t->st.down_since_ns)
+				t->st.down_since_ns = now_monotonic_ns();
 			close(t->fd);
 			t->fd = -1;
 			t->st.connected = 0;
@@ -200,6 +213,7 @@ int telemetry_new(const char *address, enum telemetry_fmt fmt, const char *tag,
 		return aerr_set(err, EINVAL, "telemetry address '%s' is not HOST:PORT", address);
 	}
 	t->fmt = fmt;
+	snprintf(t->peer, sizeof(t->peer), "%s", address);
 	snprintf(t->tag, sizeof(t->tag), "%s", tag && *tag ? tag : "argus");
 	gethostname(t->hostname, sizeof(t->hostname) - 1);
 	t->cap = max_queue >= 2 ? max_queue : 10000;
@@ -255,13 +269,6 @@ void telemetry_send(struct telemetry *t, const struct activity *a, const char *j
 	t->q[(t->head + t->count) % t->cap] = (struct tmsg){ data, n };
 	t->count++;
 	t->st.queued++;
-	int64_t now = now_realtime_ns();
-	if (t->st.dropped > t->drops_reported && now - t->last_drop_report > 10000000000LL) {
-		alog_warn("telemetry to %s:%s: %llu messages dropped (queue of %zu full)", t->host,
-			  t->port, (unsigned long long)(t->st.dropped - t->drops_reported), t->cap);
-		t->drops_reported = t->st.dropped;
-		t->last_drop_report = now;
-	}
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
@@ -272,6 +279,11 @@ void telemetry_stats(struct telemetry *t, struct telemetry_stats *out)
 	*out = t->st;
 	out->pending = t->count;
 	pthread_mutex_unlock(&t->mu);
+}
+
+const char *telemetry_peer(const struct telemetry *t)
+{
+	return t->peer;
 }
 
 void telemetry_free(struct telemetry *t, unsigned drain_ms)

@@ -23,6 +23,9 @@ struct telemetry_stats {
 	uint64_t queued, sent, dropped, reconnects;
 	size_t pending;
 	int connected;
+	uint64_t down_since_ns;		/* CLOCK_MONOTONIC of the first failed attempt
+					 * since the last success; 0 while all is well */
+	char error[160];		/* why the last attempt failed */
 };
 
 struct telemetry;
@@ -31,6 +34,8 @@ int telemetry_new(const char *address, enum telemetry_fmt fmt, const char *tag,
 		  size_t max_queue, struct telemetry **out, struct aerr *err);
 void telemetry_send(struct telemetry *t, const struct activity *a, const char *json, size_t len);
 void telemetry_stats(struct telemetry *t, struct telemetry_stats *out);
+/* "HOST:PORT" as configured */
+const char *telemetry_peer(const struct telemetry *t);
 /* Stop after trying to deliver what is queued for up to drain_ms. */
 void telemetry_free(struct telemetry *t, unsigned drain_ms);
 

@@ -1,6 +1,7 @@
 #include "snapshot/snapshot.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct snapshot *snapshot_new(void)
 {
@@ -33,4 +34,20 @@ const struct snap_proc *snapshot_find(const struct snapshot *s, int32_t pid)
 			return &s->procs[mid];
 	}
 	return NULL;
+}
+
+const char *snapshot_keep_str(struct snapshot *s, const char *str, size_t len, int truncated)
+{
+	static const char mark[] = SNAP_TRUNCATED_MARK;
+	char *p;
+
+	if (!truncated)
+		return arena_strndup(&s->arena, str, len);
+	s->stats.truncated++;
+	p = arena_alloc(&s->arena, len + sizeof(mark));
+	if (p) {
+		memcpy(p, str, len);
+		memcpy(p + len, mark, sizeof(mark));
+	}
+	return p;
 }

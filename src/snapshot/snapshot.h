@@ -157,6 +157,8 @@ struct snap_workload {
 	const char *hostname;
 	const char *os_version;		/* "Linux Kernel 6.1.0-56-cloud-amd64" */
 	char boot_uuid[37];
+	uint64_t jiffies;		/* jiffies_64 at the scan: a running machine's
+					 * clock moves (0: not read) */
 	uint32_t nnetifs;
 	struct snap_netif *netifs;
 };
@@ -191,5 +193,13 @@ struct snapshot *snapshot_new(void);
 void snapshot_free(struct snapshot *s);
 /* Find a process by pid (linear; snapshots are sorted by pid after a scan). */
 const struct snap_proc *snapshot_find(const struct snapshot *s, int32_t pid);
+
+/* What a string cut at the configured string_length ends with in every
+ * record and message, so that a reader sees the cut. */
+#define SNAP_TRUNCATED_MARK "[...truncated]"
+/* Copy len bytes of a guest string into the arena.  When truncated, the
+ * copy ends with SNAP_TRUNCATED_MARK and stats.truncated counts it.
+ * NULL if the arena is out of memory. */
+const char *snapshot_keep_str(struct snapshot *s, const char *str, size_t len, int truncated);
 
 #endif

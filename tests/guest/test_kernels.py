@@ -44,7 +44,7 @@ def test_scan(kguest):
     try:
         import time
         time.sleep(1)
-        pids.append(kguest.spawn("exec socat - TCP:127.0.0.1:8090 </dev/zero >/dev/null"))
+        pids.append(kguest.spawn("(echo hello; exec sleep 100) | socat - TCP:127.0.0.1:8090 >/dev/null"))
         time.sleep(1)
         scan_checks.test_processes(kguest, pids)
         scan_checks.test_file_descriptors(kguest, pids)

@@ -56,10 +56,12 @@ def workload(guest):
         guest.spawn("socat UNIX-LISTEN:/tmp/u.sock,fork EXEC:cat"),
     ]
     time.sleep(1)
+    # a few bytes each way, then idle: streaming /dev/zero would keep the
+    # guest's one CPU busy and starve its own view (argus-truth)
     pids += [
-        guest.spawn("socat - TCP:127.0.0.1:8080 </dev/zero >/dev/null"),
-        guest.spawn("socat - TCP:192.0.2.10:8080 </dev/zero >/dev/null"),
-        guest.spawn("socat - TCP6:[2001:db8::10]:8081 </dev/zero >/dev/null"),
+        guest.spawn("(echo hello; exec sleep 1000) | socat - TCP:127.0.0.1:8080 >/dev/null"),
+        guest.spawn("(echo hello; exec sleep 1000) | socat - TCP:192.0.2.10:8080 >/dev/null"),
+        guest.spawn("(echo hello; exec sleep 1000) | socat - TCP6:[2001:db8::10]:8081 >/dev/null"),
         guest.spawn("sleep 1000 | socat - UNIX-CONNECT:/tmp/u.sock"),
     ]
     time.sleep(1)

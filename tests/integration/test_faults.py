@@ -1,0 +1,213 @@
+"""Faults the service meets in the field, each with its System Activity
+message, no crash, and recovery when the cause goes away: the guest killed
+under a scan (its RAM file left behind), the RAM file removed and the guest
+booted again (a new boot id), the RAM file truncated and restored, the log
+disk full, the telemetry peer gone."""
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import Service
+from guest import Guest
+
+
+def sa(name, text=""):
+    """Match a System Activity by its §10.10 name and a piece of its description."""
+    def match(m):
+        a = m["activity_data"]
+        return (m["message_type"] == "SYSTEM_ACTIVITY" and a["name"] == name
+                and text in a["system_activity_details"]["description"])
+    return match
+
+
+def created(pid):
+    return lambda m: (m["activity_data"]["name"] == "Process Created"
+                      and m["activity_data"]["process_details"]["process_id"] == pid)
+
+
+def alive(svc):
+    assert svc.proc.poll() is None, f"argus exited ({svc.proc.returncode}); see {svc.dir}"
+
+
+def test_guest_killed_removed_and_rebooted(tmp_path):
+    g = Guest(f"f{os.getpid()}")
+    g.start()
+    svc = Service(tmp_path, g, sleep="300ms")
+    try:
+        [init] = svc.wait_for(sa("Host Initialization Successful"))
+        boot1 = init["workload_information"]["boot_uuid"]
+        # killed: QEMU dies, its RAM file stays with the last moment in it
+        os.kill(g._pid(), 9)
+        found = svc.wait_for(sa("Details Gathering Failed", "clock has not moved"), timeout=15)
+        assert found, "a frozen guest was not reported"
+        assert found[0]["severity"] == "ERROR"
+        alive(svc)
+        # the RAM file removed: the host is gone; argus keeps trying
+        os.unlink(g.ram_path)
+        assert svc.wait_for(sa("Details Gathering Failed", "removed or replaced"), timeout=10)
+        assert svc.wait_for(sa("Host Initialization Failed"), timeout=10)
+        alive(svc)
+        # booted again under the same name: a new kernel, a new boot id
+        n_ok = len(svc.wait_for(sa("Host Initialization Successful"), timeout=0))
+        g.start()
+        ok = svc.wait_for(sa("Host Initialization Successful"), timeout=60, count=n_ok + 1)
+        assert len(ok) == n_ok + 1, "argus did not come back to the rebooted guest"
+        boot2 = ok[-1]["workload_information"]["boot_uuid"]
+        assert boot2 and boot2 != boot1, (boot1, boot2)
+        pid = g.spawn("exec sleep 5")
+        assert svc.wait_for(created(pid), timeout=10), "no events after the reboot"
+        alive(svc)
+    finally:
+        svc.stop()
+        g.stop()
+
+
+def test_ram_file_truncated_and_restored(guest, tmp_path):
+    copy = f"/dev/shm/argus-trunc{os.getpid()}.ram"
+    shutil.copyfile(guest.ram_path, copy)
+    svc = Service(tmp_path, guest, sleep="300ms", source=f"qemu:{copy}")
+    try:
+        os.truncate(copy, 1 << 20)
+        assert svc.wait_for(sa("Details Gathering Failed", "shrank"), timeout=10), \
+            "a truncated RAM file was not reported"
+        assert svc.wait_for(sa("Host Initialization Failed"), timeout=10)
+        alive(svc)
+        n_ok = len(svc.wait_for(sa("Host Initialization Successful"), timeout=0))
+        shutil.copyfile(guest.ram_path, copy)      # the same file, whole again
+        ok = svc.wait_for(sa("Host Initialization Successful"), timeout=40, count=n_ok + 1)
+        assert len(ok) == n_ok + 1, "argus did not recover when the file was whole again"
+        alive(svc)
+    finally:
+        svc.stop()
+        os.unlink(copy)
+
+
+class Receiver:
+    """A JSON-lines telemetry peer on loopback that can come and go."""
+
+    def __init__(self, port=0):
+        self.lines, self.sock = [], None
+        self.port = port
+        self.start()
+
+    def start(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(4)
+        self.running = True
+        threading.Thread(target=self._serve, args=(self.sock,), daemon=True).start()
+
+    def _serve(self, ls):
+        import json
+        ls.settimeout(0.2)
+        while self.running:
+            try:
+                c, _ = ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            buf = b""
+            c.settimeout(0.2)
+            while self.running:
+                try:
+                    chunk = c.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                self.lines += [json.loads(x)["message_header"] for x in done]
+            c.close()
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+        time.sleep(0.5)
+
+
+def test_log_disk_full(guest, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
+    rx = Receiver()
+    try:
+        svc = Service(tmp_path / "svc", guest, sleep="200ms", events_dir=str(disk),
+                      output=f"  log_threshold_size: 100MB\n  telemetry:\n"
+                             f"    address: 127.0.0.1:{rx.port}\n    format: json\n")
+        try:
+            # fill the disk: events until a write fails
+            with open(disk / "filler", "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"x" * 4096)
+                except OSError:
+                    pass
+            for _ in range(5):
+                guest.spawn("exec sleep 1")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not [m for m in rx.lines if sa(
+                    "Service Runtime Failure", "write failed")(m)]:
+                time.sleep(0.2)
+            fails = [m for m in rx.lines if sa("Service Runtime Failure", "write failed")(m)]
+            assert fails, "a full log disk gave no Service Runtime Failure on telemetry"
+            assert "No space left" in fails[0]["activity_data"]["system_activity_details"]["description"]
+            assert "write failed" in svc.stdout()
+            alive(svc)
+            # space again: the log takes new events
+            os.unlink(disk / "filler")
+            size0 = os.path.getsize(svc.events_path)
+            pid = guest.spawn("exec sleep 3")
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and "writable again" not in svc.stdout():
+                time.sleep(0.2)
+            assert "writable again" in svc.stdout()
+            assert svc.wait_for(created(pid), timeout=10), "no events in the log after space came back"
+            assert os.path.getsize(svc.events_path) > size0
+        finally:
+            svc.stop()
+    finally:
+        rx.stop()
+        subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_telemetry_peer_gone(guest, tmp_path):
+    rx = Receiver()
+    svc = Service(tmp_path, guest, sleep="300ms",
+                  output=f"  telemetry:\n    address: 127.0.0.1:{rx.port}\n    format: json\n")
+    try:
+        pid = guest.spawn("exec sleep 2")
+        assert svc.wait_for(created(pid), timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [m for m in rx.lines if created(pid)(m)]:
+            time.sleep(0.2)
+        assert [m for m in rx.lines if created(pid)(m)], "telemetry did not work to begin with"
+        rx.stop()
+        for _ in range(3):
+            guest.spawn("exec sleep 1")
+        found = svc.wait_for(sa("Service Runtime Failure", "unreachable"), timeout=20)
+        assert found, "a gone telemetry peer gave no Service Runtime Failure"
+        assert f"127.0.0.1:{rx.port}" in found[0]["activity_data"]["system_activity_details"]["description"]
+        alive(svc)
+        rx.start()          # the same port again
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "connected again" not in svc.stdout():
+            time.sleep(0.2)
+        assert "connected again" in svc.stdout()
+        # what was queued meanwhile arrives, the failure report among it
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not [m for m in rx.lines if sa(
+                "Service Runtime Failure", "unreachable")(m)]:
+            time.sleep(0.2)
+        assert [m for m in rx.lines if sa("Service Runtime Failure", "unreachable")(m)]
+    finally:
+        svc.stop()
+        rx.stop()
