@@ -400,7 +400,8 @@ static int setup_arm64(struct kprofile *p, struct memsrc *m, struct aerr *err)
 	p->va_bits = p->kernel_va_bits = (int)vb;
 	/* the kernel half may be smaller than VA_BITS (52-bit kernel on 48-bit
 	 * hardware): TCR_EL1.T1SZ says what the tables really cover */
-	if (!vmci_number(&p->vmci, "TCR_EL1_T1SZ", &t1sz) && 64 - t1sz >= 36 && 64 - t1sz < vb)
+	if (!vmci_number(&p->vmci, "TCR_EL1_T1SZ", &t1sz) && t1sz >= 12 && t1sz <= 28 &&
+	    64 - t1sz < vb)
 		p->kernel_va_bits = (int)(64 - t1sz);
 	p->levels = a64_levels(p->kernel_va_bits, p->page_shift);
 	p->kimage_voffset = (uint64_t)voff;
