@@ -87,12 +87,56 @@ static void test_vas_geometry(void **state)
 	free(p);
 }
 
+/* An arm64 VMCOREINFO is recognised as such; what is wrong in it is named. */
+static void check_arm64_note(const char *extra, const char *want)
+{
+	struct testimg img;
+	char text[1024], spec[128];
+	struct memsrc *m;
+	struct kprofile *p = NULL;
+	struct aerr err = { 0 };
+
+	testimg_init(&img, 8u << 20);
+	snprintf(text, sizeof(text),
+		 "OSRELEASE=6.1.0-t-arm64\n%s"
+		 "NUMBER(kimage_voffset)=0xffff7fffb7a00000\n"
+		 "NUMBER(PHYS_OFFSET)=0x40000000\n"
+		 "SYMBOL(init_uts_ns)=ffff800009b41d08\n"
+		 "KERNELOFFSET=0\n", extra);
+	memcpy(img.mem + 0x200000, text, strlen(text) + 1);
+	assert_int_equal(testimg_write(&img), 0);
+	snprintf(spec, sizeof(spec), "raw:%s", img.path);
+	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
+	assert_int_not_equal(profile_load(m, NULL, &p, &err), 0);
+	assert_null(p);
+	if (!strstr(err.msg, want))
+		fail_msg("expected '%s' in '%s'", want, err.msg);
+	memsrc_close(m);
+	testimg_free(&img);
+}
+
+static void test_arm64_note_errors(void **state)
+{
+	(void)state;
+	check_arm64_note("PAGESIZE=4096\nSYMBOL(swapper_pg_dir)=ffff80000a1d0000\n",
+			 "NUMBER(VA_BITS)");
+	check_arm64_note("PAGESIZE=8192\nNUMBER(VA_BITS)=48\n", "not an arm64 granule");
+	check_arm64_note("PAGESIZE=4096\nNUMBER(VA_BITS)=48\n", "SYMBOL(swapper_pg_dir)");
+	check_arm64_note("PAGESIZE=4096\nNUMBER(VA_BITS)=99\n"
+			 "SYMBOL(swapper_pg_dir)=ffff80000a1d0000\n", "NUMBER(VA_BITS)");
+	/* swapper_pg_dir - kimage_voffset = 0x52800000: RAM at 0x40000000,
+	 * the image from 0: a regions map is missing */
+	check_arm64_note("PAGESIZE=4096\nNUMBER(VA_BITS)=48\n"
+			 "SYMBOL(swapper_pg_dir)=ffff80000a200000\n", "--regions");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct_map),
 		cmocka_unit_test(test_struct_page),
 		cmocka_unit_test(test_vas_geometry),
+		cmocka_unit_test(test_arm64_note_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
