@@ -9,7 +9,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw-dev \
               libyaml-dev libjansson-dev libssl-dev zlib1g-dev liblzma-dev libcmocka-dev \
               qemu-system-x86 busybox-static bash socat cpio syslog-ng-core \
-              python3 python3-pytest libclang-rt-14-dev jq kmod crun
+              python3 python3-pytest libclang-rt-14-dev jq kmod crun \
+              qemu-system-arm gcc-aarch64-linux-gnu
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
 .PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke
@@ -63,10 +64,7 @@ fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 	ninja -C build-fuzz
-	@[ -s $(FUZZ_IMAGE) ] || { \
-	  python3 tests/guest/guest.py start fuzzimg >/dev/null && \
-	  $(BUILD)/argus dump --source qemu:/dev/shm/argus-fuzzimg.ram --format raw -o $(FUZZ_IMAGE); \
-	  rc=$$?; python3 tests/guest/guest.py stop fuzzimg >/dev/null; exit $$rc; }
+	@[ -s $(FUZZ_IMAGE) ] || fuzz/mkimage.sh $(BUILD)/argus $(FUZZ_IMAGE)
 	@for f in $(FUZZERS); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
 	  if ARGUS_FUZZ_IMAGE=$(FUZZ_IMAGE) UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

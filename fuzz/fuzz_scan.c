@@ -58,9 +58,10 @@ static int overlay_read(struct memsrc *m, uint64_t off, void *buf, size_t len, s
 		return ret;
 	for (size_t i = 0; i < npatches; i++) {
 		const struct patch *p = &patches[i];
-		for (size_t j = 0; j < p->n; j++)
-			if (p->pa + j >= pa && p->pa + j - pa < len)
-				((uint8_t *)buf)[p->pa + j - pa] = p->bytes[j];
+		uint64_t lo = p->pa > pa ? p->pa : pa;
+		uint64_t hi = p->pa + p->n < pa + len ? p->pa + p->n : pa + len;
+		if (lo < hi)
+			memcpy((uint8_t *)buf + (lo - pa), p->bytes + (lo - p->pa), hi - lo);
 	}
 	return 0;
 }

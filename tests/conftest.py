@@ -37,6 +37,15 @@ def guest():
 
 
 @pytest.fixture(scope="session")
+def guest_a64():
+    """An AArch64 guest (qemu virt): RAM at physical 0x40000000."""
+    g = Guest(f"t{os.getpid()}a64", arch="arm64")
+    g.start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="session")
 def guest5():
     """A guest running 5-level paging."""
     g = Guest(f"t{os.getpid()}l5", la57=True)

@@ -73,9 +73,11 @@ static int load_argus(json_t *root, struct sbom *s)
 	json_array_foreach(json_object_get(root, "entrypoints"), i, f) {
 		const char *path = json_string_value(json_object_get(f, "path"));
 		const char *args = json_string_value(json_object_get(f, "args"));
-		struct sbom_entry *n = realloc(s->entries, (s->nentries + 1) * sizeof(*n));
-		if (!path || !n)
+		if (!path)
 			return -EINVAL;
+		struct sbom_entry *n = realloc(s->entries, (s->nentries + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
 		s->entries = n;
 		n[s->nentries].path = strdup(path);
 		n[s->nentries].args = strdup(args ? args : "");

@@ -368,6 +368,9 @@ static int scan_once(struct system *s)
 	}
 	if (!s->prev)
 		keep_workload(s, &cur->workload);
+	alog_debug("%s: scan: %.1f ms, %zu processes, %llu threads, %zu TCP sockets",
+		   s->src.unique_id, (double)(cur->finished_ns - cur->started_ns) / 1e6,
+		   cur->nprocs, (unsigned long long)cur->nthreads, cur->nsocks);
 	check_clock(s, &cur->workload);
 	check_limits(s, cur);
 	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);

@@ -4,16 +4,39 @@
 # modules the guest needs (fw_cfg for VMCOREINFO in dumps, virtio-net),
 # programs from tests/guest/progs/ (built by the caller), and the scripts
 # beside this file.  Rebuilt only when an input changed.
+# ARGUS_GUEST_ARCH=x86_64 (default) takes the host's own programs and their
+# libraries (ldd); arm64 takes them from KERNEL_DIR/userland, which
+# fetch-arm64.sh extracted from Debian's arm64 packages.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 kdir=$1
 out=$2
 progs=${ARGUS_GUEST_PROGS:-}
-MODULES="qemu_fw_cfg virtio_pci virtio_net"
+arch=${ARGUS_GUEST_ARCH:-x86_64}
+case "$arch" in
+x86_64)
+	src=""	# the host's own files
+	MODULES="qemu_fw_cfg virtio_pci virtio_net"
+	;;
+arm64)
+	src="$kdir/userland"
+	[ -f "$src/.done" ] || { echo "mkinitrd.sh: $src missing: run fetch-arm64.sh first" >&2; exit 1; }
+	# virtio_console: the control channel is a virtconsole (/dev/hvc0) on virt
+	MODULES="qemu_fw_cfg virtio_pci virtio_net virtio_console"
+	;;
+*)
+	echo "mkinitrd.sh: unknown ARGUS_GUEST_ARCH $arch (x86_64 or arm64)" >&2
+	exit 1
+	;;
+esac
+exes="/bin/bash /usr/bin/socat"
+# an OCI runtime, for container tests (the host's, so x86-64 only)
+[ "$arch" != x86_64 ] || [ ! -x /usr/bin/crun ] || exes="$exes /usr/bin/crun"
 
 inputs() {
-	cat "$0" "$here/init" "$here/argus-ctl" "$here/argus-truth" /bin/busybox /bin/bash /usr/bin/socat
-	[ ! -x /usr/bin/crun ] || cat /usr/bin/crun
+	echo "$arch"
+	cat "$0" "$here/init" "$here/argus-ctl" "$here/argus-truth" "$src/bin/busybox"
+	for exe in $exes; do cat "$src$exe"; done
 	[ -z "$progs" ] || find "$progs" -type f -print0 | sort -z | xargs -0 -r cat
 	echo "$kdir"
 }
@@ -25,16 +48,37 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,lib64,usr/bin,usr/lib,lib/modules}
-cp /bin/busybox "$root/bin/busybox"
+cp "$src/bin/busybox" "$root/bin/busybox"
 cp "$here/init" "$root/init"
 cp "$here/argus-ctl" "$here/argus-truth" "$root/bin/"
-exes="/bin/bash /usr/bin/socat"
-[ ! -x /usr/bin/crun ] || exes="$exes /usr/bin/crun"	# an OCI runtime, for container tests
+
+# arm64: the NEEDED closure of $1, resolved in the extracted packages
+# (the host's ldd cannot run arm64 programs); prints guest paths
+declare -A needed=()
+needed_arm64() {
+	local so d found
+	for so in $(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		[ -z "${needed[$so]:-}" ] || continue
+		found=
+		for d in /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu; do
+			if [ -e "$src$d/$so" ]; then found=$d/$so; break; fi
+		done
+		[ -n "$found" ] || { echo "mkinitrd.sh: $so (needed by $1) not in $src" >&2; exit 1; }
+		needed[$so]=$found
+		echo "$found"
+		needed_arm64 "$src$found"
+	done
+}
 for exe in $exes; do
-	cp "$exe" "$root$exe"
-	for lib in $(ldd "$exe" | grep -o '/[^ ]*' | sort -u); do
+	cp "$src$exe" "$root$exe"
+	if [ "$arch" = x86_64 ]; then
+		libs=$(ldd "$exe" | grep -o '/[^ ]*' | sort -u)
+	else
+		libs="$(needed_arm64 "$src$exe") /lib/ld-linux-aarch64.so.1"
+	fi
+	for lib in $libs; do
 		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
+		cp -L "$src$lib" "$root$lib"
 	done
 done
 ln -sf bash "$root/bin/sh.bash"

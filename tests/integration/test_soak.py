@@ -1,0 +1,54 @@
+"""Soak: the service scanning every 100 ms while the guest forks and reaps
+short-lived processes without pause, for ARGUS_SOAK_SECONDS (default 600,
+ten minutes).  No crash, no hang, resident memory flat, every scan bounded
+in time, the short lives seen (Process Created), and not one Process
+Hidden: a process born or reaped between the task list and the pid IDR
+walks is no rootkit."""
+import os
+import re
+import time
+
+from conftest import Service
+
+SECONDS = int(os.environ.get("ARGUS_SOAK_SECONDS", "600"))
+SCAN_BOUND_MS = 2000      # a scan of this small guest takes tens of ms
+
+
+def rss_kb(pid):
+    """argus's own resident memory: the guest RAM it maps is shared, not its own."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"RssAnon:\s+(\d+)", f.read()).group(1))
+
+
+def test_soak(guest, tmp_path):
+    svc = Service(tmp_path, guest, sleep="100ms", service="  log_level: 60\n")
+    churn = guest.spawn("while true; do sleep 0.01 & sleep 0.02 & true; done")
+    rss = []
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < SECONDS:
+            time.sleep(5)
+            assert svc.proc.poll() is None, f"argus exited ({svc.proc.returncode}); see {svc.dir}"
+            rss.append(rss_kb(svc.proc.pid))
+            svc.poll()
+    finally:
+        guest.run(f"kill -9 -{churn}")
+    svc.poll()
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
+        scans = [float(m.group(1)) for m in re.finditer(r"scan: ([0-9.]+) ms", f.read())]
+    created = sum(1 for m in svc.messages if m["activity_data"]["name"] == "Process Created")
+    hidden = [m for m in svc.messages if m["activity_data"]["name"] == "Process Hidden"]
+    failures = [m["activity_data"] for m in svc.messages
+                if m["activity_data"]["name"] in ("Details Gathering Failed", "Service Runtime Failure")]
+    assert svc.stop() == 0
+    scans.sort()
+    warm = rss[len(rss) // 5:] or rss     # after the first fifth: caches and arenas grown
+    print(f"soak {SECONDS} s: {len(scans)} scans, p50 {scans[len(scans) // 2]:.1f} ms, "
+          f"p99 {scans[int(len(scans) * 0.99)]:.1f} ms, max {scans[-1]:.1f} ms; "
+          f"{created} processes created; RSS {rss[0]}..{max(rss)} kB (warm {min(warm)}..{max(warm)})")
+    assert not hidden, f"{len(hidden)} Process Hidden under churn: {hidden[0]}"
+    assert not failures, failures[:3]
+    assert len(scans) >= SECONDS * 2, f"only {len(scans)} scans in {SECONDS} s: a hang?"
+    assert scans[-1] < SCAN_BOUND_MS, f"a scan took {scans[-1]:.0f} ms"
+    assert created >= SECONDS, f"only {created} short-lived processes seen"
+    assert max(warm) <= min(warm) + 8192, f"resident memory grew: {warm}"
