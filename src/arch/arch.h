@@ -7,8 +7,10 @@
  * scan).  A small per-vas TLB skips repeated walks of the same page; call
  * vas_flush() at each new scan.
  *
- * Linear shortcuts (x86-64 direct map and kernel image) translate by
- * arithmetic without touching page tables; the profile sets them once.
+ * Linear shortcuts (the direct/linear map and the kernel image) translate
+ * by arithmetic without touching page tables; the profile sets them once.
+ * An aarch64 space also needs its geometry (vas_set_geometry): the VA
+ * size and the granule decide the number of levels.
  */
 #ifndef ARGUS_ARCH_H
 #define ARGUS_ARCH_H
@@ -42,7 +44,7 @@ struct vas {
 	struct memsrc *mem;
 	const struct arch_ops *arch;
 	uint64_t root;		/* physical address of the top-level table */
-	int levels;		/* x86-64: 4 or 5; aarch64: 3 or 4 */
+	int levels;		/* x86-64: 4 or 5; aarch64: from va_bits and granule */
 	int va_bits;		/* aarch64 */
 	int granule_shift;	/* aarch64: 12, 14, 16 */
 	struct vas_linear lin[2];
@@ -54,6 +56,8 @@ struct vas {
 void vas_init(struct vas *as, struct memsrc *mem, const struct arch_ops *arch,
 	      uint64_t root, int levels);
 int vas_add_linear(struct vas *as, uint64_t va, uint64_t size, uint64_t pa);
+/* aarch64: VA size in bits (39..52) and granule (12, 14, 16). */
+void vas_set_geometry(struct vas *as, int va_bits, int granule_shift);
 void vas_flush(struct vas *as);
 
 int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err);

@@ -1,3 +1,4 @@
+/* vas.c - virtual address spaces: linear shortcuts, a small TLB, reads. */
 #include "arch/arch.h"
 
 #include <string.h>
@@ -23,6 +24,12 @@ int vas_add_linear(struct vas *as, uint64_t va, uint64_t size, uint64_t pa)
 	as->lin[as->nlin].pa = pa;
 	as->nlin++;
 	return 0;
+}
+
+void vas_set_geometry(struct vas *as, int va_bits, int granule_shift)
+{
+	as->va_bits = va_bits;
+	as->granule_shift = granule_shift;
 }
 
 void vas_flush(struct vas *as)

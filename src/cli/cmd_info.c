@@ -16,9 +16,10 @@ static void info_usage(FILE *out)
 		"usage: argus info --source SRC [--regions FILE] [--profile auto|ISF] [--json] [-v]\n"
 		"\n"
 		"Print what argus learned about the kernel in a memory source: release,\n"
-		"banner, paging, KASLR slide, phys_base, kernel page table, direct-map\n"
-		"base, where VMCOREINFO and BTF lie, symbol and type counts, and the\n"
-		"source's ranges.\n"
+		"banner, architecture, paging (VA bits, levels, page size), KASLR slide,\n"
+		"phys_base (arm64: PHYS_OFFSET), kernel page table, direct-map base, kernel\n"
+		"image and struct page array, where VMCOREINFO and BTF lie, symbol and\n"
+		"type counts, and the source's ranges.\n"
 		"\n"
 		"Exit status: 0 success, 1 the source or profile is unusable, 2 usage error.\n");
 }
@@ -87,10 +88,17 @@ int cmd_info(int argc, char **argv)
 	jw_kstr(&w, "profile", p->source);
 	jw_kstr(&w, "arch", p->arch->name);
 	jw_kint(&w, "paging_levels", p->levels);
+	jw_kint(&w, "va_bits", p->va_bits);
+	jw_kint(&w, "kernel_va_bits", p->kernel_va_bits);
+	jw_kuint(&w, "page_size", 1ULL << p->page_shift);
 	jw_kuint(&w, "kaslr_slide", p->kaslr_slide);
 	jw_kuint(&w, "phys_base", p->phys_base);
 	jw_kuint(&w, "kernel_pgd_physical_address", p->kernel_pgd_pa);
 	jw_kuint(&w, "page_offset_base", p->page_offset_base);
+	jw_kuint(&w, "direct_map_physical_address", p->dmap_pa);
+	jw_kuint(&w, "kimage_voffset", p->kimage_voffset);
+	jw_kuint(&w, "vmemmap_start", p->vmemmap_start);
+	jw_kuint(&w, "vmemmap_pfn", p->vmemmap_pfn);
 	jw_kuint(&w, "vmcoreinfo_physical_address", p->vmci.pa);
 	jw_kuint(&w, "init_task", p->sym.init_task);
 	jw_kuint(&w, "init_task_physical_address", task_pa);
@@ -118,12 +126,20 @@ int cmd_info(int argc, char **argv)
 		       (unsigned long long)memsrc_end(k->mem));
 		printf("kernel        Linux %s, %s, %d-level paging\n", p->release, p->arch->name,
 		       p->levels);
+		printf("paging        %d-bit VA", p->va_bits);
+		if (p->kernel_va_bits != p->va_bits)
+			printf(" (kernel %d-bit)", p->kernel_va_bits);
+		printf(", %llu KiB pages\n", (1ULL << p->page_shift) >> 10);
 		printf("banner        %s\n", p->banner);
 		printf("profile       %s\n", p->source);
 		printf("KASLR slide   0x%llx\nphys_base     0x%llx\n",
 		       (unsigned long long)p->kaslr_slide, (unsigned long long)p->phys_base);
-		printf("kernel pgd    phys 0x%llx\ndirect map    0x%llx\n",
-		       (unsigned long long)p->kernel_pgd_pa, (unsigned long long)p->page_offset_base);
+		printf("kernel pgd    phys 0x%llx\ndirect map    0x%llx (phys 0x%llx)\n",
+		       (unsigned long long)p->kernel_pgd_pa, (unsigned long long)p->page_offset_base,
+		       (unsigned long long)p->dmap_pa);
+		printf("kernel image  VA - PA = 0x%llx\nvmemmap       0x%llx (pfn 0x%llx)\n",
+		       (unsigned long long)p->kimage_voffset, (unsigned long long)p->vmemmap_start,
+		       (unsigned long long)p->vmemmap_pfn);
 		printf("VMCOREINFO    phys 0x%llx\n", (unsigned long long)p->vmci.pa);
 		printf("init_task     0x%llx (phys 0x%llx)\n", (unsigned long long)p->sym.init_task,
 		       (unsigned long long)task_pa);

@@ -1,3 +1,4 @@
+/* kernel.c - open a memory source with its profile; per-process address spaces. */
 #include "linux/kernel.h"
 
 #include <stdlib.h>
@@ -64,10 +65,13 @@ int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)
 
 	if (p->kthread || kfield_read(&k->kvas, p->task, &o->task_struct__mm, &mm) || !mm)
 		return -ENOENT;
-	if (kfield_read(&k->kvas, mm, &o->mm_struct__pgd, &pgd) || pgd < k->prof->page_offset_base)
+	uint64_t root;
+
+	if (kfield_read(&k->kvas, mm, &o->mm_struct__pgd, &pgd) ||
+	    profile_lm_to_phys(k->prof, pgd, &root))
 		return -EFAULT;
-	/* mm->pgd is a direct-map address; with PTI the kernel half (this
-	 * one) also maps all of user space */
-	vas_init(as, k->mem, k->prof->arch, pgd - k->prof->page_offset_base, k->prof->levels);
+	/* mm->pgd is a direct-map address; on x86-64 with PTI the kernel half
+	 * (this one) also maps all of user space */
+	profile_user_vas(k->prof, k->mem, root, as);
 	return 0;
 }

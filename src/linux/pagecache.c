@@ -52,31 +52,21 @@ static uint64_t xa_lookup(struct kernel *k, uint64_t xa, uint64_t index, uint64_
 	return e;
 }
 
-static uint64_t vmemmap(struct kernel *k)
-{
-	uint64_t v = 0;
-
-	if (k->prof->sym.vmemmap_base && !vas_read_u64(&k->kvas, k->prof->sym.vmemmap_base, &v) &&
-	    v >= 0xff00000000000000ULL)
-		return v;
-	return k->prof->levels == 5 ? 0xffd4000000000000ULL : 0xffffea0000000000ULL;
-}
-
-/* physical address of the page holding file offset off, or -ENODATA */
+/* physical address of the page holding page index pgidx, or -ENODATA */
 static int page_pa(struct kernel *k, uint64_t mapping, uint64_t pgidx, uint64_t *pa)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t first, page = xa_lookup(k, mapping + (uint64_t)o->address_space__i_pages.off,
 					 pgidx, &first);
-	uint64_t base = vmemmap(k), psz = o->size_page;
+	uint64_t psize = 1ULL << k->prof->page_shift;
 
-	if (!page || page < base || !psz)
+	if (!page)
 		return -ENODATA;
 	/* a large folio: its pages follow the head in vmemmap */
-	page += (pgidx >= first ? pgidx - first : 0) * psz;
-	uint64_t pfn = (page - base) / psz;
-	*pa = pfn << 12;
-	return memsrc_covers(k->mem, *pa, 4096) ? 0 : -ENODATA;
+	page += (pgidx >= first ? pgidx - first : 0) * o->size_page;
+	if (profile_page_to_phys(k->prof, page, pa))
+		return -ENODATA;
+	return memsrc_covers(k->mem, *pa, psize) ? 0 : -ENODATA;
 }
 
 int linux_file_read(struct kernel *k, uint64_t inode, uint64_t off, void *buf, size_t len)
@@ -87,10 +77,12 @@ int linux_file_read(struct kernel *k, uint64_t inode, uint64_t off, void *buf, s
 
 	if (!kptr_ok(mapping))
 		return -EFAULT;
+	int shift = k->prof->page_shift;
+	size_t psize = (size_t)1 << shift;
 	while (len) {
 		uint64_t pa;
-		size_t in = (size_t)(off & 0xfff), n = 4096 - in < len ? 4096 - in : len;
-		int ret = page_pa(k, mapping, off >> 12, &pa);
+		size_t in = (size_t)(off & (psize - 1)), n = psize - in < len ? psize - in : len;
+		int ret = page_pa(k, mapping, off >> shift, &pa);
 		if (ret)
 			return ret;
 		if (memsrc_peek(k->mem, pa + in, p, n, NULL))
@@ -113,7 +105,8 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	const struct koffsets *o = &k->prof->off;
 	uint64_t size = kernel_field(k, inode, &o->inode__i_size);
 	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
-	uint64_t pages = (size + 4095) / 4096, missing = 0, pa;
+	int shift = k->prof->page_shift;
+	uint64_t psize = 1ULL << shift, pages = (size + psize - 1) >> shift, missing = 0, pa;
 	char reason[128];
 
 	memset(out, 0, sizeof(*out));
@@ -141,13 +134,18 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	int ok = c256 && c1 && c5 && EVP_DigestInit_ex(c256, EVP_sha256(), NULL) &&
 		 EVP_DigestInit_ex(c1, EVP_sha1(), NULL) && EVP_DigestInit_ex(c5, EVP_md5(), NULL);
 	for (uint64_t i = 0; ok && i < pages; i++) {
-		size_t n = i + 1 < pages ? 4096 : (size_t)(size - i * 4096);
-		if (page_pa(k, mapping, i, &pa) || memsrc_peek(k->mem, pa, page, n, NULL)) {
+		uint64_t left = i + 1 < pages ? psize : size - i * psize;
+		if (page_pa(k, mapping, i, &pa)) {
 			ok = 0;
 			break;
 		}
-		ok = EVP_DigestUpdate(c256, page, n) && EVP_DigestUpdate(c1, page, n) &&
-		     EVP_DigestUpdate(c5, page, n);
+		/* a page of 4, 16 or 64 KiB, hashed 4 KiB at a time */
+		for (uint64_t done = 0; ok && done < left; done += sizeof(page)) {
+			size_t n = left - done < sizeof(page) ? (size_t)(left - done) : sizeof(page);
+			ok = !memsrc_peek(k->mem, pa + done, page, n, NULL) &&
+			     EVP_DigestUpdate(c256, page, n) && EVP_DigestUpdate(c1, page, n) &&
+			     EVP_DigestUpdate(c5, page, n);
+		}
 	}
 	if (ok && EVP_DigestFinal_ex(c256, md, &mdlen))
 		hex(md, mdlen, out->sha256);

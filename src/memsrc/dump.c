@@ -51,7 +51,8 @@ static void elf_headers(FILE *f, const struct memsrc *m, const char *vmci)
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	eh.e_ident[EI_VERSION] = EV_CURRENT;
 	eh.e_type = ET_CORE;
-	eh.e_machine = EM_X86_64;
+	/* the machine, as far as the note tells: arm64 adds kimage_voffset */
+	eh.e_machine = vmci && strstr(vmci, "NUMBER(kimage_voffset)=") ? EM_AARCH64 : EM_X86_64;
 	eh.e_version = EV_CURRENT;
 	eh.e_phoff = sizeof(eh);
 	eh.e_ehsize = sizeof(eh);

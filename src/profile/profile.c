@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "profile/imgscan.h"
 #include "profile/isf.h"
 #include "profile/kallsyms.h"
 
 #define X86_START_KERNEL_MAP 0xffffffff80000000ULL
-#define X86_KIMAGE_SIZE (1ULL << 30)
+#define KIMAGE_MAX (1ULL << 30)		/* a kernel image larger than this is bogus */
 
 /* ---- the table of fields and symbols we resolve ---- */
 
@@ -98,12 +99,52 @@ int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr)
 void profile_kernel_vas(const struct kprofile *p, struct memsrc *m, struct vas *as)
 {
 	vas_init(as, m, p->arch, p->kernel_pgd_pa, p->levels);
-	if (p->page_offset_base)
-		vas_add_linear(as, p->page_offset_base, memsrc_end(m), 0);
+	vas_set_geometry(as, p->kernel_va_bits, p->page_shift);
+	if (p->page_offset_base) {
+		/* from the start of the direct map, or of memory if that lies
+		 * higher (arm64 PHYS_OFFSET may sit below RAM) */
+		uint64_t lo = p->dmap_pa, end = memsrc_end(m);
+		if (m->nranges && (int64_t)lo < (int64_t)m->ranges[0].pa)
+			lo = m->ranges[0].pa;
+		uint64_t size = end > lo ? end - lo : 0;
+		if (size > p->dmap_size)
+			size = p->dmap_size;
+		if (size)
+			vas_add_linear(as, p->page_offset_base + (lo - p->dmap_pa), size, lo);
+	}
 	if (p->sym._text && p->sym._end > p->sym._text &&
-	    p->sym._end - p->sym._text < X86_KIMAGE_SIZE)
+	    p->sym._end - p->sym._text < KIMAGE_MAX)
 		vas_add_linear(as, p->sym._text, p->sym._end - p->sym._text,
-			       p->sym._text - p->kimage_base + p->phys_base);
+			       p->sym._text - p->kimage_voffset);
+}
+
+void profile_user_vas(const struct kprofile *p, struct memsrc *m, uint64_t root,
+		      struct vas *as)
+{
+	vas_init(as, m, p->arch, root, p->levels);
+	vas_set_geometry(as, p->va_bits, p->page_shift);
+}
+
+int profile_lm_to_phys(const struct kprofile *p, uint64_t va, uint64_t *pa)
+{
+	if (!p->page_offset_base || va < p->page_offset_base ||
+	    va - p->page_offset_base >= p->dmap_size)
+		return -EFAULT;
+	*pa = va - p->page_offset_base + p->dmap_pa;
+	return 0;
+}
+
+int profile_page_to_phys(const struct kprofile *p, uint64_t page, uint64_t *pa)
+{
+	uint64_t psz = p->off.size_page;
+
+	if (!psz || !p->vmemmap_start || page < p->vmemmap_start)
+		return -ERANGE;
+	uint64_t idx = (page - p->vmemmap_start) / psz;
+	if (idx >> (64 - p->page_shift))
+		return -ERANGE;
+	*pa = (idx + p->vmemmap_pfn) << p->page_shift;
+	return 0;
 }
 
 int kfield_read(struct vas *as, uint64_t base, const struct kfield *f, uint64_t *val)
@@ -153,7 +194,82 @@ static int resolve_member(struct ktypes *t, const char *type, const char *member
 	return 0;
 }
 
-static int resolve_all(struct kprofile *p, struct aerr *err)
+/* Where to look for what kallsyms lacks: read-only data lies between the
+ * end of text and the init sections, data after them (arm64 layout). */
+static void image_bounds(const struct kprofile *p, uint64_t *etext, uint64_t *init)
+{
+	uint64_t a = 0;
+
+	*etext = *init = 0;
+	if (!profile_symbol(p, "_etext", &a) || !vmci_symbol(&p->vmci, "_stext", &a) ||
+	    !profile_symbol(p, "_stext", &a))
+		*etext = a;
+	if (!profile_symbol(p, "__init_begin", &a) && a > *etext)
+		*init = a;
+}
+
+/* Symbols a kernel without CONFIG_KALLSYMS_ALL does not list: found by
+ * content in the image, or by following pointers from init_task. */
+static void derive_syms(struct kprofile *p, struct vas *as)
+{
+	const struct koffsets *o = &p->off;
+	uint64_t etext, init, v;
+
+	image_bounds(p, &etext, &init);
+	if (!p->sym.init_task && etext &&
+	    !imgscan_init_task(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
+		p->sym.init_task = v;
+		alog_info("profile: init_task found by content at 0x%llx", (unsigned long long)v);
+	}
+	uint64_t t = p->sym.init_task;
+	if (t && !p->sym.init_pid_ns && o->pid__numbers.present && o->upid__ns.present &&
+	    !kfield_read(as, t, &o->task_struct__thread_pid, &v) && v >= 0xff00000000000000ULL &&
+	    !vas_read_u64(as, v + (uint64_t)o->pid__numbers.off + (uint64_t)o->upid__ns.off, &v) &&
+	    v >= 0xff00000000000000ULL)
+		p->sym.init_pid_ns = v;
+	if (t && !p->sym.init_net && o->nsproxy__net_ns.present &&
+	    !kfield_read(as, t, &o->task_struct__nsproxy, &v) && v >= 0xff00000000000000ULL &&
+	    !kfield_read(as, v, &o->nsproxy__net_ns, &v) && v >= 0xff00000000000000ULL)
+		p->sym.init_net = v;
+	char version[65] = "";
+	if (p->sym.init_uts_ns && o->new_utsname__version.present &&
+	    !vas_read(as, p->sym.init_uts_ns + (uint64_t)o->uts_namespace__name.off +
+		      (uint64_t)o->new_utsname__version.off, version, sizeof(version), NULL))
+		version[sizeof(version) - 1] = '\0';
+	if (!p->sym.linux_banner && etext &&
+	    !imgscan_banner(as, etext, init ? init : etext + IMGSCAN_MAX, p->vmci.osrelease,
+			    version, &v))
+		p->sym.linux_banner = v;
+	/* wall-clock offsets for creation times: a timekeeper in the data */
+	if (!p->sym.shadow_timekeeper && (init || etext) &&
+	    !imgscan_timekeeper(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
+		p->sym.shadow_timekeeper = v;
+		alog_info("profile: a timekeeper found by content at 0x%llx", (unsigned long long)v);
+	}
+}
+
+/* Add what VMCOREINFO or derivation found to the symbol table, so that a
+ * profile written from it (argus profile) has them too. */
+static void publish_syms(struct kprofile *p)
+{
+	const char *sbase = (const char *)&p->sym;
+	uint64_t a;
+	int added = 0;
+
+	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {
+		uint64_t v = *(const uint64_t *)(sbase + sym_specs[i].off);
+		const char *name = sym_specs[i].name;
+		if (v && ksyms_lookup(p->syms, name, &a) &&
+		    !ksyms_add(p->syms, name, strlen(name), v, '?'))
+			added++;
+	}
+	if (added && ksyms_finish(p->syms))
+		alog_error("profile: out of memory indexing symbols");
+}
+
+/* Resolve fields and symbols; with as (auto profiles), fill what kallsyms
+ * lacks from VMCOREINFO and by derivation. */
+static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 {
 	char *base = (char *)&p->off;
 
@@ -186,13 +302,22 @@ static int resolve_all(struct kprofile *p, struct aerr *err)
 	ktypes_size(p->types, "mount", &p->off.size_mount);
 
 	char *sbase = (char *)&p->sym;
-	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++)
-		profile_symbol(p, sym_specs[i].name, (uint64_t *)(sbase + sym_specs[i].off));
+	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {
+		uint64_t *a = (uint64_t *)(sbase + sym_specs[i].off);
+		if (profile_symbol(p, sym_specs[i].name, a) && as)
+			vmci_symbol(&p->vmci, sym_specs[i].name, a);	/* runtime address */
+	}
+	if (as) {
+		derive_syms(p, as);
+		publish_syms(p);
+	}
 	for (size_t i = 0; i < sizeof(required_syms) / sizeof(required_syms[0]); i++) {
-		uint64_t a;
-		if (profile_symbol(p, required_syms[i], &a))
-			return aerr_set(err, ENOENT, "symbol %s not found (%s)", required_syms[i],
-					p->syms->source);
+		for (size_t j = 0; j < sizeof(sym_specs) / sizeof(sym_specs[0]); j++)
+			if (!strcmp(sym_specs[j].name, required_syms[i]) &&
+			    !*(uint64_t *)(sbase + sym_specs[j].off))
+				return aerr_set(err, ENOENT, "symbol %s not found (%s%s)",
+						required_syms[i], p->syms->source,
+						as ? ", VMCOREINFO, the kernel image" : "");
 	}
 	return 0;
 }
@@ -205,13 +330,17 @@ static int setup_x86(struct kprofile *p, struct memsrc *m, struct aerr *err)
 	uint64_t pgd;
 
 	p->arch = &arch_x86_64;
-	p->kimage_base = X86_START_KERNEL_MAP;
 	p->kaslr_slide = p->vmci.kerneloffset;
 	if (vmci_number(&p->vmci, "phys_base", &phys_base))
 		return aerr_set(err, ENOENT, "VMCOREINFO lacks NUMBER(phys_base)");
 	p->phys_base = (uint64_t)phys_base;
+	p->kimage_voffset = X86_START_KERNEL_MAP - p->phys_base;
 	vmci_number(&p->vmci, "pgtable_l5_enabled", &l5);
 	p->levels = l5 ? 5 : 4;
+	p->va_bits = p->kernel_va_bits = l5 ? 57 : 48;
+	p->page_shift = 12;
+	p->dmap_pa = 0;
+	p->dmap_size = l5 ? 1ULL << 52 : 1ULL << 46;	/* 4 PiB / 64 TiB */
 	if (vmci_symbol(&p->vmci, "init_top_pgt", &pgd) &&
 	    vmci_symbol(&p->vmci, "swapper_pg_dir", &pgd))
 		return aerr_set(err, ENOENT, "VMCOREINFO names no kernel page table "
@@ -224,6 +353,103 @@ static int setup_x86(struct kprofile *p, struct memsrc *m, struct aerr *err)
 		return aerr_set(err, EFAULT, "kernel page table at physical 0x%llx is not in the image",
 				(unsigned long long)p->kernel_pgd_pa);
 	return 0;
+}
+
+/* "6.1.0-50-cloud-arm64" -> 6 * 1000 + 1; 0 if unreadable */
+static int release_code(const char *rel)
+{
+	unsigned maj = 0, min = 0;
+
+	if (sscanf(rel, "%u.%u", &maj, &min) != 2 || maj > 99 || min > 999)
+		return 0;
+	return (int)(maj * 1000 + min);
+}
+
+static int a64_levels(int va_bits, int page_shift)
+{
+	int stride = page_shift - 3;
+	return (va_bits - page_shift + stride - 1) / stride;
+}
+
+/* arm64 (arch/arm64/include/asm/memory.h, Linux 5.4 and later): the linear
+ * map starts at PAGE_OFFSET = -(1 << VA_BITS) and holds physical
+ * PHYS_OFFSET there; the kernel image is at VA = PA + kimage_voffset. */
+static int setup_arm64(struct kprofile *p, struct memsrc *m, struct aerr *err)
+{
+	int64_t vb, voff, physoff, t1sz;
+	uint64_t pgd;
+
+	p->arch = &arch_aarch64;
+	p->kaslr_slide = p->vmci.kerneloffset;
+	if (vmci_number(&p->vmci, "VA_BITS", &vb) || vb < 36 || vb > 52)
+		return aerr_set(err, EINVAL, "VMCOREINFO lacks a usable NUMBER(VA_BITS) (36..52)");
+	switch (p->vmci.pagesize) {
+	case 4096: p->page_shift = 12; break;
+	case 16384: p->page_shift = 14; break;
+	case 65536: p->page_shift = 16; break;
+	default:
+		return aerr_set(err, EINVAL, "VMCOREINFO PAGESIZE %llu is not an arm64 granule",
+				(unsigned long long)p->vmci.pagesize);
+	}
+	if (vmci_number(&p->vmci, "kimage_voffset", &voff))
+		return aerr_set(err, ENOENT, "VMCOREINFO lacks NUMBER(kimage_voffset)");
+	if (vmci_number(&p->vmci, "PHYS_OFFSET", &physoff))
+		return aerr_set(err, ENOENT, "VMCOREINFO lacks NUMBER(PHYS_OFFSET)");
+	if (vmci_symbol(&p->vmci, "swapper_pg_dir", &pgd))
+		return aerr_set(err, ENOENT, "VMCOREINFO lacks SYMBOL(swapper_pg_dir)");
+	p->va_bits = p->kernel_va_bits = (int)vb;
+	/* the kernel half may be smaller than VA_BITS (52-bit kernel on 48-bit
+	 * hardware): TCR_EL1.T1SZ says what the tables really cover */
+	if (!vmci_number(&p->vmci, "TCR_EL1_T1SZ", &t1sz) && t1sz >= 12 && t1sz <= 28 &&
+	    64 - t1sz < vb)
+		p->kernel_va_bits = (int)(64 - t1sz);
+	p->levels = a64_levels(p->kernel_va_bits, p->page_shift);
+	p->kimage_voffset = (uint64_t)voff;
+	p->phys_base = (uint64_t)physoff;
+	p->dmap_pa = (uint64_t)physoff;
+	if (release_code(p->vmci.osrelease) && release_code(p->vmci.osrelease) < 5004) {
+		/* before 5.4 the linear map was the top half of the kernel space */
+		p->page_offset_base = ~0ULL << (vb - 1);
+		p->dmap_size = 1ULL << (vb - 1);
+	} else {
+		int vmin = vb > 48 ? 48 : (int)vb;
+		p->page_offset_base = -(1ULL << vb);
+		p->dmap_size = (1ULL << vb) - (1ULL << (vmin - 1));	/* up to PAGE_END */
+	}
+	p->kernel_pgd_pa = pgd - p->kimage_voffset;
+	if (p->kernel_va_bits < p->va_bits) {
+		/* TTBR1 points into swapper_pg_dir so that the 48-bit walk uses
+		 * the top entries of the 52-bit table */
+		int stride = p->page_shift - 3;
+		int top_shift = p->page_shift + stride * (a64_levels(p->va_bits, p->page_shift) - 1);
+		if (p->page_shift != 16 || a64_levels(p->va_bits, 16) != p->levels)
+			return aerr_set(err, EINVAL, "a %d-bit arm64 kernel running with %d-bit kernel "
+					"addresses and %d KiB pages is not supported", p->va_bits,
+					p->kernel_va_bits, (1 << p->page_shift) >> 10);
+		p->kernel_pgd_pa += ((1ULL << (p->va_bits - top_shift)) -
+				     (1ULL << (p->kernel_va_bits - top_shift))) * 8;
+	}
+	if (!memsrc_covers(m, p->kernel_pgd_pa, 8)) {
+		uint64_t first = m->nranges ? m->ranges[0].pa : 0;
+		return aerr_set(err, EFAULT, "kernel page table (swapper_pg_dir) at physical 0x%llx is "
+				"not in the image (RAM starts at PHYS_OFFSET 0x%llx, the image at "
+				"0x%llx%s)", (unsigned long long)p->kernel_pgd_pa,
+				(unsigned long long)physoff, (unsigned long long)first,
+				first != (uint64_t)physoff ? "; does the source need a memory-regions "
+				"map, --regions FILE?" : "");
+	}
+	return 0;
+}
+
+/* Which architecture wrote this VMCOREINFO: arm64 adds kimage_voffset and
+ * PHYS_OFFSET, x86-64 phys_base. */
+static int setup_arch(struct kprofile *p, struct memsrc *m, struct aerr *err)
+{
+	int64_t v;
+
+	if (!vmci_number(&p->vmci, "kimage_voffset", &v) || !vmci_number(&p->vmci, "PHYS_OFFSET", &v))
+		return setup_arm64(p, m, err);
+	return setup_x86(p, m, err);
 }
 
 /* Compare the release string at init_uts_ns with VMCOREINFO's OSRELEASE.
@@ -295,11 +521,18 @@ static int load_kallsyms(struct kprofile *p, struct vas *as, struct aerr *err)
 
 static int load_btf(struct kprofile *p, struct vas *as, struct aerr *err)
 {
-	uint64_t start, stop;
+	uint64_t start, stop, etext, init, found;
 
-	if (profile_symbol(p, "__start_BTF", &start) || profile_symbol(p, "__stop_BTF", &stop))
-		return aerr_set(err, ENOENT, "kernel has no BTF (__start_BTF/__stop_BTF not in kallsyms); "
-				"give an ISF profile with --profile FILE");
+	if (profile_symbol(p, "__start_BTF", &start) || profile_symbol(p, "__stop_BTF", &stop)) {
+		/* kallsyms without data symbols: look for the BTF header in the
+		 * read-only data after the text */
+		image_bounds(p, &etext, &init);
+		if (!etext || imgscan_btf(as, etext, init ? init : etext + IMGSCAN_MAX, &start, &found))
+			return aerr_set(err, ENOENT, "kernel has no BTF (__start_BTF/__stop_BTF not in "
+					"kallsyms, no BTF header after _etext); give an ISF profile "
+					"with --profile FILE");
+		stop = start + found;
+	}
 	if (stop <= start || stop - start > (256u << 20))
 		return aerr_set(err, EINVAL, "BTF bounds 0x%llx..0x%llx are not plausible",
 				(unsigned long long)start, (unsigned long long)stop);
@@ -319,8 +552,9 @@ static int load_btf(struct kprofile *p, struct vas *as, struct aerr *err)
 	return 0;
 }
 
-/* After symbols: the direct map base is a variable under KASLR. */
-static void setup_direct_map(struct kprofile *p, struct vas *as)
+/* After symbols, x86-64: the direct map and vmemmap bases are variables
+ * under KASLR. */
+static void setup_late_x86(struct kprofile *p, struct vas *as)
 {
 	uint64_t v;
 
@@ -329,6 +563,53 @@ static void setup_direct_map(struct kprofile *p, struct vas *as)
 		p->page_offset_base = v;
 	else
 		p->page_offset_base = p->levels == 5 ? 0xff11000000000000ULL : 0xffff888000000000ULL;
+	if (p->sym.vmemmap_base && !vas_read_u64(as, p->sym.vmemmap_base, &v) &&
+	    v >= 0xff00000000000000ULL)
+		p->vmemmap_start = v;
+	else
+		p->vmemmap_start = p->levels == 5 ? 0xffd4000000000000ULL : 0xffffea0000000000ULL;
+	p->vmemmap_pfn = 0;
+}
+
+/* After types, arm64: where the struct page array starts.  Linux 6.3+
+ * exports VMEMMAP_START; before, memory.h computes it from VA_BITS, the
+ * page size and sizeof(struct page) (rounded up to a power of two): since
+ * 5.11 at -(1 << (VA_BITS - VMEMMAP_SHIFT)), before that 2 MiB below
+ * the top, ending there.  The first struct page describes PHYS_OFFSET.  If
+ * the release's layout is not mapped and the other one is, take that. */
+static void setup_late_arm64(struct kprofile *p, struct vas *as)
+{
+	int64_t v;
+	uint64_t pa;
+
+	p->vmemmap_pfn = (uint64_t)((int64_t)p->dmap_pa >> p->page_shift);
+	if (!vmci_number(&p->vmci, "VMEMMAP_START", &v)) {
+		p->vmemmap_start = (uint64_t)v;
+		return;
+	}
+	int spms = 0, vb = p->va_bits, vmin = vb > 48 ? 48 : vb;
+	uint64_t psz = p->off.size_page ? p->off.size_page : 64;
+	while (spms < 12 && (1ULL << spms) < psz)
+		spms++;
+	int shift = p->page_shift - spms;
+	if (shift <= 0)
+		return;
+	uint64_t since511 = -(1ULL << (vb - shift));
+	uint64_t size = ((1ULL << vb) - (1ULL << (vmin - 1))) >> shift;
+	uint64_t before511 = -size - (2ULL << 20);
+	int newer = release_code(p->vmci.osrelease) >= 5011;
+	uint64_t first = newer ? since511 : before511, second = newer ? before511 : since511;
+	if (vas_translate(as, first, &pa, NULL) && !vas_translate(as, second, &pa, NULL))
+		first = second;
+	p->vmemmap_start = first;
+}
+
+static void setup_late(struct kprofile *p, struct vas *as)
+{
+	if (p->arch == &arch_aarch64)
+		setup_late_arm64(p, as);
+	else
+		setup_late_x86(p, as);
 }
 
 static void read_banner(struct kprofile *p, struct vas *as)
@@ -359,27 +640,27 @@ static int try_auto(struct auto_ctx *c, struct kprofile *p)
 	int ret;
 
 	aerr_clear(err);
-	ret = setup_x86(p, c->m, err);
+	ret = setup_arch(p, c->m, err);
 	if (ret)
 		return ret;
-	vas_init(&as, c->m, p->arch, p->kernel_pgd_pa, p->levels);
+	profile_kernel_vas(p, c->m, &as);
 	if (vmci_symbol(&p->vmci, "init_uts_ns", &uts))
 		return aerr_set(err, ENOENT, "VMCOREINFO lacks SYMBOL(init_uts_ns)");
 	ret = verify_release(p, &as, uts, err);
 	if (ret)
 		return ret;
-	emit(c->opts, PROFILE_EV_OS_FOUND, "Linux %s (%d-level paging, KASLR slide 0x%llx)",
-	     p->release, p->levels, (unsigned long long)p->kaslr_slide);
+	emit(c->opts, PROFILE_EV_OS_FOUND, "Linux %s (%s, %d-level paging, KASLR slide 0x%llx)",
+	     p->release, p->arch->name, p->levels, (unsigned long long)p->kaslr_slide);
 	ret = load_kallsyms(p, &as, err);
 	if (ret)
 		return ret;
 	ret = load_btf(p, &as, err);
 	if (ret)
 		return ret;
-	ret = resolve_all(p, err);
+	ret = resolve_all(p, &as, err);
 	if (ret)
 		return ret;
-	setup_direct_map(p, &as);
+	setup_late(p, &as);
 	read_banner(p, &as);
 	/* verify again with exact offsets, through the final address space */
 	profile_kernel_vas(p, c->m, &as);
@@ -485,12 +766,12 @@ static int try_isf(struct memsrc *m, const struct vmci *v, const char *path,
 	p->isf_link_addrs = 1;
 	p->vmci = *v;
 	p->vmci.text = strdup(v->text);
-	ret = p->vmci.text ? setup_x86(p, m, err) : aerr_set(err, ENOMEM, "out of memory");
+	ret = p->vmci.text ? setup_arch(p, m, err) : aerr_set(err, ENOMEM, "out of memory");
 	if (!ret)
-		ret = resolve_all(p, err);
+		ret = resolve_all(p, NULL, err);
 	if (!ret) {
 		profile_kernel_vas(p, m, &as);
-		setup_direct_map(p, &as);
+		setup_late(p, &as);
 		profile_kernel_vas(p, m, &as);
 		read_banner(p, &as);
 		if (banner && strcmp(banner, p->banner))

@@ -1,7 +1,8 @@
 /* profile.h - everything argus must know about one running kernel.
  *
- * A profile is resolved once, when a source is opened: where the kernel
- * lies (KASLR slide, phys_base, page-table root, direct-map base), the
+ * A profile is resolved once, when a source is opened: the architecture
+ * and where the kernel lies (KASLR slide, page-table root and geometry,
+ * direct-map and kernel-image translations, the struct page array), the
  * addresses of the globals the collectors start from, and the offsets of
  * every struct member they read.  Hot paths use only the plain structs
  * below (struct koffsets, struct kaddrs), never a lookup by name.
@@ -11,6 +12,9 @@
  *           read from memory (libbpf).  Needs no file.
  *   PATH    a Volatility 3 ISF JSON file (.json, .json.gz, .json.xz) or a
  *           folder of them; the one whose banner matches is used.
+ * The architecture (x86-64 or arm64) is read from VMCOREINFO; everything
+ * arch-specific a collector needs is a plain fact here, so the collectors
+ * above never ask which architecture they run on.
  * Every candidate is verified (the release string read through the page
  * tables at init_uts_ns must equal VMCOREINFO's OSRELEASE, or the ISF
  * banner must match linux_banner in memory) before it is used.
@@ -62,7 +66,7 @@ struct kfield {
 	X(task_struct, worker_private) X(task_struct, set_child_tid) X(kthread, full_name) \
 	X(kthread, data) X(worker, desc) X(worker, current_work) X(worker, pool) \
 	X(xarray, xa_head) X(timekeeper, offs_real) X(timekeeper, offs_boot) \
-	X(timekeeper, tkr_mono)
+	X(timekeeper, tkr_mono) X(timekeeper, xtime_sec)
 
 /* paths, files, inodes (files.c, paths.c) */
 #define KFIELDS_FS(X) \
@@ -169,12 +173,24 @@ struct kprofile {
 	char banner[512];		/* linux_banner as read from memory */
 	char source[512];		/* "auto: VMCOREINFO@0x..., kallsyms, BTF" or ISF path */
 	const struct arch_ops *arch;
-	int levels;			/* paging levels */
+	int levels;			/* paging levels of the kernel's tables */
+	int va_bits;			/* virtual address bits (x86-64: 48 or 57) */
+	int kernel_va_bits;		/* the same for the kernel's tables (arm64
+					 * TCR_EL1.T1SZ may be smaller than VA_BITS) */
+	int page_shift;			/* base page size: 12, 14 or 16 */
 	uint64_t kaslr_slide;		/* KERNELOFFSET */
-	uint64_t phys_base;
+	uint64_t phys_base;		/* x86-64 phys_base; arm64 PHYS_OFFSET */
 	uint64_t kernel_pgd_pa;		/* physical address of the kernel's top table */
-	uint64_t page_offset_base;	/* direct map base */
-	uint64_t kimage_base;		/* __START_KERNEL_map (x86-64) */
+	/* direct (linear) map: VA page_offset_base + x is physical dmap_pa + x,
+	 * for x < dmap_size */
+	uint64_t page_offset_base;
+	uint64_t dmap_pa;
+	uint64_t dmap_size;
+	uint64_t kimage_voffset;	/* kernel image: VA - PA */
+	/* struct page array: the page at vmemmap_start describes page frame
+	 * vmemmap_pfn (0 on x86-64; PHYS_OFFSET >> page_shift on arm64) */
+	uint64_t vmemmap_start;
+	uint64_t vmemmap_pfn;
 	struct kaddrs sym;
 	struct koffsets off;
 	struct vmci vmci;		/* owned; text NULL if not found */
@@ -197,6 +213,14 @@ void profile_free(struct kprofile *p);
 
 /* A kernel address space using the profile's page tables and linear maps. */
 void profile_kernel_vas(const struct kprofile *p, struct memsrc *m, struct vas *as);
+/* A process's address space, its top table at physical root. */
+void profile_user_vas(const struct kprofile *p, struct memsrc *m, uint64_t root,
+		      struct vas *as);
+/* Direct-map VA -> physical; -EFAULT if va is not in the direct map. */
+int profile_lm_to_phys(const struct kprofile *p, uint64_t va, uint64_t *pa);
+/* struct page address -> physical address of its frame; -ERANGE if page is
+ * not in the struct page array (or sizeof(struct page) is unknown). */
+int profile_page_to_phys(const struct kprofile *p, uint64_t page, uint64_t *pa);
 
 /* Runtime address of a symbol (slide applied for ISF), -ENOENT if absent. */
 int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr);

@@ -1,3 +1,4 @@
+/* vmcoreinfo.c - parse the VMCOREINFO note and find it in physical memory. */
 #include "profile/vmcoreinfo.h"
 
 #include <ctype.h>
@@ -49,6 +50,8 @@ static int get_num(const struct vmci *v, const char *fmt, const char *name, int 
 	errno = 0;
 	if (u)
 		*u = strtoull(val, &end, base);
+	else if (!strncmp(val, "0x", 2) && val[2])	/* arm64 prints some NUMBERs in hex */
+		*s = (int64_t)strtoull(val + 2, &end, 16);
 	else
 		*s = strtoll(val, &end, base);
 	if (errno || *end)

@@ -30,7 +30,9 @@ struct vmci {
 int vmci_parse(const char *text, size_t len, struct vmci *out, struct aerr *err);
 void vmci_free(struct vmci *v);
 /* Look up a key such as "SYMBOL(init_uts_ns)" (hex) or "NUMBER(phys_base)"
- * (decimal, may be negative), "OFFSET(list_head.next)".  -ENOENT if absent. */
+ * (decimal, may be negative; "0x..." is read as a 64-bit hex pattern, as
+ * arm64 writes NUMBER(kimage_voffset)), "OFFSET(list_head.next)".  -ENOENT
+ * if absent. */
 int vmci_symbol(const struct vmci *v, const char *name, uint64_t *out);
 int vmci_number(const struct vmci *v, const char *name, int64_t *out);
 int vmci_offset(const struct vmci *v, const char *name, int64_t *out);

@@ -48,6 +48,38 @@ static void test_parse(void **state)
 	vmci_free(&v);
 }
 
+/* arm64 writes some NUMBERs in hex (arch/arm64/kernel/crash_core.c) */
+static const char sample_arm64[] =
+	"OSRELEASE=6.1.0-50-cloud-arm64\n"
+	"PAGESIZE=4096\n"
+	"SYMBOL(swapper_pg_dir)=ffff80000a1d0000\n"
+	"NUMBER(VA_BITS)=48\n"
+	"NUMBER(kimage_voffset)=0xffff7fffb7a00000\n"
+	"NUMBER(PHYS_OFFSET)=0x40000000\n"
+	"NUMBER(TCR_EL1_T1SZ)=0x10\n"
+	"NUMBER(bad)=0x12g\n"
+	"KERNELOFFSET=7a00000\n";
+
+static void test_parse_arm64(void **state)
+{
+	(void)state;
+	struct vmci v;
+	int64_t s;
+
+	assert_int_equal(vmci_parse(sample_arm64, sizeof(sample_arm64), &v, NULL), 0);
+	assert_int_equal(vmci_number(&v, "VA_BITS", &s), 0);
+	assert_int_equal(s, 48);
+	assert_int_equal(vmci_number(&v, "kimage_voffset", &s), 0);
+	assert_int_equal((uint64_t)s, 0xffff7fffb7a00000ULL);
+	assert_int_equal(vmci_number(&v, "PHYS_OFFSET", &s), 0);
+	assert_int_equal(s, 0x40000000);
+	assert_int_equal(vmci_number(&v, "TCR_EL1_T1SZ", &s), 0);
+	assert_int_equal(s, 16);
+	assert_int_equal(vmci_number(&v, "bad", &s), -EINVAL);
+	assert_int_equal(v.kerneloffset, 0x7a00000);
+	vmci_free(&v);
+}
+
 static void test_reject(void **state)
 {
 	(void)state;
@@ -132,6 +164,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_arm64),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_scan),
 	};
