@@ -13,6 +13,7 @@
  *     SHELL_VAR { char *name; char *value; ... }
  * Everything is bounded: entries, line length, buckets, chain lengths.
  */
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,22 +40,55 @@ static const char *user_str(struct vas *as, struct snapshot *s, uint64_t va, siz
 	return n < 0 ? NULL : snapshot_keep_str(s, buf, (size_t)n, trunc);
 }
 
-/* &the_history from history_list's code */
-static int the_history(struct vas *as, uint64_t fn, uint64_t *out)
+/* &the_history from history_list's code, which is `return the_history;`,
+ * decoded for the machine the bash image itself was built for. */
+static int the_history_x86_64(const unsigned char *code, uint64_t fn, uint64_t *out)
 {
-	unsigned char code[16];
 	int o = 0;
 
-	if (vas_read(as, fn, code, sizeof(code), NULL))
-		return -EFAULT;
 	if (!memcmp(code, "\xf3\x0f\x1e\xfa", 4))	/* endbr64 */
 		o = 4;
+	/* mov rax, [rip + disp32]; ret */
 	if (code[o] != 0x48 || code[o + 1] != 0x8b || code[o + 2] != 0x05 || code[o + 7] != 0xc3)
 		return -ENOENT;
 	int32_t disp;
 	memcpy(&disp, code + o + 3, 4);
 	*out = fn + (uint64_t)o + 7 + (uint64_t)(int64_t)disp;
 	return 0;
+}
+
+static int the_history_aarch64(const unsigned char *code, uint64_t fn, uint64_t *out)
+{
+	uint32_t insn[4];
+	int o = 0;
+
+	memcpy(insn, code, sizeof(insn));
+	if (insn[0] == 0xd503245f || insn[0] == 0xd503233f)	/* bti c, paciasp */
+		o = 1;
+	uint32_t adrp = insn[o], ldr = insn[o + 1];
+	/* adrp xN, page; ldr xN, [xN, #imm]; ret (or autiasp; ret) */
+	if ((adrp & 0x9f000000) != 0x90000000 || (ldr & 0xffc00000) != 0xf9400000 ||
+	    ((ldr >> 5) & 0x1f) != (adrp & 0x1f) ||
+	    (insn[o + 2] != 0xd65f03c0 && insn[o + 2] != 0xd50323bf))
+		return -ENOENT;
+	uint64_t imm = ((uint64_t)((adrp >> 5) & 0x7ffff) << 2) | ((adrp >> 29) & 3);
+	int64_t page = (int64_t)(imm << 43) >> 31;	/* sign-extend 21 bits, times 4096 */
+	uint64_t pc = fn + (uint64_t)o * 4;
+	*out = (pc & ~0xfffULL) + (uint64_t)page + ((ldr >> 10) & 0xfff) * 8;
+	return 0;
+}
+
+static int the_history(struct vas *as, const struct elfsym_image *img, uint64_t fn, uint64_t *out)
+{
+	unsigned char code[16];
+
+	if (vas_read(as, fn, code, sizeof(code), NULL))
+		return -EFAULT;
+	switch (img->machine) {
+	case EM_X86_64: return the_history_x86_64(code, fn, out);
+	case EM_AARCH64: return the_history_aarch64(code, fn, out);
+	default: return -ENOTSUP;
+	}
 }
 
 static uint64_t bash_base(const struct snap_proc *p)
@@ -86,7 +120,7 @@ static int history(struct kernel *k, struct snapshot *s, struct vas *as,
 	int64_t len;
 
 	if (read_int(as, img, "history_length", &len) || elfsym_lookup(img, "history_list", &fn) ||
-	    the_history(as, fn, &hist))
+	    the_history(as, img, fn, &hist))
 		return -ENOENT;
 	b->history_length = len;
 	if (len < 0 || len > HIST_MAX || read_ptr(as, hist, &arr))

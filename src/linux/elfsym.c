@@ -59,6 +59,7 @@ int elfsym_open(struct elfsym_image *img, struct vas *as, uint64_t base)
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
 	    eh.e_phnum > 64)
 		return -EINVAL;
+	img->machine = eh.e_machine;
 	if (eh.e_type == ET_EXEC)
 		img->base = 0;	/* absolute addresses */
 	for (int i = 0; i < eh.e_phnum; i++) {

@@ -14,6 +14,7 @@ struct elfsym_image {
 	uint64_t base;		/* load address (lowest mapping, file offset 0) */
 	uint64_t symtab, strtab, strsz;
 	uint32_t nsyms;
+	uint16_t machine;	/* e_machine: EM_X86_64, EM_AARCH64, ... */
 };
 
 /* Parse the image's headers and dynamic section: 0 or -errno. */
