@@ -13,7 +13,7 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               qemu-system-arm gcc-aarch64-linux-gnu
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke
+.PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke soak
 
 all: build
 
@@ -44,8 +44,14 @@ unit-asan: deps $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 
+# the soak (tests/integration/test_soak.py) runs SOAK_SECONDS of churn; `make soak` the full ten minutes
+SOAK_SECONDS ?= 300
 guest-tests: build
-	ARGUS=$(abspath $(BUILD))/argus $(PYTEST) $(wildcard tests/guest tests/integration)
+	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) \
+	  $(PYTEST) $(wildcard tests/guest tests/integration)
+
+soak: build
+	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=600 $(PYTEST) -s tests/integration/test_soak.py
 
 test: deps build unit unit-asan fuzz-smoke guest-tests
 
