@@ -34,6 +34,9 @@ static void run_usage(FILE *out)
 		"\n"
 		"Signals: SIGTERM/SIGINT stop (gracefully unless service.immediate_shutdown),\n"
 		"SIGHUP reopens the event and debug log files (for logrotate).\n"
+		"With service.user set, argus opens the guests' memory (read-only) and its\n"
+		"logs, then runs as that user with no capabilities.\n"
+		"Every configuration key: docs/configuration.md.\n"
 		"Exit status: 0 stopped on request, 1 runtime failure, 2 bad configuration.\n");
 }
 

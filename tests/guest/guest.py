@@ -89,6 +89,12 @@ class Guest:
             regs.append((0x100000000, size - low, low))
         return regs
 
+    def argus_source(self):
+        """argus's arguments naming this guest's memory: the RAM file, and
+        on arm64 its regions map (RAM starts at physical 0x40000000)."""
+        args = ["--source", f"qemu:{self.ram_path}"]
+        return args + ["--regions", self.regions_path] if self.arch == "arm64" else args
+
     @property
     def regions_path(self):
         """A memory-regions JSON file (argus --regions) for the guest's RAM file."""

@@ -21,7 +21,7 @@ TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5:
 
 
 def scan(g):
-    return json.loads(run_argus("scan", "--source", f"qemu:{g.ram_path}", "--once").stdout)
+    return json.loads(run_argus("scan", *g.argus_source(), "--once").stdout)
 
 
 def tsv(g, what):
