@@ -104,11 +104,7 @@ static void a64_map(struct a64 *t, uint64_t va, uint64_t pa, int leaf_i)
 
 static void a64_open(struct a64 *t, struct vas *as)
 {
-	char spec[128];
-	struct aerr err = { 0 };
-	assert_int_equal(testimg_write(&t->img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", t->img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &t->m, &err), 0);
+	assert_int_equal(testimg_open(&t->img, &t->m), 0);
 	vas_init(as, t->m, &arch_aarch64, t->root, t->levels);
 	vas_set_geometry(as, t->vb, t->g);
 }

@@ -153,7 +153,6 @@ static void test_list_walk(void **state)
 	(void)state;
 	struct testimg img;
 	struct memsrc *m;
-	char spec[128];
 	const uint64_t base = 0xffff888000000000ULL;
 	testimg_init(&img, 1u << 20);
 	/* list A: head 0x1000 -> 0x2000 -> 0x3000 -> head */
@@ -168,9 +167,7 @@ static void test_list_walk(void **state)
 	testimg_w64(&img, 0x7000, 0x400000);
 	/* list D: head 0x8000 -> beyond the image */
 	testimg_w64(&img, 0x8000, base + 0x7000000);
-	assert_int_equal(testimg_write(&img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &m, NULL), 0);
+	assert_int_equal(testimg_open(&img, &m), 0);
 	struct vas as;
 	vas_init(&as, m, &arch_x86_64, 0, 4);
 	vas_add_linear(&as, base, 1u << 20, 0);

@@ -42,11 +42,7 @@ static void *at(struct fx *f, uint64_t off)
 
 static void fx_open(struct fx *f)
 {
-	char spec[128];
-	struct aerr err = { 0 };
-	assert_int_equal(testimg_write(&f->img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", f->img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &f->m, &err), 0);
+	assert_int_equal(testimg_open(&f->img, &f->m), 0);
 	vas_init(&f->as, f->m, &arch_x86_64, f->root, 4);
 }
 

@@ -91,7 +91,7 @@ static void test_vas_geometry(void **state)
 static void check_arm64_note(const char *extra, const char *want)
 {
 	struct testimg img;
-	char text[1024], spec[128];
+	char text[1024];
 	struct memsrc *m;
 	struct kprofile *p = NULL;
 	struct aerr err = { 0 };
@@ -104,9 +104,7 @@ static void check_arm64_note(const char *extra, const char *want)
 		 "SYMBOL(init_uts_ns)=ffff800009b41d08\n"
 		 "KERNELOFFSET=0\n", extra);
 	memcpy(img.mem + 0x200000, text, strlen(text) + 1);
-	assert_int_equal(testimg_write(&img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
+	assert_int_equal(testimg_open(&img, &m), 0);
 	assert_int_not_equal(profile_load(m, NULL, &p, &err), 0);
 	assert_null(p);
 	if (!strstr(err.msg, want))

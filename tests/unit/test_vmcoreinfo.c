@@ -129,7 +129,6 @@ static void test_scan(void **state)
 	struct testimg img;
 	struct memsrc *m;
 	struct aerr err = { 0 };
-	char spec[128];
 	struct found f = { 0 };
 
 	testimg_init(&img, 8u << 20);
@@ -137,9 +136,7 @@ static void test_scan(void **state)
 	memcpy(img.mem + 0x10000, "OSRELEASE=%s\n", 13);
 	memcpy(img.mem + 0x20010, sample, sizeof(sample));
 	memcpy(img.mem + 0x7ff000, sample, sizeof(sample));
-	assert_int_equal(testimg_write(&img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
+	assert_int_equal(testimg_open(&img, &m), 0);
 	assert_int_equal(vmci_scan(m, on_found, &f, &err), 0);
 	assert_int_equal(f.n, 1);
 	assert_int_equal(f.pa[0], 0x7ff000);
@@ -149,9 +146,7 @@ static void test_scan(void **state)
 
 	/* no note at all: a clear error */
 	testimg_init(&img, 1u << 20);
-	assert_int_equal(testimg_write(&img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
+	assert_int_equal(testimg_open(&img, &m), 0);
 	f.n = 0;
 	aerr_clear(&err);
 	assert_int_equal(vmci_scan(m, on_found, &f, &err), -ENOENT);

@@ -27,11 +27,7 @@ static struct fx *fx_new(int levels)
 
 static void fx_open(struct fx *f)
 {
-	char spec[128];
-	struct aerr err = { 0 };
-	assert_int_equal(testimg_write(&f->img), 0);
-	snprintf(spec, sizeof(spec), "raw:%s", f->img.path);
-	assert_int_equal(memsrc_open(spec, NULL, &f->m, &err), 0);
+	assert_int_equal(testimg_open(&f->img, &f->m), 0);
 }
 
 static void fx_free(struct fx *f)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "memsrc/memsrc.h"
+
 struct testimg {
 	unsigned char *mem;
 	size_t size;
@@ -90,6 +92,17 @@ static inline void testimg_free(struct testimg *t)
 	if (t->path[0])
 		unlink(t->path);
 	free(t->mem);
+}
+
+/* Write the image and open it as a raw memory source: 0, or -1. */
+static inline int testimg_open(struct testimg *t, struct memsrc **m)
+{
+	char spec[96];
+
+	if (testimg_write(t))
+		return -1;
+	snprintf(spec, sizeof(spec), "raw:%s", t->path);
+	return memsrc_open(spec, NULL, m, NULL) ? -1 : 0;
 }
 
 #endif
