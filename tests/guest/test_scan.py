@@ -264,6 +264,24 @@ def test_executable_and_library_hashes(guest, workload):
     t.report()
 
 
+def compare_with_guest(g):
+    """Every check above on another guest (other kernels, arm64) with a
+    small workload of its own: a file, a TCP connection over loopback."""
+    pids = [g.spawn("exec 3>/tmp/k.txt 4</etc/passwd; exec sleep 100"),
+            g.spawn("exec socat TCP-LISTEN:8090,reuseaddr EXEC:cat")]
+    try:
+        time.sleep(1)
+        pids.append(g.spawn("(echo hello; exec sleep 100) | socat - TCP:127.0.0.1:8090 >/dev/null"))
+        time.sleep(1)
+        test_processes(g, pids)
+        test_file_descriptors(g, pids)
+        check_tcp(g, 2)
+        test_process_memory(g, pids)
+        test_executable_and_library_hashes(g, pids)
+    finally:
+        g.run("kill " + " ".join(map(str, pids)))
+
+
 class Bash:
     """An interactive bash in the guest, fed through a FIFO."""
 
