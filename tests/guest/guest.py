@@ -148,24 +148,32 @@ class Guest:
         subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
         return os.path.join(kdir, "vmlinuz"), initrd
 
-    def _cmd_arm64(self, vmlinuz, initrd):
-        return [
+    def _qemu_cmd(self, vmlinuz, initrd):
+        """The QEMU command line: the machine differs by arch, the rest
+        (shared RAM file, vmcoreinfo, control channel, QMP) does not."""
+        ctl = ["-chardev", f"socket,id=ctl,path={self._p('ctl.sock')},server=on,wait=off"]
+        if self.arch == "arm64":
             # pauth-impdef: TCG emulates pointer authentication's QARMA cipher
             # slowly; with the implementation-defined one the guest was ready in
             # 9 s instead of 16 s and ran programs 5-8 times faster (measured)
-            "qemu-system-aarch64", "-M", "virt", "-cpu", "max,pauth-impdef=on", "-accel", "tcg",
-            "-smp", str(self.cpus), "-m", f"{self.mem_mb}M", "-name", self.name,
+            head = ["qemu-system-aarch64", "-M", "virt", "-cpu", "max,pauth-impdef=on"]
+            machine, console = "memory-backend=mem", "ttyAMA0"
+            # virt has one UART: the control channel is a virtconsole (/dev/hvc0)
+            ctl += ["-device", "virtio-serial-pci", "-device", "virtconsole,chardev=ctl,name=argus.ctl"]
+        else:
+            head = ["qemu-system-x86_64", "-cpu", "max" if self.la57 else "max,la57=off"]
+            machine, console = "q35,memory-backend=mem", "ttyS0"
+            ctl += ["-serial", "chardev:ctl"]
+        return head + [
+            "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M", "-name", self.name,
             "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
                        f"mem-path={self.ram_path},share=on",
-            "-machine", "memory-backend=mem", "-device", "vmcoreinfo",
+            "-machine", machine, "-device", "vmcoreinfo",
             "-kernel", vmlinuz, "-initrd", initrd,
-            "-append", "console=ttyAMA0 panic=-1 quiet loglevel=3",
+            "-append", f"console={console} panic=-1 quiet loglevel=3",
             "-display", "none", "-no-reboot",
             "-serial", f"file:{self._p('console.log')}",
-            # virt has one UART: the control channel is a virtconsole (/dev/hvc0)
-            "-device", "virtio-serial-pci",
-            "-chardev", f"socket,id=ctl,path={self._p('ctl.sock')},server=on,wait=off",
-            "-device", "virtconsole,chardev=ctl,name=argus.ctl",
+            *ctl,
             "-qmp", f"unix:{self._p('qmp.sock')},server=on,wait=off",
             "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
             "-pidfile", self._p("qemu.pid"), "-daemonize",
@@ -178,23 +186,7 @@ class Guest:
         os.makedirs(self.dir, exist_ok=True)
         with open(self._p("arch"), "w") as f:
             f.write(self.arch + "\n")
-        cpu = "max" if self.la57 else "max,la57=off"
-        cmd = self._cmd_arm64(vmlinuz, initrd) if self.arch == "arm64" else [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu, "-smp", str(self.cpus),
-            "-m", f"{self.mem_mb}M", "-name", self.name,
-            "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
-                       f"mem-path={self.ram_path},share=on",
-            "-machine", "q35,memory-backend=mem", "-device", "vmcoreinfo",
-            "-kernel", vmlinuz, "-initrd", initrd,
-            "-append", "console=ttyS0 panic=-1 quiet loglevel=3",
-            "-display", "none", "-no-reboot",
-            "-serial", f"file:{self._p('console.log')}",
-            "-chardev", f"socket,id=ctl,path={self._p('ctl.sock')},server=on,wait=off",
-            "-serial", "chardev:ctl",
-            "-qmp", f"unix:{self._p('qmp.sock')},server=on,wait=off",
-            "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
-            "-pidfile", self._p("qemu.pid"), "-daemonize",
-        ]
+        cmd = self._qemu_cmd(vmlinuz, initrd)
         t0 = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
