@@ -119,7 +119,7 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 }
 
 static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
-		     const struct memsrc_stats *st, uint64_t ns)
+		     const struct memsrc_stats *st, uint64_t pages, uint64_t ns)
 {
 	struct jw w;
 
@@ -157,6 +157,9 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "duration_ns", ns);
 	jw_kuint(&w, "reads", st->reads);
 	jw_kuint(&w, "bytes", st->bytes);
+	jw_kuint(&w, "cache_hits", st->cache_hits);
+	jw_kuint(&w, "distinct_pages", pages);
+	jw_kuint(&w, "cache_overflows", st->cache_overflows);
 	jw_kuint(&w, "bad_objects", s->stats.bad_objects);
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
@@ -224,8 +227,13 @@ int cmd_scan(int argc, char **argv)
 	struct memsrc_stats st = k->mem->stats;
 	st.reads -= before.reads;
 	st.bytes -= before.bytes;
+	st.cache_hits -= before.cache_hits;
+	st.cache_overflows -= before.cache_overflows;
 	struct buf b = BUF_INIT;
-	emit_doc(&b, s, name ? name : k->mem->path, &st, now_monotonic_ns() - t0);
+	/* pages in the scan cache: the distinct pages this scan read through
+	 * it (exact unless cache_overflows; pages peeked past it not counted) */
+	emit_doc(&b, s, name ? name : k->mem->path, &st, k->mem->cache_used,
+		 now_monotonic_ns() - t0);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 	snapshot_free(s);

@@ -244,8 +244,10 @@ static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 		m->stats.cache_hits++;
 		return m->cache_pages + slot * MEMSRC_PAGE;
 	}
-	if (m->cache_used == m->cache_cap)
+	if (m->cache_used == m->cache_cap) {
+		m->stats.cache_overflows++;
 		memsrc_cache_flush(m);
+	}
 	slot = m->cache_used;
 	unsigned char *page = m->cache_pages + slot * MEMSRC_PAGE;
 	if (!memsrc_covers(m, pfn * MEMSRC_PAGE, MEMSRC_PAGE) ||

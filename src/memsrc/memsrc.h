@@ -43,6 +43,7 @@ struct memsrc_stats {
 	uint64_t reads;		/* backend read calls */
 	uint64_t bytes;		/* bytes read from the backend */
 	uint64_t cache_hits;	/* page reads served from the scan cache */
+	uint64_t cache_overflows;	/* scan cache emptied because it was full */
 	uint64_t faults;	/* reads that failed */
 };
 
