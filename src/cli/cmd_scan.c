@@ -214,6 +214,9 @@ int cmd_scan(int argc, char **argv)
 		cli_error("%s", aerr_str(&err));
 		return 1;
 	}
+	struct u64map seen;
+	u64map_init(&seen);
+	k->mem->pages_seen = &seen;
 	struct memsrc_stats before = k->mem->stats;
 	uint64_t t0 = now_monotonic_ns();
 	struct snapshot *s = snapshot_new();
@@ -230,10 +233,9 @@ int cmd_scan(int argc, char **argv)
 	st.cache_hits -= before.cache_hits;
 	st.cache_overflows -= before.cache_overflows;
 	struct buf b = BUF_INIT;
-	/* pages in the scan cache: the distinct pages this scan read through
-	 * it (exact unless cache_overflows; pages peeked past it not counted) */
-	emit_doc(&b, s, name ? name : k->mem->path, &st, k->mem->cache_used,
-		 now_monotonic_ns() - t0);
+	k->mem->pages_seen = NULL;
+	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0);
+	u64map_free(&seen);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 	snapshot_free(s);

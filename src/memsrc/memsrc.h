@@ -62,6 +62,9 @@ struct memsrc {
 	struct u64map cache_idx;	/* pfn+1 -> slot */
 	unsigned char *cache_pages;
 	size_t cache_used, cache_cap;
+	/* if set, every backend read adds its page numbers (pfn+1) here:
+	 * the distinct pages read, for measurements */
+	struct u64map *pages_seen;
 };
 
 struct memsrc_opts {
