@@ -7,9 +7,10 @@ Per process: pid, tgid, ppid, comm, state, real and effective uid/gid,
 start time, CPU time, self_exec_id, pid/mnt/net namespace inodes, the exe
 path; per thread: tid, comm, state, exit_state, self_exec_id; per open file
 (fdtable): its path (d_path), f_mode/f_flags, inode number, device, mode,
-uid, gid, size, ctime, nlink; per TCP socket reached from a socket fd: state,
-addresses and ports (IPv4 and IPv6); per VMA (6.1's maple tree, walked here:
-0.0.22 has no for_each_vma): start, end, flags, pgoff, file path.  Not done:
+uid, gid, size, ctime, nlink; per TCP socket reached from a socket fd:
+state, addresses and ports (IPv4 and IPv6), bytes and segments in and out;
+per VMA (6.1's maple tree, walked here: 0.0.22 has no for_each_vma): start,
+end, flags, pgoff, file path.  Not done:
 the ELF files' hashes, bash history, the workload information.
 Prints one JSON object: start-up (open + debug info), first walk, and the
 median of REPEATS further walks (drgn caches types, not memory).
@@ -94,8 +95,10 @@ def sock_of(prog, f, sops):
     else:
         src = socket.inet_ntop(AF_INET6, prog.read(c.skc_v6_rcv_saddr.address_of_(), 16))
         dst = socket.inet_ntop(AF_INET6, prog.read(c.skc_v6_daddr.address_of_(), 16))
+    tp = cast("struct tcp_sock *", sk)
     return (c.skc_state.value_(), src, c.skc_num.value_(), dst,
-            socket.ntohs(c.skc_dport.value_()))
+            socket.ntohs(c.skc_dport.value_()), tp.bytes_received.value_(),
+            tp.bytes_acked.value_(), tp.segs_in.value_(), tp.segs_out.value_())
 
 
 def walk(prog):
