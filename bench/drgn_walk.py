@@ -13,7 +13,7 @@ per VMA (6.1's maple tree, walked here: 0.0.22 has no for_each_vma): start,
 end, flags, pgoff, file path.  Not done:
 the ELF files' hashes, bash history, the workload information.
 Prints one JSON object: start-up (open + debug info), first walk, and the
-median of REPEATS further walks (drgn caches types, not memory).
+median of REPEATS further walks (which reuse the types drgn looked up).
 """
 import json
 import socket
