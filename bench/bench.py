@@ -44,7 +44,7 @@ def scan_stats(argus, src, n=10):
 
 
 def row(label, value):
-    print(f"{label:52s} {value}", flush=True)
+    print(f"{label:60s} {value}", flush=True)
 
 
 DRGN_PYTHON = "/usr/bin/python3"  # Debian's python3-drgn is installed for this one
