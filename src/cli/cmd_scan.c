@@ -119,7 +119,7 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 }
 
 static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
-		     const struct memsrc_stats *st, uint64_t ns)
+		     const struct memsrc_stats *st, uint64_t pages, uint64_t ns)
 {
 	struct jw w;
 
@@ -157,6 +157,9 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "duration_ns", ns);
 	jw_kuint(&w, "reads", st->reads);
 	jw_kuint(&w, "bytes", st->bytes);
+	jw_kuint(&w, "cache_hits", st->cache_hits);
+	jw_kuint(&w, "distinct_pages", pages);
+	jw_kuint(&w, "cache_overflows", st->cache_overflows);
 	jw_kuint(&w, "bad_objects", s->stats.bad_objects);
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
@@ -211,6 +214,9 @@ int cmd_scan(int argc, char **argv)
 		cli_error("%s", aerr_str(&err));
 		return 1;
 	}
+	struct u64map seen;
+	u64map_init(&seen);
+	k->mem->pages_seen = &seen;
 	struct memsrc_stats before = k->mem->stats;
 	uint64_t t0 = now_monotonic_ns();
 	struct snapshot *s = snapshot_new();
@@ -224,8 +230,12 @@ int cmd_scan(int argc, char **argv)
 	struct memsrc_stats st = k->mem->stats;
 	st.reads -= before.reads;
 	st.bytes -= before.bytes;
+	st.cache_hits -= before.cache_hits;
+	st.cache_overflows -= before.cache_overflows;
 	struct buf b = BUF_INIT;
-	emit_doc(&b, s, name ? name : k->mem->path, &st, now_monotonic_ns() - t0);
+	k->mem->pages_seen = NULL;
+	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0);
+	u64map_free(&seen);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 	snapshot_free(s);

@@ -224,6 +224,9 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, str
 		size_t n = len < avail ? len : (size_t)avail;
 		m->stats.reads++;
 		m->stats.bytes += n;
+		if (m->pages_seen)
+			for (uint64_t pfn = pa / MEMSRC_PAGE; pfn <= (pa + n - 1) / MEMSRC_PAGE; pfn++)
+				u64map_test_and_set(m->pages_seen, pfn + 1);
 		int ret = m->ops->read(m, r->off + (pa - r->pa), p, n, err);
 		if (ret) {
 			m->stats.faults++;
@@ -244,8 +247,10 @@ static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 		m->stats.cache_hits++;
 		return m->cache_pages + slot * MEMSRC_PAGE;
 	}
-	if (m->cache_used == m->cache_cap)
+	if (m->cache_used == m->cache_cap) {
+		m->stats.cache_overflows++;
 		memsrc_cache_flush(m);
+	}
 	slot = m->cache_used;
 	unsigned char *page = m->cache_pages + slot * MEMSRC_PAGE;
 	if (!memsrc_covers(m, pfn * MEMSRC_PAGE, MEMSRC_PAGE) ||

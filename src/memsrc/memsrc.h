@@ -43,6 +43,7 @@ struct memsrc_stats {
 	uint64_t reads;		/* backend read calls */
 	uint64_t bytes;		/* bytes read from the backend */
 	uint64_t cache_hits;	/* page reads served from the scan cache */
+	uint64_t cache_overflows;	/* scan cache emptied because it was full */
 	uint64_t faults;	/* reads that failed */
 };
 
@@ -61,6 +62,9 @@ struct memsrc {
 	struct u64map cache_idx;	/* pfn+1 -> slot */
 	unsigned char *cache_pages;
 	size_t cache_used, cache_cap;
+	/* if set, every backend read adds its page numbers (pfn+1) here:
+	 * the distinct pages read, for measurements */
+	struct u64map *pages_seen;
 };
 
 struct memsrc_opts {
