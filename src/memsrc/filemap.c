@@ -106,7 +106,9 @@ int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, s
 		sigjmp_buf env;
 		sigjmp_buf *volatile saved = bus_guard;
 
-		if (sigsetjmp(env, 1)) {
+		/* no mask saved: the handler runs with SIGBUS unblocked
+		 * (SA_NODEFER), and saving costs a syscall per read */
+		if (sigsetjmp(env, 0)) {
 			bus_guard = saved;
 			return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)",
 					f->path, (unsigned long long)off);
