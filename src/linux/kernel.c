@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "linux/pagecache.h"
+
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
 {
 	struct memsrc_opts mo = { .regions_path = o->regions };
@@ -42,6 +44,7 @@ void kernel_close(struct kernel *k)
 {
 	if (!k)
 		return;
+	linux_hash_memo_free(k);
 	profile_free(k->prof);
 	memsrc_close(k->mem);
 	free(k);

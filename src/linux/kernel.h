@@ -43,6 +43,7 @@ struct kernel {
 	struct kprofile *prof;
 	struct vas kvas;
 	struct klimits limits;
+	struct hash_memo *hmemo;	/* file hashes by content, across scans */
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);

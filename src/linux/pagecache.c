@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "linux/walk.h"
@@ -100,6 +101,106 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
+/* ---- hashes, once per content ----
+ *
+ * Every scan hashes every executable and library again: a page-cache
+ * write (Dirty Pipe and its kind) changes a file without touching its
+ * inode.  So each scan computes SHA-256 over the resident pages; SHA-1 and
+ * MD5, which cost three times as much, are computed only for content not
+ * seen before, and taken from the memo (keyed by the SHA-256) otherwise. */
+#define MEMO_MAX 65536
+
+struct hash_memo {
+	struct u64map idx;		/* first 8 bytes of the SHA-256 -> entry */
+	struct memo_entry {
+		unsigned char sha256[32];
+		char sha1[41], md5[33];
+	} *v;
+	size_t n, cap;
+};
+
+void linux_hash_memo_free(struct kernel *k)
+{
+	if (!k->hmemo)
+		return;
+	u64map_free(&k->hmemo->idx);
+	free(k->hmemo->v);
+	free(k->hmemo);
+	k->hmemo = NULL;
+}
+
+static const struct memo_entry *memo_get(struct kernel *k, const unsigned char sha256[32])
+{
+	uint64_t key, i;
+
+	memcpy(&key, sha256, 8);
+	if (!k->hmemo || !u64map_get(&k->hmemo->idx, key | 1, &i) ||
+	    memcmp(k->hmemo->v[i].sha256, sha256, 32))
+		return NULL;
+	return &k->hmemo->v[i];
+}
+
+static void memo_put(struct kernel *k, const unsigned char sha256[32], const char *sha1,
+		     const char *md5)
+{
+	struct hash_memo *m = k->hmemo;
+	uint64_t key;
+
+	if (!m && !(m = k->hmemo = calloc(1, sizeof(*m))))
+		return;
+	if (m->n == MEMO_MAX) {		/* bounded: start over */
+		u64map_clear(&m->idx);
+		m->n = 0;
+	}
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 256;
+		struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		m->v = nv;
+		m->cap = nc;
+	}
+	memcpy(&key, sha256, 8);
+	struct memo_entry *e = &m->v[m->n];
+	memcpy(e->sha256, sha256, 32);
+	memcpy(e->sha1, sha1, sizeof(e->sha1));
+	memcpy(e->md5, md5, sizeof(e->md5));
+	if (u64map_put(&m->idx, key | 1, m->n) >= 0)	/* | 1: 0 is no key */
+		m->n++;
+}
+
+/* Digest the file's pages with each of nmd digests: 0, or -1 when a page
+ * went away or could not be read. */
+static int digest_pages(struct kernel *k, uint64_t mapping, uint64_t size, const EVP_MD **mds,
+			unsigned char (*out)[EVP_MAX_MD_SIZE], int nmd)
+{
+	uint64_t psize = 1ULL << k->prof->page_shift, pages = (size + psize - 1) >> k->prof->page_shift;
+	EVP_MD_CTX *c[3] = { 0 };
+	unsigned char page[4096];
+	unsigned mdlen;
+	int ok = 1;
+
+	for (int j = 0; j < nmd; j++)
+		ok = ok && (c[j] = EVP_MD_CTX_new()) && EVP_DigestInit_ex(c[j], mds[j], NULL);
+	for (uint64_t i = 0; ok && i < pages; i++) {
+		uint64_t left = i + 1 < pages ? psize : size - i * psize, pa;
+		if (page_pa(k, mapping, i, &pa))
+			ok = 0;
+		/* a page of 4, 16 or 64 KiB, hashed 4 KiB at a time */
+		for (uint64_t done = 0; ok && done < left; done += sizeof(page)) {
+			size_t n = left - done < sizeof(page) ? (size_t)(left - done) : sizeof(page);
+			ok = !memsrc_peek(k->mem, pa + done, page, n, NULL);
+			for (int j = 0; ok && j < nmd; j++)
+				ok = EVP_DigestUpdate(c[j], page, n);
+		}
+	}
+	for (int j = 0; j < nmd; j++) {
+		ok = ok && EVP_DigestFinal_ex(c[j], out[j], &mdlen);
+		EVP_MD_CTX_free(c[j]);
+	}
+	return ok ? 0 : -1;
+}
+
 void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, struct arena *a)
 {
 	const struct koffsets *o = &k->prof->off;
@@ -107,6 +208,7 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
 	int shift = k->prof->page_shift;
 	uint64_t psize = 1ULL << shift, pages = (size + psize - 1) >> shift, missing = 0, pa;
+	unsigned char md[3][EVP_MAX_MD_SIZE];
 	char reason[128];
 
 	memset(out, 0, sizeof(*out));
@@ -128,40 +230,28 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 		out->reason = arena_strndup(a, reason, strlen(reason));
 		return;
 	}
-	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c1 = EVP_MD_CTX_new(), *c5 = EVP_MD_CTX_new();
-	unsigned char page[4096], md[EVP_MAX_MD_SIZE];
-	unsigned mdlen;
-	int ok = c256 && c1 && c5 && EVP_DigestInit_ex(c256, EVP_sha256(), NULL) &&
-		 EVP_DigestInit_ex(c1, EVP_sha1(), NULL) && EVP_DigestInit_ex(c5, EVP_md5(), NULL);
-	for (uint64_t i = 0; ok && i < pages; i++) {
-		uint64_t left = i + 1 < pages ? psize : size - i * psize;
-		if (page_pa(k, mapping, i, &pa)) {
-			ok = 0;
-			break;
-		}
-		/* a page of 4, 16 or 64 KiB, hashed 4 KiB at a time */
-		for (uint64_t done = 0; ok && done < left; done += sizeof(page)) {
-			size_t n = left - done < sizeof(page) ? (size_t)(left - done) : sizeof(page);
-			ok = !memsrc_peek(k->mem, pa + done, page, n, NULL) &&
-			     EVP_DigestUpdate(c256, page, n) && EVP_DigestUpdate(c1, page, n) &&
-			     EVP_DigestUpdate(c5, page, n);
-		}
-	}
-	if (ok && EVP_DigestFinal_ex(c256, md, &mdlen))
-		hex(md, mdlen, out->sha256);
-	if (ok && EVP_DigestFinal_ex(c1, md, &mdlen))
-		hex(md, mdlen, out->sha1);
-	if (ok && EVP_DigestFinal_ex(c5, md, &mdlen))
-		hex(md, mdlen, out->md5);
-	EVP_MD_CTX_free(c256);
-	EVP_MD_CTX_free(c1);
-	EVP_MD_CTX_free(c5);
-	if (ok) {
-		out->status = 0;
-		out->reason = NULL;
+	out->reason = "page changed while hashing";
+	const EVP_MD *sha256 = EVP_sha256(), *all[3] = { sha256, EVP_sha1(), EVP_md5() };
+	if (digest_pages(k, mapping, size, &sha256, md, 1))
+		return;
+	const struct memo_entry *e = memo_get(k, md[0]);
+	if (e) {
+		memcpy(out->sha1, e->sha1, sizeof(out->sha1));
+		memcpy(out->md5, e->md5, sizeof(out->md5));
 	} else {
-		out->reason = "page changed while hashing";
+		unsigned char first[32];
+		memcpy(first, md[0], 32);
+		/* new content: all three in one pass, which must see what the
+		 * first pass saw */
+		if (digest_pages(k, mapping, size, all, md, 3) || memcmp(first, md[0], 32))
+			return;
+		hex(md[1], 20, out->sha1);
+		hex(md[2], 16, out->md5);
+		memo_put(k, md[0], out->sha1, out->md5);
 	}
+	hex(md[0], 32, out->sha256);
+	out->status = 0;
+	out->reason = NULL;
 }
 
 /* ---- the collector: executables and mapped ELF files, once per inode ---- */

@@ -17,5 +17,7 @@ int linux_file_read(struct kernel *k, uint64_t inode, uint64_t off, void *buf, s
 /* Hash the whole file (i_size bytes) if every page is resident; else
  * out->status = -ENODATA and out->reason says how many were missing. */
 void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, struct arena *a);
+/* The kernel's memo of SHA-1/MD5 by SHA-256 (see pagecache.c). */
+void linux_hash_memo_free(struct kernel *k);
 
 #endif
