@@ -334,7 +334,7 @@ int memsrc_cache_enable(struct memsrc *m, size_t max_pages)
 	if (m->cache_on)
 		return 0;
 	if (!max_pages)
-		max_pages = 16384;
+		max_pages = 65536;
 	m->cache_pages = malloc(max_pages * MEMSRC_PAGE);
 	if (!m->cache_pages)
 		return -ENOMEM;

@@ -91,7 +91,9 @@ uint64_t memsrc_end(const struct memsrc *m);
 int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
 
 /* Scan cache: while on, reads go through whole-page copies kept until
- * memsrc_cache_flush().  max_pages bounds memory (0: default 16384). */
+ * memsrc_cache_flush().  max_pages bounds memory (0: default 65536, 256 MiB
+ * of address space, resident as far as the largest scan has read: a 5,000-process
+ * guest reads about 46,000 distinct pages per scan). */
 int memsrc_cache_enable(struct memsrc *m, size_t max_pages);
 void memsrc_cache_flush(struct memsrc *m);
 void memsrc_cache_disable(struct memsrc *m);
