@@ -101,17 +101,18 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* ---- hashes, once per content ----
+/* ---- hashes, SHA-1 and MD5 once per content ----
  *
  * Every scan hashes every executable and library again: a page-cache
  * write (Dirty Pipe and its kind) changes a file without touching its
- * inode.  So each scan computes SHA-256 over the resident pages; SHA-1 and
- * MD5, which cost three times as much, are computed only for content not
- * seen before, and taken from the memo (keyed by the SHA-256) otherwise. */
+ * inode.  For a file seen before (by its inode's address) a scan computes
+ * SHA-256 alone and, when it is the one remembered, takes SHA-1 and MD5
+ * (three times the cost) from the memo; a new file, or changed content,
+ * gets all three in one pass.  So each page is read once per scan. */
 #define MEMO_MAX 65536
 
 struct hash_memo {
-	struct u64map idx;		/* first 8 bytes of the SHA-256 -> entry */
+	struct u64map idx;		/* inode address -> entry */
 	struct memo_entry {
 		unsigned char sha256[32];
 		char sha1[41], md5[33];
@@ -129,44 +130,41 @@ void linux_hash_memo_free(struct kernel *k)
 	k->hmemo = NULL;
 }
 
-static const struct memo_entry *memo_get(struct kernel *k, const unsigned char sha256[32])
+static struct memo_entry *memo_get(struct kernel *k, uint64_t inode)
 {
-	uint64_t key, i;
+	uint64_t i;
 
-	memcpy(&key, sha256, 8);
-	if (!k->hmemo || !u64map_get(&k->hmemo->idx, key | 1, &i) ||
-	    memcmp(k->hmemo->v[i].sha256, sha256, 32))
-		return NULL;
-	return &k->hmemo->v[i];
+	return k->hmemo && u64map_get(&k->hmemo->idx, inode, &i) ? &k->hmemo->v[i] : NULL;
 }
 
-static void memo_put(struct kernel *k, const unsigned char sha256[32], const char *sha1,
-		     const char *md5)
+static void memo_put(struct kernel *k, uint64_t inode, const unsigned char sha256[32],
+		     const char *sha1, const char *md5)
 {
 	struct hash_memo *m = k->hmemo;
-	uint64_t key;
+	struct memo_entry *e = memo_get(k, inode);
 
-	if (!m && !(m = k->hmemo = calloc(1, sizeof(*m))))
-		return;
-	if (m->n == MEMO_MAX) {		/* bounded: start over */
-		u64map_clear(&m->idx);
-		m->n = 0;
-	}
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 256;
-		struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
-		if (!nv)
+	if (!e) {
+		if (!m && !(m = k->hmemo = calloc(1, sizeof(*m))))
 			return;
-		m->v = nv;
-		m->cap = nc;
+		if (m->n == MEMO_MAX) {		/* bounded: start over */
+			u64map_clear(&m->idx);
+			m->n = 0;
+		}
+		if (m->n == m->cap) {
+			size_t nc = m->cap ? m->cap * 2 : 256;
+			struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
+			if (!nv)
+				return;
+			m->v = nv;
+			m->cap = nc;
+		}
+		if (u64map_put(&m->idx, inode, m->n) < 0)
+			return;
+		e = &m->v[m->n++];
 	}
-	memcpy(&key, sha256, 8);
-	struct memo_entry *e = &m->v[m->n];
 	memcpy(e->sha256, sha256, 32);
 	memcpy(e->sha1, sha1, sizeof(e->sha1));
 	memcpy(e->md5, md5, sizeof(e->md5));
-	if (u64map_put(&m->idx, key | 1, m->n) >= 0)	/* | 1: 0 is no key */
-		m->n++;
 }
 
 /* Digest the file's pages with each of nmd digests: 0, or -1 when a page
@@ -232,22 +230,17 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	}
 	out->reason = "page changed while hashing";
 	const EVP_MD *sha256 = EVP_sha256(), *all[3] = { sha256, EVP_sha1(), EVP_md5() };
-	if (digest_pages(k, mapping, size, &sha256, md, 1))
-		return;
-	const struct memo_entry *e = memo_get(k, md[0]);
-	if (e) {
+	const struct memo_entry *e = memo_get(k, inode);
+	if (e && !digest_pages(k, mapping, size, &sha256, md, 1) && !memcmp(md[0], e->sha256, 32)) {
 		memcpy(out->sha1, e->sha1, sizeof(out->sha1));
 		memcpy(out->md5, e->md5, sizeof(out->md5));
 	} else {
-		unsigned char first[32];
-		memcpy(first, md[0], 32);
-		/* new content: all three in one pass, which must see what the
-		 * first pass saw */
-		if (digest_pages(k, mapping, size, all, md, 3) || memcmp(first, md[0], 32))
+		/* a new file or new content: all three in one pass */
+		if (digest_pages(k, mapping, size, all, md, 3))
 			return;
 		hex(md[1], 20, out->sha1);
 		hex(md[2], 16, out->md5);
-		memo_put(k, md[0], out->sha1, out->md5);
+		memo_put(k, inode, md[0], out->sha1, out->md5);
 	}
 	hex(md[0], 32, out->sha256);
 	out->status = 0;

@@ -80,6 +80,24 @@ def test_file_descriptors(guest, svc):
     assert d["file_descriptor_inode_hash_md5"] == guest.check("md5sum /tmp/fd-test.txt").split()[0]
 
 
+def test_content_change_hashes_follow_the_content(guest, svc):
+    """The same file (one inode) written and closed twice: each alert
+    carries the hashes of the content it saw, not a remembered one."""
+    pid = guest.spawn("sleep 2; exec 7>/tmp/fd-twice.txt; echo one >&7; sleep 2; exec 7>&-; "
+                      "sleep 2; exec 7>>/tmp/fd-twice.txt; echo two >&7; sleep 2; exec 7>&-; "
+                      "sleep 3")
+    first = expect(svc, "File Descriptor File Content Change", pid_is(pid), "ALERT", "MEDIUM",
+                   within=8)[0]["activity_data"]["file_descriptor_details"]
+    assert first["file_descriptor_inode_hash_md5"] == "5bbf5a52328e7439ae6e719dfe712200"  # "one\n"
+    both = expect(svc, "File Descriptor File Content Change", pid_is(pid), "ALERT", "MEDIUM",
+                  count=2, within=10)
+    d = both[1]["activity_data"]["file_descriptor_details"]
+    for algo in ("sha256", "sha1", "md5"):
+        want = guest.check(f"{algo}sum /tmp/fd-twice.txt").split()[0]
+        assert d[f"file_descriptor_inode_hash_{algo}"] == want, algo
+    guest.run("rm -f /tmp/fd-twice.txt")
+
+
 def test_network_connections(guest, svc):
     srv = guest.spawn("exec socat TCP-LISTEN:9090,reuseaddr EXEC:'sleep 4'")
     time.sleep(1)
