@@ -254,12 +254,18 @@ static void check_sinks(struct service *svc)
 	}
 }
 
+/* The system's memory-regions map, or NULL for "auto". */
+static const char *regions_of(const struct sys_config *c)
+{
+	return strcmp(c->memory_regions, "auto") ? c->memory_regions : NULL;
+}
+
 static int host_init(struct system *s)
 {
 	const struct sys_config *c = s->cfg;
 	struct kernel_opts ko = {
 		.source = c->source,
-		.regions = strcmp(c->memory_regions, "auto") ? c->memory_regions : NULL,
+		.regions = regions_of(c),
 		.profile = c->os_symbols,
 		.event = on_profile_event,
 		.event_ctx = s,
@@ -491,8 +497,7 @@ static int drop_privileges(struct service *svc)
 
 	for (size_t i = 0; i < svc->nsys; i++) {
 		struct system *s = &svc->sys[i];
-		struct memsrc_opts mo = { .regions_path = strcmp(s->cfg->memory_regions, "auto") ?
-					  s->cfg->memory_regions : NULL };
+		struct memsrc_opts mo = { .regions_path = regions_of(s->cfg) };
 		aerr_clear(&err);
 		if (memsrc_open(s->cfg->source, &mo, &s->opened, &err))
 			alog_info("%s: %s (retried after dropping to user %s)", s->cfg->name,

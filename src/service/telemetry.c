@@ -137,6 +137,14 @@ static void timed_wait(struct telemetry *t, uint64_t ms)
 	pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 }
 
+/* The peer failed (under t->mu): remember why, and since when. */
+static void mark_down(struct telemetry *t, const char *prefix, const char *why)
+{
+	snprintf(t->st.error, sizeof(t->st.error), "%s%s", prefix, why);
+	if (!t->st.down_since_ns)
+		t->st.down_since_ns = now_monotonic_ns();
+}
+
 static void *sender(void *arg)
 {
 	struct telemetry *t = arg;
@@ -160,9 +168,7 @@ static void *sender(void *arg)
 			pthread_mutex_lock(&t->mu);
 			if (fd < 0) {
 				t->st.connected = 0;
-				if (!t->st.down_since_ns)
-					t->st.down_since_ns = now_monotonic_ns();
-				snprintf(t->st.error, sizeof(t->st.error), "%s", why);
+				mark_down(t, "", why);
 				if (t->stopping == 2)
 					break;	/* giving up on the drain */
 				timed_wait(t, backoff);
@@ -182,9 +188,7 @@ static void *sender(void *arg)
 		pthread_mutex_lock(&t->mu);
 		t->inflight = NULL;
 		if (bad) {
-			snprintf(t->st.error, sizeof(t->st.error), "send: %s", strerror(errno));
-			if (!t->st.down_since_ns)
-				t->st.down_since_ns = now_monotonic_ns();
+			mark_down(t, "send: ", strerror(errno));
 			close(t->fd);
 			t->fd = -1;
 			t->st.connected = 0;
