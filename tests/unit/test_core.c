@@ -34,6 +34,18 @@ static void test_arena(void **state)
 	assert_non_null(arena_alloc(&a, 10));
 	assert_null(arena_alloc(&a, (size_t)-1));
 	arena_free(&a);
+
+	/* snapshot-sized chunks come back from the pool, zeroed again */
+	arena_init(&a, 1 << 20);
+	unsigned char *first = arena_alloc(&a, 1000);
+	memset(first, 0xcd, 1000);
+	arena_free(&a);
+	arena_init(&a, 1 << 20);
+	unsigned char *again = arena_alloc(&a, 1000);
+	assert_ptr_equal(again, first);
+	for (int j = 0; j < 1000; j++)
+		assert_int_equal(again[j], 0);
+	arena_free(&a);
 }
 
 static void test_u64map(void **state)
