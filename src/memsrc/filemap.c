@@ -97,29 +97,41 @@ void filemap_close(struct filemap *f)
 	f->fd = -1;
 }
 
+int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, size_t len,
+		 struct aerr *err)
+{
+	sigjmp_buf env;
+	sigjmp_buf *volatile saved = bus_guard;
+
+	/* no mask saved: the handler runs with SIGBUS unblocked
+	 * (SA_NODEFER), and saving costs a syscall per read */
+	if (sigsetjmp(env, 0)) {
+		bus_guard = saved;
+		return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)",
+				f->path, (unsigned long long)(src - f->base));
+	}
+	bus_guard = &env;
+	__asm__ __volatile__("" ::: "memory");
+	memcpy(dst, src, len);
+	__asm__ __volatile__("" ::: "memory");
+	bus_guard = saved;
+	return 0;
+}
+
+const unsigned char *filemap_at(const struct filemap *f, uint64_t off, size_t len)
+{
+	if (!f->base || off > f->size || len > f->size - off)
+		return NULL;
+	return f->base + off;
+}
+
 int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, struct aerr *err)
 {
 	if (off > f->size || len > f->size - off)
 		return aerr_set(err, EFAULT, "%s: read at offset 0x%llx+%zu beyond end of file",
 				f->path, (unsigned long long)off, len);
-	if (f->base) {
-		sigjmp_buf env;
-		sigjmp_buf *volatile saved = bus_guard;
-
-		/* no mask saved: the handler runs with SIGBUS unblocked
-		 * (SA_NODEFER), and saving costs a syscall per read */
-		if (sigsetjmp(env, 0)) {
-			bus_guard = saved;
-			return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)",
-					f->path, (unsigned long long)off);
-		}
-		bus_guard = &env;
-		__asm__ __volatile__("" ::: "memory");
-		memcpy(buf, f->base + off, len);
-		__asm__ __volatile__("" ::: "memory");
-		bus_guard = saved;
-		return 0;
-	}
+	if (f->base)
+		return filemap_copy(f, buf, f->base + off, len, err);
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));

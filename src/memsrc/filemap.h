@@ -26,6 +26,12 @@ struct filemap {
 int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct aerr *err);
 void filemap_close(struct filemap *f);
 int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, struct aerr *err);
+/* The mapped bytes [off, off+len), or NULL when the file is read with
+ * pread or the range lies beyond its end.  Read them only through
+ * filemap_copy(), which turns a SIGBUS (the file shrank) into -EIO. */
+const unsigned char *filemap_at(const struct filemap *f, uint64_t off, size_t len);
+int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, size_t len,
+		 struct aerr *err);
 /* -EIO if the file was truncated below its mapped size, -ENODEV if removed
  * or replaced. */
 int filemap_check(const struct filemap *f, struct aerr *err);

@@ -20,6 +20,17 @@ static int file_check(struct memsrc *m, struct aerr *err)
 	return filemap_check(m->priv, err);
 }
 
+static const unsigned char *file_map(struct memsrc *m, uint64_t off, size_t len)
+{
+	return filemap_at(m->priv, off, len);
+}
+
+static int file_copy(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
+		     struct aerr *err)
+{
+	return filemap_copy(m->priv, dst, src, len, err);
+}
+
 static void file_close(struct memsrc *m)
 {
 	if (m->priv) {
@@ -34,6 +45,8 @@ static const struct memsrc_ops file_ops = {
 	.read = file_read,
 	.check = file_check,
 	.close = file_close,
+	.map = file_map,
+	.copy = file_copy,
 };
 
 static int split_spec(const char *spec, char *kind, size_t kcap, const char **path)
@@ -206,6 +219,16 @@ static const struct mem_range *find_range(const struct memsrc *m, uint64_t pa)
 	return NULL;
 }
 
+/* Count a backend fetch of [pa, pa+n): our DMA cost. */
+static void count_read(struct memsrc *m, uint64_t pa, size_t n)
+{
+	m->stats.reads++;
+	m->stats.bytes += n;
+	if (m->pages_seen)
+		for (uint64_t pfn = pa / MEMSRC_PAGE; pfn <= (pa + n - 1) / MEMSRC_PAGE; pfn++)
+			u64map_test_and_set(m->pages_seen, pfn + 1);
+}
+
 /* uncached: split across ranges */
 static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
 {
@@ -222,11 +245,7 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, str
 		}
 		uint64_t avail = r->len - (pa - r->pa);
 		size_t n = len < avail ? len : (size_t)avail;
-		m->stats.reads++;
-		m->stats.bytes += n;
-		if (m->pages_seen)
-			for (uint64_t pfn = pa / MEMSRC_PAGE; pfn <= (pa + n - 1) / MEMSRC_PAGE; pfn++)
-				u64map_test_and_set(m->pages_seen, pfn + 1);
+		count_read(m, pa, n);
 		int ret = m->ops->read(m, r->off + (pa - r->pa), p, n, err);
 		if (ret) {
 			m->stats.faults++;
@@ -239,27 +258,51 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, str
 	return 0;
 }
 
+/* The page's bytes: remembered, mapped, or copied now; NULL when the page
+ * is not wholly backed (a range edge, a hole) or cannot be read. */
 static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 {
-	uint64_t slot;
+	uint64_t v, pa = pfn * MEMSRC_PAGE;
+	const unsigned char *page = NULL;
 
-	if (u64map_get(&m->cache_idx, pfn + 1, &slot)) {
+	if (m->last_pfn == pfn + 1) {
 		m->stats.cache_hits++;
-		return m->cache_pages + slot * MEMSRC_PAGE;
+		return m->last_page;
+	}
+	if (u64map_get(&m->cache_idx, pfn + 1, &v)) {
+		m->stats.cache_hits++;
+		m->last_pfn = pfn + 1;
+		return m->last_page = (const unsigned char *)(uintptr_t)v;
 	}
 	if (m->cache_used == m->cache_cap) {
 		m->stats.cache_overflows++;
 		memsrc_cache_flush(m);
 	}
-	slot = m->cache_used;
-	unsigned char *page = m->cache_pages + slot * MEMSRC_PAGE;
-	if (!memsrc_covers(m, pfn * MEMSRC_PAGE, MEMSRC_PAGE) ||
-	    read_direct(m, pfn * MEMSRC_PAGE, page, MEMSRC_PAGE, NULL))
+	const struct mem_range *r = find_range(m, pa);
+	if (!r || r->len - (pa - r->pa) < MEMSRC_PAGE)
 		return NULL;
-	if (u64map_put(&m->cache_idx, pfn + 1, slot) < 0)
+	if (m->ops->map && (page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE))) {
+		count_read(m, pa, MEMSRC_PAGE);
+	} else {
+		if (!m->cache_pages && !(m->cache_pages = malloc(m->cache_cap * MEMSRC_PAGE)))
+			return NULL;
+		unsigned char *copy = m->cache_pages + m->cache_used * MEMSRC_PAGE;
+		if (read_direct(m, pa, copy, MEMSRC_PAGE, NULL))
+			return NULL;
+		page = copy;
+	}
+	if (u64map_put(&m->cache_idx, pfn + 1, (uint64_t)(uintptr_t)page) < 0)
 		return page;	/* uncached but valid for this call */
 	m->cache_used++;
-	return page;
+	m->last_pfn = pfn + 1;
+	return m->last_page = page;
+}
+
+static int is_copy(const struct memsrc *m, const unsigned char *page)
+{
+	uintptr_t p = (uintptr_t)page, c = (uintptr_t)m->cache_pages;
+
+	return c && p >= c && p - c < m->cache_cap * MEMSRC_PAGE;
 }
 
 int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
@@ -283,6 +326,12 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 			int ret = read_direct(m, pa, p, n, err);
 			if (ret)
 				return ret;
+		} else if (m->ops->copy && !is_copy(m, page)) {
+			int ret = m->ops->copy(m, p, page + in, n, err);
+			if (ret) {
+				m->stats.faults++;
+				return ret;
+			}
 		} else {
 			memcpy(p, page + in, n);
 		}
@@ -335,9 +384,7 @@ int memsrc_cache_enable(struct memsrc *m, size_t max_pages)
 		return 0;
 	if (!max_pages)
 		max_pages = 65536;
-	m->cache_pages = malloc(max_pages * MEMSRC_PAGE);
-	if (!m->cache_pages)
-		return -ENOMEM;
+	m->cache_pages = NULL;
 	u64map_init(&m->cache_idx);
 	m->cache_cap = max_pages;
 	m->cache_used = 0;
@@ -351,6 +398,8 @@ void memsrc_cache_flush(struct memsrc *m)
 		return;
 	u64map_clear(&m->cache_idx);
 	m->cache_used = 0;
+	m->last_pfn = 0;
+	m->last_page = NULL;
 }
 
 void memsrc_cache_disable(struct memsrc *m)
@@ -361,5 +410,7 @@ void memsrc_cache_disable(struct memsrc *m)
 	free(m->cache_pages);
 	m->cache_pages = NULL;
 	m->cache_on = 0;
+	m->last_pfn = 0;
+	m->last_page = NULL;
 	m->cache_cap = m->cache_used = 0;
 }

@@ -37,6 +37,14 @@ struct memsrc_ops {
 	/* Is the source still usable?  (file truncated or removed, device gone) */
 	int (*check)(struct memsrc *m, struct aerr *err);
 	void (*close)(struct memsrc *m);
+	/* Optional, for backends whose memory is already in our address
+	 * space (a mapped file): a pointer to len bytes at backend offset
+	 * off, valid until close, or NULL.  The scan cache then remembers
+	 * the pointer instead of copying the page, and reads it only through
+	 * copy(), which must survive the memory going away (-EIO). */
+	const unsigned char *(*map)(struct memsrc *m, uint64_t off, size_t len);
+	int (*copy)(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
+		    struct aerr *err);
 };
 
 struct memsrc_stats {
@@ -59,9 +67,13 @@ struct memsrc {
 	struct memsrc_stats stats;
 	/* per-scan page cache */
 	int cache_on;
-	struct u64map cache_idx;	/* pfn+1 -> slot */
-	unsigned char *cache_pages;
-	size_t cache_used, cache_cap;
+	struct u64map cache_idx;	/* pfn+1 -> address of the page's bytes */
+	unsigned char *cache_pages;	/* copies, for backends without map();
+					 * allocated on first use */
+	size_t cache_used, cache_cap;	/* pages in the cache, and at most */
+	uint64_t last_pfn;		/* pfn+1 of the page read last (0: none) */
+	const unsigned char *last_page;	/* and its bytes: most reads follow
+					 * one on the same page */
 	/* if set, every backend read adds its page numbers (pfn+1) here:
 	 * the distinct pages read, for measurements */
 	struct u64map *pages_seen;
@@ -90,10 +102,12 @@ uint64_t memsrc_end(const struct memsrc *m);
 /* Is [pa, pa+len) fully backed? */
 int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
 
-/* Scan cache: while on, reads go through whole-page copies kept until
- * memsrc_cache_flush().  max_pages bounds memory (0: default 65536, 256 MiB
- * of address space, resident as far as the largest scan has read: a 5,000-process
- * guest reads about 46,000 distinct pages per scan). */
+/* Scan cache: while on, each page is fetched from the backend once until
+ * memsrc_cache_flush().  A mapped backend's pages are remembered by
+ * address; others' are copied, and max_pages bounds that memory (0:
+ * default 65536, 256 MiB of address space, resident as far as the largest
+ * scan has read: a 5,000-process guest reads about 46,000 distinct pages
+ * per scan). */
 int memsrc_cache_enable(struct memsrc *m, size_t max_pages);
 void memsrc_cache_flush(struct memsrc *m);
 void memsrc_cache_disable(struct memsrc *m);

@@ -314,6 +314,71 @@ static void test_shrink_and_remove(void **state)
 	free(img);
 }
 
+/* The scan cache, over a mapped file (pages remembered by address) and
+ * over pread (pages copied): the same bytes as uncached reads, each page
+ * fetched once until the flush, and a file that shrinks under a
+ * remembered page gives -EIO, not SIGBUS. */
+static void test_cache(void **state)
+{
+	(void)state;
+	size_t size = 64 * 4096;
+	unsigned char *img = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		img[i] = (unsigned char)(i * 7 + i / 4096);
+	char path[96], spec[128];
+	snprintf(path, sizeof(path), "%s", write_tmp(img, size));
+	snprintf(spec, sizeof(spec), "raw:%s", path);
+	for (int pread_only = 0; pread_only < 2; pread_only++) {
+		struct memsrc_opts o = { .prefer_pread = pread_only };
+		struct memsrc *m = NULL;
+		struct aerr err = { 0 };
+		assert_int_equal(memsrc_open(spec, &o, &m, &err), 0);
+		assert_int_equal(memsrc_cache_enable(m, 16), 0);
+		unsigned char buf[6000];
+		/* across a page boundary, then within each page again */
+		assert_int_equal(memsrc_read(m, 4096 - 100, buf, sizeof(buf), &err), 0);
+		assert_memory_equal(buf, img + 4096 - 100, sizeof(buf));
+		assert_int_equal(m->stats.reads, 3);
+		for (uint64_t pa = 4096 - 100; pa < 4096 - 100 + sizeof(buf); pa += 1000) {
+			assert_int_equal(memsrc_read(m, pa, buf, 8, &err), 0);
+			assert_memory_equal(buf, img + pa, 8);
+		}
+		assert_int_equal(m->stats.reads, 3);
+		assert_true(m->stats.cache_hits >= 6);
+		/* more pages than the cache holds: it starts over, the bytes stay right */
+		for (uint64_t pg = 0; pg < 40; pg++) {
+			assert_int_equal(memsrc_read(m, pg * 4096 + 5, buf, 16, &err), 0);
+			assert_memory_equal(buf, img + pg * 4096 + 5, 16);
+		}
+		assert_true(m->stats.cache_overflows >= 2);
+		memsrc_cache_flush(m);
+		uint64_t before = m->stats.reads;
+		assert_int_equal(memsrc_read(m, 8192, buf, 8, &err), 0);
+		assert_int_equal(m->stats.reads, before + 1);
+		/* the file shrinks under the page just cached: a copy still
+		 * reads until the scan ends, a mapped page no longer does */
+		assert_int_equal(truncate(path, 4096), 0);
+		aerr_clear(&err);
+		if (pread_only) {
+			assert_int_equal(memsrc_read(m, 8192, buf, 8, &err), 0);
+			assert_memory_equal(buf, img + 8192, 8);
+			memsrc_cache_flush(m);
+		}
+		assert_int_equal(memsrc_read(m, 8192, buf, 8, &err), -EIO);
+		assert_non_null(strstr(err.msg, "shrank"));
+		/* the page that remains still reads */
+		assert_int_equal(memsrc_read(m, 0, buf, 8, &err), 0);
+		memsrc_close(m);
+		assert_int_equal(truncate(path, (off_t)size), 0);
+		int fd = open(path, O_WRONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, img, size, 0), (ssize_t)size);
+		close(fd);
+	}
+	unlink(path);
+	free(img);
+}
+
 /* dump a two-range source to each format and read it back */
 static void test_dump_roundtrip(void **state)
 {
@@ -366,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_regions),
 		cmocka_unit_test(test_iomem),
 		cmocka_unit_test(test_shrink_and_remove),
+		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_dump_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
