@@ -1,6 +1,10 @@
 #include "linux/pagecache.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,101 +105,147 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* ---- hashes, SHA-1 and MD5 once per content ----
+/* ---- hashes: SHA-256, SHA-1 and MD5 once per content ----
  *
- * Every scan hashes every executable and library again: a page-cache
+ * Every scan checks every executable and library again: a page-cache
  * write (Dirty Pipe and its kind) changes a file without touching its
- * inode.  For a file seen before (by its inode's address) a scan computes
- * SHA-256 alone and, when it is the one remembered, takes SHA-1 and MD5
- * (three times the cost) from the memo; a new file, or changed content,
- * gets all three in one pass.  So each page is read once per scan. */
+ * inode, so neither the inode nor its size nor its mtime says whether the
+ * content is the one hashed before.  The content does.  For a file seen
+ * before (by its inode's address), a scan computes a GMAC of its pages
+ * (AES-128 GHASH, about five times faster than SHA-256 here) under a key
+ * drawn at random when argus starts.  When the tag is the one remembered,
+ * the three digests come from the memo; a new file, or changed content,
+ * gets all three and a new tag in one pass.
+ *
+ * Why a MAC and not a fast checksum: GHASH with a secret key is a
+ * universal hash.  The key and the tags never leave this process, so
+ * software in the guest that rewrites a file cannot choose new content
+ * with the old tag: two different contents of L 16-byte blocks get the
+ * same tag with probability at most L / 2^128 over the key.  A checksum
+ * (CRC, xxHash) has no key and would let it. */
 #define MEMO_MAX 65536
+#define MEMO_TAG 16
 
 struct hash_memo {
 	struct u64map idx;		/* inode address -> entry */
 	struct memo_entry {
+		uint64_t size;
+		unsigned char tag[MEMO_TAG];
 		unsigned char sha256[32];
 		char sha1[41], md5[33];
 	} *v;
 	size_t n, cap;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *mctx;
+	unsigned char key[16], iv[12];
 };
 
 void linux_hash_memo_free(struct kernel *k)
 {
-	if (!k->hmemo)
+	struct hash_memo *m = k->hmemo;
+
+	if (!m)
 		return;
-	u64map_free(&k->hmemo->idx);
-	free(k->hmemo->v);
-	free(k->hmemo);
+	u64map_free(&m->idx);
+	free(m->v);
+	EVP_MAC_CTX_free(m->mctx);
+	EVP_MAC_free(m->mac);
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+	free(m);
 	k->hmemo = NULL;
 }
 
-static struct memo_entry *memo_get(struct kernel *k, uint64_t inode)
+/* The memo, made on first use with a fresh random key; NULL when it
+ * cannot be (no memory, no randomness, no GMAC): every file is then
+ * hashed in full, every scan. */
+static struct hash_memo *memo_of(struct kernel *k)
+{
+	struct hash_memo *m = k->hmemo;
+
+	if (m)
+		return m->mctx ? m : NULL;
+	if (!(m = k->hmemo = calloc(1, sizeof(*m))))
+		return NULL;
+	u64map_init(&m->idx);
+	if (RAND_bytes(m->key, sizeof(m->key)) != 1 || RAND_bytes(m->iv, sizeof(m->iv)) != 1 ||
+	    !(m->mac = EVP_MAC_fetch(NULL, "GMAC", NULL)) || !(m->mctx = EVP_MAC_CTX_new(m->mac)))
+		return NULL;
+	return m;
+}
+
+static int mac_init(struct hash_memo *m)
+{
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, "AES-128-GCM", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_IV, m->iv, sizeof(m->iv)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	return EVP_MAC_init(m->mctx, m->key, sizeof(m->key), p);
+}
+
+static struct memo_entry *memo_get(struct hash_memo *m, uint64_t inode)
 {
 	uint64_t i;
 
-	return k->hmemo && u64map_get(&k->hmemo->idx, inode, &i) ? &k->hmemo->v[i] : NULL;
+	return m && u64map_get(&m->idx, inode, &i) ? &m->v[i] : NULL;
 }
 
-static void memo_put(struct kernel *k, uint64_t inode, const unsigned char sha256[32],
-		     const char *sha1, const char *md5)
+static struct memo_entry *memo_new(struct hash_memo *m, uint64_t inode)
 {
-	struct hash_memo *m = k->hmemo;
-	struct memo_entry *e = memo_get(k, inode);
+	struct memo_entry *e = memo_get(m, inode);
 
-	if (!e) {
-		if (!m && !(m = k->hmemo = calloc(1, sizeof(*m))))
-			return;
-		if (m->n == MEMO_MAX) {		/* bounded: start over */
-			u64map_clear(&m->idx);
-			m->n = 0;
-		}
-		if (m->n == m->cap) {
-			size_t nc = m->cap ? m->cap * 2 : 256;
-			struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
-			if (!nv)
-				return;
-			m->v = nv;
-			m->cap = nc;
-		}
-		if (u64map_put(&m->idx, inode, m->n) < 0)
-			return;
-		e = &m->v[m->n++];
+	if (e || !m)
+		return e;
+	if (m->n == MEMO_MAX) {		/* bounded: start over */
+		u64map_clear(&m->idx);
+		m->n = 0;
 	}
-	memcpy(e->sha256, sha256, 32);
-	memcpy(e->sha1, sha1, sizeof(e->sha1));
-	memcpy(e->md5, md5, sizeof(e->md5));
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 256;
+		struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		m->v = nv;
+		m->cap = nc;
+	}
+	if (u64map_put(&m->idx, inode, m->n) < 0)
+		return NULL;
+	return &m->v[m->n++];
 }
 
-/* Digest the file's pages with each of nmd digests: 0, or -1 when a page
- * went away or could not be read. */
-static int digest_pages(struct kernel *k, uint64_t mapping, uint64_t size, const EVP_MD **mds,
-			unsigned char (*out)[EVP_MAX_MD_SIZE], int nmd)
+/* One pass over the file's pages (at physical addresses pas): each of nmd digests into md[], and the
+ * memo's MAC into tag when mac is set.  0, or -1 when a page went away or
+ * could not be read. */
+static int digest_pages(struct kernel *k, const uint64_t *pas, uint64_t size, const EVP_MD **mds,
+			unsigned char (*md)[EVP_MAX_MD_SIZE], int nmd, struct hash_memo *mac,
+			unsigned char tag[MEMO_TAG])
 {
 	uint64_t psize = 1ULL << k->prof->page_shift, pages = (size + psize - 1) >> k->prof->page_shift;
 	EVP_MD_CTX *c[3] = { 0 };
 	unsigned char page[4096];
 	unsigned mdlen;
-	int ok = 1;
+	size_t taglen;
+	int ok = !mac || mac_init(mac);
 
 	for (int j = 0; j < nmd; j++)
 		ok = ok && (c[j] = EVP_MD_CTX_new()) && EVP_DigestInit_ex(c[j], mds[j], NULL);
 	for (uint64_t i = 0; ok && i < pages; i++) {
-		uint64_t left = i + 1 < pages ? psize : size - i * psize, pa;
-		if (page_pa(k, mapping, i, &pa))
-			ok = 0;
+		uint64_t left = i + 1 < pages ? psize : size - i * psize, pa = pas[i];
 		/* a page of 4, 16 or 64 KiB, hashed 4 KiB at a time */
 		for (uint64_t done = 0; ok && done < left; done += sizeof(page)) {
 			size_t n = left - done < sizeof(page) ? (size_t)(left - done) : sizeof(page);
 			ok = !memsrc_peek(k->mem, pa + done, page, n, NULL);
 			for (int j = 0; ok && j < nmd; j++)
 				ok = EVP_DigestUpdate(c[j], page, n);
+			ok = ok && (!mac || EVP_MAC_update(mac->mctx, page, n));
 		}
 	}
 	for (int j = 0; j < nmd; j++) {
-		ok = ok && EVP_DigestFinal_ex(c[j], out[j], &mdlen);
+		ok = ok && EVP_DigestFinal_ex(c[j], md[j], &mdlen);
 		EVP_MD_CTX_free(c[j]);
 	}
+	ok = ok && (!mac || EVP_MAC_final(mac->mctx, tag, &taglen, MEMO_TAG));
 	return ok ? 0 : -1;
 }
 
@@ -205,8 +255,9 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	uint64_t size = kernel_field(k, inode, &o->inode__i_size);
 	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
 	int shift = k->prof->page_shift;
-	uint64_t psize = 1ULL << shift, pages = (size + psize - 1) >> shift, missing = 0, pa;
-	unsigned char md[3][EVP_MAX_MD_SIZE];
+	uint64_t psize = 1ULL << shift, pages = (size + psize - 1) >> shift, missing = 0;
+	unsigned char md[3][EVP_MAX_MD_SIZE], tag[MEMO_TAG];
+	uint64_t *pas;
 	char reason[128];
 
 	memset(out, 0, sizeof(*out));
@@ -219,30 +270,48 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 		out->reason = "file larger than the hashing limit";
 		return;
 	}
+	if (!(pas = malloc((pages ? pages : 1) * sizeof(*pas)))) {
+		out->reason = "out of memory";
+		return;
+	}
+	/* each page's place looked up once: the digests read them */
 	for (uint64_t i = 0; i < pages; i++)
-		if (page_pa(k, mapping, i, &pa))
+		if (page_pa(k, mapping, i, &pas[i]))
 			missing++;
 	if (missing) {
 		snprintf(reason, sizeof(reason), "%llu of %llu pages not in the page cache",
 			 (unsigned long long)missing, (unsigned long long)pages);
 		out->reason = arena_strndup(a, reason, strlen(reason));
+		free(pas);
 		return;
 	}
 	out->reason = "page changed while hashing";
-	const EVP_MD *sha256 = EVP_sha256(), *all[3] = { sha256, EVP_sha1(), EVP_md5() };
-	const struct memo_entry *e = memo_get(k, inode);
-	if (e && !digest_pages(k, mapping, size, &sha256, md, 1) && !memcmp(md[0], e->sha256, 32)) {
+	const EVP_MD *all[3] = { EVP_sha256(), EVP_sha1(), EVP_md5() };
+	struct hash_memo *m = memo_of(k);
+	struct memo_entry *e = memo_get(m, inode);
+	if (e && e->size == size && !digest_pages(k, pas, size, NULL, md, 0, m, tag) &&
+	    !CRYPTO_memcmp(tag, e->tag, MEMO_TAG)) {
+		hex(e->sha256, 32, out->sha256);
 		memcpy(out->sha1, e->sha1, sizeof(out->sha1));
 		memcpy(out->md5, e->md5, sizeof(out->md5));
 	} else {
-		/* a new file or new content: all three in one pass */
-		if (digest_pages(k, mapping, size, all, md, 3))
+		/* a new file or new content: all three and the tag in one pass */
+		if (digest_pages(k, pas, size, all, md, 3, m, tag)) {
+			free(pas);
 			return;
+		}
+		hex(md[0], 32, out->sha256);
 		hex(md[1], 20, out->sha1);
 		hex(md[2], 16, out->md5);
-		memo_put(k, inode, md[0], out->sha1, out->md5);
+		if ((e = memo_new(m, inode))) {
+			e->size = size;
+			memcpy(e->tag, tag, MEMO_TAG);
+			memcpy(e->sha256, md[0], 32);
+			memcpy(e->sha1, out->sha1, sizeof(e->sha1));
+			memcpy(e->md5, out->md5, sizeof(e->md5));
+		}
 	}
-	hex(md[0], 32, out->sha256);
+	free(pas);
 	out->status = 0;
 	out->reason = NULL;
 }
@@ -253,16 +322,25 @@ struct hashed {
 	uint64_t inode;
 	struct snap_hash h;
 	uint16_t e_type;
+	int hashed;		/* linux_file_hash() ran */
 	int64_t size;
 };
 
 static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, struct u64map *idx,
-				      struct hashed **v, size_t *n, size_t *cap, uint64_t inode)
+				      struct hashed **v, size_t *n, size_t *cap, uint64_t inode,
+				      int mapped_only)
 {
 	uint64_t i;
 
-	if (u64map_get(idx, inode, &i))
-		return &(*v)[i];
+	if (u64map_get(idx, inode, &i)) {
+		struct hashed *h = &(*v)[i];
+		/* first seen mapped and not ELF, now as an executable */
+		if (!mapped_only && !h->hashed) {
+			linux_file_hash(k, inode, &h->h, &s->arena);
+			h->hashed = 1;
+		}
+		return h;
+	}
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
 		struct hashed *nv = realloc(*v, nc * sizeof(*nv));
@@ -278,7 +356,14 @@ static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, stru
 	h->e_type = 0;
 	if (!linux_file_read(k, inode, 0, ehdr, sizeof(ehdr)) && !memcmp(ehdr, "\x7f" "ELF", 4))
 		memcpy(&h->e_type, ehdr + 16, 2);
-	linux_file_hash(k, inode, &h->h, &s->arena);
+	/* a mapped file that is not ELF (a locale archive, a database) is
+	 * not reported: not hashed either */
+	memset(&h->h, 0, sizeof(h->h));
+	h->h.status = -ENODATA;
+	h->h.reason = "not an ELF file";
+	h->hashed = h->e_type || !mapped_only;
+	if (h->hashed)
+		linux_file_hash(k, inode, &h->h, &s->arena);
 	u64map_put(idx, inode, *n);
 	return &(*v)[(*n)++];
 }
@@ -294,7 +379,7 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
 		if (p->exe_inode) {
-			const struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, p->exe_inode);
+			const struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, p->exe_inode, 0);
 			if (h)
 				p->exe_hash = h->h;
 		}
@@ -308,7 +393,7 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 				dup = elfs[q].vma->inode == vm->inode;
 			if (dup)
 				continue;
-			const struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, vm->inode);
+			const struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, vm->inode, 1);
 			if (!h || !h->e_type)
 				continue;
 			elfs[ne].vma = vm;
