@@ -10,41 +10,21 @@ static uint64_t dptr(const struct elfsym_image *img, uint64_t v)
 	return v < img->base ? v + img->base : v;
 }
 
-static int gnu_hash_count(struct elfsym_image *img, uint64_t gh)
+static int gnu_hash_open(struct elfsym_image *img, uint64_t gh)
 {
-	uint32_t hdr[4], nbuckets, symoffset, bloom;
-	uint32_t maxsym = 0;
+	uint32_t hdr[4];
 
 	if (vas_read(img->as, gh, hdr, sizeof(hdr), NULL))
 		return -EFAULT;
-	nbuckets = hdr[0];
-	symoffset = hdr[1];
-	bloom = hdr[2];
-	if (!nbuckets || nbuckets > ELFSYM_MAX_SYMS || bloom > ELFSYM_MAX_SYMS)
+	/* nbuckets, symoffset, bloom words (64-bit), bloom shift */
+	if (!hdr[0] || hdr[0] > ELFSYM_MAX_SYMS || hdr[1] > ELFSYM_MAX_SYMS ||
+	    hdr[2] > ELFSYM_MAX_SYMS)
 		return -EINVAL;
-	uint64_t buckets = gh + 16 + (uint64_t)bloom * 8;
-	for (uint32_t i = 0; i < nbuckets; i++) {
-		uint32_t b;
-		if (vas_read(img->as, buckets + i * 4ULL, &b, 4, NULL))
-			return -EFAULT;
-		if (b > maxsym)
-			maxsym = b;
-	}
-	if (maxsym < symoffset) {
-		img->nsyms = symoffset;
-		return 0;
-	}
-	uint64_t chains = buckets + (uint64_t)nbuckets * 4;
-	for (uint32_t n = 0; n < ELFSYM_MAX_SYMS; n++, maxsym++) {
-		uint32_t h;
-		if (vas_read(img->as, chains + (uint64_t)(maxsym - symoffset) * 4, &h, 4, NULL))
-			return -EFAULT;
-		if (h & 1) {
-			img->nsyms = maxsym + 1;
-			return 0;
-		}
-	}
-	return -E2BIG;
+	img->gh_nbuckets = hdr[0];
+	img->gh_symoffset = hdr[1];
+	img->gh_buckets = gh + 16 + (uint64_t)hdr[2] * 8;
+	img->gh_chains = img->gh_buckets + (uint64_t)hdr[0] * 4;
+	return 0;
 }
 
 int elfsym_open(struct elfsym_image *img, struct vas *as, uint64_t base)
@@ -87,6 +67,8 @@ int elfsym_open(struct elfsym_image *img, struct vas *as, uint64_t base)
 	}
 	if (!img->symtab || !img->strtab || !img->strsz || img->strsz > (64u << 20))
 		return -ENOENT;
+	if (gnuhash)
+		return gnu_hash_open(img, gnuhash);
 	if (hash) {
 		uint32_t h[2];
 		if (vas_read(as, hash, h, sizeof(h), NULL) || h[1] > ELFSYM_MAX_SYMS)
@@ -94,30 +76,64 @@ int elfsym_open(struct elfsym_image *img, struct vas *as, uint64_t base)
 		img->nsyms = h[1];
 		return 0;
 	}
-	if (gnuhash)
-		return gnu_hash_count(img, gnuhash);
 	return -ENOENT;
+}
+
+/* Is symbol i defined and named name (nl bytes)?  1 with *addr set, 0 not,
+ * -EFAULT unreadable. */
+static int sym_is(const struct elfsym_image *img, uint32_t i, const char *name, size_t nl,
+		  uint64_t *addr)
+{
+	Elf64_Sym s;
+	char buf[128];
+
+	if (vas_read(img->as, img->symtab + (uint64_t)i * sizeof(s), &s, sizeof(s), NULL))
+		return -EFAULT;
+	if (!s.st_name || s.st_shndx == SHN_UNDEF || s.st_name + nl >= img->strsz)
+		return 0;
+	if (vas_read(img->as, img->strtab + s.st_name, buf, nl + 1, NULL) ||
+	    memcmp(buf, name, nl + 1))
+		return 0;
+	*addr = img->base + s.st_value;
+	return 1;
 }
 
 int elfsym_lookup(const struct elfsym_image *img, const char *name, uint64_t *addr)
 {
 	size_t nl = strlen(name);
-	char buf[128];
 
-	if (nl + 1 > sizeof(buf))
+	if (nl + 1 > 128)
 		return -EINVAL;
-	for (uint32_t i = 1; i < img->nsyms; i++) {
-		Elf64_Sym s;
-		if (vas_read(img->as, img->symtab + (uint64_t)i * sizeof(s), &s, sizeof(s), NULL))
+	if (img->gh_nbuckets) {
+		uint32_t h = 5381, b, ch;
+		for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+			h = h * 33 + *c;
+		if (vas_read(img->as, img->gh_buckets + (h % img->gh_nbuckets) * 4ULL, &b, 4, NULL))
 			return -EFAULT;
-		if (!s.st_name || s.st_shndx == SHN_UNDEF || s.st_name + nl >= img->strsz)
-			continue;
-		if (vas_read(img->as, img->strtab + s.st_name, buf, nl + 1, NULL))
-			continue;
-		if (!memcmp(buf, name, nl + 1)) {
-			*addr = img->base + s.st_value;
-			return 0;
+		if (b < img->gh_symoffset)
+			return -ENOENT;
+		/* the chain ends at an entry with bit 0 set; a hostile one
+		 * that never does ends at the bound */
+		for (uint32_t i = b; i - b < ELFSYM_MAX_SYMS; i++) {
+			if (vas_read(img->as, img->gh_chains + (uint64_t)(i - img->gh_symoffset) * 4,
+				     &ch, 4, NULL))
+				return -EFAULT;
+			if ((ch | 1) == (h | 1)) {
+				int r = sym_is(img, i, name, nl, addr);
+				if (r)
+					return r < 0 ? r : 0;
+			}
+			if (ch & 1)
+				break;
 		}
+		return -ENOENT;
+	}
+	for (uint32_t i = 1; i < img->nsyms; i++) {
+		int r = sym_is(img, i, name, nl, addr);
+		if (r < 0)
+			return r;
+		if (r)
+			return 0;
 	}
 	return -ENOENT;
 }

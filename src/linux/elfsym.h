@@ -13,8 +13,12 @@ struct elfsym_image {
 	struct vas *as;
 	uint64_t base;		/* load address (lowest mapping, file offset 0) */
 	uint64_t symtab, strtab, strsz;
-	uint32_t nsyms;
+	uint32_t nsyms;		/* for the linear search: 0 when the GNU hash is used */
 	uint16_t machine;	/* e_machine: EM_X86_64, EM_AARCH64, ... */
+	/* DT_GNU_HASH, when the image has one: a lookup reads one bucket and
+	 * its chain instead of every symbol */
+	uint64_t gh_buckets, gh_chains;
+	uint32_t gh_nbuckets, gh_symoffset;
 };
 
 /* Parse the image's headers and dynamic section: 0 or -errno. */
