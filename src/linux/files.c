@@ -14,6 +14,7 @@
 #include "linux/kernel.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
+#include "core/vec.h"
 
 #define FD_TABLE_MAX (1u << 20)
 #define FD_CHUNK 512
@@ -96,14 +97,8 @@ static void inode_details(struct fctx *c, struct snap_fd *f)
 
 static struct snap_sock *new_sock(struct fctx *c)
 {
-	if (c->nsocks == c->capsocks) {
-		size_t nc = c->capsocks ? c->capsocks * 2 : 64;
-		struct snap_sock *n = realloc(c->socks, nc * sizeof(*n));
-		if (!n)
-			return NULL;
-		c->socks = n;
-		c->capsocks = nc;
-	}
+	if (vec_reserve(c->socks, c->nsocks, c->capsocks, 64))
+		return NULL;
 	struct snap_sock *s = &c->socks[c->nsocks];
 	memset(s, 0, sizeof(*s));
 	return s;
@@ -266,14 +261,8 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 				c->s->stats.bad_objects++;
 				continue;
 			}
-			if (n == cap) {
-				uint32_t nc = cap ? cap * 2 : 16;
-				struct snap_fd *nv = realloc(v, nc * sizeof(*nv));
-				if (!nv)
-					goto done;
-				v = nv;
-				cap = nc;
-			}
+			if (vec_reserve(v, n, cap, 16))
+				goto done;
 			if (one_fd(c, p, (int32_t)(base + i), ptrs[i], &v[n])) {
 				c->s->stats.bad_objects++;
 				continue;

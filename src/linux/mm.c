@@ -13,6 +13,7 @@
 #include "linux/kernel.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
+#include "core/vec.h"
 
 #define MT_MAX_DEPTH 31
 #define MT_MAX_NODES 65536
@@ -40,14 +41,8 @@ static int add_vma(struct mctx *c, uint64_t vma)
 	}
 	if (c->n >= c->max)
 		return -E2BIG;
-	if (c->n == c->cap) {
-		uint32_t nc = c->cap ? c->cap * 2 : 64;
-		uint64_t *nv = realloc(c->vmas, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		c->vmas = nv;
-		c->cap = nc;
-	}
+	if (vec_reserve(c->vmas, c->n, c->cap, 64))
+		return -ENOMEM;
 	c->vmas[c->n++] = vma;
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "linux/kernel.h"
 #include "linux/walk.h"
+#include "core/vec.h"
 
 #define MAX_NETDEVS 4096
 #define MAX_ADDRS 64
@@ -96,14 +97,8 @@ int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err
 	list_walk_init(&w, &k->kvas, k->prof->sym.init_net + (uint64_t)o->net__dev_base_head.off,
 		       MAX_NETDEVS);
 	while (list_walk_next(&w, &node)) {
-		if (n == cap) {
-			uint32_t nc = cap ? cap * 2 : 8;
-			struct snap_netif *nv = realloc(v, nc * sizeof(*nv));
-			if (!nv)
-				break;
-			v = nv;
-			cap = nc;
-		}
+		if (vec_reserve(v, n, cap, 8))
+			break;
 		one_dev(k, s, node - (uint64_t)o->net_device__dev_list.off, &v[n++]);
 	}
 	if (w.end != WALK_OK)

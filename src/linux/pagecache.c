@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "linux/walk.h"
+#include "core/vec.h"
 
 #define XA_CHUNK_SHIFT 6
 #define XA_CHUNK_SIZE 64
@@ -201,14 +202,8 @@ static struct memo_entry *memo_new(struct hash_memo *m, uint64_t inode)
 		u64map_clear(&m->idx);
 		m->n = 0;
 	}
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 256;
-		struct memo_entry *nv = realloc(m->v, nc * sizeof(*nv));
-		if (!nv)
-			return NULL;
-		m->v = nv;
-		m->cap = nc;
-	}
+	if (vec_reserve(m->v, m->n, m->cap, 256))
+		return NULL;
 	if (u64map_put(&m->idx, inode, m->n) < 0)
 		return NULL;
 	return &m->v[m->n++];
@@ -341,14 +336,8 @@ static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, stru
 		}
 		return h;
 	}
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		struct hashed *nv = realloc(*v, nc * sizeof(*nv));
-		if (!nv)
-			return NULL;
-		*v = nv;
-		*cap = nc;
-	}
+	if (vec_reserve(*v, *n, *cap, 64))
+		return NULL;
 	struct hashed *h = &(*v)[*n];
 	unsigned char ehdr[18];
 	h->inode = inode;

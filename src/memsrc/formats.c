@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/vec.h"
 
 #define LIME_MAGIC 0x4C694D45u
 #define MAX_RANGES 65536u
@@ -42,14 +43,8 @@ static int push_range(struct mem_range **v, size_t *n, size_t *cap, uint64_t pa,
 {
 	if (*n >= MAX_RANGES)
 		return -E2BIG;
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct mem_range *nv = realloc(*v, nc * sizeof(**v));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = nc;
-	}
+	if (vec_reserve(*v, *n, *cap, 16))
+		return -ENOMEM;
 	(*v)[*n].pa = pa;
 	(*v)[*n].len = len;
 	(*v)[*n].off = off;

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "profile/isf_priv.h"
+#include "core/vec.h"
 
 #define ISF_MAX_SIZE (1ULL << 40)	/* no type or offset is larger */
 #define ISF_MAX_DEPTH 32		/* nesting of type descriptors */
@@ -344,14 +345,8 @@ static int add_const(struct build *b, const char *name, int64_t val)
 {
 	struct isf_priv *p = b->p;
 
-	if (p->nconsts == p->consts_cap) {
-		size_t ncap = p->consts_cap ? p->consts_cap * 2 : 1024;
-		struct isf_const *n = realloc(p->consts, ncap * sizeof(*n));
-		if (!n)
-			return oom(b);
-		p->consts = n;
-		p->consts_cap = ncap;
-	}
+	if (vec_reserve(p->consts, p->nconsts, p->consts_cap, 1024))
+		return oom(b);
 	if (p->nconsts >= UINT32_MAX - 1)
 		return aerr_set(b->err, E2BIG, "%s: too many enumerators", b->file);
 	p->consts[p->nconsts].val = val;
@@ -423,14 +418,8 @@ static struct isf_field *new_field(struct build *b)
 {
 	struct isf_priv *p = b->p;
 
-	if (p->nfields == p->fields_cap) {
-		size_t ncap = p->fields_cap ? p->fields_cap * 2 : 4096;
-		struct isf_field *n = ncap < UINT32_MAX ? realloc(p->fields, ncap * sizeof(*n)) : NULL;
-		if (!n)
-			return NULL;
-		p->fields = n;
-		p->fields_cap = ncap;
-	}
+	if (p->nfields >= UINT32_MAX - 1 || vec_reserve(p->fields, p->nfields, p->fields_cap, 4096))
+		return NULL;
 	return &p->fields[p->nfields++];
 }
 

@@ -30,6 +30,7 @@
 #include "output/json.h"
 #include "profile/isf.h"
 #include "profile/isf_priv.h"
+#include "core/vec.h"
 
 #ifndef DW_LANG_Rust
 #define DW_LANG_Rust 0x1c
@@ -147,15 +148,9 @@ static void queue(struct dw *d, Dwarf_Die *die)
 {
 	if (u64map_test_and_set(&d->queued, die_key(d, die)))
 		return;
-	if (d->nwork == d->work_cap) {
-		size_t ncap = d->work_cap ? d->work_cap * 2 : 256;
-		Dwarf_Die *n = realloc(d->work, ncap * sizeof(*n));
-		if (!n) {
-			d->oom = 1;
-			return;
-		}
-		d->work = n;
-		d->work_cap = ncap;
+	if (vec_reserve(d->work, d->nwork, d->work_cap, 256)) {
+		d->oom = 1;
+		return;
 	}
 	d->work[d->nwork++] = *die;
 }
@@ -442,15 +437,9 @@ static void note_var(struct dw *d, Dwarf_Die *die)
 			d->var_types[i] = (struct dvar){ t, 0 };
 		return;
 	}
-	if (d->nvars == d->vars_cap) {
-		size_t ncap = d->vars_cap ? d->vars_cap * 2 : 1024;
-		struct dvar *n = realloc(d->var_types, ncap * sizeof(*n));
-		if (!n) {
-			d->oom = 1;
-			return;
-		}
-		d->var_types = n;
-		d->vars_cap = ncap;
+	if (vec_reserve(d->var_types, d->nvars, d->vars_cap, 1024)) {
+		d->oom = 1;
+		return;
 	}
 	d->var_types[d->nvars] = (struct dvar){ t, decl };
 	if (isf_strset_put(&d->vars, name, d->nvars++) < 0)

@@ -1,4 +1,5 @@
 #include "profile/ksyms.h"
+#include "core/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,8 @@ void ksyms_free(struct ksyms *ks)
 
 int ksyms_add(struct ksyms *ks, const char *name, size_t namelen, uint64_t addr, char type)
 {
-	if (ks->n == ks->cap) {
-		size_t ncap = ks->cap ? ks->cap * 2 : 4096;
-		struct ksym *n = realloc(ks->syms, ncap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		ks->syms = n;
-		ks->cap = ncap;
-	}
+	if (vec_reserve(ks->syms, ks->n, ks->cap, 4096))
+		return -ENOMEM;
 	if (ks->pool_len + namelen + 1 > ks->pool_cap) {
 		size_t ncap = ks->pool_cap ? ks->pool_cap : 65536;
 		while (ks->pool_len + namelen + 1 > ncap)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/vec.h"
 #include "core/buf.h"
 #include "core/u64map.h"
 #include "linux/walk.h"
@@ -46,6 +47,33 @@ static void test_arena(void **state)
 	for (int j = 0; j < 1000; j++)
 		assert_int_equal(again[j], 0);
 	arena_free(&a);
+}
+
+static void test_vec(void **state)
+{
+	(void)state;
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	for (uint32_t i = 0; i < 1000; i++) {
+		assert_int_equal(vec_reserve(v, n, cap, 4), 0);
+		v[n++] = i;
+	}
+	assert_int_equal(cap, 1024);
+	for (uint32_t i = 0; i < 1000; i++)
+		assert_int_equal(v[i], i);
+	free(v);
+
+	/* a capacity its type cannot hold is refused, the array kept */
+	uint16_t *w = NULL;
+	uint8_t wn = 0, wcap = 0;
+	while (!vec_reserve(w, wn, wcap, 1)) {
+		w[wn] = (uint16_t)(wn * 3);
+		wn++;
+	}
+	assert_int_equal(wcap, 128);
+	assert_int_equal(wn, 128);
+	assert_int_equal(w[127], 127 * 3);
+	free(w);
 }
 
 static void test_u64map(void **state)
@@ -210,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_u64map),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_json_escape),
