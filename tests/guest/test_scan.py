@@ -64,6 +64,14 @@ def workload(guest):
         guest.spawn("(echo hello; exec sleep 1000) | socat - TCP6:[2001:db8::10]:8081 >/dev/null"),
         guest.spawn("sleep 1000 | socat - UNIX-CONNECT:/tmp/u.sock"),
     ]
+    # under TCG a just-booted guest may take longer than a second to
+    # connect: wait for the 2 listeners and 3 connections (6 ends)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = [c[4] for c in parse_tcp(guest.check("argus-truth tcp").splitlines()).values()]
+        if states.count("LISTEN") >= 2 and states.count("ESTABLISHED") >= 6:
+            break
+        time.sleep(0.5)
     time.sleep(1)
     yield pids
     guest.run("kill " + " ".join(str(p) for p in pids) + "; killall socat sleep 2>/dev/null")
