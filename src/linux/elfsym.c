@@ -85,7 +85,7 @@ static int sym_is(const struct elfsym_image *img, uint32_t i, const char *name, 
 		  uint64_t *addr)
 {
 	Elf64_Sym s;
-	char buf[128];
+	char buf[ELFSYM_NAME_MAX];
 
 	if (vas_read(img->as, img->symtab + (uint64_t)i * sizeof(s), &s, sizeof(s), NULL))
 		return -EFAULT;
@@ -102,7 +102,7 @@ int elfsym_lookup(const struct elfsym_image *img, const char *name, uint64_t *ad
 {
 	size_t nl = strlen(name);
 
-	if (nl + 1 > 128)
+	if (nl + 1 > ELFSYM_NAME_MAX)
 		return -EINVAL;
 	if (img->gh_nbuckets) {
 		uint32_t h = 5381, b, ch;

@@ -8,6 +8,7 @@
 #include "arch/arch.h"
 
 #define ELFSYM_MAX_SYMS 200000u
+#define ELFSYM_NAME_MAX 128	/* longest name looked up, NUL included */
 
 struct elfsym_image {
 	struct vas *as;

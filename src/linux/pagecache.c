@@ -132,8 +132,7 @@ struct hash_memo {
 	struct memo_entry {
 		uint64_t size;
 		unsigned char tag[MEMO_TAG];
-		unsigned char sha256[32];
-		char sha1[41], md5[33];
+		char sha256[65], sha1[41], md5[33];	/* as snap_hash holds them */
 	} *v;
 	size_t n, cap;
 	EVP_MAC *mac;
@@ -209,9 +208,9 @@ static struct memo_entry *memo_new(struct hash_memo *m, uint64_t inode)
 	return &m->v[m->n++];
 }
 
-/* One pass over the file's pages (at physical addresses pas): each of nmd digests into md[], and the
- * memo's MAC into tag when mac is set.  0, or -1 when a page went away or
- * could not be read. */
+/* One pass over the file's pages (at physical addresses pas): each of nmd
+ * digests into md[], and the memo's MAC into tag when mac is set.  0, or
+ * -1 when a page went away or could not be read. */
 static int digest_pages(struct kernel *k, const uint64_t *pas, uint64_t size, const EVP_MD **mds,
 			unsigned char (*md)[EVP_MAX_MD_SIZE], int nmd, struct hash_memo *mac,
 			unsigned char tag[MEMO_TAG])
@@ -286,7 +285,7 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	struct memo_entry *e = memo_get(m, inode);
 	if (e && e->size == size && !digest_pages(k, pas, size, NULL, md, 0, m, tag) &&
 	    !CRYPTO_memcmp(tag, e->tag, MEMO_TAG)) {
-		hex(e->sha256, 32, out->sha256);
+		memcpy(out->sha256, e->sha256, sizeof(out->sha256));
 		memcpy(out->sha1, e->sha1, sizeof(out->sha1));
 		memcpy(out->md5, e->md5, sizeof(out->md5));
 	} else {
@@ -301,7 +300,7 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 		if ((e = memo_new(m, inode))) {
 			e->size = size;
 			memcpy(e->tag, tag, MEMO_TAG);
-			memcpy(e->sha256, md[0], 32);
+			memcpy(e->sha256, out->sha256, sizeof(e->sha256));
 			memcpy(e->sha1, out->sha1, sizeof(e->sha1));
 			memcpy(e->md5, out->md5, sizeof(e->md5));
 		}
