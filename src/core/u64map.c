@@ -105,3 +105,30 @@ int u64map_test_and_set(struct u64map *m, uint64_t key)
 	int r = u64map_put(m, key, 1);
 	return r < 0 ? r : 0;
 }
+
+/* Linear probing: close the gap by moving back each later entry of the
+ * run that may sit in it (its home slot is not in (hole, slot]). */
+int u64map_del(struct u64map *m, uint64_t key)
+{
+	if (!key || !m->cap)
+		return 0;
+	size_t mask = m->cap - 1, s = slot_of(key, m->cap);
+	while (m->keys[s] != key) {
+		if (!m->keys[s])
+			return 0;
+		s = (s + 1) & mask;
+	}
+	size_t hole = s;
+	for (size_t j = (hole + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
+		size_t home = slot_of(m->keys[j], m->cap);
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			m->keys[hole] = m->keys[j];
+			m->vals[hole] = m->vals[j];
+			hole = j;
+		}
+	}
+	m->keys[hole] = 0;
+	m->vals[hole] = 0;
+	m->len--;
+	return 1;
+}

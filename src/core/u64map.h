@@ -25,6 +25,8 @@ void u64map_clear(struct u64map *m);
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
 /* Returns 1 and sets *val if present, else 0.  val may be NULL. */
 int u64map_get(const struct u64map *m, uint64_t key, uint64_t *val);
+/* Remove key: 1 if it was there, 0 if not. */
+int u64map_del(struct u64map *m, uint64_t key);
 /* Insert if absent: returns 1 if it was already present, 0 if added. */
 int u64map_test_and_set(struct u64map *m, uint64_t key);
 

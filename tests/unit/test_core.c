@@ -99,6 +99,38 @@ static void test_u64map(void **state)
 	u64map_free(&m);
 }
 
+/* Deleting from a full, wrapping table keeps every other key reachable:
+ * a small table with many keys per run, every third key deleted, checked
+ * against what should be there after each step. */
+static void test_u64map_del(void **state)
+{
+	(void)state;
+	struct u64map m;
+	uint64_t v;
+	enum { N = 3000 };
+	u64map_init(&m);
+	for (uint64_t k = 1; k <= N; k++)
+		u64map_put(&m, k * 7919, k);
+	for (uint64_t k = 3; k <= N; k += 3) {
+		assert_int_equal(u64map_del(&m, k * 7919), 1);
+		assert_int_equal(u64map_del(&m, k * 7919), 0);
+	}
+	assert_int_equal(m.len, N - N / 3);
+	for (uint64_t k = 1; k <= N; k++) {
+		int there = u64map_get(&m, k * 7919, &v);
+		assert_int_equal(there, k % 3 != 0);
+		if (there)
+			assert_int_equal(v, k);
+	}
+	for (uint64_t k = 1; k <= N; k++)
+		u64map_del(&m, k * 7919);
+	assert_int_equal(m.len, 0);
+	for (size_t i = 0; i < m.cap; i++)
+		assert_int_equal(m.keys[i], 0);
+	assert_int_equal(u64map_del(&m, 0), 0);
+	u64map_free(&m);
+}
+
 static void test_buf(void **state)
 {
 	(void)state;
@@ -240,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_u64map),
+		cmocka_unit_test(test_u64map_del),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_iso8601),
