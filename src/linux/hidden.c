@@ -3,7 +3,9 @@
  *
  * init_pid_ns.idr is an xarray of every struct pid in use; each pid's
  * tasks[PIDTYPE_PID] leads to its task (task->pid_links[PIDTYPE_PID]).
- * A thread-group leader found there but not in the task walk is hidden.
+ * A thread-group leader found there but not in the task walk is hidden --
+ * judged only when the task walk came back to init_task with every task
+ * on it read (snapshot stats.tasks_complete).
  * The walk is bounded (nodes, depth, entries) and checks every pointer.
  */
 #include <stdlib.h>
@@ -87,6 +89,15 @@ int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
 
 	if (!k->prof->sym.init_pid_ns || !o->pid_namespace__idr.present || !o->idr__idr_rt.present)
 		return aerr_set(err, ENOENT, "the pid IDR is not in this kernel's profile");
+	/* "not in the task list" means something only when the whole list was
+	 * read: a walk cut by a limit, a cycle or a bad link leaves tasks out
+	 * that are not hidden.  A limit is reported as Limit Reached. */
+	if (!s->stats.tasks_complete) {
+		if (s->stats.limit_processes)
+			return 0;
+		return aerr_set(err, ENODATA, "not judged: %s",
+				s->stats.task_walk[0] ? s->stats.task_walk : "the task list is incomplete");
+	}
 	u64map_init(&w.known);
 	for (size_t i = 0; i < s->nprocs; i++)
 		u64map_put(&w.known, s->procs[i].task, 1);

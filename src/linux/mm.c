@@ -165,8 +165,13 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 	v->flags = kernel_field(k, vma, &o->vm_area_struct__vm_flags);
 	v->pgoff = kernel_field(k, vma, &o->vm_area_struct__vm_pgoff);
 	v->file = kernel_field(k, vma, &o->vm_area_struct__vm_file);
-	if (!v->file)
+	/* anonymous memory a process maps has no vm_ops (vma_set_anonymous);
+	 * the kernel's own mappings without a file ([vdso], [vvar]) have */
+	if (!v->file) {
+		v->special = o->vm_area_struct__vm_ops.present &&
+			     kernel_field(k, vma, &o->vm_area_struct__vm_ops) != 0;
 		return 0;
+	}
 	if (!kptr_ok(v->file))
 		return -EINVAL;
 	v->inode = kernel_field(k, v->file, &o->file__f_inode);
@@ -174,11 +179,29 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 		v->ino = kernel_field(k, v->inode, &o->inode__i_ino);
 		v->dev = (uint32_t)kernel_field(k, kernel_field(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
 	}
-	long n = linux_file_name(k, v->file, name, cap, NULL);
+	long n = linux_file_name(k, v->file, name, cap, &v->deleted);
 	if (n >= 0)
 		v->path = arena_strndup(&c->s->arena, name, (size_t)n);
 	v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
 	return 0;
+}
+
+/* An exec replaces the mm, bumps self_exec_id, maps the new image, then
+ * the vDSO, then writes the arguments and environment (env_end): until
+ * then the areas are half of one program and half of nothing.  Read once
+ * more after the walk; a process that moved is judged next scan. */
+static void settled(struct mctx *c, struct snap_proc *p)
+{
+	const struct koffsets *o = c->o;
+	uint64_t mm = kernel_field(c->k, p->task, &o->task_struct__mm);
+	uint64_t exec_id = kernel_field(c->k, p->task, &o->task_struct__self_exec_id);
+
+	if (p->mm && mm != p->mm)
+		p->unsettled = "its mm changed during the scan";
+	else if (exec_id != p->self_exec_id)
+		p->unsettled = "it executed a program during the scan";
+	else if (o->mm_struct__env_end.present && !kernel_field(c->k, c->mm, &o->mm_struct__env_end))
+		p->unsettled = "its new program is not set up yet";
 }
 
 static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t cap)
@@ -224,6 +247,7 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	}
 	p->vmas = v;
 	p->nvmas = keep;
+	settled(c, p);
 	c->max -= keep < c->max ? keep : c->max;
 	if (c->bad)
 		alog_debug("pid %d: %d bad memory-area entries skipped", p->pid, c->bad);

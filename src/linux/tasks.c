@@ -245,6 +245,7 @@ static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int
 	p->kthread = !!(p->flags & PF_KTHREAD);
 	p->state = state_letter(get0(c, &o->task_struct____state), get0(c, &o->task_struct__exit_state));
 	p->self_exec_id = get0(c, &o->task_struct__self_exec_id);
+	p->mm = get0(c, &o->task_struct__mm);
 	fill_times(c, p);
 	p->ppid = parent_tgid(c);
 	read_creds(c, p);	/* reads other objects: after we're done with buf */
@@ -282,6 +283,7 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 	uint64_t node;
 	size_t cap = 256, n = 0;
 	struct snap_proc *v;
+	uint32_t unread = 0;
 
 	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
 		(size_t)o->size_task_struct : TASK_MAX_READ;
@@ -306,6 +308,7 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 		}
 		if (fill_proc(&c, node - (uint64_t)o->task_struct__tasks.off, &v[n], with_threads)) {
 			s->stats.bad_objects++;
+			unread++;
 			continue;
 		}
 		n++;
@@ -326,7 +329,11 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
 			 "task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
 		alog_warn("%s", s->stats.task_walk);
+	} else if (unread) {
+		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
+			 "%u of %u tasks on the task list could not be read", unread, w.count);
 	}
+	s->stats.tasks_complete = w.closed && !unread && n == w.count;
 	list_walk_done(&w);
 	qsort(v, n, sizeof(*v), cmp_pid);
 	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));

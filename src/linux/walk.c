@@ -22,8 +22,10 @@ int list_walk_next(struct list_walk *w, uint64_t *node)
 		w->end = WALK_FAULT;
 		return 0;
 	}
-	if (next == w->head)
+	if (next == w->head) {
+		w->closed = 1;
 		return 0;
+	}
 	if (!kptr_ok(next)) {
 		w->end = WALK_BADPTR;
 		return 0;

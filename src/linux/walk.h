@@ -22,6 +22,7 @@ struct list_walk {
 	uint32_t max, count;
 	struct u64map seen;
 	enum walk_end end;
+	int closed;		/* came back to the head: the whole list was seen */
 };
 
 /* A kernel pointer must at least be in the kernel half and aligned. */

@@ -115,7 +115,7 @@ struct kfield {
 	X(maple_arange_64, slot) \
 	X(vm_area_struct, vm_start) X(vm_area_struct, vm_end) X(vm_area_struct, vm_flags) \
 	X(vm_area_struct, vm_file) X(vm_area_struct, vm_pgoff) X(vm_area_struct, vm_next) \
-	X(vm_area_struct, vm_mm) \
+	X(vm_area_struct, vm_mm) X(vm_area_struct, vm_ops) \
 	X(address_space, i_pages) X(address_space, nrpages) X(page, mapping) \
 	X(page, index) X(page, flags) X(xa_node, shift) X(xa_node, slots)
 

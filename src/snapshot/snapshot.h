@@ -74,6 +74,9 @@ struct snap_vma {
 	uint32_t dev;
 	const char *path;	/* NULL if anonymous */
 	int is_main_exe;
+	int deleted;		/* its file is unlinked (or a memfd) */
+	int special;		/* a mapping the kernel made ([vdso], [vvar]):
+				 * no file, but vm_ops of its own */
 };
 
 /* A file's content hashes, from the page cache only. */
@@ -120,6 +123,11 @@ struct snap_proc {
 	uint64_t start_boottime_ns;	/* since boot, counting suspend */
 	int64_t start_realtime_ns;	/* wall clock, 0 if unknown */
 	uint64_t self_exec_id;
+	uint64_t mm;		/* kernel address of its mm_struct (0: none) */
+	/* the process changed under the scan (an exec in flight: its mm,
+	 * exec id or arguments moved between reads, or the new image is not
+	 * set up yet): its memory and files are judged on the next scan */
+	const char *unsettled;
 	uint64_t utime_ns, stime_ns, sum_exec_ns;
 	uint32_t nthreads;
 	struct snap_thread *threads;
@@ -171,6 +179,9 @@ struct snap_stats {
 	/* which configured limit cut a walk in this scan */
 	uint8_t limit_processes, limit_threads, limit_fds, limit_vmas;
 	char task_walk[96];	/* why the task list walk ended early, or "" */
+	/* the task list was walked from init_task back to itself, every
+	 * task on it read: only then can "not in the task list" be judged */
+	int tasks_complete;
 };
 
 struct snapshot {
