@@ -86,12 +86,14 @@ void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 		return;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct snap_proc *p = &s->procs[i];
+		if (p->unsettled)
+			continue;	/* half of one program, half of the next */
 		uint64_t pk = mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns ^ p->self_exec_id);
 		for (uint32_t j = 0; j < p->nelfs; j++) {
 			const struct snap_elf *e = &p->elfs[j];
 			if (e->hash.status)
 				continue;	/* not all in the page cache: not judged */
-			if (u64map_test_and_set(&st->alerted, mix(pk, e->vma->inode)))
+			if (detect_alerted(st, mix(pk, e->vma->inode), p))
 				continue;
 			judge(cfg, s, p, e, emit, ctx);
 		}

@@ -57,12 +57,21 @@ struct detect_cfg {
 struct detect_state {
 	struct u64map conn_first_seen;	/* conn key -> wall-clock ns first seen */
 	struct u64map conn_alerted;	/* conn key -> bitmask of alerts fired */
-	struct u64map alerted;		/* other alerts already reported, by key */
+	struct u64map alerted;		/* alert key -> key of the process it is about */
+	struct u64map interp;		/* content of the host's interpreters -> kind */
 	int64_t last_status_ns;
 };
 
 void detect_state_init(struct detect_state *st);
 void detect_state_free(struct detect_state *st);
+/* Forget what belongs to connections and processes no longer in cur
+ * (called by detect_diff after each scan). */
+void detect_state_prune(struct detect_state *st, const struct snapshot *cur);
+/* Entries held, for tests and the soak. */
+size_t detect_state_size(const struct detect_state *st);
+/* 1 if the alert `key` was reported already, else remember it, owned by
+ * process `owner` (forgotten when the owner is gone), and return 0. */
+int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc *owner);
 
 /* prev may be NULL (first scan: nothing is "created"). now_ns: wall clock
  * of the current scan. */
@@ -79,7 +88,17 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 			struct detect_state *st, act_emit_fn emit, void *ctx);
 
-/* Key of a connection (stable across scans). */
+/* Keys: a connection, a process (pid and start time: survives pid reuse),
+ * and a mix of two keys. */
 uint64_t detect_conn_key(const struct snap_sock *c);
+uint64_t detect_proc_key(const struct snap_proc *p);
+uint64_t detect_mix(uint64_t a, uint64_t b);
+
+/* Shells and command interpreters (interp.c): learn this host's
+ * interpreters' content from a scan; why p is one, or NULL.  by_behaviour:
+ * a process that starts other programs counts too. */
+void detect_interp_learn(struct detect_state *st, const struct snapshot *s);
+const char *detect_interp_why(const struct detect_state *st, const struct snapshot *s,
+			      const struct snap_proc *p, int by_behaviour);
 
 #endif

@@ -1,44 +1,16 @@
-/* diff.c - the events of section 10 from the difference of two scans. */
+/* diff.c - the events of section 10 from the difference of two scans.
+ *
+ * What a process shows the first time a scan sees it counts as if it had
+ * appeared one scan later: its open files (File Descriptor Open) and its
+ * fileless executable memory.  A new program image (an exec) is judged
+ * like a new process.  A process caught changing (snap_proc.unsettled: an
+ * exec in flight) has its memory judged on the next scan, whole. */
 #include <string.h>
 
 #include "detect/detect.h"
 
 #define ALERTED_LONG 1
 #define ALERTED_EXCESSIVE 2
-
-static uint64_t mix(uint64_t a, uint64_t b)
-{
-	uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 29;
-	return x ? x : 1;
-}
-
-static uint64_t proc_key(const struct snap_proc *p)
-{
-	return mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns);
-}
-
-uint64_t detect_conn_key(const struct snap_sock *c)
-{
-	return mix(c->sk, ((uint64_t)c->sport << 16 | c->dport) ^ ((uint64_t)c->family << 40));
-}
-
-void detect_state_init(struct detect_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	u64map_init(&st->conn_first_seen);
-	u64map_init(&st->conn_alerted);
-	u64map_init(&st->alerted);
-}
-
-void detect_state_free(struct detect_state *st)
-{
-	u64map_free(&st->conn_first_seen);
-	u64map_free(&st->conn_alerted);
-	u64map_free(&st->alerted);
-}
 
 struct dctx {
 	const struct detect_cfg *cfg;
@@ -70,10 +42,10 @@ static void diff_threads(struct dctx *d, const struct snapshot *ps, const struct
 
 	u64map_init(&m);
 	for (uint32_t i = 0; pp && i < pp->nthreads; i++)
-		u64map_put(&m, mix((uint64_t)pp->threads[i].tid, pp->threads[i].task), i + 1);
+		u64map_put(&m, detect_mix((uint64_t)pp->threads[i].tid, pp->threads[i].task), i + 1);
 	for (uint32_t i = 0; i < cp->nthreads; i++) {
 		const struct snap_thread *t = &cp->threads[i];
-		uint64_t key = mix((uint64_t)t->tid, t->task);
+		uint64_t key = detect_mix((uint64_t)t->tid, t->task);
 		if (u64map_get(&m, key, NULL)) {
 			u64map_put(&m, key, 0);	/* matched */
 			continue;
@@ -86,7 +58,7 @@ static void diff_threads(struct dctx *d, const struct snapshot *ps, const struct
 	for (uint32_t i = 0; pp && i < pp->nthreads; i++) {
 		uint64_t v;
 		const struct snap_thread *t = &pp->threads[i];
-		if (u64map_get(&m, mix((uint64_t)t->tid, t->task), &v) && v && t->tid != pp->pid) {
+		if (u64map_get(&m, detect_mix((uint64_t)t->tid, t->task), &v) && v && t->tid != pp->pid) {
 			struct act_rec r = { .id = ACT_THREAD_TERMINATED, .snap = ps, .proc = pp, .thread = t };
 			fire(d, &r);
 		}
@@ -96,7 +68,7 @@ static void diff_threads(struct dctx *d, const struct snapshot *ps, const struct
 
 static uint64_t fd_key(const struct snap_fd *f)
 {
-	return mix((uint64_t)(uint32_t)f->fd, f->file);
+	return detect_mix((uint64_t)(uint32_t)f->fd, f->file);
 }
 
 static int fd_writable(const struct snap_fd *f)
@@ -136,9 +108,31 @@ static void diff_fds(struct dctx *d, const struct snapshot *ps, const struct sna
 	u64map_free(&m);
 }
 
+/* Executable code that exists in no file: anonymous memory, a memfd, a
+ * deleted file.  Not the kernel's own mappings ([vdso], [vvar]). */
+static int fileless_code(const struct snap_vma *v)
+{
+	if (!(v->flags & 4) || v->special)
+		return 0;
+	return !v->inode || v->deleted || (v->path && !strncmp(v->path, "/memfd:", 7));
+}
+
+/* A process or program image seen for the first time: its fileless code
+ * is news, as it would be had it been mapped one scan later. */
+static void judge_image(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp)
+{
+	for (uint32_t i = 0; i < cp->nvmas; i++) {
+		if (!fileless_code(&cp->vmas[i]))
+			continue;
+		struct act_rec r = { .id = ACT_EXEC_ANON_MAPPED, .snap = cs, .proc = cp,
+				     .vma = &cp->vmas[i] };
+		fire(d, &r);
+	}
+}
+
 static uint64_t vma_key(const struct snap_vma *v)
 {
-	return mix(v->start, v->end ^ (v->inode << 1));
+	return detect_mix(v->start, v->end ^ (v->inode << 1));
 }
 
 static int vma_mapped_elsewhere(const struct snap_proc *p, uint64_t inode, const struct snap_vma *skip)
@@ -183,9 +177,7 @@ static void vma_added(struct dctx *d, const struct snapshot *cs, const struct sn
 		return;		/* the same memory, re-cut */
 	r.id = ACT_MEMORY_CREATED;
 	fire(d, &r);
-	/* anonymous, or a memfd: code that exists in no file (fileless) */
-	int anon = !v->inode || (v->path && !strncmp(v->path, "/memfd:", 7));
-	if (anon && (v->flags & 4)) {
+	if (fileless_code(v)) {
 		r.id = ACT_EXEC_ANON_MAPPED;
 		fire(d, &r);
 	}
@@ -294,39 +286,61 @@ static void diff_bash(struct dctx *d, const struct snapshot *cs, const struct sn
 
 /* ---- processes ---- */
 
+static void new_fds(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp)
+{
+	for (uint32_t i = 0; i < cp->nfds; i++) {
+		struct act_rec r = { .id = ACT_FD_OPEN, .snap = cs, .proc = cp, .fd = &cp->fds[i] };
+		fire(d, &r);
+	}
+}
+
+/* One process in the current scan; pp is the same process in the last
+ * scan, or NULL when it is new (prev_scan: there was a last scan). */
+static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct snap_proc *pp,
+		      const struct snapshot *cur, const struct snap_proc *cp)
+{
+	if (!pp && prev) {
+		proc_event(d, ACT_PROCESS_CREATED, cur, cp);
+		diff_threads(d, NULL, NULL, cur, cp);
+		new_fds(d, cur, cp);
+	}
+	if (cp->state == 'Z' && prev && (!pp || pp->state != 'Z'))
+		proc_event(d, ACT_PROCESS_ZOMBIE, cur, cp);
+	if (pp) {
+		diff_threads(d, prev, pp, cur, cp);
+		diff_fds(d, prev, pp, cur, cp);
+		diff_bash(d, cur, pp, cp);
+	}
+	if (cp->unsettled)
+		return;		/* judged whole on the next scan */
+	/* a new process, a new program (after an exec every memory area is
+	 * new: the program, not memory it created), or one that was caught
+	 * changing last time: judged as first seen */
+	if (!pp || pp->unsettled || cp->self_exec_id != pp->self_exec_id)
+		judge_image(d, cur, cp);
+	else
+		diff_vmas(d, prev, pp, cur, cp);
+}
+
 static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
 {
 	struct u64map m;
 
 	u64map_init(&m);
-	for (size_t i = 0; i < prev->nprocs; i++)
-		u64map_put(&m, proc_key(&prev->procs[i]), i + 1);
+	for (size_t i = 0; prev && i < prev->nprocs; i++)
+		u64map_put(&m, detect_proc_key(&prev->procs[i]), i + 1);
 	for (size_t i = 0; i < cur->nprocs; i++) {
 		const struct snap_proc *cp = &cur->procs[i], *pp = NULL;
 		uint64_t idx;
-		if (u64map_get(&m, proc_key(cp), &idx) && idx) {
+		if (u64map_get(&m, detect_proc_key(cp), &idx) && idx) {
 			pp = &prev->procs[idx - 1];
-			u64map_put(&m, proc_key(cp), 0);
+			u64map_put(&m, detect_proc_key(cp), 0);
 		}
-		if (!pp) {
-			proc_event(d, ACT_PROCESS_CREATED, cur, cp);
-			diff_threads(d, NULL, NULL, cur, cp);
-		}
-		if (cp->state == 'Z' && (!pp || pp->state != 'Z'))
-			proc_event(d, ACT_PROCESS_ZOMBIE, cur, cp);
-		if (!pp)
-			continue;
-		diff_threads(d, prev, pp, cur, cp);
-		diff_fds(d, prev, pp, cur, cp);
-		/* after an exec every memory area is new: that is the new
-		 * program, not memory it created */
-		if (cp->self_exec_id == pp->self_exec_id)
-			diff_vmas(d, prev, pp, cur, cp);
-		diff_bash(d, cur, pp, cp);
+		diff_proc(d, prev, pp, cur, cp);
 	}
-	for (size_t i = 0; i < prev->nprocs; i++) {
+	for (size_t i = 0; prev && i < prev->nprocs; i++) {
 		uint64_t v;
-		if (u64map_get(&m, proc_key(&prev->procs[i]), &v) && v)
+		if (u64map_get(&m, detect_proc_key(&prev->procs[i]), &v) && v)
 			proc_event(d, ACT_PROCESS_TERMINATED, prev, &prev->procs[i]);
 	}
 	u64map_free(&m);
@@ -351,6 +365,8 @@ static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct 
 	struct act_rec r = { .snap = cs, .sock = c, .first_seen_ns = since,
 			     .proc = snapshot_find(cs, c->pid) };
 
+	if (c->state == 10)
+		return;		/* LISTEN: a port, not a connection */
 	u64map_get(&d->st->conn_alerted, key, &done);
 	if (!(done & ALERTED_LONG) && d->cfg->long_lasting_ns &&
 	    d->now - since >= (int64_t)d->cfg->long_lasting_ns) {
@@ -405,8 +421,9 @@ static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct
 				     .first_seen_ns = (int64_t)t, .ended_ns = d->now,
 				     .proc = snapshot_find(prev, c->pid) };
 		fire(d, &r);
-		u64map_put(&d->st->conn_first_seen, key, 0);
-		u64map_put(&d->st->conn_alerted, key, 0);
+		/* gone: a later socket with the same key is another connection */
+		u64map_del(&d->st->conn_first_seen, key);
+		u64map_del(&d->st->conn_alerted, key);
 	}
 	u64map_free(&m);
 }
@@ -463,8 +480,8 @@ static void hidden(struct dctx *d, const struct snapshot *prev, const struct sna
 		const struct snap_proc *p = &cur->hidden[i];
 		int before = 0;
 		for (size_t j = 0; j < prev->nhidden && !before; j++)
-			before = prev->hidden[j].task == p->task && proc_key(&prev->hidden[j]) == proc_key(p);
-		if (!before || u64map_test_and_set(&d->st->alerted, proc_key(p) ^ 0x4849444eULL))
+			before = prev->hidden[j].task == p->task && detect_proc_key(&prev->hidden[j]) == detect_proc_key(p);
+		if (!before || detect_alerted(d->st, detect_proc_key(p) ^ 0x4849444eULL, p))
 			continue;
 		struct act_rec r = { .id = ACT_PROCESS_HIDDEN, .snap = cur, .proc = p,
 				     .detail = "in the pid namespace's IDR but not in the task list" };
@@ -478,10 +495,10 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 {
 	struct dctx d = { cfg, st, now_ns, emit, ctx };
 
-	if (prev)
-		diff_procs(&d, prev, cur);
+	diff_procs(&d, prev, cur);
 	diff_conns(&d, prev, cur);
 	diff_containers(&d, prev, cur);
+	detect_interp_learn(st, cur);
 	detect_reverse_shells(cur, cfg, st, emit, ctx);
 	hidden(&d, prev, cur);
 	detect_attestation(cur, cfg, st, emit, ctx);
@@ -497,4 +514,5 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 				proc_event(&d, ACT_TCP_CONN_STATUS, cur, p);
 		}
 	}
+	detect_state_prune(st, cur);
 }

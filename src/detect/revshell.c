@@ -1,11 +1,13 @@
 /* revshell.c - Reverse Shell Detected (section 10.3).
  *
- * A shell whose standard input and standard output both lead, directly or
+ * A shell or command interpreter (interp.c: by what it is and does, not
+ * by its name) whose standard input and standard output both lead, directly or
  * through a chain of cooperating processes, to an outbound established TCP
  * connection.  The chain follows channels that two processes share (see
  * snap_fd.link): pipes and FIFOs, unix socket pairs, pty master/slave.
  * Outbound: the connection's local port is not a port anything listens
- * on, which leaves out a daemon serving its own children.  Bounded: chain
+ * on, which leaves out a daemon serving its own children, and its ports
+ * do not say it was served (dialled_out()).  Bounded: chain
  * depth 4, 16 processes.
  */
 #include <stdlib.h>
@@ -29,16 +31,6 @@ static int cmp_end(const void *a, const void *b)
 	return (x->link > y->link) - (x->link < y->link);
 }
 
-static int is_shell(const struct snap_proc *p)
-{
-	static const char *const shells[] = { "bash", "sh", "dash", "zsh", "ksh", "ash", "mksh",
-					      "fish", "tcsh", "csh", NULL };
-	for (int i = 0; shells[i]; i++)
-		if (!strcmp(p->comm, shells[i]))
-			return 1;
-	return 0;
-}
-
 struct graph {
 	const struct snapshot *s;
 	struct end *ends;
@@ -53,6 +45,20 @@ static int listening(const struct snapshot *s, uint16_t port)
 	return 0;
 }
 
+#define EPHEMERAL(port) ((port) >= 32768 && (port) <= 60999)
+
+/* An established connection this host dialled: nothing listens on its
+ * local port, and it does not look served either -- a one-shot listener
+ * (`socat TCP-LISTEN:P`, `nc -l`) closes its listening socket once it
+ * accepts, leaving a service port locally and an ephemeral one remotely
+ * (Linux's default ip_local_port_range, 32768-60999). */
+static int dialled_out(const struct snapshot *s, const struct snap_sock *c)
+{
+	if (c->state != 1 || listening(s, c->sport))	/* ESTABLISHED */
+		return 0;
+	return !(EPHEMERAL(c->dport) && !EPHEMERAL(c->sport));
+}
+
 /* an outbound established TCP connection among p's fds, or NULL */
 static const struct snap_sock *outbound(const struct snapshot *s, const struct snap_proc *p)
 {
@@ -61,10 +67,18 @@ static const struct snap_sock *outbound(const struct snapshot *s, const struct s
 		if (f->sock < 0)
 			continue;
 		const struct snap_sock *c = &s->socks[f->sock];
-		if (c->state == 1 && !listening(s, c->sport))	/* ESTABLISHED */
+		if (dialled_out(s, c))
 			return c;
 	}
 	return NULL;
+}
+
+/* Outbound by its ports too: a local port from the ephemeral range
+ * (Linux's default ip_local_port_range, 32768-60999) to a remote port
+ * below it.  A served connection has the service's port locally. */
+static int dialled(const struct snap_sock *c)
+{
+	return EPHEMERAL(c->sport) && c->dport < 32768;
 }
 
 static int in_chain(const struct snap_proc **chain, int n, const struct snap_proc *p)
@@ -89,7 +103,7 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 
 	if (fd->sock >= 0) {
 		const struct snap_sock *c = &s->socks[fd->sock];
-		return c->state == 1 && !listening(s, c->sport) ? c : NULL;
+		return dialled_out(s, c) ? c : NULL;
 	}
 	if (!fd->link)
 		return NULL;
@@ -157,7 +171,7 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 		const struct snap_fd *in = fd_of(sh, 0), *out = fd_of(sh, 1);
 		const struct snap_proc *chain[CHAIN_MAX + 1];
 		int n = 1;
-		if (!is_shell(sh) || !in || !out)
+		if (!in || !out || (!in->link && in->sock < 0) || (!out->link && out->sock < 0))
 			continue;
 		chain[0] = sh;
 		const struct snap_sock *a = follow(&g, sh, in, chain, &n);
@@ -167,12 +181,14 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 			   (unsigned long long)out->link, b ? "tcp" : "-");
 		if (!a || !b)
 			continue;
-		uint64_t key = detect_conn_key(a) ^ ((uint64_t)(uint32_t)sh->pid << 20) ^
-			       sh->start_boottime_ns;
-		if (!key || u64map_test_and_set(&st->alerted, key))
+		const char *why = detect_interp_why(st, s, sh, dialled(a));
+		if (!why)
+			continue;	/* a relay to a program that is no shell */
+		uint64_t key = detect_mix(detect_conn_key(a), detect_proc_key(sh));
+		if (detect_alerted(st, key, sh))
 			continue;	/* this shell on this connection was reported */
 		struct act_rec r = { .id = ACT_REVERSE_SHELL, .snap = s, .proc = sh, .sock = a,
-				     .chain = chain, .nchain = n };
+				     .chain = chain, .nchain = n, .detail = why };
 		emit(ctx, &r);
 	}
 	free(g.ends);

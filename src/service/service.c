@@ -380,6 +380,7 @@ static int scan_once(struct system *s)
 	check_clock(s, &cur->workload);
 	check_limits(s, cur);
 	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
+	alog_debug("%s: detection state: %zu entries", s->src.unique_id, detect_state_size(&s->ds));
 	snapshot_free(s->prev);
 	s->prev = cur;
 	return 0;
