@@ -57,6 +57,10 @@ def guest5():
 class Service:
     """`argus run` against a guest, with its event log read as it grows."""
 
+    # raised by ordinary activity in every scenario: the spec raises it on
+    # every close of a file open for writing
+    ROUTINE_ALERTS = frozenset({"File Descriptor File Content Change"})
+
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
                  service="", events_dir=None, source=None, wait_init=True):
         import time as _t
@@ -80,10 +84,50 @@ class Service:
                                      stderr=subprocess.STDOUT)
         self.fh = None
         self.messages = []
+        self.claimed = set()    # indices of ALERT messages a test accounted for
         if wait_init:
-            self.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                          timeout=60)
+            ok = self.wait_for(lambda m: m["activity_data"]["name"] ==
+                               "Host Initialization Successful", timeout=60)
+            if not ok:
+                self.proc.kill()
+                raise AssertionError(f"the host never initialized; see {self.dir}")
             _t.sleep(2 * self.sleep_s)  # a first scan as the baseline
+
+    # ---- every alert accounted for ----
+    def mark(self):
+        """Where a scenario starts: pass to expect_alerts()."""
+        self.poll()
+        return len(self.messages)
+
+    def expect_alerts(self, since, *expected, settle=True):
+        """Every ALERT since `since` is one of `expected`, each given as
+        (name, pred, count) -- pred(activity_data) or None -- and each
+        matches exactly `count` alerts (None: any number), counted again
+        after one more scan when settle.  Any other alert fails the test.  Returns {name: [..]}."""
+        import time as _t
+        if settle:
+            _t.sleep(2 * self.sleep_s + 0.2)
+        self.poll()
+        window = [(i, m) for i, m in enumerate(self.messages) if i >= since and
+                  m["message_type"] == "ALERT"]
+        found, used = {}, set()
+        for name, pred, count in expected:
+            hits = [(i, m) for i, m in window if i not in used and
+                    m["activity_data"]["name"] == name and (pred is None or pred(m["activity_data"]))]
+            used.update(i for i, _ in hits)
+            found.setdefault(name, []).extend(m for _, m in hits)
+            assert count is None or len(hits) == count, (f"{len(hits)} '{name}' alerts, expected {count}:\n" +
+                                        "\n".join(describe(m) for _, m in hits))
+        other = [m for i, m in window if i not in used and
+                 m["activity_data"]["name"] not in self.ROUTINE_ALERTS]
+        assert not other, "unexpected alerts:\n" + "\n".join(describe(m) for m in other)
+        self.claimed.update(i for i, _ in window)
+        return found
+
+    def unexpected_alerts(self):
+        self.poll()
+        return [m for i, m in enumerate(self.messages) if m["message_type"] == "ALERT" and
+                i not in self.claimed and m["activity_data"]["name"] not in self.ROUTINE_ALERTS]
 
     def stdout(self):
         self.out.flush()
@@ -128,7 +172,9 @@ class Service:
                 return found
             _t.sleep(0.1)
 
-    def stop(self, sig=15):
+    def stop(self, sig=15, check_alerts=True):
+        """Stop the service; fails if it raised an alert no test accounted
+        for (expect_alerts)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -138,7 +184,25 @@ class Service:
                 self.proc.wait()
         self.out.close()
         self.poll()
+        if check_alerts:
+            bad = self.unexpected_alerts()
+            assert not bad, (f"alerts no test expected ({self.dir}):\n" +
+                             "\n".join(describe(m) for m in bad))
         return self.proc.returncode
+
+
+def describe(m):
+    """One line about a message: name, severity, the process and what it is about."""
+    a = m["activity_data"]
+    p = a.get("process_details") or {}
+    what = ""
+    for key in ("process_memory_details", "network_connection_details",
+                "file_descriptor_details", "elf_file_details"):
+        if key in a:
+            what = " " + json.dumps(a[key], sort_keys=True)[:300]
+            break
+    return (f"  {a.get('name')} [{m.get('severity')}] pid {p.get('process_id')} "
+            f"({p.get('process_name')}: {p.get('process_executable_path', '')}){what}")
 
 
 import json  # noqa: E402

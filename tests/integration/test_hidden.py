@@ -26,6 +26,7 @@ def hidden_alerts(svc):
 
 @pytest.mark.parametrize("children", [0, 1])
 def test_process_hidden(guest, svc, children):
+    since = svc.mark()
     pid = guest.spawn("exec sleep 1000")
     time.sleep(2 * svc.sleep_s + 1)
     before = len(hidden_alerts(svc))
@@ -41,6 +42,8 @@ def test_process_hidden(guest, svc, children):
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["process_details"]
         assert d["process_id"] == pid and d["process_name"] == "sleep"
+        svc.expect_alerts(since, ("Process Hidden", lambda a: a["process_details"]["process_id"]
+                                  == pid, 1))
     finally:
         guest.run("rmmod hidepid")
         guest.run(f"kill {pid}")

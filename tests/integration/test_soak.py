@@ -1,9 +1,10 @@
 """Soak: the service scanning every 100 ms while the guest forks and reaps
-short-lived processes without pause, for ARGUS_SOAK_SECONDS (default 600,
-ten minutes).  No crash, no hang, resident memory flat, every scan bounded
-in time, the short lives seen (Process Created), and not one Process
-Hidden: a process born or reaped between the task list and the pid IDR
-walks is no rootkit."""
+short-lived processes and TCP connections without pause, for
+ARGUS_SOAK_SECONDS (default 600, ten minutes).  No crash, no hang, resident
+memory and detection state flat, every scan bounded in time, the short
+lives seen (Process Created), and not one alert: a process born or reaped
+between the task list and the pid IDR walks is no rootkit, and a short
+connection is neither long-lasting nor excessive."""
 import os
 import re
 import time
@@ -23,6 +24,9 @@ def rss_kb(pid):
 def test_soak(guest, tmp_path):
     svc = Service(tmp_path, guest, sleep="100ms", service="  log_level: 60\n")
     churn = guest.spawn("while true; do sleep 0.01 & sleep 0.02 & true; done")
+    srv = guest.spawn("exec socat TCP-LISTEN:9300,reuseaddr,fork EXEC:cat")
+    conns = guest.spawn("while true; do echo hi | socat - TCP:127.0.0.1:9300,shut-none "
+                        ">/dev/null 2>&1; sleep 0.05; done")
     rss = []
     try:
         t0 = time.monotonic()
@@ -32,10 +36,14 @@ def test_soak(guest, tmp_path):
             rss.append(rss_kb(svc.proc.pid))
             svc.poll()
     finally:
-        guest.run(f"kill -9 -{churn}")
+        guest.run(f"kill -9 -{churn} -{conns} -{srv}")
     svc.poll()
     with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
-        scans = [float(m.group(1)) for m in re.finditer(r"scan: ([0-9.]+) ms", f.read())]
+        log = f.read()
+    scans = [float(m.group(1)) for m in re.finditer(r"scan: ([0-9.]+) ms", log)]
+    state = [int(m.group(1)) for m in re.finditer(r"detection state: (\d+) entries", log)]
+    conns_seen = sum(1 for m in svc.messages
+                     if m["activity_data"]["name"] == "Network Connection Created")
     created = sum(1 for m in svc.messages if m["activity_data"]["name"] == "Process Created")
     hidden = [m for m in svc.messages if m["activity_data"]["name"] == "Process Hidden"]
     failures = [m["activity_data"] for m in svc.messages
@@ -46,7 +54,12 @@ def test_soak(guest, tmp_path):
     print(f"soak {SECONDS} s: {len(scans)} scans, p50 {scans[len(scans) // 2]:.1f} ms, "
           f"p99 {scans[int(len(scans) * 0.99)]:.1f} ms, max {scans[-1]:.1f} ms; "
           f"{created} processes created; RSS {rss[0]}..{max(rss)} kB (warm {min(warm)}..{max(warm)})")
+    print(f"detection state: {min(state)}..{max(state)} entries; {conns_seen} connections seen")
     assert not hidden, f"{len(hidden)} Process Hidden under churn: {hidden[0]}"
+    # what detection remembers belongs to what is alive: the guest holds a
+    # few dozen processes and connections at any time, whatever has passed
+    assert conns_seen >= SECONDS, f"only {conns_seen} connections seen"
+    assert max(state[len(state) // 5:]) <= 64, f"detection state grew: {max(state)} entries"
     assert not failures, failures[:3]
     assert len(scans) >= SECONDS * 2, f"only {len(scans)} scans in {SECONDS} s: a hang?"
     assert scans[-1] < SCAN_BOUND_MS, f"a scan took {scans[-1]:.0f} ms"
