@@ -849,6 +849,7 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 	}
 	DIR *d = opendir(o->spec);
 	struct dirent *de;
+	struct aerr one = { 0 };
 	int tried = 0;
 	ret = -ENOENT;
 	while (d && (de = readdir(d))) {
@@ -856,7 +857,7 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 		if (!is_isf_name(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", o->spec, de->d_name);
-		struct aerr one = { 0 };
+		aerr_clear(&one);
 		tried++;
 		ret = try_isf(m, &v, path, o, out, &one);
 		if (!ret)
@@ -867,8 +868,9 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 	vmci_free(&v);
 	if (ret) {
 		emit(o, PROFILE_EV_NO_MATCH, "no ISF file in %s matches Linux %s", o->spec, v.osrelease);
-		return aerr_set(err, ENOENT, "%s: none of %d ISF files matches the kernel in memory (%s)",
-				o->spec, tried, m->path);
+		return aerr_set(err, ENOENT, "%s: none of %d ISF files matches the kernel in memory "
+				"(%s)%s%s", o->spec, tried, m->path, tried ? "; last: " : "",
+				tried ? aerr_str(&one) : "");
 	}
 	return 0;
 }
