@@ -622,6 +622,26 @@ static void read_banner(struct kprofile *p, struct vas *as)
 	}
 }
 
+/* The proof on the task list (prove.c).  On a live guest a walk can race a
+ * task exiting, so a failed proof is tried twice more with fresh reads. */
+static int prove(struct kprofile *p, struct memsrc *m, struct vas *as, struct aerr *err)
+{
+	struct aerr one = { 0 };
+	int ret = 0;
+
+	for (int i = 0; i < (m->live ? 3 : 1); i++) {
+		if (i) {
+			memsrc_cache_flush(m);
+			vas_flush(as);
+		}
+		aerr_clear(&one);
+		ret = profile_prove(p, as, 0, &one);
+		if (!ret)
+			return 0;
+	}
+	return aerr_set(err, ret, "profile verification failed: %s", aerr_str(&one));
+}
+
 /* ---- auto: VMCOREINFO + kallsyms + BTF, all from memory ---- */
 
 struct auto_ctx {
@@ -664,7 +684,8 @@ static int try_auto(struct auto_ctx *c, struct kprofile *p)
 	read_banner(p, &as);
 	/* verify again with exact offsets, through the final address space */
 	profile_kernel_vas(p, c->m, &as);
-	return verify_release(p, &as, p->sym.init_uts_ns, err);
+	ret = verify_release(p, &as, p->sym.init_uts_ns, err);
+	return ret ? ret : prove(p, c->m, &as, err);
 }
 
 static int auto_candidate(void *ctx, struct vmci *v)
@@ -781,9 +802,16 @@ static int try_isf(struct memsrc *m, const struct vmci *v, const char *path,
 	}
 	if (!ret)
 		ret = verify_release(p, &as, p->sym.init_uts_ns, err);
+	if (!ret && (ret = prove(p, m, &as, err)))
+		aerr_wrap(err, "%s", path);
 	free(banner);
 	if (ret) {
-		emit(o, PROFILE_EV_VERIFY_FAILED, "%s: %s", path, aerr_str(err));
+		const char *why = aerr_str(err);
+		size_t pl = strlen(path);
+		if (!strncmp(why, path, pl) && why[pl] == ':')
+			emit(o, PROFILE_EV_VERIFY_FAILED, "%s", why);
+		else
+			emit(o, PROFILE_EV_VERIFY_FAILED, "%s: %s", path, why);
 		profile_free(p);
 		return ret;
 	}
@@ -821,6 +849,7 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 	}
 	DIR *d = opendir(o->spec);
 	struct dirent *de;
+	struct aerr one = { 0 };
 	int tried = 0;
 	ret = -ENOENT;
 	while (d && (de = readdir(d))) {
@@ -828,7 +857,7 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 		if (!is_isf_name(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", o->spec, de->d_name);
-		struct aerr one = { 0 };
+		aerr_clear(&one);
 		tried++;
 		ret = try_isf(m, &v, path, o, out, &one);
 		if (!ret)
@@ -839,8 +868,9 @@ static int profile_isf(struct memsrc *m, const struct profile_opts *o, struct kp
 	vmci_free(&v);
 	if (ret) {
 		emit(o, PROFILE_EV_NO_MATCH, "no ISF file in %s matches Linux %s", o->spec, v.osrelease);
-		return aerr_set(err, ENOENT, "%s: none of %d ISF files matches the kernel in memory (%s)",
-				o->spec, tried, m->path);
+		return aerr_set(err, ENOENT, "%s: none of %d ISF files matches the kernel in memory "
+				"(%s)%s%s", o->spec, tried, m->path, tried ? "; last: " : "",
+				tried ? aerr_str(&one) : "");
 	}
 	return 0;
 }

@@ -15,9 +15,11 @@
  * The architecture (x86-64 or arm64) is read from VMCOREINFO; everything
  * arch-specific a collector needs is a plain fact here, so the collectors
  * above never ask which architecture they run on.
- * Every candidate is verified (the release string read through the page
- * tables at init_uts_ns must equal VMCOREINFO's OSRELEASE, or the ISF
- * banner must match linux_banner in memory) before it is used.
+ * Every candidate is verified before it is used: the release string read
+ * through the page tables at init_uts_ns must equal VMCOREINFO's OSRELEASE
+ * (and an ISF's banner must match linux_banner in memory), and the profile
+ * must then read the kernel's task list as every kernel has it
+ * (profile_prove(), prove.c).
  *
  * Ownership: profile_load() returns a profile freed with profile_free();
  * it owns its ktypes, ksyms and vmcoreinfo.  It borrows the memsrc.
@@ -221,6 +223,13 @@ int profile_lm_to_phys(const struct kprofile *p, uint64_t va, uint64_t *pa);
 /* struct page address -> physical address of its frame; -ERANGE if page is
  * not in the struct page array (or sizeof(struct page) is unknown). */
 int profile_page_to_phys(const struct kprofile *p, uint64_t page, uint64_t *pa);
+
+/* Prove the profile on the kernel's task list (prove.c): init_task is
+ * swapper with pid 0; its tasks list returns to it within max_tasks entries
+ * (0: PID_MAX_LIMIT), well linked, no cycle, every link readable; exactly
+ * one task has pid 1, with init_task as its parent; most tasks have sane
+ * pids and printable names.  0, or an error saying what did not hold. */
+int profile_prove(const struct kprofile *p, struct vas *as, uint32_t max_tasks, struct aerr *err);
 
 /* Runtime address of a symbol (slide applied for ISF), -ENOENT if absent. */
 int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr);
