@@ -35,6 +35,7 @@ static struct snapshot *pristine;
 static struct patch patches[MAX_PATCHES];
 static size_t npatches;
 static int enabled[ACT_COUNT];
+static int fill_all;		/* self-check: every byte read is 0xff */
 
 /* backend offset -> physical address, through the source's ranges */
 static int off_to_pa(const struct memsrc *m, uint64_t off, uint64_t *pa)
@@ -56,6 +57,8 @@ static int overlay_read(struct memsrc *m, uint64_t off, void *buf, size_t len, s
 
 	if (ret || off_to_pa(m, off, &pa))
 		return ret;
+	if (fill_all)
+		memset(buf, 0xff, len);
 	for (size_t i = 0; i < npatches; i++) {
 		const struct patch *p = &patches[i];
 		uint64_t lo = p->pa > pa ? p->pa : pa;
@@ -67,6 +70,59 @@ static int overlay_read(struct memsrc *m, uint64_t off, void *buf, size_t len, s
 }
 
 static struct memsrc_ops overlay_ops;
+
+static const struct snap_proc *find_pid(const struct snapshot *s, int32_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+/* Before fuzzing, prove that a patch reaches what a scan sees: a user
+ * process's comm rewritten in its task_struct must show in the scan, and
+ * memory that reads as all 0xff must lose the processes.  A harness whose
+ * mutations reach no collector exits here instead of fuzzing nothing. */
+static void self_check(void)
+{
+	static const char name[SNAP_COMM] = "fuzz-selfcheck";
+	const struct kfield *f = &k->prof->off.task_struct__comm;
+	const struct snap_proc *p = NULL, *q = NULL;
+	struct snapshot *s;
+	uint64_t pa;
+
+	for (size_t i = 0; i < pristine->nprocs && !p; i++)
+		if (!pristine->procs[i].kthread && pristine->procs[i].pid > 1)
+			p = &pristine->procs[i];
+	if (!p || !f->present || vas_translate(&k->kvas, p->task + (uint64_t)f->off, &pa, NULL)) {
+		fprintf(stderr, "fuzz_scan: self-check: no user process's comm to patch\n");
+		exit(2);
+	}
+	patches[0].pa = pa;
+	patches[0].n = SNAP_COMM;
+	memcpy(patches[0].bytes, name, SNAP_COMM);
+	npatches = 1;
+	s = snapshot_new();
+	if (!s || linux_scan(k, s, NULL, NULL, NULL) || !(q = find_pid(s, p->pid)) ||
+	    strcmp(q->comm, name)) {
+		fprintf(stderr, "fuzz_scan: self-check FAILED: pid %d's comm patched at pa 0x%llx "
+			"to \"%s\", the scan sees \"%s\"\n", (int)p->pid, (unsigned long long)pa,
+			name, q ? q->comm : "(no such process)");
+		exit(2);
+	}
+	snapshot_free(s);
+	npatches = 0;
+	fill_all = 1;
+	s = snapshot_new();
+	if (s && !linux_scan(k, s, NULL, NULL, NULL) && s->nprocs) {
+		fprintf(stderr, "fuzz_scan: self-check FAILED: with every byte 0xff the scan "
+			"still finds %zu processes\n", s->nprocs);
+		exit(2);
+	}
+	fill_all = 0;
+	snapshot_free(s);
+	fprintf(stderr, "fuzz_scan: self-check: a patched comm and all-0xff memory reach the scan\n");
+}
 
 static void format_message(void *ctx, const struct act_rec *r)
 {
@@ -119,6 +175,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	k->mem->ops = &overlay_ops;
 	for (int i = 0; i < ACT_COUNT; i++)
 		enabled[i] = 1;
+	self_check();
 	return 0;
 }
 
