@@ -10,9 +10,13 @@
  * by flushing the scan cache, so no page of an earlier run survives.
  *
  * At start the kernel profile is loaded from the pristine image and one
- * scan records which pages a scan reads (every backend read, cached or
- * not).  A patch is aimed at one of those pages:
- *   u16 page (modulo the pages read) | u16 offset | u8 n | n bytes
+ * scan records which pages a scan reads: first those read through the scan
+ * cache (kernel objects, page tables, user memory), then those only peeked
+ * at (page-cache contents of files, most of which only feed a digest).  A
+ * patch is aimed at one of those pages:
+ *   u16 page | u16 offset | u8 n | n bytes
+ * page < 0x8000 picks among the cached pages (modulo their number), the
+ * rest among all pages read, so half the patches hit kernel objects.
  * Then a full scan, the diff against the pristine scan, and every message
  * formatted: the whole path a guest's bytes take to a sink.
  *
@@ -36,8 +40,9 @@ static unsigned char *img;		/* the image, private and writable */
 static const unsigned char *orig;	/* the image as it is on disk */
 static size_t img_size;
 static const struct memsrc_ops *file_ops;	/* the source's own backend */
-static uint64_t *pages;		/* pfns a pristine scan reads, ascending */
-static size_t npages;
+static uint64_t *pages;		/* pfns a pristine scan reads: the cached ones
+				 * (ascending), then the others (ascending) */
+static size_t npages, ncached;
 static struct dirty {
 	uint64_t off;
 	size_t n;
@@ -251,18 +256,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	k->mem->pages_seen = NULL;
 	pages = calloc(seen.len ? seen.len : 1, sizeof(*pages));
-	for (size_t i = 0; pages && i < seen.cap; i++)
-		if (seen.keys[i])
-			pages[npages++] = seen.keys[i] - 1;
+	for (int cached = 1; cached >= 0; cached--) {
+		size_t from = npages;
+		for (size_t i = 0; pages && i < seen.cap; i++)
+			if (seen.keys[i] && u64map_get(&k->mem->cache_idx, seen.keys[i], NULL) == cached)
+				pages[npages++] = seen.keys[i] - 1;
+		qsort(pages + from, npages - from, sizeof(*pages), cmp_u64);
+		if (cached)
+			ncached = npages;
+	}
 	u64map_free(&seen);
-	if (!npages)
-		die("the pristine scan read no pages");
-	qsort(pages, npages, sizeof(*pages), cmp_u64);
+	if (!ncached)
+		die("the pristine scan read no pages through its cache");
 	dirty_cap = npages > MAX_PATCHES ? npages : MAX_PATCHES;
 	if (!(dirty = calloc(dirty_cap, sizeof(*dirty))))
 		die("out of memory");
-	fprintf(stderr, "fuzz_scan: %s: %zu processes, %zu pages read by a scan\n", image,
-		pristine->nprocs, npages);
+	fprintf(stderr, "fuzz_scan: %s: %zu processes, %zu pages read by a scan (%zu through "
+		"its cache)\n", image, pristine->nprocs, npages, ncached);
 	for (int i = 0; i < ACT_COUNT; i++)
 		enabled[i] = 1;
 	self_check();
@@ -287,7 +297,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			n = len - at;
 		if (n > MEMSRC_PAGE - off)
 			n = MEMSRC_PAGE - off;
-		poke(pages[page % npages] * MEMSRC_PAGE + off, data + at, 0, n);
+		uint64_t pfn = page < 0x8000 ? pages[page % ncached] : pages[page % npages];
+		poke(pfn * MEMSRC_PAGE + off, data + at, 0, n);
 		at += n;
 	}
 	s = snapshot_new();
