@@ -68,7 +68,7 @@ FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms sbom scan
 FUZZ_IMAGE := build-fuzz/guest.img
 fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
-	  -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+	  -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 -Ddebug=true
 	ninja -C build-fuzz
 	@[ -s $(FUZZ_IMAGE) ] || fuzz/mkimage.sh $(BUILD)/argus $(FUZZ_IMAGE)
 	@for f in $(FUZZERS); do \

@@ -2,16 +2,30 @@
  * `argus dump` wrote, or a QEMU ELF dump) whose pages the fuzzer rewrites
  * before each full scan, as a rootkit or a racing kernel could.
  *
+ * The image is mapped twice: privately and writable (every read of the
+ * memory source comes from here: read(), and the mapped pages the scan
+ * cache hands out through map() and copy()), and read-only, the pristine
+ * bytes.  Each input is a list of patches, written into the private map
+ * before a scan and undone from the pristine map after it; the scan begins
+ * by flushing the scan cache, so no page of an earlier run survives.
+ *
  * At start the kernel profile is loaded from the pristine image and one
- * scan records which pages a scan reads (the scan cache's index).  Each
- * input is a list of patches, each aimed at one of those pages:
- *   u16 page (modulo the pages read) | u16 offset | u8 n | n bytes
- * applied by a memory source that sits over the image's own.  Then a full
- * scan, the diff against the pristine scan, and every message formatted:
- * the whole path a guest's bytes take to a sink.
+ * scan records which pages a scan reads: first those read through the scan
+ * cache (kernel objects, page tables, user memory), then those only peeked
+ * at (page-cache contents of files, most of which only feed a digest).  A
+ * patch is aimed at one of those pages:
+ *   u16 page | u16 offset | u8 n | n bytes
+ * page < 0x8000 picks among the cached pages (modulo their number), the
+ * rest among all pages read, so half the patches hit kernel objects.
+ * Then a full scan, the diff against the pristine scan, and every message
+ * formatted: the whole path a guest's bytes take to a sink.
+ *
+ * Before fuzzing, a self-check proves the patches reach the scan.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/buf.h"
 #include "detect/detect.h"
@@ -21,52 +35,176 @@
 
 #define MAX_PATCHES 64
 
-struct patch {
-	uint64_t pa;
-	uint8_t n;
-	uint8_t bytes[255];
-};
-
 static struct kernel *k;
-static const struct memsrc_ops *base_ops;
-static uint64_t *pages;		/* pfns a pristine scan reads */
-static size_t npages;
+static unsigned char *img;		/* the image, private and writable */
+static const unsigned char *orig;	/* the image as it is on disk */
+static size_t img_size;
+static const struct memsrc_ops *file_ops;	/* the source's own backend */
+static uint64_t *pages;		/* pfns a pristine scan reads: the cached ones
+				 * (ascending), then the others (ascending) */
+static size_t npages, ncached;
+static struct dirty {
+	uint64_t off;
+	size_t n;
+} *dirty;			/* bytes written into img, to undo */
+static size_t ndirty, dirty_cap;
 static struct snapshot *pristine;
-static struct patch patches[MAX_PATCHES];
-static size_t npatches;
 static int enabled[ACT_COUNT];
 
-/* backend offset -> physical address, through the source's ranges */
-static int off_to_pa(const struct memsrc *m, uint64_t off, uint64_t *pa)
-{
-	for (size_t i = 0; i < m->nranges; i++) {
-		const struct mem_range *r = &m->ranges[i];
-		if (off >= r->off && off - r->off < r->len) {
-			*pa = r->pa + (off - r->off);
-			return 0;
-		}
-	}
-	return -1;
-}
+/* ---- the backend: the private map ---- */
 
-static int overlay_read(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err)
+static int img_read(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err)
 {
-	uint64_t pa;
-	int ret = base_ops->read(m, off, buf, len, err);
-
-	if (ret || off_to_pa(m, off, &pa))
-		return ret;
-	for (size_t i = 0; i < npatches; i++) {
-		const struct patch *p = &patches[i];
-		uint64_t lo = p->pa > pa ? p->pa : pa;
-		uint64_t hi = p->pa + p->n < pa + len ? p->pa + p->n : pa + len;
-		if (lo < hi)
-			memcpy((uint8_t *)buf + (lo - pa), p->bytes + (lo - p->pa), hi - lo);
-	}
+	if (off > img_size || len > img_size - off)
+		return aerr_set(err, EIO, "%s: offset 0x%llx beyond the image", m->path,
+				(unsigned long long)off);
+	memcpy(buf, img + off, len);
 	return 0;
 }
 
-static struct memsrc_ops overlay_ops;
+static const unsigned char *img_map(struct memsrc *m, uint64_t off, size_t len)
+{
+	(void)m;
+	return off > img_size || len > img_size - off ? NULL : img + off;
+}
+
+static int img_copy(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
+		    struct aerr *err)
+{
+	(void)m;
+	(void)err;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+static void img_close(struct memsrc *m)
+{
+	munmap(img, img_size);
+	munmap((void *)orig, img_size);
+	file_ops->close(m);
+}
+
+static const struct memsrc_ops img_ops = {
+	.name = "fuzz", .read = img_read, .close = img_close,
+	.map = img_map, .copy = img_copy,
+};
+
+static __attribute__((noreturn)) void die(const char *what)
+{
+	fprintf(stderr, "fuzz_scan: %s\n", what);
+	exit(2);
+}
+
+/* The image mapped privately and read-only; the source reads the former. */
+static void map_image(struct memsrc *m, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0)
+		die("cannot open the image");
+	img_size = (size_t)st.st_size;
+	img = mmap(NULL, img_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	orig = mmap(NULL, img_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (img == MAP_FAILED || orig == MAP_FAILED)
+		die("cannot map the image");
+	file_ops = m->ops;
+	m->ops = &img_ops;
+}
+
+/* ---- patches: written into the private map, undone after each scan ---- */
+
+/* Write n bytes at physical address pa, as far as the source backs them
+ * (up to the end of pa's range; nothing in a hole). */
+static void poke(uint64_t pa, const void *bytes, int fill, size_t n)
+{
+	const struct memsrc *m = k->mem;
+
+	for (size_t i = 0; i < m->nranges && ndirty < dirty_cap; i++) {
+		const struct mem_range *r = &m->ranges[i];
+		if (pa < r->pa || pa - r->pa >= r->len)
+			continue;
+		uint64_t off = r->off + (pa - r->pa);
+		if (r->len - (pa - r->pa) < n)
+			n = (size_t)(r->len - (pa - r->pa));
+		if (off > img_size || n > img_size - off)
+			return;
+		if (bytes)
+			memcpy(img + off, bytes, n);
+		else
+			memset(img + off, fill, n);
+		dirty[ndirty++] = (struct dirty){ off, n };
+		return;
+	}
+}
+
+static void undo(void)
+{
+	for (size_t i = 0; i < ndirty; i++)
+		memcpy(img + dirty[i].off, orig + dirty[i].off, dirty[i].n);
+	ndirty = 0;
+}
+
+/* ---- the self-check ---- */
+
+static const struct snap_proc *find_pid(const struct snapshot *s, int32_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+/* Prove that a patch reaches what a scan sees: a user process's comm
+ * rewritten in its task_struct must show in the scan, and with every page
+ * a scan reads filled with 0xff the processes must be gone; undone, the
+ * scan must see the pristine guest again.  A harness whose mutations
+ * reach no collector exits here instead of fuzzing nothing. */
+static void self_check(void)
+{
+	static const char name[SNAP_COMM] = "fuzz-selfcheck";
+	const struct kfield *f = &k->prof->off.task_struct__comm;
+	const struct snap_proc *p = NULL, *q = NULL;
+	struct snapshot *s;
+	uint64_t pa;
+
+	for (size_t i = 0; i < pristine->nprocs && !p; i++)
+		if (!pristine->procs[i].kthread && pristine->procs[i].pid > 1)
+			p = &pristine->procs[i];
+	if (!p || !f->present || vas_translate(&k->kvas, p->task + (uint64_t)f->off, &pa, NULL))
+		die("self-check: no user process's comm to patch");
+	poke(pa, name, 0, SNAP_COMM);
+	s = snapshot_new();
+	if (!s || linux_scan(k, s, NULL, NULL, NULL) || !(q = find_pid(s, p->pid)) ||
+	    strcmp(q->comm, name)) {
+		fprintf(stderr, "fuzz_scan: self-check FAILED: pid %d's comm patched at pa 0x%llx "
+			"to \"%s\", the scan sees \"%s\"\n", (int)p->pid, (unsigned long long)pa,
+			name, q ? q->comm : "(no such process)");
+		exit(2);
+	}
+	snapshot_free(s);
+	undo();
+	for (size_t i = 0; i < npages; i++)
+		poke(pages[i] * MEMSRC_PAGE, NULL, 0xff, MEMSRC_PAGE);
+	s = snapshot_new();
+	if (s && !linux_scan(k, s, NULL, NULL, NULL) && s->nprocs) {
+		fprintf(stderr, "fuzz_scan: self-check FAILED: with every page a scan reads "
+			"0xff the scan still finds %zu processes\n", s->nprocs);
+		exit(2);
+	}
+	snapshot_free(s);
+	undo();
+	s = snapshot_new();
+	if (!s || linux_scan(k, s, NULL, NULL, NULL) || s->nprocs != pristine->nprocs ||
+	    !(q = find_pid(s, p->pid)) || strcmp(q->comm, p->comm))
+		die("self-check FAILED: the patches were not undone");
+	snapshot_free(s);
+	fprintf(stderr, "fuzz_scan: self-check: a patched comm and all-0xff pages reach the "
+		"scan, and are undone\n");
+}
+
+/* ---- the harness ---- */
 
 static void format_message(void *ctx, const struct act_rec *r)
 {
@@ -79,46 +217,65 @@ static void format_message(void *ctx, const struct act_rec *r)
 	buf_free(&b);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *image = getenv("ARGUS_FUZZ_IMAGE");
 	struct kernel_opts ko = { .source = image, .profile = "auto" };
 	struct aerr err = { 0 };
+	struct u64map seen;
+	struct memsrc *m;
 
 	(void)argc;
 	(void)argv;
 	fuzz_init();
-	if (!image) {
-		fprintf(stderr, "fuzz_scan: set ARGUS_FUZZ_IMAGE to a guest memory image "
-			"(make fuzz makes one)\n");
+	if (!image)
+		die("set ARGUS_FUZZ_IMAGE to a guest memory image (make fuzz makes one)");
+	if (memsrc_open(image, NULL, &m, &err)) {
+		fprintf(stderr, "fuzz_scan: %s: %s\n", image, aerr_str(&err));
 		exit(2);
 	}
+	map_image(m, image);
+	ko.mem = m;
 	if (kernel_open(&ko, &k, &err)) {
 		fprintf(stderr, "fuzz_scan: %s: %s\n", image, aerr_str(&err));
 		exit(2);
 	}
+	u64map_init(&seen);
+	k->mem->pages_seen = &seen;
 	pristine = snapshot_new();
 	if (!pristine || linux_scan(k, pristine, NULL, NULL, &err)) {
 		fprintf(stderr, "fuzz_scan: the pristine scan failed: %s\n", aerr_str(&err));
 		exit(2);
 	}
-	const struct u64map *idx = &k->mem->cache_idx;
-	pages = calloc(idx->len ? idx->len : 1, sizeof(*pages));
-	for (size_t i = 0; pages && i < idx->cap; i++)
-		if (idx->keys[i])
-			pages[npages++] = idx->keys[i] - 1;
-	if (!npages) {
-		fprintf(stderr, "fuzz_scan: the pristine scan read no pages\n");
-		exit(2);
+	k->mem->pages_seen = NULL;
+	pages = calloc(seen.len ? seen.len : 1, sizeof(*pages));
+	for (int cached = 1; cached >= 0; cached--) {
+		size_t from = npages;
+		for (size_t i = 0; pages && i < seen.cap; i++)
+			if (seen.keys[i] && u64map_get(&k->mem->cache_idx, seen.keys[i], NULL) == cached)
+				pages[npages++] = seen.keys[i] - 1;
+		qsort(pages + from, npages - from, sizeof(*pages), cmp_u64);
+		if (cached)
+			ncached = npages;
 	}
-	fprintf(stderr, "fuzz_scan: %s: %zu processes, %zu pages read by a scan\n", image,
-		pristine->nprocs, npages);
-	base_ops = k->mem->ops;
-	overlay_ops = *base_ops;
-	overlay_ops.read = overlay_read;
-	k->mem->ops = &overlay_ops;
+	u64map_free(&seen);
+	if (!ncached)
+		die("the pristine scan read no pages through its cache");
+	dirty_cap = npages > MAX_PATCHES ? npages : MAX_PATCHES;
+	if (!(dirty = calloc(dirty_cap, sizeof(*dirty))))
+		die("out of memory");
+	fprintf(stderr, "fuzz_scan: %s: %zu processes, %zu pages read by a scan (%zu through "
+		"its cache)\n", image, pristine->nprocs, npages, ncached);
 	for (int i = 0; i < ACT_COUNT; i++)
 		enabled[i] = 1;
+	self_check();
 	return 0;
 }
 
@@ -129,11 +286,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				  .status_interval_ns = 1 };
 	struct detect_state st;
 	struct snapshot *s;
-	size_t at = 0;
+	size_t at = 0, npatches = 0;
 
-	npatches = 0;
-	while (at + 5 <= len && npatches < MAX_PATCHES) {
-		struct patch *p = &patches[npatches++];
+	while (at + 5 <= len && npatches++ < MAX_PATCHES) {
 		uint16_t page = (uint16_t)(data[at] | data[at + 1] << 8);
 		uint16_t off = (uint16_t)((data[at + 2] | data[at + 3] << 8) % MEMSRC_PAGE);
 		size_t n = data[at + 4];
@@ -142,18 +297,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			n = len - at;
 		if (n > MEMSRC_PAGE - off)
 			n = MEMSRC_PAGE - off;
-		p->pa = pages[page % npages] * MEMSRC_PAGE + off;
-		p->n = (uint8_t)n;
-		memcpy(p->bytes, data + at, n);
+		uint64_t pfn = page < 0x8000 ? pages[page % ncached] : pages[page % npages];
+		poke(pfn * MEMSRC_PAGE + off, data + at, 0, n);
 		at += n;
 	}
 	s = snapshot_new();
-	if (!s)
-		return 0;
-	linux_scan(k, s, NULL, NULL, NULL);
-	detect_state_init(&st);
-	detect_diff(pristine, s, &cfg, &st, 1, format_message, NULL);
-	detect_state_free(&st);
-	snapshot_free(s);
+	if (s) {
+		linux_scan(k, s, NULL, NULL, NULL);
+		detect_state_init(&st);
+		detect_diff(pristine, s, &cfg, &st, 1, format_message, NULL);
+		detect_state_free(&st);
+		snapshot_free(s);
+	}
+	undo();
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "linux/elfsym.h"
 #include "linux/kernel.h"
+#include "output/timefmt.h"
 
 #define HIST_MAX 100000
 #define VAR_MAX_BUCKETS 65536
@@ -141,8 +142,12 @@ static int history(struct kernel *k, struct snapshot *s, struct vas *as,
 		if (!h->line)
 			continue;
 		char tsb[32];
-		if (ts && vas_read_str(as, ts, tsb, sizeof(tsb), NULL) > 1 && tsb[0] == '#')
+		/* "#1761118306"; a time that has no ns value is none */
+		if (ts && vas_read_str(as, ts, tsb, sizeof(tsb), NULL) > 1 && tsb[0] == '#') {
 			h->time = strtoll(tsb + 1, NULL, 10);
+			if (!time_ns(h->time, 0))
+				h->time = 0;
+		}
 		b->nentries++;
 	}
 	(void)k;

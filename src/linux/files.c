@@ -14,6 +14,7 @@
 #include "linux/kernel.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
+#include "output/timefmt.h"
 #include "core/vec.h"
 
 #define FD_TABLE_MAX (1u << 20)
@@ -62,12 +63,13 @@ static int64_t inode_time(struct kernel *k, uint64_t inode, const struct kfield 
 	const struct kfield *f = a->present ? a : b;
 
 	if (!f->present && sec->present)
-		return (int64_t)kernel_field(k, inode, sec) * 1000000000LL + (int64_t)kernel_field(k, inode, nsec);
+		return time_ns((int64_t)kernel_field(k, inode, sec),
+			       (int64_t)kernel_field(k, inode, nsec));
 	if (!f->present)
 		return 0;
 	uint64_t ts = inode + (uint64_t)f->off;
-	return (int64_t)kernel_field(k, ts, &o->timespec64__tv_sec) * 1000000000LL +
-	       (int64_t)kernel_field(k, ts, &o->timespec64__tv_nsec);
+	return time_ns((int64_t)kernel_field(k, ts, &o->timespec64__tv_sec),
+		       (int64_t)kernel_field(k, ts, &o->timespec64__tv_nsec));
 }
 
 static void inode_details(struct fctx *c, struct snap_fd *f)

@@ -114,8 +114,11 @@ static void fill_times(struct task_ctx *c, struct snap_proc *p)
 	uint64_t se = o->task_struct__se.present ? (uint64_t)o->task_struct__se.off : 0, v;
 
 	p->start_boottime_ns = get0(c, &o->task_struct__start_boottime);
-	if (c->boot_to_real)
-		p->start_realtime_ns = (int64_t)p->start_boottime_ns + c->boot_to_real;
+	/* the sum of two values from guest memory: unknown if it overflows */
+	if (c->boot_to_real && (p->start_boottime_ns > INT64_MAX ||
+	    __builtin_add_overflow((int64_t)p->start_boottime_ns, c->boot_to_real,
+				   &p->start_realtime_ns)))
+		p->start_realtime_ns = 0;
 	p->utime_ns = get0(c, &o->task_struct__utime);
 	p->stime_ns = get0(c, &o->task_struct__stime);
 	if (o->task_struct__se.present && o->sched_entity__sum_exec_runtime.present) {
@@ -268,11 +271,13 @@ static int64_t boot_to_real(struct kernel *k)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t tk = k->prof->sym.shadow_timekeeper, real, boot;
+	int64_t d;
 
 	if (!tk || kfield_read(&k->kvas, tk, &o->timekeeper__offs_real, &real) ||
-	    kfield_read(&k->kvas, tk, &o->timekeeper__offs_boot, &boot))
+	    kfield_read(&k->kvas, tk, &o->timekeeper__offs_boot, &boot) ||
+	    __builtin_sub_overflow((int64_t)real, (int64_t)boot, &d))
 		return 0;
-	return (int64_t)real - (int64_t)boot;
+	return d;
 }
 
 int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, struct aerr *err)

@@ -281,7 +281,7 @@ void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hi
 	jw_key(w, "shell_command_execution_history");
 	jw_obj_begin(w);
 	if (h->time)
-		kiso(w, "command_execution_time_iso_8601_ns", h->time * 1000000000LL);
+		kiso(w, "command_execution_time_iso_8601_ns", time_ns(h->time, 0));
 	jw_kstr(w, "command_line", h->line ? h->line : "");
 	jw_obj_end(w);
 }

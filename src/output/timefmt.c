@@ -23,6 +23,15 @@ void iso8601_ns(int64_t epoch_ns, char *out, size_t cap)
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)ns);
 }
 
+int64_t time_ns(int64_t sec, int64_t nsec)
+{
+	const int64_t lim = INT64_MAX / 1000000000 - 1;
+
+	if (sec > lim || sec < -lim || nsec <= -1000000000 || nsec >= 1000000000)
+		return 0;
+	return sec * 1000000000 + nsec;
+}
+
 int64_t now_realtime_ns(void)
 {
 	struct timespec ts;

@@ -217,6 +217,15 @@ static void test_iso8601(void **state)
 	assert_string_equal(out, "2025-10-22T07:31:46.905224659+00:00");
 	iso8601_ns(-1, out, sizeof(out));
 	assert_string_equal(out, "1969-12-31T23:59:59.999999999+00:00");
+	/* times from guest memory: whatever does not fit is unknown (0) */
+	assert_int_equal(time_ns(1761118306, 905224659), 1761118306905224659LL);
+	assert_int_equal(time_ns(-1, 999999999), -1);
+	assert_int_equal(time_ns(9223372035LL, 999999999), 9223372035999999999LL);
+	assert_int_equal(time_ns(9223372036LL, 0), 0);
+	assert_int_equal(time_ns(-33636181529426168LL, 0), 0);
+	assert_int_equal(time_ns(INT64_MIN, 0), 0);
+	assert_int_equal(time_ns(1, 1000000000), 0);
+	assert_int_equal(time_ns(1, INT64_MIN), 0);
 }
 
 /* List walks over hostile lists: a cycle, a wild pointer, a limit. */
