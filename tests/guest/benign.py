@@ -128,8 +128,7 @@ def counts(guest):
 def stop(guest, pgid):
     guest.run(f"kill -9 -{pgid} 2>/dev/null; sleep 0.5; "
               "for c in $(crun list -q 2>/dev/null); do crun delete -f $c; done; "
-              "ip link del bn0 2>/dev/null; rmmod dummy 2>/dev/null; "
-              "pkill -9 -f 'sleep 1000' 2>/dev/null; true", timeout=60)
+              "ip link del bn0 2>/dev/null; rmmod dummy 2>/dev/null; true", timeout=60)
 
 
 def make_sbom(argus, workdir):

@@ -87,9 +87,9 @@ EOF
 web_clients() {
 	local n=0
 	while alive; do
-		wget -q -O /dev/null http://127.0.0.1:8080/index.html && n=$((n + 1))
-		wget -q -O /dev/null 'http://[::1]:8080/data/numbers.txt' && n=$((n + 1))
-		wget -q -O /dev/null http://127.0.0.1:8080/data/blob.bin && n=$((n + 1))
+		wget -q -T 5 -O /dev/null http://127.0.0.1:8080/index.html && n=$((n + 1))
+		wget -q -T 5 -O /dev/null 'http://[::1]:8080/data/numbers.txt' && n=$((n + 1))
+		wget -q -T 5 -O /dev/null http://127.0.0.1:8080/data/blob.bin && n=$((n + 1))
 		echo "ping $n" | socat -t1 - 'TCP6:[::1]:8081' >/dev/null && n=$((n + 1))
 		sleep 0.3
 	done
@@ -103,6 +103,8 @@ one_shot_listener() {	# a listener closed after each client and re-opened on the
 		srv=$!
 		sleep 0.5
 		echo "request $n" | socat -t1 - TCP4:127.0.0.1:8090 && n=$((n + 1))
+		sleep 0.5
+		kill "$srv" 2>/dev/null	# still waiting when the client came too early
 		wait "$srv"
 		sleep 1
 	done
@@ -166,14 +168,15 @@ interactive() {	# a user at a bash prompt, a new session every minute
 		sleep 1000 >"$W/tty" &
 		holder=$!
 		for _ in $(seq 25); do
-			alive || break
+			alive && kill -0 "$sh" 2>/dev/null || break	# a FIFO without reader blocks
 			echo "${cmds[i % ${#cmds[@]}]}" >"$W/tty"
 			i=$((i + 1))
 			n=$((n + 1))
 			sleep 2
 		done
-		echo exit >"$W/tty"
+		kill -0 "$sh" 2>/dev/null && echo exit >"$W/tty"
 		sleep 1
+		kill "$sh" 2>/dev/null
 		kill "$holder" 2>/dev/null
 		wait "$sh" "$holder" 2>/dev/null
 	done
