@@ -46,8 +46,10 @@ unit-asan: deps $(ASAN_BUILD)/build.ninja
 
 # the soak (tests/integration/test_soak.py) runs SOAK_SECONDS of churn; `make soak` the full ten minutes
 SOAK_SECONDS ?= 300
+# the benign workload (tests/integration/test_benign.py) runs BENIGN_SECONDS; bench/run benign longer
+BENIGN_SECONDS ?= 180
 guest-tests: build
-	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) \
+	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) ARGUS_BENIGN_SECONDS=$(BENIGN_SECONDS) \
 	  $(PYTEST) $(wildcard tests/guest tests/integration)
 
 soak: build
