@@ -24,6 +24,15 @@ static int path_listed_for_hash(const struct sbom *s, const char *sha, const cha
 	return 0;
 }
 
+/* A path a file can be found at: not a memfd (crun and runc run
+ * themselves from one, /memfd:crun_cloned:/proc/self/exe, against
+ * CVE-2019-5736) and not a file on a detached mount, which resolves to the
+ * bare root ("/"): neither says where the binary was run from. */
+static int path_known(const char *path)
+{
+	return path[0] == '/' && path[1] && strncmp(path, "/memfd:", 7);
+}
+
 /* entrypoints name this binary but none with these arguments */
 static int args_unintended(const struct sbom *s, const char *path, const char *args)
 {
@@ -50,6 +59,8 @@ static void judge(const struct detect_cfg *cfg, const struct snapshot *s, const 
 
 	if (e->vma->is_main_exe) {
 		if (known) {
+			if (!path_known(path))
+				return;	/* approved content, from no path to compare */
 			if (!path_listed_for_hash(sb, e->hash.sha256, path))
 				r.detail = "a binary of the image run from another path";
 			else if (args_unintended(sb, path, p->cmdline))

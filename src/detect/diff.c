@@ -168,7 +168,10 @@ static void vma_added(struct dctx *d, const struct snapshot *cs, const struct sn
 	struct act_rec r = { .snap = cs, .proc = cp, .vma = v };
 	const struct snap_vma *old = was_at(pp, v);
 
-	if (old && ((old->flags ^ v->flags) & 4)) {
+	/* a library's segment mapped over the span ld.so reserved for it (the
+	 * last scan caught the loader between the two) is no change of
+	 * permissions */
+	if (old && ((old->flags ^ v->flags) & 4) && !(old->inode && old->past_eof)) {
 		r.id = (v->flags & 4) ? ACT_EXEC_PERM_ADDED : ACT_EXEC_PERM_REMOVED;
 		fire(d, &r);
 		return;
@@ -385,6 +388,13 @@ static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct 
 		u64map_put(&d->st->conn_alerted, key, done);
 }
 
+/* a TCP socket not bound or connected yet (socket() before connect()):
+ * a connection only once it has ports */
+static int unconnected(const struct snap_sock *c)
+{
+	return c->state == 7 && !c->sport && !c->dport;	/* TCP_CLOSE */
+}
+
 static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
 {
 	struct u64map m;
@@ -395,6 +405,8 @@ static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct
 	for (size_t i = 0; i < cur->nsocks; i++) {
 		const struct snap_sock *c = &cur->socks[i];
 		uint64_t key = detect_conn_key(c), idx = 0;
+		if (unconnected(c))
+			continue;
 		int known = u64map_get(&m, key, &idx);
 		int64_t since = first_seen(d, c);
 		struct act_rec r = { .snap = cur, .sock = c, .first_seen_ns = since,
@@ -414,7 +426,7 @@ static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct
 	for (size_t i = 0; prev && i < prev->nsocks; i++) {
 		const struct snap_sock *c = &prev->socks[i];
 		uint64_t key = detect_conn_key(c), v = 0, t = 0;
-		if (!u64map_get(&m, key, &v) || !v)
+		if (unconnected(c) || !u64map_get(&m, key, &v) || !v)
 			continue;
 		u64map_get(&d->st->conn_first_seen, key, &t);
 		struct act_rec r = { .id = ACT_NET_CONN_TERMINATED, .snap = prev, .sock = c,

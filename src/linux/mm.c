@@ -176,6 +176,10 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 		return -EINVAL;
 	v->inode = kernel_field(k, v->file, &o->file__f_inode);
 	if (kptr_ok(v->inode)) {
+		uint64_t size = kernel_field(k, v->inode, &o->inode__i_size);
+		uint64_t pages = (v->end - v->start) >> 12;
+		v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
+			      v->pgoff + pages > (size + 4095) >> 12;
 		v->ino = kernel_field(k, v->inode, &o->inode__i_ino);
 		v->dev = (uint32_t)kernel_field(k, kernel_field(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
 	}

@@ -75,6 +75,9 @@ struct snap_vma {
 	const char *path;	/* NULL if anonymous */
 	int is_main_exe;
 	int deleted;		/* its file is unlinked (or a memfd) */
+	int past_eof;		/* maps whole pages past its file's end: the
+				 * span ld.so reserves for a library before it
+				 * maps the segments over it */
 	int special;		/* a mapping the kernel made ([vdso], [vvar]):
 				 * no file, but vm_ops of its own */
 };
