@@ -59,6 +59,7 @@ struct detect_state {
 	struct u64map conn_alerted;	/* conn key -> bitmask of alerts fired */
 	struct u64map alerted;		/* alert key -> key of the process it is about */
 	struct u64map interp;		/* content of the host's interpreters -> kind */
+	struct u64map fresh;		/* program images first judged last scan */
 	int64_t last_status_ns;
 };
 

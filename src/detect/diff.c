@@ -12,12 +12,19 @@
 #define ALERTED_LONG 1
 #define ALERTED_EXCESSIVE 2
 
+/* scans after a program image is first seen in which its libraries may
+ * still be being mapped (ld.so under emulation is slow) */
+#define LOADING_SCANS 2
+
 struct dctx {
 	const struct detect_cfg *cfg;
 	struct detect_state *st;
 	int64_t now;
 	act_emit_fn emit;
 	void *ctx;
+	struct u64map fresh;	/* process key -> (exec id + 1) << 2 | scans
+				 * left, of program images still loading */
+	int loading;		/* the process being diffed is one of them */
 };
 
 static void fire(struct dctx *d, const struct act_rec *r)
@@ -162,16 +169,24 @@ static const struct snap_vma *was_at(const struct snap_proc *pp, const struct sn
 	return NULL;
 }
 
+/* A library's segment mapped over the span ld.so reserved for it is no
+ * change of permissions: the last scan caught the loader between the two
+ * mmaps.  Its signs: the reservation runs past the file's end, or was made
+ * inaccessible (PROT_NONE) for the segments to land in, or the process's
+ * program is new within LOADING_SCANS scans (d->loading: its libraries
+ * were still being mapped).  Anonymous memory is always judged. */
+static int loader_work(const struct dctx *d, const struct snap_vma *old)
+{
+	return old->inode && (old->past_eof || !(old->flags & 7) || d->loading);
+}
+
 static void vma_added(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp,
 		      const struct snap_proc *pp, const struct snap_vma *v)
 {
 	struct act_rec r = { .snap = cs, .proc = cp, .vma = v };
 	const struct snap_vma *old = was_at(pp, v);
 
-	/* a library's segment mapped over the span ld.so reserved for it (the
-	 * last scan caught the loader between the two) is no change of
-	 * permissions */
-	if (old && ((old->flags ^ v->flags) & 4) && !(old->inode && old->past_eof)) {
+	if (old && ((old->flags ^ v->flags) & 4) && !loader_work(d, old)) {
 		r.id = (v->flags & 4) ? ACT_EXEC_PERM_ADDED : ACT_EXEC_PERM_REMOVED;
 		fire(d, &r);
 		return;
@@ -224,7 +239,7 @@ static void diff_vmas(struct dctx *d, const struct snapshot *ps, const struct sn
 		if (!idx)
 			continue;
 		const struct snap_vma *old = &pp->vmas[idx - 1];
-		if ((old->flags ^ v->flags) & 4) {
+		if (((old->flags ^ v->flags) & 4) && !loader_work(d, old)) {
 			struct act_rec r = { .id = (v->flags & 4) ? ACT_EXEC_PERM_ADDED :
 					     ACT_EXEC_PERM_REMOVED, .snap = cs, .proc = cp, .vma = v };
 			fire(d, &r);
@@ -309,9 +324,13 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 	}
 	if (cp->state == 'Z' && prev && (!pp || pp->state != 'Z'))
 		proc_event(d, ACT_PROCESS_ZOMBIE, cur, cp);
+	/* a list read in part in either scan says nothing of what is gone */
+	uint8_t partial = (uint8_t)(cp->partial | (pp ? pp->partial : 0));
 	if (pp) {
-		diff_threads(d, prev, pp, cur, cp);
-		diff_fds(d, prev, pp, cur, cp);
+		if (!(partial & SNAP_PARTIAL_THREADS))
+			diff_threads(d, prev, pp, cur, cp);
+		if (!(partial & SNAP_PARTIAL_FDS))
+			diff_fds(d, prev, pp, cur, cp);
 		diff_bash(d, cur, pp, cp);
 	}
 	if (cp->unsettled)
@@ -319,10 +338,19 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 	/* a new process, a new program (after an exec every memory area is
 	 * new: the program, not memory it created), or one that was caught
 	 * changing last time: judged as first seen */
-	if (!pp || pp->unsettled || cp->self_exec_id != pp->self_exec_id)
+	uint64_t fresh = 0, key = detect_proc_key(cp), id = (cp->self_exec_id + 1) << 2;
+	if (!pp || pp->unsettled || cp->self_exec_id != pp->self_exec_id) {
 		judge_image(d, cur, cp);
-	else
-		diff_vmas(d, prev, pp, cur, cp);
+		u64map_put(&d->fresh, key, id | LOADING_SCANS);
+		return;
+	}
+	if (partial & SNAP_PARTIAL_VMAS)
+		return;
+	d->loading = u64map_get(&d->st->fresh, key, &fresh) && (fresh & ~3ULL) == id;
+	if (d->loading && (fresh & 3) > 1)
+		u64map_put(&d->fresh, key, fresh - 1);
+	diff_vmas(d, prev, pp, cur, cp);
+	d->loading = 0;
 }
 
 static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
@@ -505,7 +533,9 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
 		 act_emit_fn emit, void *ctx)
 {
-	struct dctx d = { cfg, st, now_ns, emit, ctx };
+	struct dctx d = { .cfg = cfg, .st = st, .now = now_ns, .emit = emit, .ctx = ctx };
+
+	u64map_init(&d.fresh);
 
 	diff_procs(&d, prev, cur);
 	diff_conns(&d, prev, cur);
@@ -526,5 +556,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 				proc_event(&d, ACT_TCP_CONN_STATUS, cur, p);
 		}
 	}
+	u64map_free(&st->fresh);
+	st->fresh = d.fresh;
 	detect_state_prune(st, cur);
 }

@@ -35,6 +35,7 @@ void detect_state_init(struct detect_state *st)
 	u64map_init(&st->conn_alerted);
 	u64map_init(&st->alerted);
 	u64map_init(&st->interp);
+	u64map_init(&st->fresh);
 }
 
 void detect_state_free(struct detect_state *st)
@@ -43,6 +44,7 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->conn_alerted);
 	u64map_free(&st->alerted);
 	u64map_free(&st->interp);
+	u64map_free(&st->fresh);
 }
 
 int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc *owner)

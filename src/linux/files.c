@@ -245,6 +245,7 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 		size_t cnt = max - base < FD_CHUNK ? (size_t)(max - base) : FD_CHUNK;
 		if (vas_read(&k->kvas, arr + base * 8, ptrs, cnt * 8, NULL)) {
 			c->s->stats.bad_objects++;
+			p->partial |= SNAP_PARTIAL_FDS;
 			break;
 		}
 		/* close-on-exec lives in the fd table's bitmap, not in f_flags */
@@ -257,14 +258,17 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 			if (!c->fds_left) {
 				c->s->stats.limit_hits++;
 				c->s->stats.limit_fds = 1;
+				p->partial |= SNAP_PARTIAL_FDS;
 				goto done;
 			}
 			if (!kptr_ok(ptrs[i])) {
 				c->s->stats.bad_objects++;
 				continue;
 			}
-			if (vec_reserve(v, n, cap, 16))
+			if (vec_reserve(v, n, cap, 16)) {
+				p->partial |= SNAP_PARTIAL_FDS;
 				goto done;
+			}
 			if (one_fd(c, p, (int32_t)(base + i), ptrs[i], &v[n])) {
 				c->s->stats.bad_objects++;
 				continue;

@@ -253,6 +253,8 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	p->nvmas = keep;
 	settled(c, p);
 	c->max -= keep < c->max ? keep : c->max;
+	if (ret || c->bad)
+		p->partial |= SNAP_PARTIAL_VMAS;
 	if (c->bad)
 		alog_debug("pid %d: %d bad memory-area entries skipped", p->pid, c->bad);
 	c->s->stats.bad_objects += (uint64_t)c->bad;

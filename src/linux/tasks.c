@@ -140,6 +140,7 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 	if (!o->task_struct__signal.present || !o->signal_struct__thread_head.present ||
 	    !o->task_struct__thread_node.present)
 		return;
+	p->partial |= SNAP_PARTIAL_THREADS;	/* until the walk below comes round */
 	if (read_task(c, leader))
 		return;
 	sig = get0(c, &o->task_struct__signal);
@@ -180,6 +181,8 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 	} else if (w.end != WALK_OK) {
 		c->s->stats.bad_objects++;
 	}
+	if (w.end == WALK_OK && w.closed)
+		p->partial &= (uint8_t)~SNAP_PARTIAL_THREADS;
 	list_walk_done(&w);
 	c->threads_left -= n < c->threads_left ? n : c->threads_left;
 	p->threads = arena_alloc(&c->s->arena, (n ? n : 1) * sizeof(*th));

@@ -131,6 +131,9 @@ struct snap_proc {
 	 * exec id or arguments moved between reads, or the new image is not
 	 * set up yet): its memory and files are judged on the next scan */
 	const char *unsettled;
+	/* lists read only in part (a limit, an unreadable table): not compared
+	 * with another scan, since what is missing is not gone */
+	uint8_t partial;		/* SNAP_PARTIAL_* */
 	uint64_t utime_ns, stime_ns, sum_exec_ns;
 	uint32_t nthreads;
 	struct snap_thread *threads;
@@ -152,6 +155,10 @@ struct snap_proc {
 	struct snap_elf *elfs;
 	struct snap_bash *bash;		/* only for bash processes */
 };
+
+#define SNAP_PARTIAL_FDS 1
+#define SNAP_PARTIAL_VMAS 2
+#define SNAP_PARTIAL_THREADS 4
 
 struct snap_netif {
 	const char *name;

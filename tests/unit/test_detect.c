@@ -1,0 +1,361 @@
+/* Unit tests: detect_diff() on scans built by hand, for the rules whose
+ * mistakes are false or missed alerts: first sight, exec in flight, the
+ * loader's mappings, the kernel's own mappings, listeners, connection
+ * reuse, shells by content, and detection state that dies with its owner.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect/detect.h"
+
+#define NS 1000000000LL
+
+struct got {
+	int n[ACT_COUNT];
+	int32_t last_pid[ACT_COUNT];
+};
+
+static void count(void *ctx, const struct act_rec *r)
+{
+	struct got *g = ctx;
+
+	g->n[r->id]++;
+	g->last_pid[r->id] = r->proc ? r->proc->pid : -1;
+}
+
+static int enabled[ACT_COUNT];
+static struct detect_cfg cfg = { .enabled = enabled, .long_lasting_ns = 10 * NS };
+
+static void setup_cfg(void)
+{
+	for (int i = 0; i < ACT_COUNT; i++)
+		enabled[i] = 1;
+}
+
+/* a snapshot of `n` processes pid 100.., each started at pid seconds */
+static struct snapshot *scan(int n)
+{
+	struct snapshot *s = snapshot_new();
+
+	s->procs = arena_alloc(&s->arena, (size_t)n * sizeof(*s->procs));
+	s->nprocs = (size_t)n;
+	memset(s->procs, 0, (size_t)n * sizeof(*s->procs));
+	for (int i = 0; i < n; i++) {
+		struct snap_proc *p = &s->procs[i];
+		p->pid = 100 + i;
+		p->task = 0xffff888000100000ULL + (uint64_t)i * 0x1000;
+		p->start_boottime_ns = (uint64_t)p->pid * NS;
+		p->self_exec_id = 1;
+		snprintf(p->comm, sizeof(p->comm), "p%d", p->pid);
+		p->exe_path = "/usr/bin/prog";
+		p->exe_inode = 0xffff888000200000ULL;
+		p->exe_ino = 42;
+	}
+	s->stats.tasks_complete = 1;
+	return s;
+}
+
+static struct snap_vma *vmas(struct snapshot *s, struct snap_proc *p, int n)
+{
+	p->vmas = arena_alloc(&s->arena, (size_t)n * sizeof(*p->vmas));
+	memset(p->vmas, 0, (size_t)n * sizeof(*p->vmas));
+	p->nvmas = (uint32_t)n;
+	return p->vmas;
+}
+
+static void area(struct snap_vma *v, uint64_t start, uint64_t end, uint64_t flags,
+		 uint64_t inode, const char *path)
+{
+	v->start = start;
+	v->end = end;
+	v->flags = flags;
+	v->inode = inode;
+	v->ino = inode ? inode & 0xffff : 0;
+	v->path = path;
+}
+
+static struct got diff(struct snapshot *prev, struct snapshot *cur, struct detect_state *st,
+		       int64_t now)
+{
+	struct got g;
+
+	memset(&g, 0, sizeof(g));
+	detect_diff(prev, cur, &cfg, st, now, count, &g);
+	return g;
+}
+
+/* A process first seen running from a memfd, holding a file: reported at
+ * once; its [vdso] is not fileless code. */
+static void test_first_sight(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(1), *b = scan(2);
+	struct snap_proc *p = &b->procs[1];
+	struct snap_vma *v = vmas(b, p, 3);
+	area(&v[0], 0x400000, 0x401000, 5, 0xffff888000300000ULL, "/memfd:payload");
+	area(&v[1], 0x7fff0000, 0x7fff2000, 5, 0, NULL);
+	v[1].special = 1;	/* [vdso] */
+	area(&v[2], 0x7fff2000, 0x7fff3000, 1, 0, NULL);
+	p->fds = arena_alloc(&b->arena, sizeof(*p->fds));
+	memset(p->fds, 0, sizeof(*p->fds));
+	p->nfds = 1;
+	p->fds[0].fd = 7;
+	p->fds[0].file = 0xffff888000400000ULL;
+	p->fds[0].sock = -1;
+
+	diff(NULL, a, &st, 1 * NS);
+	struct got g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_PROCESS_CREATED], 1);
+	assert_int_equal(g.n[ACT_FD_OPEN], 1);
+	assert_int_equal(g.n[ACT_EXEC_ANON_MAPPED], 1);
+	assert_int_equal(g.last_pid[ACT_EXEC_ANON_MAPPED], 101);
+	snapshot_free(a);
+	snapshot_free(b);
+	detect_state_free(&st);
+}
+
+/* Caught mid-exec: nothing judged; the next scan judges the image whole,
+ * once, and raises no permission change for it. */
+static void test_exec_in_flight(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(1), *b = scan(1), *c = scan(1);
+	area(vmas(a, &a->procs[0], 1), 0x400000, 0x500000, 5, 0xffff888000300000ULL, "/bin/a");
+	/* mid-exec: the new image's first segment r--, anonymous rwx junk */
+	b->procs[0].self_exec_id = 2;
+	b->procs[0].unsettled = "its new program is not set up yet";
+	struct snap_vma *v = vmas(b, &b->procs[0], 2);
+	area(&v[0], 0x400000, 0x500000, 1, 0xffff888000310000ULL, "/bin/b");
+	area(&v[1], 0x600000, 0x601000, 7, 0, NULL);
+	c->procs[0].self_exec_id = 2;
+	v = vmas(c, &c->procs[0], 2);
+	area(&v[0], 0x400000, 0x500000, 5, 0xffff888000310000ULL, "/bin/b");
+	area(&v[1], 0x600000, 0x601000, 7, 0, NULL);
+
+	diff(NULL, a, &st, 1 * NS);
+	struct got g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_EXEC_ANON_MAPPED], 0);
+	assert_int_equal(g.n[ACT_EXEC_PERM_ADDED] + g.n[ACT_EXEC_PERM_REMOVED], 0);
+	g = diff(b, c, &st, 3 * NS);
+	assert_int_equal(g.n[ACT_EXEC_ANON_MAPPED], 1);
+	assert_int_equal(g.n[ACT_EXEC_PERM_ADDED] + g.n[ACT_EXEC_PERM_REMOVED], 0);
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(c);
+	detect_state_free(&st);
+}
+
+/* ld.so reserves a library's span, then maps the code segment over it:
+ * no change of permissions while the program is new; an old program whose
+ * file area turns executable is one. */
+static void test_loader(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	const uint64_t lib = 0xffff888000500000ULL;
+	struct snapshot *s[6];
+	for (int i = 0; i < 6; i++) {
+		s[i] = scan(2);
+		struct snap_vma *v = vmas(s[i], &s[i]->procs[1], 2);
+		int loaded = i >= 2;
+		area(&v[0], 0x7f0000000000, 0x7f0000001000, 1, lib, "/lib/x.so");
+		area(&v[1], 0x7f0000001000, 0x7f0000005000, loaded ? 5 : 1, lib, "/lib/x.so");
+	}
+	/* pid 101 is new in s[1] (caught with its code still PROT_NONE) */
+	s[0]->nprocs = 1;
+	diff(NULL, s[0], &st, 1 * NS);
+	struct got g = diff(s[0], s[1], &st, 2 * NS);
+	assert_int_equal(g.n[ACT_PROCESS_CREATED], 1);
+	g = diff(s[1], s[2], &st, 3 * NS);
+	assert_int_equal(g.n[ACT_EXEC_PERM_ADDED], 0);
+	/* later, the program is old: r-- turned r-x is a change */
+	g = diff(s[2], s[3], &st, 4 * NS);
+	g = diff(s[3], s[4], &st, 5 * NS);
+	s[5]->procs[1].vmas[0].flags = 5;
+	g = diff(s[4], s[5], &st, 6 * NS);
+	assert_int_equal(g.n[ACT_EXEC_PERM_ADDED], 1);
+	for (int i = 0; i < 6; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
+static struct snap_sock *socks(struct snapshot *s, int n)
+{
+	s->socks = arena_alloc(&s->arena, (size_t)n * sizeof(*s->socks));
+	memset(s->socks, 0, (size_t)n * sizeof(*s->socks));
+	s->nsocks = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		s->socks[i].pid = 100;
+		s->socks[i].family = 2;
+	}
+	return s->socks;
+}
+
+/* A listener is never long-lasting; a connection is, once; a connection
+ * that ends and a new one with the same key starts a new clock; what is
+ * remembered of connections goes with them. */
+static void test_connections(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *s[5];
+	for (int i = 0; i < 5; i++)
+		s[i] = scan(1);
+	for (int i = 0; i < 4; i++) {
+		struct snap_sock *c = socks(s[i], i == 2 ? 1 : 2);
+		c[0] = (struct snap_sock){ .pid = 100, .sk = 0xffff888000600000ULL, .family = 2,
+					   .state = 10, .sport = 80 };
+		if (i != 2)
+			c[1] = (struct snap_sock){ .pid = 100, .sk = 0xffff888000700000ULL,
+						   .family = 2, .state = 1, .sport = 80,
+						   .dport = 40000 };
+	}
+	socks(s[4], 0);
+	s[4]->nsocks = 0;
+	diff(NULL, s[0], &st, 0);
+	struct got g = diff(s[0], s[1], &st, 11 * NS);
+	assert_int_equal(g.n[ACT_TCP_LONG_LASTING], 1);	/* the connection only */
+	s[2]->stats.tasks_complete = 0;			/* no pruning: the end itself */
+	g = diff(s[1], s[2], &st, 12 * NS);		/* it ends */
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	assert_int_equal(g.n[ACT_TCP_LONG_LASTING], 0);
+	g = diff(s[2], s[3], &st, 13 * NS);		/* same sk, same ports: new */
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 1);
+	assert_int_equal(g.n[ACT_TCP_LONG_LASTING], 0);
+	assert_true(detect_state_size(&st) >= 2);
+	g = diff(s[3], s[4], &st, 30 * NS);		/* all gone */
+	assert_int_equal(g.n[ACT_TCP_LONG_LASTING], 0);
+	size_t left = detect_state_size(&st);
+	assert_int_equal(left, st.interp.len);	/* nothing of the connections */
+	for (int i = 0; i < 5; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
+/* fd 0 and 1 of `p` on socket `sock` of s */
+static void on_socket(struct snapshot *s, struct snap_proc *p, int sock)
+{
+	p->fds = arena_alloc(&s->arena, 2 * sizeof(*p->fds));
+	memset(p->fds, 0, 2 * sizeof(*p->fds));
+	p->nfds = 2;
+	for (int i = 0; i < 2; i++) {
+		p->fds[i].fd = i;
+		p->fds[i].sock = sock;
+		p->fds[i].type = SNAP_FT_SOCK;
+		p->fds[i].link = 0xffff888000800000ULL;
+	}
+}
+
+/* A shell is known by its executable's content, whatever its name; the
+ * alert is remembered while the shell lives and forgotten after. */
+static void test_shell_by_content(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	const char *bash_sha = "25c34e130c601c5610c131710ce7fca96248d6e56bf99e39a3c74072a98db158";
+	struct snapshot *a = scan(2), *b = scan(2), *c = scan(1);
+	for (int i = 0; i < 2; i++) {
+		struct snapshot *s = i ? b : a;
+		s->procs[0].exe_path = "/usr/bin/bash";	/* pid 100: a bash */
+		s->procs[0].exe_ino = 7;
+		snprintf(s->procs[0].exe_hash.sha256, 65, "%s", bash_sha);
+		struct snap_proc *p = &s->procs[1];	/* pid 101: kworkr, a copy */
+		p->exe_path = "/tmp/kworkr";
+		p->exe_ino = 99;
+		snprintf(p->exe_hash.sha256, 65, "%s", bash_sha);
+		struct snap_sock *k = socks(s, 1);
+		*k = (struct snap_sock){ .pid = 101, .sk = 0xffff888000900000ULL, .family = 2,
+					 .state = 1, .sport = 45000, .dport = 4444 };
+		on_socket(s, p, 0);
+	}
+	struct got g = diff(NULL, a, &st, 1 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 1);
+	assert_int_equal(g.last_pid[ACT_REVERSE_SHELL], 101);
+	g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 0);	/* once */
+	assert_int_equal(st.alerted.len, 1);
+	socks(c, 0);
+	c->nsocks = 0;
+	diff(b, c, &st, 3 * NS);			/* the shell is gone */
+	assert_int_equal(st.alerted.len, 0);
+	/* a copy of cat (busybox content as cat) on the same socket: quiet */
+	struct detect_state st2;
+	detect_state_init(&st2);
+	struct snapshot *d = scan(1);
+	d->procs[0].exe_path = "/tmp/x";
+	d->procs[0].cmdline = "/tmp/x cat";
+	struct snap_sock *k = socks(d, 1);
+	*k = (struct snap_sock){ .pid = 100, .sk = 0xffff888000900000ULL, .family = 2,
+				 .state = 1, .sport = 45000, .dport = 4444 };
+	on_socket(d, &d->procs[0], 0);
+	g = diff(NULL, d, &st2, 1 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 0);
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(c);
+	snapshot_free(d);
+	detect_state_free(&st);
+	detect_state_free(&st2);
+}
+
+/* Lists read in part are not compared: no closes, no thread ends. */
+static void test_partial(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(1), *b = scan(1);
+	struct snap_proc *p = &a->procs[0];
+	p->fds = arena_alloc(&a->arena, sizeof(*p->fds));
+	memset(p->fds, 0, sizeof(*p->fds));
+	p->nfds = 1;
+	p->fds[0] = (struct snap_fd){ .fd = 3, .file = 0xffff888000a00000ULL, .sock = -1,
+				      .type = SNAP_FT_REG, .f_flags = 1 };
+	b->procs[0].partial = SNAP_PARTIAL_FDS;		/* the limit cut it off */
+	diff(NULL, a, &st, 1 * NS);
+	struct got g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_FD_CLOSE], 0);
+	assert_int_equal(g.n[ACT_FD_CONTENT_CHANGE], 0);
+	b->procs[0].partial = 0;
+	detect_state_free(&st);
+	detect_state_init(&st);
+	diff(NULL, a, &st, 1 * NS);
+	g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_FD_CLOSE], 1);
+	assert_int_equal(g.n[ACT_FD_CONTENT_CHANGE], 1);
+	snapshot_free(a);
+	snapshot_free(b);
+	detect_state_free(&st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_sight),
+		cmocka_unit_test(test_exec_in_flight),
+		cmocka_unit_test(test_loader),
+		cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_shell_by_content),
+		cmocka_unit_test(test_partial),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
