@@ -12,9 +12,10 @@
 #define ALERTED_LONG 1
 #define ALERTED_EXCESSIVE 2
 
-/* scans after a program image is first seen in which its libraries may
- * still be being mapped (ld.so under emulation is slow) */
-#define LOADING_SCANS 2
+/* how long after a program image is first seen its libraries may still be
+ * being mapped (ld.so maps a dozen libraries in milliseconds on hardware,
+ * in hundreds of them under emulation; scans may come every 100 ms) */
+#define LOADING_NS 2000000000LL
 
 struct dctx {
 	const struct detect_cfg *cfg;
@@ -22,8 +23,8 @@ struct dctx {
 	int64_t now;
 	act_emit_fn emit;
 	void *ctx;
-	struct u64map fresh;	/* process key -> (exec id + 1) << 2 | scans
-				 * left, of program images still loading */
+	struct u64map fresh;	/* (process, exec id) -> when the program
+				 * image was first seen, while it may be loading */
 	int loading;		/* the process being diffed is one of them */
 };
 
@@ -173,8 +174,8 @@ static const struct snap_vma *was_at(const struct snap_proc *pp, const struct sn
  * change of permissions: the last scan caught the loader between the two
  * mmaps.  Its signs: the reservation runs past the file's end, or was made
  * inaccessible (PROT_NONE) for the segments to land in, or the process's
- * program is new within LOADING_SCANS scans (d->loading: its libraries
- * were still being mapped).  Anonymous memory is always judged. */
+ * program was first seen less than LOADING_NS ago (d->loading: its
+ * libraries were still being mapped).  Anonymous memory is always judged. */
 static int loader_work(const struct dctx *d, const struct snap_vma *old)
 {
 	return old->inode && (old->past_eof || !(old->flags & 7) || d->loading);
@@ -338,17 +339,18 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 	/* a new process, a new program (after an exec every memory area is
 	 * new: the program, not memory it created), or one that was caught
 	 * changing last time: judged as first seen */
-	uint64_t fresh = 0, key = detect_proc_key(cp), id = (cp->self_exec_id + 1) << 2;
+	uint64_t since = 0, key = detect_mix(detect_proc_key(cp), cp->self_exec_id);
 	if (!pp || pp->unsettled || cp->self_exec_id != pp->self_exec_id) {
 		judge_image(d, cur, cp);
-		u64map_put(&d->fresh, key, id | LOADING_SCANS);
+		u64map_put(&d->fresh, key, (uint64_t)d->now);
 		return;
 	}
 	if (partial & SNAP_PARTIAL_VMAS)
 		return;
-	d->loading = u64map_get(&d->st->fresh, key, &fresh) && (fresh & ~3ULL) == id;
-	if (d->loading && (fresh & 3) > 1)
-		u64map_put(&d->fresh, key, fresh - 1);
+	d->loading = u64map_get(&d->st->fresh, key, &since) &&
+		     d->now - (int64_t)since < LOADING_NS;
+	if (d->loading)
+		u64map_put(&d->fresh, key, since);
 	diff_vmas(d, prev, pp, cur, cp);
 	d->loading = 0;
 }
@@ -379,6 +381,14 @@ static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct
 
 /* ---- connections ---- */
 
+/* a TCP socket with no peer: not connected yet (socket() before
+ * connect(), or only bound) or no more: a connection only with one */
+static int unconnected(const struct snap_sock *c)
+{
+	return c->state == 7 && !c->dport;	/* TCP_CLOSE */
+}
+
+
 static int64_t first_seen(struct dctx *d, const struct snap_sock *c)
 {
 	uint64_t t;
@@ -396,7 +406,7 @@ static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct 
 	struct act_rec r = { .snap = cs, .sock = c, .first_seen_ns = since,
 			     .proc = snapshot_find(cs, c->pid) };
 
-	if (c->state == 10)
+	if (c->state == 10 || unconnected(c))
 		return;		/* LISTEN: a port, not a connection */
 	u64map_get(&d->st->conn_alerted, key, &done);
 	if (!(done & ALERTED_LONG) && d->cfg->long_lasting_ns &&
@@ -414,13 +424,6 @@ static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct 
 	}
 	if (done)
 		u64map_put(&d->st->conn_alerted, key, done);
-}
-
-/* a TCP socket not bound or connected yet (socket() before connect()):
- * a connection only once it has ports */
-static int unconnected(const struct snap_sock *c)
-{
-	return c->state == 7 && !c->sport && !c->dport;	/* TCP_CLOSE */
 }
 
 static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
