@@ -62,7 +62,8 @@ class Service:
     ROUTINE_ALERTS = frozenset({"File Descriptor File Content Change"})
 
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
-                 service="", events_dir=None, source=None, wait_init=True):
+                 service="", events_dir=None, source=None, wait_init=True, argus="",
+                 split_stderr=False):
         import time as _t
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
@@ -74,14 +75,16 @@ class Service:
         with open(self.config, "w") as f:
             f.write(f"service:\n  scanner_sleep: {sleep}\n  debug_log_folder: {self.dir}/debug\n"
                     f"{service}"
-                    f"argus:\n  systems:\n    - name: {guest.name}\n"
+                    f"argus:\n{argus}  systems:\n    - name: {guest.name}\n"
                     f"      source: {source}\n{extra}"
                     f"collection:\n  process_memory_created: true\n"
                     f"  process_memory_terminated: true\n{collection}"
                     f"output:\n  stdout: true\n  log_folder: {events_dir}\n{output}")
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
+        # split_stderr: stdout.log holds standard output alone, stderr.log the rest
+        self.err = open(os.path.join(self.dir, "stderr.log"), "w") if split_stderr else None
         self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=self.err or subprocess.STDOUT)
         self.fh = None
         self.messages = []
         self.claimed = set()    # indices of ALERT messages a test accounted for
@@ -183,6 +186,8 @@ class Service:
                 self.proc.kill()
                 self.proc.wait()
         self.out.close()
+        if self.err:
+            self.err.close()
         self.poll()
         if check_alerts:
             bad = self.unexpected_alerts()

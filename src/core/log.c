@@ -12,6 +12,7 @@ static void default_handler(void *ctx, int level, const char *msg)
 static alog_fn handler = default_handler;
 static void *handler_ctx;
 static int threshold = ALOG_WARNING;
+static _Thread_local int thread_threshold;
 
 void alog_set_handler(alog_fn fn, void *ctx)
 {
@@ -24,14 +25,21 @@ void alog_set_level(int level)
 	threshold = level;
 }
 
+void alog_set_thread_level(int level)
+{
+	thread_threshold = level;
+}
+
 int alog_get_level(void)
 {
-	return threshold;
+	return thread_threshold ? thread_threshold : threshold;
 }
 
 int alog_enabled(int level)
 {
-	return threshold > ALOG_DISABLE && level <= threshold;
+	int t = alog_get_level();
+
+	return t > ALOG_DISABLE && level <= t;
 }
 
 const char *alog_level_name(int level)

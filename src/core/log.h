@@ -22,6 +22,9 @@ typedef void (*alog_fn)(void *ctx, int level, const char *msg);
 
 void alog_set_handler(alog_fn fn, void *ctx);
 void alog_set_level(int level);
+/* This thread's own threshold (a monitored system's log_level, in its
+ * scanner thread); 0: the process's. */
+void alog_set_thread_level(int level);
 int alog_get_level(void);
 int alog_enabled(int level);
 const char *alog_level_name(int level);

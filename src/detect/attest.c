@@ -57,6 +57,8 @@ static void judge(const struct detect_cfg *cfg, const struct snapshot *s, const 
 	const struct sbom_file *at = sbom_by_path(sb, path);
 	struct act_rec r = { .snap = s, .proc = p, .elf = e };
 
+	if (known && path_listed_for_hash(sb, e->hash.sha256, ""))
+		return;	/* a signature the configuration approves wherever it lies */
 	if (e->vma->is_main_exe) {
 		if (known) {
 			if (!path_known(path))

@@ -1,5 +1,6 @@
 #include "detect/sbom.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/rdfile.h"
 
 #define SBOM_MAX_FILES 1000000
 
@@ -89,9 +93,15 @@ static int load_argus(json_t *root, struct sbom *s)
 int sbom_load(const char *path, struct sbom *out, struct aerr *err)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
+	struct stat st;
+	int fd;
 
 	memset(out, 0, sizeof(*out));
+	int r = open_regular(path, 0, &fd, &st, err);	/* never wait on a FIFO */
+	if (r)
+		return r;
+	json_t *root = json_loadfd(fd, 0, &je);
+	close(fd);
 	if (!root)
 		return aerr_set(err, EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	int ret;
@@ -107,6 +117,23 @@ int sbom_load(const char *path, struct sbom *out, struct aerr *err)
 		return aerr_set(err, EINVAL, "%s: malformed SBOM entry", path);
 	}
 	return 0;
+}
+
+const char *sbom_sha256_of(const char *s)
+{
+	if (!strncasecmp(s, "sha256:", 7))
+		s += 7;
+	for (int i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return NULL;
+	return s[64] ? NULL : s;
+}
+
+int sbom_add_hash(struct sbom *s, const char *sha256)
+{
+	const char *h = sbom_sha256_of(sha256);
+
+	return h ? add_file(s, "", -1, h) : -EINVAL;
 }
 
 int sbom_merge(struct sbom *into, struct sbom *from)
@@ -149,6 +176,8 @@ const struct sbom_file *sbom_by_hash(const struct sbom *s, const char *sha256)
 
 const struct sbom_file *sbom_by_path(const struct sbom *s, const char *path)
 {
+	if (!*path)
+		return NULL;	/* bare signatures have no path */
 	for (size_t i = 0; i < s->nfiles; i++)
 		if (!strcmp(s->files[i].path, path))
 			return &s->files[i];

@@ -32,6 +32,12 @@ struct sbom {
 };
 
 int sbom_load(const char *path, struct sbom *out, struct aerr *err);
+/* A SHA-256 signature as the configuration gives it (section 7.3: "List
+ * SHA signatures of approved executables/libraries"): 64 hex digits,
+ * optionally after "sha256:".  Returns the digits, or NULL. */
+const char *sbom_sha256_of(const char *s);
+/* Approve a content wherever it lies (no path, no size). */
+int sbom_add_hash(struct sbom *s, const char *sha256);
 /* Add the files of another SBOM (several can be configured). */
 int sbom_merge(struct sbom *into, struct sbom *from);
 void sbom_free(struct sbom *s);

@@ -1,5 +1,7 @@
 #include "memsrc/filemap.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -9,6 +11,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/rdfile.h"
 
 /* volatile: the stores around memcpy must not be optimised away */
 static _Thread_local sigjmp_buf *volatile bus_guard;
@@ -57,18 +61,9 @@ int filemap_open(struct filemap *f, const char *path, int prefer_pread, struct a
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return aerr_set(err, errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(f->fd, &st) < 0) {
-		int e = errno;
-		filemap_close(f);
-		return aerr_set(err, e, "%s: cannot stat: %s", path, strerror(e));
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		filemap_close(f);
-		return aerr_set(err, EINVAL, "%s: not a regular file", path);
-	}
+	int r = open_regular(path, 1, &f->fd, &st, err);
+	if (r)
+		return r;
 	f->size = (uint64_t)st.st_size;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
@@ -162,4 +157,19 @@ int filemap_check(const struct filemap *f, struct aerr *err)
 				f->path, (unsigned long long)f->size,
 				(unsigned long long)st.st_size);
 	return 0;
+}
+
+int filemap_data(const struct filemap *f, uint64_t off, uint64_t *lo, uint64_t *hi)
+{
+	if (off >= f->size)
+		return 1;
+	off_t d = lseek(f->fd, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO ? 1 : -errno;
+	off_t h = lseek(f->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*lo = (uint64_t)d;
+	*hi = (uint64_t)h < f->size ? (uint64_t)h : f->size;
+	return *lo >= f->size ? 1 : 0;
 }

@@ -32,6 +32,10 @@ int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, s
 const unsigned char *filemap_at(const struct filemap *f, uint64_t off, size_t len);
 int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, size_t len,
 		 struct aerr *err);
+/* The first stretch [*lo, *hi) at or after off that is not a hole
+ * (SEEK_DATA, SEEK_HOLE): 0; 1 when only holes are left; <0 when the file
+ * system cannot tell. */
+int filemap_data(const struct filemap *f, uint64_t off, uint64_t *lo, uint64_t *hi);
 /* -EIO if the file was truncated below its mapped size, -ENODEV if removed
  * or replaced. */
 int filemap_check(const struct filemap *f, struct aerr *err);

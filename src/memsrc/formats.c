@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/rdfile.h"
 #include "core/vec.h"
 
 #define LIME_MAGIC 0x4C694D45u
@@ -59,20 +60,23 @@ static int cmp_pa(const void *a, const void *b)
 	return (x->pa > y->pa) - (x->pa < y->pa);
 }
 
-int ranges_normalize(struct mem_range *r, size_t n, struct aerr *err)
+int ranges_normalize(struct mem_range *r, size_t n, const char *name, struct aerr *err)
 {
 	if (n)
 		qsort(r, n, sizeof(*r), cmp_pa);
 	for (size_t i = 0; i < n; i++) {
+		/* compare last bytes: a range may end at the top of the space */
 		if (!r[i].len)
-			return aerr_set(err, EINVAL, "memory range %zu at 0x%llx is empty", i,
+			return aerr_set(err, EINVAL, "%s: memory range %zu at 0x%llx is empty", name,
+					i, (unsigned long long)r[i].pa);
+		if (r[i].len - 1 > UINT64_MAX - r[i].pa)
+			return aerr_set(err, EINVAL, "%s: memory range at 0x%llx (%llu bytes) wraps "
+					"around the end of the address space", name,
+					(unsigned long long)r[i].pa, (unsigned long long)r[i].len);
+		if (i && r[i - 1].pa + (r[i - 1].len - 1) >= r[i].pa)
+			return aerr_set(err, EINVAL, "%s: memory ranges at 0x%llx and 0x%llx overlap",
+					name, (unsigned long long)r[i - 1].pa,
 					(unsigned long long)r[i].pa);
-		if (r[i].pa + r[i].len < r[i].pa)
-			return aerr_set(err, EINVAL, "memory range at 0x%llx wraps around",
-					(unsigned long long)r[i].pa);
-		if (i && r[i - 1].pa + r[i - 1].len > r[i].pa)
-			return aerr_set(err, EINVAL, "memory ranges at 0x%llx and 0x%llx overlap",
-					(unsigned long long)r[i - 1].pa, (unsigned long long)r[i].pa);
 	}
 	return 0;
 }
@@ -107,10 +111,15 @@ int lime_parse(const struct filemap *f, struct mem_range **out, size_t *n, struc
 				       (unsigned long long)off, h.magic, h.version);
 			break;
 		}
-		if (h.e_addr < h.s_addr || h.e_addr == UINT64_MAX) {
+		if (h.e_addr < h.s_addr) {
 			ret = aerr_set(err, EINVAL, "%s: LiME segment %zu: end 0x%llx before start 0x%llx",
 				       f->path, cnt, (unsigned long long)h.e_addr,
 				       (unsigned long long)h.s_addr);
+			break;
+		}
+		if (!h.s_addr && h.e_addr == UINT64_MAX) {	/* 2^64 bytes: no file holds them */
+			ret = aerr_set(err, EINVAL, "%s: LiME segment %zu spans the whole 64-bit "
+				       "address space", f->path, cnt);
 			break;
 		}
 		uint64_t len = h.e_addr - h.s_addr + 1;
@@ -308,14 +317,19 @@ static int region_num(json_t *o, const char *key, uint64_t *out)
 
 int regions_load(const char *path, struct mem_range **out, size_t *n, struct aerr *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t len = 0;
 	json_error_t je;
-	int ret = 0, have_off = -1, fixed = 0;
+	struct stat st;
+	int fd, ret = open_regular(path, 0, &fd, &st, err), have_off = -1, fixed = 0;
 
-	if (!f)
-		return aerr_set(err, errno, "%s: cannot open memory-regions file: %s", path, strerror(errno));
+	if (ret)
+		return ret;
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
 	text = malloc(1 << 20);
 	if (text)
 		len = fread(text, 1, (1 << 20) - 1, f);
@@ -445,7 +459,7 @@ int regions_from_iomem(const char *text, struct mem_range **out, size_t *n, stru
 		return aerr_set(err, EINVAL, zeros ? "iomem addresses are all zero: read /proc/iomem as root"
 				: "no \"System RAM\" range in the iomem text");
 	}
-	int ret = ranges_normalize(v, cnt, err);
+	int ret = ranges_normalize(v, cnt, "iomem", err);
 	if (ret) {
 		free(v);
 		return ret;

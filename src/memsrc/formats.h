@@ -43,6 +43,6 @@ void regions_print(FILE *f, const struct mem_range *r, size_t n);
 int regions_from_iomem(const char *text, struct mem_range **out, size_t *n, struct aerr *err);
 
 /* Sort by pa and reject overlaps. */
-int ranges_normalize(struct mem_range *r, size_t n, struct aerr *err);
+int ranges_normalize(struct mem_range *r, size_t n, const char *name, struct aerr *err);
 
 #endif

@@ -31,6 +31,11 @@ static int file_copy(struct memsrc *m, void *dst, const unsigned char *src, size
 	return filemap_copy(m->priv, dst, src, len, err);
 }
 
+static int file_data(struct memsrc *m, uint64_t off, uint64_t *lo, uint64_t *hi)
+{
+	return filemap_data(m->priv, off, lo, hi);
+}
+
 static void file_close(struct memsrc *m)
 {
 	if (m->priv) {
@@ -47,6 +52,7 @@ static const struct memsrc_ops file_ops = {
 	.close = file_close,
 	.map = file_map,
 	.copy = file_copy,
+	.data = file_data,
 };
 
 static int split_spec(const char *spec, char *kind, size_t kcap, const char **path)
@@ -69,13 +75,16 @@ static int split_spec(const char *spec, char *kind, size_t kcap, const char **pa
 	return 0;	/* a path that merely contains a colon */
 }
 
-int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, struct aerr *err)
+int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, const char *name,
+		      struct aerr *err)
 {
+	if (!name)
+		name = m->path;
 	if (!n) {
 		free(r);
-		return aerr_set(err, EINVAL, "%s: no physical memory ranges", m->path);
+		return aerr_set(err, EINVAL, "%s: no physical memory ranges", name);
 	}
-	int ret = ranges_normalize(r, n, err);
+	int ret = ranges_normalize(r, n, name, err);
 	if (ret) {
 		free(r);
 		return ret;
@@ -94,7 +103,7 @@ static int identity_ranges(struct memsrc *m, const struct filemap *f, struct aer
 	r->pa = 0;
 	r->len = f->size;
 	r->off = 0;
-	return memsrc_set_ranges(m, r, 1, err);
+	return memsrc_set_ranges(m, r, 1, NULL, err);
 }
 
 int memsrc_open(const char *spec, const struct memsrc_opts *opts,
@@ -146,7 +155,7 @@ int memsrc_open(const char *spec, const struct memsrc_opts *opts,
 		size_t n = 0;
 		ret = lime_parse(f, &r, &n, err);
 		if (!ret)
-			ret = memsrc_set_ranges(m, r, n, err);
+			ret = memsrc_set_ranges(m, r, n, NULL, err);
 	} else if (!strcmp(kind, "elf")) {
 		if (fmt != MEMFMT_ELF) {
 			ret = aerr_set(err, EINVAL, "%s: not an ELF core file", path);
@@ -156,7 +165,7 @@ int memsrc_open(const char *spec, const struct memsrc_opts *opts,
 		size_t n = 0;
 		ret = elfcore_parse(f, &r, &n, &m->vmcoreinfo, err);
 		if (!ret)
-			ret = memsrc_set_ranges(m, r, n, err);
+			ret = memsrc_set_ranges(m, r, n, NULL, err);
 	} else {
 		m->live = !strcmp(kind, "qemu");
 		if (opts->regions_path) {
@@ -175,7 +184,7 @@ int memsrc_open(const char *spec, const struct memsrc_opts *opts,
 				if (ret)
 					free(r);
 				else
-					ret = memsrc_set_ranges(m, r, n, err);
+					ret = memsrc_set_ranges(m, r, n, opts->regions_path, err);
 			}
 		} else {
 			ret = identity_ranges(m, f, err);
@@ -304,7 +313,7 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 
 	if (!len)
 		return 0;
-	if (pa + len < pa)
+	if (len - 1 > UINT64_MAX - pa)
 		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
 				(unsigned long long)pa);
 	if (!m->cache_on)
@@ -338,7 +347,7 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 
 int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
 {
-	if (pa + len < pa)
+	if (len && len - 1 > UINT64_MAX - pa)
 		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
 				(unsigned long long)pa);
 	return read_direct(m, pa, buf, len, err);
@@ -354,7 +363,30 @@ uint64_t memsrc_end(const struct memsrc *m)
 	if (!m->nranges)
 		return 0;
 	const struct mem_range *r = &m->ranges[m->nranges - 1];
-	return r->pa + r->len;
+	return r->len > UINT64_MAX - r->pa ? UINT64_MAX : r->pa + r->len;	/* the top of the space */
+}
+
+int memsrc_data(struct memsrc *m, uint64_t pa, uint64_t end, uint64_t *lo, uint64_t *hi)
+{
+	const struct mem_range *r = find_range(m, pa);
+	uint64_t dlo, dhi;
+
+	*lo = pa;
+	*hi = end;
+	if (!r || !m->ops->data || pa >= end)
+		return 0;
+	if (end - r->pa > r->len)
+		end = *hi = r->pa + r->len;	/* r ends below end: no overflow */
+	int ret = m->ops->data(m, r->off + (pa - r->pa), &dlo, &dhi);
+	if (ret < 0)
+		return 0;
+	if (ret > 0 || dlo - r->off >= end - r->pa)
+		return 1;
+	*lo = r->pa + (dlo - r->off);
+	if (*lo < pa)
+		*lo = pa;
+	*hi = dhi - r->off >= end - r->pa ? end : r->pa + (dhi - r->off);
+	return 0;
 }
 
 int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len)

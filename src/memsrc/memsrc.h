@@ -45,6 +45,10 @@ struct memsrc_ops {
 	const unsigned char *(*map)(struct memsrc *m, uint64_t off, size_t len);
 	int (*copy)(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
 		    struct aerr *err);
+	/* Optional: the first stretch [*lo, *hi) of backend offsets at or
+	 * after off that may hold data (a sparse file's holes read as zeros
+	 * and hold none).  0, 1 when there is none left, <0 unknown. */
+	int (*data)(struct memsrc *m, uint64_t off, uint64_t *lo, uint64_t *hi);
 };
 
 struct memsrc_stats {
@@ -99,6 +103,10 @@ int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 int memsrc_check(struct memsrc *m, struct aerr *err);
 /* Highest physical address covered + 1. */
 uint64_t memsrc_end(const struct memsrc *m);
+/* The first stretch [*lo, *hi) of physical addresses at or after pa, up to
+ * end (within pa's range), that may hold anything but zeros: 0; 1 when
+ * the rest is a hole.  A backend that cannot tell gives [pa, end). */
+int memsrc_data(struct memsrc *m, uint64_t pa, uint64_t end, uint64_t *lo, uint64_t *hi);
 /* Is [pa, pa+len) fully backed? */
 int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
 
@@ -113,6 +121,9 @@ void memsrc_cache_flush(struct memsrc *m);
 void memsrc_cache_disable(struct memsrc *m);
 
 /* Helpers for backends. */
-int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, struct aerr *err);
+/* Sort and check the ranges (errors name the file they came from: name,
+ * or the source's path when NULL); m owns r from the call on. */
+int memsrc_set_ranges(struct memsrc *m, struct mem_range *r, size_t n, const char *name,
+		      struct aerr *err);
 
 #endif

@@ -8,19 +8,32 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/rdfile.h"
 #include "profile/isf.h"
 
-#define ISF_MAX (1024u << 20)	/* refuse to inflate beyond 1 GiB */
+/* The largest ISF argus reads, plain or once decompressed: a full kernel's
+ * is some tens of MiB.  A compressed file is decoded twice: once counting
+ * (nothing kept, refused as soon as it passes the cap: a gzip or xz bomb
+ * costs a fraction of a second and no memory), then into a buffer reserved
+ * once for what the first pass counted. */
+#define ISF_MAX (256u << 20)
+#define ISF_MAX_TEXT "256 MiB"
 
 static int slurp(const char *path, char **data, size_t *len, struct aerr *err)
 {
-	FILE *f = fopen(path, "rb");
 	struct buf b = BUF_INIT;
 	char chunk[65536];
+	struct stat st;
 	size_t n;
+	int fd, r = open_regular(path, 0, &fd, &st, err);
 
-	if (!f)
-		return aerr_set(err, errno, "%s: cannot open: %s", path, strerror(errno));
+	if (r)
+		return r;
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		return aerr_set(err, ENOMEM, "%s: cannot read: out of memory", path);
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= ISF_MAX)
 		buf_add(&b, chunk, n);
 	int bad = ferror(f);
@@ -29,7 +42,7 @@ static int slurp(const char *path, char **data, size_t *len, struct aerr *err)
 		int code = bad ? EIO : b.oom ? ENOMEM : E2BIG;
 		buf_free(&b);
 		return aerr_set(err, code, "%s: cannot read: %s", path,
-				code == E2BIG ? "larger than 1 GiB" : strerror(code));
+				code == E2BIG ? "larger than " ISF_MAX_TEXT : strerror(code));
 	}
 	*data = buf_detach(&b, len);
 	if (!*data)
@@ -37,8 +50,21 @@ static int slurp(const char *path, char **data, size_t *len, struct aerr *err)
 	return *data ? 0 : aerr_set(err, ENOMEM, "out of memory");
 }
 
+/* Emit decoded bytes: counted, and kept when out is given. */
+static int put(const char *name, struct buf *out, uint64_t *total, const void *p, size_t n,
+	       struct aerr *err)
+{
+	*total += n;
+	if (*total > ISF_MAX)
+		return aerr_set(err, E2BIG, "%s: decompresses to more than " ISF_MAX_TEXT
+				" (not an ISF file)", name);
+	if (out)
+		buf_add(out, p, n);
+	return 0;
+}
+
 static int gunzip(const char *name, const char *in, size_t inlen, struct buf *out,
-		  struct aerr *err)
+		  uint64_t *total, struct aerr *err)
 {
 	z_stream z = { 0 };
 	char chunk[1 << 16];
@@ -57,10 +83,10 @@ static int gunzip(const char *name, const char *in, size_t inlen, struct buf *ou
 			return aerr_set(err, EINVAL, "%s: corrupt gzip data (%s)", name,
 					z.msg ? z.msg : "inflate failed");
 		}
-		buf_add(out, chunk, sizeof(chunk) - z.avail_out);
-		if (out->len > ISF_MAX) {
+		int e = put(name, out, total, chunk, sizeof(chunk) - z.avail_out, err);
+		if (e) {
 			inflateEnd(&z);
-			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", name);
+			return e;
 		}
 		/* another gzip member may follow (pigz, cat a.gz b.gz) */
 		if (r == Z_STREAM_END && z.avail_in >= 2 && z.next_in[0] == 0x1f &&
@@ -77,7 +103,8 @@ static int gunzip(const char *name, const char *in, size_t inlen, struct buf *ou
 	return 0;
 }
 
-static int unxz(const char *name, const char *in, size_t inlen, struct buf *out, struct aerr *err)
+static int unxz(const char *name, const char *in, size_t inlen, struct buf *out,
+		uint64_t *total, struct aerr *err)
 {
 	lzma_stream z = LZMA_STREAM_INIT;
 	uint8_t chunk[1 << 16];
@@ -98,14 +125,21 @@ static int unxz(const char *name, const char *in, size_t inlen, struct buf *out,
 					r == LZMA_MEMLIMIT_ERROR ? "xz data needs over 512 MiB to decode" :
 					r == LZMA_MEM_ERROR ? "out of memory" : "corrupt xz data");
 		}
-		buf_add(out, chunk, sizeof(chunk) - z.avail_out);
-		if (out->len > ISF_MAX) {
+		int e = put(name, out, total, chunk, sizeof(chunk) - z.avail_out, err);
+		if (e) {
 			lzma_end(&z);
-			return aerr_set(err, E2BIG, "%s: inflates beyond 1 GiB", name);
+			return e;
 		}
 	} while (r != LZMA_STREAM_END);
 	lzma_end(&z);
 	return 0;
+}
+
+static int decode(const char *name, const void *in, size_t inlen, int xz, struct buf *out,
+		  uint64_t *total, struct aerr *err)
+{
+	*total = 0;
+	return xz ? unxz(name, in, inlen, out, total, err) : gunzip(name, in, inlen, out, total, err);
 }
 
 int isf_inflate(const char *name, const void *in, size_t inlen, char **data, size_t *len,
@@ -117,12 +151,20 @@ int isf_inflate(const char *name, const void *in, size_t inlen, char **data, siz
 
 	*data = NULL;
 	*len = 0;
-	if (inlen >= 2 && u[0] == 0x1f && u[1] == 0x8b)
-		ret = gunzip(name, in, inlen, &out, err);
-	else if (inlen >= 6 && !memcmp(u, "\xfd" "7zXZ\0", 6))
-		ret = unxz(name, in, inlen, &out, err);
-	else
+	int gz = inlen >= 2 && u[0] == 0x1f && u[1] == 0x8b;
+	int xz = inlen >= 6 && !memcmp(u, "\xfd" "7zXZ\0", 6);
+	uint64_t total;
+	if (gz || xz) {
+		ret = decode(name, in, inlen, xz, NULL, &total, err);
+		if (!ret && buf_reserve(&out, (size_t)total + 1))
+			ret = aerr_set(err, ENOMEM, "out of memory");
+		if (!ret)
+			ret = decode(name, in, inlen, xz, &out, &total, err);
+	} else if (inlen > ISF_MAX) {
+		ret = aerr_set(err, E2BIG, "%s: larger than " ISF_MAX_TEXT, name);
+	} else {
 		ret = (buf_add(&out, in, inlen), 0);
+	}
 	if (!ret && (out.oom || buf_reserve(&out, 1)))
 		ret = aerr_set(err, ENOMEM, "out of memory");
 	if (ret) {

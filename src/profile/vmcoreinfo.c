@@ -128,45 +128,101 @@ int vmci_parse(const char *text, size_t len, struct vmci *out, struct aerr *err)
 	return 0;
 }
 
-int vmci_scan(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err)
+/* Look for the note in the page at pa: 1 when cb took it (or failed), the
+ * callback's result in *ret. */
+static int try_page(struct memsrc *m, uint64_t pa, vmci_found_fn cb, void *ctx, int *found,
+		    int *ret, struct aerr *err)
 {
 	static const char magic[] = "OSRELEASE=";
 	char head[sizeof(magic) - 1];
-	int found = 0;
+
+	if (memsrc_peek(m, pa, head, sizeof(head), NULL) || memcmp(head, magic, sizeof(head)))
+		return 0;
+	char *page = malloc(4096);
+	if (!page) {
+		*ret = aerr_set(err, ENOMEM, "out of memory");
+		return 1;
+	}
+	struct vmci v;
+	int r = memsrc_peek(m, pa, page, 4096, NULL);
+	if (!r)
+		r = vmci_parse(page, 4096, &v, NULL);
+	free(page);
+	if (r)
+		return 0;
+	v.pa = pa;
+	(*found)++;
+	alog_debug("VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
+	*ret = cb(ctx, &v);
+	vmci_free(&v);
+	return *ret != 0;
+}
+
+struct extent {
+	uint64_t lo, hi;
+};
+
+/* The stretches of [lo, hi) that hold data, ascending: the whole of it
+ * when the source cannot tell; none for a hole (a sparse file). */
+static struct extent *data_extents(struct memsrc *m, uint64_t lo, uint64_t hi, size_t *n)
+{
+	struct extent *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (uint64_t pa = lo; pa < hi;) {
+		uint64_t a, b;
+		if (memsrc_data(m, pa, hi, &a, &b) || a >= b)
+			break;
+		if (*n == cap) {
+			struct extent *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				*n = SIZE_MAX;	/* cannot tell: scan it all */
+				return NULL;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (struct extent){ a, b };
+		pa = b;
+	}
+	return v;
+}
+
+int vmci_scan(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err)
+{
+	int found = 0, ret = 0;
 
 	/* top down: the kernel allocates the note early, from high memory,
-	 * while the stale template lies in the kernel image below */
+	 * while the stale template lies in the kernel image below.  Holes
+	 * (a sparse image) hold nothing and are not read. */
 	for (size_t i = m->nranges; i-- > 0;) {
 		const struct mem_range *r = &m->ranges[i];
 		uint64_t first = (r->pa + 4095) & ~4095ULL;
-		if (r->len < 4096 || first + 4096 > r->pa + r->len)
+		if (r->len < 4096 || first < r->pa || first - r->pa > r->len - 4096)
 			continue;
-		uint64_t last = (r->pa + r->len - 4096) & ~4095ULL;
-		uint64_t npages = (last - first) / 4096 + 1;
-		for (uint64_t k = 0; k < npages; k++) {
-			uint64_t pa = last - k * 4096;
-			if (memsrc_peek(m, pa, head, sizeof(head), NULL) ||
-			    memcmp(head, magic, sizeof(head)))
-				continue;
-			char *page = malloc(4096);
-			if (!page)
-				return aerr_set(err, ENOMEM, "out of memory");
-			struct vmci v;
-			int ret = memsrc_peek(m, pa, page, 4096, NULL);
-			if (!ret)
-				ret = vmci_parse(page, 4096, &v, NULL);
-			free(page);
-			if (ret)
-				continue;
-			v.pa = pa;
-			found++;
-			alog_debug("VMCOREINFO candidate at 0x%llx: %s",
-				   (unsigned long long)pa, v.osrelease);
-			ret = cb(ctx, &v);
-			vmci_free(&v);
-			if (ret)
-				return ret;
+		/* the range may end at the top of the address space */
+		uint64_t last = (r->pa + (r->len - 4096)) & ~4095ULL;
+		uint64_t end = last + 4096 ? last + 4096 : UINT64_MAX;
+		size_t ne;
+		struct extent all = { first, end };
+		struct extent *e = data_extents(m, first, end, &ne);
+		if (ne == SIZE_MAX)
+			ne = 1;
+		for (size_t j = ne; j-- > 0;) {
+			const struct extent *x = e ? &e[j] : &all;
+			uint64_t lo = x->lo & ~4095ULL, top = (x->hi - 1) & ~4095ULL;
+			if (lo < first)
+				lo = first;
+			if (top > last)
+				top = last;
+			for (uint64_t pa = top; pa >= lo && pa <= top; pa -= 4096)
+				if (try_page(m, pa, cb, ctx, &found, &ret, err)) {
+					free(e);
+					return ret;
+				}
 		}
+		free(e);
 	}
 	if (!found)
 		return aerr_set(err, ENOENT, "%s: no VMCOREINFO found in %llu MiB of physical memory "

@@ -8,15 +8,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
+#include "detect/sbom.h"
+#include "service/config_check.h"
 #include "service/privdrop.h"
 
 struct pctx {
 	yaml_document_t *doc;
 	const char *file;
 	struct aerr *err;
+	int files;	/* check the files it names (config_load) */
 };
+
+/* A check of config_check.c, as an error at node n. */
+static int at(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int checked(struct pctx *c, const yaml_node_t *n, const char *key,
+		   int (*check)(const char *, struct aerr *), const char *value)
+{
+	struct aerr e = { 0 };
+
+	if (!c->files || !check(value, &e))
+		return 0;
+	return at(c, n, "'%s': %s", key, e.msg);
+}
 
 static int at(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -104,54 +121,6 @@ static int get_level(struct pctx *c, const yaml_node_t *n, const char *key, int 
 		return at(c, n, "'%s' must be one of 10, 20, 30, 40, 50, 60, 70", key);
 	*out = (int)v;
 	return 0;
-}
-
-int parse_duration_ns(const char *s, uint64_t *out)
-{
-	static const struct { const char *unit; uint64_t ns; } units[] = {
-		{ "ms", 1000000ULL }, { "s", 1000000000ULL }, { "m", 60000000000ULL },
-		{ "h", 3600000000000ULL },
-	};
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].unit)) {
-			if (v > UINT64_MAX / units[i].ns)
-				return -EINVAL;
-			*out = v * units[i].ns;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-int parse_size(const char *s, uint64_t *out)
-{
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "KB", 1ULL << 10 }, { "MB", 1ULL << 20 },
-		{ "GB", 1ULL << 30 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 },
-	};
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].unit)) {
-			if (v > UINT64_MAX / units[i].mult)
-				return -EINVAL;
-			*out = v * units[i].mult;
-			return 0;
-		}
-	return -EINVAL;
 }
 
 static int get_duration(struct pctx *c, const yaml_node_t *n, const char *key, uint64_t *out)
@@ -307,8 +276,22 @@ static int k_events(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 
 	if (!strcmp(key, "container_filter"))
 		return walk_map(c, v, "container_filter", k_filter, s);
-	if (!strcmp(key, "sbom"))
-		return get_strlist(c, v, key, &s->sbom);
+	if (!strcmp(key, "sbom")) {
+		/* SHA-256 signatures (section 7.3) and/or SBOM files */
+		int r = get_strlist(c, v, key, &s->sbom);
+		for (size_t i = 0; !r && i < s->sbom.n; i++) {
+			yaml_node_t *item = yaml_document_get_node(c->doc,
+								   v->data.sequence.items.start[i]);
+			const char *h = s->sbom.v[i];
+			if (!strncasecmp(h, "sha256:", 7))
+				h += 7;
+			if (!sbom_sha256_of(h) && strspn(h, "0123456789abcdefABCDEF") == strlen(h))
+				return at(c, item, "'sbom': '%s' is not a SHA-256 signature "
+					  "(64 hex digits)", s->sbom.v[i]);
+			r = checked(c, item, key, cfgcheck_sbom, s->sbom.v[i]);
+		}
+		return r;
+	}
 	return -ENOENT;
 }
 
@@ -324,9 +307,11 @@ static int k_system_common(struct pctx *c, const char *key, yaml_node_t *v, void
 		return r;
 	}
 	if (!strcmp(key, "memory_regions"))
-		return get_str(c, v, key, s->memory_regions, sizeof(s->memory_regions));
+		return get_str(c, v, key, s->memory_regions, sizeof(s->memory_regions)) ?:
+			checked(c, v, key, cfgcheck_regions, s->memory_regions);
 	if (!strcmp(key, "os_symbols"))
-		return get_str(c, v, key, s->os_symbols, sizeof(s->os_symbols));
+		return get_str(c, v, key, s->os_symbols, sizeof(s->os_symbols)) ?:
+			checked(c, v, key, cfgcheck_profile, s->os_symbols);
 	if (!strcmp(key, "log_level"))
 		return get_level(c, v, key, &s->log_level);
 	if (!strcmp(key, "sdk_log_level"))
@@ -460,11 +445,10 @@ static int k_telemetry(struct pctx *c, const char *key, yaml_node_t *v, void *ob
 	struct config *cf = obj;
 
 	if (!strcmp(key, "address")) {
+		struct aerr e = { 0 };
 		int r = get_str(c, v, key, cf->telemetry_address, sizeof(cf->telemetry_address));
-		const char *colon = strrchr(cf->telemetry_address, ':');
-		if (!r && cf->telemetry_address[0] && (!colon || !colon[1] || atoi(colon + 1) <= 0 ||
-							atoi(colon + 1) > 65535))
-			return at(c, v, "'address' must be HOST:PORT, not '%s'", cf->telemetry_address);
+		if (!r && cf->telemetry_address[0] && cfgcheck_address(cf->telemetry_address, &e))
+			return at(c, v, "'address' must be HOST:PORT: %s", e.msg);
 		return r;
 	}
 	if (!strcmp(key, "tag"))
@@ -491,7 +475,8 @@ static int k_output(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 	if (!strcmp(key, "stdout"))
 		return get_bool(c, v, key, &cf->stdout_on);
 	if (!strcmp(key, "log_folder"))
-		return get_str(c, v, key, cf->log_folder, sizeof(cf->log_folder));
+		return get_str(c, v, key, cf->log_folder, sizeof(cf->log_folder)) ?:
+			checked(c, v, key, cfgcheck_folder, cf->log_folder);
 	if (!strcmp(key, "log_threshold_size")) {
 		int r = get_size(c, v, key, &cf->log_threshold_size);
 		if (!r && cf->log_threshold_size < 4096)
@@ -540,7 +525,7 @@ void config_defaults(struct config *c)
 	snprintf(c->defaults.os_type, sizeof(c->defaults.os_type), "linux");
 	snprintf(c->defaults.memory_regions, sizeof(c->defaults.memory_regions), "auto");
 	snprintf(c->defaults.os_symbols, sizeof(c->defaults.os_symbols), "auto");
-	c->defaults.log_level = 50;
+	c->defaults.log_level = 0;	/* the service's */
 	c->defaults.sdk_log_level = 40;
 	c->defaults.limits = lim;
 	for (int i = 0; i < ACT_COUNT; i++)
@@ -558,12 +543,12 @@ void config_defaults(struct config *c)
 	snprintf(c->user_data, sizeof(c->user_data), "NONE");
 }
 
-int config_parse(const char *text, size_t len, const char *name, struct config *cf,
+static int parse(const char *text, size_t len, const char *name, int files, struct config *cf,
 		 struct aerr *err)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct pctx c = { &doc, name, err };
+	struct pctx c = { &doc, name, err, files };
 	struct argus_ctx a = { cf, NULL };
 	int ret;
 
@@ -587,11 +572,20 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
 		ret = walk_map(&c, root, "the configuration", k_root, &a);
 	if (!ret && a.systems)
 		ret = systems(&c, a.systems, cf);
+	if (!ret && !cf->nsystems && !cf->auto_scan)
+		ret = at(&c, a.systems ? a.systems : root, "no system to monitor: 'systems' is empty "
+			 "and 'auto_scan' is off");
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	if (ret)
 		config_free(cf);
 	return ret;
+}
+
+int config_parse(const char *text, size_t len, const char *name, struct config *cf,
+		 struct aerr *err)
+{
+	return parse(text, len, name, 0, cf, err);
 }
 
 int config_load(const char *path, struct config *cf, struct aerr *err)
@@ -618,7 +612,7 @@ int config_load(const char *path, struct config *cf, struct aerr *err)
 	}
 	fclose(f);
 	text[len] = '\0';
-	int ret = config_parse(text, (size_t)len, path, cf, err);
+	int ret = parse(text, (size_t)len, path, 1, cf, err);
 	free(text);
 	return ret;
 }

@@ -29,7 +29,8 @@ struct sys_config {
 	char memory_regions[CFG_STR];	/* "auto" or a regions JSON path */
 	char os_symbols[CFG_STR];	/* "auto" or an ISF file/folder */
 	char os_type[16];		/* "linux" */
-	int log_level, sdk_log_level;
+	int log_level;			/* this system's messages; 0: service.log_level */
+	int sdk_log_level;
 	struct klimits limits;
 	struct strlist include, exclude;	/* container id prefixes */
 	struct strlist sbom;			/* SBOM files */

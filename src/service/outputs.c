@@ -169,10 +169,35 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 	return 0;
 }
 
+/* output.stdout (section 7.5): the message as one JSON line on standard
+ * output, for a container's log collector; a reader that went away costs
+ * nothing (SIGPIPE is ignored). */
+static void stdout_line(const char *json, size_t len)
+{
+	struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
+	int i = 0;
+
+	while (i < 2) {
+		ssize_t n = writev(STDOUT_FILENO, iov + i, 2 - i);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		while (i < 2 && (size_t)n >= iov[i].iov_len)
+			n -= (ssize_t)iov[i++].iov_len;
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
+}
+
 void outputs_message(void *ctx, const struct activity *a, const char *json, size_t len)
 {
 	struct outputs *o = ctx;
 
+	if (o->cfg->stdout_on)
+		stdout_line(json, len);	/* the caller serializes messages */
 	if (o->tel)
 		telemetry_send(o->tel, a, json, len);
 	pthread_mutex_lock(&o->events_mu);
@@ -236,16 +261,17 @@ int outputs_health(void *ctx, char *buf, size_t cap)
 	return ret;
 }
 
+/* The service's own lines (started, monitoring, stopped, sinks failing and
+ * recovering): on standard error, so that standard output holds only
+ * JSON messages. */
 void outputs_line(void *ctx, const char *text)
 {
-	struct outputs *o = ctx;
 	char when[64];
 
-	if (!o->cfg->stdout_on)
-		return;
+	(void)ctx;
 	iso8601_ns(now_realtime_ns(), when, sizeof(when));
-	printf("%.19s argus: %s\n", when, text);
-	fflush(stdout);
+	fprintf(stderr, "%.19s argus: %s\n", when, text);
+	fflush(stderr);
 }
 
 void outputs_reopen(struct outputs *o)

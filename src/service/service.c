@@ -273,6 +273,17 @@ static int host_init(struct system *s)
 	struct aerr err = { 0 };
 	uint64_t backoff = 1000000000ULL;
 
+	if (!s->svc->cfg->profile_generation && !strcmp(c->os_symbols, "auto")) {
+		/* nothing pre-built to use, and building is off: the host
+		 * cannot be monitored until the configuration changes */
+		emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED, "source %s", c->source);
+		emit_sa(s->svc, &s->src, ACT_NO_PROFILE, "argus.profile_generation is off and "
+			"os_symbols is auto: no pre-built kernel profile to use; set os_symbols to an "
+			"ISF file or folder, or turn profile_generation on");
+		service_line(s->svc, "not monitoring %s: no kernel profile (profile_generation is off)",
+			     s->src.unique_id);
+		return -1;
+	}
 	for (int attempt = 0; !stopping(s->svc); attempt++) {
 		emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED, "source %s", c->source);
 		s->os_found = 0;
@@ -391,6 +402,8 @@ static void *system_main(void *arg)
 	struct system *s = arg;
 	struct service *svc = s->svc;
 
+	/* the system's log_level for everything its thread logs */
+	alog_set_thread_level(s->cfg->log_level);
 	while (!stopping(svc)) {
 		if (host_init(s))
 			break;
@@ -474,6 +487,13 @@ int service_new(const struct config *cfg, const struct service_out *out, struct 
 		for (size_t j = 0; j < s->cfg->sbom.n; j++) {
 			struct sbom one;
 			struct aerr serr = { 0 };
+			if (sbom_sha256_of(s->cfg->sbom.v[j])) {	/* a signature (section 7.3) */
+				if (sbom_add_hash(&s->sbom, s->cfg->sbom.v[j])) {
+					service_free(svc);
+					return aerr_set(err, ENOMEM, "out of memory");
+				}
+				continue;
+			}
 			if (sbom_load(s->cfg->sbom.v[j], &one, &serr)) {
 				emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&serr));
 				service_free(svc);
@@ -539,6 +559,12 @@ int service_run(struct service *svc)
 	if (svc->graceful) {
 		emit_sa(svc, &svc->svc_src, ACT_SVC_SHUTDOWN, "stopped on request");
 		service_line(svc, "argus stopped");
+	}
+	if (!stopping(svc)) {
+		/* every system gave up by itself (no profile to use): nothing
+		 * is monitored, and that is a failure */
+		service_line(svc, "argus stopped: no system can be monitored");
+		return -1;
 	}
 	return 0;
 }

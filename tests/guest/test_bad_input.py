@@ -5,10 +5,13 @@ import json
 import lzma
 import os
 import shutil
+import struct
+import subprocess
+import zlib
 
 import pytest
 
-from conftest import run_argus
+from conftest import ARGUS, run_argus
 
 
 def one_line_error(p, *needles):
@@ -129,3 +132,105 @@ def test_corrupt_btf(guest, tmp_path):
         f.seek(btf_pa + 8)     # header: type_off, type_len, str_off, str_len
         f.write(b"\xff\xff\xff\x7f" * 4)
     one_line_error(ps("--source", f"raw:{img}"), "BTF")
+
+
+# ---- no hang, no scan of nothing, no bomb (issue 12) ----
+
+def test_fifo_source(tmp_path):
+    """A FIFO opened for reading waits for a writer: argus must refuse it
+    at once, not block in open()."""
+    f = tmp_path / "pipe.raw"
+    os.mkfifo(f)
+    one_line_error(run_argus("ps", "--source", str(f), check=False, timeout=10),
+                   "pipe.raw", "not a regular file")
+    one_line_error(run_argus("info", "--source", f"raw:{f}", check=False, timeout=10),
+                   "pipe.raw", "not a regular file")
+
+
+def test_fifo_profile(guest, tmp_path):
+    f = tmp_path / "pipe.json"
+    os.mkfifo(f)
+    one_line_error(run_argus("ps", "--source", f"qemu:{guest.ram_path}", "--profile", str(f),
+                             check=False, timeout=20), "pipe.json")
+
+
+def test_sparse_image_rejected_fast(tmp_path):
+    """A 64 GiB sparse file holds no Linux: refused in well under a second,
+    its holes never read page by page."""
+    import time
+    f = tmp_path / "sparse.raw"
+    with open(f, "wb") as fh:
+        fh.truncate(64 << 30)
+        fh.seek(32 << 30)
+        fh.write(b"NOT LINUX " * 1000)      # some data amid the holes
+    t0 = time.monotonic()
+    one_line_error(run_argus("ps", "--source", str(f), check=False, timeout=20),
+                   "sparse.raw", "VMCOREINFO")
+    assert time.monotonic() - t0 < 2, f"took {time.monotonic() - t0:.1f} s"
+
+
+def _bomb_checks(guest, path, needle):
+    import time
+    t0 = time.monotonic()
+    p = subprocess.run(["bash", "-c", 'ulimit -v 1000000; exec "$@"', "-", ARGUS, "ps", "--source",
+                        f"qemu:{guest.ram_path}", "--profile", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    line = one_line_error(p, path.name, needle)
+    assert took < 5, f"{took:.1f} s: {line}"
+
+
+def test_gzip_bomb_profile(guest, tmp_path):
+    """2 GiB of zeros in 2 MB of gzip: refused while decoding, under a
+    1 GB address-space limit, in seconds."""
+    f = tmp_path / "bomb.json.gz"
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\0" * (1 << 20)
+    with open(f, "wb") as fh:
+        for _ in range(2048):
+            fh.write(z.compress(block))
+        fh.write(z.flush())
+    _bomb_checks(guest, f, "decompresses to more than")
+
+
+def test_xz_bomb_profile(guest, tmp_path):
+    f = tmp_path / "bomb.json.xz"
+    c = lzma.LZMACompressor(preset=1)
+    block = b"\0" * (1 << 20)
+    with open(f, "wb") as fh:
+        for _ in range(2048):
+            fh.write(c.compress(block))
+        fh.write(c.flush())
+    _bomb_checks(guest, f, "decompresses to more than")
+
+
+def _lime(*segs):
+    out = b""
+    for s, e, data in segs:
+        out += struct.pack("<IIQQ8x", 0x4C694D45, 1, s, e) + data
+    return out
+
+
+def test_lime_top_of_space(tmp_path):
+    """A LiME segment ending at 2^64-1 is read, not called 'end before
+    start'; the image holds no Linux, which is what is said."""
+    f = tmp_path / "top.lime"
+    f.write_bytes(_lime(((1 << 64) - 0x2000, (1 << 64) - 1, os.urandom(0x2000))))
+    line = one_line_error(ps("--source", str(f)), "top.lime", "VMCOREINFO")
+    assert "before start" not in line
+
+
+def test_lime_overlap_names_file(tmp_path):
+    f = tmp_path / "overlap.lime"
+    f.write_bytes(_lime((0x1000, 0x2fff, b"\0" * 0x2000), (0x2000, 0x2fff, b"\0" * 0x1000)))
+    one_line_error(ps("--source", str(f)), "overlap.lime", "overlap")
+
+
+def test_regions_overlap_names_file(tmp_path):
+    img = tmp_path / "mem.raw"
+    img.write_bytes(b"\0" * 0x4000)
+    reg = tmp_path / "regions.json"
+    reg.write_text(json.dumps({"allowed_regions": {
+        "0": {"start": 0x1000, "length": 0x2000, "offset": 0},
+        "1": {"start": 0x2000, "length": 0x1000, "offset": 0x2000}}}))
+    one_line_error(ps("--source", f"raw:{img}", "--regions", str(reg)), "regions.json", "overlap")

@@ -4,8 +4,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "service/config.h"
 
@@ -88,6 +91,7 @@ static const struct bad {
 	{ "argus:\n  default:\n    events:\n      container_filter:\n        include: abc\n",
 	  "t.yaml:5:18", "must be a list" },
 	{ "argus:\n  auto_scan: 2\n", "t.yaml:2:14", "true or false" },
+	{ "argus:\n  auto_scan: false\n  systems: []\n", "t.yaml:3:12", "no system to monitor" },
 	{ "collection:\n  process_crated: true\n", "t.yaml:2:3", "unknown key 'process_crated'" },
 	{ "collection:\n  tcp_connection_excessive_data:\n    bytes_in: lots\n", "t.yaml:3:15", "size" },
 	{ "collection:\n  process_created: {enabled: true, duration: 1s}\n", "t.yaml:2:36",
@@ -98,6 +102,9 @@ static const struct bad {
 	{ "output:\n  telemetry:\n    address: localhost\n", "t.yaml:3:14", "HOST:PORT" },
 	{ "output:\n  stdout: [1]\n", "t.yaml:2:11", "true or false" },
 	{ "- a\n- b\n", "t.yaml:1:1", "mapping" },
+	{ "output:\n  telemetry:\n    address: host:80abc\n", "t.yaml:3:14", "80abc" },
+	{ "output:\n  telemetry:\n    address: host:0\n", "t.yaml:3:14", "1 to 65535" },
+	{ "argus:\n  default:\n    events:\n      sbom: [abc123]\n", "t.yaml:4:14", "SHA-256" },
 };
 
 static void test_bad(void **state)
@@ -136,6 +143,65 @@ static void test_units(void **state)
 	assert_int_equal(parse_size("1TB", &v), -EINVAL);
 }
 
+/* config_load() checks the files a configuration names, where the key is. */
+static char *load_err(const char *yaml, const char *where)
+{
+	static char msg[600];
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/argus-cfg-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct config c;
+	struct aerr err = { 0 };
+	int r = config_load(path, &c, &err);
+	unlink(path);
+	if (!where) {
+		if (r)
+			fail_msg("rejected: %s\n%s", err.msg, yaml);
+		config_free(&c);
+		return NULL;
+	}
+	if (!r)
+		fail_msg("accepted:\n%s", yaml);
+	if (strncmp(err.msg, path, strlen(path)) || strncmp(err.msg + strlen(path), where, strlen(where)))
+		fail_msg("'%s' does not begin with %s%s", err.msg, path, where);
+	snprintf(msg, sizeof(msg), "%s", err.msg);
+	return msg;
+}
+
+static void test_files(void **state)
+{
+	(void)state;
+	static const char sha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	char y[1024], fifo[64];
+	snprintf(fifo, sizeof(fifo), "/tmp/argus-cfg-fifo-%d", (int)getpid());
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* signatures, inline (section 7.3) */
+	snprintf(y, sizeof(y), "argus:\n  default:\n    events:\n      sbom: [%s, 'sha256:%s']\n",
+		 sha, sha);
+	load_err(y, NULL);
+	/* config_parse does not touch files; config_load does */
+	assert_non_null(strstr(load_err("argus:\n  default:\n    events:\n      sbom: [/nonexistent/sbom.json]\n",
+					":4:14:"), "/nonexistent/sbom.json"));
+	assert_non_null(strstr(load_err("argus:\n  systems:\n    - name: a\n      source: raw:/x\n"
+					"      os_symbols: /nonexistent/isf.json\n", ":5:19:"),
+			       "os_symbols"));
+	snprintf(y, sizeof(y), "argus:\n  default:\n    os_symbols: %s\n", fifo);
+	alarm(10);
+	assert_non_null(strstr(load_err(y, ":3:17:"), "not a regular file"));
+	snprintf(y, sizeof(y), "argus:\n  default:\n    events:\n      sbom: [%s]\n", fifo);
+	assert_non_null(strstr(load_err(y, ":4:14:"), "not a regular file"));
+	alarm(0);
+	assert_non_null(strstr(load_err("argus:\n  default:\n    memory_regions: /nonexistent/r.json\n",
+					":3:21:"), "memory_regions"));
+	snprintf(y, sizeof(y), "output:\n  log_folder: %s/events\n", fifo);
+	assert_non_null(strstr(load_err(y, ":2:15:"), "not a folder"));
+	unlink(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -422,6 +422,102 @@ static void test_dump_roundtrip(void **state)
 	free(img);
 }
 
+static size_t lime_seg(unsigned char *out, uint64_t s, uint64_t e, size_t datalen)
+{
+	struct { uint32_t magic, version; uint64_t s, e; uint8_t r[8]; } h = { 0x4C694D45u, 1 };
+	h.s = s;
+	h.e = e;
+	memcpy(out, &h, sizeof(h));
+	fill(out + sizeof(h), datalen, 'C');
+	return sizeof(h) + datalen;
+}
+
+/* A segment ending at the last byte of the 64-bit space is a segment, not
+ * "end before start"; overlapping segments are refused naming the file. */
+static void test_lime_edges(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x3000), b;
+	size_t n = lime_seg(img, UINT64_MAX - 0xfff, UINT64_MAX, 0x1000);
+	char spec[96], *p = write_tmp(img, n);
+	struct aerr err = { 0 };
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	struct memsrc *m = open_ok(spec, NULL);
+	assert_int_equal(m->nranges, 1);
+	assert_true(memsrc_end(m) == UINT64_MAX);
+	assert_int_equal(memsrc_read(m, UINT64_MAX, &b, 1, &err), 0);
+	assert_int_equal(b, 'C' + 0xfff % 7);
+	assert_int_equal(memsrc_read(m, UINT64_MAX - 0xfff, &b, 1, &err), 0);
+	assert_int_equal(b, 'C');
+	memsrc_close(m);
+	unlink(p);
+	/* the whole space: no file holds it */
+	n = lime_seg(img, 0, UINT64_MAX, 0x1000);
+	p = write_tmp(img, n);
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	open_fails(spec, "whole 64-bit");
+	open_fails(spec, p);
+	unlink(p);
+	/* [0x1000, 0x2fff] and [0x2000, 0x2fff] overlap */
+	n = lime_seg(img, 0x1000, 0x1fff, 0x1000);
+	n += lime_seg(img + n, 0x1800, 0x1fff, 0x800);
+	p = write_tmp(img, n);
+	snprintf(spec, sizeof(spec), "lime:%s", p);
+	open_fails(spec, "overlap");
+	open_fails(spec, p);
+	unlink(p);
+	free(img);
+}
+
+/* Overlapping regions are refused naming the regions file. */
+static void test_regions_overlap(void **state)
+{
+	(void)state;
+	unsigned char img[0x3000] = { 0 };
+	char raw[96], spec[128], regions[96];
+	snprintf(raw, sizeof(raw), "%s", write_tmp(img, sizeof(img)));
+	snprintf(spec, sizeof(spec), "raw:%s", raw);
+	static const char over[] = "{\"allowed_regions\": {"
+		"\"0\": {\"start\": 4096, \"length\": 8192, \"offset\": 0},"
+		"\"1\": {\"start\": 8192, \"length\": 4096, \"offset\": 8192}}}";
+	snprintf(regions, sizeof(regions), "%s", write_tmp(over, sizeof(over) - 1));
+	struct memsrc_opts o = { .regions_path = regions };
+	struct memsrc *m = NULL;
+	struct aerr err = { 0 };
+	assert_true(memsrc_open(spec, &o, &m, &err) < 0);
+	if (!strstr(err.msg, "overlap") || !strstr(err.msg, regions))
+		fail_msg("error '%s' does not name %s and the overlap", err.msg, regions);
+	unlink(regions);
+	unlink(raw);
+}
+
+/* A FIFO (or any file that is not a regular one) is refused at once:
+ * opening it must not wait for a writer. */
+static void test_fifo(void **state)
+{
+	(void)state;
+	char path[64], spec[128];
+	snprintf(path, sizeof(path), "/tmp/argus-fifo-%d", (int)getpid());
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(spec, sizeof(spec), "raw:%s", path);
+	alarm(10);	/* a hang fails the test */
+	open_fails(spec, "not a regular file");
+	/* as a regions map */
+	unsigned char img[0x1000] = { 0 };
+	char raw[96];
+	snprintf(raw, sizeof(raw), "%s", write_tmp(img, sizeof(img)));
+	snprintf(spec, sizeof(spec), "raw:%s", raw);
+	struct memsrc_opts o = { .regions_path = path };
+	struct memsrc *m = NULL;
+	struct aerr err = { 0 };
+	assert_true(memsrc_open(spec, &o, &m, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	alarm(0);
+	unlink(raw);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +529,9 @@ int main(void)
 		cmocka_unit_test(test_shrink_and_remove),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_dump_roundtrip),
+		cmocka_unit_test(test_lime_edges),
+		cmocka_unit_test(test_regions_overlap),
+		cmocka_unit_test(test_fifo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

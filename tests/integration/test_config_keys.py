@@ -1,0 +1,232 @@
+"""Every configuration key does what docs/configuration.md says, against the
+live guest (issue 12): profile_generation, a system's log_level,
+output.stdout, events.sbom given as SHA-256 signatures, and `run --check`
+finding what `run` would stumble on at start."""
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ARGUS, Service
+
+SLEEP = "500ms"
+NAMES = lambda svc: [m["activity_data"]["name"] for m in svc.messages]  # noqa: E731
+
+
+def test_profile_generation_off(guest, tmp_path):
+    """profile_generation: false and os_symbols: auto: nothing pre-built to
+    use, so No Matching Profile Found, and the host is not monitored."""
+    svc = Service(tmp_path, guest, sleep=SLEEP, argus="  profile_generation: false\n",
+                  wait_init=False)
+    try:
+        found = svc.wait_for(lambda m: m["activity_data"]["name"] == "No Matching Profile Found",
+                             timeout=30)
+        assert found, f"no 'No Matching Profile Found': {NAMES(svc)}"
+        m = found[0]
+        assert m["message_type"] == "SYSTEM_ACTIVITY", m
+        assert "profile_generation" in json.dumps(m)
+        # its only system cannot be monitored: the service ends, a failure
+        assert svc.proc.wait(10) == 1
+        svc.poll()
+        assert "Host Initialization Successful" not in NAMES(svc), NAMES(svc)
+        assert "not monitoring" in svc.stdout()
+        assert "no system can be monitored" in svc.stdout()
+    finally:
+        svc.stop()
+
+
+def test_profile_generation_off_with_isf(guest, tmp_path):
+    """... while an ISF given in os_symbols is used as ever."""
+    isf = tmp_path / "kernel.json.gz"
+    subprocess.run([ARGUS, "profile", "--source", f"qemu:{guest.ram_path}", "-o", str(isf)],
+                   check=True, capture_output=True, timeout=120)
+    svc = Service(tmp_path / "svc", guest, sleep=SLEEP, argus="  profile_generation: false\n",
+                  extra=f"      os_symbols: {isf}\n")
+    try:
+        ok = [m for m in svc.messages if m["activity_data"]["name"] ==
+              "Host Initialization Successful"]
+        assert "ISF" in json.dumps(ok[0]), ok[0]
+        assert "No Matching Profile Found" not in NAMES(svc)
+    finally:
+        svc.stop()
+
+
+def test_system_log_level(guest, tmp_path):
+    """Two systems on one guest: the one at log_level 60 writes its debug
+    lines (each scan) to the debug log, the one at 40 not even its info
+    lines; the service stays at its own 50."""
+    second = f"{guest.name}-quiet"
+    svc = Service(tmp_path, guest, sleep=SLEEP,
+                  extra=(f"      log_level: 60\n    - name: {second}\n"
+                         f"      source: qemu:{guest.ram_path}\n      log_level: 40\n"))
+    try:
+        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                     count=2, timeout=60)
+        time.sleep(2)
+    finally:
+        svc.stop()
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
+        log = f.read()
+    assert f"debug: {guest.name}: scan:" in log, log[-2000:]
+    assert f"{second}: scan:" not in log
+    assert f"info: {guest.name}: Host Initialization Successful" in log
+    assert f"{second}: Host Initialization Successful" not in log
+    # both were monitored all the same: their messages are in the event log
+    with open(svc.events_path) as f:
+        assert f'"{second}"' in f.read()
+    # the service's own messages stay at 50: info, no debug
+    assert "info: argus: Service Initialization Started" in log
+
+
+def test_stdout_json_lines(guest, tmp_path):
+    """output.stdout: every message on standard output as one JSON line,
+    the same lines as the event log; the service's lines on stderr."""
+    svc = Service(tmp_path, guest, sleep=SLEEP, split_stderr=True)
+    guest.check("true")
+    time.sleep(1.5)
+    svc.stop()
+    with open(os.path.join(svc.dir, "stdout.log")) as f:
+        out = f.read().splitlines()
+    with open(svc.events_path) as f:
+        log = f.read().splitlines()
+    with open(os.path.join(svc.dir, "stderr.log")) as f:
+        err = f.read()
+    assert out, "nothing on stdout"
+    for line in out:
+        json.loads(line)["message_header"]     # each one whole JSON message
+    assert out == log
+    assert "argus: argus" in err and "started" in err, err
+    assert "argus stopped" in err
+    assert "Host Initialization Successful" not in err or "{" not in err
+
+
+# ---- events.sbom as SHA-256 signatures (section 7.3) ----
+
+@pytest.fixture(scope="module")
+def image_hashes(tmp_path_factory):
+    """The SHA-256 of every ELF file of the guest's initramfs."""
+    d = tmp_path_factory.mktemp("rootfs")
+    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
+                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=d, check=True)
+    hashes = {}
+    for root, _, files in os.walk(d):
+        for n in files:
+            p = os.path.join(root, n)
+            if os.path.islink(p) or not os.path.isfile(p):
+                continue
+            with open(p, "rb") as f:
+                data = f.read()
+            if data[:4] == b"\x7fELF":
+                hashes["/" + os.path.relpath(p, d)] = hashlib.sha256(data).hexdigest()
+    assert "/bin/threads" in hashes
+    return hashes
+
+
+def test_sbom_signatures(guest, tmp_path, image_hashes):
+    """A list of signatures passes --check and is used at start: a binary
+    whose hash is listed runs quietly from any path; one not listed is a
+    Foreign Binary Executed."""
+    sigs = sorted(set(image_hashes.values()))
+    items = "".join(f"          - {'sha256:' if i % 2 else ''}{h}\n" for i, h in enumerate(sigs))
+    svc = Service(tmp_path, guest, sleep=SLEEP, extra=f"      events:\n        sbom:\n{items}")
+    try:
+        chk = subprocess.run([ARGUS, "run", "--config", svc.config, "--check"],
+                             capture_output=True, text=True, timeout=30)
+        assert chk.returncode == 0, chk.stderr
+        time.sleep(2)
+        assert not svc.unexpected_alerts(), svc.unexpected_alerts()
+        since = svc.mark()
+        # the image's own binary, from a path the image never had: approved
+        guest.check("cp /bin/threads /tmp/approved")
+        ok = guest.spawn("exec /tmp/approved 0 6")
+        # a changed copy: not approved
+        guest.check("cp /bin/threads /tmp/evil && printf x >>/tmp/evil")
+        bad = guest.spawn("exec /tmp/evil 0 6")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            svc.poll()
+            if any(m["activity_data"]["name"] == "Foreign Binary Executed" and
+                   m["activity_data"]["process_details"]["process_id"] == bad
+                   for m in svc.messages[since:]):
+                break
+            time.sleep(0.2)
+        found = svc.expect_alerts(since, ("Foreign Binary Executed",
+                                          lambda a: a["process_details"]["process_id"] == bad, 1))
+        a = found["Foreign Binary Executed"][0]["activity_data"]
+        assert a["elf_file_details"]["elf_file_path"] == "/tmp/evil"
+        assert not [m for m in svc.messages[since:] if
+                    m["activity_data"].get("process_details", {}).get("process_id") == ok and
+                    m["message_type"] == "ALERT"]
+    finally:
+        guest.run("rm -f /tmp/approved /tmp/evil")
+        svc.stop()
+
+
+# ---- run --check finds what run would hit at start ----
+
+def _config(tmp_path, guest, system="", output="", argus=""):
+    p = tmp_path / "argus.yaml"
+    p.write_text(f"service:\n  debug_log_folder: {tmp_path}/debug\n"
+                 f"argus:\n{argus}  systems:\n    - name: g\n      source: qemu:{guest.ram_path}\n"
+                 f"{system}output:\n  log_folder: {tmp_path}/events\n{output}")
+    return p
+
+
+def _both(cfg, line, *needles):
+    """--check and run alike: exit 2, one line naming the file, the line and
+    the key."""
+    for args in (["--check"], []):
+        p = subprocess.run([ARGUS, "run", "--config", str(cfg), *args], capture_output=True,
+                           text=True, timeout=20)
+        lines = [x for x in p.stderr.splitlines() if x.strip()]
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+        assert len(lines) == 1, p.stderr
+        assert lines[0].startswith(f"argus: {cfg}:{line}:"), lines[0]
+        for n in needles:
+            assert n in lines[0], (n, lines[0])
+
+
+@pytest.mark.parametrize("case", ["sbom_missing", "sbom_fifo", "sbom_bad_hash", "telemetry_port",
+                                  "os_symbols_missing", "os_symbols_fifo", "regions_missing",
+                                  "log_folder", "no_system"])
+def test_check_finds_start_errors(guest, tmp_path, case):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "afile").write_text("x")
+    c = {
+        "sbom_missing": (dict(system=f"      events:\n        sbom: [{tmp_path}/none.json]\n"),
+                         8, ["sbom", "none.json"]),
+        "sbom_fifo": (dict(system=f"      events:\n        sbom: [{fifo}]\n"), 8,
+                      ["sbom", "not a regular file"]),
+        "sbom_bad_hash": (dict(system="      events:\n        sbom: [deadbeef]\n"), 8,
+                          ["sbom", "SHA-256"]),
+        "telemetry_port": (dict(output="  telemetry:\n    address: host:80abc\n"), 10,
+                           ["address", "80abc"]),
+        "os_symbols_missing": (dict(system=f"      os_symbols: {tmp_path}/nope.json\n"), 7,
+                               ["os_symbols", "nope.json"]),
+        "os_symbols_fifo": (dict(system=f"      os_symbols: {fifo}\n"), 7,
+                            ["os_symbols", "not a regular file"]),
+        "regions_missing": (dict(system=f"      memory_regions: {tmp_path}/r.json\n"), 7,
+                            ["memory_regions", "r.json"]),
+        "log_folder": (dict(output=f"  log_folder: {tmp_path}/afile/events\n"), 8,
+                       ["log_folder", "not a folder"]),
+        "no_system": (dict(argus="  auto_scan: false\n  systems: []\n"), 5,
+                      ["no system to monitor"]),
+    }[case]
+    kw, line, needles = c
+    if case == "no_system":
+        p = tmp_path / "argus.yaml"
+        p.write_text(f"service:\n  debug_log_folder: {tmp_path}/debug\nargus:\n{kw['argus']}"
+                     f"output:\n  log_folder: {tmp_path}/events\n")
+    elif case == "log_folder":
+        p = tmp_path / "argus.yaml"
+        p.write_text(f"service:\n  debug_log_folder: {tmp_path}/debug\n"
+                     f"argus:\n  systems:\n    - name: g\n      source: qemu:{guest.ram_path}\n"
+                     f"output:\n{kw['output']}")
+    else:
+        p = _config(tmp_path, guest, **kw)
+    _both(p, line, *needles)
