@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "memsrc/dump.h"
 #include "output/timefmt.h"
+#include "profile/ksyms.h"
 #include "profile/profile.h"
 #include "profile/vmcoreinfo.h"
 
@@ -50,20 +51,34 @@ static int first_vmci(void *ctx, struct vmci *v)
 }
 
 /* The kernel's virtual layout from its profile: the direct map, and the
- * image from _text (else _stext) to _end in whole pages. */
+ * image from _text (else _stext) to _end in whole pages.  Where kallsyms
+ * has no _end (arm64's), the image ends past the last symbol in it, and
+ * past the kernel's page table, which debuggers read there first. */
 static void elf_kmap(const struct kprofile *p, struct dump_kmap *k)
 {
-	uint64_t pg = 1ULL << p->page_shift;
-	uint64_t start = p->sym._text ? p->sym._text : p->sym._stext;
+	uint64_t pg = 1ULL << p->page_shift, limit = 1ULL << 30;
+	uint64_t start = p->sym._text ? p->sym._text : p->sym._stext, end = p->sym._end;
 
 	k->page_offset_base = p->page_offset_base;
 	k->dmap_pa = p->dmap_pa;
 	k->dmap_size = p->dmap_size;
-	if (start && p->sym._end > start && p->sym._end - start < (1ULL << 30)) {
+	if (start && !end) {
+		uint64_t slide = p->isf_link_addrs ? p->kaslr_slide : 0, pgd = 0;
+		for (size_t i = 0; p->syms && i < p->syms->n; i++) {
+			uint64_t a = p->syms->syms[i].addr + slide;
+			if (a >= start && a - start < limit && a + 8 > end)
+				end = a + 8;
+		}
+		if ((!vmci_symbol(&p->vmci, "swapper_pg_dir", &pgd) ||
+		     !vmci_symbol(&p->vmci, "init_top_pgt", &pgd)) &&
+		    pgd >= start && pgd - start < limit && pgd + pg > end)
+			end = pgd + pg;
+	}
+	if (start && end > start && end - start < limit) {
 		start &= ~(pg - 1);
 		k->kimage_va = start;
 		k->kimage_pa = start - p->kimage_voffset;
-		k->kimage_len = ((p->sym._end + pg - 1) & ~(pg - 1)) - start;
+		k->kimage_len = ((end + pg - 1) & ~(pg - 1)) - start;
 	} else {
 		alog_warn("the kernel image's extent (_text.._end) is not known: the ELF core "
 			  "will not map it, which drgn and crash need");
