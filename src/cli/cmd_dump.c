@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "memsrc/dump.h"
 #include "output/timefmt.h"
+#include "profile/ksyms.h"
+#include "profile/profile.h"
 #include "profile/vmcoreinfo.h"
 
 static void dump_usage(FILE *out)
@@ -22,8 +24,10 @@ static void dump_usage(FILE *out)
 		"  raw   the bytes of each range, packed; when the memory is not one range\n"
 		"        from address 0, FILE.regions.json is written beside it\n"
 		"  lime  LiME format, one segment per range\n"
-		"  elf   ELF core with one PT_LOAD per range and a VMCOREINFO note, which\n"
-		"        crash and drgn need\n"
+		"  elf   ELF core laid out as kdump's: a VMCOREINFO note, a PT_LOAD per\n"
+		"        range at its physical and direct-map addresses and one for the\n"
+		"        kernel image at its virtual address (sharing the range's bytes),\n"
+		"        which crash and drgn need to find the kernel's page table\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -44,6 +48,41 @@ static int first_vmci(void *ctx, struct vmci *v)
 
 	*out = strdup(v->text);
 	return 1;
+}
+
+/* The kernel's virtual layout from its profile: the direct map, and the
+ * image from _text (else _stext) to _end in whole pages.  Where kallsyms
+ * has no _end (arm64's), the image ends past the last symbol in it, and
+ * past the kernel's page table, which debuggers read there first. */
+static void elf_kmap(const struct kprofile *p, struct dump_kmap *k)
+{
+	uint64_t pg = 1ULL << p->page_shift, limit = 1ULL << 30;
+	uint64_t start = p->sym._text ? p->sym._text : p->sym._stext, end = p->sym._end;
+
+	k->page_offset_base = p->page_offset_base;
+	k->dmap_pa = p->dmap_pa;
+	k->dmap_size = p->dmap_size;
+	if (start && !end) {
+		uint64_t slide = p->isf_link_addrs ? p->kaslr_slide : 0, pgd = 0;
+		for (size_t i = 0; p->syms && i < p->syms->n; i++) {
+			uint64_t a = p->syms->syms[i].addr + slide;
+			if (a >= start && a - start < limit && a + 8 > end)
+				end = a + 8;
+		}
+		if ((!vmci_symbol(&p->vmci, "swapper_pg_dir", &pgd) ||
+		     !vmci_symbol(&p->vmci, "init_top_pgt", &pgd)) &&
+		    pgd >= start && pgd - start < limit && pgd + pg > end)
+			end = pgd + pg;
+	}
+	if (start && end > start && end - start < limit) {
+		start &= ~(pg - 1);
+		k->kimage_va = start;
+		k->kimage_pa = start - p->kimage_voffset;
+		k->kimage_len = ((end + pg - 1) & ~(pg - 1)) - start;
+	} else {
+		alog_warn("the kernel image's extent (_text.._end) is not known: the ELF core "
+			  "will not map it, which drgn and crash need");
+	}
 }
 
 int cmd_dump(int argc, char **argv)
@@ -86,16 +125,31 @@ int cmd_dump(int argc, char **argv)
 		return 1;
 	}
 	char *vmci = NULL;
+	struct dump_kmap kmap = { 0 };
 	if (fmt == MEMFMT_ELF) {
+		/* the profile places the kernel: where it maps memory, and
+		 * the VMCOREINFO it proved on the task list */
+		struct kprofile *p = NULL;
+		struct aerr perr = { 0 };
+		if (profile_load(m, NULL, &p, &perr)) {
+			alog_warn("no kernel profile (%s): the ELF core gives no virtual addresses, "
+				  "which drgn and crash need", aerr_str(&perr));
+			p = NULL;
+		} else {
+			elf_kmap(p, &kmap);
+		}
 		if (m->vmcoreinfo)
 			vmci = strdup(m->vmcoreinfo);
+		else if (p && p->vmci.text)
+			vmci = strdup(p->vmci.text);
 		else if (vmci_scan(m, first_vmci, &vmci, NULL) < 0 || !vmci)
 			alog_warn("no VMCOREINFO found: the ELF core will lack it");
+		profile_free(p);
 	}
 	int last = -1, need_regions = 0;
 	uint64_t t0 = now_monotonic_ns();
-	int ret = memsrc_dump(m, fmt, vmci, out, isatty(2) ? progress : NULL, &last, &need_regions,
-			      &err);
+	int ret = memsrc_dump(m, fmt, vmci, &kmap, out, isatty(2) ? progress : NULL, &last,
+			      &need_regions, &err);
 	if (last >= 0)
 		fputc('\n', stderr);
 	if (!ret && fmt == MEMFMT_RAW && need_regions) {

@@ -40,9 +40,35 @@ static size_t note_size(const char *vmci)
 	return vmci ? sizeof(Elf64_Nhdr) + 12 + ((strlen(vmci) + 3) & ~3u) : 0;
 }
 
-static void elf_headers(FILE *f, const struct memsrc *m, const char *vmci)
+/* The direct-map VA of range r, or 0 when kmap does not place all of it. */
+static uint64_t dmap_va(const struct dump_kmap *k, const struct mem_range *r)
+{
+	if (!k || !k->page_offset_base || r->pa < k->dmap_pa || r->pa - k->dmap_pa > k->dmap_size ||
+	    r->len > k->dmap_size - (r->pa - k->dmap_pa))
+		return 0;
+	return k->page_offset_base + (r->pa - k->dmap_pa);
+}
+
+/* The kernel image's piece in range r: [*lo, *hi) physical; 0 if none. */
+static int kimage_piece(const struct dump_kmap *k, const struct mem_range *r, uint64_t *lo,
+			uint64_t *hi)
+{
+	if (!k || !k->kimage_len)
+		return 0;
+	*lo = r->pa > k->kimage_pa ? r->pa : k->kimage_pa;
+	*hi = r->pa + r->len < k->kimage_pa + k->kimage_len ? r->pa + r->len :
+	      k->kimage_pa + k->kimage_len;
+	return *lo < *hi;
+}
+
+static void elf_headers(FILE *f, const struct memsrc *m, const char *vmci,
+			const struct dump_kmap *k)
 {
 	size_t nph = m->nranges + (vmci ? 1 : 0);
+	uint64_t lo, hi;
+
+	for (size_t i = 0; i < m->nranges; i++)
+		nph += (size_t)kimage_piece(k, &m->ranges[i], &lo, &hi);
 	uint64_t off = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr);
 	Elf64_Ehdr eh = { 0 };
 
@@ -64,10 +90,25 @@ static void elf_headers(FILE *f, const struct memsrc *m, const char *vmci)
 		fwrite(&ph, sizeof(ph), 1, f);
 		off += note_size(vmci);
 	}
+	/* the kernel image first, as kdump writes it: its bytes are those of
+	 * the ranges that follow, so its segments point into them */
+	uint64_t roff = off;
+	for (size_t i = 0; i < m->nranges; i++) {
+		const struct mem_range *r = &m->ranges[i];
+		if (kimage_piece(k, r, &lo, &hi)) {
+			Elf64_Phdr ph = { .p_type = PT_LOAD, .p_flags = PF_R | PF_W | PF_X,
+					  .p_offset = roff + (lo - r->pa),
+					  .p_vaddr = k->kimage_va + (lo - k->kimage_pa), .p_paddr = lo,
+					  .p_filesz = hi - lo, .p_memsz = hi - lo, .p_align = 1 };
+			fwrite(&ph, sizeof(ph), 1, f);
+		}
+		roff += r->len;
+	}
 	for (size_t i = 0; i < m->nranges; i++) {
 		Elf64_Phdr ph = { .p_type = PT_LOAD, .p_flags = PF_R | PF_W | PF_X, .p_offset = off,
-				  .p_paddr = m->ranges[i].pa, .p_filesz = m->ranges[i].len,
-				  .p_memsz = m->ranges[i].len, .p_align = 1 };
+				  .p_vaddr = dmap_va(k, &m->ranges[i]), .p_paddr = m->ranges[i].pa,
+				  .p_filesz = m->ranges[i].len, .p_memsz = m->ranges[i].len,
+				  .p_align = 1 };
 		fwrite(&ph, sizeof(ph), 1, f);
 		off += m->ranges[i].len;
 	}
@@ -82,8 +123,9 @@ static void elf_headers(FILE *f, const struct memsrc *m, const char *vmci)
 	}
 }
 
-int memsrc_dump(struct memsrc *m, enum memfmt fmt, const char *vmci, const char *path,
-		dump_progress_fn progress, void *ctx, int *regions_needed, struct aerr *err)
+int memsrc_dump(struct memsrc *m, enum memfmt fmt, const char *vmci, const struct dump_kmap *kmap,
+		const char *path, dump_progress_fn progress, void *ctx, int *regions_needed,
+		struct aerr *err)
 {
 	char tmp[4096];
 	unsigned char *buf = malloc(CHUNK);
@@ -103,7 +145,7 @@ int memsrc_dump(struct memsrc *m, enum memfmt fmt, const char *vmci, const char 
 	if (regions_needed)
 		*regions_needed = !(m->nranges == 1 && m->ranges[0].pa == 0);
 	if (fmt == MEMFMT_ELF)
-		elf_headers(f, m, vmci);
+		elf_headers(f, m, vmci, kmap);
 	for (size_t i = 0; i < m->nranges && !ret; i++) {
 		if (fmt == MEMFMT_LIME)
 			lime_header(f, &m->ranges[i]);

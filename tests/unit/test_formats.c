@@ -394,7 +394,7 @@ static void test_dump_roundtrip(void **state)
 		struct aerr err = { 0 };
 		int need = 0;
 		snprintf(out, sizeof(out), "%s.out%zu", src, i);
-		assert_int_equal(memsrc_dump(m, fmts[i], m->vmcoreinfo, out, NULL, NULL, &need, &err), 0);
+		assert_int_equal(memsrc_dump(m, fmts[i], m->vmcoreinfo, NULL, out, NULL, NULL, &need, &err), 0);
 		assert_int_equal(need, 1);
 		if (fmts[i] == MEMFMT_RAW) {
 			char rp[200];
@@ -518,11 +518,85 @@ static void test_fifo(void **state)
 	unlink(path);
 }
 
+/* an ELF dump laid out as kdump's: each range at its direct-map address,
+ * the kernel image (here across both ranges) at its own, sharing the
+ * ranges' bytes; read back, every physical byte is there once */
+static void test_dump_elf_kmap(void **state)
+{
+	(void)state;
+	unsigned char *img = calloc(1, 0x8000);
+	size_t n = build_elf(img, 1, 0);
+	char src[96], out[160];
+	snprintf(src, sizeof(src), "%s", write_tmp(img, n));
+	snprintf(out, sizeof(out), "%s.elf", src);
+	struct memsrc *m = open_ok(src, NULL);
+	const struct dump_kmap k = { .page_offset_base = 0xffff888000000000ULL,
+				     .dmap_size = 1ULL << 46, .kimage_va = 0xffffffff81000000ULL,
+				     .kimage_pa = 0x2000, .kimage_len = 0x10000 };
+	struct aerr err = { 0 };
+	int need = 0;
+	assert_int_equal(memsrc_dump(m, MEMFMT_ELF, m->vmcoreinfo, &k, out, NULL, NULL, &need,
+				     &err), 0);
+	struct memsrc *d = open_ok(out, NULL);
+	check_two_ranges(d);
+	assert_string_equal(d->vmcoreinfo, m->vmcoreinfo);
+	memsrc_close(d);
+
+	FILE *f = fopen(out, "rb");
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[5];
+	unsigned char buf[0x1000], want[0x2000];
+	assert_non_null(f);
+	assert_int_equal(fread(&eh, sizeof(eh), 1, f), 1);
+	assert_int_equal(eh.e_phnum, 5);	/* note, 2 image pieces, 2 ranges */
+	assert_int_equal(fread(ph, sizeof(ph), 1, f), 1);
+	assert_int_equal(ph[0].p_type, PT_NOTE);
+	/* the image: physical 0x2000-0x3000 in the first range, 0x10000-0x11000 in the second */
+	assert_int_equal(ph[1].p_vaddr, 0xffffffff81000000ULL);
+	assert_int_equal(ph[1].p_paddr, 0x2000);
+	assert_int_equal(ph[1].p_filesz, 0x1000);
+	assert_int_equal(ph[1].p_offset, ph[3].p_offset + 0x1000);
+	assert_int_equal(ph[2].p_vaddr, 0xffffffff8100e000ULL);
+	assert_int_equal(ph[2].p_paddr, 0x10000);
+	assert_int_equal(ph[2].p_filesz, 0x1000);
+	assert_int_equal(ph[2].p_offset, ph[4].p_offset);
+	assert_int_equal(ph[3].p_vaddr, 0xffff888000001000ULL);
+	assert_int_equal(ph[3].p_paddr, 0x1000);
+	assert_int_equal(ph[4].p_vaddr, 0xffff888000010000ULL);
+	assert_int_equal(ph[4].p_paddr, 0x10000);
+	fill(want, 0x2000, 'A');
+	assert_int_equal(fseek(f, (long)ph[1].p_offset, SEEK_SET), 0);
+	assert_int_equal(fread(buf, 0x1000, 1, f), 1);
+	assert_memory_equal(buf, want + 0x1000, 0x1000);
+	/* no byte twice: headers, note, then the ranges */
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_int_equal((uint64_t)ftell(f), ph[4].p_offset + 0x1000);
+	fclose(f);
+	unlink(out);
+
+	/* a kernel image outside every range adds no segment */
+	const struct dump_kmap far = { .kimage_va = 0xffffffff81000000ULL, .kimage_pa = 0x100000,
+				       .kimage_len = 0x1000 };
+	assert_int_equal(memsrc_dump(m, MEMFMT_ELF, NULL, &far, out, NULL, NULL, &need, &err), 0);
+	f = fopen(out, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(&eh, sizeof(eh), 1, f), 1);
+	assert_int_equal(eh.e_phnum, 2);
+	assert_int_equal(fread(ph, sizeof(ph[0]), 2, f), 2);
+	assert_int_equal(ph[0].p_vaddr, 0);	/* no direct map given */
+	fclose(f);
+	unlink(out);
+	memsrc_close(m);
+	unlink(src);
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lime),
 		cmocka_unit_test(test_elf),
+		cmocka_unit_test(test_dump_elf_kmap),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_regions),
 		cmocka_unit_test(test_iomem),
