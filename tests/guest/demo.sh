@@ -26,7 +26,7 @@ argus:
     - name: $name
       source: qemu:$ram
 output:
-  stdout: true
+  stdout: false   # events go to the log below; true writes each as a JSON line here too
   log_folder: $dir/events
 YAML
 "$argus" run --config "$dir/argus.yaml" &
