@@ -115,12 +115,14 @@ int cfgcheck_address(const char *addr, struct aerr *err)
 	return 0;
 }
 
-int parse_duration_ns(const char *s, uint64_t *out)
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+/* digits, then one of the units (exactly), without overflow */
+static int parse_scaled(const char *s, const struct unit *units, size_t n, uint64_t *out)
 {
-	static const struct { const char *unit; uint64_t ns; } units[] = {
-		{ "ms", 1000000ULL }, { "s", 1000000000ULL }, { "m", 60000000000ULL },
-		{ "h", 3600000000000ULL },
-	};
 	char *end;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -129,36 +131,32 @@ int parse_duration_ns(const char *s, uint64_t *out)
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].unit)) {
-			if (v > UINT64_MAX / units[i].ns)
-				return -EINVAL;
-			*out = v * units[i].ns;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-int parse_size(const char *s, uint64_t *out)
-{
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "KB", 1ULL << 10 }, { "MB", 1ULL << 20 },
-		{ "GB", 1ULL << 30 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 },
-	};
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].unit)) {
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(end, units[i].name)) {
 			if (v > UINT64_MAX / units[i].mult)
 				return -EINVAL;
 			*out = v * units[i].mult;
 			return 0;
 		}
 	return -EINVAL;
+}
+
+int parse_duration_ns(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+		{ "ms", 1000000ULL }, { "s", 1000000000ULL }, { "m", 60000000000ULL },
+		{ "h", 3600000000000ULL },
+	};
+
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out);
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "B", 1 }, { "KB", 1ULL << 10 }, { "MB", 1ULL << 20 },
+		{ "GB", 1ULL << 30 }, { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 },
+	};
+
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out);
 }
