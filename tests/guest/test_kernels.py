@@ -1,6 +1,7 @@
 """The same checks on other kernels: Debian 11's 5.10 (no kallsyms in
 VMCOREINFO: found by shape; VMAs in a list, not a maple tree) and Debian
-13's 6.12 (new inode time fields, merged /usr).  argus uses the auto profile on
+13's 6.12 (new inode time fields, merged /usr, workqueue rescuers named
+"kworker/R-" and their workqueue in full).  argus uses the auto profile on
 each; nothing in it names a kernel version.
 
 The kernels are fetched from Debian's archive (fetch-kernel.sh); when that
@@ -39,6 +40,13 @@ def test_ps(kguest):
         after = ps_checks.truth(kguest)
         bad, _ = ps_checks.compare(before, seen, after)
         assert not bad, "; ".join(bad)
+    # names longer than a task's comm (15) were compared whole: on 6.12 the
+    # workqueue rescuers ("kworker/R-mm_percpu_wq"), which /proc names from
+    # the worker's workqueue
+    if kguest.kernel_pkg.startswith("linux-image-6.12"):
+        rescuers = [v["name"] for v in before.values()
+                    if v["name"].startswith("kworker/R-") and len(v["name"]) > 15]
+        assert len(rescuers) > 5, f"6.12 guest without long rescuer names: {rescuers}"
     release = kguest.check("uname -r").strip()
     info = run_argus("info", "--source", f"qemu:{kguest.ram_path}").stdout
     assert release in info
