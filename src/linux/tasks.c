@@ -196,10 +196,42 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 
 #define PF_WQ_WORKER 0x00000020u
 #define KTHREAD_NAME_MAX 64
+#define RESCUER_PREFIX "kworker/R-"
+#define WQ_NAME_LEN 32		/* workqueue_struct.name[] since 2.6.36 */
+
+/* "kworker/R-" and the name of the workqueue a rescuer serves, into name
+ * (which holds the comm, and keeps it when the workqueue cannot be read). */
+static void rescuer_name(struct vas *as, const struct koffsets *o, uint64_t worker,
+			 char *name, size_t size)
+{
+	char wq_name[WQ_NAME_LEN + 1];
+	uint64_t wq = 0;
+	size_t len = o->workqueue_struct__name.size;
+
+	if (!o->worker__rescue_wq.present || !o->workqueue_struct__name.present ||
+	    kfield_read(as, worker, &o->worker__rescue_wq, &wq) || !kptr_ok(wq))
+		return;
+	if (!len || len > WQ_NAME_LEN)
+		len = WQ_NAME_LEN;
+	if (vas_read(as, wq + (uint64_t)o->workqueue_struct__name.off, wq_name, len, NULL))
+		return;
+	wq_name[len] = '\0';
+	if (wq_name[0])
+		snprintf(name, size, "%s%s", RESCUER_PREFIX, wq_name);
+}
 
 /* The name /proc shows for a kernel thread (proc_task_name): the full name
  * kthread_create() was given, and for workqueue workers "+desc" or "-desc"
- * of the work they run or last ran. */
+ * of the work they run or last ran.
+ *
+ * A worker's own part is its comm, but for a rescuer on Linux 6.10+ (and
+ * the stable kernels the change went to): there /proc names every worker
+ * from the worker itself (wq_worker_comm() formats it as the thread was
+ * named), and a rescuer is "kworker/R-" and its workqueue's name, which
+ * the comm cuts at 15 characters.  Rescuers are named "kworker/R-..." only
+ * since 6.8 (the workqueue's bare name before, which the comm holds as
+ * /proc shows it); between 6.8 and that change /proc showed the cut comm
+ * and argus shows the whole name. */
 static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct snap_proc *p)
 {
 	const struct koffsets *o = c->o;
@@ -217,6 +249,9 @@ static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct 
 	if (!(p->flags & PF_WQ_WORKER) && !kfield_read(as, kt, &o->kthread__full_name, &v) &&
 	    kptr_ok(v & ~7ULL) && vas_read_str(as, v, name, sizeof(name), NULL) < 0)
 		snprintf(name, sizeof(name), "%s", p->comm);
+	if ((p->flags & PF_WQ_WORKER) && !strncmp(p->comm, RESCUER_PREFIX, strlen(RESCUER_PREFIX)) &&
+	    !kfield_read(as, kt, &o->kthread__data, &worker) && kptr_ok(worker))
+		rescuer_name(as, o, worker, name, sizeof(name));
 	n = strlen(name);
 	if ((p->flags & PF_WQ_WORKER) && o->worker__desc.present &&
 	    !kfield_read(as, kt, &o->kthread__data, &worker) && kptr_ok(worker) &&

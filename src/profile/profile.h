@@ -67,6 +67,7 @@ struct kfield {
 	X(pid_namespace, idr) X(pid_namespace, level) X(idr, idr_rt) \
 	X(task_struct, worker_private) X(task_struct, set_child_tid) X(kthread, full_name) \
 	X(kthread, data) X(worker, desc) X(worker, current_work) X(worker, pool) \
+	X(worker, rescue_wq) X(workqueue_struct, name) \
 	X(xarray, xa_head) X(timekeeper, offs_real) X(timekeeper, offs_boot) \
 	X(timekeeper, tkr_mono) X(timekeeper, xtime_sec)
 

@@ -3,36 +3,103 @@
 # release (bullseye: 5.10, trixie: 6.12) with a private apt configuration, so
 # the machine's own apt state is untouched.  Prints the package name, ready
 # for ARGUS_KERNEL_PKG (fetch.sh then finds it in the private cache).
+#
+# Robust rather than quiet: the package lists are refreshed when a week old
+# or when the package they name is gone from the mirror (Debian drops a
+# kernel's older builds), a suite that has left deb.debian.org is looked for
+# on archive.debian.org, concurrent callers (parallel test sessions share the
+# cache) take a lock, and every failure says what apt said.  A kernel already
+# fetched for SUITE is used when the network is not there.
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
-suite=$1
+suite=${1:?usage: fetch-kernel.sh SUITE}
 CACHE=${ARGUS_CACHE:-$HOME/.cache/argus}
 apt_dir="$CACHE/apt-$suite"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
-cat >"$apt_dir/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main
-SRC
+exec 9>"$apt_dir/.lock"
+flock 9
+
+log="$apt_dir/apt.log"
+die() {
+	echo "fetch-kernel.sh: $*" >&2
+	[ -s "$log" ] && sed 's/^/  apt: /' "$log" | tail -n 8 >&2
+	exit 1
+}
+: >"$apt_dir/status"
 opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-      -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::Archives="$apt_dir/archives"
+      -o Dir::State::Lists="$apt_dir/lists" -o Dir::State::status="$apt_dir/status"
+      -o Dir::Cache::Archives="$apt_dir/archives"
       -o Dir::Cache::pkgcache="$apt_dir/pkgcache.bin" -o Dir::Cache::srcpkgcache="$apt_dir/srcpkgcache.bin"
-      -o APT::Architecture=amd64 -o Debug::NoLocking=1)
-if [ ! -f "$apt_dir/.updated" ] || [ -n "$(find "$apt_dir/.updated" -mtime +7)" ]; then
-	apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || { echo "fetch-kernel.sh: apt-get update for $suite failed" >&2; exit 1; }
-	touch "$apt_dir/.updated"
+      -o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Debug::NoLocking=1
+      -o Acquire::Retries=3)
+
+# the suite on a mirror: deb.debian.org, else, when the suite has left it,
+# the archive of old releases (whose Release files have expired).  Fails
+# when apt could not fetch every list.
+update() {
+	local mirror valid=true out
+	: >"$log"
+	for mirror in http://deb.debian.org/debian http://archive.debian.org/debian; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" \
+			>"$apt_dir/sources.list"
+		rm -f "$apt_dir/pkgcache.bin" "$apt_dir/srcpkgcache.bin"
+		echo "== $mirror $suite" >>"$log"
+		out=$(apt-get "${opts[@]}" -o Acquire::Check-Valid-Until=$valid update -qq 2>&1) &&
+			! grep -q '^W: Failed to fetch' <<<"$out" && [ -n "$(newest)" ] &&
+			{ touch "$apt_dir/.updated"; return 0; }
+		echo "$out" >>"$log"
+		grep -q 'does not have a Release file' <<<"$out" || return 1
+		valid=false
+	done
+	return 1
+}
+newest() {
+	apt-cache "${opts[@]}" search --names-only '^linux-image-[0-9][^ ]*-cloud-amd64$' 2>/dev/null |
+		awk '{print $1}' | sort -V | tail -n1
+}
+# the kernel fetched last time, when it is still complete in the cache
+cached() {
+	local p
+	p=$(cat "$apt_dir/kernel" 2>/dev/null) && [ -f "$CACHE/$p/.done" ] && echo "$p"
+}
+
+fresh=0
+if [ ! -f "$apt_dir/.updated" ] || [ -n "$(find "$apt_dir/.updated" -mtime +7)" ] || [ -z "$(newest)" ]; then
+	if update; then
+		fresh=1
+	elif [ -n "$(newest)" ]; then
+		echo "fetch-kernel.sh: apt-get update for $suite failed; using the package lists of" \
+			"$(date -r "$apt_dir/lists" +%F)" >&2
+	elif p=$(cached); then
+		echo "fetch-kernel.sh: apt-get update for $suite failed; using $p fetched before" >&2
+		echo "$p"
+		exit 0
+	else
+		die "apt-get update for $suite failed"
+	fi
 fi
-pkg=$(apt-cache "${opts[@]}" search --names-only '^linux-image-[0-9][^ ]*-cloud-amd64$' 2>/dev/null |
-	awk '{print $1}' | sort -V | tail -n1)
-[ -n "$pkg" ] || { echo "fetch-kernel.sh: no cloud kernel in $suite" >&2; exit 1; }
+pkg=$(newest)
+[ -n "$pkg" ] || die "no linux-image-*-cloud-amd64 in $suite's package lists"
 dir="$CACHE/$pkg"
 if [ ! -f "$dir/.done" ]; then
-	mkdir -p "$dir"
 	tmp=$(mktemp -d "$CACHE/dl.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	( cd "$tmp" && apt-get "${opts[@]}" download "$pkg" >/dev/null 2>&1 ) ||
-		{ echo "fetch-kernel.sh: cannot download $pkg" >&2; exit 1; }
+	download() { ( cd "$tmp" && apt-get "${opts[@]}" download "$pkg" >"$log" 2>&1 ); }
+	if ! download; then
+		# lists older than the mirror name a build it has dropped: refresh once
+		[ "$fresh" = 0 ] && find "$apt_dir/lists" -maxdepth 1 -type f -delete && update ||
+			die "cannot download $pkg"
+		pkg=$(newest)
+		dir="$CACHE/$pkg"
+		[ -f "$dir/.done" ] || download || die "cannot download $pkg"
+	fi
+fi
+if [ ! -f "$dir/.done" ]; then
+	mkdir -p "$dir"
 	rm -rf "$dir/root"
 	dpkg -x "$tmp"/"$pkg"_*.deb "$dir/root"
 	vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* | head -n1)
+	[ -s "$vmlinuz" ] || die "$pkg has no vmlinuz"
 	ln -sf "$vmlinuz" "$dir/vmlinuz"
 	kver=$(basename "$vmlinuz"); kver=${kver#vmlinuz-}
 	# merged-/usr packages (Debian 13) keep modules in /usr/lib/modules
@@ -40,4 +107,5 @@ if [ ! -f "$dir/.done" ]; then
 	depmod -b "$dir/root" "$kver"
 	touch "$dir/.done"
 fi
+echo "$pkg" >"$apt_dir/kernel"
 echo "$pkg"

@@ -40,8 +40,13 @@ def truth(g):
 
 
 def stable_name(name):
-    """A workqueue worker's name ends in the work it last ran ("-desc"),
-    which changes from one moment to the next: compare the worker part."""
+    """A workqueue worker's name ends in the work it last ran ("-desc" or
+    "+desc"), which changes from one moment to the next: compare the worker
+    part.  A rescuer (Linux 6.8+: "kworker/R-" and its workqueue's name,
+    which may hold dashes) is compared whole: its name is its identity, and
+    it runs work only while it rescues a pool."""
+    if name.startswith("kworker/R-"):
+        return name
     if name.startswith("kworker/"):
         return name.split("-")[0].split("+")[0]
     return name
