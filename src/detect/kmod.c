@@ -1,0 +1,71 @@
+/* kmod.c - loadable kernel modules: loaded, unloaded.
+ *
+ * A module is (struct module address, name).  Loaded: a module live
+ * (MODULE_STATE_LIVE) on the modules list now that was not live on it in
+ * the last scan; Unloaded: the reverse.  A module still in its init
+ * (COMING) or on its way out (GOING) is not counted yet / any more, so a
+ * module whose init fails is neither.  Compared only when the modules
+ * list was walked whole in both scans.
+ */
+#include <string.h>
+
+#include "detect/detect.h"
+
+static uint64_t kmod_key(const struct snap_kmod *m)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a of the name */
+
+	for (const char *c = m->name ? m->name : ""; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+	return detect_mix(m->addr, h);
+}
+
+static int listed_live(const struct snap_kmod *m)
+{
+	return (m->views & SNAP_KMOD_LIST) && m->state == SNAP_KMOD_LIVE;
+}
+
+static void fire(const struct detect_cfg *cfg, act_emit_fn emit, void *ctx,
+		 enum activity_id id, const struct snapshot *s, const struct snap_kmod *m,
+		 const char *detail)
+{
+	struct act_rec r = { .id = id, .snap = s, .kmod = m, .detail = detail };
+
+	if (cfg->enabled[id])
+		emit(ctx, &r);
+}
+
+static void loaded_unloaded(const struct snapshot *prev, const struct snapshot *cur,
+			    const struct detect_cfg *cfg, act_emit_fn emit, void *ctx)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (size_t i = 0; i < prev->nkmods; i++)
+		if (listed_live(&prev->kmods[i]))
+			u64map_put(&m, kmod_key(&prev->kmods[i]), i + 1);
+	for (size_t i = 0; i < cur->nkmods; i++) {
+		const struct snap_kmod *k = &cur->kmods[i];
+		if (!listed_live(k))
+			continue;
+		if (u64map_get(&m, kmod_key(k), NULL))
+			u64map_put(&m, kmod_key(k), 0);
+		else
+			fire(cfg, emit, ctx, ACT_KMOD_LOADED, cur, k, NULL);
+	}
+	for (size_t i = 0; i < prev->nkmods; i++) {
+		uint64_t v;
+		const struct snap_kmod *k = &prev->kmods[i];
+		if (listed_live(k) && u64map_get(&m, kmod_key(k), &v) && v)
+			fire(cfg, emit, ctx, ACT_KMOD_UNLOADED, prev, k, NULL);
+	}
+	u64map_free(&m);
+}
+
+void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
+		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx)
+{
+	(void)st;
+	if (prev && prev->kmods_status >= SNAP_KMODS_LISTED && cur->kmods_status >= SNAP_KMODS_LISTED)
+		loaded_unloaded(prev, cur, cfg, emit, ctx);
+}
