@@ -1,6 +1,9 @@
 """Kernel modules, on the live guest: a stock module (the kernel package's
 dummy.ko) loaded and unloaded gives Kernel Module Loaded then Unloaded,
-with its name and the size the guest's /proc/modules shows, and no alert."""
+with its name and the size the guest's /proc/modules shows, and no alert.
+Kernel Module Hidden, on a real rootkit technique: tests/guest/kmod/
+hidekmod.ko unlinks itself from the modules list and deletes its kobject
+(/sys/module, module_kset); argus still finds it in mod_tree."""
 import time
 
 import pytest
@@ -68,3 +71,36 @@ def test_stock_module_loaded_and_unloaded(guest, svc):
     svc.expect_alerts(since)
     time.sleep(2 * svc.sleep_s)
     assert len(wait(svc, "Kernel Module Loaded", named("dummy"), since, 0)) == 1
+
+
+def test_self_hiding_module(guest, svc):
+    if guest.run("test -f /bin/hidekmod.ko")[0]:
+        pytest.skip("the test rootkit could not be built (kernel headers unavailable)")
+    if guest.run("test -e /proc/hidekmod")[0] == 0:
+        pytest.skip("hidekmod is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check("insmod /bin/hidekmod.ko")
+    try:
+        assert "hidekmod" not in guest.check("cat /proc/modules")
+        assert guest.run("test -e /sys/module/hidekmod")[0] != 0
+        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 4 * svc.sleep_s + 5)
+        time.sleep(3 * svc.sleep_s)
+        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 0)
+        assert len(found) == 1, f"{len(found)} Kernel Module Hidden alerts"
+        m = found[0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "mod_tree"
+        assert d["kernel_module_state"] == "LIVE"
+        assert d["kernel_module_taints"] == "OE" and d["kernel_module_signed"] is False
+        assert d["kernel_module_size_bytes"] > 0
+        assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
+        # exactly that one, and nothing about any stock module
+        svc.expect_alerts(since, ("Kernel Module Hidden", named("hidekmod"), 1))
+    finally:
+        guest.run("echo 1 >/proc/hidekmod")
+    # linked back: it is a live module on the list now, and nothing more is raised
+    since = svc.mark()
+    back = wait(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
