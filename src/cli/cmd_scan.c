@@ -152,6 +152,14 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	jw_key(&w, "kernel_modules");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < s->nkmods; i++) {
+		jw_obj_begin(&w);
+		attrs_kmod(&w, &s->kmods[i]);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "duration_ns", ns);
@@ -165,6 +173,9 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
 	jw_kuint(&w, "strings_truncated", s->stats.truncated);
 	jw_kuint(&w, "pid_idr_tasks", s->idr_tasks);
+	jw_kstr(&w, "kernel_module_views", s->kmods_status == SNAP_KMODS_COMPLETE ? "complete" :
+		s->kmods_status == SNAP_KMODS_LISTED ? "modules list only" :
+		s->kmods_status == SNAP_KMODS_PARTIAL ? "incomplete" : "not read");
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	buf_putc(b, '\n');

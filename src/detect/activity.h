@@ -58,6 +58,10 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_WARNING, SEV_HIGH, SEV_ERROR,
 	X(SHELL_COMMAND, EVENT, INFO, "Shell Command Executed", "shell_command_executed", 1) \
 	X(SHELL_HISTORY_CLEARED, ALERT, HIGH, "Shell History Cleared", "shell_history_cleared", 1) \
 	X(SHELL_HISTORY_DISABLED, ALERT, HIGH, "Shell History Disabled", "shell_history_disabled", 1) \
+	/* kernel modules (issue 14) */ \
+	X(KMOD_LOADED, EVENT, INFO, "Kernel Module Loaded", "kernel_module_loaded", 1) \
+	X(KMOD_UNLOADED, EVENT, INFO, "Kernel Module Unloaded", "kernel_module_unloaded", 1) \
+	X(KMOD_HIDDEN, ALERT, HIGH, "Kernel Module Hidden", "kernel_module_hidden", 1) \
 	/* 10.10 system activities */ \
 	X(SVC_INIT_STARTED, SYSTEM_ACTIVITY, INFO, "Service Initialization Started", NULL, 1) \
 	X(SVC_INIT_OK, SYSTEM_ACTIVITY, INFO, "Service Initialization Successful", NULL, 1) \

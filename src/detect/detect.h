@@ -40,6 +40,7 @@ struct act_rec {
 	int nchain;
 	const struct snap_elf *elf;	/* attestation: the file judged */
 	const struct snap_hash *hash;	/* content change: the file's new hashes */
+	const struct snap_kmod *kmod;	/* a loadable kernel module */
 };
 
 typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);
@@ -60,6 +61,7 @@ struct detect_state {
 	struct u64map alerted;		/* alert key -> key of the process it is about */
 	struct u64map interp;		/* content of the host's interpreters -> kind */
 	struct u64map fresh;		/* program images first judged last scan */
+	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
 	int64_t last_status_ns;
 };
 
@@ -88,6 +90,11 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 /* Executables and mapped libraries against the SBOM (section 10.4). */
 void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 			struct detect_state *st, act_emit_fn emit, void *ctx);
+
+/* Kernel modules (kmod.c): Loaded / Unloaded from the difference of the
+ * modules lists, Hidden from the views of one scan and the last. */
+void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
+		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
 
 /* Keys: a connection, a process (pid and start time: survives pid reuse),
  * and a mix of two keys. */

@@ -34,6 +34,7 @@ void detect_state_init(struct detect_state *st)
 	u64map_init(&st->conn_first_seen);
 	u64map_init(&st->conn_alerted);
 	u64map_init(&st->alerted);
+	u64map_init(&st->kmod_alerted);
 	u64map_init(&st->interp);
 	u64map_init(&st->fresh);
 }
@@ -43,6 +44,7 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->conn_first_seen);
 	u64map_free(&st->conn_alerted);
 	u64map_free(&st->alerted);
+	u64map_free(&st->kmod_alerted);
 	u64map_free(&st->interp);
 	u64map_free(&st->fresh);
 }
@@ -99,5 +101,6 @@ void detect_state_prune(struct detect_state *st, const struct snapshot *cur)
 
 size_t detect_state_size(const struct detect_state *st)
 {
-	return st->conn_first_seen.len + st->conn_alerted.len + st->alerted.len + st->interp.len;
+	return st->conn_first_seen.len + st->conn_alerted.len + st->alerted.len + st->interp.len +
+	       st->kmod_alerted.len;
 }

@@ -75,6 +75,7 @@ int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* Decode one task (a thread-group leader) into p, as the task walk does. */
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 

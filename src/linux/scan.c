@@ -16,6 +16,7 @@ static const struct collector {
 	{ "file hashes", linux_collect_hashes },
 	{ "shell history", linux_collect_bash },
 	{ "hidden processes", linux_collect_hidden },
+	{ "kernel modules", linux_collect_modules },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

@@ -285,3 +285,57 @@ void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hi
 	jw_kstr(w, "command_line", h->line ? h->line : "");
 	jw_obj_end(w);
 }
+
+/* module->taints as /proc/modules writes them: one letter per TAINT_* bit
+ * (kernel/panic.c's taint_flags; '?' for bits this table does not know) */
+static void taint_letters(uint64_t t, char *out, size_t cap)
+{
+	static const char letters[] = "PFSRMBUDAWCIOELKXTN";
+	size_t o = 0;
+
+	for (unsigned i = 0; i < 64 && o + 1 < cap; i++)
+		if (t & (1ULL << i))
+			out[o++] = i < sizeof(letters) - 1 ? letters[i] : '?';
+	out[o] = 0;
+}
+
+static const char *kmod_state(uint32_t s)
+{
+	switch (s) {
+	case 0: return "LIVE";
+	case 1: return "COMING";
+	case 2: return "GOING";
+	case 3: return "UNFORMED";
+	default: return "UNKNOWN";
+	}
+}
+
+void attrs_kmod_views(uint8_t views, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",
+		 (views & SNAP_KMOD_LIST) && (views & 6) ? ", " : "",
+		 views & SNAP_KMOD_KSET ? "sysfs (module_kset)" : "",
+		 (views & SNAP_KMOD_KSET) && (views & SNAP_KMOD_TREE) ? ", " : "",
+		 views & SNAP_KMOD_TREE ? "mod_tree" : "");
+}
+
+void attrs_kmod(struct jw *w, const struct snap_kmod *m)
+{
+	char buf[80];
+
+	jw_kstr(w, "kernel_module_name", m->name ? m->name : "");
+	jw_kuint(w, "kernel_module_size_bytes", m->size);
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)m->text_start);
+	jw_kstr(w, "kernel_module_text_start_address", buf);
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)m->text_end);
+	jw_kstr(w, "kernel_module_text_end_address", buf);
+	taint_letters(m->taints, buf, sizeof(buf));
+	jw_kstr(w, "kernel_module_taints", buf);
+	if (m->sig_ok >= 0)
+		jw_kbool(w, "kernel_module_signed", m->sig_ok);
+	jw_kstr(w, "kernel_module_state", kmod_state(m->state));
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)m->addr);
+	jw_kstr(w, "kernel_module_address", buf);
+	attrs_kmod_views(m->views, buf, sizeof(buf));
+	jw_kstr(w, "kernel_module_found_in", buf);
+}

@@ -24,6 +24,11 @@ void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e
 /* bash.c's records */
 void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hist *h);
 
+/* modules.c's records: a loadable kernel module */
+void attrs_kmod(struct jw *w, const struct snap_kmod *m);
+/* a module's views, "modules list, sysfs (module_kset), mod_tree" */
+void attrs_kmod_views(uint8_t views, char *out, size_t cap);
+
 /* "ESTABLISHED", "LISTEN", ... */
 const char *attrs_tcp_state(uint8_t s);
 

@@ -144,6 +144,11 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 		jw_obj_begin(&w);
 		jw_kstr(&w, "process_container_id", r->container_id);
 		jw_obj_end(&w);
+	} else if (r->kmod) {
+		jw_key(&w, "kernel_module_details");
+		jw_obj_begin(&w);
+		attrs_kmod(&w, r->kmod);
+		jw_obj_end(&w);
 	} else if (r->id == ACT_TCP_CONN_STATUS) {
 		status_details(&w, r);
 	}

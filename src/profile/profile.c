@@ -31,6 +31,7 @@ static const struct field_spec field_specs[] = {
 	KFIELDS_NET(KF_SPEC)
 	KFIELDS_MM(KF_SPEC)
 	KFIELDS_NS(KF_SPEC)
+	KFIELDS_KMOD(KF_SPEC)
 };
 #undef KF_SPEC
 
@@ -300,6 +301,8 @@ static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 	ktypes_size(p->types, "inode", &p->off.size_inode);
 	ktypes_size(p->types, "dentry", &p->off.size_dentry);
 	ktypes_size(p->types, "mount", &p->off.size_mount);
+	ktypes_size(p->types, "module_memory", &p->off.size_module_memory);
+	ktypes_size(p->types, "rb_node", &p->off.size_rb_node);
 
 	char *sbase = (char *)&p->sym;
 	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {

@@ -132,6 +132,20 @@ struct kfield {
 	X(css_set, dfl_cgrp) X(css_set, subsys) X(cgroup_subsys_state, cgroup) \
 	X(cgroup, kn) X(kernfs_node, name) X(kernfs_node, parent)
 
+/* loadable modules, in their three views (modules.c): the modules list,
+ * the sysfs kset's kobjects and the module address tree.  6.1 keeps a
+ * module's memory in core_layout/init_layout, 6.4+ in mem[] */
+#define KFIELDS_KMOD(X) \
+	X(module, state) X(module, list) X(module, name) X(module, mkobj) \
+	X(module, core_layout) X(module, init_layout) X(module, mem) X(module, taints) \
+	X(module, sig_ok) X(module_layout, base) X(module_layout, size) \
+	X(module_layout, text_size) X(module_layout, mtn) X(module_memory, base) \
+	X(module_memory, size) X(module_memory, mtn) X(mod_tree_node, mod) \
+	X(mod_tree_node, node) X(mod_tree_root, root) X(latch_tree_root, seq) \
+	X(latch_tree_root, tree) X(module_kobject, kobj) X(module_kobject, mod) \
+	X(kobject, entry) X(kset, list) X(rb_root, rb_node) \
+	X(rb_node, __rb_parent_color) X(rb_node, rb_right) X(rb_node, rb_left)
+
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
 	KFIELDS_TASK(KF_DECL)
@@ -139,10 +153,12 @@ struct koffsets {
 	KFIELDS_NET(KF_DECL)
 	KFIELDS_MM(KF_DECL)
 	KFIELDS_NS(KF_DECL)
+	KFIELDS_KMOD(KF_DECL)
 	uint64_t size_task_struct;
 	uint64_t size_upid;
 	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
 	uint64_t size_file, size_inode, size_dentry, size_mount;
+	uint64_t size_module_memory, size_rb_node;
 };
 #undef KF_DECL
 
@@ -153,7 +169,7 @@ struct koffsets {
 	X(vmemmap_base) X(vmalloc_base) X(linux_banner) X(jiffies_64) \
 	X(__start_BTF) X(__stop_BTF) X(init_net) X(net_namespace_list) \
 	X(shadow_timekeeper) X(tk_core) X(init_top_pgt) X(swapper_pg_dir) \
-	X(_stext) X(_text) X(_end)
+	X(_stext) X(_text) X(_end) X(modules) X(module_kset) X(mod_tree)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

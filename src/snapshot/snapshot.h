@@ -181,6 +181,32 @@ struct snap_workload {
 	struct snap_netif *netifs;
 };
 
+/* A loadable kernel module (modules.c), seen in one or more of the
+ * kernel's views of its modules. */
+#define SNAP_KMOD_LIST 1	/* on the `modules` list (what lsmod reads) */
+#define SNAP_KMOD_KSET 2	/* a kobject of module_kset (/sys/module) */
+#define SNAP_KMOD_TREE 4	/* in mod_tree, the module address tree */
+#define SNAP_KMOD_LIVE 0	/* module->state: MODULE_STATE_LIVE */
+
+struct snap_kmod {
+	uint64_t addr;		/* kernel address of the struct module */
+	const char *name;
+	uint32_t state;		/* MODULE_STATE_*: 0 live, 1 coming, 2 going, 3 unformed */
+	uint8_t views;		/* SNAP_KMOD_* */
+	int8_t sig_ok;		/* module->sig_ok, -1 when the kernel has none */
+	uint64_t size;		/* bytes, as /proc/modules counts them */
+	uint64_t text_start, text_end;	/* core text */
+	uint64_t taints;	/* module->taints: TAINT_* bits */
+};
+
+/* How far the module views were read. */
+enum snap_kmods_status {
+	SNAP_KMODS_NONE,	/* not walked (no profile support, or not yet) */
+	SNAP_KMODS_PARTIAL,	/* the modules list was not walked whole */
+	SNAP_KMODS_LISTED,	/* the list was, another view not: not judged */
+	SNAP_KMODS_COMPLETE,	/* every view walked back to its head */
+};
+
 struct snap_stats {
 	uint64_t bad_objects;	/* objects skipped: unreadable or implausible */
 	uint64_t loops;		/* list walks cut by a cycle */
@@ -205,6 +231,11 @@ struct snapshot {
 	struct snap_proc *hidden;
 	size_t nhidden;
 	uint64_t idr_tasks;	/* tasks found through the pid IDR (0: not walked) */
+	/* loadable modules, sorted by address; kmods_status says whether
+	 * the views were all read whole */
+	struct snap_kmod *kmods;
+	size_t nkmods;
+	int kmods_status;	/* enum snap_kmods_status */
 	struct snap_workload workload;
 	struct snap_stats stats;
 	uint64_t started_ns, finished_ns;	/* CLOCK_MONOTONIC */

@@ -54,3 +54,8 @@ def test_ps(kguest):
 
 def test_scan(kguest):
     scan_checks.compare_with_guest(kguest)
+
+
+def test_kernel_modules(kguest):
+    """5.10 keeps a module's memory in core_layout, 6.12 in mem[]."""
+    scan_checks.test_kernel_modules(kguest)

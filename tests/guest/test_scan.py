@@ -433,3 +433,30 @@ def test_corrupted_task_list(guest, tmp_path):
     [two] = [r for r in rows if r["process_id"] == 2]
     assert two["process_name"] in ("ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOP"), two["process_name"]
     assert abs(len(rows) - n_all) <= 3, (len(rows), n_all)   # the rest still walked
+
+
+def test_kernel_modules(guest):
+    """The module list, against /proc/modules: every module, its size and
+    its load address (the start of its core text), seen in all three of
+    the kernel's views (modules list, /sys/module, mod_tree)."""
+    doc = scan(guest)
+    assert doc["scan_statistics"]["kernel_module_views"] == "complete"
+    got = {m["kernel_module_name"]: m for m in doc["kernel_modules"]}
+    t = Tally()
+    lines = [l.split() for l in guest.check("cat /proc/modules").splitlines() if l]
+    assert lines, "the guest has no modules loaded"
+    for name, size, _refs, _deps, state, addr, *rest in lines:
+        m = got.pop(name, None)
+        t.check("kernel_module", name, "present", True, m is not None)
+        if not m:
+            continue
+        t.check("kernel_module", name, "size", int(size), m["kernel_module_size_bytes"])
+        t.check("kernel_module", name, "text start", int(addr, 16),
+                int(m["kernel_module_text_start_address"], 16))
+        t.check("kernel_module", name, "state", state.upper(), m["kernel_module_state"])
+        t.check("kernel_module", name, "taints", rest[0].strip("()") if rest else "",
+                m["kernel_module_taints"])
+        t.check("kernel_module", name, "views", "modules list, sysfs (module_kset), mod_tree",
+                m["kernel_module_found_in"])
+    t.check("kernel_module", "-", "extra modules", [], sorted(got))
+    t.report()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh OUTDIR - build hidepid.ko against Debian's headers of the test
+# build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko) against Debian's headers of the test
 # kernel (fetched with apt-get download into the cache, not installed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,10 +21,16 @@ if [ ! -f "$hdr/.done" ]; then
 	touch "$hdr/.done"
 fi
 mkdir -p "$out"
-if [ ! -f "$out/hidepid.ko" ] || [ "$here/hidepid.c" -nt "$out/hidepid.ko" ]; then
+stale=
+for m in hidepid hidekmod; do
+	if [ ! -f "$out/$m.ko" ] || [ "$here/$m.c" -nt "$out/$m.ko" ] || [ "$here/Kbuild" -nt "$out/$m.ko" ]; then
+		stale=1
+	fi
+done
+if [ -n "$stale" ]; then
 	work=$(mktemp -d)
-	cp "$here/hidepid.c" "$here/Kbuild" "$work/"
+	cp "$here"/*.c "$here/Kbuild" "$work/"
 	make -s -C "$hdr/usr/src/linux-headers-$KVER" M="$work" modules >/dev/null
-	cp "$work/hidepid.ko" "$out/"
+	cp "$work/hidepid.ko" "$work/hidekmod.ko" "$out/"
 	rm -rf "$work"
 fi

@@ -1,0 +1,106 @@
+"""Kernel modules, on the live guest: a stock module (the kernel package's
+dummy.ko) loaded and unloaded gives Kernel Module Loaded then Unloaded,
+with its name and the size the guest's /proc/modules shows, and no alert.
+Kernel Module Hidden, on a real rootkit technique: tests/guest/kmod/
+hidekmod.ko unlinks itself from the modules list and deletes its kobject
+(/sys/module, module_kset); argus still finds it in mod_tree."""
+import time
+
+import pytest
+
+import benign
+from conftest import Service
+
+SLEEP = "500ms"
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("kmod"), guest, sleep=SLEEP)
+    yield s
+    s.stop()
+
+
+def named(name):
+    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
+
+
+def wait(svc, row, pred, since, within):
+    """The messages named `row` matching pred since index `since`."""
+    deadline = time.monotonic() + within
+    while True:
+        svc.poll()
+        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
+                 pred(m["activity_data"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_stock_module_loaded_and_unloaded(guest, svc):
+    ko = benign.module_path()
+    if not ko:
+        pytest.skip("the kernel package has no dummy.ko")
+    guest.run("rmmod dummy 2>/dev/null")
+    with open(ko, "rb") as f:
+        benign.upload(guest, f.read(), "/tmp/dummy.ko")
+    time.sleep(2 * svc.sleep_s)
+    since = svc.mark()
+    guest.check("insmod /tmp/dummy.ko")
+    try:
+        line = guest.check("grep '^dummy ' /proc/modules").split()
+        size, addr = int(line[1]), int(line[5], 16)
+        loaded = wait(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+        assert len(loaded) == 1, f"{len(loaded)} Kernel Module Loaded for dummy"
+        m = loaded[0]
+        assert m["message_type"] == "EVENT" and m["severity"] == "INFO"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_size_bytes"] == size
+        assert int(d["kernel_module_text_start_address"], 16) == addr
+        assert int(d["kernel_module_text_end_address"], 16) > addr
+        # the core text is what /sys/module/dummy/sections/.text starts
+        text = int(guest.check("cat /sys/module/dummy/sections/.text").strip(), 16)
+        assert int(d["kernel_module_text_start_address"], 16) == text
+        assert d["kernel_module_signed"] is True and d["kernel_module_taints"] == ""
+    finally:
+        guest.run("rmmod dummy")
+    gone = wait(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+    assert len(gone) == 1, f"{len(gone)} Kernel Module Unloaded for dummy"
+    assert gone[0]["message_type"] == "EVENT" and gone[0]["severity"] == "INFO"
+    assert gone[0]["activity_data"]["kernel_module_details"]["kernel_module_size_bytes"] == size
+    svc.expect_alerts(since)
+    time.sleep(2 * svc.sleep_s)
+    assert len(wait(svc, "Kernel Module Loaded", named("dummy"), since, 0)) == 1
+
+
+def test_self_hiding_module(guest, svc):
+    if guest.run("test -f /bin/hidekmod.ko")[0]:
+        pytest.skip("the test rootkit could not be built (kernel headers unavailable)")
+    if guest.run("test -e /proc/hidekmod")[0] == 0:
+        pytest.skip("hidekmod is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check("insmod /bin/hidekmod.ko")
+    try:
+        assert "hidekmod" not in guest.check("cat /proc/modules")
+        assert guest.run("test -e /sys/module/hidekmod")[0] != 0
+        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 4 * svc.sleep_s + 5)
+        time.sleep(3 * svc.sleep_s)
+        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 0)
+        assert len(found) == 1, f"{len(found)} Kernel Module Hidden alerts"
+        m = found[0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "mod_tree"
+        assert d["kernel_module_state"] == "LIVE"
+        assert d["kernel_module_taints"] == "OE" and d["kernel_module_signed"] is False
+        assert d["kernel_module_size_bytes"] > 0
+        assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
+        # exactly that one, and nothing about any stock module
+        svc.expect_alerts(since, ("Kernel Module Hidden", named("hidekmod"), 1))
+    finally:
+        guest.run("echo 1 >/proc/hidekmod")
+    # linked back: it is a live module on the list now, and nothing more is raised
+    since = svc.mark()
+    back = wait(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
