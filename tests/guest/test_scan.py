@@ -78,14 +78,21 @@ def workload(guest):
 
 
 def test_processes(guest, workload):
+    """Every process the guest shows before and after the scan is in it,
+    field by field; one in only one view was born or died in between."""
     t = Tally()
+    before = {int(r[0]) for r in tsv(guest, "proc")}
     d = scan(guest)
+    rows = tsv(guest, "proc")
     procs = {p["process_id"]: p for p in d["processes"]}
-    for pid, exe, cwd, pidns, mntns, netns, cg, cmdline in tsv(guest, "proc"):
+    for pid, exe, cwd, pidns, mntns, netns, cg, cmdline in rows:
+        if int(pid) not in before:
+            continue    # born after the first view (the truth command itself)
         p = procs.get(int(pid))
-        if p is None:
-            continue
         w = f"pid {pid}"
+        if p is None:
+            t.check("process", w, "present", True, False)
+            continue
         if exe:
             t.check("process", w, "executable_path", exe, p.get("process_executable_path"))
             t.check("process", w, "cwd", cwd, p.get("process_current_working_directory"))
