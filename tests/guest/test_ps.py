@@ -68,7 +68,19 @@ def compare(before, seen, after):
             if b == a and s != b:
                 bad.append(f"pid {pid} field {f}: guest {before[pid][f]!r}, argus {seen[pid][f]!r}")
     # a pid argus saw that neither view has must be a process that lived
-    # only between the two views: it cannot be older than both
+    # only between the two views: born after the first view (pids are
+    # handed out in increasing order; this guest never wraps pid_max), so
+    # above every pid that view had, and the child of a process that was
+    # alive then.  Anything else argus invented.
+    newest = max(before)
+    for pid in sorted(set(seen) - set(before) - set(after)):
+        ppid = seen[pid]["ppid"]
+        if pid <= newest:
+            bad.append(f"pid {pid} ({seen[pid]['name']}) in argus only, and older than "
+                       f"the guest's first view (its newest pid is {newest})")
+        elif ppid not in before and ppid not in after and ppid not in seen:
+            bad.append(f"pid {pid} ({seen[pid]['name']}) in argus only, and its parent "
+                       f"{ppid} is in no view")
     return bad, sorted(churn)
 
 

@@ -110,16 +110,30 @@ def test_network_connections(guest, svc):
 
 
 def test_tcp_state_change(guest, svc):
-    # the server closes first: the client's socket moves ESTABLISHED -> CLOSE_WAIT
+    # the server closes first: the client's socket moves ESTABLISHED -> CLOSE_WAIT,
+    # and stays there (-t 30: the client waits 30 s for its own side to end
+    # before it closes), so that is the one change of the client's socket
+    ESTABLISHED = 1     # the kernel's TCP state codes (previous_connection_state_code)
     srv = guest.spawn("exec socat TCP-LISTEN:9091,reuseaddr EXEC:'sleep 2'")
     time.sleep(1)
-    cli = guest.spawn("exec socat TCP:127.0.0.1:9091 EXEC:'sleep 30'")
-    found = svc.wait_for(lambda m: m["activity_data"]["name"] == "TCP Network Connection State Change"
-                         and m["activity_data"]["network_connection_details"]["destination_port"] == 9091,
-                         timeout=10)
-    assert found, "§10 'TCP Network Connection State Change' did not arrive"
-    assert found[0]["message_type"] == "EVENT" and found[0]["severity"] == "INFO"
-    guest.run(f"kill {srv} {cli} 2>/dev/null; killall socat 2>/dev/null")
+    cli = guest.spawn("exec socat -t 30 TCP:127.0.0.1:9091 EXEC:'sleep 30'")
+
+    def change(m):
+        return (m["activity_data"]["name"] == "TCP Network Connection State Change"
+                and m["activity_data"]["network_connection_details"]["destination_port"] == 9091)
+    try:
+        found = svc.wait_for(change, timeout=10)
+        assert found, "§10 'TCP Network Connection State Change' did not arrive"
+        time.sleep(2 * svc.sleep_s)
+        found = [m for m in svc.messages if change(m)]
+        moves = [(m["activity_data"]["network_connection_details"].get("previous_connection_state_code"),
+                  m["activity_data"]["network_connection_details"].get("connection_state"))
+                 for m in found]
+        assert moves == [(ESTABLISHED, "CLOSE_WAIT")], \
+            f"client socket: expected one change ESTABLISHED (1) -> CLOSE_WAIT, got {moves}"
+        assert found[0]["message_type"] == "EVENT" and found[0]["severity"] == "INFO"
+    finally:
+        guest.run(f"kill {srv} {cli} 2>/dev/null; killall socat 2>/dev/null")
 
 
 def test_memory_and_files_mapped(guest, svc):

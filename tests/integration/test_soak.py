@@ -12,7 +12,8 @@ import time
 from conftest import Service
 
 SECONDS = int(os.environ.get("ARGUS_SOAK_SECONDS", "600"))
-SCAN_BOUND_MS = 2000      # a scan of this small guest takes tens of ms
+SCAN_BOUND_MS = 250       # measured (60 s runs, 2 shared cores): max 24.5 ms idle, 96.9 ms loaded
+SCAN_P99_MS = 100         # measured: p99 13.5 ms idle, 30.0 ms loaded
 
 
 def rss_kb(pid):
@@ -58,10 +59,13 @@ def test_soak(guest, tmp_path):
     assert not hidden, f"{len(hidden)} Process Hidden under churn: {hidden[0]}"
     # what detection remembers belongs to what is alive: the guest holds a
     # few dozen processes and connections at any time, whatever has passed
+    # measured (60 s run): 124 connections, state 2..7 entries, 643 scans,
+    # 4944 processes created, warm RSS within 24 kB: bounds about 2-3x that
     assert conns_seen >= SECONDS, f"only {conns_seen} connections seen"
-    assert max(state[len(state) // 5:]) <= 64, f"detection state grew: {max(state)} entries"
+    assert max(state[len(state) // 5:]) <= 16, f"detection state grew: {max(state)} entries"
     assert not failures, failures[:3]
-    assert len(scans) >= SECONDS * 2, f"only {len(scans)} scans in {SECONDS} s: a hang?"
+    assert len(scans) >= SECONDS * 5, f"only {len(scans)} scans in {SECONDS} s: a hang?"
     assert scans[-1] < SCAN_BOUND_MS, f"a scan took {scans[-1]:.0f} ms"
-    assert created >= SECONDS, f"only {created} short-lived processes seen"
-    assert max(warm) <= min(warm) + 8192, f"resident memory grew: {warm}"
+    assert scans[int(len(scans) * 0.99)] < SCAN_P99_MS, f"p99 scan {scans[int(len(scans) * 0.99)]:.0f} ms"
+    assert created >= SECONDS * 40, f"only {created} short-lived processes seen"
+    assert max(warm) <= min(warm) + 64, f"resident memory grew: {warm}"

@@ -135,7 +135,9 @@ def test_rotation(guest, tmp_path):
             files = os.listdir(folder)
             assert len(files) <= 3, files
             for f in files:
-                assert os.path.getsize(os.path.join(folder, f)) <= 64 * 1024 + 16 * 1024
+                # rotated before it would exceed the threshold (64KB: KiB)
+                assert os.path.getsize(os.path.join(folder, f)) <= 64 * 1024, \
+                    (f, os.path.getsize(os.path.join(folder, f)))
             total = sum(os.path.getsize(os.path.join(folder, f)) for f in files)
             if len(files) == 3 and total > 2 * 64 * 1024:
                 break
@@ -151,3 +153,13 @@ def test_rotation(guest, tmp_path):
                     json.loads(line)
                 except ValueError as e:
                     raise AssertionError(f"{f} line {i + 1} is not JSON ({e}): {line[:120]!r}")
+    # the rule (docs/configuration.md, log_threshold_size): a file is
+    # rotated when the next line would take it over the threshold, so each
+    # rotated file plus the first line of the file after it is over it
+    names = ["argus-events.log", "argus-events.log.1", "argus-events.log.2"]
+    for older, newer in zip(names[1:], names[:-1]):
+        with open(os.path.join(folder, newer), "rb") as fh:
+            first = fh.readline()
+        size = os.path.getsize(os.path.join(folder, older))
+        assert size <= 64 * 1024 < size + len(first), \
+            f"{older}: {size} bytes, next line {len(first)} bytes: rotated early or late"
