@@ -322,7 +322,8 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 			incomplete(&w, "unreadable module at 0x%llx", (unsigned long long)w.mods[i].addr);
 			w.mods[i].name = NULL;
 		}
-	qsort(w.mods, w.n, sizeof(*w.mods), by_addr);
+	if (w.n)
+		qsort(w.mods, w.n, sizeof(*w.mods), by_addr);
 	s->kmods = w.n ? arena_alloc(&s->arena, w.n * sizeof(*s->kmods)) : NULL;
 	for (size_t i = 0; s->kmods && i < w.n; i++)
 		if (w.mods[i].name)
