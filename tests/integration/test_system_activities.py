@@ -109,38 +109,63 @@ def isf(guest, tmp_path_factory):
 
 # ---- Service Initialization Failed ----
 
-def test_service_initialization_failed_bad_sbom(guest, tmp_path):
-    """A configuration value the service cannot use: the guest's SBOM file
-    is not JSON.  The service says why and exits 1 without starting a host."""
-    bad = tmp_path / "sbom.json"
-    bad.write_text("not json\n")
-    svc = Service(tmp_path / "svc", guest, wait_init=False,
-                  extra=f"      events:\n        sbom: [{bad}]\n")
+def test_service_initialization_failed_cannot_drop_privileges(guest):
+    """What only starting finds: the configuration is valid (run --check
+    passes), but argus, started as an unprivileged user, cannot hand its
+    folders to service.user and become it.  The service says why, in its
+    event log, and exits 1 without starting a host."""
+    import shutil
+    import subprocess
+    import tempfile
+    from conftest import ARGUS
+    d = tempfile.mkdtemp(prefix="argus-sif-")
     try:
-        assert exited(svc) == 1
-        m = expect_sa(svc, "Service Initialization Failed", timeout=0)
-        assert str(bad) in description(m), description(m)
-        seen = names(svc)
+        os.chmod(d, 0o755)
+        events = os.path.join(d, "events")
+        os.mkdir(events)
+        os.chmod(events, 0o777)
+        cfg = os.path.join(d, "argus.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"service:\n  user: daemon\nargus:\n  systems:\n    - name: {guest.name}\n"
+                    f"      source: qemu:{guest.ram_path}\noutput:\n  log_folder: {events}\n")
+        os.chmod(cfg, 0o644)
+        assert run_argus("run", "--check", "--config", cfg, check=False).returncode == 0
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            ARGUS, "run", "--config", cfg], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 1, p.stderr
+        msgs = [json.loads(line)["message_header"]
+                for line in open(os.path.join(events, "argus-events.log"))]
+        seen = [m["activity_data"]["name"] for m in msgs]
         assert seen[0] == "Service Initialization Started", seen
+        assert "Service Initialization Failed" in seen, seen
         assert "Service Initialization Successful" not in seen, seen
         assert "Host Initialization Started" not in seen, seen
+        m = msgs[seen.index("Service Initialization Failed")]
+        assert m["message_type"] == "SYSTEM_ACTIVITY" and m["severity"] == "ERROR", m
+        assert "daemon" in description(m) or "uid" in description(m), description(m)
     finally:
-        svc.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def test_service_initialization_failed_no_system(tmp_path):
-    """Nothing to monitor: no system configured and auto_scan off."""
-    cfg = tmp_path / "argus.yaml"
+def test_configuration_errors_stop_before_the_service(tmp_path):
+    """What the configuration alone shows wrong (a system's SBOM not JSON,
+    nothing to monitor with auto_scan off) is found before the service
+    starts: exit 2, one line naming the file and key, as run --check says,
+    and no event log at all."""
+    bad = tmp_path / "sbom.json"
+    bad.write_text("not json\n")
     events = tmp_path / "events"
-    cfg.write_text(f"argus:\n  auto_scan: false\noutput:\n  log_folder: {events}\n")
-    p = run_argus("run", "--config", str(cfg), check=False, timeout=30)
-    assert p.returncode == 1, p.stderr
-    msgs = [json.loads(l)["message_header"] for l in open(events / "argus-events.log")]
-    seen = [m["activity_data"]["name"] for m in msgs]
-    assert seen == ["Service Initialization Started", "Service Initialization Failed"], seen
-    m = msgs[1]
-    assert m["message_type"] == "SYSTEM_ACTIVITY" and m["severity"] == "ERROR", m
-    assert "no system to monitor" in description(m), description(m)
+    for body in (f"argus:\n  systems:\n    - name: g\n      source: qemu:/dev/null\n"
+                 f"      events:\n        sbom: [{bad}]\n",
+                 "argus:\n  auto_scan: false\n"):
+        cfg = tmp_path / "argus.yaml"
+        cfg.write_text(body + f"output:\n  log_folder: {events}\n")
+        for args in (("run", "--check"), ("run",)):
+            p = run_argus(*args, "--config", str(cfg), check=False, timeout=30)
+            assert p.returncode == 2, (args, p.stderr)
+            assert len(p.stderr.strip().splitlines()) == 1 and str(cfg) in p.stderr, p.stderr
+        assert not (events / "argus-events.log").exists()
 
 
 # ---- Unable to Determine Target OS ----
