@@ -10,12 +10,6 @@
 #include "detect/detect.h"
 #include "detect/sbom.h"
 
-static uint64_t mix(uint64_t a, uint64_t b)
-{
-	uint64_t x = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
-	return (x ^ (x >> 31)) | 1;
-}
-
 static int path_listed_for_hash(const struct sbom *s, const char *sha, const char *path)
 {
 	for (size_t i = 0; i < s->nfiles; i++)
@@ -101,12 +95,12 @@ void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 		const struct snap_proc *p = &s->procs[i];
 		if (p->unsettled)
 			continue;	/* half of one program, half of the next */
-		uint64_t pk = mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns ^ p->self_exec_id);
+		uint64_t pk = detect_mix((uint64_t)(uint32_t)p->pid, p->start_boottime_ns ^ p->self_exec_id);
 		for (uint32_t j = 0; j < p->nelfs; j++) {
 			const struct snap_elf *e = &p->elfs[j];
 			if (e->hash.status)
 				continue;	/* not all in the page cache: not judged */
-			if (detect_alerted(st, mix(pk, e->vma->inode), p))
+			if (detect_alerted(st, detect_mix(pk, e->vma->inode), p))
 				continue;
 			judge(cfg, s, p, e, emit, ctx);
 		}

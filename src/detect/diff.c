@@ -314,7 +314,7 @@ static void new_fds(struct dctx *d, const struct snapshot *cs, const struct snap
 }
 
 /* One process in the current scan; pp is the same process in the last
- * scan, or NULL when it is new (prev_scan: there was a last scan). */
+ * scan, or NULL when it is new (or prev is NULL: the first scan). */
 static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct snap_proc *pp,
 		      const struct snapshot *cur, const struct snap_proc *cp)
 {
