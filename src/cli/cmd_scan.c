@@ -111,6 +111,7 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 	jw_kint(w, "remember_on_history", b->remember_on_history);
 	jw_kint(w, "enable_history_list", b->enable_history_list);
 	jw_kint(w, "history_length", b->history_length);
+	jw_kint(w, "history_lines_this_session", b->session);
 	jw_key(w, "histfile");
 	jw_str(w, b->histfile);
 	jw_key(w, "histsize");

@@ -102,6 +102,10 @@ uint64_t detect_conn_key(const struct snap_sock *c);
 uint64_t detect_proc_key(const struct snap_proc *p);
 uint64_t detect_mix(uint64_t a, uint64_t b);
 
+/* The first of cb's history entries that are commands run since pb (the
+ * same bash in the last scan; NULL: first seen) (history.c). */
+uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *cb);
+
 /* Shells and command interpreters (interp.c): learn this host's
  * interpreters' content from a scan; why p is one, or NULL.  by_behaviour:
  * a process that starts other programs counts too. */

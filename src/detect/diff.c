@@ -281,21 +281,7 @@ static void diff_bash(struct dctx *d, const struct snapshot *cs, const struct sn
 			fire(d, &r);
 		}
 	}
-	/* new commands: entries beyond what the last scan held, matched by
-	 * (time, text) so a cleared-and-refilled history is seen as new */
-	uint32_t start = 0;
-	if (pb && !pb->status && pb->nentries <= cb->nentries) {
-		start = pb->nentries;
-		for (uint32_t i = 0; i < pb->nentries; i++) {
-			const struct snap_hist *a = &pb->entries[i], *b = &cb->entries[i];
-			if (a->time != b->time || !a->line || !b->line || strcmp(a->line, b->line)) {
-				start = 0;
-				break;
-			}
-		}
-	} else if (!pb) {
-		start = cb->nentries;	/* a bash we had not seen: its past is not news */
-	}
+	uint32_t start = detect_history_new(pb, cb);
 	for (uint32_t i = start; i < cb->nentries; i++) {
 		struct act_rec r = { .id = ACT_SHELL_COMMAND, .snap = cs, .proc = cp,
 				     .hist = &cb->entries[i] };
@@ -332,8 +318,9 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 			diff_threads(d, prev, pp, cur, cp);
 		if (!(partial & SNAP_PARTIAL_FDS))
 			diff_fds(d, prev, pp, cur, cp);
-		diff_bash(d, cur, pp, cp);
 	}
+	if (pp || prev)
+		diff_bash(d, cur, pp, cp);
 	if (cp->unsettled)
 		return;		/* judged whole on the next scan */
 	/* a new process, a new program (after an exec every memory area is

@@ -3,7 +3,8 @@
  * For each bash process: find bash's image (the lowest mapping of its
  * executable), resolve its exported symbols through the in-memory dynamic
  * section (elfsym.c), then read
- *   history_length, remember_on_history, enable_history_list  (ints)
+ *   history_length, remember_on_history, enable_history_list,
+ *   history_lines_this_session  (ints)
  *   the_history, from the code of history_list(): "mov rax,[rip+d]; ret"
  *   HIST_ENTRY { char *line; char *timestamp; void *data; } (x86-64)
  *   HISTFILE and HISTSIZE from shell_variables' global context:
@@ -235,6 +236,7 @@ int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err)
 		}
 		b->remember_on_history = !read_int(&as, &img, "remember_on_history", &v) ? (int)v : -1;
 		b->enable_history_list = !read_int(&as, &img, "enable_history_list", &v) ? (int)v : -1;
+		b->session = !read_int(&as, &img, "history_lines_this_session", &v) && v >= 0 ? v : -1;
 		b->status = history(k, s, &as, &img, b, buf, cap);
 		variables(s, &as, &img, b, buf, cap);
 	}

@@ -107,6 +107,8 @@ struct snap_bash {
 	struct snap_hist *entries;
 	int remember_on_history, enable_history_list;
 	int64_t history_length;
+	int64_t session;		/* history_lines_this_session: commands
+					 * entered, not loaded; -1 if unknown */
 	const char *histfile;		/* HISTFILE value, NULL if unset */
 	const char *histsize;		/* HISTSIZE value, NULL if unset */
 	int status;			/* 0, or -errno why history could not be read */

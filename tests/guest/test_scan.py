@@ -346,6 +346,7 @@ def test_bash_history(guest):
             assert abs(when - t0) < 30, h
         assert state["remember_on_history"] == 1
         assert state["history_length"] == len(typed)
+        assert state["history_lines_this_session"] == len(typed)
         # the switches an attacker flips
         b.type("HISTFILE=/dev/null")
         b.type("HISTSIZE=0")

@@ -174,6 +174,55 @@ def test_shell_command_executed(guest, svc):
     guest.run(f"kill {holder} {sh}")
 
 
+
+def shell_commands(svc, pid):
+    return [m["activity_data"]["shell_history_details"]["shell_command_execution_history"]
+            ["command_line"] for m in svc.messages
+            if m["activity_data"]["name"] == "Shell Command Executed"
+            and pid_is(pid)(m["activity_data"])]
+
+
+def test_shell_history_is_commands_not_lines(guest, svc):
+    """What bash loads from its HISTFILE is not news, and a full history
+    (HISTSIZE reached, every entry moving down) still yields each new
+    command once.  The rcfile's sleep makes argus see bash before it has
+    read its file: the case that once reported 91 old lines."""
+    guest.check("rm -f /tmp/sf2 && mkfifo /tmp/sf2 && echo 'sleep 2' >/tmp/rc && "
+                "for i in $(seq 40); do echo echo old-$i; done >/tmp/hf")
+    sh = guest.spawn("exec env HISTFILE=/tmp/hf HISTSIZE=10 bash --rcfile /tmp/rc -i "
+                     "</tmp/sf2 >/dev/null 2>&1")
+    holder = guest.spawn("exec sleep 100 >/tmp/sf2")
+    try:
+        time.sleep(2 + 3 * svc.sleep_s + 1)
+        typed = []
+        for batch in range(3):
+            lines = [f"echo new-{batch * 4 + i}" for i in range(4)]
+            guest.check("printf '%s\\n' " + " ".join(f"'{x}'" for x in lines) + " >/tmp/sf2")
+            typed += lines
+            time.sleep(2 * svc.sleep_s + 1)
+        time.sleep(svc.sleep_s)
+        svc.poll()
+        assert shell_commands(svc, sh) == typed
+    finally:
+        guest.run(f"kill {holder} {sh}")
+
+
+def test_shell_commands_before_first_sight(guest, svc):
+    """A bash that ran commands before any scan saw it: they are told,
+    once, and nothing it loaded from its file is."""
+    guest.check("for i in $(seq 20); do echo echo old-$i; done >/tmp/hf3 && "
+                "printf 'echo fs-1\\necho fs-2\\nsleep 100\\n' >/tmp/cmds3")
+    sh = guest.spawn("exec env HISTFILE=/tmp/hf3 bash -i </tmp/cmds3 >/dev/null 2>&1")
+    try:
+        want = ["echo fs-1", "echo fs-2", "sleep 100"]
+        svc.wait_for(lambda m: m["activity_data"]["name"] == "Shell Command Executed"
+                     and pid_is(sh)(m["activity_data"]), timeout=2 * svc.sleep_s + 8, count=3)
+        time.sleep(2 * svc.sleep_s)
+        svc.poll()
+        assert shell_commands(svc, sh) == want
+    finally:
+        guest.run(f"pkill -P {sh}; kill {sh}")
+
 def test_graceful_shutdown(guest, tmp_path):
     s = Service(tmp_path, guest, sleep=SLEEP)
     assert s.stop() == 0

@@ -1,7 +1,8 @@
 /* Unit tests: detect_diff() on scans built by hand, for the rules whose
  * mistakes are false or missed alerts: first sight, exec in flight, the
  * loader's mappings, the kernel's own mappings, listeners, connection
- * reuse, shells by content, and detection state that dies with its owner.
+ * reuse, shells by content, detection state that dies with its owner, and
+ * which history entries are new commands.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -347,6 +348,61 @@ static void test_partial(void **state)
 	detect_state_free(&st);
 }
 
+/* A history as the collector reads it: `lines` (one letter each, all at
+ * time 0 but the ones given a time) and bash's session count. */
+static struct snap_bash hist(const char *lines, int64_t session, struct snap_hist *buf)
+{
+	static char text[64][2];
+	struct snap_bash b = { .entries = buf, .session = session };
+
+	for (const char *c = lines; *c; c++, b.nentries++) {
+		text[(unsigned char)*c % 64][0] = *c;
+		buf[b.nentries] = (struct snap_hist){ .line = text[(unsigned char)*c % 64] };
+	}
+	return b;
+}
+
+/* New commands, not new lines: a HISTFILE loaded at start, a full history
+ * that drops its oldest entry, a cleared one refilled, a command typed
+ * twice, a bash seen first after it ran commands. */
+static void test_history(void **state)
+{
+	(void)state;
+	struct snap_hist e1[64], e2[64];
+	struct snap_bash a, b;
+
+	a = hist("", 0, e1);		/* bash started, its file not read yet */
+	b = hist("ABCDEFGHIJ", 0, e2);	/* the file loaded */
+	assert_int_equal(detect_history_new(&a, &b), 10);
+	b = hist("ABCDEFGHIJx", 1, e2);	/* ...and one command typed */
+	assert_int_equal(detect_history_new(&a, &b), 10);
+	a = hist("ab", 2, e1);		/* appended */
+	b = hist("abcd", 4, e2);
+	assert_int_equal(detect_history_new(&a, &b), 2);
+	a = hist("abc", 10, e1);	/* HISTSIZE=3: each new entry drops one */
+	b = hist("bcd", 11, e2);
+	assert_int_equal(detect_history_new(&a, &b), 2);
+	b = hist("xyz", 15, e2);	/* more new than the list holds */
+	assert_int_equal(detect_history_new(&a, &b), 0);
+	b = hist("cyz", 12, e2);
+	assert_int_equal(detect_history_new(&a, &b), 1);
+	a = hist("abc", 3, e1);		/* history -c, then one command */
+	b = hist("x", 1, e2);
+	assert_int_equal(detect_history_new(&a, &b), 0);
+	a = hist("al", 2, e1);		/* the same command again */
+	b = hist("all", 3, e2);
+	assert_int_equal(detect_history_new(&a, &b), 2);
+	b = hist("ABCab", 2, e2);	/* first sight: this session's two */
+	assert_int_equal(detect_history_new(NULL, &b), 3);
+	b.session = -1;			/* no count: nothing tells them apart */
+	assert_int_equal(detect_history_new(NULL, &b), 5);
+	a = hist("ab", -1, e1);		/* no count, the list still aligns */
+	b = hist("abc", -1, e2);
+	assert_int_equal(detect_history_new(&a, &b), 2);
+	b = hist("xy", -1, e2);
+	assert_int_equal(detect_history_new(&a, &b), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_connections),
 		cmocka_unit_test(test_shell_by_content),
 		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
