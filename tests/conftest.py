@@ -71,7 +71,7 @@ class Service:
         self.events_path = os.path.join(events_dir, "argus-events.log")
         self.config = os.path.join(self.dir, "argus.yaml")
         self.sleep_s = float(sleep[:-2]) / 1000 if sleep.endswith("ms") else float(sleep[:-1])
-        source = source or f"qemu:{guest.ram_path}"
+        source = source or guest.source
         with open(self.config, "w") as f:
             f.write(f"service:\n  scanner_sleep: {sleep}\n  debug_log_folder: {self.dir}/debug\n"
                     f"{service}"

@@ -35,8 +35,8 @@ static void profile_usage(FILE *out)
 		"\n"
 		"argus reads the result with --profile FILE; Volatility 3 finds it in its\n"
 		"symbols directory (or one given with -s) by the banner.\n"
-		"Memory sources: qemu:PATH, raw:PATH, lime:PATH, elf:PATH, or a PATH whose\n"
-		"format is detected.\n"
+		"Memory sources: qemu:PATH, vm:PID, raw:PATH, lime:PATH, elf:PATH, or a PATH\n"
+		"whose format is detected.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 

@@ -49,6 +49,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Memory sources (--source): qemu:PATH (a running QEMU guest's RAM file),\n"
+		"vm:PID (a running QEMU/KVM process, read as it is; root or CAP_SYS_PTRACE),\n"
 		"raw:PATH, lime:PATH, elf:PATH, or a PATH whose format is detected.\n"
 		"\n"
 		"Run 'argus COMMAND --help' for a command's options.\n"

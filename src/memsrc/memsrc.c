@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "memsrc/filemap.h"
 #include "memsrc/formats.h"
+#include "memsrc/vmproc.h"
 
 /* ---- the file backend: raw, qemu, lime and elf all read a file ---- */
 
@@ -57,7 +58,7 @@ static const struct memsrc_ops file_ops = {
 
 static int split_spec(const char *spec, char *kind, size_t kcap, const char **path)
 {
-	static const char *const kinds[] = { "qemu", "raw", "lime", "elf", NULL };
+	static const char *const kinds[] = { "qemu", "raw", "lime", "elf", "vm", NULL };
 	const char *colon = strchr(spec, ':');
 
 	kind[0] = '\0';
@@ -125,6 +126,18 @@ int memsrc_open(const char *spec, const struct memsrc_opts *opts,
 	if (!*path)
 		return aerr_set(err, EINVAL, "%s: memory source has no path", spec);
 
+	if (!strcmp(kind, "vm")) {
+		if (!(m = calloc(1, sizeof(*m))))
+			return aerr_set(err, ENOMEM, "out of memory");
+		snprintf(m->path, sizeof(m->path), "%s", spec);
+		ret = vmproc_open(m, path, err);
+		if (ret) {
+			memsrc_close(m);
+			return ret;
+		}
+		*out = m;
+		return 0;
+	}
 	m = calloc(1, sizeof(*m));
 	f = calloc(1, sizeof(*f));
 	if (!m || !f) {

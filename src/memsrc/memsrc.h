@@ -88,7 +88,8 @@ struct memsrc_opts {
 	int prefer_pread;		/* use pread instead of mmap */
 };
 
-/* spec: "qemu:PATH", "raw:PATH", "lime:PATH", "elf:PATH" or a plain PATH
+/* spec: "qemu:PATH", "raw:PATH", "lime:PATH", "elf:PATH", "vm:PID" (a running
+ * QEMU/KVM process, vmproc.c) or a plain PATH
  * whose format is detected from its content. */
 int memsrc_open(const char *spec, const struct memsrc_opts *opts,
 		struct memsrc **out, struct aerr *err);

@@ -39,8 +39,17 @@ ARM64_RAM_BASE = 0x40000000     # where RAM starts on qemu's virt machine
 
 
 class Guest:
+    RAM_KINDS = ("file", "anon", "json", "memfd")
+
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
-                 arch=None):
+                 arch=None, ram="file", machine="q35", uuid=None):
+        """ram: "file", a shared RAM file argus reads as qemu:PATH (the
+        default); the others are VMs as they come, read as vm:PID: "anon"
+        (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
+        "memfd" (-object memory-backend-memfd).  machine: x86's "q35" or
+        "pc" (or a versioned name)."""
+        if ram not in self.RAM_KINDS:
+            raise GuestError(f"unknown ram {ram!r} (one of {', '.join(self.RAM_KINDS)})")
         if arch is not None and arch not in ARCHES:
             raise GuestError(f"unknown arch {arch!r} (one of {', '.join(ARCHES)})")
         if arch == "arm64" and (la57 or kernel_pkg):
@@ -48,6 +57,9 @@ class Guest:
         self.name = name
         self._arch = arch
         self.mem_mb = mem_mb
+        self.ram = ram
+        self.machine = machine
+        self.uuid = uuid
         self.la57 = la57
         self.cpus = cpus
         self.kernel_pkg = kernel_pkg
@@ -92,8 +104,27 @@ class Guest:
     def argus_source(self):
         """argus's arguments naming this guest's memory: the RAM file, and
         on arm64 its regions map (RAM starts at physical 0x40000000)."""
-        args = ["--source", f"qemu:{self.ram_path}"]
+        if self.ram != "file":
+            return ["--source", self.source]
+        args = ["--source", self.source]
         return args + ["--regions", self.regions_path] if self.arch == "arm64" else args
+
+    @property
+    def source(self):
+        """The memory source argus reads: the RAM file, or the process."""
+        return f"qemu:{self.ram_path}" if self.ram == "file" else f"vm:{self._pid()}"
+
+    def _ram_args(self):
+        size = self.mem_mb << 20
+        if self.ram == "file":
+            return ["-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
+                               f"mem-path={self.ram_path},share=on"], "memory-backend=mem"
+        if self.ram == "anon":
+            return [], ""
+        if self.ram == "json":
+            return ["-object", json.dumps({"qom-type": "memory-backend-ram", "id": "pc.ram",
+                                           "size": size})], "memory-backend=pc.ram"
+        return ["-object", f"memory-backend-memfd,id=ram0,size={size}"], "memory-backend=ram0"
 
     @property
     def regions_path(self):
@@ -152,23 +183,24 @@ class Guest:
         """The QEMU command line: the machine differs by arch, the rest
         (shared RAM file, vmcoreinfo, control channel, QMP) does not."""
         ctl = ["-chardev", f"socket,id=ctl,path={self._p('ctl.sock')},server=on,wait=off"]
+        ram, backend = self._ram_args()
         if self.arch == "arm64":
             # pauth-impdef: TCG emulates pointer authentication's QARMA cipher
             # slowly; with the implementation-defined one the guest was ready in
             # 9 s instead of 16 s and ran programs 5-8 times faster (measured)
             head = ["qemu-system-aarch64", "-M", "virt", "-cpu", "max,pauth-impdef=on"]
-            machine, console = "memory-backend=mem", "ttyAMA0"
+            machine, console = backend, "ttyAMA0"
             # virt has one UART: the control channel is a virtconsole (/dev/hvc0)
             ctl += ["-device", "virtio-serial-pci", "-device", "virtconsole,chardev=ctl,name=argus.ctl"]
         else:
             head = ["qemu-system-x86_64", "-cpu", "max" if self.la57 else "max,la57=off"]
-            machine, console = "q35,memory-backend=mem", "ttyS0"
+            machine, console = ",".join(x for x in (self.machine, backend) if x), "ttyS0"
             ctl += ["-serial", "chardev:ctl"]
         return head + [
-            "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M", "-name", self.name,
-            "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,"
-                       f"mem-path={self.ram_path},share=on",
-            "-machine", machine, "-device", "vmcoreinfo",
+            "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M",
+            "-name", f"guest={self.name},debug-threads=on" if self.ram == "json" else self.name,
+            *(["-uuid", self.uuid] if self.uuid else []), *ram,
+            *(["-machine", machine] if machine else []), "-device", "vmcoreinfo",
             "-kernel", vmlinuz, "-initrd", initrd,
             "-append", f"console={console} panic=-1 quiet loglevel=3",
             "-display", "none", "-no-reboot",
@@ -355,6 +387,8 @@ def main(argv):
     st.add_argument("--la57", action="store_true")
     st.add_argument("--mem", type=int, default=512)
     st.add_argument("--arch", choices=ARCHES, default="x86_64")
+    st.add_argument("--ram", choices=Guest.RAM_KINDS, default="file")
+    st.add_argument("--machine", default="q35")
     for c in ("stop", "status", "console", "regions"):
         sub.add_parser(c).add_argument("name")
     for c in ("run", "spawn"):
@@ -366,12 +400,13 @@ def main(argv):
     d.add_argument("file")
     d.add_argument("--no-paging", action="store_true")
     a = ap.parse_args(argv)
-    g = Guest(a.name, **({"mem_mb": a.mem, "la57": a.la57, "arch": a.arch}
+    g = Guest(a.name, **({"mem_mb": a.mem, "la57": a.la57, "arch": a.arch, "ram": a.ram,
+                          "machine": a.machine}
                          if a.cmd == "start" else {}))
     if a.cmd == "start":
         g.start()
-        print(f"{a.name}: {g.arch} ready in {g.boot_seconds:.1f}s, RAM {g.ram_path}, "
-              f"regions {g.regions_path}")
+        print(f"{a.name}: {g.arch} ready in {g.boot_seconds:.1f}s, source {g.source}"
+              + (f", regions {g.regions_path}" if g.ram == "file" else ""))
         g._ctl.close()
         return 0
     if a.cmd == "regions":
@@ -384,7 +419,7 @@ def main(argv):
         print(g.console(200), end="")
         return 0
     if a.cmd == "status":
-        alive = g._pid() is not None and os.path.exists(g.ram_path)
+        alive = g._pid() is not None
         print(f"{a.name}: {'running' if alive else 'stopped'}")
         return 0 if alive else 1
     if a.cmd == "dump":

@@ -1,0 +1,14 @@
+/* vmproc.h - a running QEMU/KVM guest's RAM through its process ("vm:PID"). */
+#ifndef ARGUS_VMPROC_H
+#define ARGUS_VMPROC_H
+
+#include "core/err.h"
+#include "memsrc/memsrc.h"
+#include "memsrc/vmlayout.h"
+
+/* Set m up to read process pid's guest RAM (spec: the PID in decimal). */
+int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err);
+/* What process pid's command line says of its VM. */
+int vmproc_info(int pid, struct vm_info *vi, struct aerr *err);
+
+#endif
