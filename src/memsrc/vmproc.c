@@ -1,18 +1,21 @@
 /* vmproc.c - a running QEMU/KVM guest's RAM, read from its process.
  *
- * "vm:PID": reads go through /proc/PID/mem at the host-virtual addresses
- * where QEMU maps the guest's RAM (vmlayout.c places them).  Read-only,
- * nothing changes in the VM, and the only right needed is to read another
- * process's memory: root, or CAP_SYS_PTRACE.  The descriptor opened once
- * keeps working after privileges are dropped.  The VM going away (its
- * process exits, or the PID comes back as another process) is noticed by
- * check() and by reads that find no memory. */
+ * "vm:PID": reads are process_vm_readv() calls at the host-virtual
+ * addresses where QEMU maps the guest's RAM (vmlayout.c places them).
+ * Read-only, nothing changes in the VM, and the only right needed is to
+ * read another process's memory: root, or CAP_SYS_PTRACE (which, unlike
+ * /proc/PID/mem, needs no file permission on the process's /proc files:
+ * a service that dropped to its own user keeps just that capability to
+ * open VMs that start later).  The VM going away (its process exits, or
+ * the PID comes back as another process) is noticed by check() and by
+ * reads that find no process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "memsrc/memsrc.h"
@@ -23,7 +26,6 @@
 #define SMAPS_MAX (64u << 20)
 
 struct vmproc {
-	int fd;
 	int pid;
 	unsigned long long start;	/* start time, clock ticks after boot */
 };
@@ -105,15 +107,18 @@ static int vm_read(struct memsrc *m, uint64_t off, void *buf, size_t len, struct
 	int ret;
 
 	while (len) {
-		ssize_t r = pread(v->fd, p, len, (off_t)off);
+		struct iovec local = { .iov_base = p, .iov_len = len };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)off, .iov_len = len };
+		ssize_t r = process_vm_readv(v->pid, &local, 1, &remote, 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r == 0)
-			return gone(v, err);	/* its memory is gone with it */
-		if (r < 0) {
-			int eno = errno;
-			ret = aerr_set(err, EFAULT, "VM process %d: no memory at 0x%llx (%s)",
-					v->pid, (unsigned long long)off, strerror(eno));
+		if (r < 0 && errno == ESRCH)
+			return gone(v, err);
+		if (r <= 0) {
+			int eno = r < 0 ? errno : EFAULT;
+			ret = aerr_set(err, eno == EPERM ? EIO : EFAULT,
+				       "VM process %d: no memory at 0x%llx (%s)", v->pid,
+				       (unsigned long long)off, strerror(eno));
 			if (err)
 				err->addr = off;
 			return ret;
@@ -140,12 +145,8 @@ static void vm_close(struct memsrc *m)
 {
 	struct vmproc *v = m->priv;
 
-	if (v) {
-		if (v->fd >= 0)
-			close(v->fd);
-		free(v);
-		m->priv = NULL;
-	}
+	free(v);
+	m->priv = NULL;
 }
 
 static const struct memsrc_ops vm_ops = {
@@ -196,7 +197,6 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	struct vmproc *v = calloc(1, sizeof(*v));
 	if (!v)
 		return aerr_set(err, ENOMEM, "out of memory");
-	v->fd = -1;
 	v->pid = (int)pid;
 	m->ops = &vm_ops;
 	m->priv = v;
@@ -207,10 +207,6 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 		return aerr_set(err, ESRCH, "no process %ld", pid);
 	if ((ret = vmproc_info(v->pid, &vi, err)))
 		return ret;
-	snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
-	v->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (v->fd < 0)
-		return no_access(v->pid, errno, err);
 	snprintf(path, sizeof(path), "/proc/%ld/smaps", pid);
 	char *text = slurp(path, SMAPS_MAX, &len, &eno);
 	if (!text)
@@ -222,5 +218,14 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	free(maps);
 	if (!ret)
 		ret = memsrc_set_ranges(m, r, nr, who, err);
+	if (!ret) {
+		/* may we read it?  (smaps asked less: reading needs the
+		 * right to attach) */
+		char probe;
+		struct iovec l = { .iov_base = &probe, .iov_len = 1 };
+		struct iovec rm = { .iov_base = (void *)(uintptr_t)m->ranges[0].off, .iov_len = 1 };
+		if (process_vm_readv(v->pid, &l, 1, &rm, 1, 0) != 1)
+			ret = no_access(v->pid, errno, err);
+	}
 	return ret;
 }

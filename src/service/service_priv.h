@@ -1,0 +1,68 @@
+/* service_priv.h - what service.c (lifecycle, discovery, emitting) and
+ * system.c (one monitored system's thread) share. */
+#ifndef ARGUS_SERVICE_PRIV_H
+#define ARGUS_SERVICE_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "detect/detect.h"
+#include "detect/sbom.h"
+#include "linux/kernel.h"
+#include "output/events.h"
+#include "service/service.h"
+
+#define MAX_IFACES 16
+
+struct system {
+	struct service *svc;
+	const struct sys_config *cfg;
+	pthread_t th;
+	int started;
+	struct kernel *k;
+	struct snapshot *prev;
+	struct detect_state ds;
+	struct arena keep;		/* workload strings, kept for the run */
+	struct snap_workload wl;
+	struct msg_source src;
+	int os_found;
+	uint8_t limit_on[4];
+	struct sbom sbom;		/* the system's configured SBOMs, merged */
+	struct detect_cfg dcfg;		/* the service's, with this system's SBOM */
+	struct memsrc *opened;		/* source opened before privileges were dropped */
+	uint64_t jiffies, jiffies_at;	/* the host's clock, and when it last moved */
+	int frozen_said;
+};
+
+struct service {
+	const struct config *cfg;
+	struct service_out out;
+	struct host_iface ifaces[MAX_IFACES];
+	int nifaces;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping, graceful;
+	pthread_mutex_t emit_mu;
+	struct system *sys;
+	size_t nsys;
+	struct sys_config *discovered;
+	struct msg_source svc_src;
+	struct detect_cfg dcfg;
+};
+
+void svc_emit_rec(struct service *svc, const struct msg_source *src, const struct act_rec *r);
+void svc_emit_sa(struct service *svc, const struct msg_source *src, enum activity_id id,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* an important line for the service's stdout/stderr */
+void svc_line(struct service *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int svc_stopping(struct service *svc);
+/* Sleep up to ns, waking early on stop.  Returns 1 if stopping. */
+int svc_nap(struct service *svc, uint64_t ns);
+void svc_check_sinks(struct service *svc);
+/* The system's memory-regions map, or NULL for "auto". */
+const char *regions_of(const struct sys_config *c);
+/* A system's thread: initialize its host, scan until stopped. */
+void *system_main(void *arg);
+
+#endif
