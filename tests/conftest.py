@@ -63,7 +63,9 @@ class Service:
 
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
                  service="", events_dir=None, source=None, wait_init=True, argus="",
-                 split_stderr=False):
+                 split_stderr=False, systems=True):
+        """systems=False: no systems listed (auto_scan finds the VMs; guest
+        may be None, and nothing is waited for)."""
         import time as _t
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
@@ -71,12 +73,16 @@ class Service:
         self.events_path = os.path.join(events_dir, "argus-events.log")
         self.config = os.path.join(self.dir, "argus.yaml")
         self.sleep_s = float(sleep[:-2]) / 1000 if sleep.endswith("ms") else float(sleep[:-1])
-        source = source or guest.source
+        listed = ""
+        if systems:
+            listed = (f"  systems:\n    - name: {guest.name}\n"
+                      f"      source: {source or guest.source}\n{extra}")
+        else:
+            wait_init = False
         with open(self.config, "w") as f:
             f.write(f"service:\n  scanner_sleep: {sleep}\n  debug_log_folder: {self.dir}/debug\n"
                     f"{service}"
-                    f"argus:\n{argus}  systems:\n    - name: {guest.name}\n"
-                    f"      source: {source}\n{extra}"
+                    f"argus:\n{argus}{listed}"
                     f"collection:\n  process_memory_created: true\n"
                     f"  process_memory_terminated: true\n{collection}"
                     f"output:\n  stdout: true\n  log_folder: {events_dir}\n{output}")

@@ -72,8 +72,7 @@ static char *slurp(const char *path, size_t max, size_t *len, int *eno)
 	return b;
 }
 
-/* Field 22 of /proc/PID/stat; 0 if unreadable. */
-static unsigned long long start_time(int pid)
+unsigned long long vmproc_start_time(int pid)
 {
 	char path[64], buf[1024];
 	unsigned long long t = 0;
@@ -136,7 +135,7 @@ static int vm_check(struct memsrc *m, struct aerr *err)
 
 	if (kill(v->pid, 0) && errno == ESRCH)
 		return gone(v, err);
-	if (start_time(v->pid) != v->start)
+	if (vmproc_start_time(v->pid) != v->start)
 		return gone(v, err);
 	return 0;
 }
@@ -202,7 +201,7 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	m->priv = v;
 	m->live = 1;
 	snprintf(m->kind, sizeof(m->kind), "vm");
-	v->start = start_time(v->pid);
+	v->start = vmproc_start_time(v->pid);
 	if (!v->start)
 		return aerr_set(err, ESRCH, "no process %ld", pid);
 	if ((ret = vmproc_info(v->pid, &vi, err)))

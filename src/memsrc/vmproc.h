@@ -11,4 +11,8 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err);
 /* What process pid's command line says of its VM. */
 int vmproc_info(int pid, struct vm_info *vi, struct aerr *err);
 
+/* When process pid started (field 22 of /proc/PID/stat, clock ticks after
+ * boot): with the pid, it names one process for good.  0 if there is none. */
+unsigned long long vmproc_start_time(int pid);
+
 #endif

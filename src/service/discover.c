@@ -1,87 +1,125 @@
-/* discover.c - auto_scan: find monitored systems without configuration.
+/* discover.c - auto_scan: the VMs of this host, found while the service
+ * runs.
  *
  * On BlueField, "every available system" means every host function the DPU
- * can DMA into.  Here the hosts are QEMU guests whose RAM is a shared
- * memory-backend-file: we read each running QEMU's command line for
- * `mem-path=PATH` with `share=on` and `-name NAME`.
+ * can DMA into.  On a KVM host it means every QEMU/KVM process, however it
+ * was started (by hand, by libvirt) and whatever its binary is called
+ * (qemu-system-*, qemu-kvm).  Each is read as vm:PID (memsrc/vmproc.c),
+ * named by its -name (libvirt's guest=), identified by its -uuid.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "service/service.h"
+#include "memsrc/vmproc.h"
+#include "service/service_priv.h"
 
-static int opt_value(const char *opts, const char *key, char *out, size_t cap)
+/* ppid and start time (clock ticks after boot) from /proc/PID/stat */
+static int proc_stat(int pid, int *ppid, unsigned long long *start)
 {
-	size_t kl = strlen(key);
+	char path[64], buf[1024];
 
-	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-		if (!strncmp(p, key, kl) && p[kl] == '=') {
-			size_t n = strcspn(p + kl + 1, ",");
-			if (n >= cap)
-				return -1;
-			memcpy(out, p + kl + 1, n);
-			out[n] = '\0';
-			return 0;
-		}
-	}
-	return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');	/* comm may hold anything */
+	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
+		return -1;
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	return p && sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
 }
 
-static int parse_qemu(const char *args, size_t len, char *name, size_t ncap, char *ram, size_t rcap)
+/* clock ticks since boot, now */
+static unsigned long long uptime_ticks(void)
 {
-	const char *prev = NULL, *end = args + len;
-	char share[16];
+	double up = 0;
+	FILE *f = fopen("/proc/uptime", "re");
 
-	name[0] = ram[0] = '\0';
-	for (const char *a = args; a < end; a += strlen(a) + 1) {
-		if (prev && !strcmp(prev, "-object") && !strncmp(a, "memory-backend-file", 19) &&
-		    !opt_value(a, "mem-path", ram, rcap) &&
-		    (opt_value(a, "share", share, sizeof(share)) ||
-		     (strcmp(share, "on") && strcmp(share, "true"))))
-			ram[0] = '\0';	/* private RAM: not visible from outside */
-		if (prev && !strcmp(prev, "-name")) {
-			if (opt_value(a, "guest", name, ncap))
-				snprintf(name, ncap, "%.*s", (int)strcspn(a, ","), a);
-		}
-		prev = a;
+	if (f) {
+		if (fscanf(f, "%lf", &up) != 1)
+			up = 0;
+		fclose(f);
 	}
-	return ram[0] ? 0 : -1;
+	return (unsigned long long)(up * (double)sysconf(_SC_CLK_TCK));
 }
 
-size_t service_discover(struct sys_config *out, size_t max, const struct sys_config *defaults)
+/* argv[0] only: most processes are not QEMU, and their command lines are
+ * not read further */
+static int looks_like_qemu(int pid)
+{
+	char path[64], a0[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, a0, sizeof(a0) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	a0[n] = '\0';
+	return vm_is_qemu(a0, strlen(a0) + 1);
+}
+
+/* A QEMU process younger than this may not have its RAM yet (with
+ * -daemonize, the parent waits for its child to set the machine up, then
+ * exits): it is looked at again next time. */
+#define SETTLE_TICKS(hz) ((hz) / 2)
+
+size_t service_find_vms(struct vm_found *out, size_t max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	size_t n = 0;
+	unsigned long long now = uptime_ticks(), hz = (unsigned long long)sysconf(_SC_CLK_TCK);
 
 	while (d && n < max && (de = readdir(d))) {
-		char path[300], args[8192], name[128], ram[512];
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct vm_info vi;
+		if (*end || pid <= 0 || !looks_like_qemu((int)pid) || vmproc_info((int)pid, &vi, NULL))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t len = read(fd, args, sizeof(args) - 1);
-		close(fd);
-		if (len <= 0 || !strstr(args, "qemu-system"))
-			continue;
-		args[len] = '\0';
-		if (parse_qemu(args, (size_t)len, name, sizeof(name), ram, sizeof(ram)))
-			continue;
-		out[n] = *defaults;
-		if (!name[0]) {
-			const char *base = strrchr(ram, '/');
-			snprintf(name, sizeof(name), "%.*s", (int)sizeof(name) - 1, base ? base + 1 : ram);
-		}
-		snprintf(out[n].name, sizeof(out[n].name), "%.*s", (int)sizeof(out[n].name) - 1, name);
-		snprintf(out[n].source, sizeof(out[n].source), "qemu:%s", ram);
+		struct vm_found *v = &out[n];
+		v->pid = (int)pid;
+		if (proc_stat(v->pid, &v->ppid, &v->start) || v->start + SETTLE_TICKS(hz) > now)
+			continue;	/* gone already, or just started */
+		if (vi.name[0])
+			snprintf(v->name, sizeof(v->name), "%s", vi.name);
+		else
+			snprintf(v->name, sizeof(v->name), "vm-%d", v->pid);
+		snprintf(v->uuid, sizeof(v->uuid), "%s", vi.uuid);
 		n++;
 	}
 	if (d)
 		closedir(d);
-	return n;
+	/* a parent whose child runs its very command line is QEMU's
+	 * -daemonize parent, about to exit: the child is the VM */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < n && !(out[j].ppid == out[i].pid && !strcmp(out[j].name, out[i].name)))
+			j++;
+		if (j == n)
+			out[k++] = out[i];
+	}
+	/* two VMs of one name: the second is told apart by its pid */
+	for (size_t i = 1; i < k; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(out[j].name, out[i].name)) {
+				char nm[128];
+				snprintf(nm, sizeof(nm), "%.100s-%d", out[i].name, out[i].pid);
+				memcpy(out[i].name, nm, sizeof(nm));
+				break;
+			}
+	return k;
 }

@@ -5,8 +5,9 @@
  * descriptors and mappings it already holds.  privdrop() hands the log
  * folders (and the files in them) to the user, so rotation and SIGHUP
  * reopen keep working, then gives up supplementary groups, gid and uid,
- * sets no_new_privs, and checks that no capability is left and that root
- * cannot be taken back.  Any failure is an error: a service configured to
+ * sets no_new_privs, and checks that no capability is left (but
+ * CAP_SYS_PTRACE when auto_scan must open VMs that start later) and that
+ * root cannot be taken back.  Any failure is an error: a service configured to
  * run unprivileged never runs privileged by accident.
  */
 #include "service/privdrop.h"
@@ -69,7 +70,8 @@ static int hand_over(const char *dir, uid_t uid, gid_t gid, struct aerr *err)
 	return 0;
 }
 
-static int caps_left(void)
+/* Capabilities held beyond `allowed` (a mask of the first 32). */
+static int caps_left(uint32_t allowed)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
@@ -77,10 +79,24 @@ static int caps_left(void)
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &h, data))
 		return -1;
-	return (data[0].effective | data[1].effective | data[0].permitted | data[1].permitted) != 0;
+	return ((data[0].effective | data[0].permitted | data[0].inheritable) & ~allowed) ||
+	       data[1].effective || data[1].permitted || data[1].inheritable;
 }
 
-int privdrop(const char *user, const char *const *folders, size_t nfolders, struct aerr *err)
+/* Effective and permitted: only CAP_SYS_PTRACE (after setuid with
+ * PR_SET_KEEPCAPS, the permitted set still holds everything). */
+static int only_ptrace(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = 1u << CAP_SYS_PTRACE;
+	return (int)syscall(SYS_capset, &h, data);
+}
+
+int privdrop(const char *user, const char *const *folders, size_t nfolders, int keep_ptrace,
+	     struct aerr *err)
 {
 	uid_t uid;
 	gid_t gid;
@@ -91,15 +107,19 @@ int privdrop(const char *user, const char *const *folders, size_t nfolders, stru
 	for (size_t i = 0; i < nfolders; i++)
 		if ((ret = hand_over(folders[i], uid, gid, err)))
 			return ret;
+	if (keep_ptrace && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+		return aerr_set(err, errno, "cannot keep CAP_SYS_PTRACE: %s", strerror(errno));
 	if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
 		return aerr_set(err, errno, "cannot become user '%s': %s", user, strerror(errno));
+	if (keep_ptrace && (only_ptrace() || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)))
+		return aerr_set(err, errno, "cannot keep only CAP_SYS_PTRACE: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return aerr_set(err, errno, "cannot set no_new_privs: %s", strerror(errno));
 	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid)
 		return aerr_set(err, EPERM, "still not user '%s' after setuid", user);
 	if (!setuid(0) || !seteuid(0))
 		return aerr_set(err, EPERM, "root could be taken back after dropping to '%s'", user);
-	if (caps_left())
+	if (caps_left(keep_ptrace ? 1u << CAP_SYS_PTRACE : 0))
 		return aerr_set(err, EPERM, "capabilities are left after dropping to '%s'", user);
 	return 0;
 }

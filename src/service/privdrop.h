@@ -11,8 +11,10 @@
 int privdrop_lookup(const char *user, uid_t *uid, gid_t *gid, struct aerr *err);
 
 /* Give each folder (and the regular files in it) to the user, then become
- * the user with no supplementary groups, no capabilities and no_new_privs.
+ * the user with no supplementary groups, no capabilities (keep_ptrace: but
+ * CAP_SYS_PTRACE, to read VM processes found later) and no_new_privs.
  * Verified: an error unless root is gone for good. */
-int privdrop(const char *user, const char *const *folders, size_t nfolders, struct aerr *err);
+int privdrop(const char *user, const char *const *folders, size_t nfolders, int keep_ptrace,
+	     struct aerr *err);
 
 #endif

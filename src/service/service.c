@@ -109,12 +109,79 @@ void svc_check_sinks(struct service *svc)
 	}
 }
 
+/* how often auto_scan looks for VMs that started or stopped */
+#define DISCOVER_NS 2000000000ULL
+#define MAX_SYSTEMS 1024
+
+static void system_free(struct system *s)
+{
+	if (!s)
+		return;
+	memsrc_close(s->opened);
+	snapshot_free(s->prev);
+	kernel_close(s->k);
+	detect_state_free(&s->ds);
+	arena_free(&s->keep);
+	sbom_free(&s->sbom);
+	free(s);
+}
+
+/* A system monitored from cfg (which must outlive it), its SBOMs loaded. */
+static struct system *system_add(struct service *svc, const struct sys_config *cfg,
+				 struct aerr *err)
+{
+	if (svc->nsys == svc->cap) {
+		size_t nc = svc->cap ? svc->cap * 2 : 8;
+		struct system **ns = nc <= MAX_SYSTEMS ? realloc(svc->sys, nc * sizeof(*ns)) : NULL;
+		if (!ns) {
+			aerr_set(err, ENOMEM, "no room for another system (at most %d)", MAX_SYSTEMS);
+			return NULL;
+		}
+		svc->sys = ns;
+		svc->cap = nc;
+	}
+	struct system *s = calloc(1, sizeof(*s));
+	if (!s) {
+		aerr_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->svc = svc;
+	s->cfg = cfg;
+	arena_init(&s->keep, 4096);
+	detect_state_init(&s->ds);
+	s->src = svc->svc_src;
+	s->src.unique_id = cfg->name;
+	s->src.workload = &s->wl;
+	s->dcfg = svc->dcfg;
+	for (size_t j = 0; j < cfg->sbom.n; j++) {
+		struct sbom one;
+		struct aerr serr = { 0 };
+		if (sbom_sha256_of(cfg->sbom.v[j])) {	/* a signature (section 7.3) */
+			if (sbom_add_hash(&s->sbom, cfg->sbom.v[j])) {
+				system_free(s);
+				aerr_set(err, ENOMEM, "out of memory");
+				return NULL;
+			}
+			continue;
+		}
+		if (sbom_load(cfg->sbom.v[j], &one, &serr)) {
+			svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&serr));
+			system_free(s);
+			aerr_set(err, EINVAL, "%s", serr.msg);
+			return NULL;
+		}
+		sbom_merge(&s->sbom, &one);
+		sbom_free(&one);
+	}
+	s->dcfg.sbom = s->sbom.nfiles ? &s->sbom : NULL;
+	svc->sys[svc->nsys++] = s;
+	return s;
+}
+
 int service_new(const struct config *cfg, const struct service_out *out, struct service **out_svc,
 		struct aerr *err)
 {
 	struct service *svc = calloc(1, sizeof(*svc));
-	const struct sys_config *systems = cfg->systems;
-	size_t n = cfg->nsystems;
 
 	if (!svc)
 		return aerr_set(err, ENOMEM, "out of memory");
@@ -132,60 +199,27 @@ int service_new(const struct config *cfg, const struct service_out *out, struct 
 		.long_lasting_ns = cfg->long_lasting_ns, .status_interval_ns = cfg->status_interval_ns };
 	svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_STARTED, "argus %s, configuration %s",
 		ARGUS_VERSION, cfg->path);
-	if (!n && cfg->auto_scan) {
-		svc->discovered = calloc(64, sizeof(*svc->discovered));
-		n = svc->discovered ? service_discover(svc->discovered, 64, &cfg->defaults) : 0;
-		systems = svc->discovered;
-	}
-	if (!n) {
-		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "no system to monitor: %s",
-			cfg->auto_scan ? "none configured and none discovered" :
-			"none configured and auto_scan is off");
+	if (!cfg->nsystems && !cfg->auto_scan) {
+		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED,
+			    "no system to monitor: none configured and auto_scan is off");
 		service_free(svc);
 		return aerr_set(err, ENOENT, "no system to monitor (configure argus.systems)");
 	}
-	svc->sys = calloc(n, sizeof(*svc->sys));
-	if (!svc->sys) {
-		service_free(svc);
-		return aerr_set(err, ENOMEM, "out of memory");
-	}
-	svc->nsys = n;
-	for (size_t i = 0; i < n; i++) {
-		struct system *s = &svc->sys[i];
-		s->svc = svc;
-		s->cfg = &systems[i];
-		arena_init(&s->keep, 4096);
-		detect_state_init(&s->ds);
-		s->src = svc->svc_src;
-		s->src.unique_id = s->cfg->name;
-		s->src.workload = &s->wl;
-		s->dcfg = svc->dcfg;
-		for (size_t j = 0; j < s->cfg->sbom.n; j++) {
-			struct sbom one;
-			struct aerr serr = { 0 };
-			if (sbom_sha256_of(s->cfg->sbom.v[j])) {	/* a signature (section 7.3) */
-				if (sbom_add_hash(&s->sbom, s->cfg->sbom.v[j])) {
-					service_free(svc);
-					return aerr_set(err, ENOMEM, "out of memory");
-				}
-				continue;
-			}
-			if (sbom_load(s->cfg->sbom.v[j], &one, &serr)) {
-				svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&serr));
-				service_free(svc);
-				return aerr_set(err, EINVAL, "%s", serr.msg);
-			}
-			sbom_merge(&s->sbom, &one);
-			sbom_free(&one);
+	svc->discovering = !cfg->nsystems;
+	for (size_t i = 0; i < cfg->nsystems; i++) {
+		if (!system_add(svc, &cfg->systems[i], err)) {
+			service_free(svc);
+			return -EINVAL;
 		}
-		s->dcfg.sbom = s->sbom.nfiles ? &s->sbom : NULL;
 	}
 	*out_svc = svc;
 	return 0;
 }
 
 /* Open every system's memory source, then become service.user.  A source
- * that cannot be opened now is opened later by its thread (as the user). */
+ * that cannot be opened now is opened later by its thread (as the user).
+ * While auto_scan looks for VMs, the user keeps CAP_SYS_PTRACE, and only
+ * that: reading a VM that starts later needs it. */
 static int drop_privileges(struct service *svc)
 {
 	const struct config *cfg = svc->cfg;
@@ -193,7 +227,7 @@ static int drop_privileges(struct service *svc)
 	struct aerr err = { 0 };
 
 	for (size_t i = 0; i < svc->nsys; i++) {
-		struct system *s = &svc->sys[i];
+		struct system *s = svc->sys[i];
 		struct memsrc_opts mo = { .regions_path = regions_of(s->cfg) };
 		aerr_clear(&err);
 		if (memsrc_open(s->cfg->source, &mo, &s->opened, &err))
@@ -201,37 +235,119 @@ static int drop_privileges(struct service *svc)
 				  aerr_str(&err), cfg->user);
 	}
 	aerr_clear(&err);
-	if (privdrop(cfg->user, folders, 2, &err)) {
+	if (privdrop(cfg->user, folders, 2, svc->discovering, &err)) {
 		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "%s", aerr_str(&err));
 		return -1;
 	}
-	svc_line(svc, "running as user %s, with no capabilities", cfg->user);
+	svc_line(svc, "running as user %s, with %s", cfg->user,
+		 svc->discovering ? "CAP_SYS_PTRACE only (to read VMs found later)" :
+		 "no capabilities");
 	return 0;
+}
+
+static int system_start(struct system *s)
+{
+	if (pthread_create(&s->th, NULL, system_main, s))
+		return -1;
+	s->started = 1;
+	return 0;
+}
+
+/* Join the threads of VMs that went away and forget them. */
+static void reap(struct service *svc)
+{
+	for (size_t i = 0; i < svc->nsys;) {
+		struct system *s = svc->sys[i];
+		pthread_mutex_lock(&svc->mu);
+		int done = s->done;
+		pthread_mutex_unlock(&svc->mu);
+		if (!done || !s->vm_pid || !system_vm_gone(s)) {
+			i++;
+			continue;
+		}
+		pthread_join(s->th, NULL);
+		svc_line(svc, "VM %s (pid %d) stopped: no longer monitored", s->cfg->name,
+			 s->vm_pid);
+		system_free(s);
+		svc->sys[i] = svc->sys[--svc->nsys];
+	}
+}
+
+/* One look at the host's processes: a system for each new VM, its thread
+ * started now or (before privileges are dropped) by the caller. */
+static void discover(struct service *svc, int start)
+{
+	static struct vm_found found[MAX_SYSTEMS];
+	size_t n = service_find_vms(found, MAX_SYSTEMS);
+
+	reap(svc);
+	for (size_t i = 0; i < n && !svc_stopping(svc); i++) {
+		struct vm_found *v = &found[i];
+		size_t j = 0;
+		while (j < svc->nsys && !(svc->sys[j]->vm_pid == v->pid &&
+					  svc->sys[j]->vm_start == v->start))
+			j++;
+		if (j < svc->nsys)
+			continue;	/* watched already */
+		/* the configuration lives in the system, made before it is */
+		struct system tmp = { .own = svc->cfg->defaults };
+		snprintf(tmp.own.name, sizeof(tmp.own.name), "%s", v->name);
+		for (j = 0; j < svc->nsys; j++)
+			if (!strcmp(svc->sys[j]->cfg->name, v->name))	/* a namesake */
+				snprintf(tmp.own.name, sizeof(tmp.own.name), "%.100s-%d", v->name,
+					 v->pid);
+		snprintf(tmp.own.source, sizeof(tmp.own.source), "vm:%d", v->pid);
+		struct aerr err = { 0 };
+		struct system *s = system_add(svc, &tmp.own, &err);
+		if (!s) {
+			svc_line(svc, "VM %s (pid %d) not monitored: %s", v->name, v->pid,
+				 aerr_str(&err));
+			continue;
+		}
+		s->own = tmp.own;
+		s->cfg = &s->own;
+		s->src.unique_id = s->own.name;
+		s->vm_pid = v->pid;
+		s->vm_start = v->start;
+		snprintf(s->vm_uuid, sizeof(s->vm_uuid), "%s", v->uuid);
+		svc_line(svc, "found VM %s (pid %d%s%s)", s->own.name, v->pid,
+			 v->uuid[0] ? ", uuid " : "", v->uuid);
+		if (start && system_start(s)) {
+			svc_line(svc, "VM %s: cannot start a scanner thread", v->name);
+			system_free(s);
+			svc->nsys--;
+		}
+	}
 }
 
 int service_run(struct service *svc)
 {
+	if (svc->discovering)
+		discover(svc, 0);	/* the VMs running now, opened before privileges go */
 	if (svc->cfg->user[0] && drop_privileges(svc)) {
 		service_stop(svc, 0);
-		return -1;
+		goto join;
 	}
 	for (size_t i = 0; i < svc->nsys; i++) {
-		if (pthread_create(&svc->sys[i].th, NULL, system_main, &svc->sys[i])) {
+		if (!svc->sys[i]->started && system_start(svc->sys[i])) {
 			svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "cannot start a scanner thread");
 			service_stop(svc, 0);
 			break;
 		}
-		svc->sys[i].started = 1;
 	}
 	if (!svc_stopping(svc)) {
-		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_OK, "%zu system%s", svc->nsys,
-			svc->nsys == 1 ? "" : "s");
-		svc_line(svc, "argus %s started: %zu system%s", ARGUS_VERSION, svc->nsys,
-			     svc->nsys == 1 ? "" : "s");
+		const char *how = svc->discovering ? ", looking for VMs every 2 s" : "";
+		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_OK, "%zu system%s%s", svc->nsys,
+			    svc->nsys == 1 ? "" : "s", how);
+		svc_line(svc, "argus %s started: %zu system%s%s", ARGUS_VERSION, svc->nsys,
+			 svc->nsys == 1 ? "" : "s", how);
 	}
+	while (svc->discovering && !svc_nap(svc, DISCOVER_NS))
+		discover(svc, 1);
+join:
 	for (size_t i = 0; i < svc->nsys; i++)
-		if (svc->sys[i].started)
-			pthread_join(svc->sys[i].th, NULL);
+		if (svc->sys[i]->started)
+			pthread_join(svc->sys[i]->th, NULL);
 	if (svc->graceful) {
 		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_SHUTDOWN, "stopped on request");
 		svc_line(svc, "argus stopped");
@@ -258,20 +374,11 @@ void service_free(struct service *svc)
 {
 	if (!svc)
 		return;
-	for (size_t i = 0; i < svc->nsys; i++) {
-		struct system *s = &svc->sys[i];
-		memsrc_close(s->opened);
-		snapshot_free(s->prev);
-		kernel_close(s->k);
-		detect_state_free(&s->ds);
-		arena_free(&s->keep);
-		sbom_free(&s->sbom);
-	}
+	for (size_t i = 0; i < svc->nsys; i++)
+		system_free(svc->sys[i]);
 	free(svc->sys);
-	free(svc->discovered);
 	pthread_mutex_destroy(&svc->mu);
 	pthread_cond_destroy(&svc->cv);
 	pthread_mutex_destroy(&svc->emit_mu);
 	free(svc);
 }
-

@@ -35,8 +35,4 @@ int service_run(struct service *svc);
 void service_stop(struct service *svc, int graceful);
 void service_free(struct service *svc);
 
-/* Systems found without configuration: running QEMU guests whose RAM is a
- * shared memory-backend-file.  Fills names and sources; returns the count. */
-size_t service_discover(struct sys_config *out, size_t max, const struct sys_config *defaults);
-
 #endif

@@ -33,6 +33,13 @@ struct system {
 	struct memsrc *opened;		/* source opened before privileges were dropped */
 	uint64_t jiffies, jiffies_at;	/* the host's clock, and when it last moved */
 	int frozen_said;
+	/* a VM found by auto_scan: its configuration, its process (the pid
+	 * and its start time, so a reused pid is another VM) and UUID */
+	struct sys_config own;
+	int vm_pid;
+	unsigned long long vm_start;
+	char vm_uuid[40];
+	int done;			/* its thread has ended (under svc->mu) */
 };
 
 struct service {
@@ -44,9 +51,9 @@ struct service {
 	pthread_cond_t cv;
 	int stopping, graceful;
 	pthread_mutex_t emit_mu;
-	struct system *sys;
-	size_t nsys;
-	struct sys_config *discovered;
+	struct system **sys;
+	size_t nsys, cap;
+	int discovering;		/* auto_scan: VMs are found while it runs */
 	struct msg_source svc_src;
 	struct detect_cfg dcfg;
 };
@@ -62,7 +69,18 @@ int svc_nap(struct service *svc, uint64_t ns);
 void svc_check_sinks(struct service *svc);
 /* The system's memory-regions map, or NULL for "auto". */
 const char *regions_of(const struct sys_config *c);
-/* A system's thread: initialize its host, scan until stopped. */
+/* A system's thread: initialize its host, scan until stopped (or, for a
+ * VM found by auto_scan, until its process is gone). */
 void *system_main(void *arg);
+/* Is a discovered VM's process gone? */
+int system_vm_gone(const struct system *s);
+
+/* auto_scan (discover.c): the QEMU/KVM processes running now. */
+struct vm_found {
+	int pid, ppid;
+	unsigned long long start;
+	char name[128], uuid[40];
+};
+size_t service_find_vms(struct vm_found *out, size_t max);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "linux/pagecache.h"
+#include "memsrc/vmproc.h"
 #include "output/timefmt.h"
 
 /* ---- container filter ---- */
@@ -139,7 +140,12 @@ static int host_init(struct system *s)
 		return -1;
 	}
 	for (int attempt = 0; !svc_stopping(s->svc); attempt++) {
-		svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED, "source %s", c->source);
+		if (s->vm_pid)
+			svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED,
+				    "source %s (VM %s%s%s, found running)", c->source, c->name,
+				    s->vm_uuid[0] ? ", uuid " : "", s->vm_uuid);
+		else
+			svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_STARTED, "source %s", c->source);
 		s->os_found = 0;
 		aerr_clear(&err);
 		ko.mem = s->opened;	/* the first time, when privileges were dropped */
@@ -152,6 +158,8 @@ static int host_init(struct system *s)
 		}
 		svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_FAILED, "%s", aerr_str(&err));
 		svc_check_sinks(s->svc);
+		if (system_vm_gone(s))
+			return -1;	/* nothing left to wait for */
 		if (attempt == 0)
 			svc_emit_sa(s->svc, &s->src, ACT_OS_DISCOVERY_EXTENDED,
 				"retrying host initialization every few seconds");
@@ -281,8 +289,18 @@ void *system_main(void *arg)
 		s->frozen_said = 0;
 		detect_state_free(&s->ds);
 		detect_state_init(&s->ds);
+		if (system_vm_gone(s))
+			break;	/* the VM stopped: told by the scan that failed */
 	}
+	pthread_mutex_lock(&svc->mu);
+	s->done = 1;
+	pthread_mutex_unlock(&svc->mu);
 	return NULL;
+}
+
+int system_vm_gone(const struct system *s)
+{
+	return s->vm_pid && vmproc_start_time(s->vm_pid) != s->vm_start;
 }
 
 /* ---- lifecycle ---- */
