@@ -1,0 +1,205 @@
+"""File hashes from the page cache of a guest with a real disk.
+
+The other guests run from an initramfs, where every file is always in the
+page cache.  This one also has an ext4 disk (virtio-blk, made here with
+mkfs.ext4 -d, mounted read-only at /mnt/disk), whose files are in the page
+cache only as far as they were read, and leave it when the guest drops its
+caches.  argus must hash a file only when all of it is resident, with the
+hashes of its true content; otherwise it says how many pages it lacked and
+judges nothing.
+
+The guest's own count of a file's resident pages (mincore, `pcache
+resident`) is the truth for "N of M pages not in the page cache"; the
+host's hashlib of the files put on the disk is the truth for the hashes.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import run_argus
+from guest import DISK_MOUNT, Guest, make_disk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MiB = 1 << 20
+# name: (bytes of random tail after a copy of pcache, mode); the tails are
+# never executed or mapped by running the program, so running one reads
+# only part of its file
+FILES = {"big": (8 * MiB, 0o755), "other": (4 * MiB, 0o755), "libdata.so": (8 * MiB, 0o644)}
+
+
+def sums(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
+            "md5": hashlib.md5(data).hexdigest(), "size": len(data)}
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory):
+    """The disk's files (pcache, and copies of it with random tails, ELF
+    files all: argus hashes ELF files) and their hashes, host side."""
+    d = tmp_path_factory.mktemp("disk")
+    src = d / "src"
+    src.mkdir()
+    pcache = src / "pcache"
+    subprocess.run(["cc", "-O2", "-static", "-o", str(pcache),
+                    os.path.join(HERE, "pagecache", "pcache.c")], check=True)
+    exe = pcache.read_bytes()
+    for name, (tail, mode) in FILES.items():
+        (src / name).write_bytes(exe + os.urandom(tail))
+        os.chmod(src / name, mode)
+    truth = {name: sums(src / name) for name in ["pcache", *FILES]}
+    return {"src": src, "image": make_disk(str(src), str(d / "disk.img")), "sums": truth}
+
+
+@pytest.fixture(scope="module")
+def dguest(disk):
+    g = Guest(f"t{os.getpid()}disk", disk=disk["image"])
+    g.start()
+    assert g.check(f"grep ' {DISK_MOUNT} ' /proc/mounts").split()[2] == "ext4"
+    yield g
+    g.stop()
+
+
+def scan(g):
+    return json.loads(run_argus("scan", *g.argus_source(), "--once").stdout)
+
+
+def path(name):
+    return f"{DISK_MOUNT}/{name}"
+
+
+def drop(g, what=3):
+    """echo WHAT >/proc/sys/vm/drop_caches: 1 the page cache (but pages
+    mapped into processes), 3 inodes and dentries as well."""
+    g.check(f"sync; echo {what} >/proc/sys/vm/drop_caches")
+
+
+def resident(g, name):
+    """(pages resident, pages) of a disk file, as the guest's mincore says."""
+    res, total, _ = g.check(f"{path('pcache')} resident {path(name)}").split()
+    return int(res), int(total)
+
+
+def hashes_of(g, name, pid):
+    """What one scan says of the file's hashes: the process pid's
+    executable (when it runs the file) and its mapping of it (elf_files)."""
+    d = scan(g)
+    out = []
+    for p in d["processes"]:
+        if p["process_id"] == pid and p.get("process_executable_path") == path(name):
+            out.append(("process", {k[len("process_"):]: v for k, v in p.items()
+                                    if k.startswith("process_hash_")}))
+    for e in d["elf_files"]:
+        if e["process_id"] == pid and e["elf_file_path"] == path(name):
+            out.append(("elf_file", {k[len("elf_file_"):]: v for k, v in e.items()
+                                     if k.startswith("elf_file_hash_")}))
+            assert e["elf_file_size_bytes"] is not None
+    return out
+
+
+def assert_not_judged(g, name, pid, want_kinds):
+    """The file is partly resident (the guest says so) and argus gives no
+    hash for it, only how many of its pages were missing: exactly those the
+    guest lacks."""
+    res, total = resident(g, name)
+    assert 0 < res < total, f"{name}: {res} of {total} pages resident: not a partial file"
+    got = hashes_of(g, name, pid)
+    assert sorted(k for k, _ in got) == sorted(want_kinds), got
+    reason = f"{total - res} of {total} pages not in the page cache"
+    for kind, h in got:
+        assert h == {"hash_unavailable_reason": reason}, (kind, h)
+    return res, total
+
+
+def assert_hashed(g, disk, name, pid, want_kinds):
+    """The file is wholly resident and argus's hashes are its content's."""
+    res, total = resident(g, name)
+    assert res == total, f"{name}: {res} of {total} pages resident"
+    want = disk["sums"][name]
+    got = hashes_of(g, name, pid)
+    assert sorted(k for k, _ in got) == sorted(want_kinds), got
+    for kind, h in got:
+        assert h == {"hash_sha256": want["sha256"], "hash_sha1": want["sha1"],
+                     "hash_md5": want["md5"]}, (kind, h)
+
+
+def wait_running(g, pid, exe):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rc, out, _ = g.run(f"readlink /proc/{pid}/exe")
+        if rc == 0 and out.strip() == exe:
+            time.sleep(0.3)     # past exec, into its sleep
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"pid {pid} never ran {exe}")
+
+
+@pytest.fixture(scope="module")
+def big(dguest):
+    """/mnt/disk/big running, started with nothing of the disk cached: of
+    its 8 MiB tail no page is ever read but by read-around."""
+    drop(dguest)
+    assert resident(dguest, "big")[0] == 0
+    pid = dguest.spawn(f"exec {path('big')} sleep 100000")
+    wait_running(dguest, pid, path("big"))
+    yield pid
+    dguest.run(f"kill {pid}")
+
+
+def test_disk_files_as_on_the_host(dguest, disk):
+    """The guest reads the files the host put on the disk (the truth the
+    tests compare argus with)."""
+    for name, want in disk["sums"].items():
+        assert dguest.check(f"sha256sum {path(name)}").split()[0] == want["sha256"], name
+
+
+def test_partly_read_binary_not_judged(dguest, big):
+    """A running program most of whose file was never read: no hash."""
+    res, total = assert_not_judged(dguest, "big", big, ["process", "elf_file"])
+    print(f"big: {res} of {total} pages resident")
+
+
+def test_wholly_read_binary_hashed(dguest, disk, big):
+    """Read whole (cat), the same file has its true hashes."""
+    dguest.check(f"cat {path('big')} >/dev/null")
+    assert_hashed(dguest, disk, "big", big, ["process", "elf_file"])
+
+
+def test_eviction_of_a_running_binary(dguest, disk, big):
+    """drop_caches takes back the pages the program does not map: not
+    judged again (no stale hash, no wrong one); its mapped pages stay.
+    Read whole again, it is hashed again, the same."""
+    dguest.check(f"cat {path('big')} >/dev/null")
+    drop(dguest, 1)
+    res, total = assert_not_judged(dguest, "big", big, ["process", "elf_file"])
+    print(f"big after drop_caches: {res} of {total} pages resident")
+    dguest.check(f"cat {path('big')} >/dev/null")
+    assert_hashed(dguest, disk, "big", big, ["process", "elf_file"])
+
+
+def test_partly_resident_mapped_file(dguest, disk):
+    """A mapped ELF file with resident and missing pages interleaved: its
+    first half read (dd), then every other page of it mapped and read one
+    by one (no read-around): no hash, the missing pages counted exactly.
+    Read whole, its true hashes."""
+    drop(dguest)
+    size = disk["sums"]["libdata.so"]["size"]
+    dguest.check(f"dd if={path('libdata.so')} of=/dev/null bs=4096 count={size // 8192} 2>/dev/null")
+    pid = dguest.spawn(f"exec {path('pcache')} map {path('libdata.so')} 2 100000")
+    try:
+        wait_running(dguest, pid, path("pcache"))
+        deadline = time.monotonic() + 20
+        while resident(dguest, "libdata.so")[0] < (size // 4096) * 3 // 4 - 64:
+            assert time.monotonic() < deadline, "pcache map never read its pages"
+            time.sleep(0.2)
+        res, total = assert_not_judged(dguest, "libdata.so", pid, ["elf_file"])
+        print(f"libdata.so: {res} of {total} pages resident")
+        dguest.check(f"cat {path('libdata.so')} >/dev/null")
+        assert_hashed(dguest, disk, "libdata.so", pid, ["elf_file"])
+    finally:
+        dguest.run(f"kill {pid}")
