@@ -15,12 +15,13 @@ host's hashlib of the files put on the disk is the truth for the hashes.
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import run_argus
+from conftest import ARGUS, Service, run_argus
 from guest import DISK_MOUNT, Guest, make_disk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -203,3 +204,74 @@ def test_partly_resident_mapped_file(dguest, disk):
         assert_hashed(dguest, disk, "libdata.so", pid, ["elf_file"])
     finally:
         dguest.run(f"kill {pid}")
+
+
+# ---- the service, with an SBOM of the guest's image and of the disk ----
+
+@pytest.fixture(scope="module")
+def svc(dguest, disk, tmp_path_factory):
+    """argus run with an SBOM of the initramfs and of the disk's files but
+    `other`: running `other` is Foreign Binary Executed, once judged."""
+    d = tmp_path_factory.mktemp("svc")
+    rootfs = d / "rootfs"
+    (rootfs / DISK_MOUNT.lstrip("/")).mkdir(parents=True)
+    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
+                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=rootfs, check=True)
+    for name in ("pcache", "big", "libdata.so"):
+        shutil.copy(disk["src"] / name, rootfs / DISK_MOUNT.lstrip("/") / name)
+    sbom = d / "sbom.json"
+    subprocess.run([ARGUS, "sbom", str(rootfs), "-o", str(sbom),
+                    "--entrypoint", "/bin/bash /bin/argus-ctl"], check=True)
+    s = Service(d, dguest, sleep="500ms", extra=f"      events:\n        sbom: [{sbom}]\n")
+    yield s
+    s.stop()
+
+
+def scans(svc, n=3):
+    time.sleep(n * svc.sleep_s + 0.3)
+
+
+def test_service_judges_whole_files_only(dguest, disk, svc):
+    """Partly resident, neither `big` (in the SBOM) nor `other` (not in
+    it) is judged: no alert.  Read whole, `other` is Foreign Binary Executed
+    once, with its true hash, and `big` is the image's: no alert.  Evicted
+    and read whole again, nothing more: no verdict flips."""
+    drop(dguest)
+    since = svc.mark()
+    pb = dguest.spawn(f"exec {path('big')} sleep 100000")
+    po = dguest.spawn(f"exec {path('other')} sleep 100000")
+    try:
+        wait_running(dguest, pb, path("big"))
+        wait_running(dguest, po, path("other"))
+        for name in ("big", "other"):
+            res, total = resident(dguest, name)
+            assert 0 < res < total, (name, res, total)
+        scans(svc)
+        svc.expect_alerts(since)
+
+        since = svc.mark()
+        dguest.check(f"cat {path('big')} {path('other')} >/dev/null")
+        deadline = time.monotonic() + 10
+        while not any(m["activity_data"]["name"] == "Foreign Binary Executed"
+                      for m in svc.messages[since:]):
+            assert time.monotonic() < deadline, "no Foreign Binary Executed for other"
+            time.sleep(0.2)
+            svc.poll()
+        found = svc.expect_alerts(since, ("Foreign Binary Executed",
+                                          lambda a: a["process_details"]["process_id"] == po, 1))
+        elf = found["Foreign Binary Executed"][0]["activity_data"]["elf_file_details"]
+        assert elf["elf_file_path"] == path("other")
+        assert elf["elf_file_hash_sha256"] == disk["sums"]["other"]["sha256"]
+
+        since = svc.mark()
+        drop(dguest, 1)
+        for name in ("big", "other"):
+            res, total = resident(dguest, name)
+            assert 0 < res < total, (name, res, total)
+        scans(svc)
+        dguest.check(f"cat {path('big')} {path('other')} >/dev/null")
+        scans(svc)
+        svc.expect_alerts(since)
+    finally:
+        dguest.run(f"kill {pb} {po}")
