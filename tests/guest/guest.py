@@ -52,7 +52,8 @@ def make_disk(srcdir, image, size_mb=64):
                  "mkfs.ext4"))
     if os.path.exists(image):
         os.unlink(image)
-    p = subprocess.run([mkfs, "-q", "-F", "-d", srcdir, image, f"{size_mb}M"],
+    # 4 KiB blocks, as on disks of any size (mkfs.ext4 picks 1 KiB below 512 MiB)
+    p = subprocess.run([mkfs, "-q", "-F", "-b", "4096", "-d", srcdir, image, f"{size_mb}M"],
                        capture_output=True, text=True)
     if p.returncode != 0:
         raise GuestError(f"mkfs.ext4 -d {srcdir} failed ({p.returncode}): {p.stderr.strip()}")
@@ -61,7 +62,7 @@ def make_disk(srcdir, image, size_mb=64):
 
 class Guest:
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
-                 arch=None, disk=None):
+                 arch=None, disk=None, disk_bad_sectors=()):
         if arch is not None and arch not in ARCHES:
             raise GuestError(f"unknown arch {arch!r} (one of {', '.join(ARCHES)})")
         if arch == "arm64" and (la57 or kernel_pkg):
@@ -74,6 +75,7 @@ class Guest:
         self.kernel_pkg = kernel_pkg
         self.progs = progs
         self.disk = disk        # a raw disk image, attached read-only, mounted at DISK_MOUNT
+        self.disk_bad_sectors = tuple(disk_bad_sectors)  # 512-byte sectors whose reads fail (EIO)
         self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), name)
         self.ram_path = f"/dev/shm/argus-{name}.ram"
         self._ctl = None
@@ -190,8 +192,15 @@ class Guest:
         disk = []
         if self.disk:
             append += f" argus.disk={DISK_MOUNT}"
-            disk = ["-drive", f"file={os.path.abspath(self.disk)},format=raw,if=none,id=disk0,"
-                              "readonly=on",
+            image = {"driver": "file", "filename": os.path.abspath(self.disk), "read-only": True}
+            if self.disk_bad_sectors:
+                # QEMU's blkdebug: every read covering one of these sectors fails with EIO
+                image = {"driver": "blkdebug", "image": image, "read-only": True,
+                         "inject-error": [{"event": "read_aio", "iotype": "read", "errno": 5,
+                                           "sector": n, "once": False}
+                                          for n in self.disk_bad_sectors]}
+            disk = ["-blockdev", json.dumps({"driver": "raw", "node-name": "disk0",
+                                             "read-only": True, "file": image}),
                     "-device", "virtio-blk-pci,drive=disk0"]
         return head + [
             "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M", "-name", self.name,
