@@ -30,6 +30,7 @@ MiB = 1 << 20
 # never executed or mapped by running the program, so running one reads
 # only part of its file
 FILES = {"big": (8 * MiB, 0o755), "other": (4 * MiB, 0o755), "libdata.so": (8 * MiB, 0o644)}
+EIO_PAGE = 300
 
 
 def sums(path):
@@ -54,12 +55,19 @@ def disk(tmp_path_factory):
         (src / name).write_bytes(exe + os.urandom(tail))
         os.chmod(src / name, mode)
     truth = {name: sums(src / name) for name in ["pcache", *FILES]}
-    return {"src": src, "image": make_disk(str(src), str(d / "disk.img")), "sums": truth}
+    # eio: its page EIO_PAGE cannot be read (a bad sector, QEMU's blkdebug)
+    (src / "eio").write_bytes(exe + os.urandom(MiB))
+    image = make_disk(str(src), str(d / "disk.img"))
+    out = subprocess.run([shutil.which("debugfs") or "/usr/sbin/debugfs", "-R",
+                          f"bmap /eio {EIO_PAGE}", image],
+                         capture_output=True, text=True, check=True).stdout
+    return {"src": src, "image": image, "sums": truth, "eio": sums(src / "eio"),
+            "bad_sector": int(out) * 8}     # 4 KiB blocks, 512-byte sectors
 
 
 @pytest.fixture(scope="module")
 def dguest(disk):
-    g = Guest(f"t{os.getpid()}disk", disk=disk["image"])
+    g = Guest(f"t{os.getpid()}disk", disk=disk["image"], disk_bad_sectors=[disk["bad_sector"]])
     g.start()
     assert g.check(f"grep ' {DISK_MOUNT} ' /proc/mounts").split()[2] == "ext4"
     yield g
@@ -202,6 +210,27 @@ def test_partly_resident_mapped_file(dguest, disk):
         print(f"libdata.so: {res} of {total} pages resident")
         dguest.check(f"cat {path('libdata.so')} >/dev/null")
         assert_hashed(dguest, disk, "libdata.so", pid, ["elf_file"])
+    finally:
+        dguest.run(f"kill {pid}")
+
+
+def test_page_whose_read_failed(dguest, disk):
+    """A page whose read failed stays in the page cache, not up to date,
+    holding whatever the memory held before: not resident.  `eio`, read
+    whole but for its page EIO_PAGE (a bad sector), is not hashed: 1 page
+    missing; the rest of its pages are."""
+    drop(dguest)
+    rc, _, err = dguest.run(f"cat {path('eio')} >/dev/null")
+    assert rc != 0 and "Input/output error" in err, (rc, err)
+    dguest.check(f"dd if={path('eio')} of=/dev/null bs=4096 skip={EIO_PAGE + 1} 2>/dev/null")
+    pid = dguest.spawn(f"exec {path('pcache')} map {path('eio')} 0 100000")
+    try:
+        wait_running(dguest, pid, path("pcache"))
+        res, total = resident(dguest, "eio")
+        assert (res, total) == (total - 1, (disk["eio"]["size"] + 4095) // 4096)
+        got = hashes_of(dguest, "eio", pid)
+        assert got == [("elf_file", {"hash_unavailable_reason":
+                                     f"1 of {total} pages not in the page cache"})], got
     finally:
         dguest.run(f"kill {pid}")
 
