@@ -58,15 +58,34 @@ static uint64_t xa_lookup(struct kernel *k, uint64_t xa, uint64_t index, uint64_
 	return e;
 }
 
-/* physical address of the page holding page index pgidx, or -ENODATA */
-static int page_pa(struct kernel *k, uint64_t mapping, uint64_t pgidx, uint64_t *pa)
+/* PG_uptodate's bit in page->flags (2 up to 6.8, 3 since), or -1 when
+ * the profile does not say */
+static int uptodate_bit(struct kernel *k)
+{
+	int64_t bit;
+
+	if (!k->prof->types || ktypes_enumval(k->prof->types, "PG_uptodate", &bit) ||
+	    bit < 0 || bit > 63)
+		return -1;
+	return (int)bit;
+}
+
+/* physical address of the page holding page index pgidx, or -ENODATA.  A
+ * page in the cache but not up to date (a read in flight, or one that
+ * failed: the page holds whatever it held before) is not resident. */
+static int page_pa(struct kernel *k, uint64_t mapping, uint64_t pgidx, int uptodate,
+		   uint64_t *pa)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t first, page = xa_lookup(k, mapping + (uint64_t)o->address_space__i_pages.off,
 					 pgidx, &first);
-	uint64_t psize = 1ULL << k->prof->page_shift;
+	uint64_t psize = 1ULL << k->prof->page_shift, flags;
 
 	if (!page)
+		return -ENODATA;
+	/* a folio's flags are its head page's, the entry in the cache */
+	if (uptodate >= 0 && (kfield_read(&k->kvas, page, &o->page__flags, &flags) ||
+			      !(flags >> uptodate & 1)))
 		return -ENODATA;
 	/* a large folio: its pages follow the head in vmemmap */
 	page += (pgidx >= first ? pgidx - first : 0) * o->size_page;
@@ -83,12 +102,12 @@ int linux_file_read(struct kernel *k, uint64_t inode, uint64_t off, void *buf, s
 
 	if (!kptr_ok(mapping))
 		return -EFAULT;
-	int shift = k->prof->page_shift;
+	int shift = k->prof->page_shift, uptodate = uptodate_bit(k);
 	size_t psize = (size_t)1 << shift;
 	while (len) {
 		uint64_t pa;
 		size_t in = (size_t)(off & (psize - 1)), n = psize - in < len ? psize - in : len;
-		int ret = page_pa(k, mapping, off >> shift, &pa);
+		int ret = page_pa(k, mapping, off >> shift, uptodate, &pa);
 		if (ret)
 			return ret;
 		if (memsrc_peek(k->mem, pa + in, p, n, NULL))
@@ -248,7 +267,7 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	const struct koffsets *o = &k->prof->off;
 	uint64_t size = kernel_field(k, inode, &o->inode__i_size);
 	uint64_t mapping = kernel_field(k, inode, &o->inode__i_mapping);
-	int shift = k->prof->page_shift;
+	int shift = k->prof->page_shift, uptodate = uptodate_bit(k);
 	uint64_t psize = 1ULL << shift, pages = (size + psize - 1) >> shift, missing = 0;
 	unsigned char md[3][EVP_MAX_MD_SIZE], tag[MEMO_TAG];
 	uint64_t *pas;
@@ -270,7 +289,7 @@ void linux_file_hash(struct kernel *k, uint64_t inode, struct snap_hash *out, st
 	}
 	/* each page's place looked up once: the digests read them */
 	for (uint64_t i = 0; i < pages; i++)
-		if (page_pa(k, mapping, i, &pas[i]))
+		if (page_pa(k, mapping, i, uptodate, &pas[i]))
 			missing++;
 	if (missing) {
 		snprintf(reason, sizeof(reason), "%llu of %llu pages not in the page cache",

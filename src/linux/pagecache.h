@@ -3,7 +3,8 @@
  * inode -> i_mapping -> i_pages (an xarray of struct page/folio) -> page
  * frame (through vmemmap) -> physical memory.  A page that is not resident
  * (absent, or a shadow entry of an evicted page) makes a read fail with
- * -ENODATA: argus never guesses file content.
+ * -ENODATA: argus never guesses file content.  So does a page not up to date
+ * (PG_uptodate clear: a read in flight, or one that failed).
  */
 #ifndef ARGUS_PAGECACHE_H
 #define ARGUS_PAGECACHE_H

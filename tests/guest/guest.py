@@ -9,12 +9,17 @@ file that argus reads from outside.
     g.dump("/tmp/x.elf")               # QMP dump-guest-memory (ELF core)
     g.stop()
 
+Guest("d1", disk="/tmp/d1.img") attaches a raw disk image (make_disk()
+builds an ext4 one from a directory) as a virtio-blk disk, read-only; the
+guest mounts it read-only at DISK_MOUNT (/mnt/disk).  Files there, unlike
+the initramfs's, are in the page cache only once read.
+
 Guest("a1", arch="arm64") is an AArch64 guest (qemu-system-aarch64 -M virt,
 Debian's arm64 cloud kernel, fetch-arm64.sh); its RAM starts at physical
 0x40000000, so argus needs the regions map to read it.
 
 Also a CLI: python3 guest.py start|stop|run|spawn|dump|status|console|regions NAME ...
-(start --arch arm64).  State lives in $ARGUS_GUEST_DIR/NAME (default
+(start --arch arm64, --disk IMAGE).  State lives in $ARGUS_GUEST_DIR/NAME (default
 /tmp/argus-guests/NAME).
 """
 import base64
@@ -36,13 +41,31 @@ class GuestError(Exception):
 
 ARCHES = ("x86_64", "arm64")
 ARM64_RAM_BASE = 0x40000000     # where RAM starts on qemu's virt machine
+DISK_MOUNT = "/mnt/disk"        # where a guest given a disk mounts it
+
+
+def make_disk(srcdir, image, size_mb=64):
+    """An ext4 file system image holding srcdir's files (mkfs.ext4 -d: no
+    root, no loop device)."""
+    mkfs = (shutil.which("mkfs.ext4") or
+            next((p for p in ("/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4") if os.path.exists(p)),
+                 "mkfs.ext4"))
+    if os.path.exists(image):
+        os.unlink(image)
+    # 4 KiB blocks, as on disks of any size (mkfs.ext4 picks 1 KiB below 512 MiB)
+    p = subprocess.run([mkfs, "-q", "-F", "-b", "4096", "-d", srcdir, image, f"{size_mb}M"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise GuestError(f"mkfs.ext4 -d {srcdir} failed ({p.returncode}): {p.stderr.strip()}")
+    return image
 
 
 class Guest:
     RAM_KINDS = ("file", "anon", "json", "memfd")
 
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
-                 arch=None, ram="file", machine="q35", uuid=None):
+                 arch=None, ram="file", machine="q35", uuid=None, disk=None,
+                 disk_bad_sectors=()):
         """ram: "file", a shared RAM file argus reads as qemu:PATH (the
         default); the others are VMs as they come, read as vm:PID: "anon"
         (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
@@ -64,6 +87,8 @@ class Guest:
         self.cpus = cpus
         self.kernel_pkg = kernel_pkg
         self.progs = progs
+        self.disk = disk        # a raw disk image, attached read-only, mounted at DISK_MOUNT
+        self.disk_bad_sectors = tuple(disk_bad_sectors)  # 512-byte sectors whose reads fail (EIO)
         self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), name)
         self.ram_path = f"/dev/shm/argus-{name}.ram"
         self._ctl = None
@@ -196,13 +221,27 @@ class Guest:
             head = ["qemu-system-x86_64", "-cpu", "max" if self.la57 else "max,la57=off"]
             machine, console = ",".join(x for x in (self.machine, backend) if x), "ttyS0"
             ctl += ["-serial", "chardev:ctl"]
+        append = f"console={console} panic=-1 quiet loglevel=3"
+        disk = []
+        if self.disk:
+            append += f" argus.disk={DISK_MOUNT}"
+            image = {"driver": "file", "filename": os.path.abspath(self.disk), "read-only": True}
+            if self.disk_bad_sectors:
+                # QEMU's blkdebug: every read covering one of these sectors fails with EIO
+                image = {"driver": "blkdebug", "image": image, "read-only": True,
+                         "inject-error": [{"event": "read_aio", "iotype": "read", "errno": 5,
+                                           "sector": n, "once": False}
+                                          for n in self.disk_bad_sectors]}
+            disk = ["-blockdev", json.dumps({"driver": "raw", "node-name": "disk0",
+                                             "read-only": True, "file": image}),
+                    "-device", "virtio-blk-pci,drive=disk0"]
         return head + [
             "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M",
             "-name", f"guest={self.name},debug-threads=on" if self.ram == "json" else self.name,
             *(["-uuid", self.uuid] if self.uuid else []), *ram,
             *(["-machine", machine] if machine else []), "-device", "vmcoreinfo",
             "-kernel", vmlinuz, "-initrd", initrd,
-            "-append", f"console={console} panic=-1 quiet loglevel=3",
+            "-append", append, *disk,
             "-display", "none", "-no-reboot",
             "-serial", f"file:{self._p('console.log')}",
             *ctl,
@@ -389,6 +428,7 @@ def main(argv):
     st.add_argument("--arch", choices=ARCHES, default="x86_64")
     st.add_argument("--ram", choices=Guest.RAM_KINDS, default="file")
     st.add_argument("--machine", default="q35")
+    st.add_argument("--disk", metavar="IMAGE", help=f"a raw disk image, mounted at {DISK_MOUNT}")
     for c in ("stop", "status", "console", "regions"):
         sub.add_parser(c).add_argument("name")
     for c in ("run", "spawn"):
@@ -401,7 +441,7 @@ def main(argv):
     d.add_argument("--no-paging", action="store_true")
     a = ap.parse_args(argv)
     g = Guest(a.name, **({"mem_mb": a.mem, "la57": a.la57, "arch": a.arch, "ram": a.ram,
-                          "machine": a.machine}
+                          "machine": a.machine, "disk": a.disk}
                          if a.cmd == "start" else {}))
     if a.cmd == "start":
         g.start()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mkinitrd.sh KERNEL_DIR OUT - build the test guest's initramfs.
 # Contents: busybox-static, bash and socat with their libraries, the kernel
-# modules the guest needs (fw_cfg for VMCOREINFO in dumps, virtio-net),
+# modules the guest needs (fw_cfg for VMCOREINFO in dumps, virtio-net; and
+# virtio_blk, loaded only by a guest given a disk: /etc/modules.disk),
 # programs from tests/guest/progs/ (built by the caller), and the scripts
 # beside this file.  Rebuilt only when an input changed.
 # ARGUS_GUEST_ARCH=x86_64 (default) takes the host's own programs and their
@@ -29,6 +30,9 @@ arm64)
 	exit 1
 	;;
 esac
+# a guest started with a disk (guest.py disk=, argus.disk on the kernel
+# command line) loads these too; ext4 is built into Debian's kernels
+DISK_MODULES="virtio_blk"
 exes="/bin/bash /usr/bin/socat"
 # an OCI runtime, for container tests (the host's, so x86-64 only)
 [ "$arch" != x86_64 ] || [ ! -x /usr/bin/crun ] || exes="$exes /usr/bin/crun"
@@ -97,25 +101,39 @@ add_mod() {	# $1: path relative to $mdir
 	done
 	order+=("$rel")
 }
-for m in $MODULES; do
-	rel=$(grep -E "/$m\.ko(\.xz|\.zst)?:" "$mdir/modules.dep" | cut -d: -f1 | head -n1 || true)
-	if [ -z "$rel" ]; then
-		# built into this kernel: nothing to load
-		grep -qE "/$m\.ko$" "$mdir/modules.builtin" 2>/dev/null && continue
-		echo "mkinitrd.sh: module $m not found in $mdir" >&2
+find_mod() {	# $1: module name; prints its path relative to $mdir, nothing when built in
+	local rel
+	rel=$(grep -E "/$1\.ko(\.xz|\.zst)?:" "$mdir/modules.dep" | cut -d: -f1 | head -n1 || true)
+	if [ -z "$rel" ] && ! grep -qE "/$1\.ko$" "$mdir/modules.builtin" 2>/dev/null; then
+		echo "mkinitrd.sh: module $1 not found in $mdir" >&2
 		exit 1
 	fi
-	add_mod "$rel"
+	echo "$rel"
+}
+for m in $MODULES; do
+	rel=$(find_mod "$m")
+	[ -z "$rel" ] || add_mod "$rel"
+done
+nboot=${#order[@]}
+for m in $DISK_MODULES; do
+	rel=$(find_mod "$m")
+	[ -z "$rel" ] || add_mod "$rel"
 done
 : >"$root/etc/modules.order"
-for rel in "${order[@]}"; do
+: >"$root/etc/modules.disk"
+for i in "${!order[@]}"; do
+	rel=${order[$i]}
 	name=$(basename "$rel")
 	case "$name" in
 	*.xz) xz -dc "$mdir/$rel" >"$root/lib/modules/${name%.xz}"; name=${name%.xz} ;;
 	*.zst) zstd -qdc "$mdir/$rel" >"$root/lib/modules/${name%.zst}"; name=${name%.zst} ;;
 	*) cp "$mdir/$rel" "$root/lib/modules/$name" ;;
 	esac
-	echo "/lib/modules/$name" >>"$root/etc/modules.order"
+	if [ "$i" -lt "$nboot" ]; then
+		echo "/lib/modules/$name" >>"$root/etc/modules.order"
+	else
+		echo "/lib/modules/$name" >>"$root/etc/modules.disk"
+	fi
 done
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
