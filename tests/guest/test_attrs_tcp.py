@@ -40,7 +40,14 @@ def proc_net_tcp(guest):
 def pair(guest):
     """Two connections over loopback, v4 and v6, each with a known transfer
     both ways, then idle; the guest's segment counters around them."""
-    before = snmp_tcp(guest)
+    # what earlier tests left (a closing connection) moves no more
+    before, deadline = snmp_tcp(guest), time.monotonic() + 15
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = snmp_tcp(guest)
+        if (now["InSegs"], now["OutSegs"]) == (before["InSegs"], before["OutSegs"]):
+            break
+        before = now
     pids = [guest.spawn(f"exec socat TCP-LISTEN:8097,reuseaddr "
                         f"SYSTEM:'head -c {S2C} /dev/zero; exec sleep 1000'"),
             guest.spawn(f"exec socat TCP6-LISTEN:8098,reuseaddr "
