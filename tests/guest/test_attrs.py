@@ -175,15 +175,18 @@ def test_fd_type_times_and_threads(guest, probes):
     assert {"REGULAR", "CHARACTER_DEVICE", "FIFO", "SOCKET", "DIRECTORY"} <= types, types
 
 
-def test_cpu_time(guest, probes):
-    """process_cpu_clock_cycles is the process's CPU time in ns (the kernel
+def test_cpu_and_creation_time(guest, probes):
+    """process_creation_time_iso_8601_ns against /proc's start time;
+    process_cpu_clock_cycles is the process's CPU time in ns (the kernel
     keeps no cycle count: docs/attributes.md): every thread's, the exited
     ones' too.  /proc/PID/stat's utime + stime are that time cut to clock
     ticks, each rounded down: time in [ticks, ticks + 2) ticks."""
     t = Tally()
     before = {int(r[0]): int(r[1]) for r in tsv(guest, "cpu")}
     d = scan(guest)
-    after = {int(r[0]): (int(r[1]), int(r[2])) for r in tsv(guest, "cpu")}
+    rows = tsv(guest, "cpu")
+    after = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+    start = {int(r[0]): int(r[4]) * 10**9 + int(r[3]) * TICK_NS for r in rows}
     procs = {p["process_id"]: p for p in d["processes"]}
     for pid in sorted(set(before) & set(after)):
         p, w = procs.get(pid), f"pid {pid}"
@@ -193,6 +196,10 @@ def test_cpu_time(guest, probes):
         ns = p["process_cpu_clock_cycles"]
         lo, hi = before[pid] * TICK_NS, (after[pid][0] + 2) * TICK_NS
         t.check("process", w, f"cpu ns in [{lo}, {hi})", True, lo <= ns < hi)
+        # /proc's start: btime (boot, cut to the second) + start ticks
+        born = iso_ns(p["process_creation_time_iso_8601_ns"])
+        t.check("process", w, "creation time within [-0.01 s, 1.01 s) of btime + start",
+                True, -TICK_NS <= born - start[pid] < 10**9 + TICK_NS)
     t.report()
     # the burner: 600 ms in three threads, 300 of them in one that exited;
     # its leader ran 100 ms of it
