@@ -237,6 +237,7 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 
 	if (!kptr_ok(files))
 		return;
+	p->files = files;
 	if (!kptr_ok(fdt) || !kptr_ok(arr) || max > FD_TABLE_MAX) {
 		c->s->stats.bad_objects++;
 		return;

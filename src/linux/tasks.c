@@ -108,10 +108,23 @@ static int32_t parent_tgid(struct task_ctx *c)
 	return (int32_t)v;
 }
 
+/* se.sum_exec_runtime of the task in the buffer: its CPU time in ns */
+static uint64_t task_cpu_ns(const struct task_ctx *c)
+{
+	const struct koffsets *o = c->o;
+	struct kfield f = o->sched_entity__sum_exec_runtime;
+	uint64_t v = 0;
+
+	if (!o->task_struct__se.present || !f.present)
+		return 0;
+	f.off += o->task_struct__se.off;
+	get(c, &f, &v);
+	return v;
+}
+
 static void fill_times(struct task_ctx *c, struct snap_proc *p)
 {
 	const struct koffsets *o = c->o;
-	uint64_t se = o->task_struct__se.present ? (uint64_t)o->task_struct__se.off : 0, v;
 
 	p->start_boottime_ns = get0(c, &o->task_struct__start_boottime);
 	/* the sum of two values from guest memory: unknown if it overflows */
@@ -121,12 +134,7 @@ static void fill_times(struct task_ctx *c, struct snap_proc *p)
 		p->start_realtime_ns = 0;
 	p->utime_ns = get0(c, &o->task_struct__utime);
 	p->stime_ns = get0(c, &o->task_struct__stime);
-	if (o->task_struct__se.present && o->sched_entity__sum_exec_runtime.present) {
-		struct kfield f = o->sched_entity__sum_exec_runtime;
-		f.off += (int32_t)se;
-		if (!get(c, &f, &v))
-			p->sum_exec_ns = v;
-	}
+	p->sum_exec_ns = task_cpu_ns(c);
 }
 
 static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t leader)
@@ -172,6 +180,8 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 		t->exit_state = (uint32_t)get0(c, &o->task_struct__exit_state);
 		t->state = state_letter(get0(c, &o->task_struct____state), t->exit_state);
 		t->self_exec_id = get0(c, &o->task_struct__self_exec_id);
+		t->files = get0(c, &o->task_struct__files);
+		t->cpu_ns = task_cpu_ns(c);
 	}
 	if (w.end == WALK_LOOP) {
 		c->s->stats.loops++;
@@ -181,8 +191,17 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 	} else if (w.end != WALK_OK) {
 		c->s->stats.bad_objects++;
 	}
-	if (w.end == WALK_OK && w.closed)
+	if (w.end == WALK_OK && w.closed) {
+		uint64_t total = 0;
 		p->partial &= (uint8_t)~SNAP_PARTIAL_THREADS;
+		/* the process's CPU time: its exited threads' and each live one's */
+		if (o->signal_struct__sum_sched_runtime.present &&
+		    !kfield_read(&c->k->kvas, sig, &o->signal_struct__sum_sched_runtime, &total)) {
+			for (uint32_t i = 0; i < n; i++)
+				total += th[i].cpu_ns;
+			p->sum_exec_ns = total;
+		}
+	}
 	list_walk_done(&w);
 	c->threads_left -= n < c->threads_left ? n : c->threads_left;
 	p->threads = arena_alloc(&c->s->arena, (n ? n : 1) * sizeof(*th));

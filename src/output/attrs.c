@@ -66,7 +66,8 @@ void attrs_process(struct jw *w, const struct snap_proc *p)
 	jw_kuint(w, "process_effective_user_id", p->euid);
 	jw_kuint(w, "process_effective_group_id", p->egid);
 	jw_kstr(w, "process_state", state_name(p->state));
-	/* the kernel accounts CPU time in ns; cycles are not kept per task */
+	/* the kernel keeps no cycle count per task: this is the process's CPU
+	 * time in nanoseconds (docs/attributes.md) */
 	jw_kuint(w, "process_cpu_clock_cycles", p->sum_exec_ns);
 	jw_kstr(w, "process_container_id", p->container_id ? p->container_id : "");
 	if (p->ns_pid)
@@ -189,10 +190,14 @@ void attrs_fd(struct jw *w, const struct snap_proc *p, const struct snap_fd *f)
 	jw_kuint(w, "file_descriptor_inode_gid", f->gid);
 	jw_kint(w, "file_descriptor_inode_size_bytes", f->size);
 	jw_kbool(w, "file_descriptor_inode_deleted", f->deleted);
+	/* the threads that use the descriptor: those whose fd table is the
+	 * one it was read from (a thread cloned without CLONE_FILES, or that
+	 * called unshare(CLONE_FILES), has a table of its own) */
 	jw_key(w, "file_descriptor_thread_id_array");
 	jw_arr_begin(w);
 	for (uint32_t i = 0; i < p->nthreads; i++)
-		jw_int(w, p->threads[i].tid);
+		if (p->files && p->threads[i].files == p->files)
+			jw_int(w, p->threads[i].tid);
 	jw_arr_end(w);
 	kiso(w, "file_descriptor_inode_change_time_iso_8601_ns", f->ctime_ns);
 	kiso(w, "file_descriptor_inode_modify_time_iso_8601_ns", f->mtime_ns);

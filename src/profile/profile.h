@@ -56,6 +56,7 @@ struct kfield {
 	X(task_struct, self_exec_id) X(task_struct, utime) X(task_struct, stime) \
 	X(task_struct, thread_pid) X(task_struct, se) X(task_struct, cgroups) \
 	X(signal_struct, thread_head) X(signal_struct, nr_threads) \
+	X(signal_struct, sum_sched_runtime) \
 	X(sched_entity, sum_exec_runtime) \
 	X(cred, uid) X(cred, gid) X(cred, euid) X(cred, egid) \
 	X(cred, suid) X(cred, sgid) X(cred, fsuid) X(cred, fsgid) \

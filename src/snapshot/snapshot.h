@@ -23,6 +23,8 @@ struct snap_thread {
 	char state;
 	uint32_t exit_state;
 	uint64_t self_exec_id;
+	uint64_t files;		/* kernel address of its files_struct (fd table) */
+	uint64_t cpu_ns;	/* se.sum_exec_runtime */
 };
 
 /* One open file descriptor (spec section 11.3). */
@@ -136,7 +138,12 @@ struct snap_proc {
 	/* lists read only in part (a limit, an unreadable table): not compared
 	 * with another scan, since what is missing is not gone */
 	uint8_t partial;		/* SNAP_PARTIAL_* */
-	uint64_t utime_ns, stime_ns, sum_exec_ns;
+	uint64_t utime_ns, stime_ns;
+	/* CPU time of the whole thread group, ns: the threads that exited
+	 * (signal->sum_sched_runtime) and each live thread's
+	 * se.sum_exec_runtime, as the kernel's thread_group_cputime() adds
+	 * them; only the leader's when its threads were not all read */
+	uint64_t sum_exec_ns;
 	uint32_t nthreads;
 	struct snap_thread *threads;
 	/* filled by the process-detail collectors (NULL/0 when unknown) */
@@ -149,6 +156,8 @@ struct snap_proc {
 	const char *cgroup;		/* cgroup v2 path (or v1 of the first hierarchy) */
 	const char *container_id;	/* NULL if not in a container */
 	uint64_t ns_pid, ns_mnt, ns_net, ns_uts, ns_ipc, ns_user, ns_cgroup;
+	uint64_t files;		/* the files_struct the fds were read from (the
+				 * leader's task->files, as /proc/PID/fd) */
 	uint32_t nfds;
 	struct snap_fd *fds;
 	uint32_t nvmas;
