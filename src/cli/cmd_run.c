@@ -137,9 +137,17 @@ int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	struct service_out out = { outputs_message, outputs_line, outputs_health, r.outs };
+	struct metrics *metrics = NULL;
+	if (metrics_new(cfg.metrics_address, outputs_telemetry_stats, r.outs, &metrics, &err)) {
+		cli_error("%s", aerr_str(&err));
+		outputs_close(r.outs);
+		config_free(&cfg);
+		return 1;
+	}
+	struct service_out out = { outputs_message, outputs_line, outputs_health, r.outs, metrics };
 	if (service_new(&cfg, &out, &r.svc, &err)) {
 		cli_error("%s", aerr_str(&err));
+		metrics_free(metrics);
 		outputs_close(r.outs);
 		config_free(&cfg);
 		return 1;
@@ -149,6 +157,7 @@ int cmd_run(int argc, char **argv)
 	signal_loop(&r, &set);
 	pthread_join(th, NULL);
 	service_free(r.svc);
+	metrics_free(metrics);
 	outputs_close(r.outs);
 	config_free(&cfg);
 	return r.failed ? 1 : 0;

@@ -468,6 +468,20 @@ static int k_telemetry(struct pctx *c, const char *key, yaml_node_t *v, void *ob
 	return -ENOENT;
 }
 
+static int k_metrics(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
+{
+	struct config *cf = obj;
+
+	if (!strcmp(key, "address")) {
+		struct aerr e = { 0 };
+		int r = get_str(c, v, key, cf->metrics_address, sizeof(cf->metrics_address));
+		if (!r && cf->metrics_address[0] && cfgcheck_address(cf->metrics_address, &e))
+			return at(c, v, "'address' must be HOST:PORT: %s", e.msg);
+		return r;
+	}
+	return -ENOENT;
+}
+
 static int k_output(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 {
 	struct config *cf = obj;
@@ -492,6 +506,8 @@ static int k_output(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 	}
 	if (!strcmp(key, "telemetry"))
 		return walk_map(c, v, "telemetry", k_telemetry, cf);
+	if (!strcmp(key, "metrics"))
+		return walk_map(c, v, "metrics", k_metrics, cf);
 	return -ENOENT;
 }
 

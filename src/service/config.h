@@ -65,6 +65,7 @@ struct config {
 	char telemetry_address[CFG_STR];	/* empty: off */
 	char telemetry_tag[256];
 	enum telemetry_format telemetry_format;
+	char metrics_address[CFG_STR];		/* Prometheus listener; empty: off */
 	char user_data[CFG_STR];
 };
 

@@ -264,6 +264,16 @@ int outputs_health(void *ctx, char *buf, size_t cap)
 /* The service's own lines (started, monitoring, stopped, sinks failing and
  * recovering): on standard error, so that standard output holds only
  * JSON messages. */
+int outputs_telemetry_stats(void *ctx, struct telemetry_stats *out)
+{
+	struct outputs *o = ctx;
+
+	if (!o->tel)
+		return -1;
+	telemetry_stats(o->tel, out);
+	return 0;
+}
+
 void outputs_line(void *ctx, const char *text)
 {
 	char when[64];

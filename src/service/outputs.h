@@ -11,6 +11,7 @@
 
 #include "detect/activity.h"
 #include "service/config.h"
+#include "service/telemetry.h"
 
 struct outputs;
 
@@ -18,6 +19,8 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 /* service_out callbacks */
 void outputs_message(void *ctx, const struct activity *a, const char *json, size_t len);
 void outputs_line(void *ctx, const char *text);
+/* Telemetry's numbers; -1 when telemetry is off (for metrics). */
+int outputs_telemetry_stats(void *ctx, struct telemetry_stats *out);
 /* A sink's state changed since the last call: 1, a failure (the event log
  * cannot be written, the telemetry peer is unreachable, messages were
  * dropped), or 2, a recovery, with a line for it in buf; 0 when nothing

@@ -27,6 +27,7 @@ void svc_emit_rec(struct service *svc, const struct msg_source *src, const struc
 		pthread_mutex_lock(&svc->emit_mu);
 		svc->out.message(svc->out.ctx, &activities[r->id], b.data, b.len);
 		pthread_mutex_unlock(&svc->emit_mu);
+		metrics_message(svc->out.metrics, src->unique_id, &activities[r->id]);
 	}
 	buf_free(&b);
 }
@@ -175,6 +176,7 @@ static struct system *system_add(struct service *svc, const struct sys_config *c
 	}
 	s->dcfg.sbom = s->sbom.nfiles ? &s->sbom : NULL;
 	svc->sys[svc->nsys++] = s;
+	metrics_systems(svc->out.metrics, (unsigned)svc->nsys);
 	return s;
 }
 
@@ -270,6 +272,7 @@ static void reap(struct service *svc)
 			 s->vm_pid);
 		system_free(s);
 		svc->sys[i] = svc->sys[--svc->nsys];
+		metrics_systems(svc->out.metrics, (unsigned)svc->nsys);
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include "detect/activity.h"
 #include "service/config.h"
+#include "service/metrics.h"
 
 struct service_out {
 	/* a finished message (JSON, no newline) of the given activity */
@@ -22,6 +23,7 @@ struct service_out {
 	 * described in buf; 0 when nothing changed */
 	int (*health)(void *ctx, char *buf, size_t cap);
 	void *ctx;
+	struct metrics *metrics;	/* may be NULL */
 };
 
 struct service;

@@ -230,6 +230,7 @@ static int scan_once(struct system *s)
 
 	if (!cur)
 		return 0;
+	struct memsrc_stats before = s->k->mem->stats;
 	if (linux_scan(s->k, cur, on_collector_fail, s, &err)) {
 		svc_emit_sa(s->svc, &s->src, ACT_DETAILS_FAILED, "scan failed: %s", aerr_str(&err));
 		snapshot_free(cur);
@@ -250,6 +251,9 @@ static int scan_once(struct system *s)
 	alog_debug("%s: scan: %.1f ms, %zu processes, %llu threads, %zu TCP sockets",
 		   s->src.unique_id, (double)(cur->finished_ns - cur->started_ns) / 1e6,
 		   cur->nprocs, (unsigned long long)cur->nthreads, cur->nsocks);
+	metrics_scan(s->svc->out.metrics, s->src.unique_id, cur->finished_ns - cur->started_ns,
+		     s->k->mem->stats.reads - before.reads, s->k->mem->stats.bytes - before.bytes,
+		     cur->stats.bad_objects);
 	check_clock(s, &cur->workload);
 	check_limits(s, cur);
 	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
