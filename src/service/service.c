@@ -327,14 +327,17 @@ int service_run(struct service *svc)
 {
 	if (svc->discovering)
 		discover(svc, 0);	/* the VMs running now, opened before privileges go */
+	int failed = 0;
 	if (svc->cfg->user[0] && drop_privileges(svc)) {
 		service_stop(svc, 0);
+		failed = 1;
 		goto join;
 	}
 	for (size_t i = 0; i < svc->nsys; i++) {
 		if (!svc->sys[i]->started && system_start(svc->sys[i])) {
 			svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_FAILED, "cannot start a scanner thread");
 			service_stop(svc, 0);
+			failed = 1;
 			break;
 		}
 	}
@@ -351,6 +354,8 @@ join:
 	for (size_t i = 0; i < svc->nsys; i++)
 		if (svc->sys[i]->started)
 			pthread_join(svc->sys[i]->th, NULL);
+	if (failed)
+		return -1;
 	if (svc->graceful) {
 		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_SHUTDOWN, "stopped on request");
 		svc_line(svc, "argus stopped");
