@@ -48,10 +48,14 @@ class Inner:
         n = self.name
         self.pid = int(self.outer.check(f"/bin/nested/run-inner {n} {self.mem_mb}", timeout=30))
         # the relay: requests appended to NAME.in reach the inner's ttyS1
-        self.outer.check(f": >/tmp/{n}.in; : >/tmp/{n}.out; "
-                         f"for i in $(seq 100); do [ -S /tmp/{n}.sock ] && break; sleep 0.05; done; "
-                         f"setsid sh -c 'tail -f /tmp/{n}.in | socat - UNIX-CONNECT:/tmp/{n}.sock "
-                         f">>/tmp/{n}.out' </dev/null >/dev/null 2>&1 &")
+        # (files of its own for each start: nothing of an earlier relay mixes in)
+        self._starts = getattr(self, "_starts", 0) + 1
+        self._f = f"/tmp/{n}.{self._starts}"
+        self._relay = int(self.outer.check(
+            f": >{self._f}.in; : >{self._f}.out; "
+            f"for i in $(seq 100); do [ -S /tmp/{n}.sock ] && break; sleep 0.05; done; "
+            f"setsid sh -c 'tail -f {self._f}.in | socat - UNIX-CONNECT:/tmp/{n}.sock "
+            f">>{self._f}.out' </dev/null >/dev/null 2>&1 & echo $!"))
         deadline = t0 + timeout
         while True:
             try:
@@ -69,7 +73,7 @@ class Inner:
 
     def stop(self):
         if self.pid:
-            self.outer.run(f"kill -9 {self.pid}; pkill -f 'UNIX-CONNECT:/tmp/{self.name}.sock'; "
+            self.outer.run(f"kill -9 {self.pid}; kill -9 -- -{self._relay}; "
                            f"for i in $(seq 100); do kill -0 {self.pid} 2>/dev/null || break; "
                            f"sleep 0.05; done")
             self.pid = None
@@ -78,12 +82,12 @@ class Inner:
         self._seq += 1
         seq = self._seq
         line = f"{verb} {seq} {base64.b64encode(cmd.encode()).decode()}"
-        self.outer.check(f"echo '{line}' >>/tmp/{self.name}.in")
+        self.outer.check(f"echo '{line}' >>{self._f}.in")
         deadline = time.monotonic() + timeout
         while True:
             # on a copy (a prefix of what socat wrote): its last line is
             # whole only when the copy ends in a newline
-            out = self.outer.check(f"f=/tmp/{self.name}.out; cp $f $f.copy; "
+            out = self.outer.check(f"f={self._f}.out; cp $f $f.copy; "
                                    f"[ -z \"$(tail -c1 $f.copy)\" ] || sed -i '$d' $f.copy; "
                                    f"grep '^OK {seq} ' $f.copy || true")
             for raw in out.splitlines():

@@ -78,6 +78,16 @@ def test_no_such_guest(nested):
     assert p.returncode == 1 and "no VM nope runs there (1 VM found)" in p.stderr, p.stderr
 
 
+def test_guests_lists_the_inner_vm(nested):
+    outer, inner = nested
+    out = run_argus("guests", "--source", f"qemu:{outer.ram_path}").stdout
+    lines = out.splitlines()
+    assert f"{inner.pid}\tinner1\t-" in lines, out
+    # q35 with 128 MiB: all of it from guest-physical 0, in the VMM's memory
+    i = lines.index(f"{inner.pid}\tinner1\t-")
+    assert lines[i + 1].startswith("\tguest-physical 0x0-0x8000000 at 0x"), out
+
+
 class Named:
     name = "inner1"
 
@@ -118,3 +128,4 @@ def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
                             timeout=15), "a process born in the second inner guest was not seen"
     finally:
         svc.stop(check_alerts=False)
+
