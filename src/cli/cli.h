@@ -19,6 +19,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_regions(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_sbom(int argc, char **argv);
+int cmd_guests(int argc, char **argv);
 
 /* Print "argus: " + message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

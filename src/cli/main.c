@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "info", cmd_info, "show what argus finds in a memory source (kernel, KASLR, BTF...)" },
 	{ "ps", cmd_ps, "list the guest's processes (and threads) from its memory" },
 	{ "scan", cmd_scan, "scan once: workload, processes, files, sockets, memory, history" },
+	{ "guests", cmd_guests, "list the VMs a machine runs (read one as --source guest:NAME@SRC)" },
 	{ "dump", cmd_dump, "acquire a memory image (raw, LiME or ELF) from a source" },
 	{ "sbom", cmd_sbom, "record an image's ELF files and entrypoints (for attestation alerts)" },
 	{ "regions", cmd_regions, "write a memory-regions map from /proc/iomem text" },

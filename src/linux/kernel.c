@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 
+#include <string.h>
+
+#include "linux/guests.h"
 #include "linux/pagecache.h"
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
@@ -15,6 +18,8 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 	int ret;
 
 	*out = NULL;
+	if (!o->mem && o->source && !strncmp(o->source, "guest:", 6))
+		return linux_open_guest_kernel(o, out, err);
 	k = calloc(1, sizeof(*k));
 	if (!k) {
 		memsrc_close(o->mem);
@@ -47,6 +52,7 @@ void kernel_close(struct kernel *k)
 	linux_hash_memo_free(k);
 	profile_free(k->prof);
 	memsrc_close(k->mem);
+	kernel_close(k->host);
 	free(k);
 }
 

@@ -28,7 +28,9 @@ struct klimits {
 #define KLIMITS_DEFAULT { 4096, 32768, 262144, 65536, 1048576 }
 
 struct kernel_opts {
-	const char *source;
+	const char *source;		/* a memsrc spec, or "guest:SEL@SPEC": the VM
+					 * SEL (-name or VMM pid) that SPEC's machine
+					 * runs (linux/guests.h) */
 	const char *regions;
 	const char *profile;		/* "auto" or an ISF path */
 	profile_event_fn event;
@@ -44,6 +46,9 @@ struct kernel {
 	struct vas kvas;
 	struct klimits limits;
 	struct hash_memo *hmemo;	/* file hashes by content, across scans */
+	struct kernel *host;		/* a guest's ("guest:SEL@SPEC"): the machine
+					 * that runs it, whose memory mem reads
+					 * through; closed after it */
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);

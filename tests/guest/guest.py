@@ -65,7 +65,7 @@ class Guest:
 
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
                  arch=None, ram="file", machine="q35", uuid=None, disk=None,
-                 disk_bad_sectors=()):
+                 disk_bad_sectors=(), initrd="initrd.gz", add_files=None):
         """ram: "file", a shared RAM file argus reads as qemu:PATH (the
         default); the others are VMs as they come, read as vm:PID: "anon"
         (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
@@ -89,6 +89,11 @@ class Guest:
         self.progs = progs
         self.disk = disk        # a raw disk image, attached read-only, mounted at DISK_MOUNT
         self.disk_bad_sectors = tuple(disk_bad_sectors)  # 512-byte sectors whose reads fail (EIO)
+        # x86-64: the initramfs's file name in the kernel's cache directory,
+        # and add_files(kdir, progs), called before it is built, may add
+        # files to the progs directory (which lands in /bin)
+        self.initrd_name = initrd
+        self.add_files = add_files
         self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), name)
         self.ram_path = f"/dev/shm/argus-{name}.ram"
         self._ctl = None
@@ -173,12 +178,14 @@ class Guest:
             env["ARGUS_KERNEL_PKG"] = self.kernel_pkg
         kdir = subprocess.run([os.path.join(HERE, "fetch.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
-        initrd = os.path.join(kdir, "initrd.gz")
+        initrd = os.path.join(kdir, self.initrd_name)
         progs = self.progs or os.path.join(kdir, "progs")
         subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True)
         if not self.kernel_pkg:
             # the test rootkit, against the default kernel's headers
             subprocess.run([os.path.join(HERE, "kmod", "build.sh"), progs], check=True)
+        if self.add_files:
+            self.add_files(kdir, progs)
         env["ARGUS_GUEST_PROGS"] = progs
         subprocess.run([os.path.join(HERE, "mkinitrd.sh"), kdir, initrd], env=env, check=True)
         return os.path.join(kdir, "vmlinuz"), initrd

@@ -1,0 +1,51 @@
+/* guests.h - the virtual machines a monitored host runs, read from the
+ * host's own memory.
+ *
+ * A VMM process (QEMU/KVM: qemu-system-*, qemu-kvm) keeps its guest's RAM
+ * in its own virtual memory.  From one scan of the host (tasks and their
+ * memory areas), each such process's command line (read from its memory)
+ * and memory areas give the guest-physical layout (memsrc/vmlayout.c: the
+ * RAM blocks, anonymous RAM found by size and QEMU's MADV_DONTFORK, which
+ * the kernel keeps as VM_DONTCOPY), and its page tables take each
+ * host-virtual address to host-physical memory.  That is the layout a VMM
+ * has whether it runs with KVM or without; KVM's own memslots (struct kvm
+ * in the kvm module, whose types are in the module's BTF, not vmlinux's)
+ * are not read.
+ *
+ * Everything comes from the host's memory: hostile input, bounded and
+ * checked. */
+#ifndef ARGUS_GUESTS_H
+#define ARGUS_GUESTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linux/kernel.h"
+
+struct linux_guest {
+	int32_t pid;		/* the VMM process, in the host */
+	uint64_t task, mm;	/* its task_struct and mm_struct */
+	char name[128];		/* -name, or "qemu-PID" */
+	char uuid[40];		/* -uuid, "" if none */
+	struct mem_range *ranges;	/* guest-physical -> host-virtual */
+	size_t nranges;
+	char error[256];	/* why there is no layout ("" when there is) */
+};
+
+/* The VMs in s, a scan of k with tasks and memory areas collected.
+ * *out is freed with linux_guests_free. */
+int linux_find_guests(struct kernel *k, const struct snapshot *s, struct linux_guest **out,
+		      size_t *n, struct aerr *err);
+void linux_guests_free(struct linux_guest *g, size_t n);
+
+/* A memory source reading g's RAM through its VMM's page tables in k's
+ * memory; k must outlive it.  Each scan's check (kernel_scan_begin) starts
+ * a new scan of k too and fails once the VMM is gone. */
+int linux_guest_memsrc(struct kernel *k, const struct linux_guest *g, const char *name,
+		       struct memsrc **out, struct aerr *err);
+
+/* kernel_open() for a source "guest:SEL@SPEC": the VM SEL (its name, or
+ * the VMM's pid) that the machine read from SPEC runs. */
+int linux_open_guest_kernel(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
+
+#endif

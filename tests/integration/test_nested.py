@@ -1,0 +1,131 @@
+"""Guests inside a monitored host: a test guest (the outer, QEMU TCG with
+AMD SVM emulated) runs a KVM guest of its own (the inner), and argus, given
+only the outer guest's RAM file, finds the inner guest in the outer
+kernel's memory (its QEMU process: command line, memory areas, page
+tables) and reads the inner kernel through it: `guest:NAME@qemu:OUTER.ram`.
+
+The inner guest's processes must match its own /proc (argus-truth, run
+inside it through a relay in the outer guest); a reverse shell started in
+it is alerted by the service, its QEMU stopping is told, and a second
+inner guest of the same name is picked up.  The outer guest stopped dead
+once in 13 boots while an inner one started (GUEST.md): one retry.
+"""
+import time
+
+import pytest
+
+from conftest import Service, run_argus
+from guest import GuestError
+from nested import Inner, outer_guest
+from test_ps import argus_ps, compare, truth
+
+SLEEP = "500ms"
+
+
+def boot(tag):
+    outer = outer_guest(f"nest{tag}")
+    t0 = time.monotonic()
+    outer.start(timeout=120)
+    outer_s = time.monotonic() - t0
+    inner = Inner(outer, "inner1").start(timeout=90)
+    print(f"outer ready in {outer_s:.1f} s, inner in {inner.boot_seconds:.1f} s")
+    return outer, inner
+
+
+@pytest.fixture(scope="module")
+def nested():
+    import os
+    tag = os.getpid()
+    try:
+        outer, inner = boot(tag)
+    except GuestError as e:
+        print(f"nested guests did not come up ({e}); once more")
+        outer_guest(f"nest{tag}").stop()
+        outer, inner = boot(tag)
+    try:
+        yield outer, inner
+    finally:
+        inner.stop()
+        outer.stop()
+
+
+def source(outer, sel="inner1"):
+    return f"guest:{sel}@qemu:{outer.ram_path}"
+
+
+def test_inner_processes_match_its_proc(nested):
+    outer, inner = nested
+    marker = inner.spawn("exec sleep 4242")
+    before = truth(inner)
+    seen = argus_ps(source(outer))
+    after = truth(inner)
+    bad, churn = compare(before, seen, after)
+    assert not bad, "\n".join(bad)
+    assert seen[marker]["name"] == "sleep", seen.get(marker)
+    assert seen[1]["name"] == "argus-ctl"
+    # the inner guest's list, not the outer's: the outer's QEMU is not in it
+    vmm = inner.pid
+    outer_ps = argus_ps(f"qemu:{outer.ram_path}")
+    assert outer_ps[vmm]["name"].startswith("qemu-system"), outer_ps.get(vmm)
+    assert vmm not in seen or not seen[vmm]["name"].startswith("qemu-system")
+    # by its VMM's pid as well
+    assert set(argus_ps(source(outer, str(vmm)))) >= set(before) & set(after)
+
+
+def test_no_such_guest(nested):
+    outer, _ = nested
+    p = run_argus("ps", "--source", source(outer, "nope"), check=False)
+    assert p.returncode == 1 and "no VM nope runs there (1 VM found)" in p.stderr, p.stderr
+
+
+def test_guests_lists_the_inner_vm(nested):
+    outer, inner = nested
+    out = run_argus("guests", "--source", f"qemu:{outer.ram_path}").stdout
+    lines = out.splitlines()
+    assert f"{inner.pid}\tinner1\t-" in lines, out
+    # q35 with 128 MiB: all of it from guest-physical 0, in the VMM's memory
+    i = lines.index(f"{inner.pid}\tinner1\t-")
+    assert lines[i + 1].startswith("\tguest-physical 0x0-0x8000000 at 0x"), out
+
+
+class Named:
+    name = "inner1"
+
+
+def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
+    outer, inner = nested
+    svc = Service(tmp_path, Named, sleep=SLEEP, source=source(outer))
+    try:
+        since = svc.mark()
+        pid = inner.spawn("exec sleep 31")
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Process Created" and
+                            m["activity_data"]["process_details"]["process_id"] == pid,
+                            timeout=15), "a process born in the inner guest was not seen"
+        inner.spawn("sleep 1000 | socat TCP-LISTEN:4460,reuseaddr -")
+        time.sleep(1)
+        inner.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4460 0>&1'")
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Reverse Shell Detected",
+                            timeout=20), "the reverse shell in the inner guest was not alerted"
+        svc.expect_alerts(since, ("Reverse Shell Detected", None, 1))
+
+        # its QEMU stops: told
+        inits = sum(m["activity_data"]["name"] == "Host Initialization Successful"
+                    for m in svc.messages)
+        inner.stop()
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Details Gathering Failed"
+                            and "is gone" in m["activity_data"]["system_activity_details"]
+                            ["description"], timeout=20), "the inner guest's end was not told"
+        # a second inner guest of the same name: found and monitored
+        inner.start(timeout=90)
+        assert len(svc.wait_for(lambda m: m["activity_data"]["name"] ==
+                                "Host Initialization Successful", timeout=90,
+                                count=inits + 1)) > inits, \
+            "the second inner guest was not picked up"
+        time.sleep(2 * svc.sleep_s)
+        pid = inner.spawn("exec sleep 32")
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Process Created" and
+                            m["activity_data"]["process_details"]["process_id"] == pid,
+                            timeout=15), "a process born in the second inner guest was not seen"
+    finally:
+        svc.stop(check_alerts=False)
+
