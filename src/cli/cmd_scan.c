@@ -161,6 +161,16 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	jw_key(&w, "bpf_programs");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < s->nbpf; i++) {
+		jw_obj_begin(&w);
+		attrs_bpf(&w, &s->bpf[i]);
+		if (s->bpf[i].pid >= 0)
+			jw_kint(&w, "process_id", s->bpf[i].pid);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "duration_ns", ns);
@@ -174,6 +184,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
 	jw_kuint(&w, "strings_truncated", s->stats.truncated);
 	jw_kuint(&w, "pid_idr_tasks", s->idr_tasks);
+	jw_kbool(&w, "bpf_programs_complete", s->bpf_complete);
 	jw_kstr(&w, "kernel_module_views", s->kmods_status == SNAP_KMODS_COMPLETE ? "complete" :
 		s->kmods_status == SNAP_KMODS_LISTED ? "modules list only" :
 		s->kmods_status == SNAP_KMODS_PARTIAL ? "incomplete" : "not read");

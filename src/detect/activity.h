@@ -62,6 +62,10 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_WARNING, SEV_HIGH, SEV_ERROR,
 	X(KMOD_LOADED, EVENT, INFO, "Kernel Module Loaded", "kernel_module_loaded", 1) \
 	X(KMOD_UNLOADED, EVENT, INFO, "Kernel Module Unloaded", "kernel_module_unloaded", 1) \
 	X(KMOD_HIDDEN, ALERT, HIGH, "Kernel Module Hidden", "kernel_module_hidden", 1) \
+	/* BPF programs (issue 14) */ \
+	X(BPF_LOADED, EVENT, INFO, "BPF Program Loaded", "bpf_program_loaded", 1) \
+	X(BPF_UNLOADED, EVENT, INFO, "BPF Program Unloaded", "bpf_program_unloaded", 1) \
+	X(BPF_TAMPERING, ALERT, HIGH, "BPF Program Tampering Helper", "bpf_program_tampering_helper", 1) \
 	/* 10.10 system activities */ \
 	X(SVC_INIT_STARTED, SYSTEM_ACTIVITY, INFO, "Service Initialization Started", NULL, 1) \
 	X(SVC_INIT_OK, SYSTEM_ACTIVITY, INFO, "Service Initialization Successful", NULL, 1) \

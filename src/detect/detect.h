@@ -41,6 +41,7 @@ struct act_rec {
 	const struct snap_elf *elf;	/* attestation: the file judged */
 	const struct snap_hash *hash;	/* content change: the file's new hashes */
 	const struct snap_kmod *kmod;	/* a loadable kernel module */
+	const struct snap_bpf *bpf;	/* a BPF program */
 };
 
 typedef void (*act_emit_fn)(void *ctx, const struct act_rec *r);
@@ -62,6 +63,7 @@ struct detect_state {
 	struct u64map interp;		/* content of the host's interpreters -> kind */
 	struct u64map fresh;		/* program images first judged last scan */
 	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
+	struct u64map bpf_alerted;	/* BPF program (address, id) keys alerted on */
 	int64_t last_status_ns;
 };
 
@@ -93,6 +95,10 @@ void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 
 /* Kernel modules (kmod.c): Loaded / Unloaded from the difference of the
  * modules lists, Hidden from the views of one scan and the last. */
+/* BPF programs (bpf.c): Loaded / Unloaded, and Tampering Helper on first
+ * sight. */
+void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
+		const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
 void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
 		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
 

@@ -15,16 +15,12 @@
 #include "linux/kernel.h"
 #include "linux/walk.h"
 
-#define XA_SLOTS 64
-#define XA_MAX_DEPTH 12
-#define XA_MAX_NODES 65536
 #define PF_EXITING 0x00000004u
 
 struct idr_walk {
 	struct kernel *k;
 	struct snapshot *s;
 	struct u64map known;	/* task addresses of the task walk */
-	uint32_t nodes, entries, max_entries;
 	uint64_t *found;	/* hidden leaders' task addresses */
 	size_t nfound, capfound;
 };
@@ -58,34 +54,15 @@ static void one_pid(struct idr_walk *w, uint64_t pid)
 	w->found[w->nfound++] = task;
 }
 
-static void visit(struct idr_walk *w, uint64_t e, int depth)
+static void on_pid(void *ctx, uint64_t pid)
 {
-	const struct koffsets *o = &w->k->prof->off;
-	uint64_t slots[XA_SLOTS];
-
-	if (!e)
-		return;
-	if ((e & 3) == 0) {			/* a struct pid */
-		if (kptr_ok(e) && ++w->entries <= w->max_entries)
-			one_pid(w, e);
-		return;
-	}
-	if ((e & 3) != 2 || e < 4096)		/* value, sibling or retry entry */
-		return;
-	uint64_t node = e - 2;
-	if (depth > XA_MAX_DEPTH || ++w->nodes > XA_MAX_NODES || !kptr_ok(node) ||
-	    vas_read(&w->k->kvas, node + (uint64_t)o->xa_node__slots.off, slots, sizeof(slots), NULL)) {
-		w->s->stats.bad_objects++;
-		return;
-	}
-	for (int i = 0; i < XA_SLOTS; i++)
-		visit(w, slots[i], depth + 1);
+	one_pid(ctx, pid);
 }
 
 int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct koffsets *o = &k->prof->off;
-	struct idr_walk w = { .k = k, .s = s, .max_entries = k->limits.processes * 8 };
+	struct idr_walk w = { .k = k, .s = s };
 
 	if (!k->prof->sym.init_pid_ns || !o->pid_namespace__idr.present || !o->idr__idr_rt.present)
 		return aerr_set(err, ENOENT, "the pid IDR is not in this kernel's profile");
@@ -103,7 +80,10 @@ int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
 		u64map_put(&w.known, s->procs[i].task, 1);
 	uint64_t xa = k->prof->sym.init_pid_ns + (uint64_t)o->pid_namespace__idr.off +
 		      (uint64_t)o->idr__idr_rt.off;
-	visit(&w, kernel_field(k, xa, &o->xarray__xa_head), 0);
+	struct xa_walk xw = { .as = &k->kvas, .slots_off = o->xa_node__slots.off,
+			      .max_entries = k->limits.processes * 8, .entry = on_pid, .ctx = &w };
+	xa_walk(&xw, kernel_field(k, xa, &o->xarray__xa_head));
+	s->stats.bad_objects += xw.bad;
 	u64map_free(&w.known);
 	if (w.nfound) {
 		s->hidden = arena_alloc(&s->arena, w.nfound * sizeof(*s->hidden));

@@ -81,6 +81,10 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err);
+/* realtime - boottime (ns), from the timekeeper's offsets; 0 unknown */
+int64_t linux_boot_to_real(struct kernel *k);
+/* loaded BPF programs (bpf.c) */
+int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* Decode one task (a thread-group leader) into p, as the task walk does. */
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 

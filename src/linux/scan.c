@@ -17,6 +17,7 @@ static const struct collector {
 	{ "shell history", linux_collect_bash },
 	{ "hidden processes", linux_collect_hidden },
 	{ "kernel modules", linux_collect_modules },
+	{ "BPF programs", linux_collect_bpf },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

@@ -323,8 +323,7 @@ static int cmp_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-/* realtime - boottime, from the timekeeper's offsets */
-static int64_t boot_to_real(struct kernel *k)
+int64_t linux_boot_to_real(struct kernel *k)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t tk = k->prof->sym.shadow_timekeeper, real, boot;
@@ -356,7 +355,7 @@ int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, 
 		free(v);
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
-	c.boot_to_real = boot_to_real(k);
+	c.boot_to_real = linux_boot_to_real(k);
 	c.threads_left = k->limits.threads;
 	list_walk_init(&w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
 		       k->limits.processes);
@@ -421,7 +420,7 @@ int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, stru
 	c.buf = malloc(c.bufsize);
 	if (!c.buf)
 		return -ENOMEM;
-	c.boot_to_real = boot_to_real(k);
+	c.boot_to_real = linux_boot_to_real(k);
 	c.threads_left = 1024;
 	ret = fill_proc(&c, task, p, 1);
 	free(c.buf);

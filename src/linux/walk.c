@@ -2,6 +2,48 @@
 
 #include <string.h>
 
+#define XA_SLOTS 64
+#define XA_MAX_DEPTH 12
+#define XA_MAX_NODES 65536
+
+static void xa_visit(struct xa_walk *w, uint64_t e, int depth)
+{
+	uint64_t slots[XA_SLOTS];
+
+	if (!e || w->cut)
+		return;
+	if ((e & 3) == 0) {			/* a pointer entry */
+		if (!kptr_ok(e))
+			w->bad++;
+		else if (++w->entries > w->max_entries)
+			w->cut = 1;
+		else
+			w->entry(w->ctx, e);
+		return;
+	}
+	if ((e & 3) != 2 || e < 4096)		/* value, sibling or retry entry */
+		return;
+	uint64_t node = e - 2;
+	if (depth > XA_MAX_DEPTH || ++w->nodes > XA_MAX_NODES) {
+		w->cut = 1;
+		return;
+	}
+	if (!kptr_ok(node) || vas_read(w->as, node + (uint64_t)w->slots_off, slots, sizeof(slots),
+				       NULL)) {
+		w->bad++;
+		return;
+	}
+	for (int i = 0; i < XA_SLOTS; i++)
+		xa_visit(w, slots[i], depth + 1);
+}
+
+void xa_walk(struct xa_walk *w, uint64_t head)
+{
+	w->nodes = w->entries = w->bad = 0;
+	w->cut = 0;
+	xa_visit(w, head, 0);
+}
+
 void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max)
 {
 	memset(w, 0, sizeof(*w));

@@ -31,6 +31,21 @@ static inline int kptr_ok(uint64_t p)
 	return p >= 0xff00000000000000ULL && !(p & 7);
 }
 
+/* An xarray (an IDR's idr_rt): every pointer entry, depth first.  The walk
+ * is bounded (depth, nodes, entries); an unreadable or implausible node is
+ * skipped and counted in bad, a bound reached sets cut. */
+struct xa_walk {
+	struct vas *as;
+	int32_t slots_off;		/* offsetof(struct xa_node, slots) */
+	uint32_t max_entries;
+	void (*entry)(void *ctx, uint64_t e);
+	void *ctx;
+	uint32_t nodes, entries, bad;
+	int cut;
+};
+
+void xa_walk(struct xa_walk *w, uint64_t head);
+
 void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max);
 /* 1: *node is the next list_head (not the head), 0: done (see w->end). */
 int list_walk_next(struct list_walk *w, uint64_t *node);

@@ -315,6 +315,46 @@ static const char *kmod_state(uint32_t s)
 	}
 }
 
+static const char *bpf_type(uint32_t t)
+{
+	static const char *const names[] = {
+		"UNSPEC", "SOCKET_FILTER", "KPROBE", "SCHED_CLS", "SCHED_ACT", "TRACEPOINT", "XDP",
+		"PERF_EVENT", "CGROUP_SKB", "CGROUP_SOCK", "LWT_IN", "LWT_OUT", "LWT_XMIT",
+		"SOCK_OPS", "SK_SKB", "CGROUP_DEVICE", "SK_MSG", "RAW_TRACEPOINT",
+		"CGROUP_SOCK_ADDR", "LWT_SEG6LOCAL", "LIRC_MODE2", "SK_REUSEPORT",
+		"FLOW_DISSECTOR", "CGROUP_SYSCTL", "RAW_TRACEPOINT_WRITABLE", "CGROUP_SOCKOPT",
+		"TRACING", "STRUCT_OPS", "EXT", "LSM", "SK_LOOKUP", "SYSCALL", "NETFILTER",
+	};
+	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "UNKNOWN";
+}
+
+void attrs_bpf(struct jw *w, const struct snap_bpf *b)
+{
+	char buf[80];
+
+	jw_kuint(w, "bpf_program_id", b->id);
+	jw_kstr(w, "bpf_program_type", bpf_type(b->type));
+	jw_kstr(w, "bpf_program_name", b->name ? b->name : "");
+	jw_kstr(w, "bpf_program_tag", b->tag);
+	if (b->attach)
+		jw_kstr(w, "bpf_program_attach_point", b->attach);
+	jw_kuint(w, "bpf_program_instructions", b->len);
+	if (b->load_realtime_ns > 0) {
+		iso8601_ns(b->load_realtime_ns, buf, sizeof(buf));
+		jw_kstr(w, "bpf_program_load_time_iso_8601_ns", buf);
+	}
+	if (b->uid >= 0)
+		jw_kint(w, "bpf_program_user_id", b->uid);
+	snprintf(buf, sizeof(buf), "%s%s%s", b->helpers & SNAP_BPF_WRITES_USER ?
+		 "bpf_probe_write_user" : "", b->helpers == (SNAP_BPF_WRITES_USER |
+		 SNAP_BPF_OVERRIDES_RETURN) ? "," : "",
+		 b->helpers & SNAP_BPF_OVERRIDES_RETURN ? "bpf_override_return" : "");
+	jw_kstr(w, "bpf_program_tampering_helpers", buf);
+	jw_kbool(w, "bpf_program_instructions_read", b->insns_read);
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)b->addr);
+	jw_kstr(w, "bpf_program_address", buf);
+}
+
 void attrs_kmod_views(uint8_t views, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",

@@ -26,6 +26,8 @@ void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hi
 
 /* modules.c's records: a loadable kernel module */
 void attrs_kmod(struct jw *w, const struct snap_kmod *m);
+/* a BPF program's attributes (bpf_program_*) */
+void attrs_bpf(struct jw *w, const struct snap_bpf *b);
 /* a module's views, "modules list, sysfs (module_kset), mod_tree" */
 void attrs_kmod_views(uint8_t views, char *out, size_t cap);
 

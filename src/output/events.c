@@ -144,6 +144,11 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 		jw_obj_begin(&w);
 		jw_kstr(&w, "process_container_id", r->container_id);
 		jw_obj_end(&w);
+	} else if (r->bpf) {
+		jw_key(&w, "bpf_program_details");
+		jw_obj_begin(&w);
+		attrs_bpf(&w, r->bpf);
+		jw_obj_end(&w);
 	} else if (r->kmod) {
 		jw_key(&w, "kernel_module_details");
 		jw_obj_begin(&w);

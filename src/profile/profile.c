@@ -32,6 +32,7 @@ static const struct field_spec field_specs[] = {
 	KFIELDS_MM(KF_SPEC)
 	KFIELDS_NS(KF_SPEC)
 	KFIELDS_KMOD(KF_SPEC)
+	KFIELDS_BPF(KF_SPEC)
 };
 #undef KF_SPEC
 

@@ -147,6 +147,13 @@ struct kfield {
 	X(kobject, entry) X(kset, list) X(rb_root, rb_node) \
 	X(rb_node, __rb_parent_color) X(rb_node, rb_right) X(rb_node, rb_left)
 
+/* BPF programs (bpf.c): the program IDR's entries */
+#define KFIELDS_BPF(X) \
+	X(bpf_prog, type) X(bpf_prog, len) X(bpf_prog, tag) X(bpf_prog, aux) \
+	X(bpf_prog, insnsi) X(bpf_prog, jited) X(bpf_prog_aux, id) X(bpf_prog_aux, name) \
+	X(bpf_prog_aux, attach_func_name) X(bpf_prog_aux, load_time) \
+	X(bpf_prog_aux, user) X(user_struct, uid)
+
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
 	KFIELDS_TASK(KF_DECL)
@@ -155,6 +162,7 @@ struct koffsets {
 	KFIELDS_MM(KF_DECL)
 	KFIELDS_NS(KF_DECL)
 	KFIELDS_KMOD(KF_DECL)
+	KFIELDS_BPF(KF_DECL)
 	uint64_t size_task_struct;
 	uint64_t size_upid;
 	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
@@ -170,7 +178,8 @@ struct koffsets {
 	X(vmemmap_base) X(vmalloc_base) X(linux_banner) X(jiffies_64) \
 	X(__start_BTF) X(__stop_BTF) X(init_net) X(net_namespace_list) \
 	X(shadow_timekeeper) X(tk_core) X(init_top_pgt) X(swapper_pg_dir) \
-	X(_stext) X(_text) X(_end) X(modules) X(module_kset) X(mod_tree)
+	X(_stext) X(_text) X(_end) X(modules) X(module_kset) X(mod_tree) \
+	X(prog_idr) X(__bpf_call_base) X(bpf_probe_write_user) X(bpf_override_return)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

@@ -210,6 +210,26 @@ struct snap_kmod {
 	uint64_t taints;	/* module->taints: TAINT_* bits */
 };
 
+/* A loaded BPF program (bpf.c), from the kernel's program IDR. */
+#define SNAP_BPF_WRITES_USER 1		/* calls bpf_probe_write_user */
+#define SNAP_BPF_OVERRIDES_RETURN 2	/* calls bpf_override_return */
+
+struct snap_bpf {
+	uint64_t addr;		/* struct bpf_prog */
+	uint32_t id;		/* the id bpftool shows */
+	uint32_t type;		/* enum bpf_prog_type */
+	uint32_t len;		/* instructions */
+	char tag[17];		/* hex, as bpftool prints it */
+	const char *name;	/* aux->name, may be "" */
+	const char *attach;	/* aux->attach_func_name, or NULL */
+	uint64_t load_time_ns;	/* aux->load_time: boot time, ns */
+	int64_t load_realtime_ns;	/* the same as wall-clock time, 0 unknown */
+	int64_t uid;		/* the loading user, -1 unknown */
+	int32_t pid;		/* a process holding a descriptor of it, -1 none */
+	uint8_t helpers;	/* SNAP_BPF_* */
+	uint8_t insns_read;	/* every instruction was read */
+};
+
 /* How far the module views were read. */
 enum snap_kmods_status {
 	SNAP_KMODS_NONE,	/* not walked (no profile support, or not yet) */
@@ -247,6 +267,10 @@ struct snapshot {
 	struct snap_kmod *kmods;
 	size_t nkmods;
 	int kmods_status;	/* enum snap_kmods_status */
+	/* BPF programs, sorted by id; bpf_complete: the IDR was walked whole */
+	struct snap_bpf *bpf;
+	size_t nbpf;
+	int bpf_complete;
 	struct snap_workload workload;
 	struct snap_stats stats;
 	uint64_t started_ns, finished_ns;	/* CLOCK_MONOTONIC */

@@ -403,6 +403,56 @@ static void test_history(void **state)
 	assert_int_equal(detect_history_new(&a, &b), 0);
 }
 
+/* BPF programs: a tampering helper alerted at first sight (the first scan
+ * too), once while the program stays; loaded/unloaded only between two
+ * whole reads of the program IDR. */
+static void progs(struct snapshot *s, int n, uint8_t helpers, int complete)
+{
+	s->bpf = arena_alloc(&s->arena, (size_t)(n ? n : 1) * sizeof(*s->bpf));
+	memset(s->bpf, 0, (size_t)(n ? n : 1) * sizeof(*s->bpf));
+	s->nbpf = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		s->bpf[i].addr = 0xffffc90000100000ULL + (uint64_t)i * 0x1000;
+		s->bpf[i].id = (uint32_t)i + 1;
+		s->bpf[i].pid = -1;
+		s->bpf[i].helpers = i == n - 1 ? helpers : 0;
+	}
+	s->bpf_complete = complete;
+}
+
+static void test_bpf(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(1), *b = scan(1), *c = scan(1), *d = scan(1);
+	progs(a, 2, SNAP_BPF_WRITES_USER, 1);	/* loaded before argus started */
+	progs(b, 2, SNAP_BPF_WRITES_USER, 1);
+	progs(c, 3, 0, 0);			/* a third, the IDR read in part */
+	progs(d, 1, 0, 1);			/* the writer and the third gone */
+	struct got g = diff(NULL, a, &st, 1 * NS);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 0);
+	g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 0);
+	g = diff(b, c, &st, 3 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED] + g.n[ACT_BPF_UNLOADED], 0);
+	g = diff(c, d, &st, 4 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED] + g.n[ACT_BPF_UNLOADED], 0);	/* c was partial */
+	g = diff(a, d, &st, 5 * NS);
+	assert_int_equal(g.n[ACT_BPF_UNLOADED], 1);
+	assert_int_equal(st.bpf_alerted.len, 0);	/* the writer's state died with it */
+	g = diff(d, b, &st, 6 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);	/* back: news again */
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(c);
+	snapshot_free(d);
+	detect_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_shell_by_content),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_bpf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

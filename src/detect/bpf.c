@@ -1,0 +1,100 @@
+/* bpf.c - BPF programs: loaded, unloaded, and the helpers rootkits use.
+ *
+ * A program is (struct bpf_prog address, id).  Loaded: in the program IDR
+ * now and not in the last scan; Unloaded: the reverse.  Compared only when
+ * the IDR was walked whole in both scans (snapshot.bpf_complete).
+ *
+ * Tampering helper (alert): the program calls bpf_probe_write_user (it can
+ * rewrite memory a process is about to read: a syscall's result, a
+ * directory listing, a file's content) or bpf_override_return (it can make
+ * a kernel function return what it wants: hide, deny, fake success).
+ * Legitimate tracing needs neither; the kernel itself warns when the
+ * first is loaded.  Judged on every program whenever it is first seen,
+ * the first scan included: a program loaded before argus started counts.
+ * Reported once per program while it stays loaded.
+ */
+#include "detect/detect.h"
+
+static uint64_t key(const struct snap_bpf *b)
+{
+	return detect_mix(b->addr, b->id);
+}
+
+static void fire(const struct detect_cfg *cfg, act_emit_fn emit, void *ctx, enum activity_id id,
+		 const struct snapshot *s, const struct snap_bpf *b, const char *detail)
+{
+	struct act_rec r = { .id = id, .snap = s, .bpf = b, .detail = detail };
+
+	if (b->pid >= 0)
+		r.proc = snapshot_find(s, b->pid);
+	if (cfg->enabled[id])
+		emit(ctx, &r);
+}
+
+static void loaded_unloaded(const struct snapshot *prev, const struct snapshot *cur,
+			    const struct detect_cfg *cfg, act_emit_fn emit, void *ctx)
+{
+	struct u64map m;
+
+	u64map_init(&m);
+	for (size_t i = 0; i < prev->nbpf; i++)
+		u64map_put(&m, key(&prev->bpf[i]), i + 1);
+	for (size_t i = 0; i < cur->nbpf; i++) {
+		if (u64map_get(&m, key(&cur->bpf[i]), NULL))
+			u64map_put(&m, key(&cur->bpf[i]), 0);
+		else
+			fire(cfg, emit, ctx, ACT_BPF_LOADED, cur, &cur->bpf[i], NULL);
+	}
+	for (size_t i = 0; i < prev->nbpf; i++) {
+		uint64_t v;
+		if (u64map_get(&m, key(&prev->bpf[i]), &v) && v)
+			fire(cfg, emit, ctx, ACT_BPF_UNLOADED, prev, &prev->bpf[i], NULL);
+	}
+	u64map_free(&m);
+}
+
+static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
+		      struct detect_state *st, act_emit_fn emit, void *ctx)
+{
+	static const char *const why[4] = {
+		[SNAP_BPF_WRITES_USER] = "calls bpf_probe_write_user: it can rewrite what a "
+			"process reads from the kernel",
+		[SNAP_BPF_OVERRIDES_RETURN] = "calls bpf_override_return: it can make a kernel "
+			"function return what it wants",
+		[SNAP_BPF_WRITES_USER | SNAP_BPF_OVERRIDES_RETURN] = "calls bpf_probe_write_user "
+			"and bpf_override_return: it can rewrite what processes read and what "
+			"kernel functions return",
+	};
+	struct u64map live;
+
+	u64map_init(&live);
+	for (size_t i = 0; i < cur->nbpf; i++) {
+		const struct snap_bpf *b = &cur->bpf[i];
+		u64map_put(&live, key(b), 1);
+		uint8_t h = b->helpers & (SNAP_BPF_WRITES_USER | SNAP_BPF_OVERRIDES_RETURN);
+		if (!h || u64map_get(&st->bpf_alerted, key(b), NULL))
+			continue;
+		fire(cfg, emit, ctx, ACT_BPF_TAMPERING, cur, b, why[h]);
+		u64map_put(&st->bpf_alerted, key(b), 1);
+	}
+	if (cur->bpf_complete) {	/* forget programs gone: state dies with them */
+		struct u64map kept;
+		u64map_init(&kept);
+		for (size_t i = 0; i < st->bpf_alerted.cap; i++) {
+			uint64_t k = st->bpf_alerted.keys[i];
+			if (k && u64map_get(&live, k, NULL))
+				u64map_put(&kept, k, 1);
+		}
+		u64map_free(&st->bpf_alerted);
+		st->bpf_alerted = kept;
+	}
+	u64map_free(&live);
+}
+
+void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
+		const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx)
+{
+	tampering(cur, cfg, st, emit, ctx);
+	if (prev && prev->bpf_complete && cur->bpf_complete)
+		loaded_unloaded(prev, cur, cfg, emit, ctx);
+}
