@@ -237,6 +237,16 @@ module() {	# a stock module loaded, used and unloaded
 	count module "$n"
 }
 
+bpf() {	# a benign BPF program (a socket filter) loaded, held and let go of
+	local n=0
+	command -v bpfload >/dev/null || { count bpf skipped; return; }
+	while alive; do
+		bpfload filter benign_flt 5 >/dev/null && n=$((n + 1))
+		sleep 5
+	done
+	count bpf "$n"
+}
+
 zombies() {	# a parent that reaps its child late
 	local n=0
 	while alive; do
@@ -254,7 +264,7 @@ socat TCP6-LISTEN:8081,ipv6only=1,reuseaddr,fork EXEC:cat &
 echo6=$!
 sleep 1
 parts=(exec_storm cron_job web_clients one_shot_listener restarted_service idle_timeouts limits
-       interactive files containers module zombies)
+       interactive files containers module bpf zombies)
 pids=()
 for p in "${parts[@]}"; do
 	"$p" &

@@ -1,7 +1,7 @@
 """A guest doing what servers do (tests/guest/benign.sh: exec storms, a web
 server and its clients over IPv4 and IPv6, listeners closed and re-opened,
 many threads and fds, a bash user, logs written and rotated, crun
-containers, a stock kernel module loaded and unloaded) for
+containers, a stock kernel module loaded and unloaded, a BPF socket filter) for
 ARGUS_BENIGN_SECONDS (180 by default), watched by `argus run` with every
 event and alert of section 10 on, and an SBOM of the guest's own image.
 
@@ -39,7 +39,8 @@ MUST_SEE_EVENTS = {"Process Created", "Process Terminated", "Network Connection 
                    "File Descriptor Open", "File Descriptor Close",
                    "File Descriptor File Content Change", "New File Mapped", "File Unmapped",
                    "Process Memory Created", "Process Memory Terminated",
-                   "Shell Command Executed", "Container Started", "Container Terminated"}
+                   "Shell Command Executed", "Container Started", "Container Terminated",
+                   "BPF Program Loaded", "BPF Program Unloaded"}
 
 # the low limits: the idle guest has ~50 processes (most kernel threads); the
 # workload adds ~30 processes, 60 threads in one, 400 fds in one bash and
