@@ -11,6 +11,7 @@
 
 #define ALERTED_LONG 1
 #define ALERTED_EXCESSIVE 2
+#define REPORTED_EARLY 4	/* told Created while still in its handshake */
 
 /* how long after a program image is first seen its libraries may still be
  * being mapped (ld.so maps a dozen libraries in milliseconds on hardware,
@@ -375,6 +376,25 @@ static int unconnected(const struct snap_sock *c)
 	return c->state == 7 && !c->dport;	/* TCP_CLOSE */
 }
 
+/* SYN_SENT, SYN_RECV: a connection being made, caught mid-change.  It is
+ * told once it is made, or when it is still being made a scan later (a
+ * connect that hangs is an attempt worth telling). */
+static int handshake(const struct snap_sock *c)
+{
+	return c->state == 2 || c->state == 3;
+}
+
+/* Was this socket of the last scan told as Created? */
+static int was_told(struct dctx *d, const struct snap_sock *c)
+{
+	uint64_t v = 0;
+
+	if (!handshake(c))
+		return 1;
+	u64map_get(&d->st->conn_alerted, detect_conn_key(c), &v);
+	return (v & REPORTED_EARLY) != 0;
+}
+
 
 static int64_t first_seen(struct dctx *d, const struct snap_sock *c)
 {
@@ -418,8 +438,11 @@ static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct
 	struct u64map m;
 
 	u64map_init(&m);
+	/* a socket the last scan saw mid-handshake and did not tell is, for
+	 * this scan, not known: made now, it is Created, not a state change */
 	for (size_t i = 0; prev && i < prev->nsocks; i++)
-		u64map_put(&m, detect_conn_key(&prev->socks[i]), i + 1);
+		if (was_told(d, &prev->socks[i]))
+			u64map_put(&m, detect_conn_key(&prev->socks[i]), i + 1);
 	for (size_t i = 0; i < cur->nsocks; i++) {
 		const struct snap_sock *c = &cur->socks[i];
 		uint64_t key = detect_conn_key(c), idx = 0;
@@ -432,8 +455,15 @@ static void diff_conns(struct dctx *d, const struct snapshot *prev, const struct
 		if (known)
 			u64map_put(&m, key, 0);
 		if (!known && prev) {
+			if (handshake(c) && since == d->now)
+				continue;	/* judged next scan */
 			r.id = ACT_NET_CONN_CREATED;
 			fire(d, &r);
+			if (handshake(c)) {
+				uint64_t v = 0;
+				u64map_get(&d->st->conn_alerted, key, &v);
+				u64map_put(&d->st->conn_alerted, key, v | REPORTED_EARLY);
+			}
 		} else if (known && idx && prev->socks[idx - 1].state != c->state) {
 			r.id = ACT_TCP_STATE_CHANGE;
 			r.old_tcp_state = prev->socks[idx - 1].state;

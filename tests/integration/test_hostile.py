@@ -163,11 +163,16 @@ def test_event_log_lines_parse_and_decode(hostile):
         for i, line in enumerate(f):
             assert line.endswith(b"\n")
             json.loads(line)       # raises on any broken line
-    created = [m["activity_data"]["process_details"] for m in svc.messages
-               if m["activity_data"]["name"] == "Process Created"
-               and m["activity_data"]["process_details"]["process_id"] == h["pid"]]
-    assert created, "no Process Created for the hostile process"
-    check_process(created[-1], h)
+    # the process is first seen as the shell that spawns it, or already
+    # as the program it exec'd: every message about it after the exec
+    # (Process Created, or the descriptor it opens) carries its hostile names
+    mine = [m["activity_data"]["process_details"] for m in svc.messages
+            if m["activity_data"].get("process_details", {}).get("process_id") == h["pid"]
+            and m["message_type"] != "SYSTEM_ACTIVITY"]
+    assert mine, "no message about the hostile process"
+    after = [p for p in mine if p.get("process_executable_path", "").startswith("/tmp/")]
+    assert after, f"no message about the hostile process after its exec: {mine[-1]}"
+    check_process(after[-1], h)
     cmds = [m["activity_data"]["shell_history_details"]["shell_command_execution_history"]["command_line"]
             for m in svc.messages if m["activity_data"]["name"] == "Shell Command Executed"]
     for c in BASH_CMDS:

@@ -453,6 +453,57 @@ static void test_bpf(void **state)
 	detect_state_free(&st);
 }
 
+/* A connection caught in its handshake (SYN_SENT) is told once it is made
+ * (Created, not a state change), or a scan later if it is still being made;
+ * one never told ends without a Terminated. */
+static void test_handshake(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *s[6];
+	uint8_t states[6] = { 0, 2, 1, 2, 2, 0 };	/* -, SYN_SENT, ESTABLISHED, ... */
+	for (int i = 0; i < 6; i++) {
+		s[i] = scan(1);
+		struct snap_sock *c = socks(s[i], states[i] ? 1 : 0);
+		if (states[i])
+			c[0] = (struct snap_sock){ .pid = 100, .sk = 0xffff888000700000ULL +
+						   (i >= 3 ? 0x1000 : 0), .family = 2,
+						   .state = states[i], .sport = 40000, .dport = 80 };
+	}
+	diff(NULL, s[0], &st, 0);
+	struct got g = diff(s[0], s[1], &st, 1 * NS);	/* SYN_SENT: not yet */
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 0);
+	g = diff(s[1], s[2], &st, 2 * NS);		/* made */
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 1);
+	assert_int_equal(g.n[ACT_TCP_STATE_CHANGE], 0);
+	g = diff(s[2], s[3], &st, 3 * NS);		/* gone; another one connecting */
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 0);
+	g = diff(s[3], s[4], &st, 4 * NS);		/* still connecting: told */
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 1);
+	g = diff(s[4], s[5], &st, 5 * NS);		/* it gave up: told it ended */
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	struct snapshot *t[3];
+	for (int i = 0; i < 3; i++) {
+		t[i] = scan(1);
+		struct snap_sock *c = socks(t[i], i == 1 ? 1 : 0);
+		if (i == 1)
+			c[0] = (struct snap_sock){ .pid = 100, .sk = 0xffff888000900000ULL,
+						   .family = 2, .state = 2, .sport = 40001, .dport = 81 };
+	}
+	diff(NULL, t[0], &st, 10 * NS);
+	g = diff(t[0], t[1], &st, 11 * NS);
+	g = diff(t[1], t[2], &st, 12 * NS);		/* a connect that failed at once */
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED] + g.n[ACT_NET_CONN_TERMINATED], 0);
+	for (int i = 0; i < 6; i++)
+		snapshot_free(s[i]);
+	for (int i = 0; i < 3; i++)
+		snapshot_free(t[i]);
+	detect_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_exec_in_flight),
 		cmocka_unit_test(test_loader),
 		cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_shell_by_content),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
