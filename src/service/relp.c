@@ -11,6 +11,11 @@ struct relp {
 	char err[160];		/* librelp's last words */
 };
 
+static void no_debug(char *fmt, ...)
+{
+	(void)fmt;
+}
+
 static void on_err(void *usr, char *obj, char *msg, relpRetVal code)
 {
 	struct relp *r = usr;
@@ -39,6 +44,7 @@ int relp_open(struct relp **rp, const char *host, const char *port, char *why, s
 			snprintf(why, cap, "cannot start librelp");
 			return -1;
 		}
+		relpEngineSetDbgprint(r->eng, no_debug);	/* librelp calls it unset */
 		relpEngineSetDnsLookupMode(r->eng, 0);
 		relpEngineSetEnableCmd(r->eng, (unsigned char *)"syslog", eRelpCmdState_Required);
 		relpEngineSetOnErr(r->eng, on_err);
