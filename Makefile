@@ -11,7 +11,8 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               qemu-system-x86 busybox-static bash socat cpio syslog-ng-core \
               python3 python3-pytest libclang-rt-14-dev jq kmod crun \
               qemu-system-arm gcc-aarch64-linux-gnu python3-drgn crash e2fsprogs \
-              debhelper lintian logrotate systemd libmicrohttpd-dev prometheus
+              debhelper lintian logrotate systemd libmicrohttpd-dev prometheus \
+              libmsgpack-dev librelp-dev python3-msgpack libestr0 libfastjson4 liblognorm5
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
 .PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke soak
@@ -67,7 +68,7 @@ clean:
 # libFuzzer harnesses (clang): FUZZ_SECONDS each, new inputs under build-fuzz/corpus.
 # fuzz_scan mutates a real guest's memory: its image is a dump of the test guest.
 FUZZ_SECONDS ?= 60
-FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms sbom scan vmlayout
+FUZZERS := isf btf memimage regions vmcoreinfo config kallsyms sbom scan vmlayout fwdack
 FUZZ_IMAGE := build-fuzz/guest.img
 fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \

@@ -172,22 +172,29 @@ static void header_token(struct buf *b, const char *s, size_t max)
 		buf_putc(b, '-');
 }
 
-void syslog_frame(struct buf *out, const char *json, size_t len, const struct activity *act,
-		  const char *app_name, const char *hostname)
+void syslog_message(struct buf *out, const char *json, size_t len, const struct activity *act,
+		    const char *app_name, const char *hostname)
 {
-	struct buf m = BUF_INIT;
 	char when[64];
 	int pri = 13 * 8 + syslog_severity(act->severity);	/* facility 13: log audit */
 
 	iso8601_ns(now_realtime_ns(), when, sizeof(when));
-	buf_printf(&m, "<%d>1 %.26s%s ", pri, when, when + 29);	/* microseconds: RFC 5424 allows 6 digits */
-	header_token(&m, hostname, 255);
-	buf_putc(&m, ' ');
-	header_token(&m, app_name, 48);
-	buf_puts(&m, " - ");
-	header_token(&m, msg_type_str(act->type), 32);
-	buf_puts(&m, " - ");
-	buf_add(&m, json, len);
+	buf_printf(out, "<%d>1 %.26s%s ", pri, when, when + 29);	/* microseconds: RFC 5424 allows 6 digits */
+	header_token(out, hostname, 255);
+	buf_putc(out, ' ');
+	header_token(out, app_name, 48);
+	buf_puts(out, " - ");
+	header_token(out, msg_type_str(act->type), 32);
+	buf_puts(out, " - ");
+	buf_add(out, json, len);
+}
+
+void syslog_frame(struct buf *out, const char *json, size_t len, const struct activity *act,
+		  const char *app_name, const char *hostname)
+{
+	struct buf m = BUF_INIT;
+
+	syslog_message(&m, json, len, act, app_name, hostname);
 	buf_printf(out, "%zu ", m.len);
 	buf_add(out, m.data, m.len);
 	buf_free(&m);

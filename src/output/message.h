@@ -39,6 +39,11 @@ void msg_open(struct jw *w, struct buf *b, const struct msg_source *src,
 	      const struct activity *act);
 void msg_close(struct jw *w);
 
+/* A finished JSON message as one RFC 5424 message, unframed:
+ * "<PRI>1 TIME HOST APP-NAME - MSGID - MSG" (newline framing adds '\n';
+ * RELP carries it as is). */
+void syslog_message(struct buf *out, const char *json, size_t len, const struct activity *act,
+		    const char *app_name, const char *hostname);
 /* Frame a finished JSON message for syslog over TCP: RFC 5424 with
  * octet-counting (RFC 6587).  out receives "LEN <PRI>1 ... MSG". */
 void syslog_frame(struct buf *out, const char *json, size_t len, const struct activity *act,

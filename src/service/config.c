@@ -454,14 +454,20 @@ static int k_telemetry(struct pctx *c, const char *key, yaml_node_t *v, void *ob
 	if (!strcmp(key, "tag"))
 		return get_str(c, v, key, cf->telemetry_tag, sizeof(cf->telemetry_tag));
 	if (!strcmp(key, "format")) {
+		static const char *const names[] = { "json", "syslog", "forward", "relp" };
 		const char *s = scalar(v);
-		if (s && !strcmp(s, "json"))
-			cf->telemetry_format = TELEMETRY_JSON;
-		else if (s && !strcmp(s, "syslog"))
-			cf->telemetry_format = TELEMETRY_SYSLOG;
-		else
-			return at(c, v, "'format' must be json or syslog, not '%s'", s ? s : "(a collection)");
-		return 0;
+		for (int i = 0; s && i < 4; i++)
+			if (!strcmp(s, names[i]))
+				return cf->telemetry_format = (enum telemetry_format)i, 0;
+		return at(c, v, "'format' must be json, syslog, forward or relp, not '%s'",
+			  s ? s : "(a collection)");
+	}
+	if (!strcmp(key, "framing")) {
+		const char *s = scalar(v);
+		if (s && (!strcmp(s, "octet-counting") || !strcmp(s, "newline")))
+			return cf->telemetry_newline = !strcmp(s, "newline"), 0;
+		return at(c, v, "'framing' must be octet-counting or newline, not '%s'",
+			  s ? s : "(a collection)");
 	}
 	if (!strcmp(key, "user_data"))
 		return get_str(c, v, key, cf->user_data, sizeof(cf->user_data));
@@ -504,8 +510,12 @@ static int k_output(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 			cf->log_max_files = (int)n;
 		return r;
 	}
-	if (!strcmp(key, "telemetry"))
-		return walk_map(c, v, "telemetry", k_telemetry, cf);
+	if (!strcmp(key, "telemetry")) {
+		int r = walk_map(c, v, "telemetry", k_telemetry, cf);
+		if (!r && cf->telemetry_newline && cf->telemetry_format != TELEMETRY_SYSLOG)
+			return at(c, v, "'framing' is for format syslog only");
+		return r;
+	}
 	if (!strcmp(key, "metrics"))
 		return walk_map(c, v, "metrics", k_metrics, cf);
 	return -ENOENT;

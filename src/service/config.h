@@ -36,7 +36,7 @@ struct sys_config {
 	struct strlist sbom;			/* SBOM files */
 };
 
-enum telemetry_format { TELEMETRY_JSON, TELEMETRY_SYSLOG };
+enum telemetry_format { TELEMETRY_JSON, TELEMETRY_SYSLOG, TELEMETRY_FORWARD, TELEMETRY_RELP };
 
 struct config {
 	char path[CFG_STR];
@@ -66,6 +66,7 @@ struct config {
 	char telemetry_tag[256];
 	enum telemetry_format telemetry_format;
 	char metrics_address[CFG_STR];		/* Prometheus listener; empty: off */
+	int telemetry_newline;		/* syslog framing: 0 octet-counting, 1 newline */
 	char user_data[CFG_STR];
 };
 

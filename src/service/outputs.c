@@ -134,6 +134,17 @@ static void open_debug(struct outputs *o)
 	o->debug = fopen(o->debug_path, "a");
 }
 
+static enum telemetry_fmt tfmt(const struct config *cfg)
+{
+	switch (cfg->telemetry_format) {
+	case TELEMETRY_SYSLOG: return cfg->telemetry_newline ? TFMT_SYSLOG_NL : TFMT_SYSLOG;
+	case TELEMETRY_FORWARD: return TFMT_FORWARD;
+	case TELEMETRY_RELP: return TFMT_RELP;
+	case TELEMETRY_JSON: break;
+	}
+	return TFMT_JSON;
+}
+
 int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *err)
 {
 	struct outputs *o = calloc(1, sizeof(*o));
@@ -154,8 +165,8 @@ int outputs_open(const struct config *cfg, struct outputs **out, struct aerr *er
 		return r;
 	}
 	if (cfg->telemetry_address[0] &&
-	    (r = telemetry_new(cfg->telemetry_address, cfg->telemetry_format == TELEMETRY_SYSLOG ?
-			       TFMT_SYSLOG : TFMT_JSON, cfg->telemetry_tag, 10000, &o->tel, err))) {
+	    (r = telemetry_new(cfg->telemetry_address, tfmt(cfg), cfg->telemetry_tag, 10000,
+			       &o->tel, err))) {
 		close_events(o);
 		free(o);
 		return r;

@@ -1,7 +1,7 @@
 /* outputs.h - every destination of the service's messages, configured
  * from `output:` and `service:` (spec sections 7.5 and 8): the event log
- * folder (JSON lines, rotated), telemetry over TCP (JSON lines or RFC 5424
- * syslog), every message as a JSON line on stdout (output.stdout), the
+ * folder (JSON lines, rotated), telemetry over TCP (JSON lines, RFC 5424
+ * syslog, Fluent Forward or RELP: see telemetry.h), every message as a JSON line on stdout (output.stdout), the
  * service's own lines on stderr, and the debug log.
  */
 #ifndef ARGUS_OUTPUTS_H

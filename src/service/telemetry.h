@@ -1,11 +1,17 @@
-/* telemetry.h - messages to a collector over TCP (Fluent Bit's `tcp`
- * input with JSON lines, or a syslog receiver with RFC 5424 frames and
- * RFC 6587 octet counting).
+/* telemetry.h - messages to a collector over TCP: Fluent Bit's `tcp`
+ * input with JSON lines, a syslog receiver with RFC 5424 frames (RFC 6587
+ * octet counting, or one per line), Fluent Bit's or fluentd's `forward`
+ * input (chunks acknowledged), or rsyslog's imrelp (RELP).
  *
  * telemetry_send() only queues; a thread owns the connection: it connects
  * with exponential backoff (100 ms to 10 s), sends in order, and on any
- * error reconnects and sends the failed message again, so a receiver that
- * restarts loses nothing that was queued.  The queue is bounded: when it is
+ * error reconnects and sends the failed message again.  Over plain TCP
+ * (json, syslog) what the kernel took before the receiver died is lost
+ * with it; forward keeps a chunk queued until the receiver acknowledges
+ * it and resends it, same chunk ID, after reconnecting; RELP does the same
+ * per frame through librelp.  Both are at-least-once: a receiver that died
+ * after taking a chunk (frame) but before acknowledging it is sent it
+ * again.  The queue is bounded: when it is
  * full the oldest message is dropped and counted.
  */
 #ifndef ARGUS_TELEMETRY_H
@@ -17,7 +23,13 @@
 #include "core/err.h"
 #include "detect/activity.h"
 
-enum telemetry_fmt { TFMT_JSON, TFMT_SYSLOG };
+enum telemetry_fmt {
+	TFMT_JSON,		/* JSON lines */
+	TFMT_SYSLOG,		/* RFC 5424, octet counting (RFC 6587) */
+	TFMT_SYSLOG_NL,		/* RFC 5424, one per line (non-transparent framing) */
+	TFMT_FORWARD,		/* Fluent Forward, chunks acknowledged (forward.h) */
+	TFMT_RELP,		/* RFC 5424 over RELP, frames acknowledged (relp.h) */
+};
 
 struct telemetry_stats {
 	uint64_t queued, sent, dropped, reconnects;

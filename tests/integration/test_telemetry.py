@@ -1,5 +1,7 @@
 """Telemetry to a real syslog-ng on loopback, in JSON lines and in RFC 5424
-syslog with octet counting: what it receives equals the event log, also
+syslog with octet counting and with newline framing (a network() source
+reading one RFC 5424 message a line; its syslog() source reads only octet
+counts): what it receives equals the event log, also
 across a 10 s outage of the receiver; and the event log's rotation."""
 import json
 import os
@@ -24,7 +26,7 @@ def free_port():
 class SyslogNg:
     def __init__(self, d):
         self.dir = d
-        self.json_port, self.syslog_port = free_port(), free_port()
+        self.json_port, self.syslog_port, self.nl_port = free_port(), free_port(), free_port()
         self.json_out, self.syslog_out = d / "json.out", d / "syslog.out"
         (d / "syslog-ng.conf").write_text(f"""@version: 3.35
 options {{ stats-freq(0); log-msg-size(1048576); }};
@@ -32,10 +34,13 @@ source s_json {{ network(ip(127.0.0.1) port({self.json_port}) transport("tcp")
                  flags(no-parse) log-msg-size(1048576)); }};
 source s_syslog {{ syslog(ip(127.0.0.1) port({self.syslog_port}) transport("tcp")
                    log-msg-size(1048576)); }};
+source s_nl {{ network(ip(127.0.0.1) port({self.nl_port}) transport("tcp")
+               flags(syslog-protocol) log-msg-size(1048576)); }};
 destination d_json {{ file("{self.json_out}" template("$MSG\\n")); }};
 destination d_syslog {{ file("{self.syslog_out}" template("$PROGRAM $MSG\\n")); }};
 log {{ source(s_json); destination(d_json); flags(flow-control); }};
 log {{ source(s_syslog); destination(d_syslog); flags(flow-control); }};
+log {{ source(s_nl); destination(d_syslog); flags(flow-control); }};
 """)
         self.proc = None
         self.start()
@@ -47,7 +52,7 @@ log {{ source(s_syslog); destination(d_syslog); flags(flow-control); }};
              str(d / "persist"), "--pidfile", str(d / "pid"), "--control", str(d / "ctl"),
              "--no-caps"], stdout=open(d / "syslog-ng.log", "a"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        for port in (self.json_port, self.syslog_port):
+        for port in (self.json_port, self.syslog_port, self.nl_port):
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -97,13 +102,15 @@ def synced(svc, rx, path, timeout=20):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("fmt", ["json", "syslog"])
+@pytest.mark.parametrize("fmt", ["json", "syslog", "syslog-newline"])
 def test_telemetry_equals_event_log(guest, syslog_ng, tmp_path, fmt):
-    port = syslog_ng.json_port if fmt == "json" else syslog_ng.syslog_port
+    port = {"json": syslog_ng.json_port, "syslog": syslog_ng.syslog_port,
+            "syslog-newline": syslog_ng.nl_port}[fmt]
     path = syslog_ng.json_out if fmt == "json" else syslog_ng.syslog_out
+    framing = "    framing: newline\n" if fmt == "syslog-newline" else ""
     svc = Service(tmp_path / "svc", guest, sleep="300ms",
-                  output=f"  telemetry:\n    address: 127.0.0.1:{port}\n    format: {fmt}\n"
-                         f"    tag: argus\n")
+                  output=f"  telemetry:\n    address: 127.0.0.1:{port}\n"
+                         f"    format: {fmt.split('-')[0]}\n{framing}    tag: argus\n")
     try:
         drive(guest)
         sent, got = synced(svc, syslog_ng, path)

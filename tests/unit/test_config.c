@@ -44,7 +44,7 @@ static void test_values(void **state)
 		"  tcp_connection_excessive_data:\n    bytes_in: 64KB\n    bytes_out: 2MB\n"
 		"  tcp_long_lasting_connection: {enabled: true, duration: 2m}\n"
 		"output:\n  log_threshold_size: 64KB\n  log_max_files: 3\n"
-		"  telemetry:\n    address: 127.0.0.1:5140\n    format: syslog\n";
+		"  telemetry:\n    address: 127.0.0.1:5140\n    format: syslog\n    framing: newline\n";
 	struct config c;
 	struct aerr err = { 0 };
 	if (config_parse(y, sizeof(y) - 1, "t.yaml", &c, &err))
@@ -64,6 +64,7 @@ static void test_values(void **state)
 	assert_int_equal(c.long_lasting_ns, 120000000000ULL);
 	assert_int_equal(c.log_threshold_size, 65536);
 	assert_int_equal(c.telemetry_format, TELEMETRY_SYSLOG);
+	assert_int_equal(c.telemetry_newline, 1);
 	config_free(&c);
 }
 
@@ -98,7 +99,11 @@ static const struct bad {
 	  "unknown key 'duration'" },
 	{ "output:\n  log_max_files: 0\n", "t.yaml:2:18", "between 1 and 1000" },
 	{ "output:\n  log_threshold_size: 1KB\n", "t.yaml:2:23", "at least 4KB" },
-	{ "output:\n  telemetry:\n    format: xml\n", "t.yaml:3:13", "json or syslog" },
+	{ "output:\n  telemetry:\n    format: xml\n", "t.yaml:3:13", "json, syslog, forward or relp" },
+	{ "output:\n  telemetry:\n    format: syslog\n    framing: lines\n", "t.yaml:4:14",
+	  "octet-counting or newline" },
+	{ "output:\n  telemetry:\n    framing: newline\n    format: forward\n", "t.yaml:3:5",
+	  "'framing' is for format syslog only" },
 	{ "output:\n  telemetry:\n    address: localhost\n", "t.yaml:3:14", "HOST:PORT" },
 	{ "output:\n  stdout: [1]\n", "t.yaml:2:11", "true or false" },
 	{ "- a\n- b\n", "t.yaml:1:1", "mapping" },
