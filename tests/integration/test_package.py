@@ -45,9 +45,8 @@ def test_lintian_clean(deb):
     assert rc == 0 and not out.strip(), out
 
 
-def test_fresh_root(deb, tmp_path):
-    _, path = deb
-    root = tmp_path / "root"
+def unpack_fresh_root(path, root):
+    """The package unpacked into an empty root (its own dpkg database)."""
     for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
         (root / d).mkdir(parents=True)
     (root / "var/lib/dpkg/status").write_text("")
@@ -57,18 +56,18 @@ def test_fresh_root(deb, tmp_path):
     # unpacked, not configured: conffiles wait as .dpkg-new (configuring
     # would run the postinst, which makes a user on this machine)
     for f in ("usr/bin/argus", "etc/argus/argus.yaml.dpkg-new",
-              "lib/systemd/system/argus.service", "etc/logrotate.d/argus.dpkg-new", "usr/share/man/man1/argus.1.gz",
-              "usr/share/man/man5/argus.yaml.5.gz",
+              "lib/systemd/system/argus.service", "etc/logrotate.d/argus.dpkg-new",
+              "usr/share/man/man1/argus.1.gz", "usr/share/man/man5/argus.yaml.5.gz",
               "usr/share/bash-completion/completions/argus"):
         assert (root / f).exists(), f
     rc, out = sh(f"dpkg --root={root} -s argus")
     assert "Conffiles:\n /etc/argus/argus.yaml" in out, out
-    rc, out = sh(f"{root}/usr/bin/argus --version")
-    assert rc == 0 and out.startswith("argus "), out
 
 
-def test_installed(deb):
+def test_installed(deb, tmp_path):
     _, path = deb
+    root = tmp_path / "root"
+    unpack_fresh_root(path, root)
     if shutil.which("argus") and not os.path.exists("/var/lib/dpkg/info/argus.list"):
         pytest.fail("an argus not from the package is on PATH: " + shutil.which("argus"))
     # no service start while installing on a machine that runs systemd
@@ -87,6 +86,12 @@ def test_installed(deb):
         assert st.st_uid == int(out.split(":")[2]), "log folder not the service user's"
         rc, out = sh("/usr/bin/argus run --check --config /etc/argus/argus.yaml")
         assert rc == 0, out
+        # the fresh root's own binary and configuration (its service user
+        # exists now, made by the postinst of the installed package)
+        rc, out = sh(f"{root}/usr/bin/argus --version")
+        assert rc == 0 and out.startswith("argus "), out
+        rc, out = sh(f"{root}/usr/bin/argus run --check --config {root}/etc/argus/argus.yaml.dpkg-new")
+        assert rc == 0 and "configuration is valid" in out, out
         rc, out = sh("systemd-analyze verify /lib/systemd/system/argus.service")
         assert rc == 0 and not out.strip(), out
         rc, out = sh("systemd-analyze security --offline=true /lib/systemd/system/argus.service")
