@@ -10,7 +10,8 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               libyaml-dev libjansson-dev libssl-dev zlib1g-dev liblzma-dev libcmocka-dev \
               qemu-system-x86 busybox-static bash socat cpio syslog-ng-core \
               python3 python3-pytest libclang-rt-14-dev jq kmod crun \
-              qemu-system-arm gcc-aarch64-linux-gnu python3-drgn crash e2fsprogs
+              qemu-system-arm gcc-aarch64-linux-gnu python3-drgn crash e2fsprogs \
+              libvirt-daemon-system libvirt-clients
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
 .PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke soak
