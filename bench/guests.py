@@ -55,7 +55,7 @@ def status(pid, key):
     return 0
 
 
-SCAN = re.compile(rb": (g\d+): scan: ([0-9.]+) ms")
+SCAN = re.compile(rb": ([^ :]+): scan: ([0-9.]+) ms")
 
 
 def scans(path):
@@ -67,15 +67,19 @@ def scans(path):
         return []
 
 
-def measure(argus, g, n, tmp):
-    d = os.path.join(tmp, f"n{n}")
+def measure(argus, systems, label, tmp):
+    """systems: [(name, source, regions map or None)]"""
+    n = len(systems)
+    d = os.path.join(tmp, label.replace(" ", "-"))
     os.makedirs(d, exist_ok=True)
     cfg = os.path.join(d, "argus.yaml")
     with open(cfg, "w") as f:
         f.write(f"service:\n  scanner_sleep: 1s\n  log_level: 60\n  debug_log_folder: {d}\n"
                 f"argus:\n  systems:\n")
-        for i in range(n):
-            f.write(f"    - name: g{i:03d}\n      source: {g.source}\n")
+        for name, source, regions in systems:
+            f.write(f"    - name: {name}\n      source: {source}\n")
+            if regions:
+                f.write(f"      memory_regions: {regions}\n")
         f.write(f"output:\n  log_folder: {d}/events\n")
     out = open(os.path.join(d, "stdout.log"), "w")
     t0 = time.monotonic()
@@ -85,7 +89,7 @@ def measure(argus, g, n, tmp):
         deadline = t0 + 60 + 3 * n
         while True:
             with open(os.path.join(d, "stdout.log"), errors="replace") as f:
-                up = f.read().count(": monitoring g")
+                up = f.read().count(": monitoring ")
             if up >= n:
                 break
             if p.poll() is not None or time.monotonic() > deadline:
@@ -109,33 +113,65 @@ def measure(argus, g, n, tmp):
     cpu, wall = c1 - c0, w1 - w0
     per = cpu / k if k else float("nan")
     ms = [x for _, x in sc[s0:]]
-    row(f"{n} systems: start to all monitoring", f"{init_wall:.1f} s wall, {init_cpu:.1f} s CPU "
+    if label.startswith("mixed"):
+        for name, source, _ in systems:
+            own = [x for who, x in sc[s0:] if who == name.encode()]
+            row(f"{label}: {name} ({source.split(':')[0]}:)",
+                f"scan p50 {statistics.median(own) if own else 0:.2f} ms wall, {len(own)} scans")
+    row(f"{label}: start to all monitoring", f"{init_wall:.1f} s wall, {init_cpu:.1f} s CPU "
         f"({init_cpu / n * 1000:.0f} ms CPU per system)")
-    row(f"{n} systems: scans in {wall:.1f} s", f"{k} ({k / n / wall:.2f} per system per second)")
-    row(f"{n} systems: service CPU", f"{cpu:.2f} s in {wall:.1f} s = {100 * cpu / wall:.1f} % of a core")
-    row(f"{n} systems: CPU per guest per scan", f"{per * 1000:.2f} ms "
+    row(f"{label}: scans in {wall:.1f} s", f"{k} ({k / n / wall:.2f} per system per second)")
+    row(f"{label}: service CPU", f"{cpu:.2f} s in {wall:.1f} s = {100 * cpu / wall:.1f} % of a core")
+    row(f"{label}: CPU per guest per scan", f"{per * 1000:.2f} ms "
         f"(scan alone p50 {statistics.median(ms) if ms else 0:.2f} ms wall)")
-    row(f"{n} systems: guests one core watches at 1 s", f"{1 / per:.0f} (1 s / CPU per guest per scan)"
+    row(f"{label}: guests one core watches at 1 s", f"{1 / per:.0f} (1 s / CPU per guest per scan)"
         if k else "n/a")
-    row(f"{n} systems: memory", f"{anon / 1024:.0f} MiB private ({anon / n / 1024:.1f} MiB per "
+    row(f"{label}: memory", f"{anon / 1024:.0f} MiB private ({anon / n / 1024:.1f} MiB per "
         f"system), {shm / 1024:.0f} MiB of mapped files (guest RAM pages counted once per system)")
     return per
 
 
+def mixed(argus, tmp):
+    """Three real guests, one service: x86-64 through its RAM file, x86-64
+    through its process (vm:PID), arm64 through its RAM file."""
+    tag = os.getpid()
+    guests = [Guest(f"bx{tag}", mem_mb=256), Guest(f"bv{tag}", mem_mb=256, ram="json"),
+              Guest(f"ba{tag}", mem_mb=256, arch="arm64")]
+    try:
+        for g in guests:
+            g.start()
+        measure(argus, [(f"{g.arch}-{g.ram}", g.source, g.regions_path if g.arch == "arm64"
+                         else None) for g in guests], "mixed 3 guests", tmp)
+    finally:
+        for g in guests:
+            g.stop()
+
+
 def main(argv):
-    argus = argv[0] if argv else "build/argus"
+    argus = os.path.abspath(argv[0] if argv else "build/argus")
+    if argv[1:] == ["mixed"]:
+        with tempfile.TemporaryDirectory(prefix="argus-bench-guests-") as tmp:
+            print(f"argus bench guests: {os.cpu_count()} cores, shared, so noisy; "
+                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}; three real 256 MiB guests, "
+                  f"scanner_sleep 1s, window {WINDOW:.0f} s", flush=True)
+            return mixed(argus, tmp)
+    ram = "file"
+    if argv[1:2] == ["vm"]:     # the guest read through its process (vm:PID)
+        ram, argv = "json", argv[:1] + argv[2:]
     counts = [int(x) for x in argv[1:]] or [1, 10, 100, 200, 400]
-    g = Guest(f"bg{os.getpid()}")
+    g = Guest(f"bg{os.getpid()}", ram=ram)
     g.start()
     try:
         procs = len(g.truth_ps())
         print(f"argus bench guests: {os.cpu_count()} cores, shared, so noisy; "
               f"{time.strftime('%Y-%m-%d %H:%M:%S')}; one guest Linux 6.1, 512 MiB, "
-              f"{procs} processes, read as each of N systems (qemu:PATH), scanner_sleep 1s, "
+              f"{procs} processes, read as each of N systems ({g.source.split(':')[0]}:), "
+              f"scanner_sleep 1s, "
               f"window {WINDOW:.0f} s", flush=True)
         with tempfile.TemporaryDirectory(prefix="argus-bench-guests-") as tmp:
             for n in counts:
-                measure(os.path.abspath(argus), g, n, tmp)
+                measure(argus, [(f"g{i:03d}", g.source, None) for i in range(n)],
+                        f"{n} systems", tmp)
     finally:
         g.stop()
 
