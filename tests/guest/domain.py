@@ -156,6 +156,10 @@ class Domain(Guest):
         virsh("undefine", self.name, check=False)
         if rmdir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            try:    # what libvirt kept of QEMU's output
+                os.unlink(f"/var/log/libvirt/qemu/{self.name}.log")
+            except OSError:
+                pass
 
     def qmp(self, execute, **arguments):
         raise GuestError("libvirt keeps the domain's monitor: use virsh")
