@@ -12,7 +12,8 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               python3 python3-pytest libclang-rt-14-dev jq kmod crun \
               qemu-system-arm gcc-aarch64-linux-gnu python3-drgn crash e2fsprogs \
               debhelper lintian logrotate systemd libmicrohttpd-dev prometheus \
-              libmsgpack-dev librelp-dev python3-msgpack libestr0 libfastjson4 liblognorm5
+              libmsgpack-dev librelp-dev python3-msgpack libestr0 libfastjson4 liblognorm5 \
+              libvirt-daemon-system libvirt-clients
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
 .PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke soak
