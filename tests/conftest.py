@@ -19,6 +19,16 @@ ROOT = os.path.dirname(HERE)
 ARGUS = os.environ.get("ARGUS", os.path.join(ROOT, "build", "argus"))
 
 
+def free_port():
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def run_argus(*args, check=True, timeout=120):
     """Run argus; return CompletedProcess (text)."""
     p = subprocess.run([ARGUS, *args], capture_output=True, text=True,

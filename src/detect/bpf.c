@@ -77,17 +77,8 @@ static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
 		fire(cfg, emit, ctx, ACT_BPF_TAMPERING, cur, b, why[h]);
 		u64map_put(&st->bpf_alerted, key(b), 1);
 	}
-	if (cur->bpf_complete) {	/* forget programs gone: state dies with them */
-		struct u64map kept;
-		u64map_init(&kept);
-		for (size_t i = 0; i < st->bpf_alerted.cap; i++) {
-			uint64_t k = st->bpf_alerted.keys[i];
-			if (k && u64map_get(&live, k, NULL))
-				u64map_put(&kept, k, 1);
-		}
-		u64map_free(&st->bpf_alerted);
-		st->bpf_alerted = kept;
-	}
+	if (cur->bpf_complete)	/* forget programs gone: state dies with them */
+		detect_keep_live(&st->bpf_alerted, &live, 0);
 	u64map_free(&live);
 }
 

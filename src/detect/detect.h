@@ -107,6 +107,8 @@ void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
 uint64_t detect_conn_key(const struct snap_sock *c);
 uint64_t detect_proc_key(const struct snap_proc *p);
 uint64_t detect_mix(uint64_t a, uint64_t b);
+/* Keep the entries of `from` whose key (by_value: whose value) is in live. */
+void detect_keep_live(struct u64map *from, const struct u64map *live, int by_value);
 
 /* The first of cb's history entries that are commands run since pb (the
  * same bash in the last scan; NULL: first seen) (history.c). */

@@ -116,15 +116,7 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 		u64map_put(&st->kmod_alerted, m->addr, 1);
 	}
 	/* forget modules no longer hidden: hidden again is news */
-	struct u64map kept;
-	u64map_init(&kept);
-	for (size_t i = 0; i < st->kmod_alerted.cap; i++) {
-		uint64_t k = st->kmod_alerted.keys[i];
-		if (k && u64map_get(&keep, k, NULL))
-			u64map_put(&kept, k, 1);
-	}
-	u64map_free(&st->kmod_alerted);
-	st->kmod_alerted = kept;
+	detect_keep_live(&st->kmod_alerted, &keep, 0);
 	u64map_free(&keep);
 }
 

@@ -61,7 +61,7 @@ int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc
 }
 
 /* keep `from`'s entries whose key (keys_are_owners) or value names a live owner */
-static void keep_live(struct u64map *from, const struct u64map *live, int by_value)
+void detect_keep_live(struct u64map *from, const struct u64map *live, int by_value)
 {
 	struct u64map kept;
 
@@ -90,14 +90,14 @@ void detect_state_prune(struct detect_state *st, const struct snapshot *cur)
 	u64map_init(&live);
 	for (size_t i = 0; i < cur->nsocks; i++)
 		u64map_put(&live, detect_conn_key(&cur->socks[i]), 1);
-	keep_live(&st->conn_first_seen, &live, 0);
-	keep_live(&st->conn_alerted, &live, 0);
+	detect_keep_live(&st->conn_first_seen, &live, 0);
+	detect_keep_live(&st->conn_alerted, &live, 0);
 	u64map_clear(&live);
 	for (size_t i = 0; i < cur->nprocs; i++)
 		u64map_put(&live, detect_proc_key(&cur->procs[i]), 1);
 	for (size_t i = 0; i < cur->nhidden; i++)
 		u64map_put(&live, detect_proc_key(&cur->hidden[i]), 1);
-	keep_live(&st->alerted, &live, 1);
+	detect_keep_live(&st->alerted, &live, 1);
 	u64map_free(&live);
 }
 

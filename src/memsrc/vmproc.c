@@ -72,26 +72,33 @@ static char *slurp(const char *path, size_t max, size_t *len, int *eno)
 	return b;
 }
 
-unsigned long long vmproc_start_time(int pid)
+int vmproc_stat(int pid, int *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024];
-	unsigned long long t = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -1;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = '\0';
 	const char *p = strrchr(buf, ')');	/* comm may hold anything */
+	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
+		return -1;
 	for (int field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%llu", &t);
-	return t;
+	return p && sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
+}
+
+unsigned long long vmproc_start_time(int pid)
+{
+	unsigned long long t;
+	int ppid;
+
+	return vmproc_stat(pid, &ppid, &t) ? 0 : t;
 }
 
 static int gone(const struct vmproc *v, struct aerr *err)

@@ -14,5 +14,7 @@ int vmproc_info(int pid, struct vm_info *vi, struct aerr *err);
 /* When process pid started (field 22 of /proc/PID/stat, clock ticks after
  * boot): with the pid, it names one process for good.  0 if there is none. */
 unsigned long long vmproc_start_time(int pid);
+/* Its parent and start time; -1 when there is no such process. */
+int vmproc_stat(int pid, int *ppid, unsigned long long *start);
 
 #endif

@@ -17,28 +17,6 @@
 #include "memsrc/vmproc.h"
 #include "service/service_priv.h"
 
-/* ppid and start time (clock ticks after boot) from /proc/PID/stat */
-static int proc_stat(int pid, int *ppid, unsigned long long *start)
-{
-	char path[64], buf[1024];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');	/* comm may hold anything */
-	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
-		return -1;
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	return p && sscanf(p + 1, "%llu", start) == 1 ? 0 : -1;
-}
-
 /* clock ticks since boot, now */
 static unsigned long long uptime_ticks(void)
 {
@@ -91,7 +69,7 @@ size_t service_find_vms(struct vm_found *out, size_t max)
 			continue;
 		struct vm_found *v = &out[n];
 		v->pid = (int)pid;
-		if (proc_stat(v->pid, &v->ppid, &v->start) || v->start + SETTLE_TICKS(hz) > now)
+		if (vmproc_stat(v->pid, &v->ppid, &v->start) || v->start + SETTLE_TICKS(hz) > now)
 			continue;	/* gone already, or just started */
 		if (vi.name[0])
 			snprintf(v->name, sizeof(v->name), "%s", vi.name);

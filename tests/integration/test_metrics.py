@@ -4,7 +4,6 @@ service's own event log says."""
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -12,15 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Service
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from conftest import Service, free_port
 
 
 def scrape(port, path="/metrics"):

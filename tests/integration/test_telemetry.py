@@ -12,15 +12,7 @@ import time
 
 import pytest
 
-from conftest import Service
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from conftest import Service, free_port
 
 
 class SyslogNg:

@@ -17,7 +17,8 @@ import sys
 import time
 
 from conftest import Service
-from test_telemetry import drive, free_port
+from conftest import free_port
+from test_telemetry import drive
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
