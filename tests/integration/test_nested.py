@@ -148,7 +148,6 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
     ends, and finds one started later."""
     outer, inner = nested
     me = f"{outer.name}/inner1"
-    second = None
     t0 = time.monotonic()
     svc = Service(tmp_path, outer, sleep=SLEEP)
     try:
@@ -193,23 +192,27 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
         svc.poll()
         assert sum(named(m, me) for m in svc.messages) == n, "activity after the VM stopped"
         assert sum(gone_told(m, me) for m in svc.messages) == 1
+        # the end told, and nothing after it (no retried host initialization)
+        told = next(i for i, m in enumerate(svc.messages) if gone_told(m, me))
+        after = [m["activity_data"]["name"] for m in svc.messages[told + 1:] if named(m, me)]
+        assert not after, f"after its end was told: {after}"
         assert f"VM {me} (pid {vmm} in {outer.name}) stopped: no longer monitored" \
             in svc.stdout(), svc.stdout()[-2000:]
 
-        # a second inner guest, started later: found too
+        # a second inner guest (a new QEMU of the same name), started later: found too
         t2 = time.monotonic()
-        second = Inner(outer, "inner2").start(timeout=90)
-        two = f"{outer.name}/inner2"
-        assert svc.wait_for(lambda m: named(m, two, "Host Initialization Successful"),
-                            timeout=60), f"{two} was never initialized; see {svc.dir}"
-        print(f"{two} initialized {time.monotonic() - t2:.1f} s after its QEMU was started "
-              f"({second.boot_seconds:.1f} s to boot)")
+        inner.start(timeout=120)
+        assert svc.wait_for(lambda m: named(m, me, "Host Initialization Successful"),
+                            timeout=60, count=2)[1:], f"the second {me} was never initialized"
+        print(f"the second {me} initialized {time.monotonic() - t2:.1f} s after its QEMU was "
+              f"started ({inner.boot_seconds:.1f} s until it answered)")
+        started = [m for m in svc.messages if named(m, me, "Host Initialization Started")]
+        desc = started[-1]["activity_data"]["system_activity_details"]["description"]
+        assert f"guest:{inner.pid}@{outer.source}" in desc and inner.pid != vmm, desc
         time.sleep(2 * svc.sleep_s)
-        pid = second.spawn("exec sleep 34")
-        assert svc.wait_for(lambda m: named(m, two, "Process Created") and
+        pid = inner.spawn("exec sleep 34")
+        assert svc.wait_for(lambda m: named(m, me, "Process Created") and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=15), "a process born in the second inner guest was not seen"
     finally:
-        if second:
-            second.stop()
         svc.stop(check_alerts=False)
