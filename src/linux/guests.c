@@ -141,6 +141,52 @@ void linux_guests_free(struct linux_guest *g, size_t n)
 	free(g);
 }
 
+/* ---- the VMMs of one scan ---- */
+
+static int daemonize_parent(const struct snapshot *s, const struct snap_proc *p)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		const struct snap_proc *c = &s->procs[i];
+		if (c->ppid == p->pid && c != p && c->cmdline && maybe_vmm(c) &&
+		    !strcmp(c->cmdline, p->cmdline))
+			return 1;
+	}
+	return 0;
+}
+
+size_t linux_vmms(const struct snapshot *s, struct linux_vmm *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nprocs && n < max; i++) {
+		const struct snap_proc *p = &s->procs[i];
+		if (!maybe_vmm(p) || (p->cmdline && daemonize_parent(s, p)))
+			continue;
+		struct linux_vmm *v = &out[n++];
+		v->pid = p->pid;
+		v->start_ns = p->start_boottime_ns;
+		snprintf(v->name, sizeof(v->name), "vm-%d", p->pid);
+		v->settled = p->cmdline && !p->unsettled;
+		if (!v->settled)
+			continue;
+		/* the arguments were kept with spaces for NULs: split them
+		 * there again (a -name with a space in it is cut short) */
+		size_t len = strlen(p->cmdline);
+		char *args = malloc(len + 1);
+		struct vm_info vi;
+		if (!args)
+			continue;
+		for (size_t j = 0; j <= len; j++)
+			args[j] = p->cmdline[j] == ' ' ? '\0' : p->cmdline[j];
+		/* the name is kept even when a later option does not parse */
+		vm_parse_cmdline(args, len + 1, &vi, NULL);
+		free(args);
+		if (vi.name[0])
+			snprintf(v->name, sizeof(v->name), "%s", vi.name);
+	}
+	return n;
+}
+
 /* ---- reading a guest through its VMM ---- */
 
 struct gread {

@@ -38,6 +38,22 @@ int linux_find_guests(struct kernel *k, const struct snapshot *s, struct linux_g
 		      size_t *n, struct aerr *err);
 void linux_guests_free(struct linux_guest *g, size_t n);
 
+/* A VMM process as one scan of the host saw it, from the snapshot alone
+ * (nothing more is read): enough to tell when it starts and stops. */
+struct linux_vmm {
+	int32_t pid;
+	uint64_t start_ns;	/* its start, ns after the host's boot: a reused
+				 * pid is another process */
+	char name[128];		/* -name (libvirt's guest=), or "vm-PID" */
+	int settled;		/* its arguments were read (0: an exec in flight,
+				 * or not readable in this scan: name unknown) */
+};
+
+/* The VMM processes in s (tasks and process details collected), up to
+ * max of them; QEMU's -daemonize parent (a parent whose child has its very
+ * command line, about to exit) is left out. */
+size_t linux_vmms(const struct snapshot *s, struct linux_vmm *out, size_t max);
+
 /* A memory source reading g's RAM through its VMM's page tables in k's
  * memory; k must outlive it.  Each scan's check (kernel_scan_begin) starts
  * a new scan of k too and fails once the VMM is gone. */

@@ -208,6 +208,7 @@ int service_new(const struct config *cfg, const struct service_out *out, struct 
 		return aerr_set(err, ENOENT, "no system to monitor (configure argus.systems)");
 	}
 	svc->discovering = !cfg->nsystems;
+	svc->nesting = cfg->auto_scan;
 	for (size_t i = 0; i < cfg->nsystems; i++) {
 		if (!system_add(svc, &cfg->systems[i], err)) {
 			service_free(svc);
@@ -255,6 +256,15 @@ static int system_start(struct system *s)
 	return 0;
 }
 
+/* Is some system inside s's machine?  (s must outlive it.) */
+static int holds_nested(const struct service *svc, const struct system *s)
+{
+	for (size_t i = 0; i < svc->nsys; i++)
+		if (svc->sys[i]->outer == s)
+			return 1;
+	return 0;
+}
+
 /* Join the threads of VMs that went away and forget them. */
 static void reap(struct service *svc)
 {
@@ -263,64 +273,168 @@ static void reap(struct service *svc)
 		pthread_mutex_lock(&svc->mu);
 		int done = s->done;
 		pthread_mutex_unlock(&svc->mu);
-		if (!done || !s->vm_pid || !system_vm_gone(s)) {
+		if (!done || !s->vm_pid || !system_vm_gone(s) || holds_nested(svc, s)) {
 			i++;
 			continue;
 		}
 		pthread_join(s->th, NULL);
-		svc_line(svc, "VM %s (pid %d) stopped: no longer monitored", s->cfg->name,
-			 s->vm_pid);
+		if (s->outer)
+			svc_line(svc, "VM %s (pid %d in %s) stopped: no longer monitored",
+				 s->cfg->name, s->vm_pid, s->outer->cfg->name);
+		else
+			svc_line(svc, "VM %s (pid %d) stopped: no longer monitored", s->cfg->name,
+				 s->vm_pid);
 		system_free(s);
 		svc->sys[i] = svc->sys[--svc->nsys];
 		metrics_systems(svc->out.metrics, (unsigned)svc->nsys);
 	}
 }
 
-/* One look at the host's processes: a system for each new VM, its thread
- * started now or (before privileges are dropped) by the caller. */
+static int name_taken(const struct service *svc, const char *name)
+{
+	for (size_t j = 0; j < svc->nsys; j++)
+		if (!strcmp(svc->sys[j]->cfg->name, name))
+			return 1;
+	return 0;
+}
+
+/* A system for a VM found running, its configuration own (copied), its
+ * identity kept. */
+static struct system *add_vm(struct service *svc, const struct sys_config *own, int pid,
+			     unsigned long long start, const char *uuid)
+{
+	struct aerr err = { 0 };
+	struct system *s = system_add(svc, own, &err);
+
+	if (!s) {
+		svc_line(svc, "VM %s (pid %d) not monitored: %s", own->name, pid, aerr_str(&err));
+		return NULL;
+	}
+	s->own = *own;
+	s->cfg = &s->own;
+	s->src.unique_id = s->own.name;
+	s->vm_pid = pid;
+	s->vm_start = start;
+	snprintf(s->vm_uuid, sizeof(s->vm_uuid), "%s", uuid);
+	return s;
+}
+
+static void start_vm(struct service *svc, struct system *s, int start)
+{
+	if (start && system_start(s)) {
+		svc_line(svc, "VM %s: cannot start a scanner thread", s->own.name);
+		system_free(s);
+		svc->nsys--;
+	}
+}
+
+/* The VMs each monitored machine runs, as its latest scan saw them: a
+ * system for each new one, read as guest:PID@ the machine's source. */
+static void discover_nested(struct service *svc, int start)
+{
+	static struct linux_vmm v[MAX_NESTED];
+	static struct vmm_seen prev[MAX_NESTED];
+
+	for (size_t i = 0; i < svc->nsys && !svc_stopping(svc); i++) {
+		struct system *o = svc->sys[i];
+		if (!system_nests(o))
+			continue;
+		pthread_mutex_lock(&svc->mu);
+		size_t n = o->done ? 0 : o->nvmms;
+		memcpy(v, o->vmms, n * sizeof(v[0]));
+		pthread_mutex_unlock(&svc->mu);
+		size_t nprev = o->nseen;
+		memcpy(prev, o->seen, nprev * sizeof(prev[0]));
+		for (size_t k = 0; k < n; k++) {
+			o->seen[k].pid = v[k].pid;
+			o->seen[k].start_ns = v[k].start_ns;
+		}
+		o->nseen = n;
+		for (size_t k = 0; k < n; k++) {
+			size_t j = 0;
+			while (j < svc->nsys && !(svc->sys[j]->outer == o &&
+						  svc->sys[j]->vm_pid == v[k].pid &&
+						  svc->sys[j]->vm_start == v[k].start_ns))
+				j++;
+			size_t q = 0;
+			while (q < nprev && !(prev[q].pid == v[k].pid &&
+					      prev[q].start_ns == v[k].start_ns))
+				q++;
+			/* watched already, or not known yet: a VMM is taken
+			 * at the second look (QEMU's -daemonize parent runs
+			 * alone for a moment, then gives way to its child) */
+			if (j < svc->nsys || !v[k].settled || q == nprev)
+				continue;
+			static struct sys_config own;
+			own = svc->cfg->defaults;
+			snprintf(own.name, sizeof(own.name), "%.120s/%.120s", o->cfg->name,
+				 v[k].name);
+			if (name_taken(svc, own.name))
+				snprintf(own.name, sizeof(own.name), "%.120s/%.100s-%d",
+					 o->cfg->name, v[k].name, v[k].pid);
+			if ((size_t)snprintf(own.source, sizeof(own.source), "guest:%d@%s", v[k].pid,
+					     o->cfg->source) >= sizeof(own.source)) {
+				svc_line(svc, "VM %s (pid %d) not monitored: its source is too long",
+					 own.name, v[k].pid);
+				continue;
+			}
+			/* the outer machine is read as it is configured */
+			memcpy(own.memory_regions, o->cfg->memory_regions, sizeof(own.memory_regions));
+			struct system *s = add_vm(svc, &own, v[k].pid, v[k].start_ns, "");
+			if (!s)
+				continue;
+			s->outer = o;
+			svc_line(svc, "found VM %s (pid %d in %s)", s->own.name, v[k].pid,
+				 o->cfg->name);
+			start_vm(svc, s, start);
+		}
+	}
+}
+
+/* One look at the host's processes (and, with nesting, at what the
+ * monitored machines run): a system for each new VM, its thread started
+ * now or (before privileges are dropped) by the caller. */
 static void discover(struct service *svc, int start)
 {
 	static struct vm_found found[MAX_SYSTEMS];
-	size_t n = service_find_vms(found, MAX_SYSTEMS);
+	size_t n = svc->discovering ? service_find_vms(found, MAX_SYSTEMS) : 0;
 
 	reap(svc);
 	for (size_t i = 0; i < n && !svc_stopping(svc); i++) {
 		struct vm_found *v = &found[i];
 		size_t j = 0;
-		while (j < svc->nsys && !(svc->sys[j]->vm_pid == v->pid &&
+		while (j < svc->nsys && !(!svc->sys[j]->outer && svc->sys[j]->vm_pid == v->pid &&
 					  svc->sys[j]->vm_start == v->start))
 			j++;
 		if (j < svc->nsys)
 			continue;	/* watched already */
-		/* the configuration lives in the system, made before it is */
-		struct system tmp = { .own = svc->cfg->defaults };
-		snprintf(tmp.own.name, sizeof(tmp.own.name), "%s", v->name);
-		for (j = 0; j < svc->nsys; j++)
-			if (!strcmp(svc->sys[j]->cfg->name, v->name))	/* a namesake */
-				snprintf(tmp.own.name, sizeof(tmp.own.name), "%.100s-%d", v->name,
-					 v->pid);
-		snprintf(tmp.own.source, sizeof(tmp.own.source), "vm:%d", v->pid);
-		struct aerr err = { 0 };
-		struct system *s = system_add(svc, &tmp.own, &err);
-		if (!s) {
-			svc_line(svc, "VM %s (pid %d) not monitored: %s", v->name, v->pid,
-				 aerr_str(&err));
+		static struct sys_config own;
+		own = svc->cfg->defaults;
+		snprintf(own.name, sizeof(own.name), "%s", v->name);
+		if (name_taken(svc, v->name))	/* a namesake */
+			snprintf(own.name, sizeof(own.name), "%.100s-%d", v->name, v->pid);
+		snprintf(own.source, sizeof(own.source), "vm:%d", v->pid);
+		struct system *s = add_vm(svc, &own, v->pid, v->start, v->uuid);
+		if (!s)
 			continue;
-		}
-		s->own = tmp.own;
-		s->cfg = &s->own;
-		s->src.unique_id = s->own.name;
-		s->vm_pid = v->pid;
-		s->vm_start = v->start;
-		snprintf(s->vm_uuid, sizeof(s->vm_uuid), "%s", v->uuid);
 		svc_line(svc, "found VM %s (pid %d%s%s)", s->own.name, v->pid,
 			 v->uuid[0] ? ", uuid " : "", v->uuid);
-		if (start && system_start(s)) {
-			svc_line(svc, "VM %s: cannot start a scanner thread", v->name);
-			system_free(s);
-			svc->nsys--;
-		}
+		start_vm(svc, s, start);
 	}
+	if (svc->nesting)
+		discover_nested(svc, start);
+}
+
+/* Has every system's thread ended by itself? */
+static int all_gave_up(struct service *svc)
+{
+	int all = 1;
+
+	pthread_mutex_lock(&svc->mu);
+	for (size_t i = 0; i < svc->nsys; i++)
+		all = all && svc->sys[i]->done;
+	pthread_mutex_unlock(&svc->mu);
+	return all;
 }
 
 int service_run(struct service *svc)
@@ -342,14 +456,18 @@ int service_run(struct service *svc)
 		}
 	}
 	if (!svc_stopping(svc)) {
-		const char *how = svc->discovering ? ", looking for VMs every 2 s" : "";
+		const char *how = svc->discovering ? ", looking for VMs every 2 s" :
+				  svc->nesting ? ", looking for the VMs they run every 2 s" : "";
 		svc_emit_sa(svc, &svc->svc_src, ACT_SVC_INIT_OK, "%zu system%s%s", svc->nsys,
 			    svc->nsys == 1 ? "" : "s", how);
 		svc_line(svc, "argus %s started: %zu system%s%s", ARGUS_VERSION, svc->nsys,
 			 svc->nsys == 1 ? "" : "s", how);
 	}
-	while (svc->discovering && !svc_nap(svc, DISCOVER_NS))
+	while ((svc->discovering || svc->nesting) && !svc_nap(svc, DISCOVER_NS)) {
 		discover(svc, 1);
+		if (!svc->discovering && all_gave_up(svc))
+			break;	/* no machine left to find VMs in */
+	}
 join:
 	for (size_t i = 0; i < svc->nsys; i++)
 		if (svc->sys[i]->started)

