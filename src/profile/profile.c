@@ -33,6 +33,7 @@ static const struct field_spec field_specs[] = {
 	KFIELDS_NS(KF_SPEC)
 	KFIELDS_KMOD(KF_SPEC)
 	KFIELDS_BPF(KF_SPEC)
+	KFIELDS_HOOK(KF_SPEC)
 };
 #undef KF_SPEC
 
