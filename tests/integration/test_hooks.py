@@ -4,7 +4,8 @@
 - hooksct.ko writes sys_call_table[99] (sysinfo) with CR0.WP cleared;
 - hookx64.ko rewrites the displacement of the jmp to __x64_sys_sysinfo
   inside x64_sys_call (the dispatch of 6.1.0-2x+ and 6.9+ kernels);
-- hookkp.ko registers a kprobe on __x64_sys_sysinfo and hides itself.
+- hookkp.ko registers a kprobe on __x64_sys_sysinfo and hides itself;
+- hookft.ko registers an ftrace_ops on __x64_sys_sysinfo and hides itself.
 
 Each is System Call Dispatch Modified / Kernel Function Hooked exactly
 once, with the entry, the handler and its owner; taken away (rmmod, or
@@ -137,41 +138,72 @@ def test_x64_sys_call_site(guest, svc):
     svc.expect_alerts(since)
 
 
-def test_kprobe_of_a_listed_module(guest, svc):
-    need(guest, "hookkp")
-    if guest.run("test -e /proc/hookkp")[0] == 0:
-        pytest.skip("hookkp is loaded in this guest already")
+KINDS = {"hookkp": "kprobe", "hookft": "ftrace_ops"}
+
+
+@pytest.mark.parametrize("ko", ["hookkp", "hookft"])
+def test_hook_of_a_listed_module(guest, svc, ko):
+    need(guest, ko)
+    if guest.run(f"test -e /proc/{ko}")[0] == 0:
+        pytest.skip(f"{ko} is loaded in this guest already")
     since = svc.mark()
-    guest.check("insmod /bin/hookkp.ko hide=0")
+    guest.check(f"insmod /bin/{ko}.ko hide=0")
     try:
+        guest.check("free")
         time.sleep(4 * svc.sleep_s)
         svc.expect_alerts(since)
     finally:
-        guest.check("rmmod hookkp")
+        guest.check(f"rmmod {ko}")
 
 
-def test_kprobe_in_hidden_module(guest, svc):
-    need(guest, "hookkp")
-    if guest.run("test -e /proc/hookkp")[0] == 0:
-        pytest.skip("hookkp is loaded in this guest already (it cannot be unloaded)")
+@pytest.mark.parametrize("ko", ["hookkp", "hookft"])
+def test_hook_in_hidden_module(guest, svc, ko):
+    need(guest, ko)
+    if guest.run(f"test -e /proc/{ko}")[0] == 0:
+        pytest.skip(f"{ko} is loaded in this guest already (it cannot be unloaded)")
+    kind = KINDS[ko]
     since = svc.mark()
-    guest.check("insmod /bin/hookkp.ko hide=1")
+    guest.check(f"insmod /bin/{ko}.ko hide=1")
     try:
-        assert "hookkp" not in guest.check("cat /proc/modules")
-        found = wait(svc, HOOKED, hook("kprobe"), since, 4 * svc.sleep_s + 5)
-        assert found, "the kprobe of the hidden module was not seen"
-        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookkp"
-        got = svc.expect_alerts(since, (HOOKED, hook("kprobe"), 1),
+        assert ko not in guest.check("cat /proc/modules")
+        found = wait(svc, HOOKED, hook(kind), since, 4 * svc.sleep_s + 5)
+        assert found, f"the {kind} of the hidden module was not seen"
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == ko
+        got = svc.expect_alerts(since, (HOOKED, hook(kind), 1),
                                 ("Kernel Module Hidden", hidden, 1))
         m = got[HOOKED][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_hook_details"]
         assert d["kernel_hook_hooked_symbol"] == "__x64_sys_sysinfo"
-        assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo"
-        assert d["kernel_hook_handler_owner"] == "hookkp"
+        if kind == "kprobe":
+            assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo"
+        assert d["kernel_hook_handler_owner"] == ko
         assert d["kernel_hook_handler_owner_listed"] is False
+        assert m["activity_data"]["kernel_module_details"]["kernel_module_found_in"] == "mod_tree"
         assert m["activity_data"]["reason"] == "the handler lies in a module hidden from the modules list"
     finally:
-        guest.run("echo 1 >/proc/hookkp")
+        guest.run(f"echo 1 >/proc/{ko}")
     since = svc.mark()
     svc.expect_alerts(since)
+
+
+def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
+    """first sight counts: a table written before the service starts is
+    alerted at its first scan"""
+    need(guest, "hooksct")
+    since = svc.mark()
+    guest.check("insmod /bin/hooksct.ko nr=99")
+    try:
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            found = wait(late, DISPATCH, hook("sys_call_table"), 0, 2 * late.sleep_s + 5)
+            assert found, "a table modified before argus started was not seen"
+            late.expect_alerts(0, (DISPATCH, hook("sys_call_table"), 1))
+            # at the first scan: no later than the first Host Initialization Successful + 1 scan
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(DISPATCH) < names.index("Host Initialization Successful") + 4
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod hooksct")
+    svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))
