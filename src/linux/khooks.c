@@ -25,7 +25,7 @@
 
 #define KPROBE_TABLE_SIZE 64	/* 1 << KPROBE_HASH_BITS, unchanged since 2.6 */
 #define PROBES_MAX 8192		/* kprobes, and ftrace_ops, in one walk */
-#define RECS_MAX 4096
+#define RECS_MAX 4096		/* handlers outside core text recorded */
 
 struct khw {
 	struct kernel *k;
@@ -36,7 +36,8 @@ struct khw {
 	struct snap_range *tr;
 	size_t ntr;
 	struct snap_kprobe *kp;
-	size_t nkp;
+	size_t nkp, kpcap;
+	uint32_t budget;	/* reads left for ftrace filter hashes */
 	char why[160];
 };
 
@@ -131,20 +132,30 @@ static int walk_kprobes(struct khw *w)
 				break;
 			}
 			uint64_t pre = kernel_field(w->k, p, &o->kprobe__pre_handler);
-			struct snap_kprobe *nv = realloc(w->kp, (w->nkp + 1) * sizeof(*nv));
-			if (nv) {
+			if (w->nkp == w->kpcap) {
+				size_t nc = w->kpcap ? 2 * w->kpcap : 16;
+				struct snap_kprobe *nv = realloc(w->kp, nc * sizeof(*nv));
+				if (!nv) {
+					snprintf(w->why, sizeof(w->why), "out of memory");
+					ok = 0;
+					break;
+				}
 				w->kp = nv;
-				w->kp[w->nkp++] = (struct snap_kprobe){
-					kernel_field(w->k, p, &o->kprobe__addr), p };
+				w->kpcap = nc;
 			}
+			w->kp[w->nkp++] = (struct snap_kprobe){ kernel_field(w->k, p, &o->kprobe__addr), p };
 			if (pre && pre == w->k->prof->sym.aggr_pre_handler) {
 				/* the probes on this address, on the aggregate's list */
 				struct list_walk lw;
 				uint64_t ln;
 				list_walk_init(&lw, as, p + (uint64_t)o->kprobe__list.off, PROBES_MAX);
-				while (list_walk_next(&lw, &ln))
+				while (list_walk_next(&lw, &ln) && ++count <= PROBES_MAX)
 					one_probe(w, ln - (uint64_t)o->kprobe__list.off);
-				if (!lw.closed) {
+				if (count > PROBES_MAX) {
+					snprintf(w->why, sizeof(w->why), "kprobes: limit reached");
+					ok = 0;
+				}
+				if (ok && !lw.closed) {
 					snprintf(w->why, sizeof(w->why), "an aggregate kprobe's list: %s",
 						 walk_end_str(lw.end));
 					ok = 0;
@@ -183,7 +194,7 @@ static const char *ftrace_first(struct khw *w, uint64_t ops)
 	buckets = kernel_field(w->k, hash, &o->ftrace_hash__buckets);
 	if (bits > 12 || !kptr_ok(buckets))
 		return NULL;
-	for (uint64_t b = 0; b < (1ULL << bits); b++)
+	for (uint64_t b = 0; b < (1ULL << bits) && w->budget; b++, w->budget--)
 		if (!vas_read_u64(&w->k->kvas, buckets + 8 * b, &node) && kptr_ok(node)) {
 			uint64_t e = node - (uint64_t)o->ftrace_func_entry__hlist.off;
 			return ktext_describe(w->k, w->s, kernel_field(w->k, e, &o->ftrace_func_entry__ip));
@@ -238,7 +249,7 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct koffsets *o = &k->prof->off;
 	const struct kaddrs *a = &k->prof->sym;
-	struct khw w = { .k = k, .s = s, .t = ktext_get(k) };
+	struct khw w = { .k = k, .s = s, .t = ktext_get(k), .budget = 1u << 16 };
 	int failed = 0;
 
 	if (!w.t)
