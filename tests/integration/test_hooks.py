@@ -2,6 +2,8 @@
 (tests/guest/kmod/, built against the guest kernel's headers):
 
 - hooksct.ko writes sys_call_table[99] (sysinfo) with CR0.WP cleared;
+- hookidt.ko points the gate of the reserved vector 31 in idt_table at
+  itself (CR0.WP cleared);
 - hookx64.ko rewrites the displacement of the jmp to __x64_sys_sysinfo
   inside x64_sys_call (the dispatch of 6.1.0-2x+ and 6.9+ kernels);
 - hookkp.ko registers a kprobe on __x64_sys_sysinfo and hides itself;
@@ -134,6 +136,29 @@ def test_x64_sys_call_site(guest, svc):
         assert m["activity_data"]["reason"] == "a jump in the dispatcher leads outside core kernel text"
     finally:
         guest.run("rmmod hookx64")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+def test_idt_gate(guest, svc):
+    need(guest, "hookidt")
+    since = svc.mark()
+    guest.check("insmod /bin/hookidt.ko vector=31")
+    try:
+        handler = param(guest, "hookidt", "handler")
+        found = wait(svc, DISPATCH, hook("idt_table"), since, 2 * svc.sleep_s + 5)
+        assert found, "the IDT gate was not seen"
+        found = svc.expect_alerts(since, (DISPATCH, hook("idt_table"), 1))[DISPATCH]
+        m = found[0]
+        assert m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["interrupt_vector"] == 31
+        assert d["kernel_hook_site_symbol"] == "idt_table+0x1f0"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookidt"
+        assert m["activity_data"]["reason"] == "the gate leads outside core kernel text"
+    finally:
+        guest.run("rmmod hookidt")
     since = svc.mark()
     svc.expect_alerts(since)
 
