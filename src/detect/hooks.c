@@ -8,9 +8,10 @@
  * handler) while it lasts; an entry restored is forgotten (no message),
  * and a breach that comes back is reported again.
  *
- * Kernel Function Hooked: a kprobe or ftrace_ops whose handler lies
- * outside core kernel text and outside the core text of every module on
- * the modules list: in a module hidden from it, or in no module at all.
+ * Kernel Function Hooked: a kprobe, ftrace_ops or tracepoint probe whose
+ * handler lies outside core kernel text and outside the core text of
+ * every module on the modules list: in a module hidden from it, or in no
+ * module at all.
  * A listed module's hooks are its own business (tracers, livepatch).
  * Judged only when the modules list was walked whole, and the same
  * (object, handler) must be seen in two scans in a row (a module loaded

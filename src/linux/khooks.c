@@ -8,6 +8,10 @@
  * kretprobe around it.  ftrace: every registered struct ftrace_ops is on
  * the ftrace_ops_list chain (->next), which ends at ftrace_list_end; the
  * callback is ->func, the functions it hooks are in its filter hash.
+ * Tracepoints: the kernel's own (__start___tracepoints_ptrs .. __stop_,
+ * 32-bit offsets from each entry, or pointers on kernels without
+ * PREL32 relocations); each struct tracepoint's funcs, an array of
+ * struct tracepoint_func ended by a NULL func, holds its probes.
  *
  * Every handler found outside core kernel text is recorded (snap_hook);
  * whose it is (a listed module, a hidden one, none) the rule judges
@@ -174,6 +178,70 @@ static int walk_kprobes(struct khw *w)
 	return ok ? 0 : -1;
 }
 
+/* ---- tracepoints ---- */
+
+#define TRACEPOINTS_MAX 16384
+#define TP_FUNCS_MAX 64
+
+static int walk_tracepoints(struct khw *w)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	const struct kprofile *pr = w->k->prof;
+	uint64_t start = pr->sym.__start___tracepoints_ptrs, stop = pr->sym.__stop___tracepoints_ptrs;
+	uint64_t fsz = o->size_tracepoint_func;
+	uint8_t *tab;
+	int prel32, ok = 1;
+
+	if (stop <= start || stop - start > 8ULL * TRACEPOINTS_MAX || !fsz || fsz > 64) {
+		snprintf(w->why, sizeof(w->why), "tracepoints: implausible section");
+		return -1;
+	}
+	tab = malloc(stop - start);
+	if (!tab || vas_read(&w->k->kvas, start, tab, stop - start, NULL)) {
+		free(tab);
+		snprintf(w->why, sizeof(w->why), "tracepoints unreadable");
+		return -1;
+	}
+	/* 32-bit offsets when the first entry, read so, lands in the image */
+	int32_t rel;
+	memcpy(&rel, tab, 4);
+	prel32 = start + (int64_t)rel >= pr->sym._text && start + (int64_t)rel < pr->sym._end;
+	size_t esz = prel32 ? 4 : 8;
+	for (uint64_t off = 0; ok && off + esz <= stop - start; off += esz) {
+		uint64_t tp, funcs, f;
+		if (prel32) {
+			memcpy(&rel, tab + off, 4);
+			tp = start + off + (int64_t)rel;
+		} else {
+			memcpy(&tp, tab + off, 8);
+		}
+		if (!kptr_ok(tp)) {
+			snprintf(w->why, sizeof(w->why), "tracepoints: implausible entry");
+			ok = 0;
+			break;
+		}
+		funcs = kernel_field(w->k, tp, &o->tracepoint__funcs);
+		if (!funcs)
+			continue;
+		const char *name = NULL;
+		for (uint64_t i = 0; i < TP_FUNCS_MAX; i++) {
+			if (!kptr_ok(funcs) || kfield_read(&w->k->kvas, funcs + i * fsz,
+							   &o->tracepoint_func__func, &f)) {
+				snprintf(w->why, sizeof(w->why), "tracepoints: unreadable probes");
+				ok = 0;
+				break;
+			}
+			if (!f)
+				break;
+			if (!ktext_core(w->t, f) && !name && o->tracepoint__name.present)
+				name = read_name(w, kernel_field(w->k, tp, &o->tracepoint__name));
+			record(w, SNAP_HOOK_TRACEPOINT, tp, 0, f, name);
+		}
+	}
+	free(tab);
+	return ok ? 0 : -1;
+}
+
 /* ---- ftrace ---- */
 
 /* the first function an ftrace_ops filters on, "name" (NULL: none, or
@@ -268,6 +336,13 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 			failed = 1;
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_FTRACE;
+	}
+	if (a->__start___tracepoints_ptrs && a->__stop___tracepoints_ptrs && a->_text && a->_end &&
+	    o->tracepoint__funcs.present && o->tracepoint_func__func.present) {
+		if (walk_tracepoints(&w))
+			failed = 1;
+		else
+			s->hooks_read |= 1u << SNAP_HOOK_TRACEPOINT;
 	}
 	if (w.n && (s->hooks = arena_alloc(&s->arena, w.n * sizeof(*s->hooks)))) {
 		memcpy(s->hooks, w.v, w.n * sizeof(*s->hooks));

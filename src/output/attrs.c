@@ -393,6 +393,7 @@ static const char *const hook_kinds[SNAP_HOOK_KINDS] = {
 	[SNAP_HOOK_IDT] = "idt_table",
 	[SNAP_HOOK_KPROBE] = "kprobe",
 	[SNAP_HOOK_FTRACE] = "ftrace_ops",
+	[SNAP_HOOK_TRACEPOINT] = "tracepoint",
 };
 
 const char *attrs_hook_kind(uint8_t kind)
@@ -427,6 +428,7 @@ void attrs_hook(struct jw *w, const struct snap_hook *h, const struct snap_kmod 
 		break;
 	case SNAP_HOOK_KPROBE:
 	case SNAP_HOOK_FTRACE:
+	case SNAP_HOOK_TRACEPOINT:
 		kaddr(w, "kernel_hook_object_address", h->obj);
 		jw_kstr(w, "kernel_hook_hooked_symbol", h->name ? h->name : h->site_sym ? h->site_sym : "");
 		break;

@@ -164,7 +164,8 @@ struct kfield {
 	X(ftrace_ops_hash, filter_hash) X(ftrace_hash, size_bits) X(ftrace_hash, buckets) \
 	X(ftrace_hash, count) X(ftrace_func_entry, hlist) X(ftrace_func_entry, ip) \
 	X(syscall_metadata, name) X(syscall_metadata, syscall_nr) X(kprobe, opcode) \
-	X(optimized_kprobe, optinsn) X(arch_optimized_insn, copied_insn)
+	X(optimized_kprobe, optinsn) X(arch_optimized_insn, copied_insn) X(tracepoint, name) \
+	X(tracepoint, funcs) X(tracepoint_func, func)
 
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
@@ -181,6 +182,7 @@ struct koffsets {
 	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
 	uint64_t size_file, size_inode, size_dentry, size_mount;
 	uint64_t size_module_memory, size_rb_node;
+	uint64_t size_tracepoint_func;
 };
 #undef KF_DECL
 
@@ -196,7 +198,7 @@ struct koffsets {
 	X(_etext) X(sys_call_table) X(ia32_sys_call_table) X(x64_sys_call) X(ia32_sys_call) \
 	X(idt_table) X(kprobe_table) X(ftrace_ops_list) X(ftrace_list_end) \
 	X(pre_handler_kretprobe) X(syscalls_metadata) X(aggr_pre_handler) \
-	X(early_idt_handler_array)
+	X(early_idt_handler_array) X(__start___tracepoints_ptrs) X(__stop___tracepoints_ptrs)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

@@ -241,7 +241,7 @@ enum snap_kmods_status {
 /* A kernel hook (hooks.c): a way into kernel code that leads where it
  * should not, or may not.  Dispatch kinds (the syscall tables, the
  * dispatchers' direct branches, IDT gates) are recorded only when they
- * break the rule; kprobes and ftrace_ops whenever their handler lies
+ * break the rule; kprobes, ftrace_ops and tracepoint probes whenever their handler lies
  * outside core kernel text (the rule judges the owner). */
 enum snap_hook_kind {
 	SNAP_HOOK_SYSCALL_TABLE,	/* sys_call_table[index] */
@@ -251,6 +251,7 @@ enum snap_hook_kind {
 	SNAP_HOOK_IDT,			/* idt_table[index] */
 	SNAP_HOOK_KPROBE,		/* a struct kprobe (obj) on site */
 	SNAP_HOOK_FTRACE,		/* a struct ftrace_ops (obj) */
+	SNAP_HOOK_TRACEPOINT,		/* a probe of the struct tracepoint obj */
 	SNAP_HOOK_KINDS
 };
 

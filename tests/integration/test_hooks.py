@@ -7,13 +7,16 @@
 - hookx64.ko rewrites the displacement of the jmp to __x64_sys_sysinfo
   inside x64_sys_call (the dispatch of 6.1.0-2x+ and 6.9+ kernels);
 - hookkp.ko registers a kprobe on __x64_sys_sysinfo and hides itself;
-- hookft.ko registers an ftrace_ops on __x64_sys_sysinfo and hides itself.
+- hookft.ko registers an ftrace_ops on __x64_sys_sysinfo and hides itself;
+- hooktp.ko registers a probe on the sched_process_fork tracepoint and
+  hides itself.
 
 Each is System Call Dispatch Modified / Kernel Function Hooked exactly
 once, with the entry, the handler and its owner; taken away (rmmod, or
 /proc/hookkp), nothing more is raised.  A stock guest, a listed module
 with a kprobe, and the kernel's own tracing inside x64_sys_call (kprobes,
-optimized and not, and the function tracer) raise nothing."""
+optimized and not, the function tracer, the sched trace events) raise
+nothing."""
 import time
 
 import pytest
@@ -77,7 +80,8 @@ def test_benign_tracing_raises_nothing(guest, svc):
                 "echo 'p:argus2 x64_sys_call+11' >>kprobe_events && "
                 "echo 'r:argus3 x64_sys_call' >>kprobe_events && "
                 "echo 'p:argus4 ia32_sys_call+5' >>kprobe_events && "
-                "echo 1 >events/kprobes/enable && echo x64_sys_call >set_ftrace_filter && "
+                "echo 1 >events/kprobes/enable && echo 1 >events/sched/enable && "
+                "echo x64_sys_call >set_ftrace_filter && "
                 "echo function >current_tracer")
     try:
         guest.check("free; ls /")
@@ -85,7 +89,8 @@ def test_benign_tracing_raises_nothing(guest, svc):
         svc.expect_alerts(since)
     finally:
         guest.run(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
-                  "echo 0 >events/kprobes/enable && echo >kprobe_events")
+                  "echo 0 >events/kprobes/enable && echo 0 >events/sched/enable && "
+                  "echo >kprobe_events")
 
 
 def test_sys_call_table_entry(guest, svc):
@@ -163,10 +168,12 @@ def test_idt_gate(guest, svc):
     svc.expect_alerts(since)
 
 
-KINDS = {"hookkp": "kprobe", "hookft": "ftrace_ops"}
+KINDS = {"hookkp": "kprobe", "hookft": "ftrace_ops", "hooktp": "tracepoint"}
+HOOKED_AT = {"hookkp": "__x64_sys_sysinfo", "hookft": "__x64_sys_sysinfo",
+             "hooktp": "sched_process_fork"}
 
 
-@pytest.mark.parametrize("ko", ["hookkp", "hookft"])
+@pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
 def test_hook_of_a_listed_module(guest, svc, ko):
     need(guest, ko)
     if guest.run(f"test -e /proc/{ko}")[0] == 0:
@@ -174,14 +181,14 @@ def test_hook_of_a_listed_module(guest, svc, ko):
     since = svc.mark()
     guest.check(f"insmod /bin/{ko}.ko hide=0")
     try:
-        guest.check("free")
+        guest.check("free; ls /")
         time.sleep(4 * svc.sleep_s)
         svc.expect_alerts(since)
     finally:
         guest.check(f"rmmod {ko}")
 
 
-@pytest.mark.parametrize("ko", ["hookkp", "hookft"])
+@pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
 def test_hook_in_hidden_module(guest, svc, ko):
     need(guest, ko)
     if guest.run(f"test -e /proc/{ko}")[0] == 0:
@@ -199,7 +206,7 @@ def test_hook_in_hidden_module(guest, svc, ko):
         m = got[HOOKED][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_hook_details"]
-        assert d["kernel_hook_hooked_symbol"] == "__x64_sys_sysinfo"
+        assert d["kernel_hook_hooked_symbol"] == HOOKED_AT[ko]
         if kind == "kprobe":
             assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo"
         assert d["kernel_hook_handler_owner"] == ko
