@@ -171,6 +171,15 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	jw_key(&w, "kernel_hooks");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < s->nhooks; i++) {
+		jw_obj_begin(&w);
+		attrs_hook(&w, &s->hooks[i], NULL);
+		jw_kstr(&w, "reason", s->hooks[i].why ? s->hooks[i].why : "");
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_key(&w, "scan_statistics");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "duration_ns", ns);
@@ -188,6 +197,12 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kstr(&w, "kernel_module_views", s->kmods_status == SNAP_KMODS_COMPLETE ? "complete" :
 		s->kmods_status == SNAP_KMODS_LISTED ? "modules list only" :
 		s->kmods_status == SNAP_KMODS_PARTIAL ? "incomplete" : "not read");
+	jw_key(&w, "kernel_hooks_read");
+	jw_arr_begin(&w);
+	for (int i = 0; i < SNAP_HOOK_KINDS; i++)
+		if (s->hooks_read & (1u << i))
+			jw_str(&w, attrs_hook_kind((uint8_t)i));
+	jw_arr_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	buf_putc(b, '\n');

@@ -40,7 +40,8 @@ struct act_rec {
 	int nchain;
 	const struct snap_elf *elf;	/* attestation: the file judged */
 	const struct snap_hash *hash;	/* content change: the file's new hashes */
-	const struct snap_kmod *kmod;	/* a loadable kernel module */
+	const struct snap_kmod *kmod;	/* a loadable kernel module (a hook: its handler's owner) */
+	const struct snap_hook *hook;	/* a kernel hook */
 	const struct snap_bpf *bpf;	/* a BPF program */
 };
 
@@ -64,6 +65,7 @@ struct detect_state {
 	struct u64map fresh;		/* program images first judged last scan */
 	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
 	struct u64map bpf_alerted;	/* BPF program (address, id) keys alerted on */
+	struct u64map hook_alerted;	/* hooks reported -> their kind + 1 */
 	int64_t last_status_ns;
 };
 
@@ -100,6 +102,10 @@ void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
 		const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
 void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
+		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
+/* Kernel hooks (hooks.c): System Call Dispatch Modified at first sight,
+ * Kernel Function Hooked in two scans in a row. */
+void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
 
 /* Keys: a connection, a process (pid and start time: survives pid reuse),

@@ -565,6 +565,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 	hidden(&d, prev, cur);
 	detect_kmods(prev, cur, cfg, st, emit, ctx);
 	detect_bpf(prev, cur, cfg, st, emit, ctx);
+	detect_hooks(prev, cur, cfg, st, emit, ctx);
 	detect_attestation(cur, cfg, st, emit, ctx);
 	if (cfg->enabled[ACT_TCP_CONN_STATUS] && cfg->status_interval_ns &&
 	    now_ns - st->last_status_ns >= (int64_t)cfg->status_interval_ns) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "linux/guests.h"
+#include "linux/ktext.h"
 #include "linux/pagecache.h"
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
@@ -50,6 +51,7 @@ void kernel_close(struct kernel *k)
 	if (!k)
 		return;
 	linux_hash_memo_free(k);
+	ktext_free(k);
 	profile_free(k->prof);
 	memsrc_close(k->mem);
 	kernel_close(k->host);

@@ -49,6 +49,7 @@ struct kernel {
 	struct kernel *host;		/* a guest's ("guest:SEL@SPEC"): the machine
 					 * that runs it, whose memory mem reads
 					 * through; closed after it */
+	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
@@ -85,6 +86,8 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 int64_t linux_boot_to_real(struct kernel *k);
 /* loaded BPF programs (bpf.c) */
 int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *err);
+int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* Decode one task (a thread-group leader) into p, as the task walk does. */
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 

@@ -18,6 +18,8 @@ static const struct collector {
 	{ "hidden processes", linux_collect_hidden },
 	{ "kernel modules", linux_collect_modules },
 	{ "BPF programs", linux_collect_bpf },
+	{ "kernel hooks", linux_collect_khooks },	/* before dispatch: ftrace trampolines */
+	{ "system call dispatch", linux_collect_dispatch },
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

@@ -384,3 +384,64 @@ void attrs_kmod(struct jw *w, const struct snap_kmod *m)
 	attrs_kmod_views(m->views, buf, sizeof(buf));
 	jw_kstr(w, "kernel_module_found_in", buf);
 }
+
+static const char *const hook_kinds[SNAP_HOOK_KINDS] = {
+	[SNAP_HOOK_SYSCALL_TABLE] = "sys_call_table",
+	[SNAP_HOOK_IA32_TABLE] = "ia32_sys_call_table",
+	[SNAP_HOOK_X64_SYS_CALL] = "x64_sys_call",
+	[SNAP_HOOK_IA32_SYS_CALL] = "ia32_sys_call",
+	[SNAP_HOOK_IDT] = "idt_table",
+	[SNAP_HOOK_KPROBE] = "kprobe",
+	[SNAP_HOOK_FTRACE] = "ftrace_ops",
+	[SNAP_HOOK_TRACEPOINT] = "tracepoint",
+};
+
+const char *attrs_hook_kind(uint8_t kind)
+{
+	return kind < SNAP_HOOK_KINDS ? hook_kinds[kind] : "unknown";
+}
+
+static void kaddr(struct jw *w, const char *key, uint64_t a)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)a);
+	jw_kstr(w, key, buf);
+}
+
+void attrs_hook(struct jw *w, const struct snap_hook *h, const struct snap_kmod *owner)
+{
+	jw_kstr(w, "kernel_hook_kind", attrs_hook_kind(h->kind));
+	switch (h->kind) {
+	case SNAP_HOOK_SYSCALL_TABLE:
+	case SNAP_HOOK_IA32_TABLE:
+		jw_kuint(w, "system_call_number", h->index);
+		if (h->name)
+			jw_kstr(w, "system_call_name", h->name);
+		break;
+	case SNAP_HOOK_X64_SYS_CALL:
+	case SNAP_HOOK_IA32_SYS_CALL:
+		jw_kuint(w, "kernel_hook_offset", h->index);
+		break;
+	case SNAP_HOOK_IDT:
+		jw_kuint(w, "interrupt_vector", h->index);
+		break;
+	case SNAP_HOOK_KPROBE:
+	case SNAP_HOOK_FTRACE:
+	case SNAP_HOOK_TRACEPOINT:
+		kaddr(w, "kernel_hook_object_address", h->obj);
+		jw_kstr(w, "kernel_hook_hooked_symbol", h->name ? h->name : h->site_sym ? h->site_sym : "");
+		break;
+	}
+	if (h->site)
+		kaddr(w, "kernel_hook_site_address", h->site);
+	if (h->site_sym)
+		jw_kstr(w, "kernel_hook_site_symbol", h->site_sym);
+	kaddr(w, "kernel_hook_handler_address", h->handler);
+	if (h->handler_sym)
+		jw_kstr(w, "kernel_hook_handler_symbol", h->handler_sym);
+	jw_kstr(w, "kernel_hook_handler_owner", owner && owner->name ? owner->name :
+		h->handler_sym ? "kernel" : "no module");
+	if (owner)
+		jw_kbool(w, "kernel_hook_handler_owner_listed", (owner->views & SNAP_KMOD_LIST) != 0);
+}

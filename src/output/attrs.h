@@ -30,6 +30,10 @@ void attrs_kmod(struct jw *w, const struct snap_kmod *m);
 void attrs_bpf(struct jw *w, const struct snap_bpf *b);
 /* a module's views, "modules list, sysfs (module_kset), mod_tree" */
 void attrs_kmod_views(uint8_t views, char *out, size_t cap);
+/* dispatch.c / khooks.c's records: a hook, and the module whose text
+ * holds its handler (NULL: none) */
+void attrs_hook(struct jw *w, const struct snap_hook *h, const struct snap_kmod *owner);
+const char *attrs_hook_kind(uint8_t kind);
 
 /* "ESTABLISHED", "LISTEN", ... */
 const char *attrs_tcp_state(uint8_t s);

@@ -149,6 +149,17 @@ void event_format(struct buf *b, const struct msg_source *src, const struct act_
 		jw_obj_begin(&w);
 		attrs_bpf(&w, r->bpf);
 		jw_obj_end(&w);
+	} else if (r->hook) {
+		jw_key(&w, "kernel_hook_details");
+		jw_obj_begin(&w);
+		attrs_hook(&w, r->hook, r->kmod);
+		jw_obj_end(&w);
+		if (r->kmod) {
+			jw_key(&w, "kernel_module_details");
+			jw_obj_begin(&w);
+			attrs_kmod(&w, r->kmod);
+			jw_obj_end(&w);
+		}
 	} else if (r->kmod) {
 		jw_key(&w, "kernel_module_details");
 		jw_obj_begin(&w);

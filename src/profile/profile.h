@@ -154,6 +154,19 @@ struct kfield {
 	X(bpf_prog_aux, attach_func_name) X(bpf_prog_aux, load_time) \
 	X(bpf_prog_aux, user) X(user_struct, uid)
 
+/* kernel hooks (hooks.c): kprobes in kprobe_table, ftrace_ops_list */
+#define KFIELDS_HOOK(X) \
+	X(kprobe, hlist) X(kprobe, list) X(kprobe, addr) X(kprobe, symbol_name) \
+	X(kprobe, pre_handler) X(kprobe, post_handler) X(kretprobe, kp) \
+	X(kretprobe, handler) X(kretprobe, entry_handler) X(hlist_head, first) \
+	X(hlist_node, next) X(ftrace_ops, func) X(ftrace_ops, next) \
+	X(ftrace_ops, trampoline) X(ftrace_ops, trampoline_size) X(ftrace_ops, func_hash) \
+	X(ftrace_ops_hash, filter_hash) X(ftrace_hash, size_bits) X(ftrace_hash, buckets) \
+	X(ftrace_hash, count) X(ftrace_func_entry, hlist) X(ftrace_func_entry, ip) \
+	X(syscall_metadata, name) X(syscall_metadata, syscall_nr) X(kprobe, opcode) \
+	X(optimized_kprobe, optinsn) X(arch_optimized_insn, copied_insn) X(tracepoint, name) \
+	X(tracepoint, funcs) X(tracepoint_func, func)
+
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
 	KFIELDS_TASK(KF_DECL)
@@ -163,11 +176,13 @@ struct koffsets {
 	KFIELDS_NS(KF_DECL)
 	KFIELDS_KMOD(KF_DECL)
 	KFIELDS_BPF(KF_DECL)
+	KFIELDS_HOOK(KF_DECL)
 	uint64_t size_task_struct;
 	uint64_t size_upid;
 	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
 	uint64_t size_file, size_inode, size_dentry, size_mount;
 	uint64_t size_module_memory, size_rb_node;
+	uint64_t size_tracepoint_func;
 };
 #undef KF_DECL
 
@@ -179,7 +194,11 @@ struct koffsets {
 	X(__start_BTF) X(__stop_BTF) X(init_net) X(net_namespace_list) \
 	X(shadow_timekeeper) X(tk_core) X(init_top_pgt) X(swapper_pg_dir) \
 	X(_stext) X(_text) X(_end) X(modules) X(module_kset) X(mod_tree) \
-	X(prog_idr) X(__bpf_call_base) X(bpf_probe_write_user) X(bpf_override_return)
+	X(prog_idr) X(__bpf_call_base) X(bpf_probe_write_user) X(bpf_override_return) \
+	X(_etext) X(sys_call_table) X(ia32_sys_call_table) X(x64_sys_call) X(ia32_sys_call) \
+	X(idt_table) X(kprobe_table) X(ftrace_ops_list) X(ftrace_list_end) \
+	X(pre_handler_kretprobe) X(syscalls_metadata) X(aggr_pre_handler) \
+	X(early_idt_handler_array) X(__start___tracepoints_ptrs) X(__stop___tracepoints_ptrs)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

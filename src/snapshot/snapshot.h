@@ -238,6 +238,36 @@ enum snap_kmods_status {
 	SNAP_KMODS_COMPLETE,	/* every view walked back to its head */
 };
 
+/* A kernel hook (hooks.c): a way into kernel code that leads where it
+ * should not, or may not.  Dispatch kinds (the syscall tables, the
+ * dispatchers' direct branches, IDT gates) are recorded only when they
+ * break the rule; kprobes, ftrace_ops and tracepoint probes whenever their handler lies
+ * outside core kernel text (the rule judges the owner). */
+enum snap_hook_kind {
+	SNAP_HOOK_SYSCALL_TABLE,	/* sys_call_table[index] */
+	SNAP_HOOK_IA32_TABLE,		/* ia32_sys_call_table[index] */
+	SNAP_HOOK_X64_SYS_CALL,		/* a direct branch in x64_sys_call, index its offset */
+	SNAP_HOOK_IA32_SYS_CALL,	/* the same in ia32_sys_call */
+	SNAP_HOOK_IDT,			/* idt_table[index] */
+	SNAP_HOOK_KPROBE,		/* a struct kprobe (obj) on site */
+	SNAP_HOOK_FTRACE,		/* a struct ftrace_ops (obj) */
+	SNAP_HOOK_TRACEPOINT,		/* a probe of the struct tracepoint obj */
+	SNAP_HOOK_KINDS
+};
+
+struct snap_hook {
+	uint8_t kind;		/* enum snap_hook_kind */
+	uint32_t index;		/* syscall number, IDT vector, offset of the branch */
+	uint64_t site;		/* the table entry, branch or probed address */
+	uint64_t handler;	/* where it leads */
+	uint64_t obj;		/* struct kprobe / ftrace_ops (0 for dispatch) */
+	const char *site_sym;	/* the site as "symbol+0xoff" (NULL: none) */
+	const char *handler_sym;	/* the handler as "symbol+0xoff" in core text, NULL */
+	const char *name;	/* the syscall's name (syscalls_metadata), the
+				 * probe's symbol_name, ftrace's first filtered function */
+	const char *why;	/* what rule it breaks */
+};
+
 struct snap_stats {
 	uint64_t bad_objects;	/* objects skipped: unreadable or implausible */
 	uint64_t loops;		/* list walks cut by a cycle */
@@ -271,6 +301,17 @@ struct snapshot {
 	struct snap_bpf *bpf;
 	size_t nbpf;
 	int bpf_complete;
+	/* kernel hooks; hooks_read has bit (1 << kind) for each kind read whole */
+	struct snap_hook *hooks;
+	size_t nhooks;
+	uint32_t hooks_read;
+	/* ftrace trampolines (ftrace_ops->trampoline), read before dispatch */
+	struct snap_range { uint64_t start, end; } *tramps;
+	size_t ntramps;
+	/* kprobes registered (kprobe_table's entries): where, and the struct
+	 * kprobe that saved the bytes it replaced there */
+	struct snap_kprobe { uint64_t addr, obj; } *kprobes;
+	size_t nkprobes;
 	struct snap_workload workload;
 	struct snap_stats stats;
 	uint64_t started_ns, finished_ns;	/* CLOCK_MONOTONIC */

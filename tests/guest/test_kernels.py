@@ -59,3 +59,17 @@ def test_scan(kguest):
 def test_kernel_modules(kguest):
     """5.10 keeps a module's memory in core_layout, 6.12 in mem[]."""
     scan_checks.test_kernel_modules(kguest)
+
+
+def test_kernel_hooks(kguest):
+    """A stock kernel breaks no dispatch rule and has no hook outside core
+    text; every part is read whole.  5.10 dispatches through sys_call_table
+    only, 6.12 through x64_sys_call (decoded: the compiler's code differs
+    from 6.1's)."""
+    d = scan_checks.scan(kguest)
+    assert d["kernel_hooks"] == [], d["kernel_hooks"]
+    read = d["scan_statistics"]["kernel_hooks_read"]
+    for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint"):
+        assert part in read, read
+    has = kguest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
+    assert ("x64_sys_call" in read) == has, read

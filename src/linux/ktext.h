@@ -1,0 +1,48 @@
+/* ktext.h - core kernel text and the symbols at an address.
+ *
+ * Core kernel text is [_stext, _etext): the kernel image's code, not its
+ * init code (freed after boot) and not module or BPF memory.  The symbol
+ * table (kallsyms, as the profile read it) sorted by address answers
+ * "which symbol holds this address" and "which names start exactly here";
+ * built once per kernel, on first use.
+ */
+#ifndef ARGUS_KTEXT_H
+#define ARGUS_KTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linux/kernel.h"
+
+struct ktext_sym {
+	uint64_t addr;
+	uint32_t sym;		/* index in the profile's ksyms */
+};
+
+struct ktext {
+	uint64_t stext, etext;
+	struct ktext_sym *by_addr;
+	size_t n;
+};
+
+/* The kernel's table, or NULL if _stext/_etext are unknown. */
+const struct ktext *ktext_get(struct kernel *k);
+void ktext_free(struct kernel *k);
+
+static inline int ktext_core(const struct ktext *t, uint64_t a)
+{
+	return a >= t->stext && a < t->etext;
+}
+
+/* Index in by_addr of the first symbol at the highest address <= a, or -1. */
+long ktext_find(const struct ktext *t, uint64_t a);
+/* Bytes from a symbol at exactly `a` to the next higher symbol (0: none). */
+uint64_t ktext_size(const struct ktext *t, uint64_t a);
+/* 1 if a symbol starting exactly at a has a name that starts with one of
+ * the NULL-terminated prefixes (a prefix ending in '$' must match whole). */
+int ktext_named(struct kernel *k, const struct ktext *t, uint64_t a, const char *const *prefixes);
+/* "name+0xoff" in s's arena, or NULL if no symbol holds a (or it is
+ * further than 1 MiB from its symbol). */
+const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a);
+
+#endif

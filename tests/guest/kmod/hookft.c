@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hookft - a test rootkit for argus's Kernel Function Hooked: an ftrace
+ * hook (the technique of ftrace-based syscall rootkits) whose callback is
+ * in a module that hides itself.
+ *
+ * insmod hookft.ko [sym=__x64_sys_sysinfo] [hide=1]
+ * registers an ftrace_ops filtered on sym whose callback (in this module)
+ * counts the calls, then, with hide=1, unlinks the module from the
+ * modules list and deletes its kobject, as hidekmod does.  With hide=0 it
+ * is an ordinary module with an ftrace hook, and rmmod removes it.
+ *
+ * echo 1 >/proc/hookft unregisters the ftrace_ops and links a hidden module
+ * back into both lists (not sysfs); it then cannot be unloaded (its sysfs
+ * teardown would find no directory).  For testing only; loaded in a
+ * disposable test guest.
+ */
+#include <linux/kobject.h>
+#include <linux/ftrace.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/rculist.h>
+
+static char *sym = "__x64_sys_sysinfo";
+module_param(sym, charp, 0444);
+static int hide = 1;
+module_param(hide, int, 0444);
+static ulong hits;
+
+static struct list_head *modules_head;
+static struct kset *kset;
+static bool hidden, registered;
+
+static void notrace callback(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
+			     struct ftrace_regs *fregs)
+{
+	hits++;
+}
+
+static struct ftrace_ops ops = { .func = callback, .flags = FTRACE_OPS_FL_RECURSION };
+
+static struct list_head *find_head(void)
+{
+	struct list_head *p;
+	int n = 0;
+
+	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
+		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
+			return p;
+	return NULL;
+}
+
+static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
+{
+	if (registered)
+		unregister_ftrace_function(&ops);
+	registered = false;
+	if (hidden) {
+		list_add_tail_rcu(&THIS_MODULE->list, modules_head);
+		spin_lock(&kset->list_lock);
+		list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &kset->list);
+		spin_unlock(&kset->list_lock);
+		hidden = false;
+	}
+	pr_info("hookft: ftrace hook removed, module listed\n");
+	return len;
+}
+
+static const struct proc_ops ctl_ops = {
+	.proc_write = ctl_write,
+};
+
+static int __init hookft_init(void)
+{
+	int ret;
+
+	ret = ftrace_set_filter(&ops, sym, strlen(sym), 0);
+	if (ret)
+		return ret;
+	ret = register_ftrace_function(&ops);
+	if (ret)
+		return ret;
+	registered = true;
+	pr_info("hookft: ftrace_ops %px on %s, callback %px\n", &ops, sym, callback);
+	if (!hide)
+		return 0;
+	modules_head = find_head();
+	kset = THIS_MODULE->mkobj.kobj.kset;
+	if (!modules_head || !kset || !proc_create("hookft", 0200, NULL, &ctl_ops)) {
+		unregister_ftrace_function(&ops);
+		return -ENOENT;
+	}
+	kset_get(kset);
+	list_del(&THIS_MODULE->list);
+	kobject_del(&THIS_MODULE->mkobj.kobj);
+	hidden = true;
+	return 0;
+}
+
+static void __exit hookft_exit(void)
+{
+	if (registered)
+		unregister_ftrace_function(&ops);
+}
+
+module_init(hookft_init);
+module_exit(hookft_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("argus test rootkit: an ftrace hook in a hidden module");

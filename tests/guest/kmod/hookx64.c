@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hookx64 - a test rootkit for argus's System Call Dispatch Modified, on
+ * kernels that dispatch system calls through x64_sys_call (a switch of
+ * direct calls and jumps, 6.9+ and the stable backports).
+ *
+ * insmod hookx64.ko [sym=__x64_sys_sysinfo]
+ * finds, inside x64_sys_call, the direct call or jmp (e8/e9 rel32) to the
+ * system call function sym and rewrites its displacement to reach a
+ * function of this module instead, which counts its calls (parameter
+ * hits) and calls the original.  x64_sys_call is found through
+ * kallsyms_lookup_name, itself found with a kprobe; kernel text is
+ * written with CR0.WP cleared.  rmmod puts the displacement back.  For
+ * testing only; loaded in a disposable test guest.
+ */
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <asm/special_insns.h>
+
+static char *sym = "__x64_sys_sysinfo";
+module_param(sym, charp, 0444);
+static ulong hits;
+module_param(hits, ulong, 0444);
+static ulong site;	/* the patched instruction, for the test */
+module_param(site, ulong, 0444);
+
+typedef long (*sys_fn)(const struct pt_regs *);
+static sys_fn orig;
+static s32 orig_rel;
+
+static unsigned long lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+	unsigned long (*kln)(const char *);
+
+	if (register_kprobe(&kp))
+		return 0;
+	kln = (void *)kp.addr;
+	unregister_kprobe(&kp);
+	return kln(name);
+}
+
+static inline void cr0_write(unsigned long v)
+{
+	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
+}
+
+static void poke_rel(u8 *insn, s32 rel)
+{
+	unsigned long flags, cr0;
+
+	local_irq_save(flags);
+	cr0 = read_cr0();
+	cr0_write(cr0 & ~X86_CR0_WP);
+	WRITE_ONCE(*(s32 *)(insn + 1), rel);	/* the 4 bytes after e8/e9: one aligned-enough store */
+	cr0_write(cr0);
+	local_irq_restore(flags);
+}
+
+static long hook(const struct pt_regs *regs)
+{
+	hits++;
+	return orig(regs);
+}
+
+static int __init hookx64_init(void)
+{
+	u8 *fn = (u8 *)lookup("x64_sys_call");
+	unsigned long target = lookup(sym);
+	long rel;
+	int i;
+
+	if (!fn || !target)
+		return -ENOENT;
+	for (i = 0; i < 16384; i++) {
+		if ((fn[i] == 0xe8 || fn[i] == 0xe9) &&
+		    (unsigned long)(fn + i + 5) + *(s32 *)(fn + i + 1) == target)
+			break;
+		if (i > 0 && fn[i] == 0xcc && fn[i - 1] == 0xcc && fn[i + 1] == 0xcc)
+			return -ENOENT;	/* past the function's end (int3 padding) */
+	}
+	if (i == 16384)
+		return -ENOENT;
+	rel = (long)hook - (long)(fn + i + 5);
+	if (rel != (s32)rel)
+		return -ERANGE;
+	orig = (sys_fn)target;
+	orig_rel = *(s32 *)(fn + i + 1);
+	site = (ulong)(fn + i);
+	poke_rel(fn + i, (s32)rel);
+	pr_info("hookx64: x64_sys_call+0x%x: %s -> %px\n", i, sym, hook);
+	return 0;
+}
+
+static void __exit hookx64_exit(void)
+{
+	poke_rel((u8 *)site, orig_rel);
+}
+
+module_init(hookx64_init);
+module_exit(hookx64_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("argus test rootkit: a call site in x64_sys_call redirected");

@@ -1,0 +1,241 @@
+"""Kernel hooks, on the live guest, with real rootkit techniques
+(tests/guest/kmod/, built against the guest kernel's headers):
+
+- hooksct.ko writes sys_call_table[99] (sysinfo) with CR0.WP cleared;
+- hookidt.ko points the gate of the reserved vector 31 in idt_table at
+  itself (CR0.WP cleared);
+- hookx64.ko rewrites the displacement of the jmp to __x64_sys_sysinfo
+  inside x64_sys_call (the dispatch of 6.1.0-2x+ and 6.9+ kernels);
+- hookkp.ko registers a kprobe on __x64_sys_sysinfo and hides itself;
+- hookft.ko registers an ftrace_ops on __x64_sys_sysinfo and hides itself;
+- hooktp.ko registers a probe on the sched_process_fork tracepoint and
+  hides itself.
+
+Each is System Call Dispatch Modified / Kernel Function Hooked exactly
+once, with the entry, the handler and its owner; taken away (rmmod, or
+/proc/hookkp), nothing more is raised.  A stock guest, a listed module
+with a kprobe, and the kernel's own tracing inside x64_sys_call (kprobes,
+optimized and not, the function tracer, the sched trace events) raise
+nothing."""
+import time
+
+import pytest
+
+from conftest import Service
+
+SLEEP = "500ms"
+DISPATCH = "System Call Dispatch Modified"
+HOOKED = "Kernel Function Hooked"
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("hooks"), guest, sleep=SLEEP)
+    yield s
+    s.stop()
+
+
+def wait(svc, row, pred, since, within):
+    deadline = time.monotonic() + within
+    while True:
+        svc.poll()
+        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
+                 pred(m["activity_data"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def hook(kind):
+    return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == kind
+
+
+def need(guest, ko):
+    if guest.run(f"test -f /bin/{ko}.ko")[0]:
+        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
+
+
+def param(guest, mod, name):
+    return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
+
+
+def test_stock_guest_raises_nothing(guest, svc):
+    time.sleep(4 * svc.sleep_s)
+    svc.expect_alerts(0)
+
+
+TRACING = "/sys/kernel/tracing"
+
+
+def test_benign_tracing_raises_nothing(guest, svc):
+    if guest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0]:
+        pytest.skip("this kernel dispatches through sys_call_table only")
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    since = svc.mark()
+    # a kprobe on the instruction after the ftrace site is optimized into
+    # a jmp to its detour buffer; one on a jcc stays an int3; a kretprobe
+    # and the function tracer use the ftrace site
+    guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                "echo 'p:argus1 x64_sys_call+5' >>kprobe_events && "
+                "echo 'p:argus2 x64_sys_call+11' >>kprobe_events && "
+                "echo 'r:argus3 x64_sys_call' >>kprobe_events && "
+                "echo 'p:argus4 ia32_sys_call+5' >>kprobe_events && "
+                "echo 1 >events/kprobes/enable && echo 1 >events/sched/enable && "
+                "echo x64_sys_call >set_ftrace_filter && "
+                "echo function >current_tracer")
+    try:
+        guest.check("free; ls /")
+        time.sleep(4 * svc.sleep_s)
+        svc.expect_alerts(since)
+    finally:
+        guest.run(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
+                  "echo 0 >events/kprobes/enable && echo 0 >events/sched/enable && "
+                  "echo >kprobe_events")
+
+
+def test_sys_call_table_entry(guest, svc):
+    need(guest, "hooksct")
+    since = svc.mark()
+    guest.check("insmod /bin/hooksct.ko nr=99")
+    try:
+        handler = param(guest, "hooksct", "handler")
+        found = wait(svc, DISPATCH, hook("sys_call_table"), since, 2 * svc.sleep_s + 5)
+        assert found, "the sys_call_table write was not seen"
+        found = svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))[DISPATCH]
+        m = found[0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["system_call_number"] == 99 and d["system_call_name"] == "sys_sysinfo"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_site_symbol"] == "sys_call_table+0x318"
+        assert d["kernel_hook_handler_owner"] == "hooksct"
+        assert d["kernel_hook_handler_owner_listed"] is True
+        assert m["activity_data"]["kernel_module_details"]["kernel_module_name"] == "hooksct"
+        assert m["activity_data"]["reason"] == "the entry leads outside core kernel text"
+    finally:
+        guest.run("rmmod hooksct")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+def test_x64_sys_call_site(guest, svc):
+    need(guest, "hookx64")
+    if guest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0]:
+        pytest.skip("this kernel dispatches through sys_call_table only")
+    since = svc.mark()
+    guest.check("insmod /bin/hookx64.ko")
+    try:
+        site = param(guest, "hookx64", "site")
+        guest.check("free")      # sysinfo(2), through the hook
+        assert param(guest, "hookx64", "hits") >= 1
+        found = wait(svc, DISPATCH, hook("x64_sys_call"), since, 2 * svc.sleep_s + 5)
+        assert found, "the x64_sys_call patch was not seen"
+        found = svc.expect_alerts(since, (DISPATCH, hook("x64_sys_call"), 1))[DISPATCH]
+        m = found[0]
+        assert m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"].startswith("x64_sys_call+0x")
+        assert d["kernel_hook_offset"] == int(d["kernel_hook_site_symbol"].split("+")[1], 16)
+        assert d["kernel_hook_handler_owner"] == "hookx64"
+        assert m["activity_data"]["reason"] == "a jump in the dispatcher leads outside core kernel text"
+    finally:
+        guest.run("rmmod hookx64")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+def test_idt_gate(guest, svc):
+    need(guest, "hookidt")
+    since = svc.mark()
+    guest.check("insmod /bin/hookidt.ko vector=31")
+    try:
+        handler = param(guest, "hookidt", "handler")
+        found = wait(svc, DISPATCH, hook("idt_table"), since, 2 * svc.sleep_s + 5)
+        assert found, "the IDT gate was not seen"
+        found = svc.expect_alerts(since, (DISPATCH, hook("idt_table"), 1))[DISPATCH]
+        m = found[0]
+        assert m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["interrupt_vector"] == 31
+        assert d["kernel_hook_site_symbol"] == "idt_table+0x1f0"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookidt"
+        assert m["activity_data"]["reason"] == "the gate leads outside core kernel text"
+    finally:
+        guest.run("rmmod hookidt")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+KINDS = {"hookkp": "kprobe", "hookft": "ftrace_ops", "hooktp": "tracepoint"}
+HOOKED_AT = {"hookkp": "__x64_sys_sysinfo", "hookft": "__x64_sys_sysinfo",
+             "hooktp": "sched_process_fork"}
+
+
+@pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
+def test_hook_of_a_listed_module(guest, svc, ko):
+    need(guest, ko)
+    if guest.run(f"test -e /proc/{ko}")[0] == 0:
+        pytest.skip(f"{ko} is loaded in this guest already")
+    since = svc.mark()
+    guest.check(f"insmod /bin/{ko}.ko hide=0")
+    try:
+        guest.check("free; ls /")
+        time.sleep(4 * svc.sleep_s)
+        svc.expect_alerts(since)
+    finally:
+        guest.check(f"rmmod {ko}")
+
+
+@pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
+def test_hook_in_hidden_module(guest, svc, ko):
+    need(guest, ko)
+    if guest.run(f"test -e /proc/{ko}")[0] == 0:
+        pytest.skip(f"{ko} is loaded in this guest already (it cannot be unloaded)")
+    kind = KINDS[ko]
+    since = svc.mark()
+    guest.check(f"insmod /bin/{ko}.ko hide=1")
+    try:
+        assert ko not in guest.check("cat /proc/modules")
+        found = wait(svc, HOOKED, hook(kind), since, 4 * svc.sleep_s + 5)
+        assert found, f"the {kind} of the hidden module was not seen"
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == ko
+        got = svc.expect_alerts(since, (HOOKED, hook(kind), 1),
+                                ("Kernel Module Hidden", hidden, 1))
+        m = got[HOOKED][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["kernel_hook_hooked_symbol"] == HOOKED_AT[ko]
+        if kind == "kprobe":
+            assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo"
+        assert d["kernel_hook_handler_owner"] == ko
+        assert d["kernel_hook_handler_owner_listed"] is False
+        assert m["activity_data"]["kernel_module_details"]["kernel_module_found_in"] == "mod_tree"
+        assert m["activity_data"]["reason"] == "the handler lies in a module hidden from the modules list"
+    finally:
+        guest.run(f"echo 1 >/proc/{ko}")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
+    """first sight counts: a table written before the service starts is
+    alerted at its first scan"""
+    need(guest, "hooksct")
+    since = svc.mark()
+    guest.check("insmod /bin/hooksct.ko nr=99")
+    try:
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            found = wait(late, DISPATCH, hook("sys_call_table"), 0, 2 * late.sleep_s + 5)
+            assert found, "a table modified before argus started was not seen"
+            late.expect_alerts(0, (DISPATCH, hook("sys_call_table"), 1))
+            # at the first scan: no later than the first Host Initialization Successful + 1 scan
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(DISPATCH) < names.index("Host Initialization Successful") + 4
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod hooksct")
+    svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))
