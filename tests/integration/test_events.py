@@ -187,17 +187,19 @@ def test_shell_history_is_commands_not_lines(guest, svc):
     (HISTSIZE reached, every entry moving down) still yields each new
     command once.  The rcfile's sleep makes argus see bash before it has
     read its file: the case that once reported 91 old lines."""
-    guest.check("rm -f /tmp/sf2 && mkfifo /tmp/sf2 && echo 'sleep 2' >/tmp/rc && "
-                "for i in $(seq 40); do echo echo old-$i; done >/tmp/hf")
-    sh = guest.spawn("exec env HISTFILE=/tmp/hf HISTSIZE=10 bash --rcfile /tmp/rc -i "
-                     "</tmp/sf2 >/dev/null 2>&1")
-    holder = guest.spawn("exec sleep 100 >/tmp/sf2")
+    # names of its own: another test leaves a FIFO at /tmp/hf
+    guest.check("rm -f /tmp/hn.fifo /tmp/hn.rc /tmp/hn.hist && mkfifo /tmp/hn.fifo && "
+                "echo 'sleep 2' >/tmp/hn.rc && "
+                "for i in $(seq 40); do echo echo old-$i; done >/tmp/hn.hist")
+    sh = guest.spawn("exec env HISTFILE=/tmp/hn.hist HISTSIZE=10 bash --rcfile /tmp/hn.rc -i "
+                     "</tmp/hn.fifo >/dev/null 2>&1")
+    holder = guest.spawn("exec sleep 100 >/tmp/hn.fifo")
     try:
         time.sleep(2 + 3 * svc.sleep_s + 1)
         typed = []
         for batch in range(3):
             lines = [f"echo new-{batch * 4 + i}" for i in range(4)]
-            guest.check("printf '%s\\n' " + " ".join(f"'{x}'" for x in lines) + " >/tmp/sf2")
+            guest.check("printf '%s\\n' " + " ".join(f"'{x}'" for x in lines) + " >/tmp/hn.fifo")
             typed += lines
             time.sleep(2 * svc.sleep_s + 1)
         time.sleep(svc.sleep_s)
@@ -210,7 +212,7 @@ def test_shell_history_is_commands_not_lines(guest, svc):
 def test_shell_commands_before_first_sight(guest, svc):
     """A bash that ran commands before any scan saw it: they are told,
     once, and nothing it loaded from its file is."""
-    guest.check("for i in $(seq 20); do echo echo old-$i; done >/tmp/hf3 && "
+    guest.check("rm -f /tmp/hf3 /tmp/cmds3 && for i in $(seq 20); do echo echo old-$i; done >/tmp/hf3 && "
                 "printf 'echo fs-1\\necho fs-2\\nsleep 100\\n' >/tmp/cmds3")
     sh = guest.spawn("exec env HISTFILE=/tmp/hf3 bash -i </tmp/cmds3 >/dev/null 2>&1")
     try:
