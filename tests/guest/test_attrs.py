@@ -213,15 +213,21 @@ def test_elf_files(guest, probes):
     is_main_process_executable, per process; every executable mapping in
     /proc/PID/maps is an ELF file of the process."""
     t = Tally()
+    exes_before = {int(r[0]): r[1] for r in tsv(guest, "proc") if r[1]}
     before = {(int(r[0]), r[1]) for r in tsv(guest, "maps")}
     d = scan(guest)
     after = {(int(r[0]), r[1]) for r in tsv(guest, "maps")}
     exes = {int(r[0]): r[1] for r in tsv(guest, "proc") if r[1]}
+    # a process judged is one the guest showed the same before and after
+    # the scan: same program, same mappings (others were born, exec'd or
+    # died in between, and argus saw one moment of that)
+    changed = {pid for pid, _ in before ^ after}
+    stable = {pid for pid in exes if exes_before.get(pid) == exes[pid] and pid not in changed}
     scanned = {p["process_id"] for p in d["processes"]}
     want = {}
     for pid, line in before & after:
         f = line.split(None, 5)
-        if pid in scanned and "x" in f[1] and len(f) > 5 and f[5].startswith("/"):
+        if pid in scanned and pid in stable and "x" in f[1] and len(f) > 5 and f[5].startswith("/"):
             want.setdefault(pid, set()).add(f[5])
     elfs = {}
     for e in d["elf_files"]:
@@ -234,6 +240,8 @@ def test_elf_files(guest, probes):
             if (pid, path) not in elfs:
                 t.check("elf_file", f"pid {pid} {path}", "present", True, False)
     for (pid, path), e in sorted(elfs.items()):
+        if pid not in stable:
+            continue
         w = f"pid {pid} {path}"
         ino, etype = info[path]
         main = exes.get(pid) == path
@@ -243,5 +251,6 @@ def test_elf_files(guest, probes):
         t.check("elf_file", w, "type", "POSITION_INDEPENDENT_EXECUTABLE"
                 if etype == "3" and main else ELF_TYPES.get(etype, "UNKNOWN"), e["elf_file_type"])
     t.report()
+    assert len(stable & scanned) >= 5, f"only {len(stable & scanned)} processes held still"
     types = {e["elf_file_type"] for e in elfs.values()}
     assert {"EXECUTABLE", "SHARED_OBJECT", "POSITION_INDEPENDENT_EXECUTABLE"} <= types, types
