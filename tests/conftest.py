@@ -64,6 +64,21 @@ def guest5():
     g.stop()
 
 
+# every service a test started: one whose test failed before stopping it
+# is killed when the session ends, not left running
+_STARTED = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_service_left():
+    yield
+    for s in _STARTED:
+        proc = getattr(s, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Service:
     """`argus run` against a guest, with its event log read as it grows."""
 
@@ -99,6 +114,7 @@ class Service:
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         # split_stderr: stdout.log holds standard output alone, stderr.log the rest
         self.err = open(os.path.join(self.dir, "stderr.log"), "w") if split_stderr else None
+        _STARTED.append(self)
         self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
                                      stderr=self.err or subprocess.STDOUT)
         self.fh = None
