@@ -118,7 +118,25 @@ static void one(void *ctx, uint64_t prog)
 	uint64_t user = kernel_field(w->k, aux, &o->bpf_prog_aux__user);
 	b->uid = kptr_ok(user) && o->user_struct__uid.present ?
 		(int64_t)(uint32_t)kernel_field(w->k, user, &o->user_struct__uid) : -1;
+	/* a loaded program's instructions never change: what it calls is
+	 * read once per (address, id), not every scan */
+	uint64_t key = (prog ^ ((uint64_t)b->id * 0x9E3779B97F4A7C15ULL)) | 1, v;
+	struct u64map *memo = w->k->bpf_memo;
+	if (memo && u64map_get(memo, key, &v)) {
+		b->helpers = (uint8_t)v;
+		b->insns_read = (uint8_t)(v >> 8);
+		return;
+	}
 	helpers(w, prog, b);
+	if (!memo && (memo = w->k->bpf_memo = calloc(1, sizeof(*memo))))
+		u64map_init(memo);
+	if (memo) {
+		if (memo->len > 2 * BPF_MAX_PROGS) {	/* programs come and go: start over */
+			u64map_free(memo);
+			u64map_init(memo);
+		}
+		u64map_put(memo, key, b->helpers | (uint64_t)b->insns_read << 8);
+	}
 }
 
 static int by_id(const void *a, const void *b)

@@ -52,6 +52,10 @@ void kernel_close(struct kernel *k)
 		return;
 	linux_hash_memo_free(k);
 	ktext_free(k);
+	if (k->bpf_memo) {
+		u64map_free(k->bpf_memo);
+		free(k->bpf_memo);
+	}
 	profile_free(k->prof);
 	memsrc_close(k->mem);
 	kernel_close(k->host);

@@ -50,6 +50,7 @@ struct kernel {
 					 * that runs it, whose memory mem reads
 					 * through; closed after it */
 	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
+	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
