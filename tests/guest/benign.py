@@ -138,7 +138,8 @@ def make_sbom(argus, workdir):
     the workload runs every program with arguments of its own."""
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs, exist_ok=True)
-    subprocess.run(f"zcat {os.path.join(KDIR, 'initrd.gz')} | cpio -id --quiet", shell=True,
+    from guest import initrd_file
+    subprocess.run(f"zcat {initrd_file(KDIR)} | cpio -id --quiet", shell=True,
                    cwd=rootfs, check=True)
     bundle = os.path.join(rootfs, "benign-bundle", "rootfs", "bin")
     os.makedirs(bundle, exist_ok=True)

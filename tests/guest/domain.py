@@ -119,8 +119,8 @@ class Domain(Guest):
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)       # libvirt's QEMU user reads the kernel here
         vmlinuz, initrd = self._prepare()
-        for src in (vmlinuz, initrd):
-            shutil.copy(src, self._p(os.path.basename(src)))
+        shutil.copy(vmlinuz, self._p("vmlinuz"))
+        shutil.copy(initrd, self._p("initrd.gz"))
         with open(self._p("domain.xml"), "w") as f:
             f.write(self.xml(self._p("vmlinuz"), self._p("initrd.gz")))
         t0 = time.monotonic()

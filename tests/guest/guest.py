@@ -33,6 +33,22 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Several checkouts (git worktrees) may start guests at once: each builds its
+# test programs and initramfs under names of its own in the shared kernel
+# cache, and ARGUS_GUEST_PREFIX keeps their guests' RAM files and
+# directories apart (the demo and CI leave it empty).
+CHECKOUT = __import__("hashlib").sha1(HERE.encode()).hexdigest()[:8]
+PREFIX = os.environ.get("ARGUS_GUEST_PREFIX", "")
+
+
+def initrd_file(kdir, base="initrd"):
+    """This checkout's initramfs in the kernel cache directory kdir."""
+    return os.path.join(kdir, f"{base}-{CHECKOUT}.gz")
+
+
+def progs_dir(kdir, base="progs"):
+    """This checkout's build of the guest's test programs."""
+    return os.path.join(kdir, f"{base}-{CHECKOUT}")
 
 
 class GuestError(Exception):
@@ -65,7 +81,7 @@ class Guest:
 
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
                  arch=None, ram="file", machine="q35", uuid=None, disk=None,
-                 disk_bad_sectors=(), initrd="initrd.gz", add_files=None):
+                 disk_bad_sectors=(), initrd="initrd", add_files=None):
         """ram: "file", a shared RAM file argus reads as qemu:PATH (the
         default); the others are VMs as they come, read as vm:PID: "anon"
         (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
@@ -89,13 +105,13 @@ class Guest:
         self.progs = progs
         self.disk = disk        # a raw disk image, attached read-only, mounted at DISK_MOUNT
         self.disk_bad_sectors = tuple(disk_bad_sectors)  # 512-byte sectors whose reads fail (EIO)
-        # x86-64: the initramfs's file name in the kernel's cache directory,
+        # x86-64: the initramfs's base name (initrd_file) in the kernel's cache directory,
         # and add_files(kdir, progs), called before it is built, may add
         # files to the progs directory (which lands in /bin)
         self.initrd_name = initrd
         self.add_files = add_files
-        self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), name)
-        self.ram_path = f"/dev/shm/argus-{name}.ram"
+        self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), PREFIX + name)
+        self.ram_path = f"/dev/shm/argus-{PREFIX}{name}.ram"
         self._ctl = None
         self._buf = b""
         self._seq = 0
@@ -178,8 +194,8 @@ class Guest:
             env["ARGUS_KERNEL_PKG"] = self.kernel_pkg
         kdir = subprocess.run([os.path.join(HERE, "fetch.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
-        initrd = os.path.join(kdir, self.initrd_name)
-        progs = self.progs or os.path.join(kdir, "progs")
+        initrd = initrd_file(kdir, self.initrd_name)
+        progs = self.progs or progs_dir(kdir)
         subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True)
         if not self.kernel_pkg:
             # the test rootkit, against the default kernel's headers
@@ -194,13 +210,13 @@ class Guest:
         env = dict(os.environ, ARGUS_GUEST_ARCH="arm64")
         kdir = subprocess.run([os.path.join(HERE, "fetch-arm64.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
-        initrd = os.path.join(kdir, "initrd.gz")
+        initrd = initrd_file(kdir)
         # the test programs need the cross compiler (gcc-aarch64-linux-gnu, in
         # the Makefile's DEB_PKGS): without it the guest boots without them;
         # the rootkit module is x86-64 only
         progs = self.progs
         if not progs and shutil.which("aarch64-linux-gnu-gcc"):
-            progs = os.path.join(kdir, "progs")
+            progs = progs_dir(kdir)
             subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True,
                            env=dict(env, CC="aarch64-linux-gnu-gcc"))
         elif not progs:

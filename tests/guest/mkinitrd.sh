@@ -138,6 +138,7 @@ done
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 
-( cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet ) | gzip -1 >"$out.tmp"
-mv "$out.tmp" "$out"
-echo "$sum" >"$out.sum"
+( cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet ) | gzip -1 >"$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
+echo "$sum" >"$out.sum.$$"
+mv "$out.sum.$$" "$out.sum"

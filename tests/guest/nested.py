@@ -16,11 +16,11 @@ import os
 import subprocess
 import time
 
-from guest import HERE, Guest, GuestError
+from guest import HERE, Guest, GuestError, initrd_file, progs_dir
 
 
 def _add_nested(kdir, progs):
-    inner_initrd = os.path.join(kdir, "initrd.gz")     # the ordinary one, built first
+    inner_initrd = initrd_file(kdir)     # the ordinary one, built first
     subprocess.run([os.path.join(HERE, "nested", "build.sh"), kdir, inner_initrd, progs],
                    check=True)
 
@@ -30,8 +30,8 @@ def outer_guest(name):
     with QEMU, the kvm modules and the inner guest's kernel and initramfs."""
     plain = Guest(name + "-plain")      # the inner guest's initramfs is the ordinary one
     kdir = os.path.dirname(plain._prepare()[1])
-    return Guest(name, mem_mb=1536, progs=os.path.join(kdir, "progs-nested"),
-                 initrd="initrd-nested.gz", add_files=_add_nested)
+    return Guest(name, mem_mb=1536, progs=progs_dir(kdir, "progs-nested"),
+                 initrd="initrd-nested", add_files=_add_nested)
 
 
 class Inner:

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import ARGUS, Service, run_argus
-from guest import DISK_MOUNT, Guest, make_disk
+from guest import DISK_MOUNT, Guest, initrd_file, make_disk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1 << 20
@@ -244,8 +244,9 @@ def svc(dguest, disk, tmp_path_factory):
     d = tmp_path_factory.mktemp("svc")
     rootfs = d / "rootfs"
     (rootfs / DISK_MOUNT.lstrip("/")).mkdir(parents=True)
-    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
-                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    initrd = initrd_file(os.path.join(os.environ.get("ARGUS_CACHE",
+                                                     os.path.expanduser("~/.cache/argus")),
+                                      "linux-image-6.1.0-56-cloud-amd64"))
     subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=rootfs, check=True)
     for name in ("pcache", "big", "libdata.so"):
         shutil.copy(disk["src"] / name, rootfs / DISK_MOUNT.lstrip("/") / name)

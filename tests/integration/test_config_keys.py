@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import ARGUS, Service
+from guest import initrd_file
 
 SLEEP = "500ms"
 NAMES = lambda svc: [m["activity_data"]["name"] for m in svc.messages]  # noqa: E731
@@ -109,8 +110,9 @@ def test_stdout_json_lines(guest, tmp_path):
 def image_hashes(tmp_path_factory):
     """The SHA-256 of every ELF file of the guest's initramfs."""
     d = tmp_path_factory.mktemp("rootfs")
-    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
-                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    initrd = initrd_file(os.path.join(os.environ.get("ARGUS_CACHE",
+                                                     os.path.expanduser("~/.cache/argus")),
+                                      "linux-image-6.1.0-56-cloud-amd64"))
     subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=d, check=True)
     hashes = {}
     for root, _, files in os.walk(d):

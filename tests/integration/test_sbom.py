@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import ARGUS, Service
+from guest import initrd_file
 
 SLEEP = "500ms"
 LIB = "/lib/x86_64-linux-gnu/libtinfo.so.6"
@@ -17,8 +18,9 @@ def svc(guest, tmp_path_factory):
     d = tmp_path_factory.mktemp("sbom")
     rootfs = d / "rootfs"
     rootfs.mkdir()
-    initrd = os.path.join(os.environ.get("ARGUS_CACHE", os.path.expanduser("~/.cache/argus")),
-                          "linux-image-6.1.0-56-cloud-amd64", "initrd.gz")
+    initrd = initrd_file(os.path.join(os.environ.get("ARGUS_CACHE",
+                                                     os.path.expanduser("~/.cache/argus")),
+                                      "linux-image-6.1.0-56-cloud-amd64"))
     subprocess.run(f"zcat {initrd} | cpio -id --quiet", shell=True, cwd=rootfs, check=True)
     sbom = d / "sbom.json"
     subprocess.run([ARGUS, "sbom", str(rootfs), "-o", str(sbom),

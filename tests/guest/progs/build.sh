@@ -8,7 +8,7 @@ mkdir -p "$out"
 for src in "$here"/*.c; do
 	exe="$out/$(basename "${src%.c}")"
 	if [ ! -x "$exe" ] || [ "$src" -nt "$exe" ]; then
-		"${CC:-cc}" -O2 -static -pthread -o "$exe.tmp" "$src"
-		mv "$exe.tmp" "$exe"
+		"${CC:-cc}" -O2 -static -pthread -o "$exe.tmp.$$" "$src"
+		mv "$exe.tmp.$$" "$exe"
 	fi
 done
