@@ -61,10 +61,13 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 		uint64_t root = kernel_field(k, vfsmnt, &o->vfsmount__mnt_root);
 		uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
 		if (dentry == parent && dentry != root) {
-			/* a pseudo file's lone dentry (memfd, sockets, pipes):
-			 * the kernel shows its name under "/" */
+			/* a pseudo file's lone dentry (memfd, SysV shm, aio):
+			 * the kernel shows its name under "/", unlinked
+			 * (simple_dname: " (deleted)") */
 			if (prepend_name(k, &p, dentry))
 				ret = -EFAULT;
+			if (deleted)
+				*deleted = 1;
 			break;
 		}
 		if (dentry == root) {
@@ -118,7 +121,7 @@ long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int
 	uint64_t dentry = kernel_field(k, path, &o->path__dentry);
 	uint64_t inode = kernel_field(k, file, &o->file__f_inode);
 	uint64_t sb = dentry ? kernel_field(k, dentry, &o->dentry__d_sb) : 0;
-	char fstype[32];
+	char fstype[32] = "";
 
 	if (deleted)
 		*deleted = 0;
@@ -138,5 +141,10 @@ long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int
 			return snprintf(buf, cap, "anon_inode:%s", name + p.pos + 1);
 		}
 	}
-	return linux_path_at(k, path, buf, cap, deleted);
+	long n = linux_path_at(k, path, buf, cap, deleted);
+	/* pseudo files whose names the kernel makes without " (deleted)"
+	 * (ns_dname, dmabuffs_dname) */
+	if (deleted && (!strcmp(fstype, "nsfs") || !strcmp(fstype, "dmabuf")))
+		*deleted = 0;
+	return n;
 }

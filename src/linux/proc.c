@@ -32,6 +32,7 @@ static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *
 		return;
 	}
 	p->exe_path = keep(s, buf, n);
+	p->exe_deleted = deleted;
 	inode = kernel_field(k, file, &o->file__f_inode);
 	if (!kptr_ok(inode))
 		return;

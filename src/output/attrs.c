@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "output/timefmt.h"
@@ -39,6 +40,24 @@ void attrs_hashes(struct jw *w, const char *prefix, const struct snap_hash *h)
 	jw_kstr(w, key, h->md5);
 }
 
+/* A path as /proc shows it: an unlinked file's (or a memfd's) with
+ * " (deleted)" after it, as the kernel's d_path() writes it. */
+static void kpath(struct jw *w, const char *key, const char *path, int deleted)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = strlen(path);
+	char *s = deleted ? malloc(n + sizeof(suffix)) : NULL;
+
+	if (!s) {
+		jw_kstr(w, key, path);
+		return;
+	}
+	memcpy(s, path, n);
+	memcpy(s + n, suffix, sizeof(suffix));
+	jw_kstr(w, key, s);
+	free(s);
+}
+
 void attrs_process(struct jw *w, const struct snap_proc *p)
 {
 	char iso[64];
@@ -50,7 +69,7 @@ void attrs_process(struct jw *w, const struct snap_proc *p)
 		attrs_hashes(w, "process", &p->exe_hash);
 	if (p->exe_path) {
 		jw_kint(w, "process_file_size_bytes", p->exe_size);
-		jw_kstr(w, "process_executable_path", p->exe_path);
+		kpath(w, "process_executable_path", p->exe_path, p->exe_deleted);
 	}
 	if (p->cwd)
 		jw_kstr(w, "process_current_working_directory", p->cwd);
@@ -260,7 +279,7 @@ void attrs_vma(struct jw *w, const struct snap_proc *p, const struct snap_vma *v
 	jw_kstr(w, "virtual_memory_area_end_address", addr);
 	jw_kstr(w, "memory_permissions", perm);
 	jw_kbool(w, "is_main_process_executable", v->is_main_exe);
-	jw_kstr(w, "file_path", v->path ? v->path : "");
+	kpath(w, "file_path", v->path ? v->path : "", v->path && v->deleted);
 	jw_kstr(w, "file_name", base ? base + 1 : (v->path ? v->path : ""));
 }
 
@@ -274,7 +293,7 @@ void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e
 	jw_kstr(w, "elf_file_name", base ? base + 1 : (v->path ? v->path : ""));
 	jw_kstr(w, "elf_file_type", e->e_type == 2 ? "EXECUTABLE" : e->e_type == 3 ?
 		(v->is_main_exe ? "POSITION_INDEPENDENT_EXECUTABLE" : "SHARED_OBJECT") : "UNKNOWN");
-	jw_kstr(w, "elf_file_path", v->path ? v->path : "");
+	kpath(w, "elf_file_path", v->path ? v->path : "", v->path && v->deleted);
 	attrs_hashes(w, "elf_file", &e->hash);
 	jw_kint(w, "elf_file_size_bytes", e->size);
 	jw_kbool(w, "is_main_process_executable", v->is_main_exe);

@@ -148,6 +148,8 @@ struct snap_proc {
 	struct snap_thread *threads;
 	/* filled by the process-detail collectors (NULL/0 when unknown) */
 	const char *exe_path, *cwd;
+	int exe_deleted;		/* the executable is unlinked (or a memfd):
+					 * output adds /proc's " (deleted)" */
 	const char *cmdline;		/* arguments joined by spaces */
 	uint64_t exe_ino, exe_inode;
 	uint32_t exe_dev;

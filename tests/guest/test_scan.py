@@ -54,6 +54,11 @@ def workload(guest):
         guest.spawn("socat TCP-LISTEN:8080,reuseaddr,fork EXEC:cat"),
         guest.spawn("socat TCP6-LISTEN:8081,reuseaddr,fork EXEC:cat"),
         guest.spawn("socat UNIX-LISTEN:/tmp/u.sock,fork EXEC:cat"),
+        # an unlinked executable and one run from a memfd: /proc says
+        # " (deleted)" after their paths (exe, maps)
+        guest.spawn("cp /bin/bash /tmp/dx && exec /tmp/dx -c 'rm /tmp/dx; "
+                    "while :; do sleep 1000; done'"),
+        guest.spawn("exec memory fexecve 1000"),
     ]
     time.sleep(1)
     # a few bytes each way, then idle: streaming /dev/zero would keep the
@@ -245,7 +250,9 @@ def test_process_memory(guest, workload):
         t.check("process_memory", w, "permissions", f[1], v["memory_permissions"])
         if path.startswith("/"):
             t.check("process_memory", w, "file_path", path, v["file_path"])
-            t.check("process_memory", w, "file_name", path.rsplit("/", 1)[1], v["file_name"])
+            # the file's own name, without /proc's " (deleted)"
+            t.check("process_memory", w, "file_name",
+                    path.rsplit("/", 1)[1].removesuffix(" (deleted)"), v["file_name"])
             t.check("process_memory", w, "main_executable", path == exes.get(pid),
                     v["is_main_process_executable"])
     t.report()
@@ -260,10 +267,13 @@ def test_executable_and_library_hashes(guest, workload):
     t = Tally()
     d = scan(guest)
     files = {}
+    where = {}      # a process that maps each file: an unlinked one is read through it
     for e in d["elf_files"]:
         files[e["elf_file_path"]] = e
+        where[e["elf_file_path"]] = e["process_id"]
     for p in d["processes"]:
         if p.get("process_executable_path") and "process_hash_sha256" in p:
+            where.setdefault(p["process_executable_path"], p["process_id"])
             files.setdefault(p["process_executable_path"], {
                 "elf_file_hash_sha256": p["process_hash_sha256"],
                 "elf_file_hash_sha1": p["process_hash_sha1"],
@@ -276,10 +286,13 @@ def test_executable_and_library_hashes(guest, workload):
             t.check("elf_file", path, "hashed (resident: the guest runs from its initramfs)",
                     None, e["elf_file_hash_unavailable_reason"])
             continue
+        # an unlinked file (" (deleted)", a memfd) is there only as the
+        # executable of a process that runs it
+        real = f"/proc/{where[path]}/exe" if path.endswith(" (deleted)") else path
         for algo in ("sha256", "sha1", "md5"):
-            want = guest.check(f"{algo}sum {path}").split()[0]
+            want = guest.check(f"{algo}sum {real}").split()[0]
             t.check("elf_file", path, algo, want, e[f"elf_file_hash_{algo}"])
-        t.check("elf_file", path, "size", int(guest.check(f"stat -c %s {path}")),
+        t.check("elf_file", path, "size", int(guest.check(f"stat -L -c %s {real}")),
                 e["elf_file_size_bytes"])
     t.report()
 
