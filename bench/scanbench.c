@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 
 #include "linux/kernel.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "snapshot/snapshot.h"
 
 int main(int argc, char **argv)

@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "memsrc/dump.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "profile/ksyms.h"
 #include "profile/profile.h"
 #include "profile/vmcoreinfo.h"

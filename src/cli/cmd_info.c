@@ -7,8 +7,8 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "linux/kernel.h"
-#include "output/json.h"
-#include "output/timefmt.h"
+#include "core/json.h"
+#include "core/timefmt.h"
 
 static void info_usage(FILE *out)
 {

@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "memsrc/memsrc.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "profile/isf.h"
 #include "profile/profile.h"
 

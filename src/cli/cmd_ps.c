@@ -8,8 +8,8 @@
 #include "core/log.h"
 #include "linux/kernel.h"
 #include "output/attrs.h"
-#include "output/json.h"
-#include "output/timefmt.h"
+#include "core/json.h"
+#include "core/timefmt.h"
 
 static void ps_usage(FILE *out)
 {

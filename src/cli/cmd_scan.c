@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "linux/kernel.h"
 #include "output/attrs.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 static void scan_usage(FILE *out)
 {

@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "linux/elfsym.h"
 #include "linux/kernel.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 #define HIST_MAX 100000
 #define VAR_MAX_BUCKETS 65536

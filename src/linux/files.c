@@ -14,7 +14,7 @@
 #include "linux/kernel.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "core/vec.h"
 
 #define FD_TABLE_MAX (1u << 20)

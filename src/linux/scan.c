@@ -2,7 +2,7 @@
 #include "linux/kernel.h"
 
 #include "core/log.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 static const struct collector {
 	const char *name;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 static const char *state_name(char s)
 {

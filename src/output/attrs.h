@@ -8,7 +8,7 @@
 #ifndef ARGUS_ATTRS_H
 #define ARGUS_ATTRS_H
 
-#include "output/json.h"
+#include "core/json.h"
 #include "snapshot/snapshot.h"
 
 void attrs_process(struct jw *w, const struct snap_proc *p);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "output/attrs.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 static void process_details(struct jw *w, const struct snap_proc *p)
 {

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "output/attrs.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 static struct host_iface *find_or_add(struct host_iface *v, int *n, int max, const char *name)
 {

@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "detect/activity.h"
-#include "output/json.h"
+#include "core/json.h"
 #include "snapshot/snapshot.h"
 
 struct host_iface {

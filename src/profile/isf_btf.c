@@ -15,7 +15,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
-#include "output/json.h"
+#include "core/json.h"
 #include "profile/isf.h"
 #include "profile/isf_priv.h"
 

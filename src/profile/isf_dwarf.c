@@ -27,7 +27,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/u64map.h"
-#include "output/json.h"
+#include "core/json.h"
 #include "profile/isf.h"
 #include "profile/isf_priv.h"
 #include "core/vec.h"

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "output/json.h"
+#include "core/json.h"
 
 /* A set of strings, each with a value; the strings are borrowed (the
  * caller keeps them alive). */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "profile/isf_priv.h"
 
 uint64_t isf_hash(const char *s)

@@ -14,7 +14,7 @@
 
 #include "core/log.h"
 #include "service/telemetry.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 struct outputs {
 	const struct config *cfg;

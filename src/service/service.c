@@ -11,7 +11,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "service/privdrop.h"
 
 /* ---- emitting ---- */

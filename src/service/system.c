@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "linux/pagecache.h"
 #include "memsrc/vmproc.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 /* ---- container filter ---- */
 

@@ -16,7 +16,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "output/message.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "service/forward.h"
 #include "service/relp.h"
 

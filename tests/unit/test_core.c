@@ -10,8 +10,8 @@
 #include "core/buf.h"
 #include "core/u64map.h"
 #include "linux/walk.h"
-#include "output/json.h"
-#include "output/timefmt.h"
+#include "core/json.h"
+#include "core/timefmt.h"
 #include "testimg.h"
 
 static void test_arena(void **state)

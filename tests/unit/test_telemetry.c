@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "detect/activity.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "service/forward.h"
 #include "service/telemetry.h"
 

@@ -1,4 +1,4 @@
-#include "output/json.h"
+#include "core/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>

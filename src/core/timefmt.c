@@ -1,4 +1,4 @@
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 
 #include <stdio.h>
 #include <time.h>
