@@ -102,7 +102,7 @@ static void one_guest(struct kernel *k, const struct snap_proc *p, struct linux_
 		snprintf(g->error, sizeof(g->error), "out of memory");
 		return;
 	}
-	ret = vm_layout(&vi, maps, p->nvmas, who, &g->ranges, &g->nranges, &err);
+	ret = vm_layout(&vi, maps, p->nvmas, who, &g->ranges, &g->nranges, NULL, 0, &err);
 	free(maps);
 	if (ret)
 		snprintf(g->error, sizeof(g->error), "%s", aerr_str(&err));

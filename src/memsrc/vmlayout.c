@@ -163,6 +163,92 @@ static int object_opts(const char *a, struct vm_backend *b)
 	return 0;
 }
 
+/* a QEMU uint64 property: decimal, or hex with 0x */
+static int parse_u64(const char *v, long n, uint64_t *out)
+{
+	char buf[32], *end;
+
+	if (n <= 0 || n >= (long)sizeof(buf))
+		return -1;
+	memcpy(buf, v, (size_t)n);
+	buf[n] = '\0';
+	if (buf[0] == '-')
+		return -1;
+	errno = 0;
+	*out = strtoull(buf, &end, 0);
+	return errno || *end ? -1 : 0;
+}
+
+/* -device pc-dimm,... (either syntax); 1 when it was one, -1 when it was
+ * one that cannot be read */
+static int dimm_device(const char *a, struct vm_dimm *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (a[0] == '{') {
+		json_error_t je;
+		json_t *o = json_loads(a, JSON_REJECT_DUPLICATES, &je);
+		const char *drv = json_string_value(json_object_get(o, "driver"));
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *md = json_string_value(json_object_get(o, "memdev"));
+		json_t *addr = json_object_get(o, "addr");
+		int ret = 0;
+		if (drv && !strcmp(drv, "pc-dimm")) {
+			ret = 1;
+			if (!md || copy_val(d->memdev, sizeof(d->memdev), md, (long)strlen(md)) ||
+			    (id && copy_val(d->id, sizeof(d->id), id, (long)strlen(id))))
+				ret = -1;
+			else if (json_is_integer(addr) && json_integer_value(addr) >= 0)
+				d->addr = (uint64_t)json_integer_value(addr);
+			else if (addr)
+				ret = -1;
+		}
+		json_decref(o);
+		return ret;
+	}
+	const char *v;
+	long n;
+	if ((n = opt_get(a, "driver", &v)) < 0 && (n = opt_first(a, &v)) < 0)
+		return 0;
+	if (n != 7 || strncmp(v, "pc-dimm", 7))
+		return 0;
+	if (copy_val(d->memdev, sizeof(d->memdev), v, (n = opt_get(a, "memdev", &v))))
+		return -1;
+	if ((n = opt_get(a, "id", &v)) >= 0 && copy_val(d->id, sizeof(d->id), v, n))
+		return -1;
+	if ((n = opt_get(a, "addr", &v)) >= 0 && parse_u64(v, n, &d->addr))
+		return -1;
+	return 1;
+}
+
+/* the monitor sockets a command line names */
+struct socks {
+	struct { char id[64], path[108]; } chardev[8];
+	size_t nchardev;
+	char mon[8][64];	/* -mon chardev=ID,mode=control */
+	size_t nmon;
+};
+
+static void socket_option(struct vm_info *vi, struct socks *sk, const char *o, const char *a)
+{
+	const char *v;
+	long n;
+
+	if (!strcmp(o, "qmp") && !strncmp(a, "unix:", 5)) {
+		n = (long)strcspn(a + 5, ",");
+		copy_val(vi->qmp, sizeof(vi->qmp), a + 5, n);
+	} else if (!strcmp(o, "chardev") && sk->nchardev < 8 && (n = opt_first(a, &v)) == 6 &&
+		   !strncmp(v, "socket", 6)) {
+		char *id = sk->chardev[sk->nchardev].id, *path = sk->chardev[sk->nchardev].path;
+		if (!copy_val(id, 64, v, (n = opt_get(a, "id", &v))) &&
+		    !copy_val(path, 108, v, (n = opt_get(a, "path", &v))))
+			sk->nchardev++;
+	} else if (!strcmp(o, "mon") && sk->nmon < 8 && (n = opt_get(a, "mode", &v)) == 7 &&
+		   !strncmp(v, "control", 7)) {
+		if (!copy_val(sk->mon[sk->nmon], 64, v, (n = opt_get(a, "chardev", &v))))
+			sk->nmon++;
+	}
+}
+
 static int backend_index(const struct vm_info *vi, const char *id, long n)
 {
 	for (size_t i = 0; i < vi->nbackends; i++)
@@ -214,6 +300,15 @@ static int option(struct vm_info *vi, const char *o, const char *a, char *ram_be
 			return aerr_set(err, EINVAL, "%s: -uuid too long", who);
 	} else if (!strcmp(o, "mem-path")) {
 		*mem_path = a;
+	} else if (!strcmp(o, "device")) {
+		struct vm_dimm d;
+		int r = dimm_device(a, &d);
+		if (r < 0)
+			return aerr_set(err, EINVAL, "%s: cannot read -device %.64s", who, a);
+		if (r && vi->ndimms >= VM_MAX_DIMMS)
+			return aerr_set(err, E2BIG, "%s: more than %d DIMMs", who, VM_MAX_DIMMS);
+		if (r)
+			vi->dimms[vi->ndimms++] = d;
 	}
 	return 0;
 }
@@ -223,6 +318,7 @@ int vm_parse_cmdline(const char *args, size_t len, struct vm_info *vi, struct ae
 	const char *end = args + len, *numa[VM_MAX_BLOCKS], *mem_path = NULL;
 	char ram_be[64] = "", who[160];
 	size_t nnuma = 0;
+	struct socks sk = { 0 };
 
 	memset(vi, 0, sizeof(*vi));
 	if (!vm_is_qemu(args, len))
@@ -241,6 +337,18 @@ int vm_parse_cmdline(const char *args, size_t len, struct vm_info *vi, struct ae
 		int r = option(vi, o, a, ram_be, sizeof(ram_be), numa, &nnuma, &mem_path, err, who);
 		if (r)
 			return r;
+		socket_option(vi, &sk, o, a);
+	}
+	for (size_t i = 0; !vi->qmp[0] && i < sk.nmon; i++)
+		for (size_t j = 0; j < sk.nchardev; j++)
+			if (!strcmp(sk.mon[i], sk.chardev[j].id))
+				memcpy(vi->qmp, sk.chardev[j].path, sizeof(vi->qmp));
+	for (size_t i = 0; i < vi->ndimms; i++) {
+		struct vm_dimm *d = &vi->dimms[i];
+		d->backend = backend_index(vi, d->memdev, (long)strlen(d->memdev));
+		if (d->backend < 0)
+			return aerr_set(err, EINVAL, "%s: DIMM memdev=%s names no memory backend", who,
+					d->memdev);
 	}
 	if (!vi->machine[0] && !vi->arm64)
 		snprintf(vi->machine, sizeof(vi->machine), "pc");
@@ -452,8 +560,65 @@ static int machine_is(const char *m, const char *type)
 	return !strcmp(m, type) || (!strncmp(m, type, tl) && m[tl] == '-');
 }
 
+/* Where QEMU puts each DIMM (memory_device_get_free_addr): at its addr=,
+ * or the first address from base, aligned, that no earlier DIMM holds. */
+static void dimm_addrs(const struct vm_info *vi, uint64_t base, uint64_t *at)
+{
+	struct { uint64_t lo, hi; } used[VM_MAX_DIMMS];
+	size_t nused = 0;
+
+	for (size_t i = 0; i < vi->ndimms; i++) {
+		const struct vm_dimm *d = &vi->dimms[i];
+		const struct vm_backend *b = &vi->backends[d->backend];
+		uint64_t align = b->kind == VM_RAM ? 2ULL << 20 : 4096, a = d->addr;
+		if (!a) {
+			a = (base + align - 1) & ~(align - 1);
+			for (size_t j = 0; j < nused; j++)	/* sorted by lo */
+				if (a + b->size > used[j].lo && a < used[j].hi)
+					a = (used[j].hi + align - 1) & ~(align - 1);
+		}
+		at[i] = a;
+		size_t k = nused++;
+		for (; k > 0 && used[k - 1].lo > a; k--)
+			used[k] = used[k - 1];
+		used[k].lo = a;
+		used[k].hi = a + b->size;
+	}
+}
+
+/* The DIMMs' ranges, after RAM that ends at ram_end (guest-physical). */
+static int place_dimms(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps,
+		       uint64_t ram_end, struct mem_range **r, size_t *n, size_t *cap,
+		       char *note, size_t notecap)
+{
+	uint64_t at[VM_MAX_DIMMS], base = (ram_end + GiB - 1) & ~(GiB - 1);
+	size_t used = 0;
+
+	dimm_addrs(vi, base, at);
+	for (size_t i = 0; i < vi->ndimms; i++) {
+		const struct vm_dimm *d = &vi->dimms[i];
+		const struct vm_backend *b = &vi->backends[d->backend];
+		int amb;
+		const struct vm_map *m = find_block(b, b->size, maps, nmaps, &amb);
+		if (!m || amb) {
+			if (note && used < notecap) {
+				int w = snprintf(note + used, notecap - used, "%sDIMM %s (backend %s, "
+						 "%llu bytes) left out: %s", used ? "; " : "",
+						 d->id[0] ? d->id : "?", b->id,
+						 (unsigned long long)b->size, m ? "several mappings "
+						 "of its size could hold it" : "no mapping holds it");
+				used += w > 0 ? (size_t)w : 0;
+			}
+			continue;
+		}
+		if (at[i] + b->size < at[i] || add_range(r, n, cap, at[i], b->size, m->start))
+			return -1;
+	}
+	return 0;
+}
+
 int vm_layout(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps, const char *who,
-	      struct mem_range **out, size_t *nout, struct aerr *err)
+	      struct mem_range **out, size_t *nout, char *note, size_t notecap, struct aerr *err)
 {
 	struct piece pc[VM_MAX_BLOCKS];
 	struct mem_range *r = NULL;
@@ -462,6 +627,8 @@ int vm_layout(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps,
 
 	*out = NULL;
 	*nout = 0;
+	if (note && notecap)
+		note[0] = '\0';
 	for (size_t i = 0; i < vi->nblocks; i++) {
 		const struct vm_backend *b = vi->blocks[i] < 0 ? NULL : &vi->backends[vi->blocks[i]];
 		uint64_t size = b ? b->size : vi->ram_size;
@@ -485,6 +652,9 @@ int vm_layout(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps,
 			return aerr_set(err, ENOTSUP, "%s: layout of machine '%s' unknown (virt is)",
 					who, vi->machine);
 		ret = place(pc, vi->nblocks, 0, total, ARM64_VIRT_RAM, &r, &n, &cap);
+		if (!ret)
+			ret = place_dimms(vi, maps, nmaps, ARM64_VIRT_RAM + total, &r, &n, &cap,
+					  note, notecap);
 	} else {
 		uint64_t low, max = vi->max_below_4g;
 		if (machine_is(vi->machine, "q35") || machine_is(vi->machine, "pc-q35")) {
@@ -503,6 +673,9 @@ int vm_layout(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps,
 		ret = place(pc, vi->nblocks, 0, below, 0, &r, &n, &cap);
 		if (!ret && total > below)
 			ret = place(pc, vi->nblocks, below, total - below, FOUR_GIB, &r, &n, &cap);
+		if (!ret)
+			ret = place_dimms(vi, maps, nmaps, FOUR_GIB + (total - below), &r, &n, &cap,
+					  note, notecap);
 	}
 	if (ret) {
 		free(r);

@@ -19,9 +19,16 @@
  *     both capped by max-ram-below-4g=;
  *     arm64 "virt": all of it from 0x40000000.
  * The result is checked later the way every profile is: the kernel found
- * through it must prove itself on its task list.  Hot-plugged DIMMs
- * (-device pc-dimm) are not placed: their addresses are chosen at run
- * time.
+ * through it must prove itself on its task list.
+ * DIMMs (-device pc-dimm,memdev=ID[,addr=A], either syntax) go where QEMU
+ * puts them: in the device-memory region that starts at the first GiB
+ * boundary after RAM (x86: after 4 GiB plus the RAM above the hole; virt:
+ * after 0x40000000 plus RAM), each at its addr= or else first fit in the
+ * order they were plugged, aligned as its backend is mapped (2 MiB for
+ * anonymous RAM, a page for memfd and file backends).  Where the VM's QMP
+ * socket is on its command line and answers, QEMU's own list
+ * (query-memory-devices) replaces that: DIMMs plugged at run time are in
+ * it (memsrc/qmp.c).
  *
  * Everything here parses another process's command line and maps: input
  * that an unprivileged user controls.  Every length is bounded. */
@@ -47,6 +54,15 @@ struct vm_backend {
 	int share;
 };
 
+#define VM_MAX_DIMMS 32
+
+struct vm_dimm {
+	char id[64];		/* the device's id=, "" if none */
+	char memdev[64];	/* its backend's id */
+	int backend;		/* index into backends (vm_parse_cmdline) */
+	uint64_t addr;		/* guest-physical; 0: not given, placed by the rule */
+};
+
 struct vm_info {
 	char name[128];		/* -name guest=NAME or -name NAME; "" if none */
 	char uuid[40];		/* -uuid, "" if none */
@@ -60,6 +76,11 @@ struct vm_info {
 	 * into backends; -1: the implicit anonymous block) */
 	int blocks[VM_MAX_BLOCKS];
 	size_t nblocks;
+	/* pc-dimm devices, in the order they were plugged */
+	struct vm_dimm dimms[VM_MAX_DIMMS];
+	size_t ndimms;
+	char qmp[108];		/* the QMP socket's path (-qmp unix:, or -chardev
+				 * socket + -mon mode=control), "" if none */
 };
 
 /* One line of /proc/PID/maps, with smaps' "dc" flag when known. */
@@ -82,8 +103,10 @@ int vm_parse_maps(const char *text, size_t len, struct vm_map **out, size_t *n,
 		  struct aerr *err);
 
 /* Guest-physical ranges, each with `off` the host-virtual address of its
- * first byte.  who names the VM in errors. */
+ * first byte.  who names the VM in errors.  A DIMM whose mapping cannot
+ * be told apart is left out (its memory reads as absent) and named in
+ * *note when note is not NULL ("" when every DIMM was placed). */
 int vm_layout(const struct vm_info *vi, const struct vm_map *maps, size_t nmaps, const char *who,
-	      struct mem_range **out, size_t *nout, struct aerr *err);
+	      struct mem_range **out, size_t *nout, char *note, size_t notecap, struct aerr *err);
 
 #endif

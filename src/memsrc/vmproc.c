@@ -18,8 +18,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "memsrc/memsrc.h"
 #include "memsrc/vmlayout.h"
+#include "memsrc/qmp.h"
 #include "memsrc/vmproc.h"
 
 #define CMDLINE_MAX (256u << 10)
@@ -192,6 +194,7 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	char *end, path[64], who[64];
 	long pid = strtol(spec, &end, 10);
 	struct vm_info vi;
+	char note[512];
 	struct vm_map *maps = NULL;
 	struct mem_range *r = NULL;
 	size_t nmaps = 0, nr = 0, len;
@@ -213,6 +216,15 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 		return aerr_set(err, ESRCH, "no process %ld", pid);
 	if ((ret = vmproc_info(v->pid, &vi, err)))
 		return ret;
+	if (vi.qmp[0]) {
+		/* the monitor's word on DIMMs, hot-plugged ones included,
+		 * over the command line's */
+		struct aerr qe = { 0 };
+		if (qmp_memory_devices(v->pid, &vi, &qe))
+			alog_debug("%s: DIMMs from the command line: %s", who, qe.msg);
+		else
+			alog_debug("%s: DIMMs from its monitor: %zu", who, vi.ndimms);
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/smaps", pid);
 	char *text = slurp(path, SMAPS_MAX, &len, &eno);
 	if (!text)
@@ -220,7 +232,9 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	ret = vm_parse_maps(text, len, &maps, &nmaps, err);
 	free(text);
 	if (!ret)
-		ret = vm_layout(&vi, maps, nmaps, who, &r, &nr, err);
+		ret = vm_layout(&vi, maps, nmaps, who, &r, &nr, note, sizeof(note), err);
+	if (!ret && note[0])
+		alog_warn("%s: %s", who, note);
 	free(maps);
 	if (!ret)
 		ret = memsrc_set_ranges(m, r, nr, who, err);

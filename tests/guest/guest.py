@@ -81,7 +81,7 @@ class Guest:
 
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
                  arch=None, ram="file", machine="q35", uuid=None, disk=None,
-                 disk_bad_sectors=(), initrd="initrd", add_files=None):
+                 disk_bad_sectors=(), initrd="initrd", add_files=None, dimms=(), monitor=True):
         """ram: "file", a shared RAM file argus reads as qemu:PATH (the
         default); the others are VMs as they come, read as vm:PID: "anon"
         (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
@@ -109,6 +109,10 @@ class Guest:
         # and add_files(kdir, progs), called before it is built, may add
         # files to the progs directory (which lands in /bin)
         self.initrd_name = initrd
+        # DIMMs plugged at start: (MiB, "ram"|"memfd") each, with two free
+        # slots for more (hotplug); monitor=False: no QMP socket
+        self.dimms = tuple(dimms)
+        self.monitor = monitor
         self.add_files = add_files
         self.dir = os.path.join(os.environ.get("ARGUS_GUEST_DIR", "/tmp/argus-guests"), PREFIX + name)
         self.ram_path = f"/dev/shm/argus-{PREFIX}{name}.ram"
@@ -258,8 +262,16 @@ class Guest:
             disk = ["-blockdev", json.dumps({"driver": "raw", "node-name": "disk0",
                                              "read-only": True, "file": image}),
                     "-device", "virtio-blk-pci,drive=disk0"]
+        mem = f"{self.mem_mb}M"
+        dimms = []
+        if self.dimms:
+            mem += f",slots={len(self.dimms) + 2},maxmem={self.mem_mb + 4096}M"
+            for i, (mb, kind) in enumerate(self.dimms):
+                dimms += ["-object", f"memory-backend-{kind},id=dm{i},size={mb}M",
+                          "-device", f"pc-dimm,id=dimm{i},memdev=dm{i}"]
+        qmp = ["-qmp", f"unix:{self._p('qmp.sock')},server=on,wait=off"] if self.monitor else []
         return head + [
-            "-accel", "tcg", "-smp", str(self.cpus), "-m", f"{self.mem_mb}M",
+            "-accel", "tcg", "-smp", str(self.cpus), "-m", mem, *dimms,
             "-name", f"guest={self.name},debug-threads=on" if self.ram == "json" else self.name,
             *(["-uuid", self.uuid] if self.uuid else []), *ram,
             *(["-machine", machine] if machine else []), "-device", "vmcoreinfo",
@@ -267,8 +279,7 @@ class Guest:
             "-append", append, *disk,
             "-display", "none", "-no-reboot",
             "-serial", f"file:{self._p('console.log')}",
-            *ctl,
-            "-qmp", f"unix:{self._p('qmp.sock')},server=on,wait=off",
+            *ctl, *qmp,
             "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
             "-pidfile", self._p("qemu.pid"), "-daemonize",
         ]

@@ -9,6 +9,7 @@ lists differ, so these fail on a wrong rule.
 """
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -76,3 +77,61 @@ def test_vm_errors(guest, tmp_path):
                        capture_output=True, text=True)
     assert p.returncode != 0, p.stdout
     assert "run as root or grant CAP_SYS_PTRACE" in p.stderr, p.stderr
+
+
+def online_and_fill(g, fill_mb):
+    """Online the guest's offline memory blocks (DIMMs come up offline:
+    no udev here), fill most of its boot RAM with a tmpfs file, then start
+    processes, whose kernel objects then come from what is left: the
+    DIMMs.  Returns the spawned pids."""
+    g.check("for f in /sys/devices/system/memory/memory*/state; do "
+            "grep -q offline $f && echo online > $f; done; true")
+    g.check("mkdir -p /tmp/fill && mount -t tmpfs -o size=2g tmpfs /tmp/fill 2>/dev/null; "
+            f"dd if=/dev/zero of=/tmp/fill/f$$ bs=1M count={fill_mb} 2>/dev/null", timeout=120)
+    return [g.spawn("exec sleep 1000") for _ in range(40)]
+
+
+@pytest.mark.parametrize("monitor", [True, False])
+def test_vm_dimms(monitor):
+    """DIMMs plugged at start (-device pc-dimm, anonymous and memfd
+    backends): placed by QEMU's monitor when its socket answers, by QEMU's
+    rule from the command line when there is none.  The guest's processes
+    live partly in them, so a DIMM placed wrongly loses processes."""
+    g = Guest(f"vm{os.getpid()}d{int(monitor)}", mem_mb=384, ram="anon",
+              dimms=[(256, "ram"), (128, "memfd")], monitor=monitor)
+    g.start()
+    try:
+        online_and_fill(g, 300)
+        rc, out, _ = g.run("cat /proc/iomem")
+        assert "100000000-10fffffff : System RAM" in out, out
+        p = run_argus("ps", "--source", g.source, "-vv", check=False)
+        assert p.returncode == 0, p.stderr
+        assert ("DIMMs from its monitor: 2" in p.stderr) == monitor, p.stderr
+        check_ps(g)
+    finally:
+        g.stop()
+
+
+def test_vm_dimm_hotplug():
+    """A DIMM plugged while the VM runs (QMP object-add + device_add, as
+    libvirt's attach-device does) is on no command line: QEMU's monitor
+    tells where it is."""
+    g = Guest(f"vm{os.getpid()}hp", mem_mb=384, ram="anon", dimms=[(128, "ram")])
+    g.start()
+    try:
+        g.qmp("object-add", **{"qom-type": "memory-backend-memfd", "id": "hp0",
+                                "size": 256 << 20})
+        g.qmp("device_add", driver="pc-dimm", id="hpdimm", memdev="hp0")
+        addr = [d["data"]["addr"] for d in g.qmp("query-memory-devices")
+                if d["data"]["id"] == "hpdimm"][0]
+        block = f"memory{addr >> 27}"   # 128 MiB memory blocks
+        deadline = time.monotonic() + 30
+        while block not in g.check("ls /sys/devices/system/memory").split():
+            assert time.monotonic() < deadline, "the guest never saw the new DIMM"
+            time.sleep(0.5)
+        online_and_fill(g, 300)
+        p = run_argus("ps", "--source", g.source, "-vv", check=False)
+        assert "DIMMs from its monitor: 2" in p.stderr, p.stderr
+        check_ps(g)
+    finally:
+        g.stop()
