@@ -265,11 +265,17 @@ static uint64_t rel32(uint64_t a, const uint8_t *c)
 	return a + 5 + (int64_t)r;
 }
 
+/* a static call's target: a listed module's core text, or a probe whose
+ * tracepoint (static calls carry tracepoints) Kernel Function Hooked
+ * judges: a recorded hook handler */
 static int in_listed_module(const struct snapshot *s, uint64_t a)
 {
 	for (size_t i = 0; i < s->nkmods; i++)
 		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
 		    a < s->kmods[i].text_end)
+			return 1;
+	for (size_t i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].kind == SNAP_HOOK_TRACEPOINT && s->hooks[i].handler == a)
 			return 1;
 	return 0;
 }
