@@ -68,6 +68,7 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_WARNING, SEV_HIGH, SEV_ERROR,
 	X(BPF_TAMPERING, ALERT, HIGH, "BPF Program Tampering Helper", "bpf_program_tampering_helper", 1) \
 	X(SYSCALL_DISPATCH_MODIFIED, ALERT, CRITICAL, "System Call Dispatch Modified", "system_call_dispatch_modified", 1) \
 	X(KFUNC_HOOKED, ALERT, HIGH, "Kernel Function Hooked", "kernel_function_hooked", 1) \
+	X(KTEXT_MODIFIED, ALERT, CRITICAL, "Kernel Text Modified", "kernel_text_modified", 1) \
 	/* 10.10 system activities */ \
 	X(SVC_INIT_STARTED, SYSTEM_ACTIVITY, INFO, "Service Initialization Started", NULL, 1) \
 	X(SVC_INIT_OK, SYSTEM_ACTIVITY, INFO, "Service Initialization Successful", NULL, 1) \

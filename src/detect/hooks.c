@@ -18,7 +18,13 @@
  * between the modules walk and the hooks walk is not yet on the list the
  * scan read).  Once per (object, handler) while it lasts.
  *
- * The handler's owner, in both: the module whose core text holds it (any
+ * Kernel Text Modified: a breach ktextmod.c recorded in core kernel text
+ * (a site of the kernel's own holding what the kernel never writes there,
+ * a function entry leading out of core text, a byte that differs from
+ * its first sight).  Told as System Call Dispatch Modified is: at first
+ * sight, once per (site, handler) while it lasts.
+ *
+ * The handler's owner, in all three: the module whose core text holds it (any
  * view), or none.
  */
 #include "detect/detect.h"
@@ -31,14 +37,15 @@ static const struct snap_kmod *owner(const struct snapshot *s, uint64_t a)
 	return NULL;
 }
 
+/* judged at first sight: the dispatch kinds and kernel text */
 static int dispatch_kind(uint8_t k)
 {
-	return k <= SNAP_HOOK_IDT;
+	return k <= SNAP_HOOK_IDT || k == SNAP_HOOK_TEXT;
 }
 
 static uint64_t hook_key(const struct snap_hook *h)
 {
-	uint64_t where = dispatch_kind(h->kind) ? ((uint64_t)h->kind << 32 | h->index) : h->obj;
+	uint64_t where = h->kind <= SNAP_HOOK_IDT ? ((uint64_t)h->kind << 32 | h->index) : h->obj;
 	return detect_mix(detect_mix(where, h->handler), h->kind + 1);
 }
 
@@ -60,8 +67,9 @@ void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 	for (size_t i = 0; i < cur->nhooks; i++) {
 		const struct snap_hook *h = &cur->hooks[i];
 		const struct snap_kmod *o = owner(cur, h->handler);
-		enum activity_id id = dispatch_kind(h->kind) ? ACT_SYSCALL_DISPATCH_MODIFIED
-							     : ACT_KFUNC_HOOKED;
+		enum activity_id id = h->kind == SNAP_HOOK_TEXT ? ACT_KTEXT_MODIFIED
+				      : dispatch_kind(h->kind) ? ACT_SYSCALL_DISPATCH_MODIFIED
+							       : ACT_KFUNC_HOOKED;
 		const char *why = h->why;
 		uint64_t key = hook_key(h);
 

@@ -7,6 +7,7 @@
 
 #include "linux/guests.h"
 #include "linux/ktext.h"
+#include "linux/ktextmod.h"
 #include "linux/pagecache.h"
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
@@ -51,6 +52,7 @@ void kernel_close(struct kernel *k)
 	if (!k)
 		return;
 	linux_hash_memo_free(k);
+	ktextmod_free(k);
 	ktext_free(k);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);

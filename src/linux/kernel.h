@@ -51,6 +51,7 @@ struct kernel {
 					 * through; closed after it */
 	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
+	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
 };
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
@@ -89,6 +90,8 @@ int64_t linux_boot_to_real(struct kernel *k);
 int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err);
+/* core kernel text against its first sight (ktextmod.c); after dispatch */
+int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* Decode one task (a thread-group leader) into p, as the task walk does. */
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 

@@ -27,6 +27,8 @@ const struct ktext *ktext_get(struct kernel *k)
 		return NULL;
 	t->stext = p->sym._stext;
 	t->etext = p->sym._etext;
+	t->image = p->sym._text;
+	t->image_end = p->sym._end;
 	t->by_addr = p->syms->n ? malloc(p->syms->n * sizeof(*t->by_addr)) : NULL;
 	for (size_t i = 0; t->by_addr && i < p->syms->n; i++) {
 		uint64_t a = p->syms->syms[i].addr + (p->isf_link_addrs ? p->kaslr_slide : 0);

@@ -21,6 +21,7 @@ struct ktext_sym {
 
 struct ktext {
 	uint64_t stext, etext;
+	uint64_t image, image_end;	/* the kernel image [_text, _end) (0: unknown) */
 	struct ktext_sym *by_addr;
 	size_t n;
 };

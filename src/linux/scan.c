@@ -20,6 +20,7 @@ static const struct collector {
 	{ "BPF programs", linux_collect_bpf },
 	{ "kernel hooks", linux_collect_khooks },	/* before dispatch: ftrace trampolines */
 	{ "system call dispatch", linux_collect_dispatch },
+	{ "kernel text", linux_collect_ktext },	/* after dispatch: told once */
 };
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,

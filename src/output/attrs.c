@@ -413,6 +413,7 @@ static const char *const hook_kinds[SNAP_HOOK_KINDS] = {
 	[SNAP_HOOK_KPROBE] = "kprobe",
 	[SNAP_HOOK_FTRACE] = "ftrace_ops",
 	[SNAP_HOOK_TRACEPOINT] = "tracepoint",
+	[SNAP_HOOK_TEXT] = "kernel_text",
 };
 
 const char *attrs_hook_kind(uint8_t kind)

@@ -34,6 +34,7 @@ static const struct field_spec field_specs[] = {
 	KFIELDS_KMOD(KF_SPEC)
 	KFIELDS_BPF(KF_SPEC)
 	KFIELDS_HOOK(KF_SPEC)
+	KFIELDS_KTEXT(KF_SPEC)
 };
 #undef KF_SPEC
 
@@ -306,6 +307,7 @@ static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 	ktypes_size(p->types, "module_memory", &p->off.size_module_memory);
 	ktypes_size(p->types, "rb_node", &p->off.size_rb_node);
 	ktypes_size(p->types, "tracepoint_func", &p->off.size_tracepoint_func);
+	ktypes_size(p->types, "dyn_ftrace", &p->off.size_dyn_ftrace);
 
 	char *sbase = (char *)&p->sym;
 	for (size_t i = 0; i < sizeof(sym_specs) / sizeof(sym_specs[0]); i++) {

@@ -167,6 +167,11 @@ struct kfield {
 	X(optimized_kprobe, optinsn) X(arch_optimized_insn, copied_insn) X(tracepoint, name) \
 	X(tracepoint, funcs) X(tracepoint_func, func)
 
+/* kernel text (ktextmod.c): the sites the kernel rewrites itself */
+#define KFIELDS_KTEXT(X) \
+	X(ftrace_page, next) X(ftrace_page, records) X(ftrace_page, index) \
+	X(dyn_ftrace, ip) X(ftrace_func_entry, direct) X(bpf_dispatcher, image)
+
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
 	KFIELDS_TASK(KF_DECL)
@@ -177,12 +182,14 @@ struct koffsets {
 	KFIELDS_KMOD(KF_DECL)
 	KFIELDS_BPF(KF_DECL)
 	KFIELDS_HOOK(KF_DECL)
+	KFIELDS_KTEXT(KF_DECL)
 	uint64_t size_task_struct;
 	uint64_t size_upid;
 	uint64_t size_page;		/* sizeof(struct page), for vmemmap */
 	uint64_t size_file, size_inode, size_dentry, size_mount;
 	uint64_t size_module_memory, size_rb_node;
 	uint64_t size_tracepoint_func;
+	uint64_t size_dyn_ftrace;
 };
 #undef KF_DECL
 
@@ -198,7 +205,11 @@ struct koffsets {
 	X(_etext) X(sys_call_table) X(ia32_sys_call_table) X(x64_sys_call) X(ia32_sys_call) \
 	X(idt_table) X(kprobe_table) X(ftrace_ops_list) X(ftrace_list_end) \
 	X(pre_handler_kretprobe) X(syscalls_metadata) X(aggr_pre_handler) \
-	X(early_idt_handler_array) X(__start___tracepoints_ptrs) X(__stop___tracepoints_ptrs)
+	X(early_idt_handler_array) X(__start___tracepoints_ptrs) X(__stop___tracepoints_ptrs) \
+	X(__start___jump_table) X(__stop___jump_table) X(__start_static_call_sites) \
+	X(__stop_static_call_sites) X(__static_call_text_start) X(__static_call_text_end) \
+	X(ftrace_pages_start) X(direct_functions) X(ftrace_call) X(ftrace_regs_call) \
+	X(ftrace_graph_call)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

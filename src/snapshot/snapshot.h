@@ -254,6 +254,7 @@ enum snap_hook_kind {
 	SNAP_HOOK_KPROBE,		/* a struct kprobe (obj) on site */
 	SNAP_HOOK_FTRACE,		/* a struct ftrace_ops (obj) */
 	SNAP_HOOK_TRACEPOINT,		/* a probe of the struct tracepoint obj */
+	SNAP_HOOK_TEXT,			/* core kernel text at site (obj = site) */
 	SNAP_HOOK_KINDS
 };
 

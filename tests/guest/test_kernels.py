@@ -69,7 +69,7 @@ def test_kernel_hooks(kguest):
     d = scan_checks.scan(kguest)
     assert d["kernel_hooks"] == [], d["kernel_hooks"]
     read = d["scan_statistics"]["kernel_hooks_read"]
-    for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint"):
+    for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint", "kernel_text"):
         assert part in read, read
     has = kguest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
     assert ("x64_sys_call" in read) == has, read

@@ -1,0 +1,48 @@
+"""What the rootkit checks add to a scan: the kernel-side collectors
+(modules, BPF programs, kernel hooks, system call dispatch, kernel text)
+timed one by one, scan after scan, in one process (bench/rootkitbench.c),
+on the default guest.  The first scan (the kernel text's baseline and its
+first-sight checks) is shown apart.  Not a test: numbers.
+
+    bench/run rootkit [SCANS] [path/to/argus]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
+from guest import Guest  # noqa: E402
+
+PARTS = ("modules", "bpf", "khooks", "dispatch", "ktext")
+
+
+def main():
+    scans = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    argus = sys.argv[2] if len(sys.argv) > 2 else "build/argus"
+    exe = os.path.join(os.path.dirname(argus), "argus-rootkitbench")
+    g = Guest("rkbench")
+    g.start()
+    try:
+        out = subprocess.run([exe, f"qemu:{g.ram_path}", str(scans)], check=True,
+                             capture_output=True, text=True).stdout
+    finally:
+        g.stop()
+    d = json.loads(out)
+    first, rest = d["scans"][0], d["scans"][1:]
+    print(f"text {d.get('text_bytes', 0) / 2**20:.1f} MiB, compared "
+          f"{d.get('budget', 0) / 2**20:.0f} MiB a scan, sites {d.get('sites')}")
+    print(f"{'part':10} {'first scan':>12} {'median':>10} {'p90':>10}  (ms, {len(rest)} scans)")
+    total = []
+    for p in PARTS:
+        v = sorted(s[f"{p}_ns"] / 1e6 for s in rest)
+        print(f"{p:10} {first[p + '_ns'] / 1e6:12.2f} {statistics.median(v):10.3f} "
+              f"{v[int(0.9 * (len(v) - 1))]:10.3f}")
+    total = sorted(sum(s[f"{p}_ns"] for p in PARTS) / 1e6 for s in rest)
+    print(f"{'all':10} {sum(first[p + '_ns'] for p in PARTS) / 1e6:12.2f} "
+          f"{statistics.median(total):10.3f} {total[int(0.9 * (len(total) - 1))]:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

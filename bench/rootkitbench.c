@@ -1,0 +1,80 @@
+/* rootkitbench.c - what the rootkit checks add to a scan: each of the
+ * kernel-side collectors (modules, BPF programs, kernel hooks, system call
+ * dispatch, kernel text) timed alone, scan after scan, in one process as
+ * the service runs them.  The first scan (the kernel text's baseline) is
+ * reported apart.  Prints one JSON object; not a test.
+ *
+ *   argus-rootkitbench SOURCE [SCANS]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "linux/kernel.h"
+#include "linux/ktextmod.h"
+#include "output/timefmt.h"
+#include "snapshot/snapshot.h"
+
+static const struct {
+	const char *name;
+	int (*collect)(struct kernel *k, struct snapshot *s, struct aerr *err);
+} parts[] = {
+	{ "modules", linux_collect_modules },
+	{ "bpf", linux_collect_bpf },
+	{ "khooks", linux_collect_khooks },
+	{ "dispatch", linux_collect_dispatch },
+	{ "ktext", linux_collect_ktext },
+};
+#define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+int main(int argc, char **argv)
+{
+	struct kernel_opts ko = { .profile = "auto" };
+	struct aerr err = { 0 };
+	struct kernel *k;
+	int scans = argc > 2 ? atoi(argv[2]) : 20;
+
+	if (argc < 2 || scans < 2) {
+		fprintf(stderr, "usage: argus-rootkitbench SOURCE [SCANS>=2]\n");
+		return 2;
+	}
+	ko.source = argv[1];
+	if (kernel_open(&ko, &k, &err)) {
+		fprintf(stderr, "argus-rootkitbench: %s\n", aerr_str(&err));
+		return 1;
+	}
+	printf("{\"scans\": [");
+	for (int i = 0; i < scans; i++) {
+		struct snapshot *s = snapshot_new();
+		if (!s || kernel_scan_begin(k, &err) || linux_collect_tasks(k, s, 1, &err)) {
+			fprintf(stderr, "argus-rootkitbench: %s\n", s ? aerr_str(&err) : "out of memory");
+			return 1;
+		}
+		printf("%s{", i ? ", " : "");
+		for (size_t p = 0; p < NPARTS; p++) {
+			struct aerr e = { 0 };
+			uint64_t t0 = now_monotonic_ns();
+			int r = parts[p].collect(k, s, &e);
+			printf("%s\"%s_ns\": %llu", p ? ", " : "", parts[p].name,
+			       (unsigned long long)(now_monotonic_ns() - t0));
+			if (r)
+				fprintf(stderr, "%s: %s\n", parts[p].name, aerr_str(&e));
+		}
+		printf(", \"hooks\": %zu}", s->nhooks);
+		snapshot_free(s);
+	}
+	printf("]");
+	if (k->kbase) {
+		const struct ktext_base *b = k->kbase;
+		printf(", \"text_bytes\": %llu, \"budget\": %llu, \"passes\": %llu, \"sites\": {"
+		       "\"ftrace\": %llu, \"jump_label\": %llu, \"static_call\": %llu, "
+		       "\"static_call_tramp\": %llu, \"ftrace_caller\": %llu, \"bpf_dispatcher\": %llu}",
+		       (unsigned long long)(b->end - b->start), (unsigned long long)b->budget,
+		       (unsigned long long)b->passes,
+		       (unsigned long long)b->counts[KSITE_FTRACE], (unsigned long long)b->counts[KSITE_JUMP],
+		       (unsigned long long)b->counts[KSITE_SCALL], (unsigned long long)b->counts[KSITE_SCTRAMP],
+		       (unsigned long long)b->counts[KSITE_FCALLER], (unsigned long long)b->counts[KSITE_BPFDISP]);
+	}
+	printf("}\n");
+	kernel_close(k);
+	return 0;
+}

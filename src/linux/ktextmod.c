@@ -1,0 +1,442 @@
+/* ktextmod.c - Kernel Text Modified: core kernel text checked against its
+ * first sight, and function entries that jump out of it.
+ *
+ * First scan (x86-64; kprobes read whole this scan): the whole core text
+ * [_stext, _etext) is copied (the baseline, at most 64 MiB), the sites the
+ * kernel rewrites itself are read (ktextsites.c), then
+ *   - every such site is judged by what may be written there;
+ *   - every function entry (each kallsyms symbol in core text, outside
+ *     the static call trampolines) whose first instruction, after an
+ *     endbr64, is no site of the kernel's own and leads outside core text
+ *     (jmp/call rel32, movabs+jmp, push+ret, jmp [rip]) is a breach: the
+ *     kernel itself never writes a jump there.  An inline hook planted
+ *     before argus started is thus caught at first sight.
+ * Later scans compare a window of the text (budget bytes, read with
+ * memsrc_peek in physically contiguous runs, cursor wrapping) with the
+ * baseline.  A byte that differs is judged by the site that holds it
+ * (a kprobe's address from this scan's kprobe_table counts as a site); a
+ * byte no site holds is a breach: the text differs from its first sight.
+ * Breaches stay standing: their bytes are re-read and re-judged every
+ * scan until they are gone (a first-sight entry hook removed is then
+ * taken into the baseline).  A difference that dispatch.c already told (a
+ * breach of x64_sys_call / ia32_sys_call at the same instruction) is not
+ * told twice.
+ *
+ * Records are snap_hooks of kind SNAP_HOOK_TEXT: site = the first byte
+ * concerned, obj = site (the alert's key), handler = where the changed
+ * instruction leads (0 when it is no branch).  hooks_read gets the kind's
+ * bit when the scan's checks all ran.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux/ktextmod.h"
+#include "linux/walk.h"
+#include "linux/x86insn.h"
+
+#define TEXT_MAX (64ULL << 20)
+#define BUDGET_DEFAULT (4ULL << 20)	/* bytes compared per scan: ~1 ms */
+#define RUN_MAX (256u << 10)		/* bytes of one physically contiguous read */
+#define STANDING_MAX 1024
+#define RECORDS_MAX 1024
+
+struct kscan {
+	struct kjudge j;
+	struct snap_hook *v;
+	size_t n, cap;
+	struct u64map told;	/* sites recorded this scan */
+};
+
+static void record(struct kscan *w, uint64_t site, uint64_t handler, const char *why)
+{
+	struct kernel *k = w->j.k;
+	struct snapshot *s = w->j.s;
+
+	if (w->n >= RECORDS_MAX || u64map_test_and_set(&w->told, site))
+		return;
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? 2 * w->cap : 8;
+		struct snap_hook *nv = realloc(w->v, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		w->v = nv;
+		w->cap = nc;
+	}
+	struct snap_hook *r = &w->v[w->n++];
+	memset(r, 0, sizeof(*r));
+	r->kind = SNAP_HOOK_TEXT;
+	r->obj = site;
+	r->site = site;
+	r->handler = handler;
+	r->site_sym = ktext_describe(k, s, site);
+	r->handler_sym = handler && ktext_core(w->j.t, handler) ? ktext_describe(k, s, handler) : NULL;
+	r->why = why;
+}
+
+static void stand(struct ktext_base *b, uint64_t a, uint32_t len, uint8_t kind)
+{
+	for (size_t i = 0; i < b->nstanding; i++)
+		if (b->standing[i].addr == a && b->standing[i].kind == kind)
+			return;
+	if (b->nstanding >= STANDING_MAX)
+		return;
+	if (b->nstanding == b->capstanding) {
+		size_t nc = b->capstanding ? 2 * b->capstanding : 8;
+		struct ksite *nv = realloc(b->standing, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		b->standing = nv;
+		b->capstanding = nc;
+	}
+	b->standing[b->nstanding++] = (struct ksite){ a, len, kind, 0 };
+}
+
+static const struct ksite *standing_at(const struct ktext_base *b, uint64_t a)
+{
+	for (size_t i = 0; i < b->nstanding; i++)
+		if (a >= b->standing[i].addr && a < b->standing[i].addr + b->standing[i].len)
+			return &b->standing[i];
+	return NULL;
+}
+
+static int kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
+{
+	for (size_t i = 0; i < s->nkprobes; i++)
+		if (a >= s->kprobes[i].addr && a < s->kprobes[i].addr + 5) {
+			*out = (struct ksite){ s->kprobes[i].addr, 5, KSITE_KPROBE, 0 };
+			return 1;
+		}
+	return 0;
+}
+
+/* a breach dispatch.c told at the instruction holding a */
+static int dispatch_told(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nhooks; i++)
+		if ((s->hooks[i].kind == SNAP_HOOK_X64_SYS_CALL ||
+		     s->hooks[i].kind == SNAP_HOOK_IA32_SYS_CALL) &&
+		    a >= s->hooks[i].site && a < s->hooks[i].site + 15)
+			return 1;
+	return 0;
+}
+
+/* 32 bytes of current text at a (past _etext: int3) */
+static int cur_bytes(struct kscan *w, uint64_t a, uint8_t *c)
+{
+	uint64_t n = w->j.t->etext - a < 32 ? w->j.t->etext - a : 32;
+
+	memset(c, 0xcc, 32);
+	return vas_read(&w->j.k->kvas, a, c, n, NULL);
+}
+
+static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
+{
+	struct ksite one = *site;
+	uint8_t c[32];
+	uint64_t h;
+
+	if (site->kind == KSITE_SCTRAMP) {	/* the trampoline holding a */
+		long i = ktext_find(w->j.t, a);
+		if (i < 0 || w->j.t->by_addr[i].addr < site->addr)
+			return;
+		one.addr = w->j.t->by_addr[i].addr;
+	}
+	if (cur_bytes(w, one.addr, c))
+		return;
+	const char *why = ktext_site_judge(&w->j, &one, c, &h);
+	if (why) {
+		record(w, one.addr, h, why);
+		if (site->kind != KSITE_SCTRAMP)
+			stand(w->j.b, one.addr, one.len, one.kind);
+	}
+}
+
+/* where the instruction holding a leads: decoded from its function's
+ * first byte (at most 64 KiB before it) */
+static uint64_t leads_to(struct kscan *w, uint64_t a)
+{
+	const struct ktext *t = w->j.t;
+	long i = ktext_find(t, a);
+	uint64_t fn, h = 0;
+	uint8_t *code;
+
+	if (i < 0 || a - (fn = t->by_addr[i].addr) > (64u << 10))
+		return 0;
+	uint64_t n = a - fn + 32 < t->etext - fn ? a - fn + 32 : t->etext - fn;
+	if (!(code = malloc(n + 16)) || vas_read(&w->j.k->kvas, fn, code, n, NULL)) {
+		free(code);
+		return 0;
+	}
+	memset(code + n, 0xcc, 16);
+	if (a - fn < 16 && ktext_entry_hook(t, fn, code, n + 16, &h)) {
+		free(code);
+		return h;
+	}
+	for (uint64_t off = 0; off <= a - fn;) {
+		struct x86_insn in;
+		if (x86_insn_decode(code + off, n + 16 - off, fn + off, &in))
+			break;
+		if (a < fn + off + in.len) {
+			h = in.branch ? in.target : 0;
+			break;
+		}
+		off += in.len;
+	}
+	free(code);
+	return h;
+}
+
+/* bytes [a, e) differ from the baseline */
+static void judge_diff(struct kscan *w, uint64_t a, uint64_t e)
+{
+	struct ktext_base *b = w->j.b;
+
+	while (a < e) {
+		const struct ksite *site = ktext_site_find(b, a), *st = standing_at(b, a);
+		struct ksite kp;
+		if (st) {
+			a = st->addr + st->len;	/* re-judged with the standing ones */
+			continue;
+		}
+		if (!site && kprobe_at(w->j.s, a, &kp))
+			site = &kp;
+		if (site) {
+			judge_site(w, site, a);
+			a = site->kind == KSITE_SCTRAMP ? a + 1 : site->addr + site->len;
+			continue;
+		}
+		if (!dispatch_told(w->j.s, a)) {
+			uint64_t z = a;
+			while (z < e && !ktext_site_find(b, z))
+				z++;
+			record(w, a, leads_to(w, a), "core kernel text differs from its first sight");
+			stand(b, a, (uint32_t)(z - a), KSITE_DIFF);
+			a = z;
+			continue;
+		}
+		a++;
+	}
+}
+
+static void compare(struct kscan *w, uint64_t va, const uint8_t *now, size_t len)
+{
+	const uint8_t *was = w->j.b->copy + (va - w->j.b->start);
+
+	if (!memcmp(now, was, len))
+		return;
+	for (size_t i = 0; i < len;) {
+		if (now[i] == was[i]) {
+			i++;
+			continue;
+		}
+		size_t e = i;
+		while (e < len && now[e] != was[e])
+			e++;
+		judge_diff(w, va + i, va + e);
+		i = e;
+	}
+}
+
+/* compare [off, off + len) of the text, in physically contiguous runs */
+static int compare_window(struct kscan *w, uint64_t off, uint64_t len, uint8_t *buf)
+{
+	struct ktext_base *b = w->j.b;
+	struct vas *as = &w->j.k->kvas;
+
+	while (len) {
+		uint64_t va = b->start + off, pa, pa2;
+		uint64_t run = 4096 - (va & 0xfff);
+		if (vas_translate(as, va, &pa, NULL))
+			return -1;
+		while (run < len && run < RUN_MAX && !vas_translate(as, va + run, &pa2, NULL) &&
+		       pa2 == pa + run)
+			run += 4096;
+		if (run > RUN_MAX)
+			run = RUN_MAX;
+		if (run > len)
+			run = len;
+		if (memsrc_peek(as->mem, pa, buf, run, NULL))
+			return -1;
+		compare(w, va, buf, run);
+		off += run;
+		len -= run;
+	}
+	return 0;
+}
+
+static void restand(struct kscan *w)
+{
+	struct ktext_base *b = w->j.b;
+	size_t keep = 0;
+
+	for (size_t i = 0; i < b->nstanding; i++) {
+		struct ksite st = b->standing[i];
+		uint8_t c[32];
+		uint64_t h;
+		int still = 0;
+		if (cur_bytes(w, st.addr, c)) {
+			still = 1;	/* unreadable: keep it, tell nothing */
+		} else if (st.kind == KSITE_DIFF) {
+			uint32_t n = st.len < 32 ? st.len : 32;
+			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0))
+				record(w, st.addr, leads_to(w, st.addr),
+				       "core kernel text differs from its first sight");
+		} else {
+			const char *why = ktext_site_judge(&w->j, &st, c, &h);
+			if ((still = why != NULL))
+				record(w, st.addr, h, why);
+			else if (st.kind == KSITE_ENTRY)	/* gone: what is there now is the baseline */
+				memcpy(b->copy + (st.addr - b->start), c,
+				       st.len < 32 ? st.len : 32);
+		}
+		if (still)
+			b->standing[keep++] = st;
+	}
+	b->nstanding = keep;
+}
+
+/* first sight: every site, every function entry */
+static void first_sight(struct kscan *w)
+{
+	struct ktext_base *b = w->j.b;
+	const struct ktext *t = w->j.t;
+	const struct kaddrs *a = &w->j.k->prof->sym;
+
+	for (size_t i = 0; i < b->nsites; i++) {
+		const struct ksite *site = &b->sites[i];
+		if (site->kind != KSITE_SCTRAMP) {
+			judge_site(w, site, site->addr);
+			continue;
+		}
+		for (long f = ktext_find(t, site->addr); f >= 0 && (size_t)f < t->n &&
+		     t->by_addr[f].addr < site->addr + site->len; f++)
+			if (t->by_addr[f].addr >= site->addr && (f == 0 || t->by_addr[f - 1].addr != t->by_addr[f].addr))
+				judge_site(w, site, t->by_addr[f].addr);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		uint64_t e = t->by_addr[i].addr, h;
+		struct ksite kp;
+		if (!ktext_core(t, e) || (i && t->by_addr[i - 1].addr == e) ||
+		    (a->__static_call_text_start && e >= a->__static_call_text_start &&
+		     e < a->__static_call_text_end) || e + 32 > t->etext)
+			continue;
+		const uint8_t *c = b->copy + (e - b->start);
+		uint64_t first = e + (memcmp(c, "\xf3\x0f\x1e\xfa", 4) ? 0 : 4);
+		const struct ksite *fs = ktext_site_find(b, first);
+		/* past the ftrace site, the function's own first instruction */
+		if (fs && fs->kind == KSITE_FTRACE && fs->addr == first && first + 5 + 32 <= t->etext)
+			e = first + 5;
+		else if (fs || ktext_site_find(b, e))
+			continue;
+		c = b->copy + (e - b->start);
+		if (ktext_site_find(b, e) || kprobe_at(w->j.s, e, &kp))
+			continue;
+		uint32_t len = ktext_entry_hook(t, e, c, 32, &h);
+		if (len) {
+			record(w, e, h, "the function's first instruction leads outside core kernel text");
+			stand(b, e, len, KSITE_ENTRY);
+		}
+	}
+}
+
+static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char *why, size_t whycap)
+{
+	struct ktext_base *b = calloc(1, sizeof(*b));
+	uint64_t size = t->etext - t->stext;
+
+	if (!b || size > TEXT_MAX || !(b->copy = malloc(size))) {
+		snprintf(why, whycap, "core text: %s", b && size > TEXT_MAX ? "implausible size" : "out of memory");
+		free(b);
+		return NULL;
+	}
+	b->start = t->stext;
+	b->end = t->etext;
+	b->budget = BUDGET_DEFAULT;
+	if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
+		snprintf(why, whycap, "core text unreadable");
+	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
+		return b;
+	}
+	free(b->copy);
+	free(b->images);
+	free(b);
+	return NULL;
+}
+
+void ktextmod_free(struct kernel *k)
+{
+	struct ktext_base *b = k->kbase;
+
+	if (!b)
+		return;
+	free(b->copy);
+	free(b->sites);
+	free(b->standing);
+	free(b->images);
+	free(b);
+	k->kbase = NULL;
+}
+
+static int keep_records(struct snapshot *s, struct kscan *w)
+{
+	if (!w->n)
+		return 0;
+	struct snap_hook *all = arena_alloc(&s->arena, (s->nhooks + w->n) * sizeof(*all));
+	if (!all)
+		return -1;
+	if (s->nhooks)
+		memcpy(all, s->hooks, s->nhooks * sizeof(*all));
+	memcpy(all + s->nhooks, w->v, w->n * sizeof(*all));
+	s->hooks = all;
+	s->nhooks += w->n;
+	return 0;
+}
+
+int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
+{
+	const struct ktext *t = ktext_get(k);
+	struct kscan w = { .j = { .k = k, .s = s, .t = t } };
+	char why[160] = "";
+	int ret = 0;
+
+	if (!t || strcmp(k->prof->arch->name, "x86_64"))
+		return 0;
+	if (!(s->hooks_read & (1u << SNAP_HOOK_KPROBE)))
+		return aerr_set(err, ENODATA, "not judged: kprobes not read");
+	u64map_init(&w.told);
+	if (!k->kbase) {
+		if (!(k->kbase = baseline(k, t, why, sizeof(why)))) {
+			u64map_free(&w.told);
+			return aerr_set(err, ENODATA, "not judged: %s", why);
+		}
+		w.j.b = k->kbase;
+		first_sight(&w);
+	} else {
+		struct ktext_base *b = w.j.b = k->kbase;
+		uint64_t size = b->end - b->start, len = b->budget < size ? b->budget : size;
+		uint8_t *buf = malloc(RUN_MAX);
+		restand(&w);
+		while (buf && len && !ret) {
+			uint64_t n = size - b->cursor < len ? size - b->cursor : len;
+			ret = compare_window(&w, b->cursor, n, buf);
+			b->cursor = (b->cursor + n) % size;
+			b->passes += !b->cursor;
+			len -= n;
+		}
+		if (!buf || ret)
+			snprintf(why, sizeof(why), buf ? "core text unreadable" : "out of memory");
+		ret = !buf || ret;
+		free(buf);
+	}
+	if (keep_records(s, &w)) {
+		ret = 1;
+		snprintf(why, sizeof(why), "out of memory");
+	}
+	if (!ret)
+		s->hooks_read |= 1u << SNAP_HOOK_TEXT;
+	free(w.v);
+	free(w.j.direct);
+	u64map_free(&w.told);
+	return ret ? aerr_set(err, ENODATA, "not judged: %s", why) : 0;
+}

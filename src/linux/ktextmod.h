@@ -1,0 +1,96 @@
+/* ktextmod.h - core kernel text against its first sight, and the sites the
+ * kernel rewrites itself (private to ktextmod.c and ktextsites.c).
+ *
+ * The kernel rewrites its own text after boot only at sites its own tables
+ * list (read from guest memory once, at the first scan):
+ *   ftrace call sites      ftrace_pages_start's records (dyn_ftrace.ip), 5 bytes
+ *   jump labels            __start___jump_table .. __stop_ (relative
+ *                          entries: code, target, key), 2 or 5 bytes
+ *   static call sites      __start_static_call_sites .. __stop_, 5 bytes
+ *   static call trampolines [__static_call_text_start, __static_call_text_end)
+ *   ftrace_caller's calls  ftrace_call, ftrace_regs_call, ftrace_graph_call
+ *   BPF dispatchers        bpf_dispatcher_*_func's patchable entry, 5 bytes
+ *   kprobes                each registered probe's address (this scan's
+ *                          kprobe_table), 5 bytes
+ * Alternatives, paravirt and retpoline sites are rewritten at boot only, so
+ * what the first scan sees of them is what they stay.  Each site is
+ * judged by what may be written there (ktext_site_judge); every other
+ * byte must stay as the first scan read it.
+ *
+ * Ownership: struct ktext_base belongs to the struct kernel (k->kbase) and
+ * is freed by ktextmod_free().
+ */
+#ifndef ARGUS_KTEXTMOD_H
+#define ARGUS_KTEXTMOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linux/kernel.h"
+#include "linux/ktext.h"
+
+enum ksite_kind {
+	KSITE_FTRACE,		/* an ftrace call site (nop5, or call) */
+	KSITE_JUMP,		/* a jump label (nop, or jmp to aux) */
+	KSITE_SCALL,		/* a static call site (nop5, ret, call/jmp) */
+	KSITE_SCTRAMP,		/* the static call trampolines, whole */
+	KSITE_FCALLER,		/* a call inside ftrace_caller */
+	KSITE_BPFDISP,		/* a BPF dispatcher's entry (aux: its struct) */
+	KSITE_KPROBE,		/* a registered kprobe's address (per scan) */
+	KSITE_ENTRY,		/* a function entry hooked at first sight (standing) */
+	KSITE_DIFF,		/* bytes that differ from the first sight (standing) */
+};
+
+struct ksite {
+	uint64_t addr;
+	uint32_t len;
+	uint8_t kind;		/* enum ksite_kind */
+	uint64_t aux;		/* a jump label's target; a dispatcher's struct */
+};
+
+struct ktext_base {
+	uint64_t start, end;	/* core text [_stext, _etext) */
+	uint8_t *copy;		/* its bytes at first sight */
+	struct ksite *sites;	/* the kernel's own, sorted by addr */
+	size_t nsites;
+	struct ksite *standing;	/* breaches re-judged every scan */
+	size_t nstanding, capstanding;
+	uint64_t *images;	/* BPF dispatchers' structs */
+	size_t nimages;
+	uint64_t cursor;	/* offset the next compare starts at */
+	uint64_t budget;	/* bytes compared per scan */
+	uint64_t passes;	/* full passes over the text so far */
+	uint64_t counts[KSITE_DIFF + 1];	/* sites of each kind */
+};
+
+/* Read the kernel's tables of sites into b (sorted).  0, or -1 with why. */
+int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base *b, char *why,
+		     size_t whycap);
+/* The site holding a, or NULL. */
+const struct ksite *ktext_site_find(const struct ktext_base *b, uint64_t a);
+
+struct kjudge {
+	struct kernel *k;
+	struct snapshot *s;
+	const struct ktext *t;
+	struct ktext_base *b;
+	uint64_t *direct;	/* ftrace direct-call targets (read once a scan, on need) */
+	size_t ndirect;
+	int direct_read;
+};
+
+/* Is what the site holds now (code: its bytes, at least 16 readable)
+ * something the kernel writes there?  NULL if so; else why not, with
+ * *handler where it leads (0: nowhere in particular). */
+const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *code,
+			     uint64_t *handler);
+/* A hook written at a function's entry: the first instruction (after
+ * endbr64) is a jmp/call rel32, a movabs+jmp/push+ret, a push imm32+ret
+ * or a jmp [rip+0] leading outside core kernel text and the kernel image.
+ * Its length, or 0. */
+uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *code, size_t avail,
+			  uint64_t *target);
+
+void ktextmod_free(struct kernel *k);
+
+#endif

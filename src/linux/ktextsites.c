@@ -1,0 +1,452 @@
+/* ktextsites.c - the sites of core kernel text the kernel rewrites itself,
+ * and what each may hold (see ktextmod.h for the list).
+ *
+ * The tables are read from guest memory once, bounded: at most 8192
+ * ftrace pages and 1 << 20 records, 8 MiB of jump table and of static
+ * call sites.  A site outside core text (init text, a module's) is not
+ * kept.  Judging a site reads nothing but its bytes, this scan's kprobes,
+ * ftrace trampolines and hooks, the modules list, and (once a scan, when
+ * an ftrace site calls out of core text) the ftrace direct-call hash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux/ktextmod.h"
+#include "linux/walk.h"
+#include "linux/x86insn.h"
+
+#define FTRACE_PAGES_MAX 8192
+#define FTRACE_RECS_MAX (1u << 20)
+#define TABLE_BYTES_MAX (8u << 20)
+#define DIRECT_MAX 4096
+#define DISP_IMAGE 8192		/* a BPF dispatcher's image: one page, two for its rw copy */
+
+struct sitevec {
+	struct ksite *v;
+	size_t n, cap;
+};
+
+static int add(struct sitevec *sv, const struct ktext *t, uint64_t a, uint32_t len, uint8_t kind,
+	       uint64_t aux)
+{
+	if (!ktext_core(t, a) || a + len > t->etext)
+		return 0;
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? 2 * sv->cap : 1024;
+		struct ksite *nv = realloc(sv->v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		sv->v = nv;
+		sv->cap = nc;
+	}
+	sv->v[sv->n++] = (struct ksite){ a, len, kind, aux };
+	return 0;
+}
+
+static int ftrace_sites(struct kernel *k, const struct ktext *t, struct sitevec *sv, char *why,
+			size_t whycap)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t pg, esz = o->size_dyn_ftrace, total = 0;
+	struct u64map seen;
+	int ret = 0;
+
+	if (vas_read_u64(&k->kvas, k->prof->sym.ftrace_pages_start, &pg)) {
+		snprintf(why, whycap, "ftrace_pages_start unreadable");
+		return -1;
+	}
+	u64map_init(&seen);
+	for (uint32_t n = 0; pg; n++) {
+		uint64_t recs = kernel_field(k, pg, &o->ftrace_page__records), idx = 0;
+		uint8_t *buf;
+		if (!kptr_ok(pg) || n >= FTRACE_PAGES_MAX || u64map_test_and_set(&seen, pg) ||
+		    kfield_read(&k->kvas, pg, &o->ftrace_page__index, &idx) ||
+		    (total += (uint32_t)idx) > FTRACE_RECS_MAX || (idx && !kptr_ok(recs))) {
+			snprintf(why, whycap, "ftrace pages: implausible page or limit reached");
+			ret = -1;
+			break;
+		}
+		idx = (uint32_t)idx;
+		if (idx && (buf = malloc(idx * esz))) {
+			if (vas_read(&k->kvas, recs, buf, idx * esz, NULL)) {
+				free(buf);
+				snprintf(why, whycap, "ftrace records unreadable");
+				ret = -1;
+				break;
+			}
+			for (uint64_t i = 0; i < idx; i++) {
+				uint64_t ip;
+				memcpy(&ip, buf + i * esz + o->dyn_ftrace__ip.off, 8);
+				if (add(sv, t, ip, 5, KSITE_FTRACE, 0)) {
+					ret = -1;
+					break;
+				}
+			}
+			free(buf);
+		} else if (idx) {
+			ret = -1;
+		}
+		if (ret || vas_read_u64(&k->kvas, pg + (uint64_t)o->ftrace_page__next.off, &pg)) {
+			if (!ret)
+				snprintf(why, whycap, "ftrace pages unreadable");
+			ret = -1;
+			break;
+		}
+	}
+	u64map_free(&seen);
+	return ret;
+}
+
+/* a table of 32-bit self-relative entries (each esz bytes): jump labels
+ * (code, target) or static call sites (addr) */
+static int rel_table(struct kernel *k, const struct ktext *t, const uint8_t *copy,
+		     struct sitevec *sv, uint64_t start, uint64_t stop, uint32_t esz, uint8_t kind,
+		     char *why, size_t whycap)
+{
+	uint8_t *tab;
+
+	if (stop < start || stop - start > TABLE_BYTES_MAX || (stop - start) % esz) {
+		snprintf(why, whycap, "%s: implausible table",
+			 kind == KSITE_JUMP ? "__jump_table" : "static_call_sites");
+		return -1;
+	}
+	tab = malloc(stop - start + 1);
+	if (!tab || vas_read(&k->kvas, start, tab, stop - start, NULL)) {
+		free(tab);
+		snprintf(why, whycap, "%s unreadable",
+			 kind == KSITE_JUMP ? "__jump_table" : "static_call_sites");
+		return -1;
+	}
+	for (uint64_t off = 0; off < stop - start; off += esz) {
+		int32_t rel, trel;
+		memcpy(&rel, tab + off, 4);
+		memcpy(&trel, tab + off + 4, 4);
+		uint64_t a = start + off + (int64_t)rel, aux = 0;
+		uint32_t len = 5;
+		if (kind == KSITE_JUMP) {
+			aux = start + off + 4 + (int64_t)trel;
+			/* 2 bytes: a jmp8 or a 2-byte nop, as the first scan read it */
+			if (ktext_core(t, a) && a + 2 <= t->etext) {
+				const uint8_t *c = copy + (a - t->stext);
+				if (c[0] == 0xeb || (c[0] == 0x66 && c[1] == 0x90))
+					len = 2;
+			}
+		}
+		if (add(sv, t, a, len, kind, aux)) {
+			free(tab);
+			return -1;
+		}
+	}
+	free(tab);
+	return 0;
+}
+
+static uint64_t slid(struct kernel *k, uint64_t a)
+{
+	return a + (k->prof->isf_link_addrs ? k->prof->kaslr_slide : 0);
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct ksite *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base *b, char *why,
+		     size_t whycap)
+{
+	const struct kaddrs *a = &k->prof->sym;
+	const struct koffsets *o = &k->prof->off;
+	struct sitevec sv = { 0 };
+	int ret = 0;
+
+	if (a->ftrace_pages_start && o->ftrace_page__next.present && o->ftrace_page__records.present &&
+	    o->ftrace_page__index.present && o->dyn_ftrace__ip.present && o->size_dyn_ftrace >= 8 &&
+	    o->size_dyn_ftrace <= 64)
+		ret = ftrace_sites(k, t, &sv, why, whycap);
+	/* jump_entry is 16 bytes with relative code/target (x86-64 since 5.0) */
+	if (!ret && a->__start___jump_table)
+		ret = rel_table(k, t, b->copy, &sv, a->__start___jump_table, a->__stop___jump_table,
+				16, KSITE_JUMP, why, whycap);
+	if (!ret && a->__start_static_call_sites)
+		ret = rel_table(k, t, b->copy, &sv, a->__start_static_call_sites,
+				a->__stop_static_call_sites, 8, KSITE_SCALL, why, whycap);
+	if (!ret && a->__static_call_text_start && a->__static_call_text_end > a->__static_call_text_start &&
+	    a->__static_call_text_end - a->__static_call_text_start < (1u << 20))
+		ret = add(&sv, t, a->__static_call_text_start,
+			  (uint32_t)(a->__static_call_text_end - a->__static_call_text_start),
+			  KSITE_SCTRAMP, 0);
+	uint64_t fc[] = { a->ftrace_call, a->ftrace_regs_call, a->ftrace_graph_call };
+	for (size_t i = 0; !ret && i < 3; i++)
+		if (fc[i])
+			ret = add(&sv, t, fc[i], 5, KSITE_FCALLER, 0);
+	/* BPF dispatchers: bpf_dispatcher_NAME_func, patched at its entry */
+	for (size_t i = 0; !ret && i < t->n && o->bpf_dispatcher__image.present; i++) {
+		const char *n = ksyms_name(k->prof->syms, t->by_addr[i].sym);
+		size_t l = n ? strlen(n) : 0;
+		uint64_t d, e = t->by_addr[i].addr;
+		char dn[128];
+		if (l < 21 || l >= sizeof(dn) || strncmp(n, "bpf_dispatcher_", 15) ||
+		    strcmp(n + l - 5, "_func") || !ktext_core(t, e) || e + 9 > t->etext)
+			continue;
+		memcpy(dn, n, l - 5);
+		dn[l - 5] = 0;
+		if (ksyms_lookup(k->prof->syms, dn, &d))
+			continue;
+		if (!memcmp(b->copy + (e - t->stext), "\xf3\x0f\x1e\xfa", 4))
+			e += 4;
+		ret = add(&sv, t, e, 5, KSITE_BPFDISP, slid(k, d));
+		if (!ret && b->nimages < 16) {
+			uint64_t *nv = realloc(b->images, (b->nimages + 1) * sizeof(*nv));
+			if (nv) {
+				b->images = nv;
+				b->images[b->nimages++] = slid(k, d);
+			}
+		}
+	}
+	if (ret) {
+		if (!why[0])
+			snprintf(why, whycap, "out of memory");
+		free(sv.v);
+		return -1;
+	}
+	if (sv.n)
+		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
+	b->sites = sv.v;
+	b->nsites = sv.n;
+	for (size_t i = 0; i < sv.n; i++)
+		b->counts[sv.v[i].kind]++;
+	return 0;
+}
+
+const struct ksite *ktext_site_find(const struct ktext_base *b, uint64_t a)
+{
+	size_t lo = 0, hi = b->nsites;
+
+	while (lo < hi) {		/* first site starting above a */
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->sites[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && a < b->sites[lo - 1].addr + b->sites[lo - 1].len)
+		return &b->sites[lo - 1];
+	return NULL;
+}
+
+/* ---- what a site may hold ---- */
+
+/* exactly len bytes of nops: 0f 1f /0 forms, and 90 with 66 prefixes */
+static int is_nop(const uint8_t *c, uint32_t len)
+{
+	uint32_t off = 0;
+
+	while (off < len) {
+		struct x86_insn in;
+		uint32_t p = off;
+		if (x86_insn_decode(c + off, 16, 0, &in))
+			return 0;
+		while (p < off + in.len && (c[p] == 0x66 || c[p] == 0x2e || c[p] == 0x3e))
+			p++;
+		if (!(c[p] == 0x90 || (c[p] == 0x0f && c[p + 1] == 0x1f)))
+			return 0;
+		off += in.len;
+	}
+	return off == len;
+}
+
+static uint64_t rel32(uint64_t a, const uint8_t *c)
+{
+	int32_t r;
+
+	memcpy(&r, c + 1, 4);
+	return a + 5 + (int64_t)r;
+}
+
+/* a static call's target: a listed module's core text, or a probe whose
+ * tracepoint (static calls carry tracepoints) Kernel Function Hooked
+ * judges: a recorded hook handler */
+static int in_listed_module(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nkmods; i++)
+		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
+		    a < s->kmods[i].text_end)
+			return 1;
+	for (size_t i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].kind == SNAP_HOOK_TRACEPOINT && s->hooks[i].handler == a)
+			return 1;
+	return 0;
+}
+
+static int in_tramp(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->ntramps; i++)
+		if (a >= s->tramps[i].start && a < s->tramps[i].end)
+			return 1;
+	return 0;
+}
+
+static int in_dispatcher(struct kjudge *j, uint64_t a)
+{
+	for (size_t i = 0; i < j->b->nimages; i++) {
+		uint64_t img = kernel_field(j->k, j->b->images[i], &j->k->prof->off.bpf_dispatcher__image);
+		if (img && a >= img && a < img + DISP_IMAGE)
+			return 1;
+	}
+	return 0;
+}
+
+/* the ftrace direct-call targets (direct_functions' entries), once a scan */
+static int is_direct(struct kjudge *j, uint64_t a)
+{
+	const struct koffsets *o = &j->k->prof->off;
+
+	if (!j->direct_read) {
+		uint64_t hash = 0, bits, buckets, node;
+		j->direct_read = 1;
+		if (!j->k->prof->sym.direct_functions || !o->ftrace_func_entry__direct.present ||
+		    vas_read_u64(&j->k->kvas, j->k->prof->sym.direct_functions, &hash) || !kptr_ok(hash))
+			return 0;
+		bits = kernel_field(j->k, hash, &o->ftrace_hash__size_bits);
+		buckets = kernel_field(j->k, hash, &o->ftrace_hash__buckets);
+		for (uint64_t bk = 0; bits <= 12 && kptr_ok(buckets) && bk < (1ULL << bits); bk++) {
+			if (vas_read_u64(&j->k->kvas, buckets + 8 * bk, &node))
+				break;
+			for (int n = 0; kptr_ok(node) && n < 64 && j->ndirect < DIRECT_MAX; n++) {
+				uint64_t e = node - (uint64_t)o->ftrace_func_entry__hlist.off;
+				uint64_t d = kernel_field(j->k, e, &o->ftrace_func_entry__direct);
+				uint64_t *nv = realloc(j->direct, (j->ndirect + 1) * sizeof(*nv));
+				if (!nv)
+					break;
+				j->direct = nv;
+				j->direct[j->ndirect++] = d;
+				if (vas_read_u64(&j->k->kvas, node + (uint64_t)o->hlist_node__next.off, &node))
+					break;
+			}
+		}
+	}
+	for (size_t i = 0; i < j->ndirect; i++)
+		if (j->direct[i] == a)
+			return 1;
+	return 0;
+}
+
+static int ftrace_handler(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].kind == SNAP_HOOK_FTRACE && s->hooks[i].handler == a)
+			return 1;
+	return 0;
+}
+
+uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *c, size_t avail,
+			  uint64_t *target)
+{
+	uint32_t o = avail >= 4 && !memcmp(c, "\xf3\x0f\x1e\xfa", 4) ? 4 : 0, len = 0;
+	uint64_t to = 0;
+	int32_t i32;
+
+	if (avail < o + 16)
+		return 0;
+	c += o;
+	if (c[0] == 0xe9 || c[0] == 0xe8) {
+		to = rel32(a + o, c);
+		len = 5;
+	} else if ((c[0] == 0x48 || c[0] == 0x49) && (c[1] & 0xf8) == 0xb8) {
+		/* movabs $imm64, %reg; then jmp *%reg, or push %reg; ret */
+		uint8_t r = c[1] & 7, rex = c[0] == 0x49;
+		memcpy(&to, c + 2, 8);
+		const uint8_t *n = c + 10;
+		if (rex ? n[0] == 0x41 && n[1] == 0xff && n[2] == (0xe0 | r) : n[0] == 0xff && n[1] == (0xe0 | r))
+			len = rex ? 13 : 12;
+		else if (rex ? n[0] == 0x41 && n[1] == (0x50 | r) && n[2] == 0xc3 : n[0] == (0x50 | r) && n[1] == 0xc3)
+			len = rex ? 13 : 12;
+	} else if (c[0] == 0x68 && c[5] == 0xc3) {
+		memcpy(&i32, c + 1, 4);
+		to = (uint64_t)(int64_t)i32;
+		len = 6;
+	} else if (c[0] == 0xff && c[1] == 0x25 && !memcmp(c + 2, "\0\0\0\0", 4)) {
+		memcpy(&to, c + 6, 8);
+		len = 14;
+	}
+	/* the image's own init code (a __ref function calling it) is no hook */
+	if (!len || ktext_core(t, to) || (to >= t->image && to < t->image_end))
+		return 0;
+	*target = to;
+	return o + len;
+}
+
+const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *c,
+			     uint64_t *handler)
+{
+	const struct ktext *t = j->t;
+	uint64_t a = site->addr, to;
+
+	*handler = 0;
+	if (c[0] == 0xcc && site->kind != KSITE_SCTRAMP)
+		return NULL;	/* text_poke_bp's int3, or a kprobe's */
+	switch (site->kind) {
+	case KSITE_FTRACE:
+		if (is_nop(c, 5))
+			return NULL;
+		if (c[0] == 0xe8) {
+			to = rel32(a, c);
+			if (ktext_core(t, to) || in_tramp(j->s, to) || is_direct(j, to))
+				return NULL;
+			*handler = to;
+			return "an ftrace call site calls outside core kernel text, every ftrace "
+			       "trampoline and direct call";
+		}
+		*handler = c[0] == 0xe9 ? rel32(a, c) : 0;
+		return "an ftrace call site holds neither a nop nor a call";
+	case KSITE_JUMP:
+		if (is_nop(c, site->len))
+			return NULL;
+		if (site->len == 2 && c[0] == 0xeb && a + 2 + (int8_t)c[1] == site->aux)
+			return NULL;
+		if (site->len == 5 && c[0] == 0xe9 && rel32(a, c) == site->aux)
+			return NULL;
+		*handler = c[0] == 0xe9 || c[0] == 0xe8 ? rel32(a, c) : 0;
+		return "a jump label leads elsewhere than its label";
+	case KSITE_SCALL:
+	case KSITE_FCALLER:
+	case KSITE_BPFDISP:
+		/* a static call to __static_call_return0: cs cs cs xor %eax,%eax */
+		if (is_nop(c, 5) || (site->kind == KSITE_SCALL &&
+				     (c[0] == 0xc3 || !memcmp(c, "\x2e\x2e\x2e\x31\xc0", 5))))
+			return NULL;
+		/* a conditional tail call: jcc rel32 (6 bytes) */
+		int jcc = site->kind == KSITE_SCALL && c[0] == 0x0f && (c[1] & 0xf0) == 0x80;
+		if (c[0] == 0xe8 || c[0] == 0xe9 || jcc) {
+			to = jcc ? rel32(a + 1, c + 1) : rel32(a, c);
+			if (site->kind == KSITE_BPFDISP ? in_dispatcher(j, to) :
+			    ktext_core(t, to) || in_dispatcher(j, to) ||
+			    (site->kind == KSITE_SCALL ? in_listed_module(j->s, to) :
+			     in_tramp(j->s, to) || ftrace_handler(j->s, to)))
+				return NULL;
+			*handler = to;
+		}
+		return site->kind == KSITE_SCALL ? "a static call leads outside core kernel text and every listed module"
+		       : site->kind == KSITE_FCALLER ? "ftrace_caller calls outside core kernel text and every ftrace_ops"
+		       : "a BPF dispatcher leads outside its image";
+	case KSITE_SCTRAMP: {
+		/* a trampoline at a: jmp to the function, or ret */
+		uint64_t h;
+		if (ktext_entry_hook(t, a, c, 32, &h) &&
+		    !(c[0] != 0x48 && c[0] != 0x49 && (in_listed_module(j->s, h) || in_dispatcher(j, h)))) {
+			*handler = h;
+			return "a static call trampoline leads outside core kernel text and every listed module";
+		}
+		return NULL;
+	}
+	case KSITE_KPROBE:
+		return c[0] == 0xe9 ? NULL : "a kprobe's address holds neither its int3 nor its jump";
+	case KSITE_ENTRY:
+		if (!ktext_entry_hook(t, a, c, 32, handler))
+			return NULL;
+		return "the function's first instruction leads outside core kernel text";
+	}
+	return NULL;
+}

