@@ -117,6 +117,7 @@ int cmd_info(int argc, char **argv)
 	jw_kuint(&w, "open_ns", t1 - t0);
 	jw_kuint(&w, "reads", k->mem->stats.reads);
 	jw_kuint(&w, "bytes", k->mem->stats.bytes);
+	jw_kuint(&w, "startup_pages", k->startup_pages);
 	jw_obj_end(&w);
 	if (json) {
 		printf("%s\n", b.data);
@@ -147,9 +148,10 @@ int cmd_info(int argc, char **argv)
 			printf("BTF           0x%llx (phys 0x%llx), %llu bytes\n",
 			       (unsigned long long)p->btf_va, (unsigned long long)btf_pa,
 			       (unsigned long long)p->btf_size);
-		printf("opened in     %.1f ms, %llu reads, %llu bytes\n", (double)(t1 - t0) / 1e6,
-		       (unsigned long long)k->mem->stats.reads,
-		       (unsigned long long)k->mem->stats.bytes);
+		printf("opened in     %.1f ms, %llu reads, %llu bytes, %llu distinct pages\n",
+		       (double)(t1 - t0) / 1e6, (unsigned long long)k->mem->stats.reads,
+		       (unsigned long long)k->mem->stats.bytes,
+		       (unsigned long long)k->startup_pages);
 	}
 	buf_free(&b);
 	kernel_close(k);
