@@ -29,6 +29,14 @@ struct finder {
 	int done;		/* cb's nonzero result */
 };
 
+/* memsrc_peek, counting the pages it touches */
+static int peek(struct finder *f, uint64_t pa, void *buf, size_t n)
+{
+	if (n)
+		f->st->pages += (pa + n - 1) / 4096 - pa / 4096 + 1;
+	return memsrc_peek(f->m, pa, buf, n, NULL);
+}
+
 int kfind_x86_pgd_shape(const uint64_t *e, uint64_t mem_end)
 {
 	if (!(e[0] & 1) || !(e[511] & 1) || (e[511] & X86_ADDR) >= mem_end)
@@ -65,13 +73,13 @@ static void try_note(struct finder *f, uint64_t pa)
 {
 	char head[10];
 
-	if (memsrc_peek(f->m, pa, head, sizeof(head), NULL) || memcmp(head, "OSRELEASE=", 10))
+	if (peek(f, pa, head, sizeof(head)) || memcmp(head, "OSRELEASE=", 10))
 		return;
 	char *page = malloc(4096);
 	struct vmci v;
 	if (!page)
 		return;
-	int r = memsrc_peek(f->m, pa, page, 4096, NULL);
+	int r = peek(f, pa, page, 4096);
 	if (!r)
 		r = vmci_parse(page, 4096, &v, NULL);
 	free(page);
@@ -101,7 +109,7 @@ static void try_word(struct finder *f, uint64_t v)
 	}
 	/* arm64, Linux 5.4+: the linear map is the lower half of the kernel
 	 * space, PAGE_OFFSET = -(1 << VA_BITS), holding memstart there */
-	static const int vbits[] = { 48, 39, 52, 42, 47, 36 };
+	static const int vbits[] = { 48, 39, 52, 42 };
 	for (size_t i = 0; i < sizeof(vbits) / sizeof(vbits[0]) && !f->done; i++) {
 		uint64_t po = -(1ULL << vbits[i]);
 		if (v < po || v - po >= 1ULL << (vbits[i] - 1))
@@ -124,7 +132,7 @@ static void scan_image(struct finder *f, uint64_t pa, uint64_t len)
 		uint64_t n = end < WIN ? end : WIN;
 		uint64_t at = pa + end - n;
 		end -= n;
-		if (memsrc_peek(f->m, at, buf, (size_t)n, NULL))
+		if (peek(f, at, buf, (size_t)n))
 			continue;
 		for (size_t i = (size_t)n; i >= 8 && !f->done; i -= 8) {
 			uint64_t v;
@@ -163,19 +171,19 @@ static int x86_image(struct vas *as, uint64_t *va, uint64_t *pa, uint64_t *len)
  * trampoline's, the most kernel-half entries present (init_top_pgt, not
  * the early table of the same image).  For kernels whose trampoline
  * copies only entries 0 and 511. */
-static uint64_t x86_find_root(struct memsrc *m, uint64_t pa, uint64_t len, uint64_t e511)
+static uint64_t x86_find_root(struct finder *f, uint64_t pa, uint64_t len, uint64_t e511)
 {
 	uint64_t best = 0, e[256];
 	int most = 1;
 
 	for (uint64_t off = 0; off < len; off += 4096) {
 		uint64_t top;
-		if (memsrc_peek(m, pa + off + 511 * 8, &top, 8, NULL) || top != e511 ||
-		    memsrc_peek(m, pa + off + 256 * 8, e, sizeof(e), NULL))
+		if (peek(f, pa + off + 511 * 8, &top, 8) || top != e511 ||
+		    peek(f, pa + off + 256 * 8, e, sizeof(e)))
 			continue;
 		int n = 0;
 		for (int i = 0; i < 255; i++)
-			n += (e[i] & 1) && (e[i] & X86_ADDR) < memsrc_end(m);
+			n += (e[i] & 1) && (e[i] & X86_ADDR) < memsrc_end(f->m);
 		if (n > most) {
 			most = n;
 			best = pa + off;
@@ -192,7 +200,7 @@ static int find_x86(struct finder *f)
 	if (!e)
 		return 0;
 	for (uint64_t t = 0; t < LOW_MEM && !f->done; t += 4096) {
-		if (!memsrc_covers(f->m, t, 4096) || memsrc_peek(f->m, t, e, 4096, NULL) ||
+		if (!memsrc_covers(f->m, t, 4096) || peek(f, t, e, 4096) ||
 		    !kfind_x86_pgd_shape(e, memsrc_end(f->m)))
 			continue;
 		for (int levels = 4; levels <= 5 && !f->done; levels++) {
@@ -212,7 +220,7 @@ static int find_x86(struct finder *f)
 				   (unsigned long long)pa, (unsigned long long)(len >> 20));
 			f->as = &as;
 			scan_image(f, pa, len);
-			uint64_t root = f->done ? 0 : x86_find_root(f->m, pa, len, e[511]);
+			uint64_t root = f->done ? 0 : x86_find_root(f, pa, len, e[511]);
 			if (root && root != t) {
 				/* the trampoline lacked the direct map: the kernel's table */
 				vas_init(&as, f->m, &arch_x86_64, root, levels);
@@ -244,7 +252,7 @@ static int find_a64(struct finder *f)
 			int pgshift;
 			if (pa < first || pa - mr->pa >= mr->len)
 				break;
-			if (memsrc_peek(f->m, pa, h, sizeof(h), NULL) || !kfind_a64_header(h, &len, &pgshift))
+			if (peek(f, pa, h, sizeof(h)) || !kfind_a64_header(h, &len, &pgshift))
 				continue;
 			found = 1;
 			snprintf(f->st->how, sizeof(f->st->how), "arm64 Image header at 0x%llx",
@@ -279,8 +287,10 @@ int kfind_vmcoreinfo(struct memsrc *m, vmci_found_fn cb, void *ctx, struct kfind
 	if (!found)
 		return aerr_set(err, ENOENT, "%s: no VMCOREINFO found: no Linux kernel image in %llu MiB "
 				"of physical memory (not a Linux memory image: no x86-64 real-mode "
-				"trampoline in the first MiB, no arm64 Image header)",
-				m->path, (unsigned long long)(memsrc_end(m) >> 20));
+				"trampoline in the first MiB, no arm64 Image header at a 2 MiB "
+				"boundary; %llu pages read)", m->path,
+				(unsigned long long)(memsrc_end(m) >> 20),
+				(unsigned long long)f.st->pages);
 	return 0;
 }
 
@@ -289,6 +299,11 @@ int vmci_locate(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err)
 	struct kfind_stats st;
 	int ret = kfind_vmcoreinfo(m, cb, ctx, &st, err);
 
+	uint64_t total = 0;
+	for (size_t i = 0; i < m->nranges; i++)
+		total += m->ranges[i].len;
+	if (ret == -ENOENT && total <= KFIND_SMALL)
+		return vmci_scan(m, cb, ctx, err);	/* a small image: reading it all is cheap */
 	if (ret)
 		return ret;	/* taken, or no kernel here at all */
 	/* a kernel image but no note through its pointers (a randomized arm64

@@ -35,6 +35,8 @@
 #define KFIND_MAX_IMAGE (256ULL << 20)	/* bytes of image searched for the pointer */
 #define KFIND_MAX_PTRS 65536u		/* distinct pointers tried at most */
 #define KFIND_A64_SLOTS 4096u		/* 2 MiB slots probed per range (8 GiB) */
+#define KFIND_SMALL (64ULL << 20)	/* an image this small is searched whole when
+					 * no kernel image is found in it */
 
 struct kfind_stats {
 	char how[64];		/* "x86-64 trampoline", "arm64 Image header", "" */
@@ -42,6 +44,7 @@ struct kfind_stats {
 	uint64_t image_len;
 	uint64_t root;		/* the page table used to translate (x86-64) */
 	uint64_t ptrs;		/* distinct pointers probed */
+	uint64_t pages;		/* pages read (a page read twice counts twice) */
 };
 
 /* Offer each VMCOREINFO found this way to cb (as vmci_scan does) until it
@@ -51,9 +54,11 @@ struct kfind_stats {
 int kfind_vmcoreinfo(struct memsrc *m, vmci_found_fn cb, void *ctx, struct kfind_stats *st,
 		     struct aerr *err);
 
-/* What profiles use: kfind_vmcoreinfo(), and when it found a kernel image
- * but no note was taken, the full search (vmci_scan) as a last resort.
- * Same results as vmci_scan. */
+/* What profiles use: kfind_vmcoreinfo(); the full search (vmci_scan) only
+ * as a last resort: when it found a kernel image but no note was taken, or
+ * found no kernel in an image of at most KFIND_SMALL bytes (a partial
+ * dump, a test image).  A larger image with no kernel is refused after
+ * kfind's few reads.  Same results as vmci_scan. */
 int vmci_locate(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err);
 
 /* The x86-64 trampoline test on one page of 512 entries (for the fuzzer
