@@ -100,6 +100,7 @@ int cmd_info(int argc, char **argv)
 	jw_kuint(&w, "vmemmap_start", p->vmemmap_start);
 	jw_kuint(&w, "vmemmap_pfn", p->vmemmap_pfn);
 	jw_kuint(&w, "vmcoreinfo_physical_address", p->vmci.pa);
+	jw_kstr(&w, "vmcoreinfo_found_by", p->vmci.found_by[0] ? p->vmci.found_by : "the source");
 	jw_kuint(&w, "init_task", p->sym.init_task);
 	jw_kuint(&w, "init_task_physical_address", task_pa);
 	jw_kuint(&w, "btf_address", p->btf_va);
@@ -141,7 +142,8 @@ int cmd_info(int argc, char **argv)
 		printf("kernel image  VA - PA = 0x%llx\nvmemmap       0x%llx (pfn 0x%llx)\n",
 		       (unsigned long long)p->kimage_voffset, (unsigned long long)p->vmemmap_start,
 		       (unsigned long long)p->vmemmap_pfn);
-		printf("VMCOREINFO    phys 0x%llx\n", (unsigned long long)p->vmci.pa);
+		printf("VMCOREINFO    phys 0x%llx (found by %s)\n", (unsigned long long)p->vmci.pa,
+		       p->vmci.found_by[0] ? p->vmci.found_by : "the source");
 		printf("init_task     0x%llx (phys 0x%llx)\n", (unsigned long long)p->sym.init_task,
 		       (unsigned long long)task_pa);
 		if (p->btf_va)

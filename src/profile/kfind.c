@@ -86,6 +86,7 @@ static void try_note(struct finder *f, uint64_t pa)
 	if (r)
 		return;
 	v.pa = pa;
+	snprintf(v.found_by, sizeof(v.found_by), "%s", f->st->how);
 	alog_debug("kfind: VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
 	f->done = f->cb(f->ctx, &v);
 	vmci_free(&v);
@@ -302,8 +303,11 @@ int vmci_locate(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err)
 	uint64_t total = 0;
 	for (size_t i = 0; i < m->nranges; i++)
 		total += m->ranges[i].len;
-	if (ret == -ENOENT && total <= KFIND_SMALL)
-		return vmci_scan(m, cb, ctx, err);	/* a small image: reading it all is cheap */
+	/* no kernel image found: a small image is cheap to read whole; one
+	 * without the first MiB could not be tested for x86-64, and the arm64
+	 * Image header is not always where we look (the test guest's is not) */
+	if (ret == -ENOENT && (total <= KFIND_SMALL || !memsrc_covers(m, 0, LOW_MEM)))
+		return vmci_scan(m, cb, ctx, err);
 	if (ret)
 		return ret;	/* taken, or no kernel here at all */
 	/* a kernel image but no note through its pointers (a randomized arm64
