@@ -11,6 +11,7 @@
 #include "core/timefmt.h"
 #include "profile/ksyms.h"
 #include "profile/profile.h"
+#include "profile/kfind.h"
 #include "profile/vmcoreinfo.h"
 
 static void dump_usage(FILE *out)
@@ -142,7 +143,7 @@ int cmd_dump(int argc, char **argv)
 			vmci = strdup(m->vmcoreinfo);
 		else if (p && p->vmci.text)
 			vmci = strdup(p->vmci.text);
-		else if (vmci_scan(m, first_vmci, &vmci, NULL) < 0 || !vmci)
+		else if (vmci_locate(m, first_vmci, &vmci, NULL) < 0 || !vmci)
 			alog_warn("no VMCOREINFO found: the ELF core will lack it");
 		profile_free(p);
 	}

@@ -100,6 +100,7 @@ int cmd_info(int argc, char **argv)
 	jw_kuint(&w, "vmemmap_start", p->vmemmap_start);
 	jw_kuint(&w, "vmemmap_pfn", p->vmemmap_pfn);
 	jw_kuint(&w, "vmcoreinfo_physical_address", p->vmci.pa);
+	jw_kstr(&w, "vmcoreinfo_found_by", p->vmci.found_by[0] ? p->vmci.found_by : "the source");
 	jw_kuint(&w, "init_task", p->sym.init_task);
 	jw_kuint(&w, "init_task_physical_address", task_pa);
 	jw_kuint(&w, "btf_address", p->btf_va);
@@ -117,6 +118,7 @@ int cmd_info(int argc, char **argv)
 	jw_kuint(&w, "open_ns", t1 - t0);
 	jw_kuint(&w, "reads", k->mem->stats.reads);
 	jw_kuint(&w, "bytes", k->mem->stats.bytes);
+	jw_kuint(&w, "startup_pages", k->startup_pages);
 	jw_obj_end(&w);
 	if (json) {
 		printf("%s\n", b.data);
@@ -140,16 +142,18 @@ int cmd_info(int argc, char **argv)
 		printf("kernel image  VA - PA = 0x%llx\nvmemmap       0x%llx (pfn 0x%llx)\n",
 		       (unsigned long long)p->kimage_voffset, (unsigned long long)p->vmemmap_start,
 		       (unsigned long long)p->vmemmap_pfn);
-		printf("VMCOREINFO    phys 0x%llx\n", (unsigned long long)p->vmci.pa);
+		printf("VMCOREINFO    phys 0x%llx (found by %s)\n", (unsigned long long)p->vmci.pa,
+		       p->vmci.found_by[0] ? p->vmci.found_by : "the source");
 		printf("init_task     0x%llx (phys 0x%llx)\n", (unsigned long long)p->sym.init_task,
 		       (unsigned long long)task_pa);
 		if (p->btf_va)
 			printf("BTF           0x%llx (phys 0x%llx), %llu bytes\n",
 			       (unsigned long long)p->btf_va, (unsigned long long)btf_pa,
 			       (unsigned long long)p->btf_size);
-		printf("opened in     %.1f ms, %llu reads, %llu bytes\n", (double)(t1 - t0) / 1e6,
-		       (unsigned long long)k->mem->stats.reads,
-		       (unsigned long long)k->mem->stats.bytes);
+		printf("opened in     %.1f ms, %llu reads, %llu bytes, %llu distinct pages\n",
+		       (double)(t1 - t0) / 1e6, (unsigned long long)k->mem->stats.reads,
+		       (unsigned long long)k->mem->stats.bytes,
+		       (unsigned long long)k->startup_pages);
 	}
 	buf_free(&b);
 	kernel_close(k);

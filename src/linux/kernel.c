@@ -36,7 +36,19 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 		ret = aerr_set(err, ENOMEM, "out of memory for the page cache");
 		goto fail;
 	}
+	/* count the distinct pages finding and proving the kernel reads: it
+	 * must not grow with the size of memory (argus info shows it) */
+	struct u64map seen;
+	u64map_init(&seen);
+	struct u64map *outer = k->mem->pages_seen;
+	if (!outer)
+		k->mem->pages_seen = &seen;
 	ret = profile_load(k->mem, &po, &k->prof, err);
+	if (!outer) {
+		k->mem->pages_seen = NULL;
+		k->startup_pages = seen.len;
+	}
+	u64map_free(&seen);
 	if (ret)
 		goto fail;
 	profile_kernel_vas(k->prof, k->mem, &k->kvas);

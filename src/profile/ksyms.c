@@ -31,6 +31,7 @@ void ksyms_free(struct ksyms *ks)
 	free(ks->syms);
 	free(ks->pool);
 	free(ks->index);
+	free(ks->hashes);
 	free(ks);
 }
 
@@ -71,25 +72,42 @@ int ksyms_finish(struct ksyms *ks)
 
 	while (cap < ks->n * 2)
 		cap *= 2;
-	free(ks->index);
-	ks->index = calloc(cap, sizeof(*ks->index));
-	if (!ks->index)
-		return -ENOMEM;
-	ks->index_cap = cap;
-	for (size_t i = 0; i < ks->n; i++) {
+	size_t from = 0;
+	if (ks->index && ks->index_cap >= cap && ks->indexed <= ks->n) {
+		from = ks->indexed;	/* symbols added since: only they go in */
+		cap = ks->index_cap;
+	} else {
+		free(ks->index);
+		free(ks->hashes);
+		ks->index = calloc(cap, sizeof(*ks->index));
+		ks->hashes = malloc(cap * sizeof(*ks->hashes));
+		if (!ks->index || !ks->hashes) {
+			free(ks->index);
+			free(ks->hashes);
+			ks->index = ks->hashes = NULL;
+			return -ENOMEM;
+		}
+		ks->index_cap = cap;
+	}
+	for (size_t i = from; i < ks->n; i++) {
 		const char *nm = ks->pool + ks->syms[i].name;
-		size_t slot = hash_name(nm, strlen(nm)) & (cap - 1);
+		uint64_t h = hash_name(nm, strlen(nm));
+		size_t slot = h & (cap - 1);
 		int dup = 0;
 		while (ks->index[slot]) {
-			if (!strcmp(ks->pool + ks->syms[ks->index[slot] - 1].name, nm)) {
+			if (ks->hashes[slot] == (uint32_t)(h >> 32) &&
+			    !strcmp(ks->pool + ks->syms[ks->index[slot] - 1].name, nm)) {
 				dup = 1;
 				break;
 			}
 			slot = (slot + 1) & (cap - 1);
 		}
-		if (!dup)
+		if (!dup) {
 			ks->index[slot] = (uint32_t)(i + 1);
+			ks->hashes[slot] = (uint32_t)(h >> 32);
+		}
 	}
+	ks->indexed = ks->n;
 	return 0;
 }
 
@@ -97,10 +115,11 @@ int ksyms_lookup(const struct ksyms *ks, const char *name, uint64_t *addr)
 {
 	if (!ks || !ks->index)
 		return -ENOENT;
-	size_t slot = hash_name(name, strlen(name)) & (ks->index_cap - 1);
+	uint64_t h = hash_name(name, strlen(name));
+	size_t slot = h & (ks->index_cap - 1);
 	while (ks->index[slot]) {
 		const struct ksym *s = &ks->syms[ks->index[slot] - 1];
-		if (!strcmp(ks->pool + s->name, name)) {
+		if (ks->hashes[slot] == (uint32_t)(h >> 32) && !strcmp(ks->pool + s->name, name)) {
 			*addr = s->addr;
 			return 0;
 		}

@@ -25,7 +25,9 @@ struct ksyms {
 	char *pool;
 	size_t pool_len, pool_cap;
 	uint32_t *index;	/* hash slots: symbol index + 1, 0 empty */
+	uint32_t *hashes;	/* each slot's name hash: most probes end without a strcmp */
 	size_t index_cap;
+	size_t indexed;		/* symbols [0, indexed) are in the index */
 	char source[64];	/* "kallsyms", "isf" */
 };
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "profile/imgscan.h"
 #include "profile/isf.h"
+#include "profile/kfind.h"
 #include "profile/kallsyms.h"
 
 #define X86_START_KERNEL_MAP 0xffffffff80000000ULL
@@ -738,7 +739,7 @@ static int profile_auto(struct memsrc *m, const struct profile_opts *o, struct k
 		}
 	}
 	if (!c.result) {
-		int ret = vmci_scan(m, auto_candidate, &c, &scan_err);
+		int ret = vmci_locate(m, auto_candidate, &c, &scan_err);
 		if (ret < 0 && !c.tried) {
 			emit(o, PROFILE_EV_NO_MATCH, "%s", aerr_str(&scan_err));
 			return aerr_set(err, scan_err.code, "%s", scan_err.msg);
@@ -771,7 +772,7 @@ static int find_vmci(struct memsrc *m, struct vmci *out, struct aerr *err)
 	memset(out, 0, sizeof(*out));
 	if (m->vmcoreinfo && !vmci_parse(m->vmcoreinfo, strlen(m->vmcoreinfo), out, NULL))
 		return 0;
-	int ret = vmci_scan(m, first_vmci, out, err);
+	int ret = vmci_locate(m, first_vmci, out, err);
 	return ret == 1 ? 0 : (ret ? ret : -ENOENT);
 }
 

@@ -151,6 +151,7 @@ static int try_page(struct memsrc *m, uint64_t pa, vmci_found_fn cb, void *ctx, 
 	if (r)
 		return 0;
 	v.pa = pa;
+	snprintf(v.found_by, sizeof(v.found_by), "search of all memory");
 	(*found)++;
 	alog_debug("VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
 	*ret = cb(ctx, &v);

@@ -20,6 +20,7 @@ struct vmci {
 	char *text;		/* owned, NUL-terminated */
 	size_t len;
 	uint64_t pa;		/* where it was found (0 if from an ELF note) */
+	char found_by[64];	/* how: "x86-64 trampoline at 0x9c000", "search of all memory" */
 	char osrelease[65];
 	uint64_t kerneloffset;
 	uint64_t pagesize;
