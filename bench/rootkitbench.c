@@ -11,7 +11,7 @@
 
 #include "linux/kernel.h"
 #include "linux/ktextmod.h"
-#include "output/timefmt.h"
+#include "core/timefmt.h"
 #include "snapshot/snapshot.h"
 
 static const struct {
