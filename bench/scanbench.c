@@ -69,10 +69,10 @@ int main(int argc, char **argv)
 	}
 	k->mem->pages_seen = NULL;
 	printf("], \"distinct_pages\": %zu, \"reads\": %llu, \"cache_hits\": %llu, "
-	       "\"cache_overflows\": %llu}\n", (size_t)seen.len,
+	       "\"cache_evictions\": %llu}\n", (size_t)seen.len,
 	       (unsigned long long)(k->mem->stats.reads - before.reads),
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
-	       (unsigned long long)(k->mem->stats.cache_overflows - before.cache_overflows));
+	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions));
 	u64map_free(&seen);
 	snapshot_free(s);
 	kernel_close(k);

@@ -187,7 +187,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "bytes", st->bytes);
 	jw_kuint(&w, "cache_hits", st->cache_hits);
 	jw_kuint(&w, "distinct_pages", pages);
-	jw_kuint(&w, "cache_overflows", st->cache_overflows);
+	jw_kuint(&w, "cache_evictions", st->cache_evictions);
 	jw_kuint(&w, "bad_objects", s->stats.bad_objects);
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
@@ -269,7 +269,7 @@ int cmd_scan(int argc, char **argv)
 	st.reads -= before.reads;
 	st.bytes -= before.bytes;
 	st.cache_hits -= before.cache_hits;
-	st.cache_overflows -= before.cache_overflows;
+	st.cache_evictions -= before.cache_evictions;
 	struct buf b = BUF_INIT;
 	k->mem->pages_seen = NULL;
 	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0);
