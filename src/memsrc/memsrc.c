@@ -48,6 +48,7 @@ static void file_close(struct memsrc *m)
 
 static const struct memsrc_ops file_ops = {
 	.name = "file",
+	.threadsafe = 1,	/* pread, or copies from the mapping */
 	.read = file_read,
 	.check = file_check,
 	.close = file_close,

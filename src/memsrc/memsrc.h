@@ -33,6 +33,8 @@ struct mem_range {
 
 struct memsrc_ops {
 	const char *name;
+	int threadsafe;		/* read() (and map/copy) may run on several
+				 * threads at once (memsrc_view) */
 	/* Read exactly len bytes at backend offset off. 0 or -EFAULT/-EIO. */
 	int (*read)(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err);
 	/* Is the source still usable?  (file truncated or removed, device gone) */
