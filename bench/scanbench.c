@@ -17,6 +17,11 @@
 #include "output/timefmt.h"
 #include "snapshot/snapshot.h"
 
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct kernel_opts ko = { .profile = "auto" };
@@ -78,12 +83,16 @@ int main(int argc, char **argv)
 		}
 		printf("%s{\"ns\": %llu, \"reads\": %llu, \"bytes\": %llu, \"processes\": %zu, "
 		       "\"threads\": %llu, \"fds\": %llu, \"tcp\": %zu, \"vmas\": %llu, "
-		       "\"page_faults\": %ld}",
+		       "\"page_faults\": %ld, \"cpu_ns\": %llu, \"procs_cpu_ns\": %llu, "
+		       "\"procs_cpu_max_ns\": %llu}",
 		       i ? ", " : "", (unsigned long long)(s->finished_ns - s->started_ns),
 		       (unsigned long long)(k->mem->stats.reads - before.reads),
 		       (unsigned long long)(k->mem->stats.bytes - before.bytes), s->nprocs,
 		       (unsigned long long)s->nthreads, (unsigned long long)fds, s->nsocks,
-		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt);
+		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt,
+		       (unsigned long long)(tv_ns(&r1.ru_utime) + tv_ns(&r1.ru_stime) -
+					    tv_ns(&r0.ru_utime) - tv_ns(&r0.ru_stime)),
+		       (unsigned long long)k->procs_cpu_ns, (unsigned long long)k->procs_cpu_max_ns);
 		snapshot_free(s);
 	}
 	/* the distinct pages, counted apart: counting costs time */

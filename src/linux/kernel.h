@@ -55,6 +55,10 @@ struct kernel {
 	int threads;			/* threads a scan decodes processes on
 					 * (1..SCAN_THREADS_MAX; 1 when the source
 					 * cannot be read from several) */
+	/* CPU time of the last scan's process decoding (pscan.c): of all
+	 * its threads, and of the busiest (the phase's critical path on
+	 * idle cores), ns */
+	uint64_t procs_cpu_ns, procs_cpu_max_ns;
 };
 
 #define SCAN_THREADS_MAX 64

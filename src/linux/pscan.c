@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "linux/kernel.h"
@@ -90,15 +91,27 @@ struct worker {
 	struct kernel k;	/* the scan's, reading through a view */
 	pthread_t tid;
 	int started;
+	uint64_t cpu_ns;	/* the thread's CPU time */
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void *work(void *arg)
 {
 	struct worker *w = arg;
 	struct part *p;
+	uint64_t t0 = thread_cpu_ns();
 
 	while ((p = take(w->ps)))
 		do_part(w->ps, &w->k, p);
+	w->cpu_ns = thread_cpu_ns() - t0;
 	return NULL;
 }
 
@@ -338,6 +351,8 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	uint32_t unread = 0;
 	int ret = 0;
 
+	uint64_t t0 = thread_cpu_ns();
+
 	memset(workers, 0, sizeof(workers));
 	ps.cap = k->limits.processes / PART_TASKS + 1;
 	ps.parts = calloc(ps.cap, sizeof(*ps.parts));
@@ -357,8 +372,13 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 		while ((p = take(&ps)))
 			do_part(&ps, k, p);
 	}
-	for (int i = 0; i < nworkers; i++)
+	k->procs_cpu_ns = k->procs_cpu_max_ns = thread_cpu_ns() - t0;
+	for (int i = 0; i < nworkers; i++) {
 		stop_worker(&ps, &workers[i]);
+		k->procs_cpu_ns += workers[i].cpu_ns;
+		if (workers[i].cpu_ns > k->procs_cpu_max_ns)
+			k->procs_cpu_max_ns = workers[i].cpu_ns;
+	}
 
 	if (w.end == WALK_LOOP) {
 		s->stats.loops++;
