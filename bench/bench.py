@@ -38,7 +38,7 @@ def scan_stats(argus, src, n=10):
         s = d["scan_statistics"]
         rows.append((s["duration_ns"] / 1e6, s["reads"], s["bytes"], len(d["processes"]),
                      len(d["threads"]), len(d["file_descriptors"]), len(d["process_memory"]),
-                     s["distinct_pages"], s["cache_hits"], s["cache_overflows"],
+                     s["distinct_pages"], s["cache_hits"], s["cache_evictions"],
                      len(d["tcp_connections"])))
     return rows
 
@@ -46,7 +46,7 @@ def scan_stats(argus, src, n=10):
 def scanbench(argus, src, n):
     """n scans in one process, as the service runs them (bench/scanbench.c):
     {"open_ns", "scans": [{"ns", "reads", "bytes", "page_faults", counts...}],
-    "distinct_pages", "reads", "cache_hits", "cache_overflows"}."""
+    "distinct_pages", "reads", "cache_hits", "cache_evictions"}."""
     exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
     return json.loads(subprocess.run([exe, src, str(n)], capture_output=True, text=True,
                                      check=True).stdout)
@@ -108,7 +108,7 @@ def full_scan(argus, src, label, n=16):
         f"guest memory mapped for the first time; later scans {r['page_faults']})")
     row(f"  reads / distinct pages, {label} (goal <= 1.2)",
         f"{d['reads']} / {d['distinct_pages']} = {d['reads'] / max(d['distinct_pages'], 1):.2f} "
-        f"({d['cache_hits']} cache hits, {d['cache_overflows']} cache overflows)")
+        f"({d['cache_hits']} cache hits, {d['cache_evictions']} cache overflows)")
 
 
 def drgn_vs_argus(argus, g, label):

@@ -4,8 +4,11 @@
  * then one more scan, not timed, that counts the distinct pages a scan
  * reads.  Not a test: bench/bench.py reads its numbers.
  *
- *   argus-scanbench SOURCE [SCANS]
+ *   argus-scanbench [--threads N] [--processes N] [--regions FILE] SOURCE [SCANS]
+ *
+ * --threads: scan threads (pscan.c); --processes: limits.processes.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -14,15 +17,42 @@
 #include "core/timefmt.h"
 #include "snapshot/snapshot.h"
 
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct kernel_opts ko = { .profile = "auto" };
 	struct aerr err = { 0 };
 	struct kernel *k;
+	static const struct option opts[] = {
+		{ "threads", required_argument, NULL, 't' },
+		{ "processes", required_argument, NULL, 'p' },
+		{ "regions", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long processes = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:p:r:", opts, NULL)) != -1) {
+		if (c == 'r')
+			ko.regions = optarg;
+		else if (c == 't')
+			ko.threads = atoi(optarg);
+		else if (c == 'p')
+			processes = atol(optarg);
+		else
+			return 2;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	int scans = argc > 2 ? atoi(argv[2]) : 10;
 
-	if (argc < 2 || scans < 1) {
-		fprintf(stderr, "usage: argus-scanbench SOURCE [SCANS]\n");
+	if (argc < 2 || scans < 1 || ko.threads < 0 || processes < 0 || processes > 4194304) {
+		fprintf(stderr, "usage: argus-scanbench [--threads N] [--processes N] [--regions FILE] "
+			"SOURCE [SCANS]\n");
 		return 2;
 	}
 	ko.source = argv[1];
@@ -31,7 +61,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "argus-scanbench: %s\n", aerr_str(&err));
 		return 1;
 	}
-	printf("{\"open_ns\": %llu, \"scans\": [", (unsigned long long)(now_monotonic_ns() - t0));
+	if (processes)
+		k->limits.processes = (uint32_t)processes;
+	printf("{\"open_ns\": %llu, \"threads\": %d, \"cache_bytes\": %zu, \"scans\": [",
+	       (unsigned long long)(now_monotonic_ns() - t0), k->threads,
+	       memsrc_cache_bytes(k->mem) * (size_t)k->threads);
 	for (int i = 0; i < scans; i++) {
 		struct memsrc_stats before = k->mem->stats;
 		struct rusage r0, r1;
@@ -49,12 +83,16 @@ int main(int argc, char **argv)
 		}
 		printf("%s{\"ns\": %llu, \"reads\": %llu, \"bytes\": %llu, \"processes\": %zu, "
 		       "\"threads\": %llu, \"fds\": %llu, \"tcp\": %zu, \"vmas\": %llu, "
-		       "\"page_faults\": %ld}",
+		       "\"page_faults\": %ld, \"cpu_ns\": %llu, \"procs_cpu_ns\": %llu, "
+		       "\"procs_cpu_max_ns\": %llu}",
 		       i ? ", " : "", (unsigned long long)(s->finished_ns - s->started_ns),
 		       (unsigned long long)(k->mem->stats.reads - before.reads),
 		       (unsigned long long)(k->mem->stats.bytes - before.bytes), s->nprocs,
 		       (unsigned long long)s->nthreads, (unsigned long long)fds, s->nsocks,
-		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt);
+		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt,
+		       (unsigned long long)(tv_ns(&r1.ru_utime) + tv_ns(&r1.ru_stime) -
+					    tv_ns(&r0.ru_utime) - tv_ns(&r0.ru_stime)),
+		       (unsigned long long)k->procs_cpu_ns, (unsigned long long)k->procs_cpu_max_ns);
 		snapshot_free(s);
 	}
 	/* the distinct pages, counted apart: counting costs time */
@@ -69,10 +107,10 @@ int main(int argc, char **argv)
 	}
 	k->mem->pages_seen = NULL;
 	printf("], \"distinct_pages\": %zu, \"reads\": %llu, \"cache_hits\": %llu, "
-	       "\"cache_overflows\": %llu}\n", (size_t)seen.len,
+	       "\"cache_evictions\": %llu}\n", (size_t)seen.len,
 	       (unsigned long long)(k->mem->stats.reads - before.reads),
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
-	       (unsigned long long)(k->mem->stats.cache_overflows - before.cache_overflows));
+	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions));
 	u64map_free(&seen);
 	snapshot_free(s);
 	kernel_close(k);

@@ -259,7 +259,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (int cached = 1; cached >= 0; cached--) {
 		size_t from = npages;
 		for (size_t i = 0; pages && i < seen.cap; i++)
-			if (seen.keys[i] && u64map_get(&k->mem->cache_idx, seen.keys[i], NULL) == cached)
+			if (seen.keys[i] && memsrc_cache_has(k->mem, seen.keys[i] - 1) == cached)
 				pages[npages++] = seen.keys[i] - 1;
 		qsort(pages + from, npages - from, sizeof(*pages), cmp_u64);
 		if (cached)

@@ -9,6 +9,8 @@
 #ifndef ARGUS_CLI_H
 #define ARGUS_CLI_H
 
+#include "linux/kernel.h"
+
 #define EXIT_USAGE 2
 
 int cmd_info(int argc, char **argv);
@@ -20,6 +22,13 @@ int cmd_regions(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_sbom(int argc, char **argv);
 int cmd_guests(int argc, char **argv);
+
+/* The scan options of `scan` and `ps` (scanopts.c): --threads N (1 to
+ * SCAN_THREADS_MAX) and --limit NAME=N; 0, or -1 after saying why. */
+int cli_parse_threads(const char *arg, int *threads);
+int cli_parse_limit(const char *arg, struct klimits *l);
+/* Say on stderr which limits cut the scan s (always, whatever -v). */
+void cli_warn_limits(const struct snapshot *s, const struct klimits *l);
 
 /* Print "argus: " + message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

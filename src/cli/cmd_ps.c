@@ -15,7 +15,8 @@ static void ps_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: argus ps --source SRC [--regions FILE] [--profile auto|ISF]\n"
-		"                [--threads] [--json] [--stats] [-v]\n"
+		"                [--threads] [--json] [--stats] [--scan-threads N]\n"
+		"                [--limit NAME=N]... [-v]\n"
 		"\n"
 		"List every process of the guest (kernel threads included) as its kernel\n"
 		"sees it: pid, ppid, uid, gid, state, name.  Nothing runs in the guest.\n"
@@ -26,6 +27,9 @@ static void ps_usage(FILE *out)
 		"  --profile P      'auto' (default: VMCOREINFO + kallsyms + BTF from memory)\n"
 		"                   or a Volatility 3 ISF file or folder\n"
 		"  --threads        also list each process's threads\n"
+		"  --scan-threads N read the processes on N threads (default 1)\n"
+		"  --limit NAME=N   a limit of the configuration (limits.NAME): processes,\n"
+		"                   threads, file_descriptors, vmas, string_length\n"
 		"  --json           one JSON object per line, named as the spec's section 11.1\n"
 		"  --stats          print reads/bytes/timing to stderr at the end\n"
 		"  -v               log progress (repeat for debug)\n"
@@ -84,10 +88,13 @@ int cmd_ps(int argc, char **argv)
 		{ "threads", no_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "scan-threads", required_argument, NULL, 'T' },
+		{ "limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kernel_opts ko = { .profile = "auto", .event = log_event };
+	struct klimits limits = KLIMITS_DEFAULT;
 	int threads = 0, json = 0, stats = 0, verbose = 0, c;
 
 	optind = 1;
@@ -99,6 +106,8 @@ int cmd_ps(int argc, char **argv)
 		case 't': threads = 1; break;
 		case 'j': json = 1; break;
 		case 'S': stats = 1; break;
+		case 'T': if (cli_parse_threads(optarg, &ko.threads)) return EXIT_USAGE; break;
+		case 'L': if (cli_parse_limit(optarg, &limits)) return EXIT_USAGE; break;
 		case 'v': verbose++; break;
 		case 'h': ps_usage(stdout); return 0;
 		default: ps_usage(stderr); return EXIT_USAGE;
@@ -121,6 +130,7 @@ int cmd_ps(int argc, char **argv)
 		cli_error("%s", aerr_str(&err));
 		return 1;
 	}
+	k->limits = limits;
 	uint64_t t1 = now_monotonic_ns();
 	struct memsrc_stats before = k->mem->stats;
 	struct snapshot *s = snapshot_new();
@@ -146,6 +156,7 @@ int cmd_ps(int argc, char **argv)
 	/* an incomplete list is always said, whatever the verbosity */
 	if (s->stats.task_walk[0])
 		fprintf(stderr, "argus: warning: %s: the list is incomplete\n", s->stats.task_walk);
+	cli_warn_limits(s, &k->limits);
 	if (s->stats.bad_objects || s->stats.loops || s->stats.limit_hits)
 		alog_warn("skipped %llu unreadable objects, %llu cyclic lists, %llu limits hit",
 			  (unsigned long long)s->stats.bad_objects,

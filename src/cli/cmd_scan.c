@@ -16,7 +16,8 @@ static void scan_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: argus scan --source SRC [--regions FILE] [--profile auto|ISF]\n"
-		"                  --once [--json] [--name ID] [-v]\n"
+		"                  --once [--json] [--name ID] [--threads N]\n"
+		"                  [--limit NAME=N]... [-v]\n"
 		"\n"
 		"Scan the guest once and print everything argus decodes from its memory:\n"
 		"workload information, processes, threads, file descriptors, TCP\n"
@@ -25,6 +26,10 @@ static void scan_usage(FILE *out)
 		"scans repeatedly; this command is the one-shot view.\n"
 		"\n"
 		"  --name ID   unique_identifier to report (default: the source path)\n"
+		"  --threads N decode the processes on N threads (default 1; the result\n"
+		"              is the same, only faster)\n"
+		"  --limit NAME=N  a limit of the configuration (limits.NAME): processes,\n"
+		"              threads, file_descriptors, vmas, string_length\n"
 		"\n"
 		"Exit status: 0 success, 1 the source or profile is unusable, 2 usage error.\n");
 }
@@ -187,7 +192,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "bytes", st->bytes);
 	jw_kuint(&w, "cache_hits", st->cache_hits);
 	jw_kuint(&w, "distinct_pages", pages);
-	jw_kuint(&w, "cache_overflows", st->cache_overflows);
+	jw_kuint(&w, "cache_evictions", st->cache_evictions);
 	jw_kuint(&w, "bad_objects", s->stats.bad_objects);
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
@@ -217,11 +222,14 @@ int cmd_scan(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kernel_opts ko = { .profile = "auto" };
 	const char *name = NULL;
+	struct klimits limits = KLIMITS_DEFAULT;
 	int once = 0, verbose = 0, c;
 
 	optind = 1;
@@ -233,6 +241,8 @@ int cmd_scan(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'o': once = 1; break;
 		case 'j': break;	/* JSON is the only format */
+		case 'T': if (cli_parse_threads(optarg, &ko.threads)) return EXIT_USAGE; break;
+		case 'L': if (cli_parse_limit(optarg, &limits)) return EXIT_USAGE; break;
 		case 'v': verbose++; break;
 		case 'h': scan_usage(stdout); return 0;
 		default: scan_usage(stderr); return EXIT_USAGE;
@@ -252,6 +262,7 @@ int cmd_scan(int argc, char **argv)
 		cli_error("%s", aerr_str(&err));
 		return 1;
 	}
+	k->limits = limits;
 	struct u64map seen;
 	u64map_init(&seen);
 	k->mem->pages_seen = &seen;
@@ -269,9 +280,10 @@ int cmd_scan(int argc, char **argv)
 	st.reads -= before.reads;
 	st.bytes -= before.bytes;
 	st.cache_hits -= before.cache_hits;
-	st.cache_overflows -= before.cache_overflows;
+	st.cache_evictions -= before.cache_evictions;
 	struct buf b = BUF_INIT;
 	k->mem->pages_seen = NULL;
+	cli_warn_limits(s, &k->limits);
 	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0);
 	u64map_free(&seen);
 	fwrite(b.data, 1, b.len, stdout);

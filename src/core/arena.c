@@ -128,3 +128,23 @@ void arena_free(struct arena *a)
 	a->head = NULL;
 	a->used_total = 0;
 }
+
+void arena_adopt(struct arena *dst, struct arena *src)
+{
+	struct arena_chunk *last = src->head;
+
+	if (!last)
+		return;
+	while (last->next)
+		last = last->next;
+	/* behind dst's current chunk, which stays the one allocated from */
+	if (dst->head) {
+		last->next = dst->head->next;
+		dst->head->next = src->head;
+	} else {
+		dst->head = src->head;
+	}
+	dst->used_total += src->used_total;
+	src->head = NULL;
+	src->used_total = 0;
+}

@@ -23,6 +23,9 @@ void arena_init(struct arena *a, size_t chunk_size);
 void *arena_alloc(struct arena *a, size_t size);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 void arena_reset(struct arena *a);
+/* Move everything src holds into dst (src is left empty): what another
+ * thread allocated lives as long as dst. */
+void arena_adopt(struct arena *dst, struct arena *src);
 void arena_free(struct arena *a);
 
 #endif

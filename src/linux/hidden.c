@@ -34,14 +34,18 @@ static void one_pid(struct idr_walk *w, uint64_t pid)
 	if (!kptr_ok(node) || !o->task_struct__pid_links.present)
 		return;
 	uint64_t task = node - (uint64_t)o->task_struct__pid_links.off;
+	w->s->idr_tasks++;
+	/* a leader the task walk read: not hidden, and its task_struct not
+	 * read again (at 50,000 processes its page has left the cache) */
+	if (u64map_get(&w->known, task, NULL))
+		return;
 	uint64_t tpid = kernel_field(w->k, task, &o->task_struct__pid);
 	uint64_t tgid = kernel_field(w->k, task, &o->task_struct__tgid);
 	uint64_t flags = kernel_field(w->k, task, &o->task_struct__flags);
 	uint64_t exit_state = kernel_field(w->k, task, &o->task_struct__exit_state);
-	w->s->idr_tasks++;
 	if (!tpid || tpid != tgid || (flags & PF_EXITING) || exit_state)
 		return;		/* threads, and tasks on their way out */
-	if (u64map_get(&w->known, task, NULL) || w->nfound >= 1024)
+	if (w->nfound >= 1024)
 		return;
 	if (w->nfound == w->capfound) {
 		size_t nc = w->capfound ? w->capfound * 2 : 8;

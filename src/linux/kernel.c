@@ -28,6 +28,8 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
 	k->limits = lim;
+	k->threads = o->threads > 1 ? (o->threads < SCAN_THREADS_MAX ? o->threads :
+				       SCAN_THREADS_MAX) : 1;
 	k->mem = o->mem;
 	ret = k->mem ? 0 : memsrc_open(o->source, &mo, &k->mem, err);
 	if (ret)

@@ -36,6 +36,7 @@ struct kernel_opts {
 	profile_event_fn event;
 	void *event_ctx;
 	int no_cache;			/* disable the per-scan page cache */
+	int threads;			/* scan threads (pscan.c); 0: 1 */
 	struct memsrc *mem;		/* source already open (source names it), or NULL;
 					 * kernel_open() owns it from the call on */
 };
@@ -53,7 +54,16 @@ struct kernel {
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
 	uint64_t startup_pages;		/* distinct pages kernel_open() read */
+	int threads;			/* threads a scan decodes processes on
+					 * (1..SCAN_THREADS_MAX; 1 when the source
+					 * cannot be read from several) */
+	/* CPU time of the last scan's process decoding (pscan.c): of all
+	 * its threads, and of the busiest (the phase's critical path on
+	 * idle cores), ns */
+	uint64_t procs_cpu_ns, procs_cpu_max_ns;
 };
+
+#define SCAN_THREADS_MAX 64
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err);
 
@@ -76,6 +86,12 @@ int kernel_scan_begin(struct kernel *k, struct aerr *err);
  * could not read are counted in s->stats and skipped. */
 int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads,
 			struct aerr *err);
+/* Decode the tasks whose task-list nodes are nodes[0..n) into out (n
+ * entries); those that cannot be read are counted in *unread and s's
+ * stats and skipped.  Returns how many out got.  The limit on all threads
+ * is left to the caller: each process's walk is bounded by it alone. */
+size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *nodes,
+			  size_t n, int with_threads, struct snap_proc *out, uint32_t *unread);
 int linux_collect_workload(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err);
@@ -102,6 +118,12 @@ int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, stru
 typedef void (*linux_scan_fail_fn)(void *ctx, const char *collector, const struct aerr *err);
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,
 	       struct aerr *err);
+/* The processes (pscan.c): the task list walked once and cut in parts,
+ * each part decoded (with its threads if with_threads) and, if details,
+ * given its details, fds and memory areas, on k->threads threads; the
+ * result is the same whatever their number.  Sorted by pid. */
+int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, int details,
+			linux_scan_fail_fn fail, void *ctx, struct aerr *err);
 
 /* Container id (64 hex digits) from a cgroup path, into out[65]; NULL if
  * the path names no container. */

@@ -110,6 +110,7 @@ int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err
 		s->workload.nnetifs = n;
 	}
 	free(v);
+	linux_sockets_ifnames(s);	/* the sockets, when read before */
 	return 0;
 }
 

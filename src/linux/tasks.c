@@ -316,13 +316,6 @@ static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int
 	return 0;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	const struct snap_proc *x = a, *y = b;
-
-	return (x->pid > y->pid) - (x->pid < y->pid);
-}
-
 int64_t linux_boot_to_real(struct kernel *k)
 {
 	const struct koffsets *o = &k->prof->off;
@@ -336,77 +329,37 @@ int64_t linux_boot_to_real(struct kernel *k)
 	return d;
 }
 
-int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, struct aerr *err)
+size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *nodes,
+			  size_t n, int with_threads, struct snap_proc *out, uint32_t *unread)
 {
 	struct task_ctx c = { .k = k, .s = s, .o = &k->prof->off };
 	const struct koffsets *o = c.o;
-	struct list_walk w;
-	uint64_t node;
-	size_t cap = 256, n = 0;
-	struct snap_proc *v;
-	uint32_t unread = 0;
+	size_t got = 0;
 
 	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
 		(size_t)o->size_task_struct : TASK_MAX_READ;
 	c.buf = malloc(c.bufsize);
-	v = malloc(cap * sizeof(*v));
-	if (!c.buf || !v) {
-		free(c.buf);
-		free(v);
-		return aerr_set(err, ENOMEM, "out of memory");
+	if (!c.buf) {
+		*unread += (uint32_t)n;
+		s->stats.bad_objects += n;
+		return 0;
 	}
 	c.boot_to_real = linux_boot_to_real(k);
+	/* the limit on all threads is applied when the parts are put
+	 * together (linux_collect_procs): here, each process's own walk */
 	c.threads_left = k->limits.threads;
-	list_walk_init(&w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
-		       k->limits.processes);
-	while (list_walk_next(&w, &node)) {
-		if (n == cap) {
-			struct snap_proc *nv = realloc(v, 2 * cap * sizeof(*v));
-			if (!nv)
-				break;
-			v = nv;
-			cap *= 2;
-		}
-		if (fill_proc(&c, node - (uint64_t)o->task_struct__tasks.off, &v[n], with_threads)) {
+	for (size_t i = 0; i < n; i++) {
+		if (fill_proc(&c, nodes[i] - (uint64_t)o->task_struct__tasks.off, &out[got],
+			      with_threads)) {
 			s->stats.bad_objects++;
-			unread++;
+			(*unread)++;
 			continue;
 		}
-		n++;
+		c.threads_left = k->limits.threads;
+		got++;
 	}
-	if (w.end == WALK_LOOP) {
-		s->stats.loops++;
-	} else if (w.end == WALK_LIMIT) {
-		s->stats.limit_hits++;
-		s->stats.limit_processes = 1;
-	} else if (w.end != WALK_OK) {
-		s->stats.bad_objects++;
-	}
-	int ret = 0;
-	if (w.end == WALK_FAULT && n == 0)
-		ret = aerr_set(err, EFAULT, "cannot read the task list at init_task (0x%llx)",
-			       (unsigned long long)k->prof->sym.init_task);
-	if (w.end != WALK_OK) {
-		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
-			 "task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
-		alog_warn("%s", s->stats.task_walk);
-	} else if (unread) {
-		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
-			 "%u of %u tasks on the task list could not be read", unread, w.count);
-	}
-	s->stats.tasks_complete = w.closed && !unread && n == w.count;
-	list_walk_done(&w);
-	qsort(v, n, sizeof(*v), cmp_pid);
-	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));
-	if (s->procs) {
-		memcpy(s->procs, v, n * sizeof(*v));
-		s->nprocs = n;
-	} else if (!ret) {
-		ret = aerr_set(err, ENOMEM, "out of memory");
-	}
-	free(v);
 	free(c.buf);
-	return ret;
+	return got;
 }
 
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p)

@@ -48,6 +48,7 @@ static void file_close(struct memsrc *m)
 
 static const struct memsrc_ops file_ops = {
 	.name = "file",
+	.threadsafe = 1,	/* pread, or copies from the mapping */
 	.read = file_read,
 	.check = file_check,
 	.close = file_close,
@@ -217,6 +218,14 @@ void memsrc_close(struct memsrc *m)
 	if (!m)
 		return;
 	memsrc_cache_disable(m);
+	if (m->parent) {	/* a view: the backend is its parent's */
+		if (m->pages_seen) {
+			u64map_free(m->pages_seen);
+			free(m->pages_seen);
+		}
+		free(m);
+		return;
+	}
 	if (m->ops && m->ops->close)
 		m->ops->close(m);
 	free(m->ranges);
@@ -284,38 +293,38 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, str
  * is not wholly backed (a range edge, a hole) or cannot be read. */
 static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 {
-	uint64_t v, pa = pfn * MEMSRC_PAGE;
+	uint64_t pa = pfn * MEMSRC_PAGE, evicted;
 	const unsigned char *page = NULL;
 
 	if (m->last_pfn == pfn + 1) {
 		m->stats.cache_hits++;
 		return m->last_page;
 	}
-	if (u64map_get(&m->cache_idx, pfn + 1, &v)) {
+	if ((page = pcache_get(&m->cache, pfn))) {
 		m->stats.cache_hits++;
 		m->last_pfn = pfn + 1;
-		return m->last_page = (const unsigned char *)(uintptr_t)v;
-	}
-	if (m->cache_used == m->cache_cap) {
-		m->stats.cache_overflows++;
-		memsrc_cache_flush(m);
+		return m->last_page = page;
 	}
 	const struct mem_range *r = find_range(m, pa);
 	if (!r || r->len - (pa - r->pa) < MEMSRC_PAGE)
 		return NULL;
+	size_t slot = pcache_victim(&m->cache, pfn, &evicted);
+	if (evicted) {
+		m->stats.cache_evictions++;
+		if (m->last_pfn == evicted) {
+			m->last_pfn = 0;
+			m->last_page = NULL;
+		}
+	}
 	if (m->ops->map && (page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE))) {
 		count_read(m, pa, MEMSRC_PAGE);
 	} else {
-		if (!m->cache_pages && !(m->cache_pages = malloc(m->cache_cap * MEMSRC_PAGE)))
-			return NULL;
-		unsigned char *copy = m->cache_pages + m->cache_used * MEMSRC_PAGE;
-		if (read_direct(m, pa, copy, MEMSRC_PAGE, NULL))
-			return NULL;
+		unsigned char *copy = pcache_copy_buf(&m->cache, slot);
+		if (!copy || read_direct(m, pa, copy, MEMSRC_PAGE, NULL))
+			return NULL;	/* the slot stays empty */
 		page = copy;
 	}
-	if (u64map_put(&m->cache_idx, pfn + 1, (uint64_t)(uintptr_t)page) < 0)
-		return page;	/* uncached but valid for this call */
-	m->cache_used++;
+	pcache_set(&m->cache, slot, pfn, page);
 	m->last_pfn = pfn + 1;
 	return m->last_page = page;
 }
@@ -421,13 +430,11 @@ int memsrc_cache_enable(struct memsrc *m, size_t max_pages)
 {
 	if (m->cache_on)
 		return 0;
-	if (!max_pages)
-		max_pages = 65536;
-	m->cache_pages = NULL;
-	u64map_init(&m->cache_idx);
-	m->cache_cap = max_pages;
-	m->cache_used = 0;
+	if (pcache_init(&m->cache, max_pages ? max_pages : MEMSRC_CACHE_PAGES))
+		return -ENOMEM;
 	m->cache_on = 1;
+	m->last_pfn = 0;
+	m->last_page = NULL;
 	return 0;
 }
 
@@ -435,8 +442,7 @@ void memsrc_cache_flush(struct memsrc *m)
 {
 	if (!m->cache_on)
 		return;
-	u64map_clear(&m->cache_idx);
-	m->cache_used = 0;
+	pcache_clear(&m->cache);
 	m->last_pfn = 0;
 	m->last_page = NULL;
 }
@@ -445,11 +451,62 @@ void memsrc_cache_disable(struct memsrc *m)
 {
 	if (!m->cache_on)
 		return;
-	u64map_free(&m->cache_idx);
-	free(m->cache_pages);
-	m->cache_pages = NULL;
+	pcache_free(&m->cache);
 	m->cache_on = 0;
 	m->last_pfn = 0;
 	m->last_page = NULL;
-	m->cache_cap = m->cache_used = 0;
+}
+
+int memsrc_cache_has(struct memsrc *m, uint64_t pfn)
+{
+	return m->cache_on && pcache_has(&m->cache, pfn);
+}
+
+size_t memsrc_cache_bytes(const struct memsrc *m)
+{
+	if (!m->cache_on)
+		return 0;
+	/* a backend maps when it can give the address of its first page */
+	int maps = m->ops->map && m->nranges && m->ranges[0].len >= MEMSRC_PAGE &&
+		m->ops->map((struct memsrc *)m, m->ranges[0].off, MEMSRC_PAGE);
+	return m->cache.nslots * (PCACHE_SLOT_BYTES + (maps ? 0 : PCACHE_PAGE));
+}
+
+int memsrc_view(struct memsrc *m, size_t max_pages, struct memsrc **out, struct aerr *err)
+{
+	struct memsrc *v = calloc(1, sizeof(*v));
+
+	*out = NULL;
+	if (!v)
+		return aerr_set(err, ENOMEM, "out of memory");
+	v->ops = m->ops;
+	v->priv = m->priv;
+	memcpy(v->kind, m->kind, sizeof(v->kind));
+	memcpy(v->path, m->path, sizeof(v->path));
+	v->live = m->live;
+	v->ranges = m->ranges;
+	v->nranges = m->nranges;
+	v->parent = m;
+	if (m->pages_seen && (v->pages_seen = malloc(sizeof(*v->pages_seen))))
+		u64map_init(v->pages_seen);
+	if (m->cache_on && memsrc_cache_enable(v, max_pages ? max_pages : m->cache.nslots)) {
+		memsrc_close(v);
+		return aerr_set(err, ENOMEM, "out of memory for a page cache");
+	}
+	*out = v;
+	return 0;
+}
+
+void memsrc_view_done(struct memsrc *m, struct memsrc *v)
+{
+	m->stats.reads += v->stats.reads;
+	m->stats.bytes += v->stats.bytes;
+	m->stats.cache_hits += v->stats.cache_hits;
+	m->stats.cache_evictions += v->stats.cache_evictions;
+	m->stats.faults += v->stats.faults;
+	if (m->pages_seen && v->pages_seen)
+		for (size_t i = 0; i < v->pages_seen->cap; i++)
+			if (v->pages_seen->keys[i])
+				u64map_test_and_set(m->pages_seen, v->pages_seen->keys[i]);
+	memset(&v->stats, 0, sizeof(v->stats));
 }

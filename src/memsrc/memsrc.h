@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/u64map.h"
+#include "memsrc/pcache.h"
 
 #define MEMSRC_PAGE 4096u
 
@@ -32,6 +33,8 @@ struct mem_range {
 
 struct memsrc_ops {
 	const char *name;
+	int threadsafe;		/* read() (and map/copy) may run on several
+				 * threads at once (memsrc_view) */
 	/* Read exactly len bytes at backend offset off. 0 or -EFAULT/-EIO. */
 	int (*read)(struct memsrc *m, uint64_t off, void *buf, size_t len, struct aerr *err);
 	/* Is the source still usable?  (file truncated or removed, device gone) */
@@ -55,7 +58,7 @@ struct memsrc_stats {
 	uint64_t reads;		/* backend read calls */
 	uint64_t bytes;		/* bytes read from the backend */
 	uint64_t cache_hits;	/* page reads served from the scan cache */
-	uint64_t cache_overflows;	/* scan cache emptied because it was full */
+	uint64_t cache_evictions;	/* pages the full scan cache gave up for others */
 	uint64_t faults;	/* reads that failed */
 };
 
@@ -71,16 +74,17 @@ struct memsrc {
 	struct memsrc_stats stats;
 	/* per-scan page cache */
 	int cache_on;
-	struct u64map cache_idx;	/* pfn+1 -> address of the page's bytes */
-	unsigned char *cache_pages;	/* copies, for backends without map();
-					 * allocated on first use */
-	size_t cache_used, cache_cap;	/* pages in the cache, and at most */
+	struct pcache cache;		/* page addresses (or copies, for
+					 * backends without map()) */
 	uint64_t last_pfn;		/* pfn+1 of the page read last (0: none) */
 	const unsigned char *last_page;	/* and its bytes: most reads follow
 					 * one on the same page */
 	/* if set, every backend read adds its page numbers (pfn+1) here:
 	 * the distinct pages read, for measurements */
 	struct u64map *pages_seen;
+	/* a view (memsrc_view()): reads its parent's backend, with a cache
+	 * and counters of its own; closing it leaves the backend open */
+	const struct memsrc *parent;
 };
 
 struct memsrc_opts {
@@ -111,15 +115,31 @@ int memsrc_data(struct memsrc *m, uint64_t pa, uint64_t end, uint64_t *lo, uint6
 /* Is [pa, pa+len) fully backed? */
 int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
 
-/* Scan cache: while on, each page is fetched from the backend once until
- * memsrc_cache_flush().  A mapped backend's pages are remembered by
- * address; others' are copied, and max_pages bounds that memory (0:
- * default 65536, 256 MiB of address space, resident as far as the largest
- * scan has read: a 5,000-process guest reads about 46,000 distinct pages
- * per scan). */
+/* Scan cache: while on, a page is fetched from the backend once until
+ * memsrc_cache_flush() or until the cache, full, gives it up for another
+ * (pcache.h: set-associative, the least recently used page of its set
+ * goes).  A mapped backend's pages are remembered by address; others' are
+ * copied.  max_pages bounds it (0: MEMSRC_CACHE_PAGES): its memory is
+ * memsrc_cache_bytes(), fixed at enable. */
+#define MEMSRC_CACHE_PAGES 65536
 int memsrc_cache_enable(struct memsrc *m, size_t max_pages);
 void memsrc_cache_flush(struct memsrc *m);
 void memsrc_cache_disable(struct memsrc *m);
+/* Is page pfn in the cache?  (for tests and the fuzzer) */
+int memsrc_cache_has(struct memsrc *m, uint64_t pfn);
+/* The most memory the cache of m takes, in bytes: 24 a page for a mapped
+ * backend (1.5 MiB at the default), 4,120 for one it copies from (the
+ * copies are allocated as address space and become resident as they
+ * fill: 257.5 MiB at most at the default). */
+size_t memsrc_cache_bytes(const struct memsrc *m);
+
+/* A view of m for another thread: it reads m's backend (which must stay
+ * open longer) with a cache of its own, max_pages as for
+ * memsrc_cache_enable (m's when 0), and counters of its own, which
+ * memsrc_view_done() adds to m's.  Backends' reads are thread-safe; a
+ * cache is not, so each thread has a view. */
+int memsrc_view(struct memsrc *m, size_t max_pages, struct memsrc **out, struct aerr *err);
+void memsrc_view_done(struct memsrc *m, struct memsrc *view);
 
 /* Helpers for backends. */
 /* Sort and check the ranges (errors name the file they came from: name,

@@ -159,6 +159,7 @@ static void vm_close(struct memsrc *m)
 
 static const struct memsrc_ops vm_ops = {
 	.name = "vm",
+	.threadsafe = 1,	/* process_vm_readv */
 	.read = vm_read,
 	.check = vm_check,
 	.close = vm_close,

@@ -318,6 +318,13 @@ static int k_system_common(struct pctx *c, const char *key, yaml_node_t *v, void
 		return get_level(c, v, key, &s->sdk_log_level);
 	if (!strcmp(key, "limits"))
 		return walk_map(c, v, "limits", k_limits, &s->limits);
+	if (!strcmp(key, "scan_threads")) {	/* an argus extension */
+		uint32_t n;
+		int r = get_u32(c, v, key, 1, SCAN_THREADS_MAX, &n);
+		if (!r)
+			s->scan_threads = (int)n;
+		return r;
+	}
 	if (!strcmp(key, "events"))
 		return walk_map(c, v, "events", k_events, s);
 	return -ENOENT;
@@ -554,6 +561,7 @@ void config_defaults(struct config *c)
 	c->defaults.log_level = 0;	/* the service's */
 	c->defaults.sdk_log_level = 40;
 	c->defaults.limits = lim;
+	c->defaults.scan_threads = 1;
 	for (int i = 0; i < ACT_COUNT; i++)
 		c->enabled[i] = activities[i].default_on;
 	c->excessive_bytes_in = 1ULL << 30;

@@ -32,6 +32,7 @@ struct sys_config {
 	int log_level;			/* this system's messages; 0: service.log_level */
 	int sdk_log_level;
 	struct klimits limits;
+	int scan_threads;		/* argus: threads a scan decodes processes on */
 	struct strlist include, exclude;	/* container id prefixes */
 	struct strlist sbom;			/* SBOM files */
 };

@@ -150,6 +150,7 @@ static int host_init(struct system *s)
 		.profile = c->os_symbols,
 		.event = on_profile_event,
 		.event_ctx = s,
+		.threads = c->scan_threads,
 	};
 	struct aerr err = { 0 };
 	uint64_t backoff = 1000000000ULL;

@@ -36,10 +36,10 @@ static void test_values(void **state)
 	(void)state;
 	static const char y[] =
 		"service:\n  scanner_sleep: 250ms\n  immediate_shutdown: yes\n  log_level: 60\n"
-		"argus:\n  default:\n    limits:\n      processes: 100\n"
+		"argus:\n  default:\n    scan_threads: 3\n    limits:\n      processes: 100\n"
 		"    events:\n      container_filter:\n        exclude: [abc, def]\n"
 		"  systems:\n    - name: a\n      source: raw:/x\n      limits:\n        vmas: 7\n"
-		"    - name: b\n      source: raw:/y\n"
+		"    - name: b\n      source: raw:/y\n      scan_threads: 2\n"
 		"collection:\n  process_created: false\n"
 		"  tcp_connection_excessive_data:\n    bytes_in: 64KB\n    bytes_out: 2MB\n"
 		"  tcp_long_lasting_connection: {enabled: true, duration: 2m}\n"
@@ -56,6 +56,8 @@ static void test_values(void **state)
 	assert_int_equal(c.systems[0].limits.processes, 100);	/* from default */
 	assert_int_equal(c.systems[0].limits.vmas, 7);		/* overridden */
 	assert_int_equal(c.systems[1].limits.vmas, 1048576);
+	assert_int_equal(c.systems[0].scan_threads, 3);		/* from default */
+	assert_int_equal(c.systems[1].scan_threads, 2);
 	assert_int_equal(c.systems[1].exclude.n, 2);
 	assert_string_equal(c.systems[1].exclude.v[1], "def");
 	assert_int_equal(c.enabled[ACT_PROCESS_CREATED], 0);
@@ -89,6 +91,8 @@ static const struct bad {
 	{ "argus:\n  default:\n    os_type: windows\n", "t.yaml:3:14", "linux" },
 	{ "argus:\n  default:\n    limits:\n      processes: 0\n", "t.yaml:4:18", "between 1" },
 	{ "argus:\n  default:\n    limits:\n      files: 10\n", "t.yaml:4:7", "unknown key 'files'" },
+	{ "argus:\n  default:\n    scan_threads: 0\n", "t.yaml:3:19", "between 1 and 64" },
+	{ "argus:\n  default:\n    scan_threads: 65\n", "t.yaml:3:19", "between 1 and 64" },
 	{ "argus:\n  default:\n    events:\n      container_filter:\n        include: abc\n",
 	  "t.yaml:5:18", "must be a list" },
 	{ "argus:\n  auto_scan: 2\n", "t.yaml:2:14", "true or false" },

@@ -345,12 +345,12 @@ static void test_cache(void **state)
 		}
 		assert_int_equal(m->stats.reads, 3);
 		assert_true(m->stats.cache_hits >= 6);
-		/* more pages than the cache holds: it starts over, the bytes stay right */
+		/* more pages than the cache holds: it gives some up, the bytes stay right */
 		for (uint64_t pg = 0; pg < 40; pg++) {
 			assert_int_equal(memsrc_read(m, pg * 4096 + 5, buf, 16, &err), 0);
 			assert_memory_equal(buf, img + pg * 4096 + 5, 16);
 		}
-		assert_true(m->stats.cache_overflows >= 2);
+		assert_true(m->stats.cache_evictions >= 24);
 		memsrc_cache_flush(m);
 		uint64_t before = m->stats.reads;
 		assert_int_equal(memsrc_read(m, 8192, buf, 8, &err), 0);

@@ -1,0 +1,115 @@
+"""argus on a guest with many processes: reads per distinct page, the page
+cache's memory, and the scan's time on 1 and 2 threads.
+
+Not a test: numbers, for people.  Run with `bench/run scale [SIZES...]`.
+
+The guest (Linux 6.1, 4 GiB, 2 vCPUs, TCG) grows to each size with
+tests/guest/progs/forkmany: up to 10,000 processes forked (each its own
+address space, files and three memory areas of its own), past that made
+with clone(CLONE_VM) (processes of their own that share their creator's
+memory: a fork costs milliseconds under TCG).  Each measurement is taken
+with the guest paused (its vCPUs then take no host CPU), SCANS scans in one
+process (bench/scanbench.c), the median time kept.  On a shared machine the
+wall-clock speed-up says little (a second thread may find no free core), so
+the CPU time is given too: the whole scan's, and its critical path on idle
+cores (the serial part plus the busiest decoding thread's CPU time).
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
+from guest import Guest  # noqa: E402
+
+SCANS = 5
+FORKED_MAX = 10000
+
+
+def row(label, value):
+    print(f"{label:60s} {value}", flush=True)
+
+
+def scanbench(argus, g, threads, scans=SCANS):
+    exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
+    p = subprocess.run([exe, "--threads", str(threads), "--processes", "4000000",
+                        "--regions", g.regions_path, g.source, str(scans)],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
+def count(g):
+    return int(g.check("ls -d /proc/[0-9]* | wc -l", timeout=90).strip())
+
+
+def grow_to(g, total):
+    """Start processes until the guest has about total; how many it has."""
+    have = count(g)
+    while have < total:
+        n = total - have
+        forked = max(0, min(n, FORKED_MAX - have))
+        light = n - forked
+        for k, mode in ((forked, ""), (light, " light")):
+            if k <= 0:
+                continue
+            g.spawn(f"forkmany {k} 64{mode} > /tmp/fm.out 2>&1")
+            t0 = time.monotonic()
+            while not g.check("cat /tmp/fm.out").strip() and time.monotonic() - t0 < 900:
+                time.sleep(3)
+            g.check("rm -f /tmp/fm.out")
+        have = count(g)
+    return have
+
+
+def measure(argus, g, label):
+    g.pause()
+    try:
+        res = {t: scanbench(argus, g, t) for t in (1, 2)}
+    finally:
+        g.cont()
+    med, cpu, crit = {}, {}, {}
+    for t, d in res.items():
+        sc = d["scans"]
+        med[t] = statistics.median(s["ns"] for s in sc) / 1e6
+        cpu[t] = statistics.median(s["cpu_ns"] for s in sc) / 1e6
+        # on idle cores: the scan's serial part, then the busiest thread's
+        crit[t] = statistics.median(s["cpu_ns"] - s["procs_cpu_ns"] + s["procs_cpu_max_ns"]
+                                    for s in sc) / 1e6
+        reads, distinct = d["reads"], d["distinct_pages"]
+        row(f"reads / distinct pages, {label}, {t} thread{'s' if t > 1 else ''} (goal <= 1.2)",
+            f"{reads} / {distinct} = {reads / distinct:.3f} "
+            f"({d['cache_evictions']} evictions, {d['cache_hits']} cache hits)")
+    row(f"page cache memory, {label}", f"{res[1]['cache_bytes'] / 2**20:.1f} MiB on 1 thread, "
+        f"{res[2]['cache_bytes'] / 2**20:.1f} MiB on 2 (mapped RAM file: 24 bytes a page)")
+    s = res[1]["scans"][-1]
+    row(f"scan time, {label} ({s['processes']} processes, {s['fds']} fds, {s['vmas']} vmas)",
+        f"1 thread p50 {med[1]:.0f} ms, 2 threads p50 {med[2]:.0f} ms: "
+        f"speed-up {med[1] / med[2]:.2f}x ({SCANS} scans each)")
+    row(f"scan CPU, {label}", f"1 thread p50 {cpu[1]:.0f} ms, 2 threads p50 {cpu[2]:.0f} ms "
+        f"(critical path {crit[2]:.0f} ms: speed-up {cpu[1] / crit[2]:.2f}x on 2 idle cores)")
+
+
+def main():
+    argus = os.path.abspath(sys.argv[1])
+    sizes = [int(x) for x in sys.argv[2:]] or [1000, 10000, 50000]
+    g = Guest("scale", mem_mb=4096, cpus=2)
+    g.start(timeout=180)
+    try:
+        g.check("echo 4194304 > /proc/sys/kernel/pid_max; "
+                "echo 1000000 > /proc/sys/kernel/threads-max")
+        print(f"argus scale bench, guest Linux 6.1, 4096 MiB, 2 vCPUs, TCG, paused while "
+              f"measured; host {os.cpu_count()} cores, shared, so noisy; "
+              f"{time.strftime('%F %T')}")
+        for total in sizes:
+            t0 = time.monotonic()
+            have = grow_to(g, total)
+            row(f"grow the guest to {total} processes", f"{time.monotonic() - t0:.0f} s")
+            measure(argus, g, f"{have} processes")
+    finally:
+        g.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+/* pscan.c - the processes of a scan, in parts, on one thread or several.
+ *
+ * The task list is walked once, on the calling thread, and cut into parts
+ * of PART_TASKS tasks in list order.  Each part is decoded (tasks.c) and,
+ * for a full scan, given its details, file descriptors and memory areas
+ * (proc.c, files.c, mm.c) as a small snapshot of its own, before the next
+ * part: the pages a process's records need are read while they are still
+ * in the page cache, however many processes there are.  With k->threads
+ * > 1, threads - 1 workers take parts as the walk hands them out, each
+ * with a view of the memory source (a cache of its own) and an address
+ * space of its own; the walking thread joins them when the walk ends.
+ * The parts are put together in list order, the limits on all threads,
+ * fds and memory areas applied in pid order, and the sockets numbered in
+ * pid order: the snapshot is the same whatever the number of threads.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "linux/kernel.h"
+#include "linux/walk.h"
+
+#define PART_TASKS 512
+#define NCOLL 3
+
+static const struct {
+	const char *name;
+	int (*collect)(struct kernel *k, struct snapshot *s, struct aerr *err);
+} part_collectors[NCOLL] = {
+	{ "process details", linux_collect_proc_details },
+	{ "file descriptors", linux_collect_files },
+	{ "process memory", linux_collect_vmas },
+};
+
+struct part {
+	uint64_t nodes[PART_TASKS];	/* the tasks' list nodes, in list order */
+	size_t n;
+	struct snapshot *s;		/* its records */
+	uint32_t unread;
+	struct aerr err[NCOLL];
+	int failed[NCOLL];
+};
+
+struct pscan {
+	struct kernel *k;
+	int with_threads, details;
+	struct part **parts;
+	size_t cap, ready, next;	/* parts allotted, handed out, taken */
+	int walk_done;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+};
+
+static void do_part(struct pscan *ps, struct kernel *k, struct part *p)
+{
+	struct snapshot *s = p->s;
+
+	s->procs = malloc(p->n * sizeof(*s->procs));
+	if (!s->procs) {
+		s->stats.bad_objects += p->n;
+		p->unread += (uint32_t)p->n;
+		return;
+	}
+	s->nprocs = linux_tasks_decode(k, s, p->nodes, p->n, ps->with_threads, s->procs,
+				       &p->unread);
+	for (size_t i = 0; i < s->nprocs; i++)
+		s->nthreads += s->procs[i].nthreads;
+	for (int c = 0; ps->details && c < NCOLL; c++)
+		p->failed[c] = part_collectors[c].collect(k, s, &p->err[c]) != 0;
+}
+
+/* the next part to do (waiting for the walk), or NULL when all are taken */
+static struct part *take(struct pscan *ps)
+{
+	struct part *p = NULL;
+
+	pthread_mutex_lock(&ps->lock);
+	while (ps->next == ps->ready && !ps->walk_done)
+		pthread_cond_wait(&ps->more, &ps->lock);
+	if (ps->next < ps->ready)
+		p = ps->parts[ps->next++];
+	pthread_mutex_unlock(&ps->lock);
+	return p;
+}
+
+struct worker {
+	struct pscan *ps;
+	struct kernel k;	/* the scan's, reading through a view */
+	pthread_t tid;
+	int started;
+	uint64_t cpu_ns;	/* the thread's CPU time */
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct part *p;
+	uint64_t t0 = thread_cpu_ns();
+
+	while ((p = take(w->ps)))
+		do_part(w->ps, &w->k, p);
+	w->cpu_ns = thread_cpu_ns() - t0;
+	return NULL;
+}
+
+static int start_worker(struct pscan *ps, struct worker *w, struct aerr *err)
+{
+	struct memsrc *view;
+
+	w->ps = ps;
+	w->k = *ps->k;
+	if (memsrc_view(ps->k->mem, 0, &view, err))
+		return -1;
+	w->k.mem = view;
+	w->k.kvas.mem = view;
+	vas_flush(&w->k.kvas);
+	if (pthread_create(&w->tid, NULL, work, w)) {
+		memsrc_close(view);
+		return aerr_set(err, EAGAIN, "cannot start a scan thread");
+	}
+	w->started = 1;
+	return 0;
+}
+
+static void stop_worker(struct pscan *ps, struct worker *w)
+{
+	if (!w->started)
+		return;
+	pthread_join(w->tid, NULL);
+	memsrc_view_done(ps->k->mem, w->k.mem);
+	memsrc_close(w->k.mem);
+	w->started = 0;
+}
+
+/* hand out part p (full, or the last) */
+static void publish(struct pscan *ps)
+{
+	pthread_mutex_lock(&ps->lock);
+	ps->ready++;
+	pthread_cond_broadcast(&ps->more);
+	pthread_mutex_unlock(&ps->lock);
+}
+
+static struct part *new_part(struct pscan *ps)
+{
+	if (ps->ready == ps->cap)
+		return NULL;
+	struct part *p = calloc(1, sizeof(*p));
+	if (p && !(p->s = calloc(1, sizeof(*p->s)))) {
+		free(p);
+		p = NULL;
+	}
+	if (p)
+		arena_init(&p->s->arena, 1 << 20);
+	ps->parts[ps->ready] = p;	/* seen by workers only once published */
+	return p;
+}
+
+/* Walk the task list, handing out parts; with no workers, do each part
+ * as soon as it is full (its tasks' pages are still cached). */
+static void walk(struct pscan *ps, struct snapshot *s, int alone, struct list_walk *w)
+{
+	struct kernel *k = ps->k;
+	const struct koffsets *o = &k->prof->off;
+	struct part *p = NULL;
+	uint64_t node;
+
+	list_walk_init(w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
+		       k->limits.processes);
+	while (list_walk_next(w, &node)) {
+		if (!p && !(p = new_part(ps))) {
+			s->stats.bad_objects++;
+			break;
+		}
+		p->nodes[p->n++] = node;
+		if (p->n == PART_TASKS) {
+			if (alone)
+				do_part(ps, k, p);
+			publish(ps);
+			p = NULL;
+		}
+	}
+	if (p) {
+		if (alone)
+			do_part(ps, k, p);
+		publish(ps);
+	}
+	pthread_mutex_lock(&ps->lock);
+	ps->walk_done = 1;
+	pthread_cond_broadcast(&ps->more);
+	pthread_mutex_unlock(&ps->lock);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct snap_proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static void add_stats(struct snap_stats *d, const struct snap_stats *a)
+{
+	d->bad_objects += a->bad_objects;
+	d->loops += a->loops;
+	d->limit_hits += a->limit_hits;
+	d->truncated += a->truncated;
+	d->limit_processes |= a->limit_processes;
+	d->limit_threads |= a->limit_threads;
+	d->limit_fds |= a->limit_fds;
+	d->limit_vmas |= a->limit_vmas;
+}
+
+/* The limits on all threads, fds and memory areas of a scan, in pid
+ * order: a process past one keeps what fits and is marked partial. */
+static void apply_limits(struct kernel *k, struct snapshot *s)
+{
+	uint64_t threads = k->limits.threads, fds = k->limits.file_descriptors;
+	uint64_t vmas = k->limits.vmas;
+
+	s->nthreads = 0;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct snap_proc *p = &s->procs[i];
+		if (p->nthreads > threads) {
+			for (uint32_t t = 0; t < p->nthreads; t++)
+				if (p->threads[t].task == p->task)
+					p->sum_exec_ns = p->threads[t].cpu_ns;
+			p->nthreads = (uint32_t)threads;
+			p->partial |= SNAP_PARTIAL_THREADS;
+			s->stats.limit_hits++;
+			s->stats.limit_threads = 1;
+		}
+		threads -= p->nthreads;
+		s->nthreads += p->nthreads;
+		if (p->nfds > fds) {
+			p->nfds = (uint32_t)fds;
+			p->partial |= SNAP_PARTIAL_FDS;
+			s->stats.limit_hits++;
+			s->stats.limit_fds = 1;
+		}
+		fds -= p->nfds;
+		if (p->nvmas > vmas) {
+			p->nvmas = (uint32_t)vmas;
+			p->partial |= SNAP_PARTIAL_VMAS;
+			s->stats.limit_hits++;
+			s->stats.limit_vmas = 1;
+		}
+		vmas -= p->nvmas;
+	}
+}
+
+/* Put the parts together into s: their records in list order, then
+ * sorted by pid; the sockets numbered in pid order. */
+static int merge(struct pscan *ps, struct snapshot *s, uint32_t *unread, struct aerr *err)
+{
+	size_t n = 0, nsocks = 0, at = 0, sat = 0;
+
+	for (size_t i = 0; i < ps->ready; i++) {
+		n += ps->parts[i]->s->nprocs;
+		nsocks += ps->parts[i]->s->nsocks;
+	}
+	struct snap_proc *v = malloc((n ? n : 1) * sizeof(*v));
+	struct snap_sock *socks = malloc((nsocks ? nsocks : 1) * sizeof(*socks));
+	if (!v || !socks) {
+		free(v);
+		free(socks);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < ps->ready; i++) {
+		struct snapshot *ps_s = ps->parts[i]->s;
+		for (size_t j = 0; j < ps_s->nprocs; j++) {
+			struct snap_proc *p = &ps_s->procs[j];
+			for (uint32_t f = 0; f < p->nfds; f++)
+				if (p->fds[f].sock >= 0 && (size_t)p->fds[f].sock < ps_s->nsocks)
+					p->fds[f].sock += (int32_t)sat;
+				else
+					p->fds[f].sock = -1;
+			v[at++] = *p;
+		}
+		if (ps_s->nsocks)
+			memcpy(socks + sat, ps_s->socks, ps_s->nsocks * sizeof(*socks));
+		sat += ps_s->nsocks;
+		add_stats(&s->stats, &ps_s->stats);
+		*unread += ps->parts[i]->unread;
+		arena_adopt(&s->arena, &ps_s->arena);
+	}
+	qsort(v, n, sizeof(*v), cmp_pid);
+	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));
+	if (!s->procs) {
+		free(v);
+		free(socks);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	memcpy(s->procs, v, n * sizeof(*v));
+	s->nprocs = n;
+	free(v);
+	apply_limits(ps->k, s);
+	/* the sockets of the fds kept, in pid and fd order */
+	size_t keep = 0;
+	for (size_t i = 0; i < s->nprocs; i++)
+		for (uint32_t f = 0; f < s->procs[i].nfds; f++)
+			keep += s->procs[i].fds[f].sock >= 0;
+	s->socks = keep ? arena_alloc(&s->arena, keep * sizeof(*socks)) : NULL;
+	s->nsocks = 0;
+	for (size_t i = 0; s->socks && i < s->nprocs; i++)
+		for (uint32_t f = 0; f < s->procs[i].nfds; f++) {
+			struct snap_fd *fd = &s->procs[i].fds[f];
+			if (fd->sock < 0)
+				continue;
+			s->socks[s->nsocks] = socks[fd->sock];
+			fd->sock = (int32_t)s->nsocks++;
+		}
+	free(socks);
+	return 0;
+}
+
+static void free_parts(struct pscan *ps)
+{
+	for (size_t i = 0; i < ps->cap; i++) {
+		struct part *p = ps->parts[i];
+		if (!p)
+			continue;
+		free(p->s->procs);
+		snapshot_free(p->s);
+		free(p);
+	}
+	free(ps->parts);
+}
+
+int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, int details,
+			linux_scan_fail_fn fail, void *ctx, struct aerr *err)
+{
+	struct pscan ps = { .k = k, .with_threads = with_threads, .details = details,
+			    .lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER };
+	/* a source read through another kernel (guest:) is read on one thread */
+	int nworkers = k->threads > 1 && k->mem->ops->threadsafe ?
+		(k->threads > SCAN_THREADS_MAX ? SCAN_THREADS_MAX : k->threads) - 1 : 0;
+	struct worker workers[SCAN_THREADS_MAX];
+	struct list_walk w;
+	uint32_t unread = 0;
+	int ret = 0;
+
+	uint64_t t0 = thread_cpu_ns();
+
+	memset(workers, 0, sizeof(workers));
+	ps.cap = k->limits.processes / PART_TASKS + 1;
+	ps.parts = calloc(ps.cap, sizeof(*ps.parts));
+	if (!ps.parts)
+		return aerr_set(err, ENOMEM, "out of memory");
+	for (int i = 0; i < nworkers; i++) {
+		struct aerr werr = { 0 };
+		if (start_worker(&ps, &workers[i], &werr)) {
+			alog_warn("scan thread %d: %s", i + 1, aerr_str(&werr));
+			break;
+		}
+	}
+	int alone = !workers[0].started;
+	walk(&ps, s, alone, &w);
+	if (!alone) {
+		struct part *p;
+		while ((p = take(&ps)))
+			do_part(&ps, k, p);
+	}
+	k->procs_cpu_ns = k->procs_cpu_max_ns = thread_cpu_ns() - t0;
+	for (int i = 0; i < nworkers; i++) {
+		stop_worker(&ps, &workers[i]);
+		k->procs_cpu_ns += workers[i].cpu_ns;
+		if (workers[i].cpu_ns > k->procs_cpu_max_ns)
+			k->procs_cpu_max_ns = workers[i].cpu_ns;
+	}
+
+	if (w.end == WALK_LOOP) {
+		s->stats.loops++;
+	} else if (w.end == WALK_LIMIT) {
+		s->stats.limit_hits++;
+		s->stats.limit_processes = 1;
+	} else if (w.end != WALK_OK) {
+		s->stats.bad_objects++;
+	}
+	ret = merge(&ps, s, &unread, err);
+	if (!ret && w.end == WALK_FAULT && s->nprocs == 0)
+		ret = aerr_set(err, EFAULT, "cannot read the task list at init_task (0x%llx)",
+			       (unsigned long long)k->prof->sym.init_task);
+	if (w.end != WALK_OK) {
+		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
+			 "task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
+		alog_warn("%s", s->stats.task_walk);
+	} else if (unread) {
+		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
+			 "%u of %u tasks on the task list could not be read", unread, w.count);
+	}
+	s->stats.tasks_complete = w.closed && !unread && s->nprocs == w.count;
+	list_walk_done(&w);
+	/* a collector that failed: its first failure, in list order */
+	for (int c = 0; details && c < NCOLL; c++)
+		for (size_t i = 0; i < ps.ready; i++) {
+			if (!ps.parts[i] || !ps.parts[i]->failed[c])
+				continue;
+			alog_warn("%s: %s", part_collectors[c].name, aerr_str(&ps.parts[i]->err[c]));
+			if (fail)
+				fail(ctx, part_collectors[c].name, &ps.parts[i]->err[c]);
+			break;
+		}
+	free_parts(&ps);
+	return ret;
+}
+
+int linux_collect_tasks(struct kernel *k, struct snapshot *s, int with_threads, struct aerr *err)
+{
+	return linux_collect_procs(k, s, with_threads, 0, NULL, NULL, err);
+}
