@@ -81,6 +81,11 @@ struct memsrc {
 	/* if set, every backend read adds its page numbers (pfn+1) here:
 	 * the distinct pages read, for measurements */
 	struct u64map *pages_seen;
+	/* if set, called with the physical address and length of every
+	 * memsrc_read() and memsrc_peek(): the trace of what a scan reads,
+	 * for measurements (bench/scanbench.c); NULL otherwise */
+	void (*read_hook)(void *ctx, uint64_t pa, size_t len);
+	void *read_hook_ctx;
 };
 
 struct memsrc_opts {
