@@ -4,11 +4,19 @@
  * then one more scan, not timed, that counts the distinct pages a scan
  * reads.  Not a test: bench/bench.py reads its numbers.
  *
- *   argus-scanbench SOURCE [SCANS]
+ *   argus-scanbench SOURCE [SCANS] [--floor]
+ *
+ * --floor: then the scan collector by collector, the trace of its reads and
+ * the physical floor under it (bench/floor.c), and the first scan of a
+ * fresh process collector by collector.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+
+#include "floor.h"
 
 #include "linux/kernel.h"
 #include "output/timefmt.h"
@@ -20,9 +28,10 @@ int main(int argc, char **argv)
 	struct aerr err = { 0 };
 	struct kernel *k;
 	int scans = argc > 2 ? atoi(argv[2]) : 10;
+	int floor = argc > 3 && !strcmp(argv[3], "--floor");
 
-	if (argc < 2 || scans < 1) {
-		fprintf(stderr, "usage: argus-scanbench SOURCE [SCANS]\n");
+	if (argc < 2 || scans < 1 || (argc > 3 && !floor)) {
+		fprintf(stderr, "usage: argus-scanbench SOURCE [SCANS] [--floor]\n");
 		return 2;
 	}
 	ko.source = argv[1];
@@ -35,12 +44,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < scans; i++) {
 		struct memsrc_stats before = k->mem->stats;
 		struct rusage r0, r1;
+		struct timespec c0, c1;
 		getrusage(RUSAGE_SELF, &r0);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 		struct snapshot *s = snapshot_new();
 		if (!s || linux_scan(k, s, NULL, NULL, &err)) {
 			fprintf(stderr, "argus-scanbench: %s\n", s ? aerr_str(&err) : "out of memory");
 			return 1;
 		}
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 		getrusage(RUSAGE_SELF, &r1);
 		uint64_t fds = 0, vmas = 0;
 		for (size_t j = 0; j < s->nprocs; j++) {
@@ -49,12 +61,13 @@ int main(int argc, char **argv)
 		}
 		printf("%s{\"ns\": %llu, \"reads\": %llu, \"bytes\": %llu, \"processes\": %zu, "
 		       "\"threads\": %llu, \"fds\": %llu, \"tcp\": %zu, \"vmas\": %llu, "
-		       "\"page_faults\": %ld}",
+		       "\"page_faults\": %ld, \"cpu_ns\": %lld}",
 		       i ? ", " : "", (unsigned long long)(s->finished_ns - s->started_ns),
 		       (unsigned long long)(k->mem->stats.reads - before.reads),
 		       (unsigned long long)(k->mem->stats.bytes - before.bytes), s->nprocs,
 		       (unsigned long long)s->nthreads, (unsigned long long)fds, s->nsocks,
-		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt);
+		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt,
+		       (long long)(c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec));
 		snapshot_free(s);
 	}
 	/* the distinct pages, counted apart: counting costs time */
@@ -69,12 +82,16 @@ int main(int argc, char **argv)
 	}
 	k->mem->pages_seen = NULL;
 	printf("], \"distinct_pages\": %zu, \"reads\": %llu, \"cache_hits\": %llu, "
-	       "\"cache_overflows\": %llu}\n", (size_t)seen.len,
+	       "\"cache_overflows\": %llu", (size_t)seen.len,
 	       (unsigned long long)(k->mem->stats.reads - before.reads),
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
 	       (unsigned long long)(k->mem->stats.cache_overflows - before.cache_overflows));
 	u64map_free(&seen);
 	snapshot_free(s);
+	int ret = floor ? floor_report(k, scans, stdout) : 0;
 	kernel_close(k);
-	return 0;
+	if (floor && !ret)
+		ret = floor_first(argv[1], stdout);
+	printf("}\n");
+	return ret ? 1 : 0;
 }
