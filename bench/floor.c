@@ -365,23 +365,31 @@ int floor_report(struct kernel *k, int reps, FILE *out)
 
 	/* the floors, measured as often as the scans were */
 	const unsigned char **psrc = NULL, **lsrc = NULL;
-	uint64_t *poff = NULL, *loff = NULL, pns[64], lns[64], pskip = 0, lskip = 0;
+	uint64_t *poff = NULL, *loff = NULL, pns[64], lns[64], pcpu[64], lcpu[64];
+	uint64_t pskip = 0, lskip = 0;
 	unsigned char *dst = malloc((size_t)DST_PAGES * MEMSRC_PAGE);
 	if (dst && !locate(m, &t.pages, 12, MEMSRC_PAGE, &psrc, &poff) &&
 	    !locate(m, &t.lines, 6, 64, &lsrc, &loff)) {
 		memset(dst, 0, (size_t)DST_PAGES * MEMSRC_PAGE);
 		for (int r = 0; r < reps; r++) {
+			uint64_t c0 = ns(CLOCK_PROCESS_CPUTIME_ID);
 			pns[r] = copy_pages(m, &t.pages, psrc, poff, dst, &pskip);
+			uint64_t c1 = ns(CLOCK_PROCESS_CPUTIME_ID);
 			lns[r] = touch_lines(m, &t.lines, lsrc, loff, &lskip);
+			pcpu[r] = c1 - c0;
+			lcpu[r] = ns(CLOCK_PROCESS_CPUTIME_ID) - c1;
 		}
 		fprintf(out, ", \"floor\": {\"trace_reads\": %llu, \"trace_bytes\": %llu, "
 			"\"outside\": %llu, \"pages\": %zu, \"lines\": %zu, \"mapped\": %d, "
 			"\"pages_ns\": %llu, \"pages_skipped\": %llu, \"lines_ns\": %llu, "
-			"\"lines_skipped\": %llu, \"reps\": %d}",
+			"\"lines_skipped\": %llu, \"pages_cpu_ns\": %llu, \"lines_cpu_ns\": %llu, "
+			"\"reps\": %d}",
 			(unsigned long long)t.reads, (unsigned long long)t.bytes,
 			(unsigned long long)t.outside, t.pages.n, t.lines.n, m->ops->map != NULL,
 			(unsigned long long)median(pns, reps), (unsigned long long)pskip,
-			(unsigned long long)median(lns, reps), (unsigned long long)lskip, reps);
+			(unsigned long long)median(lns, reps), (unsigned long long)lskip,
+			(unsigned long long)median(pcpu, reps), (unsigned long long)median(lcpu, reps),
+			reps);
 		ret = 0;
 	} else {
 		ret = -1;
