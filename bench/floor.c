@@ -301,9 +301,9 @@ static void print_steps(FILE *out, const char *key, struct step_stats *st, int r
 	fputc(']', out);
 }
 
-int floor_first(const char *source, FILE *out)
+int floor_first(const char *source, const char *regions, FILE *out)
 {
-	struct kernel_opts ko = { .profile = "auto", .source = source };
+	struct kernel_opts ko = { .profile = "auto", .source = source, .regions = regions };
 	struct aerr err = { 0 };
 	struct kernel *k;
 	static struct step_stats st[NSTEPS];

@@ -13,8 +13,8 @@ struct kernel;
  * preceded by ", ".  0, or -1 with a message on stderr. */
 int floor_report(struct kernel *k, int reps, FILE *out);
 
-/* Opens `source` afresh and prints ", \"collectors_first\": [...]": the
+/* Opens `source` (with its memory-regions map, or NULL) afresh and prints ", \"collectors_first\": [...]": the
  * first scan of a process, collector by collector. */
-int floor_first(const char *source, FILE *out);
+int floor_first(const char *source, const char *regions, FILE *out);
 
 #endif

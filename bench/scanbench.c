@@ -4,7 +4,7 @@
  * then one more scan, not timed, that counts the distinct pages a scan
  * reads.  Not a test: bench/bench.py reads its numbers.
  *
- *   argus-scanbench SOURCE [SCANS] [--floor]
+ *   argus-scanbench SOURCE [SCANS] [--floor] [--regions FILE]
  *
  * --floor: then the scan collector by collector, the trace of its reads and
  * the physical floor under it (bench/floor.c), and the first scan of a
@@ -28,10 +28,18 @@ int main(int argc, char **argv)
 	struct aerr err = { 0 };
 	struct kernel *k;
 	int scans = argc > 2 ? atoi(argv[2]) : 10;
-	int floor = argc > 3 && !strcmp(argv[3], "--floor");
+	int floor = 0, bad = 0;
 
-	if (argc < 2 || scans < 1 || (argc > 3 && !floor)) {
-		fprintf(stderr, "usage: argus-scanbench SOURCE [SCANS] [--floor]\n");
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--floor"))
+			floor = 1;
+		else if (!strcmp(argv[i], "--regions") && i + 1 < argc)
+			ko.regions = argv[++i];	/* a guest whose RAM file is not its physical map */
+		else
+			bad = 1;
+	}
+	if (argc < 2 || scans < 1 || bad) {
+		fprintf(stderr, "usage: argus-scanbench SOURCE [SCANS] [--floor] [--regions FILE]\n");
 		return 2;
 	}
 	ko.source = argv[1];
@@ -91,7 +99,7 @@ int main(int argc, char **argv)
 	int ret = floor ? floor_report(k, scans, stdout) : 0;
 	kernel_close(k);
 	if (floor && !ret)
-		ret = floor_first(argv[1], stdout);
+		ret = floor_first(argv[1], ko.regions, stdout);
 	printf("}\n");
 	return ret ? 1 : 0;
 }
