@@ -301,7 +301,15 @@ static void print_steps(FILE *out, const char *key, struct step_stats *st, int r
 	fputc(']', out);
 }
 
-int floor_first(const char *source, const char *regions, FILE *out)
+void floor_limits(struct klimits *l, int k)
+{
+	l->processes *= (uint32_t)k;
+	l->threads *= (uint32_t)k;
+	l->file_descriptors *= (uint32_t)k;
+	l->vmas *= (uint32_t)k;
+}
+
+int floor_first(const char *source, const char *regions, int limx, FILE *out)
 {
 	struct kernel_opts ko = { .profile = "auto", .source = source, .regions = regions };
 	struct aerr err = { 0 };
@@ -312,6 +320,7 @@ int floor_first(const char *source, const char *regions, FILE *out)
 		fprintf(stderr, "argus-scanbench: %s\n", aerr_str(&err));
 		return -1;
 	}
+	floor_limits(&k->limits, limx);
 	int ret = scan_steps(k, st, 0, NULL);
 	if (!ret)
 		print_steps(out, "collectors_first", st, 1);
