@@ -12,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
 from guest import Guest  # noqa: E402
+from scale import floor_rows  # noqa: E402
 
 
 def pct(v, p):
@@ -43,13 +44,14 @@ def scan_stats(argus, src, n=10):
     return rows
 
 
-def scanbench(argus, src, n):
+def scanbench(argus, src, n, floor=False):
     """n scans in one process, as the service runs them (bench/scanbench.c):
-    {"open_ns", "scans": [{"ns", "reads", "bytes", "page_faults", counts...}],
-    "distinct_pages", "reads", "cache_hits", "cache_evictions"}."""
+    {"open_ns", "scans": [{"ns", "cpu_ns", "reads", "bytes", "page_faults", counts...}],
+    "distinct_pages", "reads", "cache_hits", "cache_evictions"}; floor: and
+    "collectors", "trace", "floor", "collectors_first" (bench/floor.c)."""
     exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
-    return json.loads(subprocess.run([exe, src, str(n)], capture_output=True, text=True,
-                                     check=True).stdout)
+    return json.loads(subprocess.run([exe, src, str(n)] + (["--floor"] if floor else []),
+                                     capture_output=True, text=True, check=True).stdout)
 
 
 def row(label, value):
@@ -58,7 +60,17 @@ def row(label, value):
 
 DRGN_PYTHON = "/usr/bin/python3"  # Debian's python3-drgn is installed for this one
 VMLINUX = "/usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"  # linux-image-*-dbg
-SIZES = (100, 1000, 5000)  # processes in the guest, kernel threads included
+SIZES = (100, 1000, 5000)
+
+
+def vmlinux():
+    """The guest kernel's vmlinux with debug info: Debian's -dbg package
+    installed, else the copy tests/guest/fetch-dbg.sh keeps; None."""
+    if os.path.exists(VMLINUX):
+        return VMLINUX
+    p = subprocess.run([os.path.join(os.path.dirname(__file__), "..", "tests", "guest",
+                                     "fetch-dbg.sh")], capture_output=True, text=True)
+    return p.stdout.strip() if p.returncode == 0 and os.path.exists(p.stdout.strip()) else None  # processes in the guest, kernel threads included
 
 
 def write_config(d, g, interval):
@@ -95,7 +107,7 @@ def grow_to(argus, g, src, total):
 
 def full_scan(argus, src, label, n=16):
     """The service's scans: the first of a process, then the steady state."""
-    d = scanbench(argus, src, n)
+    d = scanbench(argus, src, n, floor=True)
     ms = [x["ns"] / 1e6 for x in d["scans"][1:]]
     r = d["scans"][-1]
     row(f"full scan, {label}",
@@ -108,18 +120,20 @@ def full_scan(argus, src, label, n=16):
         f"guest memory mapped for the first time; later scans {r['page_faults']})")
     row(f"  reads / distinct pages, {label} (goal <= 1.2)",
         f"{d['reads']} / {d['distinct_pages']} = {d['reads'] / max(d['distinct_pages'], 1):.2f} "
-        f"({d['cache_hits']} cache hits, {d['cache_evictions']} cache overflows)")
+        f"({d['cache_hits']} cache hits, {d['cache_evictions']} cache evictions)")
+    floor_rows(d, label)   # the comparison that matters (bench/floor.c)
 
 
 def drgn_vs_argus(argus, g, label):
     """The same QMP ELF dump (paging=true), walked by drgn and scanned by argus."""
-    if not os.path.exists(VMLINUX):
+    vml = vmlinux()
+    if not vml:
         return row(f"drgn vs argus, {label}", f"not run: no {VMLINUX} (linux-image-*-dbg)")
     with tempfile.TemporaryDirectory() as d:
         dump = os.path.join(d, "guest.elf")
         g.dump(dump)
         p = subprocess.run([DRGN_PYTHON, os.path.join(os.path.dirname(__file__), "drgn_walk.py"),
-                            dump, VMLINUX, "5"], capture_output=True, text=True)
+                            dump, vml, "5"], capture_output=True, text=True)
         if p.returncode != 0:
             err = (p.stderr.strip().splitlines() or ["no output"])[-1]
             return row(f"drgn vs argus, {label}", f"drgn failed: {err}")
@@ -130,7 +144,7 @@ def drgn_vs_argus(argus, g, label):
     a = statistics.median(ms) / 1000
     once = statistics.median(r[0] for r in rows) / 1000
     c, r = dr["counts"], sb["scans"][-1]
-    row(f"drgn {dr['drgn']} walk, {label}",
+    row(f"drgn {dr['drgn']} walk (Python debugger library; reference), {label}",
         f"first {dr['first_walk_s'] * 1000:.1f} ms, p50 {dr['walk_p50_s'] * 1000:.1f} ms "
         f"(start-up {dr['startup_s']:.2f} s, not included); {c['processes']} processes, "
         f"{c['threads']} threads, {c['file_descriptors']} fds, {c['tcp_connections']} tcp, "
@@ -139,7 +153,7 @@ def drgn_vs_argus(argus, g, label):
         f"first {sb['scans'][0]['ns'] / 1e6:.1f} ms, p50 {a * 1000:.1f} ms (one process, "
         f"start-up {sb['open_ns'] / 1e9:.2f} s, not included); {r['processes']} processes, "
         f"{r['threads']} threads, {r['fds']} fds, {r['tcp']} tcp, {r['vmas']} memory areas")
-    row(f"  drgn / argus, {label} (goal >= 20)",
+    row(f"  drgn / argus, {label} (reference, not a floor; goal >= 20)",
         f"{dr['walk_p50_s'] / a:.1f}x (p50 / p50; first / first: "
         f"{dr['first_walk_s'] / (sb['scans'][0]['ns'] / 1e9):.1f}x)")
     row(f"  argus scan --once of the same dump, {label}",

@@ -125,6 +125,8 @@ def walk(prog):
                             th.self_exec_id.value_()))
         if t.files:
             for fd, f in for_each_file(t):
+                if not f:
+                    continue    # drgn 0.0.22 yields an open fd bit without a file
                 ino = f.f_inode
                 files.append((t.pid.value_(), fd, path_of(f), f.f_mode.value_(),
                               f.f_flags.value_(), ino.i_ino.value_(), ino.i_sb.s_dev.value_(),

@@ -4,14 +4,24 @@
  * then one more scan, not timed, that counts the distinct pages a scan
  * reads.  Not a test: bench/bench.py reads its numbers.
  *
- *   argus-scanbench [--threads N] [--processes N] [--regions FILE] SOURCE [SCANS]
+ *   argus-scanbench [--threads N] [--processes N] [--regions FILE] [--floor]
+ *                   [--limits-x K] SOURCE [SCANS]
  *
  * --threads: scan threads (pscan.c); --processes: limits.processes.
+ * --limits-x K: the limits on processes, threads, fds and memory areas K
+ * times the defaults (the configuration's `limits:`): 32,768 processes
+ * leave most of a 50,000-process guest unread.  "limits_hit" in each scan
+ * says which limits a scan reached (1 processes, 2 threads, 4 fds, 8 areas).
+ * --floor: then the scan collector by collector, the trace of its reads and
+ * the physical floor under it (bench/floor.c), and the first scan of a
+ * fresh process collector by collector.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+
+#include "floor.h"
 
 #include "linux/kernel.h"
 #include "core/timefmt.h"
@@ -31,13 +41,19 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "processes", required_argument, NULL, 'p' },
 		{ "regions", required_argument, NULL, 'r' },
+		{ "floor", no_argument, NULL, 'f' },
+		{ "limits-x", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long processes = 0;
-	int c;
+	int c, floor = 0, limx = 1;
 
-	while ((c = getopt_long(argc, argv, "t:p:r:", opts, NULL)) != -1) {
-		if (c == 'r')
+	while ((c = getopt_long(argc, argv, "t:p:r:fx:", opts, NULL)) != -1) {
+		if (c == 'f')
+			floor = 1;
+		else if (c == 'x')
+			limx = atoi(optarg);
+		else if (c == 'r')
 			ko.regions = optarg;
 		else if (c == 't')
 			ko.threads = atoi(optarg);
@@ -50,9 +66,10 @@ int main(int argc, char **argv)
 	argv += optind - 1;
 	int scans = argc > 2 ? atoi(argv[2]) : 10;
 
-	if (argc < 2 || scans < 1 || ko.threads < 0 || processes < 0 || processes > 4194304) {
+	if (argc < 2 || scans < 1 || ko.threads < 0 || processes < 0 || processes > 4194304 ||
+	    limx < 1) {
 		fprintf(stderr, "usage: argus-scanbench [--threads N] [--processes N] [--regions FILE] "
-			"SOURCE [SCANS]\n");
+			"[--floor] [--limits-x K] SOURCE [SCANS]\n");
 		return 2;
 	}
 	ko.source = argv[1];
@@ -61,6 +78,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "argus-scanbench: %s\n", aerr_str(&err));
 		return 1;
 	}
+	floor_limits(&k->limits, limx);
 	if (processes)
 		k->limits.processes = (uint32_t)processes;
 	printf("{\"open_ns\": %llu, \"threads\": %d, \"cache_bytes\": %zu, \"scans\": [",
@@ -84,7 +102,7 @@ int main(int argc, char **argv)
 		printf("%s{\"ns\": %llu, \"reads\": %llu, \"bytes\": %llu, \"processes\": %zu, "
 		       "\"threads\": %llu, \"fds\": %llu, \"tcp\": %zu, \"vmas\": %llu, "
 		       "\"page_faults\": %ld, \"cpu_ns\": %llu, \"procs_cpu_ns\": %llu, "
-		       "\"procs_cpu_max_ns\": %llu}",
+		       "\"procs_cpu_max_ns\": %llu, \"limits_hit\": %d}",
 		       i ? ", " : "", (unsigned long long)(s->finished_ns - s->started_ns),
 		       (unsigned long long)(k->mem->stats.reads - before.reads),
 		       (unsigned long long)(k->mem->stats.bytes - before.bytes), s->nprocs,
@@ -92,7 +110,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)vmas, r1.ru_minflt - r0.ru_minflt,
 		       (unsigned long long)(tv_ns(&r1.ru_utime) + tv_ns(&r1.ru_stime) -
 					    tv_ns(&r0.ru_utime) - tv_ns(&r0.ru_stime)),
-		       (unsigned long long)k->procs_cpu_ns, (unsigned long long)k->procs_cpu_max_ns);
+		       (unsigned long long)k->procs_cpu_ns, (unsigned long long)k->procs_cpu_max_ns,
+		       s->stats.limit_processes | s->stats.limit_threads << 1 |
+		       s->stats.limit_fds << 2 | s->stats.limit_vmas << 3);
 		snapshot_free(s);
 	}
 	/* the distinct pages, counted apart: counting costs time */
@@ -107,12 +127,16 @@ int main(int argc, char **argv)
 	}
 	k->mem->pages_seen = NULL;
 	printf("], \"distinct_pages\": %zu, \"reads\": %llu, \"cache_hits\": %llu, "
-	       "\"cache_evictions\": %llu}\n", (size_t)seen.len,
+	       "\"cache_evictions\": %llu", (size_t)seen.len,
 	       (unsigned long long)(k->mem->stats.reads - before.reads),
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
 	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions));
 	u64map_free(&seen);
 	snapshot_free(s);
+	int ret = floor ? floor_report(k, scans, stdout) : 0;
 	kernel_close(k);
-	return 0;
+	if (floor && !ret)
+		ret = floor_first(argv[1], ko.regions, limx, stdout);
+	printf("}\n");
+	return ret ? 1 : 0;
 }

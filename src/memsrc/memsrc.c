@@ -338,6 +338,8 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 	if (len - 1 > UINT64_MAX - pa)
 		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
 				(unsigned long long)pa);
+	if (m->read_hook)
+		m->read_hook(m->read_hook_ctx, pa, len);
 	if (!m->cache_on)
 		return read_direct(m, pa, buf, len, err);
 	while (len) {
@@ -372,6 +374,8 @@ int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 	if (len && len - 1 > UINT64_MAX - pa)
 		return aerr_set(err, EFAULT, "physical read wraps around at 0x%llx",
 				(unsigned long long)pa);
+	if (len && m->read_hook)
+		m->read_hook(m->read_hook_ctx, pa, len);
 	return read_direct(m, pa, buf, len, err);
 }
 
