@@ -77,7 +77,8 @@ def make_disk(srcdir, image, size_mb=64):
 
 
 class Guest:
-    RAM_KINDS = ("file", "anon", "json", "memfd")
+    RAM_KINDS = ("file", "anon", "json", "memfd", "hugefile", "hugememfd")
+    HUGE_DIR = "/dev/hugepages"     # a hugetlbfs mount (the caller sees to it)
 
     def __init__(self, name, mem_mb=512, la57=False, cpus=1, kernel_pkg=None, progs=None,
                  arch=None, ram="file", machine="q35", uuid=None, disk=None,
@@ -85,7 +86,9 @@ class Guest:
         """ram: "file", a shared RAM file argus reads as qemu:PATH (the
         default); the others are VMs as they come, read as vm:PID: "anon"
         (plain -m), "json" (libvirt's JSON -object memory-backend-ram),
-        "memfd" (-object memory-backend-memfd).  machine: x86's "q35" or
+        "memfd" (-object memory-backend-memfd), "hugefile" and "hugememfd"
+        (2 MiB huge pages: a file QEMU makes in HUGE_DIR, a hugetlb memfd;
+        the caller reserves the pages).  machine: x86's "q35" or
         "pc" (or a versioned name)."""
         if ram not in self.RAM_KINDS:
             raise GuestError(f"unknown ram {ram!r} (one of {', '.join(self.RAM_KINDS)})")
@@ -174,6 +177,13 @@ class Guest:
         if self.ram == "json":
             return ["-object", json.dumps({"qom-type": "memory-backend-ram", "id": "pc.ram",
                                            "size": size})], "memory-backend=pc.ram"
+        if self.ram == "hugefile":
+            # QEMU makes (and unlinks) a file of its own in the directory
+            return ["-object", f"memory-backend-file,id=ram0,size={size},"
+                               f"mem-path={self.HUGE_DIR},prealloc=on"], "memory-backend=ram0"
+        if self.ram == "hugememfd":
+            return ["-object", f"memory-backend-memfd,id=ram0,size={size},hugetlb=on,"
+                               "hugetlbsize=2M"], "memory-backend=ram0"
         return ["-object", f"memory-backend-memfd,id=ram0,size={size}"], "memory-backend=ram0"
 
     @property

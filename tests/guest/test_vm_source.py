@@ -135,3 +135,39 @@ def test_vm_dimm_hotplug():
         check_ps(g)
     finally:
         g.stop()
+
+
+@pytest.fixture
+def hugepages(tmp_path):
+    """2 MiB huge pages for one 256 MiB guest, and a hugetlbfs of our own;
+    both given back after."""
+    nr = "/proc/sys/vm/nr_hugepages"
+    before = int(open(nr).read())
+    with open(nr, "w") as f:
+        f.write(str(before + 160))
+    got = int(open(nr).read())
+    mnt = tmp_path / "huge"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", str(mnt)], check=True)
+    try:
+        assert got >= before + 128, f"the host gave {got - before} huge pages of 160 asked"
+        yield str(mnt)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+        with open(nr, "w") as f:
+            f.write(str(before))
+
+
+@pytest.mark.parametrize("ram", ["hugefile", "hugememfd"])
+def test_vm_hugepages(hugepages, ram):
+    """Guest RAM in 2 MiB huge pages, as tuned KVM hosts run them: a file
+    QEMU makes (and unlinks) in a hugetlbfs directory, or a hugetlb memfd."""
+    g = Guest(f"vm{os.getpid()}{ram}", mem_mb=256, ram=ram)
+    g.HUGE_DIR = hugepages
+    g.start()
+    try:
+        maps = open(f"/proc/{g._pid()}/smaps").read()
+        assert "KernelPageSize:     2048 kB" in maps, "the guest's RAM is not in huge pages"
+        check_ps(g)
+    finally:
+        g.stop()
