@@ -23,8 +23,8 @@ struct linux_kvm {
 	struct kfield kvm_mm, kvm_memslots;
 	struct kfield ms_gfn_tree, ms_node_idx;		/* 6.1+ */
 	struct kfield ms_used_slots, ms_memslots;	/* before 5.17: an array */
-	struct kfield slot_gfn_node, slot_base_gfn, slot_npages, slot_uaddr, slot_flags, slot_id;
-	uint64_t size_slot;
+	struct kfield slot_gfn_node, slot_base_gfn, slot_npages, slot_uaddr, slot_flags;
+	uint64_t size_slot, size_rb_node;
 };
 
 static int module_named(struct kernel *k, uint64_t mod, const char *name)
@@ -74,9 +74,42 @@ static int module_btf(struct kernel *k, const char *name, void **blob, size_t *l
 	return 0;
 }
 
+int linux_kvm_from_types(struct ktypes *t, struct linux_kvm **out, struct aerr *err)
+{
+	struct linux_kvm *kv = calloc(1, sizeof(*kv));
+
+	*out = NULL;
+	if (!kv) {
+		ktypes_free(t);
+		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	kv->types = t;
+	ktypes_kfield(t, "kvm_memslots", "gfn_tree", &kv->ms_gfn_tree);
+	ktypes_kfield(t, "kvm_memslots", "node_idx", &kv->ms_node_idx);
+	ktypes_kfield(t, "kvm_memslots", "used_slots", &kv->ms_used_slots);
+	ktypes_kfield(t, "kvm_memslots", "memslots", &kv->ms_memslots);
+	ktypes_kfield(t, "kvm_memory_slot", "gfn_node", &kv->slot_gfn_node);
+	ktypes_size(t, "rb_node", &kv->size_rb_node);
+	if (ktypes_kfield(t, "kvm", "mm", &kv->kvm_mm) ||
+	    ktypes_kfield(t, "kvm", "memslots", &kv->kvm_memslots) ||
+	    ktypes_kfield(t, "kvm_memory_slot", "base_gfn", &kv->slot_base_gfn) ||
+	    ktypes_kfield(t, "kvm_memory_slot", "npages", &kv->slot_npages) ||
+	    ktypes_kfield(t, "kvm_memory_slot", "userspace_addr", &kv->slot_uaddr) ||
+	    ktypes_kfield(t, "kvm_memory_slot", "flags", &kv->slot_flags) ||
+	    ktypes_size(t, "kvm_memory_slot", &kv->size_slot) ||
+	    (!(kv->ms_gfn_tree.present && kv->ms_node_idx.present && kv->slot_gfn_node.present &&
+	       kv->size_rb_node) &&
+	     !(kv->ms_used_slots.present && kv->ms_memslots.present))) {
+		linux_kvm_close(kv);
+		return aerr_set(err, ENOENT, "module kvm's BTF lacks the memslots' types");
+	}
+	*out = kv;
+	return 0;
+}
+
 int linux_kvm_open(struct kernel *k, struct linux_kvm **out, struct aerr *err)
 {
-	struct linux_kvm *kv;
+	struct ktypes *t;
 	void *blob = NULL;
 	size_t len = 0;
 	int ret;
@@ -86,37 +119,11 @@ int linux_kvm_open(struct kernel *k, struct linux_kvm **out, struct aerr *err)
 		return aerr_set(err, ENOENT, "the host's profile is not its BTF");
 	if ((ret = module_btf(k, "kvm", &blob, &len, err)))
 		return ret;
-	if (!(kv = calloc(1, sizeof(*kv)))) {
-		free(blob);
-		return aerr_set(err, ENOMEM, "out of memory");
-	}
-	ret = ktypes_from_btf_split(k->prof->types, blob, len, &kv->types, err);
+	ret = ktypes_from_btf_split(k->prof->types, blob, len, &t, err);
 	free(blob);
-	if (ret) {
-		free(kv);
+	if (ret)
 		return aerr_wrap(err, "module kvm's BTF");
-	}
-	struct ktypes *t = kv->types;
-	ktypes_kfield(t, "kvm_memslots", "gfn_tree", &kv->ms_gfn_tree);
-	ktypes_kfield(t, "kvm_memslots", "node_idx", &kv->ms_node_idx);
-	ktypes_kfield(t, "kvm_memslots", "used_slots", &kv->ms_used_slots);
-	ktypes_kfield(t, "kvm_memslots", "memslots", &kv->ms_memslots);
-	ktypes_kfield(t, "kvm_memory_slot", "gfn_node", &kv->slot_gfn_node);
-	if (ktypes_kfield(t, "kvm", "mm", &kv->kvm_mm) ||
-	    ktypes_kfield(t, "kvm", "memslots", &kv->kvm_memslots) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "base_gfn", &kv->slot_base_gfn) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "npages", &kv->slot_npages) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "userspace_addr", &kv->slot_uaddr) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "flags", &kv->slot_flags) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "id", &kv->slot_id) ||
-	    ktypes_size(t, "kvm_memory_slot", &kv->size_slot) ||
-	    (!(kv->ms_gfn_tree.present && kv->ms_node_idx.present && kv->slot_gfn_node.present) &&
-	     !(kv->ms_used_slots.present && kv->ms_memslots.present))) {
-		linux_kvm_close(kv);
-		return aerr_set(err, ENOENT, "module kvm's BTF lacks the memslots' types");
-	}
-	*out = kv;
-	return 0;
+	return linux_kvm_from_types(t, out, err);
 }
 
 void linux_kvm_close(struct linux_kvm *kv)
@@ -193,10 +200,11 @@ static int walk_tree(struct linux_kvm *kv, struct kernel *k, uint64_t ms, struct
 	int depth = 0, ret = 0;
 
 	if (kfield_read(&k->kvas, ms, &kv->ms_node_idx, &idx) || idx > 1 ||
+	    !o->rb_node__rb_left.present || !o->rb_node__rb_right.present ||
 	    vas_read_u64(&k->kvas, ms + (uint64_t)kv->ms_gfn_tree.off, &root))
 		return aerr_set(err, EIO, "kvm_memslots at 0x%llx unreadable",
 				(unsigned long long)ms);
-	uint64_t to_slot = (uint64_t)kv->slot_gfn_node.off + idx * k->prof->off.size_rb_node;
+	uint64_t to_slot = (uint64_t)kv->slot_gfn_node.off + idx * kv->size_rb_node;
 	u64map_init(&seen);
 	node = root;
 	while (!ret && (node || depth)) {

@@ -26,6 +26,9 @@ struct linux_kvm;
  * not loaded or has no BTF there. */
 int linux_kvm_open(struct kernel *k, struct linux_kvm **out, struct aerr *err);
 void linux_kvm_close(struct linux_kvm *kv);
+/* The same from types already read (the module's, or a test's); takes t. */
+struct ktypes;
+int linux_kvm_from_types(struct ktypes *t, struct linux_kvm **out, struct aerr *err);
 
 /* The struct kvm of process p: the private_data of its first
  * "anon_inode:kvm-vm" file; 0 when it has none (no KVM). */
