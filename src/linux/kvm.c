@@ -14,7 +14,7 @@
 #define MODULE_BTF_MAX (32u << 20)
 #define FD_MAX (1u << 20)
 #define FD_CHUNK 256
-#define SLOTS_MAX 4096		/* slots read (6.1: up to 32764 user slots) */
+#define SLOTS_MAX 4096		/* slots (tree nodes) read; 6.1 allows 32764 user slots */
 #define RB_DEPTH_MAX 64		/* a red-black tree of 4096 nodes is at most 24 deep */
 #define USER_VA_END (1ULL << 57)
 
@@ -23,7 +23,7 @@ struct linux_kvm {
 	struct kfield kvm_mm, kvm_memslots;
 	struct kfield ms_gfn_tree, ms_node_idx;		/* 6.1+ */
 	struct kfield ms_used_slots, ms_memslots;	/* before 5.17: an array */
-	struct kfield slot_gfn_node, slot_base_gfn, slot_npages, slot_uaddr, slot_flags;
+	struct kfield slot_gfn_node, slot_base_gfn, slot_npages, slot_uaddr;
 	uint64_t size_slot, size_rb_node;
 };
 
@@ -95,7 +95,6 @@ int linux_kvm_from_types(struct ktypes *t, struct linux_kvm **out, struct aerr *
 	    ktypes_kfield(t, "kvm_memory_slot", "base_gfn", &kv->slot_base_gfn) ||
 	    ktypes_kfield(t, "kvm_memory_slot", "npages", &kv->slot_npages) ||
 	    ktypes_kfield(t, "kvm_memory_slot", "userspace_addr", &kv->slot_uaddr) ||
-	    ktypes_kfield(t, "kvm_memory_slot", "flags", &kv->slot_flags) ||
 	    ktypes_size(t, "kvm_memory_slot", &kv->size_slot) ||
 	    (!(kv->ms_gfn_tree.present && kv->ms_node_idx.present && kv->slot_gfn_node.present &&
 	       kv->size_rb_node) &&
@@ -170,12 +169,11 @@ struct slots {
 
 static int add_slot(struct linux_kvm *kv, struct kernel *k, uint64_t slot, struct slots *s)
 {
-	uint64_t gfn = 0, npages = 0, ua = 0, flags = 0;
+	uint64_t gfn = 0, npages = 0, ua = 0;
 
 	if (!kptr_ok(slot) || kfield_read(&k->kvas, slot, &kv->slot_base_gfn, &gfn) ||
 	    kfield_read(&k->kvas, slot, &kv->slot_npages, &npages) ||
-	    kfield_read(&k->kvas, slot, &kv->slot_uaddr, &ua) ||
-	    kfield_read(&k->kvas, slot, &kv->slot_flags, &flags))
+	    kfield_read(&k->kvas, slot, &kv->slot_uaddr, &ua))
 		return -EFAULT;
 	/* a slot of no pages holds nothing; the rest must be pages of user
 	 * space at guest-physical addresses of at most 52 bits */
@@ -198,6 +196,7 @@ static int walk_tree(struct linux_kvm *kv, struct kernel *k, uint64_t ms, struct
 	uint64_t idx = 0, root = 0, stack[RB_DEPTH_MAX], node;
 	struct u64map seen;
 	int depth = 0, ret = 0;
+	uint32_t visits = 0;
 
 	if (kfield_read(&k->kvas, ms, &kv->ms_node_idx, &idx) || idx > 1 ||
 	    !o->rb_node__rb_left.present || !o->rb_node__rb_right.present ||
@@ -210,7 +209,8 @@ static int walk_tree(struct linux_kvm *kv, struct kernel *k, uint64_t ms, struct
 	while (!ret && (node || depth)) {
 		/* in order: down the left side, then the node, then its right */
 		while (node && !ret) {
-			if (!kptr_ok(node) || depth == RB_DEPTH_MAX || u64map_test_and_set(&seen, node))
+			if (!kptr_ok(node) || depth == RB_DEPTH_MAX || ++visits > SLOTS_MAX ||
+			    u64map_test_and_set(&seen, node))
 				ret = aerr_set(err, EINVAL, "memslot tree is not a tree (at 0x%llx)",
 					       (unsigned long long)node);
 			else {

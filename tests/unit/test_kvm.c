@@ -18,7 +18,7 @@
 #define MM 0xffff888000077000ULL	/* the VMM's mm */
 #define KVM 0x10000			/* physical: struct kvm */
 #define MS 0x11000			/* struct kvm_memslots */
-#define SLOT(i) (0x12000 + (i) * 0x100)	/* struct kvm_memory_slot i */
+#define SLOT(i) (0x12000 + (i) * 0x100)	/* struct kvm_memory_slot i (i < 80) */
 #define VA(pa) (DMAP + (pa))
 
 struct fake {
@@ -213,6 +213,14 @@ static void test_tree_hostile(void **state)
 	tree4(&f);				/* a pointer into nowhere */
 	testimg_w64(&f.img, SLOT(3) + 24 + 8, 0xffff888000000000ULL + (2u << 20));
 	refused(&f, "not plausible");
+	tree4(&f);				/* endless empty slots, one right of the other */
+	for (uint64_t i = 0; i < 5000; i++) {
+		uint64_t slot = 0x20000 + i * 0x60;	/* 88-byte slots, packed */
+		testimg_w64(&f.img, slot + 24 + 8, VA(slot + 0x60 + 24));
+	}
+	kids(&f, 2, 1, -1, -1);
+	testimg_w64(&f.img, SLOT(2) + 24 + 8, VA(0x20000 + 24));
+	refused(&f, "not a tree");
 	tree4(&f);				/* no slots at all */
 	testimg_w64(&f.img, MS + 8, 0);
 	refused(&f, "no memslots");
