@@ -131,6 +131,8 @@ static void one_guest(struct kernel *k, const struct snap_proc *p, struct kvm_st
 			 "slot%s)", (unsigned long long)g->kvm, g->nranges, g->nranges == 1 ? "" : "s");
 	else if (st->route == GUEST_ROUTE_MAPS)
 		snprintf(g->route, sizeof(g->route), "RAM mappings (as asked)");
+	else if (st->route == GUEST_ROUTE_KVM)
+		snprintf(g->route, sizeof(g->route), "none (KVM's memslots asked for, not read)");
 	else
 		snprintf(g->route, sizeof(g->route), "RAM mappings (KVM's memslots not used: %s)",
 			 aerr_str(&kerr));

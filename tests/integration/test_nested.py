@@ -140,6 +140,7 @@ def test_tcg_inner_uses_the_ram_mappings(nested):
         assert vm == guests(outer, "--route", "maps")[pid] | {"route": vm["route"]}
         only = guests(outer, "--route", "kvm")[pid]
         assert not only["ranges"] and "no kvm-vm file" in only["error"], only
+        assert only["route"] == "none (KVM's memslots asked for, not read)", only
         # the KVM guest beside it keeps its route
         assert guests(outer)[inner.pid]["route"].startswith("KVM memslots"), guests(outer)
     finally:
