@@ -136,9 +136,11 @@ static void one_guest(struct kernel *k, const struct snap_proc *p, struct kvm_st
 	else
 		snprintf(g->route, sizeof(g->route), "RAM mappings (KVM's memslots not used: %s)",
 			 aerr_str(&kerr));
+	if (kret && st->route == GUEST_ROUTE_KVM)
+		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&kerr));
 	char *args = read_args(k, p, &len);
 	if (!args) {
-		if (kret)
+		if (kret && !g->error[0])
 			snprintf(g->error, sizeof(g->error), "%s: its command line cannot be read", who);
 		return;
 	}
@@ -149,12 +151,8 @@ static void one_guest(struct kernel *k, const struct snap_proc *p, struct kvm_st
 	if (vi.name[0])
 		snprintf(g->name, sizeof(g->name), "%s", vi.name);
 	snprintf(g->uuid, sizeof(g->uuid), "%s", vi.uuid);
-	if (!kret)
+	if (!kret || st->route == GUEST_ROUTE_KVM)
 		return;
-	if (st->route == GUEST_ROUTE_KVM) {
-		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&kerr));
-		return;
-	}
 	if (ret) {
 		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&err));
 		return;
