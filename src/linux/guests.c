@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/kvm.h"
 #include "linux/walk.h"
 #include "memsrc/vmlayout.h"
 #include "memsrc/xlate.h"
@@ -67,32 +68,34 @@ static struct vm_map *maps_of(const struct snap_proc *p)
 	return m;
 }
 
-static void one_guest(struct kernel *k, const struct snap_proc *p, struct linux_guest *g)
-{
-	struct vm_info vi;
-	struct aerr err = { 0 };
-	size_t len = 0;
-	char who[64];
+struct kvm_state {
+	enum guest_route route;
+	struct linux_kvm *kv;	/* the kvm module's types, read at the first need */
+	int tried;
+	struct aerr err;	/* why they could not be read */
+};
 
-	g->pid = p->pid;
-	g->task = p->task;
-	g->mm = p->mm;
-	snprintf(g->name, sizeof(g->name), "qemu-%d", p->pid);
-	snprintf(who, sizeof(who), "VM process %d", p->pid);
-	char *args = read_args(k, p, &len);
-	if (!args) {
-		snprintf(g->error, sizeof(g->error), "%s: its command line cannot be read", who);
-		return;
+/* KVM's layout of p's VM into g: 0, or -ENOENT when p runs no KVM VM, or
+ * another error (in err) when its memslots cannot be read. */
+static int kvm_route(struct kernel *k, const struct snap_proc *p, struct kvm_state *st,
+		     struct linux_guest *g, struct aerr *err)
+{
+	if (!(g->kvm = linux_kvm_of(k, p)))
+		return aerr_set(err, ENOENT, "no KVM: no kvm-vm file");
+	if (!st->tried) {
+		st->tried = 1;
+		linux_kvm_open(k, &st->kv, &st->err);
 	}
-	int ret = vm_parse_cmdline(args, len, &vi, &err);
-	free(args);
-	if (ret) {
-		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&err));
-		return;
-	}
-	if (vi.name[0])
-		snprintf(g->name, sizeof(g->name), "%s", vi.name);
-	snprintf(g->uuid, sizeof(g->uuid), "%s", vi.uuid);
+	if (!st->kv)
+		return aerr_set(err, st->err.code ? st->err.code : EINVAL, "%s", aerr_str(&st->err));
+	return linux_kvm_layout(st->kv, k, p, g->kvm, &g->ranges, &g->nranges, err);
+}
+
+static void maps_route(const struct snap_proc *p, const struct vm_info *vi, const char *who,
+		       struct linux_guest *g)
+{
+	struct aerr err = { 0 };
+
 	if (p->partial & SNAP_PARTIAL_VMAS) {
 		snprintf(g->error, sizeof(g->error), "%s: its memory areas were read in part", who);
 		return;
@@ -102,16 +105,66 @@ static void one_guest(struct kernel *k, const struct snap_proc *p, struct linux_
 		snprintf(g->error, sizeof(g->error), "out of memory");
 		return;
 	}
-	ret = vm_layout(&vi, maps, p->nvmas, who, &g->ranges, &g->nranges, NULL, 0, &err);
-	free(maps);
-	if (ret)
+	if (vm_layout(vi, maps, p->nvmas, who, &g->ranges, &g->nranges, NULL, 0, &err))
 		snprintf(g->error, sizeof(g->error), "%s", aerr_str(&err));
+	free(maps);
 }
 
-int linux_find_guests(struct kernel *k, const struct snapshot *s, struct linux_guest **out,
-		      size_t *n, struct aerr *err)
+static void one_guest(struct kernel *k, const struct snap_proc *p, struct kvm_state *st,
+		      struct linux_guest *g)
+{
+	struct vm_info vi;
+	struct aerr err = { 0 }, kerr = { 0 };
+	size_t len = 0;
+	char who[64];
+	int kret = -ENOENT;
+
+	g->pid = p->pid;
+	g->task = p->task;
+	g->mm = p->mm;
+	snprintf(g->name, sizeof(g->name), "qemu-%d", p->pid);
+	snprintf(who, sizeof(who), "VM process %d", p->pid);
+	if (st->route != GUEST_ROUTE_MAPS)
+		kret = kvm_route(k, p, st, g, &kerr);
+	if (!kret)
+		snprintf(g->route, sizeof(g->route), "KVM memslots (struct kvm at 0x%llx, %zu "
+			 "slot%s)", (unsigned long long)g->kvm, g->nranges, g->nranges == 1 ? "" : "s");
+	else if (st->route == GUEST_ROUTE_MAPS)
+		snprintf(g->route, sizeof(g->route), "RAM mappings (as asked)");
+	else if (st->route == GUEST_ROUTE_KVM)
+		snprintf(g->route, sizeof(g->route), "none (KVM's memslots asked for, not read)");
+	else
+		snprintf(g->route, sizeof(g->route), "RAM mappings (KVM's memslots not used: %s)",
+			 aerr_str(&kerr));
+	if (kret && st->route == GUEST_ROUTE_KVM)
+		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&kerr));
+	char *args = read_args(k, p, &len);
+	if (!args) {
+		if (kret && !g->error[0])
+			snprintf(g->error, sizeof(g->error), "%s: its command line cannot be read", who);
+		return;
+	}
+	/* the name is kept even when a later option does not parse: with
+	 * KVM's layout, the options are not needed */
+	int ret = vm_parse_cmdline(args, len, &vi, &err);
+	free(args);
+	if (vi.name[0])
+		snprintf(g->name, sizeof(g->name), "%s", vi.name);
+	snprintf(g->uuid, sizeof(g->uuid), "%s", vi.uuid);
+	if (!kret || st->route == GUEST_ROUTE_KVM)
+		return;
+	if (ret) {
+		snprintf(g->error, sizeof(g->error), "%s: %s", who, aerr_str(&err));
+		return;
+	}
+	maps_route(p, &vi, who, g);
+}
+
+int linux_find_guests(struct kernel *k, const struct snapshot *s, enum guest_route route,
+		      struct linux_guest **out, size_t *n, struct aerr *err)
 {
 	struct linux_guest *g = NULL;
+	struct kvm_state st = { .route = route };
 	size_t ng = 0;
 
 	*out = NULL;
@@ -123,12 +176,14 @@ int linux_find_guests(struct kernel *k, const struct snapshot *s, struct linux_g
 		struct linux_guest *ng_ = realloc(g, (ng + 1) * sizeof(*g));
 		if (!ng_) {
 			linux_guests_free(g, ng);
+			linux_kvm_close(st.kv);
 			return aerr_set(err, ENOMEM, "out of memory");
 		}
 		g = ng_;
 		memset(&g[ng], 0, sizeof(*g));
-		one_guest(k, p, &g[ng++]);
+		one_guest(k, p, &st, &g[ng++]);
 	}
+	linux_kvm_close(st.kv);
 	*out = g;
 	*n = ng;
 	return 0;
@@ -321,12 +376,15 @@ int linux_open_guest_kernel(const struct kernel_opts *o, struct kernel **out, st
 	if (!ret)
 		ret = linux_collect_vmas(host, s, err);
 	if (!ret)
-		ret = linux_find_guests(host, s, &g, &ng, err);
+		ret = linux_find_guests(host, s, GUEST_ROUTE_AUTO, &g, &ng, err);
 	const struct linux_guest *vm = ret ? NULL : pick(g, ng, name, err);
 	if (!ret && !vm)
 		ret = err && err->code ? err->code : -ENOENT;
 	if (!ret)
 		ret = linux_guest_memsrc(host, vm, o->source, &mem, err);
+	char route[sizeof(vm->route)] = "";
+	if (vm)
+		snprintf(route, sizeof(route), "%s", vm->route);
 	linux_guests_free(g, ng);
 	snapshot_free(s);
 	if (ret) {
@@ -340,5 +398,6 @@ int linux_open_guest_kernel(const struct kernel_opts *o, struct kernel **out, st
 		return ret;
 	}
 	(*out)->host = host;
+	snprintf((*out)->guest_route, sizeof((*out)->guest_route), "%s", route);
 	return 0;
 }

@@ -7,10 +7,14 @@
  * and memory areas give the guest-physical layout (memsrc/vmlayout.c: the
  * RAM blocks, anonymous RAM found by size and QEMU's MADV_DONTFORK, which
  * the kernel keeps as VM_DONTCOPY), and its page tables take each
- * host-virtual address to host-physical memory.  That is the layout a VMM
- * has whether it runs with KVM or without; KVM's own memslots (struct kvm
- * in the kvm module, whose types are in the module's BTF, not vmlinux's)
- * are not read.
+ * host-virtual address to host-physical memory.
+ *
+ * Two routes to the guest-physical layout: a VMM that runs its guest with
+ * KVM has KVM's own memslots (linux/kvm.h: its kvm-vm file's struct kvm,
+ * read with the kvm module's BTF), and those are used; a VMM without KVM
+ * (TCG), or a host whose kvm module has no BTF in memory, falls back to the
+ * RAM mappings above, which a VMM has with KVM or without.  route says
+ * which was taken and why.
  *
  * Everything comes from the host's memory: hostile input, bounded and
  * checked. */
@@ -30,12 +34,18 @@ struct linux_guest {
 	struct mem_range *ranges;	/* guest-physical -> host-virtual */
 	size_t nranges;
 	char error[256];	/* why there is no layout ("" when there is) */
+	char route[256];	/* "KVM memslots (...)" or "RAM mappings (...)" */
+	uint64_t kvm;		/* its struct kvm, 0 if none */
 };
 
-/* The VMs in s, a scan of k with tasks and memory areas collected.
- * *out is freed with linux_guests_free. */
-int linux_find_guests(struct kernel *k, const struct snapshot *s, struct linux_guest **out,
-		      size_t *n, struct aerr *err);
+/* Which layouts linux_find_guests may use. */
+enum guest_route { GUEST_ROUTE_AUTO, GUEST_ROUTE_KVM, GUEST_ROUTE_MAPS };
+
+/* The VMs in s, a scan of k with tasks and memory areas collected, their
+ * layouts by route (AUTO: KVM's memslots where there are, else the RAM
+ * mappings).  *out is freed with linux_guests_free. */
+int linux_find_guests(struct kernel *k, const struct snapshot *s, enum guest_route route,
+		      struct linux_guest **out, size_t *n, struct aerr *err);
 void linux_guests_free(struct linux_guest *g, size_t n);
 
 /* A VMM process as one scan of the host saw it, from the snapshot alone

@@ -50,6 +50,8 @@ struct kernel {
 	struct kernel *host;		/* a guest's ("guest:SEL@SPEC"): the machine
 					 * that runs it, whose memory mem reads
 					 * through; closed after it */
+	char guest_route[256];		/* a guest's: how its layout was found
+					 * (linux_guest.route), "" otherwise */
 	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */

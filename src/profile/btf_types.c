@@ -1,7 +1,8 @@
 /* btf_types.c - the ktypes backend over a kernel BTF blob (libbpf).
  *
- * The blob is parsed (and so validated) once by btf__new(); after that we
- * trust libbpf's view of it.  A name -> type id index of structs, unions
+ * The blob is parsed (and so validated) once by btf__new() (a module's
+ * split blob, whose type ids continue vmlinux's, joined to vmlinux's
+ * first); after that we trust libbpf's view of it.  A name -> type id index of structs, unions
  * and enumerators is built once, so lookups do not scan all types.
  */
 #include <bpf/btf.h>
@@ -16,6 +17,9 @@
 
 struct btf_priv {
 	struct btf *btf;
+	const struct btf_priv *base;	/* split BTF (a module's): its base's index,
+					 * for the types the module shares with it */
+	uint32_t first;			/* the first type id of this blob's own */
 	struct u64map types;	/* hash(name) -> type id (+ chained by probing) */
 	struct u64map enums;	/* hash(enumerator) -> (id << 16) | index */
 };
@@ -63,7 +67,7 @@ static const struct btf_type *skip_mods(const struct btf *btf, uint32_t *id)
 	return NULL;
 }
 
-static int find_type(struct btf_priv *p, const char *name, uint32_t *id_out)
+static int find_own_type(const struct btf_priv *p, const char *name, uint32_t *id_out)
 {
 	for (uint64_t salt = 0; salt < 64; salt++) {
 		uint64_t id;
@@ -76,6 +80,14 @@ static int find_type(struct btf_priv *p, const char *name, uint32_t *id_out)
 		}
 	}
 	return -ENOENT;
+}
+
+/* A split blob's own types first, then its base's (whose ids it shares). */
+static int find_type(const struct btf_priv *p, const char *name, uint32_t *id_out)
+{
+	if (!find_own_type(p, name, id_out))
+		return 0;
+	return p->base ? find_own_type(p->base, name, id_out) : -ENOENT;
 }
 
 /* depth-first through anonymous members */
@@ -129,9 +141,8 @@ static int btf_size(void *priv, const char *type, uint64_t *out)
 	return 0;
 }
 
-static int btf_enumval(void *priv, const char *name, int64_t *out)
+static int own_enumval(const struct btf_priv *p, const char *name, int64_t *out)
 {
-	struct btf_priv *p = priv;
 
 	for (uint64_t salt = 0; salt < 64; salt++) {
 		uint64_t v;
@@ -158,6 +169,15 @@ static int btf_enumval(void *priv, const char *name, int64_t *out)
 	return -ENOENT;
 }
 
+static int btf_enumval(void *priv, const char *name, int64_t *out)
+{
+	const struct btf_priv *p = priv;
+
+	if (!own_enumval(p, name, out))
+		return 0;
+	return p->base ? own_enumval(p->base, name, out) : -ENOENT;
+}
+
 static void btf_free_priv(void *priv)
 {
 	struct btf_priv *p = priv;
@@ -182,13 +202,13 @@ static int build_index(struct btf_priv *p)
 {
 	uint32_t n = btf__type_cnt(p->btf);
 
-	for (uint32_t id = 1; id < n; id++) {
+	for (uint32_t id = p->first; id < n; id++) {
 		const struct btf_type *t = btf__type_by_id(p->btf, id);
 		const char *name = btf__name_by_offset(p->btf, t->name_off);
 		if ((btf_is_struct(t) || btf_is_union(t)) && name && *name) {
 			uint32_t old;
 			/* first complete definition wins; skip duplicates */
-			if (find_type(p, name, &old) && index_put(&p->types, name, id) < 0)
+			if (find_own_type(p, name, &old) && index_put(&p->types, name, id) < 0)
 				return -ENOMEM;
 		} else if (btf_is_enum(t)) {
 			const struct btf_enum *e = btf_enum(t);
@@ -217,7 +237,64 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
-int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct aerr *err)
+struct btf_hdr {
+	uint16_t magic;
+	uint8_t version, flags;
+	uint32_t hdr_len, type_off, type_len, str_off, str_len;
+};
+
+/* A split blob as one whole BTF: base's types then the blob's, base's
+ * strings then the blob's.  A split blob's type ids and string offsets
+ * continue its base's, so they hold in the whole as they are.  (libbpf
+ * 1.1 declares btf__new_split() but does not export it.)  The whole is
+ * checked by btf__new(). */
+static struct btf *merged(const struct btf *base, const uint8_t *data, size_t size,
+			  const struct btf_hdr *h)
+{
+	__u32 bsize = 0;
+	const uint8_t *b = btf__raw_data(base, &bsize);
+	struct btf_hdr bh, m = { .magic = 0xeB9F, .version = 1, .hdr_len = sizeof(m) };
+
+	errno = EINVAL;
+	if (!b || bsize < sizeof(bh))
+		return NULL;
+	memcpy(&bh, b, sizeof(bh));
+	/* bounds of the four sections, in 64 bits: no sum can wrap */
+	if ((uint64_t)h->hdr_len + h->type_off + h->type_len > size ||
+	    (uint64_t)h->hdr_len + h->str_off + h->str_len > size ||
+	    (uint64_t)bh.hdr_len + bh.type_off + bh.type_len > bsize ||
+	    (uint64_t)bh.hdr_len + bh.str_off + bh.str_len > bsize ||
+	    (uint64_t)bh.type_len + h->type_len + bh.str_len + h->str_len > (256u << 20))
+		return NULL;
+	m.type_len = bh.type_len + h->type_len;
+	m.str_off = m.type_len;
+	m.str_len = bh.str_len + h->str_len;
+	size_t total = sizeof(m) + (size_t)m.type_len + m.str_len;
+	uint8_t *w = malloc(total), *o = w;
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(o, &m, sizeof(m));
+	o += sizeof(m);
+	memcpy(o, b + bh.hdr_len + bh.type_off, bh.type_len);
+	o += bh.type_len;
+	memcpy(o, data + h->hdr_len + h->type_off, h->type_len);
+	o += h->type_len;
+	memcpy(o, b + bh.hdr_len + bh.str_off, bh.str_len);
+	o += bh.str_len;
+	memcpy(o, data + h->hdr_len + h->str_off, h->str_len);
+	struct btf *btf = btf__new(w, (__u32)total);
+	int e = errno;
+	free(w);
+	errno = e;
+	return btf;
+}
+
+/* base: NULL for a kernel's own BTF, or the ktypes of the BTF a split
+ * blob (a module's) continues. */
+static int from_btf(const struct ktypes *base, const void *data, size_t size,
+		    struct ktypes **out, struct aerr *err)
 {
 	struct btf_priv *p;
 	struct ktypes *t;
@@ -227,8 +304,7 @@ int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct a
 		return aerr_set(err, EINVAL, "BTF blob of %zu bytes is not plausible", size);
 	/* libbpf checks bounds; we also need the type section 4-byte aligned,
 	 * or every struct btf_type access is misaligned */
-	struct { uint16_t magic; uint8_t version, flags; uint32_t hdr_len, type_off, type_len,
-		 str_off, str_len; } hdr;
+	struct btf_hdr hdr;
 	memcpy(&hdr, data, sizeof(hdr));
 	if (hdr.magic != 0xeB9F || hdr.version != 1 || hdr.hdr_len < sizeof(hdr) ||
 	    hdr.hdr_len > size || (hdr.hdr_len + hdr.type_off) % 4 || hdr.type_len % 4)
@@ -242,13 +318,20 @@ int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct a
 		free(t);
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
-	p->btf = btf__new(data, (__u32)size);
+	if (base) {
+		p->base = base->priv;
+		p->btf = merged(p->base->btf, data, size, &hdr);
+	} else {
+		p->btf = btf__new(data, (__u32)size);
+	}
 	if (!p->btf) {
 		int e = errno ? errno : EINVAL;
 		free(p);
 		free(t);
-		return aerr_set(err, EINVAL, "BTF blob rejected by libbpf: %s", strerror(e));
+		return aerr_set(err, EINVAL, "%sBTF blob rejected by libbpf: %s",
+				base ? "split " : "", strerror(e));
 	}
+	p->first = base ? btf__type_cnt(p->base->btf) : 1;
 	u64map_init(&p->types);
 	u64map_init(&p->enums);
 	if (build_index(p)) {
@@ -258,9 +341,23 @@ int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct a
 	}
 	t->ops = &btf_ops;
 	t->priv = p;
-	snprintf(t->desc, sizeof(t->desc), "BTF (%u types)", btf__type_cnt(p->btf) - 1);
+	snprintf(t->desc, sizeof(t->desc), "BTF (%u types)", btf__type_cnt(p->btf) - p->first);
 	*out = t;
 	return 0;
+}
+
+int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct aerr *err)
+{
+	return from_btf(NULL, data, size, out, err);
+}
+
+int ktypes_from_btf_split(const struct ktypes *base, const void *data, size_t size,
+			  struct ktypes **out, struct aerr *err)
+{
+	*out = NULL;
+	if (!base || base->ops != &btf_ops)
+		return aerr_set(err, EINVAL, "split BTF needs its base's BTF");
+	return from_btf(base, data, size, out, err);
 }
 
 const struct btf *ktypes_btf(const struct ktypes *t)

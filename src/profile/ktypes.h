@@ -59,6 +59,11 @@ void ktypes_free(struct ktypes *t);
 
 /* BTF backend: takes a copy of the raw BTF blob. */
 int ktypes_from_btf(const void *data, size_t size, struct ktypes **out, struct aerr *err);
+/* A module's split BTF (CONFIG_DEBUG_INFO_BTF_MODULES): its type ids
+ * continue those of base, a BTF ktypes that must outlive it.  Names are
+ * looked up in the module's own types first, then in base's. */
+int ktypes_from_btf_split(const struct ktypes *base, const void *data, size_t size,
+			  struct ktypes **out, struct aerr *err);
 /* The libbpf handle behind a BTF ktypes (for the ISF writer), or NULL. */
 struct btf;
 const struct btf *ktypes_btf(const struct ktypes *t);

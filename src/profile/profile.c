@@ -199,6 +199,12 @@ static int resolve_member(struct ktypes *t, const char *type, const char *member
 	return 0;
 }
 
+int ktypes_kfield(struct ktypes *t, const char *type, const char *member, struct kfield *f)
+{
+	memset(f, 0, sizeof(*f));
+	return resolve_member(t, type, member, f);
+}
+
 /* Where to look for what kallsyms lacks: read-only data lies between the
  * end of text and the init sections, data after them (arm64 layout). */
 static void image_bounds(const struct kprofile *p, uint64_t *etext, uint64_t *init)

@@ -152,7 +152,9 @@ struct kfield {
 	X(bpf_prog, type) X(bpf_prog, len) X(bpf_prog, tag) X(bpf_prog, aux) \
 	X(bpf_prog, insnsi) X(bpf_prog, jited) X(bpf_prog_aux, id) X(bpf_prog_aux, name) \
 	X(bpf_prog_aux, attach_func_name) X(bpf_prog_aux, load_time) \
-	X(bpf_prog_aux, user) X(user_struct, uid)
+	X(bpf_prog_aux, user) X(user_struct, uid) \
+	X(btf_module, list) X(btf_module, module) X(btf_module, btf) X(btf, data) \
+	X(btf, data_size)
 
 /* kernel hooks (hooks.c): kprobes in kprobe_table, ftrace_ops_list */
 #define KFIELDS_HOOK(X) \
@@ -209,7 +211,8 @@ struct koffsets {
 	X(__start___jump_table) X(__stop___jump_table) X(__start_static_call_sites) \
 	X(__stop_static_call_sites) X(__static_call_text_start) X(__static_call_text_end) \
 	X(ftrace_pages_start) X(direct_functions) X(ftrace_call) X(ftrace_regs_call) \
-	X(ftrace_graph_call)
+	X(ftrace_graph_call) \
+	X(btf_modules)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {
@@ -291,6 +294,9 @@ int profile_prove(const struct kprofile *p, struct vas *as, uint32_t max_tasks, 
 /* Runtime address of a symbol (slide applied for ISF), -ENOENT if absent. */
 int profile_symbol(const struct kprofile *p, const char *name, uint64_t *addr);
 
+/* A member of a type in t (a module's types, say) as a kfield: -ENOENT if
+ * there is no such member. */
+int ktypes_kfield(struct ktypes *t, const char *type, const char *member, struct kfield *f);
 /* Read a resolved field of the object at base: zero-extends members of
  * 1..8 bytes, applies bitfield position/width. -ENOENT if not present. */
 int kfield_read(struct vas *as, uint64_t base, const struct kfield *f, uint64_t *val);

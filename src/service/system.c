@@ -179,8 +179,9 @@ static int host_init(struct system *s)
 		s->opened = NULL;
 		if (!kernel_open(&ko, &s->k, &err)) {
 			s->k->limits = c->limits;
-			svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_OK, "Linux %s, profile %s",
-				s->k->prof->release, s->k->prof->source);
+			svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_OK, "Linux %s, profile %s%s%s",
+				s->k->prof->release, s->k->prof->source,
+				s->k->guest_route[0] ? ", guest layout: " : "", s->k->guest_route);
 			return 0;
 		}
 		svc_emit_sa(s->svc, &s->src, ACT_HOST_INIT_FAILED, "%s", aerr_str(&err));

@@ -35,10 +35,11 @@ def outer_guest(name):
 
 
 class Inner:
-    def __init__(self, outer, name, mem_mb=128):
+    def __init__(self, outer, name, mem_mb=128, accel="kvm"):
         self.outer = outer
         self.name = name
         self.mem_mb = mem_mb
+        self.accel = accel      # "tcg": QEMU's TCG inside, no KVM (boots in ~100 s)
         self.pid = None         # its QEMU's pid in the outer guest
         self._seq = 0
         self.boot_seconds = None
@@ -46,7 +47,7 @@ class Inner:
     def start(self, timeout=60):
         t0 = time.monotonic()
         n = self.name
-        self.pid = int(self.outer.check(f"/bin/nested/run-inner {n} {self.mem_mb}", timeout=30))
+        self.pid = int(self.outer.check(f"/bin/nested/run-inner {n} {self.mem_mb} {self.accel}", timeout=30))
         # the relay: requests appended to NAME.in reach the inner's ttyS1
         # (files of its own for each start: nothing of an earlier relay mixes in)
         self._starts = getattr(self, "_starts", 0) + 1

@@ -1,8 +1,10 @@
 """Guests inside a monitored host: a test guest (the outer, QEMU TCG with
 AMD SVM emulated) runs a KVM guest of its own (the inner), and argus, given
 only the outer guest's RAM file, finds the inner guest in the outer
-kernel's memory (its QEMU process: command line, memory areas, page
-tables) and reads the inner kernel through it: `guest:NAME@qemu:OUTER.ram`.
+kernel's memory (its QEMU process, its struct kvm's memslots read with the
+kvm module's BTF, its page tables) and reads the inner kernel through it:
+`guest:NAME@qemu:OUTER.ram`.  The memslots' layout is compared with the RAM
+mappings' (the fallback), which an inner QEMU under TCG (no KVM) gets.
 
 The inner guest's processes must match its own /proc (argus-truth, run
 inside it through a relay in the outer guest); a reverse shell started in
@@ -78,14 +80,72 @@ def test_no_such_guest(nested):
     assert p.returncode == 1 and "no VM nope runs there (1 VM found)" in p.stderr, p.stderr
 
 
+def guests(outer, *args):
+    """`argus guests` of the outer guest: {pid: (name, route, [(gpa, end, hva)], error)}."""
+    out = run_argus("guests", "--source", f"qemu:{outer.ram_path}", *args).stdout
+    vms, cur = {}, None
+    for line in out.splitlines():
+        if not line.startswith("\t"):
+            pid, name, _uuid = line.split("\t")
+            cur = vms[int(pid)] = {"name": name, "route": None, "ranges": [], "error": None}
+        elif line.startswith("\troute: "):
+            cur["route"] = line[len("\troute: "):]
+        elif line.startswith("\tguest-physical "):
+            span, _, hva = line[len("\tguest-physical "):].partition(" at ")
+            lo, hi = span.split("-")
+            cur["ranges"].append((int(lo, 16), int(hi, 16), int(hva, 16)))
+        else:
+            cur["error"] = line.strip()
+    return vms
+
+
 def test_guests_lists_the_inner_vm(nested):
+    """KVM's memslots give the inner guest's layout, and the RAM mappings
+    (the fallback) agree with them."""
     outer, inner = nested
-    out = run_argus("guests", "--source", f"qemu:{outer.ram_path}").stdout
-    lines = out.splitlines()
-    assert f"{inner.pid}\tinner1\t-" in lines, out
+    kvm = guests(outer)[inner.pid]
+    assert kvm["name"] == "inner1" and not kvm["error"], kvm
+    assert kvm["route"].startswith("KVM memslots (struct kvm at 0xffff"), kvm["route"]
+    assert f"{len(kvm['ranges'])} slots)" in kvm["route"], kvm
+    assert guests(outer, "--route", "kvm")[inner.pid]["ranges"] == kvm["ranges"]
+    maps = guests(outer, "--route", "maps")[inner.pid]
+    assert maps["route"] == "RAM mappings (as asked)", maps
     # q35 with 128 MiB: all of it from guest-physical 0, in the VMM's memory
-    i = lines.index(f"{inner.pid}\tinner1\t-")
-    assert lines[i + 1].startswith("\tguest-physical 0x0-0x8000000 at 0x"), out
+    assert len(maps["ranges"]) == 1 and maps["ranges"][0][:2] == (0, 128 << 20), maps
+    ram_hva = maps["ranges"][0][2]
+    # each slot in that RAM lies where the fallback puts its guest-physical
+    # address; together they are all of it (no VGA window: -vga none)
+    in_ram = [r for r in kvm["ranges"] if ram_hva <= r[2] < ram_hva + (128 << 20)]
+    for lo, hi, hva in in_ram:
+        assert hva - ram_hva == lo and hva + (hi - lo) <= ram_hva + (128 << 20), \
+            (hex(lo), hex(hi), hex(hva), hex(ram_hva))
+    assert sum(hi - lo for lo, hi, _ in in_ram) == 128 << 20, kvm["ranges"]
+    # the rest are ROM (the BIOS at the top of 4 GiB), outside the RAM
+    others = [r for r in kvm["ranges"] if r not in in_ram]
+    assert others and all(lo >= 0xfff00000 for lo, _, _ in others), others
+    print(f"KVM: {len(kvm['ranges'])} slots ({len(in_ram)} of RAM); "
+          f"the RAM mappings: {maps['ranges']}")
+
+
+def test_tcg_inner_uses_the_ram_mappings(nested):
+    """An inner QEMU without KVM (TCG): no kvm-vm file, so the RAM mappings,
+    and the route says why; --route kvm has nothing to give."""
+    outer, inner = nested
+    pid = int(outer.check("/bin/nested/run-inner tcg1 64 tcg", timeout=30))
+    try:
+        vm = guests(outer)[pid]
+        assert vm["name"] == "tcg1" and not vm["error"], vm
+        assert vm["route"] == "RAM mappings (KVM's memslots not used: no KVM: no kvm-vm file)", vm
+        assert len(vm["ranges"]) == 1 and vm["ranges"][0][:2] == (0, 64 << 20), vm
+        assert vm == guests(outer, "--route", "maps")[pid] | {"route": vm["route"]}
+        only = guests(outer, "--route", "kvm")[pid]
+        assert not only["ranges"] and "no kvm-vm file" in only["error"], only
+        assert only["route"] == "none (KVM's memslots asked for, not read)", only
+        # the KVM guest beside it keeps its route
+        assert guests(outer)[inner.pid]["route"].startswith("KVM memslots"), guests(outer)
+    finally:
+        outer.run(f"kill -9 {pid}; for i in $(seq 100); do kill -0 {pid} 2>/dev/null || break; "
+                  f"sleep 0.05; done")
 
 
 class Named:
@@ -151,9 +211,11 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
     t0 = time.monotonic()
     svc = Service(tmp_path, outer, sleep=SLEEP)
     try:
-        assert svc.wait_for(lambda m: named(m, me, "Host Initialization Successful"),
-                            timeout=60), f"{me} was never initialized; see {svc.dir}"
+        ok = svc.wait_for(lambda m: named(m, me, "Host Initialization Successful"), timeout=60)
+        assert ok, f"{me} was never initialized; see {svc.dir}"
         print(f"{me} initialized {time.monotonic() - t0:.1f} s after the service started")
+        desc = ok[0]["activity_data"]["system_activity_details"]["description"]
+        assert ", guest layout: KVM memslots (struct kvm at 0x" in desc, desc
         started = [m for m in svc.messages if named(m, me, "Host Initialization Started")]
         desc = started[0]["activity_data"]["system_activity_details"]["description"]
         assert f"guest:{inner.pid}@{outer.source}" in desc, desc
