@@ -6,9 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 g="python3 $here/guest.py"
 name=demo
 trap '$g stop $name >/dev/null 2>&1 || true' EXIT
-echo "== booting the test guest (QEMU TCG, RAM in /dev/shm/argus-$name.ram)"
+echo "== booting the test guest (QEMU TCG, RAM in /dev/shm/argus-${ARGUS_GUEST_PREFIX:-}$name.ram)"
 $g start $name
-ram=/dev/shm/argus-$name.ram
+ram=/dev/shm/argus-${ARGUS_GUEST_PREFIX:-}$name.ram
 echo; echo "== what argus finds in the guest's memory, with no symbol files"
 "$argus" info --source qemu:$ram
 echo; echo "== the guest's processes, read from outside"
