@@ -61,10 +61,13 @@ VMLINUX = "/usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"  # linux-image-*-db
 SIZES = (100, 1000, 5000)  # processes in the guest, kernel threads included
 
 
-def write_config(d, g, interval):
+def write_config(d, g, interval, watch=None):
+    """watch: service.process_watch (the light pass's interval); None: the
+    default."""
     cfg = os.path.join(d, "argus.yaml")
+    extra = f"  process_watch: {watch}\n" if watch else ""
     with open(cfg, "w") as f:
-        f.write(f"service:\n  scanner_sleep: {interval}\n  debug_log_folder: {d}/debug\n"
+        f.write(f"service:\n  scanner_sleep: {interval}\n{extra}  debug_log_folder: {d}/debug\n"
                 f"argus:\n  systems:\n    - name: bench\n      source: qemu:{g.ram_path}\n"
                 f"output:\n  stdout: false\n  log_folder: {d}/events\n")
     return cfg
@@ -147,9 +150,9 @@ def drgn_vs_argus(argus, g, label):
         f"process each time)")
 
 
-def service_cpu(argus, g, seconds=20):
+def service_cpu(argus, g, seconds=20, interval="100ms", watch=None):
     with tempfile.TemporaryDirectory() as d:
-        cfg = write_config(d, g, "100ms")
+        cfg = write_config(d, g, interval, watch)
         p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
         time.sleep(3)
 
@@ -207,35 +210,102 @@ def find_key(o, key):
     return None
 
 
-def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37):
-    """Start n processes living lifetime_ms each, one every spacing_ms (plus
-    the guest's fork/exec time), under `argus run` at 100 ms scans; return
-    (seen, started): how many of their pids got a Process Created event."""
+def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", watch=None,
+                stats=None):
+    """Start n processes living lifetime_ms each (`sleep`), one every
+    spacing_ms (plus the guest's fork/exec time), under `argus run` at
+    `interval` scans with light passes every `watch` (None: the default;
+    "0ms": none); return (seen, started): how many of their pids got a
+    Process Created event.  stats (a dict), if given, gets "named": how many
+    of those named them `sleep` with the command line `sleep SECONDS` (a
+    busybox applet: run through /proc/self/exe, so named `exe` until it
+    renames itself), "parent": how many under their parent's name (`sh`),
+    "dups": pids told Created more than once, "cpu": the service's CPU, %
+    of one core, while they ran."""
     with tempfile.TemporaryDirectory() as d:
-        cfg = write_config(d, g, "100ms")
+        cfg = write_config(d, g, interval, watch)
         log = os.path.join(d, "events", "argus-events.log")
         p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
+
+        def cpu():
+            with open(f"/proc/{p.pid}/stat") as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
         try:
             time.sleep(3)
+            c0, t0 = cpu(), time.monotonic()
             out = g.check(f"(i=0; while [ $i -lt {n} ]; do sleep {lifetime_ms / 1000:g} & "
                           f"echo $!; usleep {spacing_ms * 1000}; i=$((i+1)); done; wait)",
                           timeout=300)
+            c1, t1 = cpu(), time.monotonic()
             time.sleep(1)
         finally:
             p.terminate()
             p.wait()
         started = {int(x) for x in out.split()}
-        created = set()
+        created, named, parent, dups = set(), set(), set(), set()
+        arg = f"sleep {lifetime_ms / 1000:g}"
         with open(log) as f:
             for line in f:
                 ev = json.loads(line)
-                if find_key(ev, "activity_data").get("name") == "Process Created":
-                    created.add(find_key(ev, "process_id"))
+                if find_key(ev, "activity_data").get("name") != "Process Created":
+                    continue
+                pid = find_key(ev, "process_id")
+                if pid in created:
+                    dups.add(pid)
+                created.add(pid)
+                name = find_key(ev, "process_name")
+                if name in ("sleep", "exe") and find_key(ev, "process_command_line_arguments") == arg:
+                    named.add(pid)
+                if name == "sh":
+                    parent.add(pid)
+    if stats is not None:
+        stats.update(named=len(started & named), parent=len(started & parent),
+                     dups=len(started & dups), cpu=100 * (c1 - c0) / (t1 - t0))
     return len(started & created), len(started)
+
+
+LIFETIMES = (5, 10, 20, 50, 100, 200, 500)
+
+
+def shortlived_main(argus, n=200, base=False):
+    """bench/run shortlived: the curve of short-lived processes seen, and
+    the service's CPU, on the 100-process guest, with and without light
+    passes (service.process_watch).  base: an argus from before
+    process_watch existed (the key is not written)."""
+    g = Guest("benchsl")
+    g.start()
+    try:
+        src = f"qemu:{g.ram_path}"
+        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                    if ln.startswith("model name")), "?")
+        print(f"argus short-lived bench, guest Linux 6.1, 512 MiB, 1 vCPU, TCG; host "
+              f"{os.cpu_count()} cores ({cpu}), shared, so noisy; {time.strftime('%F %T')}")
+        label = f"{grow_to(argus, g, src, 100)} processes"
+        cpu_runs = ((("100ms", None),) if base else
+                    (("100ms", "0ms"), ("100ms", "10ms"), ("1s", "10ms"), ("1s", "20ms")))
+        curves = (("100ms", None),) if base else (("100ms", "0ms"), ("100ms", "10ms"),
+                                                  ("1s", "10ms"))
+        for interval, watch in cpu_runs:
+            row(f"service CPU, {label} idle, scans {interval}, process_watch {watch or '-'} (20 s)",
+                f"{service_cpu(argus, g, interval=interval, watch=watch):.1f} % of one core")
+        for interval, watch in curves:
+            for ms in LIFETIMES:
+                st = {}
+                seen, started = short_lived(argus, g, ms, n=n, interval=interval, watch=watch,
+                                            stats=st)
+                row(f"seen, {ms} ms lifetime, scans {interval}, process_watch {watch or '-'}",
+                    f"{seen}/{started} = {100 * seen / max(started, 1):.0f} % "
+                    f"(own name and arguments: {st['named']}, parent's name: {st['parent']}, "
+                    f"told twice: {st['dups']}; service CPU meanwhile {st['cpu']:.1f} %)")
+    finally:
+        g.stop()
 
 
 def main():
     argus = os.path.abspath(sys.argv[1])
+    if len(sys.argv) > 2 and sys.argv[2] == "shortlived":
+        return shortlived_main(argus, base=sys.argv[3:] == ["base"])
     g = Guest("bench", mem_mb=1024)  # 512 MiB allows only ~3600 tasks (threads-max)
     g.start()
     try:
@@ -264,7 +334,7 @@ def main():
         lat = detection_latency(argus, g)
         row("reverse shell: attack start to alert written, 1 s scans",
             f"p50 {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms ({len(lat)} attacks)")
-        for ms in (10, 50, 200):
+        for ms in LIFETIMES:
             seen, started = short_lived(argus, g, ms)
             row(f"short-lived processes seen, {ms} ms lifetime, 100 ms scans",
                 f"{seen}/{started} = {100 * seen / max(started, 1):.0f} % (Process Created events)")
