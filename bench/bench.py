@@ -211,15 +211,18 @@ def find_key(o, key):
 
 
 def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", watch=None,
-                stats=None):
+                stats=None, prog="sleep"):
     """Start n processes living lifetime_ms each (`sleep`), one every
     spacing_ms (plus the guest's fork/exec time), under `argus run` at
     `interval` scans with light passes every `watch` (None: the default;
     "0ms": none); return (seen, started): how many of their pids got a
-    Process Created event.  stats (a dict), if given, gets "named": how many
-    of those named them `sleep` with the command line `sleep SECONDS` (a
-    busybox applet: run through /proc/self/exe, so named `exe` until it
-    renames itself), "parent": how many under their parent's name (`sh`),
+    Process Created event.  prog: `sleep` (busybox's applet, which ash runs
+    through /proc/self/exe: named `exe` for a moment after its exec) or
+    `napper` (tests/guest/progs/napper.c: its own name from its exec on).
+    stats (a dict), if given, gets "named": how many of those were told
+    under their own name (for sleep: `sleep` or `exe`) with their own
+    command line, "exe": how many of those as `exe`, "parent": how many
+    under their parent's name (`sh`),
     "dups": pids told Created more than once, "cpu": the service's CPU, %
     of one core, while they ran."""
     with tempfile.TemporaryDirectory() as d:
@@ -234,7 +237,9 @@ def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", w
         try:
             time.sleep(3)
             c0, t0 = cpu(), time.monotonic()
-            out = g.check(f"(i=0; while [ $i -lt {n} ]; do sleep {lifetime_ms / 1000:g} & "
+            arg = (f"sleep {lifetime_ms / 1000:g}" if prog == "sleep" else
+                   f"napper {lifetime_ms}")
+            out = g.check(f"(i=0; while [ $i -lt {n} ]; do {arg} & "
                           f"echo $!; usleep {spacing_ms * 1000}; i=$((i+1)); done; wait)",
                           timeout=300)
             c1, t1 = cpu(), time.monotonic()
@@ -243,8 +248,8 @@ def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", w
             p.terminate()
             p.wait()
         started = {int(x) for x in out.split()}
-        created, named, parent, dups = set(), set(), set(), set()
-        arg = f"sleep {lifetime_ms / 1000:g}"
+        created, named, parent, dups, exe = set(), set(), set(), set(), set()
+        names = ("sleep", "exe") if prog == "sleep" else (prog,)
         with open(log) as f:
             for line in f:
                 ev = json.loads(line)
@@ -255,12 +260,15 @@ def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", w
                     dups.add(pid)
                 created.add(pid)
                 name = find_key(ev, "process_name")
-                if name in ("sleep", "exe") and find_key(ev, "process_command_line_arguments") == arg:
+                if name in names and find_key(ev, "process_command_line_arguments") == arg:
                     named.add(pid)
+                    if name == "exe":
+                        exe.add(pid)
                 if name == "sh":
                     parent.add(pid)
     if stats is not None:
         stats.update(named=len(started & named), parent=len(started & parent),
+                     exe=len(started & exe),
                      dups=len(started & dups), cpu=100 * (c1 - c0) / (t1 - t0))
     return len(started & created), len(started)
 
@@ -268,7 +276,7 @@ def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", w
 LIFETIMES = (5, 10, 20, 50, 100, 200, 500)
 
 
-def shortlived_main(argus, n=200, base=False):
+def shortlived_main(argus, n=200, base=False, prog="sleep", cpu=True):
     """bench/run shortlived: the curve of short-lived processes seen, and
     the service's CPU, on the 100-process guest, with and without light
     passes (service.process_watch).  base: an argus from before
@@ -286,17 +294,25 @@ def shortlived_main(argus, n=200, base=False):
                     (("100ms", "0ms"), ("100ms", "10ms"), ("1s", "10ms"), ("1s", "20ms")))
         curves = (("100ms", None),) if base else (("100ms", "0ms"), ("100ms", "10ms"),
                                                   ("1s", "10ms"))
-        for interval, watch in cpu_runs:
+        if not base:
+            d = scanbench(argus, src, 4)
+            us = [x / 1e3 for x in d["light_ns"]]
+            row(f"light pass, {label}, nothing new (linux_watch, {len(us)} passes)",
+                f"p50 {statistics.median(us):.0f} us, p99 {pct(us, 99):.0f} us, "
+                f"{d['light_reads'] / len(us):.0f} reads per pass; full scan p50 "
+                f"{statistics.median(x['ns'] for x in d['scans'][1:]) / 1e6:.1f} ms")
+        for interval, watch in (cpu_runs if cpu else ()):
             row(f"service CPU, {label} idle, scans {interval}, process_watch {watch or '-'} (20 s)",
                 f"{service_cpu(argus, g, interval=interval, watch=watch):.1f} % of one core")
         for interval, watch in curves:
             for ms in LIFETIMES:
                 st = {}
                 seen, started = short_lived(argus, g, ms, n=n, interval=interval, watch=watch,
-                                            stats=st)
-                row(f"seen, {ms} ms lifetime, scans {interval}, process_watch {watch or '-'}",
-                    f"{seen}/{started} = {100 * seen / max(started, 1):.0f} % "
-                    f"(own name and arguments: {st['named']}, parent's name: {st['parent']}, "
+                                            stats=st, prog=prog)
+                row(f"{prog} {ms} ms, scans {interval}, process_watch {watch or '-'}",
+                    f"seen {100 * seen / max(started, 1):.0f} %, with own name and arguments "
+                    f"{100 * st['named'] / max(started, 1):.0f} % ({seen}, {st['named']} of "
+                    f"{started}; as exe: {st['exe']}, under the parent's name: {st['parent']}, "
                     f"told twice: {st['dups']}; service CPU meanwhile {st['cpu']:.1f} %)")
     finally:
         g.stop()
@@ -305,7 +321,10 @@ def shortlived_main(argus, n=200, base=False):
 def main():
     argus = os.path.abspath(sys.argv[1])
     if len(sys.argv) > 2 and sys.argv[2] == "shortlived":
-        return shortlived_main(argus, base=sys.argv[3:] == ["base"])
+        opts = sys.argv[3:]
+        return shortlived_main(argus, base="base" in opts,
+                               prog="napper" if "napper" in opts else "sleep",
+                               cpu="nocpu" not in opts)
     g = Guest("bench", mem_mb=1024)  # 512 MiB allows only ~3600 tasks (threads-max)
     g.start()
     try:
