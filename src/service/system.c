@@ -320,7 +320,11 @@ static void watch_once(struct system *s)
 	if (!light)
 		return;
 	if (linux_watch(s->k, light, watch_known, s, &err)) {
-		alog_debug("%s: light pass: %s", s->src.unique_id, aerr_str(&err));
+		if (err.code == -ENOTSUP) {
+			/* said once: full scans only, until the host is opened again */
+			alog_info("%s: no light passes: %s", s->src.unique_id, aerr_str(&err));
+			s->watch_off = 1;
+		}
 		snapshot_free(light);
 		return;
 	}
@@ -338,7 +342,7 @@ static int wait_scan(struct system *s, uint64_t until)
 		if (now >= until)
 			return 0;
 		uint64_t nap = until - now;
-		int light = every && s->prev && nap > every;
+		int light = every && s->prev && !s->watch_off && nap > every;
 		if (svc_nap(s->svc, light ? every : nap))
 			return 1;
 		if (light)
@@ -381,6 +385,7 @@ void *system_main(void *arg)
 		s->k = NULL;
 		s->jiffies = s->jiffies_at = 0;
 		s->frozen_said = 0;
+		s->watch_off = 0;
 		detect_state_free(&s->ds);
 		detect_state_init(&s->ds);
 		if (vm_gone_settled(s))
