@@ -103,7 +103,7 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
  * does not know and that run a program of their own (not kernel threads,
  * not a child between fork and exec), each read whole into s->procs (no
  * fds, memory areas or sockets) with its program's hashes, unsettled set
- * when it was caught in an exec.  A known task costs one small read. */
+ * when it was caught in an exec.  A known task costs four words read. */
 typedef int (*linux_known_fn)(void *ctx, int32_t pid, uint64_t start_boottime_ns);
 int linux_watch(struct kernel *k, struct snapshot *s, linux_known_fn known, void *ctx,
 		struct aerr *err);

@@ -1,6 +1,5 @@
 /* watch.c - the light pass: between two full scans, the task list walked
- * reading only what identifies a process (its tgid and start time, one
- * small read per task); a process the caller does not know yet is read
+ * reading only what identifies a process (its pid, tgid and start time); a process the caller does not know yet is read
  * whole (tasks.c, proc.c) and its program hashed, so a process that lives
  * less than a scan interval is still seen with its name and arguments.
  *
@@ -16,40 +15,6 @@
 #include "linux/pagecache.h"
 #include "linux/walk.h"
 #include "output/timefmt.h"
-
-/* the span of task_struct read per task: tgid to start_boottime, a few
- * hundred bytes on every kernel argus knows */
-#define SPAN_MAX 2048u
-
-struct span {
-	int32_t lo;
-	uint32_t len;
-};
-
-static void widen(struct span *s, const struct kfield *f)
-{
-	if (!f->present || !f->size || f->size > 8)
-		return;
-	int32_t hi = s->lo + (int32_t)s->len;
-	if (!s->len || f->off < s->lo)
-		s->lo = f->off;
-	if (f->off + f->size > hi)
-		hi = f->off + f->size;
-	s->len = (uint32_t)(hi - s->lo);
-}
-
-static int field(const unsigned char *buf, const struct span *sp, const struct kfield *f,
-		 uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (!f->present || !f->size || f->size > 8 || f->off < sp->lo ||
-	    (uint32_t)(f->off - sp->lo) + f->size > sp->len)
-		return -ENOENT;
-	memcpy(&x, buf + (f->off - sp->lo), f->size);
-	*v = x;
-	return 0;
-}
 
 /* Still the same program, set up, since p was read?  (An exec moves mm
  * and self_exec_id; until it has written the arguments, env_end is 0.) */
@@ -72,43 +37,36 @@ int linux_watch(struct kernel *k, struct snapshot *s, linux_known_fn known, void
 		struct aerr *err)
 {
 	const struct koffsets *o = &k->prof->off;
-	struct span sp = { 0, 0 };
-	unsigned char buf[SPAN_MAX];
 	struct list_walk w;
 	uint64_t node;
 	size_t cap = 8, n = 0;
 	struct snap_proc *v = malloc(cap * sizeof(*v));
 	uint32_t unread = 0;
 
-	widen(&sp, &o->task_struct__pid);
-	widen(&sp, &o->task_struct__tgid);
-	widen(&sp, &o->task_struct__start_boottime);
 	if (!v)
 		return aerr_set(err, ENOMEM, "out of memory");
-	if (!o->task_struct__tgid.present || !o->task_struct__start_boottime.present ||
-	    !sp.len || sp.len > SPAN_MAX) {
+	if (!o->task_struct__tgid.present || !o->task_struct__start_boottime.present) {
 		free(v);
-		return aerr_set(err, ENOTSUP, "the kernel's task_struct has no tgid and start "
-				"time close together");
+		return aerr_set(err, ENOTSUP, "the kernel's task_struct has no tgid or start time");
 	}
+	s->started_ns = now_monotonic_ns();
 	int ret = kernel_scan_begin(k, err);
 	if (ret) {
 		free(v);
 		return ret;
 	}
-	s->started_ns = now_monotonic_ns();
 	list_walk_init(&w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
 		       k->limits.processes);
 	while (list_walk_next(&w, &node)) {
 		uint64_t task = node - (uint64_t)o->task_struct__tasks.off, pid = 0, tgid = 0,
 			 start = 0;
-		if (vas_read(&k->kvas, task + (uint64_t)(int64_t)sp.lo, buf, sp.len, NULL) ||
-		    field(buf, &sp, &o->task_struct__tgid, &tgid) ||
-		    field(buf, &sp, &o->task_struct__start_boottime, &start)) {
+		/* three words: not the task's few hundred bytes between them */
+		if (kfield_read(&k->kvas, task, &o->task_struct__tgid, &tgid) ||
+		    kfield_read(&k->kvas, task, &o->task_struct__start_boottime, &start) ||
+		    kfield_read(&k->kvas, task, &o->task_struct__pid, &pid)) {
 			unread++;
 			continue;
 		}
-		field(buf, &sp, &o->task_struct__pid, &pid);
 		if ((int32_t)tgid <= 0 || tgid > 0x400000 || pid != tgid ||
 		    known(ctx, (int32_t)tgid, start))
 			continue;
