@@ -17,6 +17,9 @@
  * being mapped (ld.so maps a dozen libraries in milliseconds on hardware,
  * in hundreds of them under emulation; scans may come every 100 ms) */
 #define LOADING_NS 2000000000LL
+/* how long a child may stay between fork and exec before argus takes it
+ * for one that does not exec (an exec under load may take a scan or two) */
+#define PRE_EXEC_NS 1000000000LL
 
 struct dctx {
 	const struct detect_cfg *cfg;
@@ -305,14 +308,17 @@ static void new_fds(struct dctx *d, const struct snapshot *cs, const struct snap
  * scan, or NULL when it is new (or prev is NULL: the first scan).  told:
  * a light pass told it Created already.  A new process still running its
  * parent's program (between fork and exec: its parent's name and
- * arguments) is judged whole next scan, as first seen then. */
+ * arguments) is judged whole at a later scan, as first seen then: once
+ * it has executed its own, or once it has stayed so PRE_EXEC_NS (a child
+ * that does not exec, such as a subshell: then that is its name). */
 static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct snap_proc *pp,
 		      const struct snapshot *cur, const struct snap_proc *cp, int told)
 {
 	if (!pp && prev) {
-		uint64_t key = detect_proc_key(cp);
-		if (cp->pre_exec && !told && !u64map_get(&d->st->untold, key, NULL)) {
-			u64map_put(&d->untold, key, 1);
+		uint64_t key = detect_proc_key(cp), first = 0;
+		int was = u64map_get(&d->st->untold, key, &first);
+		if (cp->pre_exec && !told && (!was || d->now - (int64_t)first < PRE_EXEC_NS)) {
+			u64map_put(&d->untold, key, was ? first : (uint64_t)d->now);
 			return;
 		}
 		if (!told)

@@ -21,10 +21,20 @@
 static const char *unsettled(struct kernel *k, const struct snap_proc *p)
 {
 	const struct koffsets *o = &k->prof->off;
+	const struct kfield *cf = &o->task_struct__comm;
+	char comm[SNAP_COMM];
+	size_t n = cf->size < SNAP_COMM - 1 ? cf->size : SNAP_COMM - 1;
 
 	if (kernel_field(k, p->task, &o->task_struct__mm) != p->mm ||
 	    kernel_field(k, p->task, &o->task_struct__self_exec_id) != p->self_exec_id)
 		return "it executed a program while it was read";
+	/* the task was read in one go, but not at one instant: its name read
+	 * before an exec renamed it and its exec id after would be a name
+	 * not its own */
+	memset(comm, 0, sizeof(comm));
+	if (!cf->present || vas_read(&k->kvas, p->task + (uint64_t)cf->off, comm, n, NULL) ||
+	    strncmp(comm, p->comm, n))
+		return "its name changed while it was read";
 	if (p->mm && o->mm_struct__env_end.present &&
 	    !kernel_field(k, p->mm, &o->mm_struct__env_end))
 		return "its new program is not set up yet";
