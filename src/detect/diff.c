@@ -308,8 +308,9 @@ static void new_fds(struct dctx *d, const struct snapshot *cs, const struct snap
  * scan, or NULL when it is new (or prev is NULL: the first scan).  told:
  * a light pass told it Created already.  A new process still running its
  * parent's program (between fork and exec: its parent's name and
- * arguments) is judged whole at a later scan, as first seen then: once
- * it has executed its own, or once it has stayed so PRE_EXEC_NS (a child
+ * arguments), or caught in an exec (its arguments not written yet), is
+ * judged whole at a later scan, as first seen then: once it has executed
+ * its own and set it up, or once it has stayed so PRE_EXEC_NS (a child
  * that does not exec, such as a subshell: then that is its name). */
 static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct snap_proc *pp,
 		      const struct snapshot *cur, const struct snap_proc *cp, int told)
@@ -317,7 +318,8 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 	if (!pp && prev) {
 		uint64_t key = detect_proc_key(cp), first = 0;
 		int was = u64map_get(&d->st->untold, key, &first);
-		if (cp->pre_exec && !told && (!was || d->now - (int64_t)first < PRE_EXEC_NS)) {
+		if ((cp->pre_exec || cp->unsettled) && !told &&
+		    (!was || d->now - (int64_t)first < PRE_EXEC_NS)) {
 			u64map_put(&d->untold, key, was ? first : (uint64_t)d->now);
 			return;
 		}
