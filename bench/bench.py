@@ -285,10 +285,10 @@ def shortlived_main(argus, n=200, base=False, prog="sleep", cpu=True):
     g.start()
     try:
         src = f"qemu:{g.ram_path}"
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                    if ln.startswith("model name")), "?")
+        model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                      if ln.startswith("model name")), "?")
         print(f"argus short-lived bench, guest Linux 6.1, 512 MiB, 1 vCPU, TCG; host "
-              f"{os.cpu_count()} cores ({cpu}), shared, so noisy; {time.strftime('%F %T')}")
+              f"{os.cpu_count()} cores ({model}), shared, so noisy; {time.strftime('%F %T')}")
         label = f"{grow_to(argus, g, src, 100)} processes"
         cpu_runs = ((("100ms", None),) if base else
                     (("100ms", "0ms"), ("100ms", "10ms"), ("1s", "10ms"), ("1s", "20ms")))
