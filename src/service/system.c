@@ -319,6 +319,10 @@ static void watch_once(struct system *s)
 
 	if (!light)
 		return;
+	/* a few new processes at most, kept until the next full scan: small
+	 * chunks, not the full scans' 1 MiB ones (a pool that grew with the
+	 * number of light passes kept) */
+	arena_init(&light->arena, 16384);
 	if (linux_watch(s->k, light, watch_known, s, &err)) {
 		if (err.code == -ENOTSUP) {
 			/* said once: full scans only, until the host is opened again */
