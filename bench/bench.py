@@ -73,10 +73,13 @@ def vmlinux():
     return p.stdout.strip() if p.returncode == 0 and os.path.exists(p.stdout.strip()) else None  # processes in the guest, kernel threads included
 
 
-def write_config(d, g, interval):
+def write_config(d, g, interval, watch=None):
+    """watch: service.process_watch (the light pass's interval); None: the
+    default."""
     cfg = os.path.join(d, "argus.yaml")
+    extra = f"  process_watch: {watch}\n" if watch else ""
     with open(cfg, "w") as f:
-        f.write(f"service:\n  scanner_sleep: {interval}\n  debug_log_folder: {d}/debug\n"
+        f.write(f"service:\n  scanner_sleep: {interval}\n{extra}  debug_log_folder: {d}/debug\n"
                 f"argus:\n  systems:\n    - name: bench\n      source: qemu:{g.ram_path}\n"
                 f"output:\n  stdout: false\n  log_folder: {d}/events\n")
     return cfg
@@ -161,9 +164,9 @@ def drgn_vs_argus(argus, g, label):
         f"process each time)")
 
 
-def service_cpu(argus, g, seconds=20):
+def service_cpu(argus, g, seconds=20, interval="100ms", watch=None):
     with tempfile.TemporaryDirectory() as d:
-        cfg = write_config(d, g, "100ms")
+        cfg = write_config(d, g, interval, watch)
         p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
         time.sleep(3)
 
@@ -221,35 +224,121 @@ def find_key(o, key):
     return None
 
 
-def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37):
-    """Start n processes living lifetime_ms each, one every spacing_ms (plus
-    the guest's fork/exec time), under `argus run` at 100 ms scans; return
-    (seen, started): how many of their pids got a Process Created event."""
+def short_lived(argus, g, lifetime_ms, n=200, spacing_ms=37, interval="100ms", watch=None,
+                stats=None, prog="sleep"):
+    """Start n processes living lifetime_ms each (`sleep`), one every
+    spacing_ms (plus the guest's fork/exec time), under `argus run` at
+    `interval` scans with light passes every `watch` (None: the default;
+    "0ms": none); return (seen, started): how many of their pids got a
+    Process Created event.  prog: `sleep` (busybox's applet, which ash runs
+    through /proc/self/exe: named `exe` for a moment after its exec) or
+    `napper` (tests/guest/progs/napper.c: its own name from its exec on).
+    stats (a dict), if given, gets "named": how many of those were told
+    under their own name (for sleep: `sleep` or `exe`) with their own
+    command line, "exe": how many of those as `exe`, "parent": how many
+    under their parent's name (`sh`),
+    "dups": pids told Created more than once, "cpu": the service's CPU, %
+    of one core, while they ran."""
     with tempfile.TemporaryDirectory() as d:
-        cfg = write_config(d, g, "100ms")
+        cfg = write_config(d, g, interval, watch)
         log = os.path.join(d, "events", "argus-events.log")
         p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
+
+        def cpu():
+            with open(f"/proc/{p.pid}/stat") as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
         try:
             time.sleep(3)
-            out = g.check(f"(i=0; while [ $i -lt {n} ]; do sleep {lifetime_ms / 1000:g} & "
+            c0, t0 = cpu(), time.monotonic()
+            arg = (f"sleep {lifetime_ms / 1000:g}" if prog == "sleep" else
+                   f"napper {lifetime_ms}")
+            out = g.check(f"(i=0; while [ $i -lt {n} ]; do {arg} & "
                           f"echo $!; usleep {spacing_ms * 1000}; i=$((i+1)); done; wait)",
                           timeout=300)
+            c1, t1 = cpu(), time.monotonic()
             time.sleep(1)
         finally:
             p.terminate()
             p.wait()
         started = {int(x) for x in out.split()}
-        created = set()
+        created, named, parent, dups, exe = set(), set(), set(), set(), set()
+        names = ("sleep", "exe") if prog == "sleep" else (prog,)
         with open(log) as f:
             for line in f:
                 ev = json.loads(line)
-                if find_key(ev, "activity_data").get("name") == "Process Created":
-                    created.add(find_key(ev, "process_id"))
+                if find_key(ev, "activity_data").get("name") != "Process Created":
+                    continue
+                pid = find_key(ev, "process_id")
+                if pid in created:
+                    dups.add(pid)
+                created.add(pid)
+                name = find_key(ev, "process_name")
+                if name in names and find_key(ev, "process_command_line_arguments") == arg:
+                    named.add(pid)
+                    if name == "exe":
+                        exe.add(pid)
+                if name == "sh":
+                    parent.add(pid)
+    if stats is not None:
+        stats.update(named=len(started & named), parent=len(started & parent),
+                     exe=len(started & exe),
+                     dups=len(started & dups), cpu=100 * (c1 - c0) / (t1 - t0))
     return len(started & created), len(started)
+
+
+LIFETIMES = (5, 10, 20, 50, 100, 200, 500)
+
+
+def shortlived_main(argus, n=200, base=False, prog="sleep", cpu=True):
+    """bench/run shortlived: the curve of short-lived processes seen, and
+    the service's CPU, on the 100-process guest, with and without light
+    passes (service.process_watch).  base: an argus from before
+    process_watch existed (the key is not written)."""
+    g = Guest("benchsl")
+    g.start()
+    try:
+        src = f"qemu:{g.ram_path}"
+        model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                      if ln.startswith("model name")), "?")
+        print(f"argus short-lived bench, guest Linux 6.1, 512 MiB, 1 vCPU, TCG; host "
+              f"{os.cpu_count()} cores ({model}), shared, so noisy; {time.strftime('%F %T')}")
+        label = f"{grow_to(argus, g, src, 100)} processes"
+        cpu_runs = ((("100ms", None),) if base else
+                    (("100ms", "0ms"), ("100ms", "10ms"), ("1s", "10ms"), ("1s", "20ms")))
+        curves = (("100ms", None),) if base else (("100ms", "0ms"), ("100ms", "10ms"),
+                                                  ("1s", "10ms"))
+        if not base:
+            d = scanbench(argus, src, 4)
+            us = [x / 1e3 for x in d["light_ns"]]
+            row(f"light pass, {label}, nothing new (linux_watch, {len(us)} passes)",
+                f"p50 {statistics.median(us):.0f} us, p99 {pct(us, 99):.0f} us, "
+                f"{d['light_reads'] / len(us):.0f} reads per pass; full scan p50 "
+                f"{statistics.median(x['ns'] for x in d['scans'][1:]) / 1e6:.1f} ms")
+        for interval, watch in (cpu_runs if cpu else ()):
+            row(f"service CPU, {label} idle, scans {interval}, process_watch {watch or '-'} (20 s)",
+                f"{service_cpu(argus, g, interval=interval, watch=watch):.1f} % of one core")
+        for interval, watch in curves:
+            for ms in LIFETIMES:
+                st = {}
+                seen, started = short_lived(argus, g, ms, n=n, interval=interval, watch=watch,
+                                            stats=st, prog=prog)
+                row(f"{prog} {ms} ms, scans {interval}, process_watch {watch or '-'}",
+                    f"seen {100 * seen / max(started, 1):.0f} %, with own name and arguments "
+                    f"{100 * st['named'] / max(started, 1):.0f} % ({seen}, {st['named']} of "
+                    f"{started}; as exe: {st['exe']}, under the parent's name: {st['parent']}, "
+                    f"told twice: {st['dups']}; service CPU meanwhile {st['cpu']:.1f} %)")
+    finally:
+        g.stop()
 
 
 def main():
     argus = os.path.abspath(sys.argv[1])
+    if len(sys.argv) > 2 and sys.argv[2] == "shortlived":
+        opts = sys.argv[3:]
+        return shortlived_main(argus, base="base" in opts,
+                               prog="napper" if "napper" in opts else "sleep",
+                               cpu="nocpu" not in opts)
     g = Guest("bench", mem_mb=1024)  # 512 MiB allows only ~3600 tasks (threads-max)
     g.start()
     try:
@@ -278,7 +367,7 @@ def main():
         lat = detection_latency(argus, g)
         row("reverse shell: attack start to alert written, 1 s scans",
             f"p50 {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms ({len(lat)} attacks)")
-        for ms in (10, 50, 200):
+        for ms in LIFETIMES:
             seen, started = short_lived(argus, g, ms)
             row(f"short-lived processes seen, {ms} ms lifetime, 100 ms scans",
                 f"{seen}/{started} = {100 * seen / max(started, 1):.0f} % (Process Created events)")

@@ -2,7 +2,9 @@
  * them.  Prints one JSON object: the time of each scan (linux_scan, no
  * output formatting), its reads, bytes and page faults, and what it found;
  * then one more scan, not timed, that counts the distinct pages a scan
- * reads.  Not a test: bench/bench.py reads its numbers.
+ * reads; then 200 light passes (linux_watch, the service's process_watch)
+ * that know every process of that scan: each one's time ("light_ns", in
+ * order) and their reads.  Not a test: bench/bench.py reads its numbers.
  *
  *   argus-scanbench [--threads N] [--processes N] [--regions FILE] [--floor]
  *                   [--limits-x K] SOURCE [SCANS]
@@ -26,6 +28,14 @@
 #include "linux/kernel.h"
 #include "core/timefmt.h"
 #include "snapshot/snapshot.h"
+
+#define LIGHT_PASSES 200
+
+/* the processes of the last full scan, by (pid, start) */
+static int known(void *ctx, int32_t pid, uint64_t start)
+{
+	return u64map_get(ctx, ((uint64_t)(uint32_t)pid << 40) ^ start ^ 1, NULL);
+}
 
 static uint64_t tv_ns(const struct timeval *tv)
 {
@@ -132,7 +142,29 @@ int main(int argc, char **argv)
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
 	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions));
 	u64map_free(&seen);
+	/* light passes: nothing new to them */
+	struct u64map live;
+	u64map_init(&live);
+	for (size_t j = 0; j < s->nprocs; j++)
+		u64map_put(&live, ((uint64_t)(uint32_t)s->procs[j].pid << 40) ^
+			   s->procs[j].start_boottime_ns ^ 1, 1);
 	snapshot_free(s);
+	before = k->mem->stats;
+	printf(", \"light_ns\": [");
+	size_t found = 0;
+	for (int i = 0; i < LIGHT_PASSES; i++) {
+		struct snapshot *l = snapshot_new();
+		if (!l || linux_watch(k, l, known, &live, &err)) {
+			fprintf(stderr, "argus-scanbench: %s\n", l ? aerr_str(&err) : "out of memory");
+			return 1;
+		}
+		printf("%s%llu", i ? ", " : "", (unsigned long long)(l->finished_ns - l->started_ns));
+		found += l->nprocs;
+		snapshot_free(l);
+	}
+	printf("], \"light_reads\": %llu, \"light_found\": %zu",
+	       (unsigned long long)(k->mem->stats.reads - before.reads), found);
+	u64map_free(&live);
 	int ret = floor ? floor_report(k, scans, stdout) : 0;
 	kernel_close(k);
 	if (floor && !ret)

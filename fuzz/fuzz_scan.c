@@ -17,7 +17,8 @@
  *   u16 page | u16 offset | u8 n | n bytes
  * page < 0x8000 picks among the cached pages (modulo their number), the
  * rest among all pages read, so half the patches hit kernel objects.
- * Then a full scan, the diff against the pristine scan, and every message
+ * Then a full scan, the diff against the pristine scan, a light pass
+ * (linux_watch, to which half the processes are new), and every message
  * formatted: the whole path a guest's bytes take to a sink.
  *
  * Before fuzzing, a self-check proves the patches reach the scan.
@@ -279,6 +280,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static int half_known(void *ctx, int32_t pid, uint64_t start_boottime_ns)
+{
+	return (pid & 1) && detect_watch_known(ctx, pid, start_boottime_ns);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct detect_cfg cfg = { .enabled = enabled, .excessive_bytes_in = 1,
@@ -306,6 +312,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		linux_scan(k, s, NULL, NULL, NULL);
 		detect_state_init(&st);
 		detect_diff(pristine, s, &cfg, &st, 1, format_message, NULL);
+		/* a light pass over the same memory: half the processes new to it */
+		struct snapshot *l = snapshot_new();
+		if (l && !linux_watch(k, l, half_known, &st, NULL))
+			detect_watch_pass(&st, l, &cfg, format_message, NULL);
+		else
+			snapshot_free(l);
 		detect_state_free(&st);
 		snapshot_free(s);
 	}

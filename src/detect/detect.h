@@ -57,6 +57,24 @@ struct detect_cfg {
 	uint64_t status_interval_ns;
 };
 
+/* What the light passes between two full scans told (watch.c): each
+ * process told Created, kept (with the light pass's snapshot it points
+ * into) until a full scan sees it, or tells it Terminated. */
+struct detect_told {
+	const struct snap_proc *p;
+	size_t snap;			/* index in snaps */
+};
+
+struct detect_watch {
+	struct u64map known;		/* processes the last full scan had told
+					 * (process key -> 1): not looked at again */
+	struct u64map told;		/* process key -> index in v + 1 */
+	struct detect_told *v;
+	size_t n, cap;
+	struct snapshot **snaps;
+	size_t nsnaps, capsnaps;
+};
+
 struct detect_state {
 	struct u64map conn_first_seen;	/* conn key -> wall-clock ns first seen */
 	struct u64map conn_alerted;	/* conn key -> bitmask of alerts fired */
@@ -66,6 +84,9 @@ struct detect_state {
 	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
 	struct u64map bpf_alerted;	/* BPF program (address, id) keys alerted on */
 	struct u64map hook_alerted;	/* hooks reported -> their kind + 1 */
+	struct u64map untold;		/* processes a scan first saw between fork
+					 * and exec, not told yet: judged next scan */
+	struct detect_watch watch;
 	int64_t last_status_ns;
 };
 
@@ -107,6 +128,20 @@ void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
  * Kernel Function Hooked in two scans in a row. */
 void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx);
+
+/* The light pass (watch.c).  detect_watch_known: does detection know the
+ * process (pid, start) already?  detect_watch_pass: tell Created for each
+ * settled process of light (linux_watch's snapshot, which it takes). */
+int detect_watch_known(const struct detect_state *st, int32_t pid, uint64_t start_boottime_ns);
+void detect_watch_pass(struct detect_state *st, struct snapshot *light,
+		       const struct detect_cfg *cfg, act_emit_fn emit, void *ctx);
+/* For detect_diff: the light passes' processes after a full scan (cur):
+ * Terminated for those told and gone (when cur read every task), then
+ * what the next light passes may skip. */
+void detect_watch_settle(struct detect_state *st, const struct snapshot *cur,
+			 const struct u64map *matched, const struct detect_cfg *cfg,
+			 act_emit_fn emit, void *ctx);
+void detect_watch_free(struct detect_watch *w);
 
 /* Keys: a connection, a process (pid and start time: survives pid reuse),
  * and a mix of two keys. */

@@ -17,6 +17,9 @@
  * being mapped (ld.so maps a dozen libraries in milliseconds on hardware,
  * in hundreds of them under emulation; scans may come every 100 ms) */
 #define LOADING_NS 2000000000LL
+/* how long a child may stay between fork and exec before argus takes it
+ * for one that does not exec (an exec under load may take a scan or two) */
+#define PRE_EXEC_NS 1000000000LL
 
 struct dctx {
 	const struct detect_cfg *cfg;
@@ -27,6 +30,7 @@ struct dctx {
 	struct u64map fresh;	/* (process, exec id) -> when the program
 				 * image was first seen, while it may be loading */
 	int loading;		/* the process being diffed is one of them */
+	struct u64map untold;	/* new processes seen between fork and exec */
 };
 
 static void fire(struct dctx *d, const struct act_rec *r)
@@ -301,12 +305,26 @@ static void new_fds(struct dctx *d, const struct snapshot *cs, const struct snap
 }
 
 /* One process in the current scan; pp is the same process in the last
- * scan, or NULL when it is new (or prev is NULL: the first scan). */
+ * scan, or NULL when it is new (or prev is NULL: the first scan).  told:
+ * a light pass told it Created already.  A new process still running its
+ * parent's program (between fork and exec: its parent's name and
+ * arguments), or caught in an exec (its arguments not written yet), is
+ * judged whole at a later scan, as first seen then: once it has executed
+ * its own and set it up, or once it has stayed so PRE_EXEC_NS (a child
+ * that does not exec, such as a subshell: then that is its name). */
 static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct snap_proc *pp,
-		      const struct snapshot *cur, const struct snap_proc *cp)
+		      const struct snapshot *cur, const struct snap_proc *cp, int told)
 {
 	if (!pp && prev) {
-		proc_event(d, ACT_PROCESS_CREATED, cur, cp);
+		uint64_t key = detect_proc_key(cp), first = 0;
+		int was = u64map_get(&d->st->untold, key, &first);
+		if ((cp->pre_exec || cp->unsettled) && !told &&
+		    (!was || d->now - (int64_t)first < PRE_EXEC_NS)) {
+			u64map_put(&d->untold, key, was ? first : (uint64_t)d->now);
+			return;
+		}
+		if (!told)
+			proc_event(d, ACT_PROCESS_CREATED, cur, cp);
 		diff_threads(d, NULL, NULL, cur, cp);
 		new_fds(d, cur, cp);
 	}
@@ -350,21 +368,36 @@ static void diff_procs(struct dctx *d, const struct snapshot *prev, const struct
 	u64map_init(&m);
 	for (size_t i = 0; prev && i < prev->nprocs; i++)
 		u64map_put(&m, detect_proc_key(&prev->procs[i]), i + 1);
+	struct u64map matched;	/* of those a light pass told */
+	u64map_init(&matched);
 	for (size_t i = 0; i < cur->nprocs; i++) {
 		const struct snap_proc *cp = &cur->procs[i], *pp = NULL;
-		uint64_t idx;
-		if (u64map_get(&m, detect_proc_key(cp), &idx) && idx) {
+		uint64_t idx, key = detect_proc_key(cp);
+		if (u64map_get(&m, key, &idx) && idx) {
 			pp = &prev->procs[idx - 1];
-			u64map_put(&m, detect_proc_key(cp), 0);
+			u64map_put(&m, key, 0);
 		}
-		diff_proc(d, prev, pp, cur, cp);
+		int told = u64map_get(&d->st->watch.told, key, NULL);
+		if (told)
+			u64map_put(&matched, key, 1);
+		/* told by a light pass, or left untold last scan: first seen now */
+		if (told || u64map_get(&d->st->untold, key, NULL))
+			pp = NULL;
+		diff_proc(d, prev, pp, cur, cp, told);
 	}
 	for (size_t i = 0; prev && i < prev->nprocs; i++) {
-		uint64_t v;
-		if (u64map_get(&m, detect_proc_key(&prev->procs[i]), &v) && v)
+		uint64_t v, key = detect_proc_key(&prev->procs[i]);
+		/* never told, or told Terminated by detect_watch_settle */
+		if (u64map_get(&m, key, &v) && v && !u64map_get(&d->st->untold, key, NULL) &&
+		    !u64map_get(&d->st->watch.told, key, NULL))
 			proc_event(d, ACT_PROCESS_TERMINATED, prev, &prev->procs[i]);
 	}
 	u64map_free(&m);
+	u64map_free(&d->st->untold);
+	d->st->untold = d->untold;
+	u64map_init(&d->untold);
+	detect_watch_settle(d->st, cur, &matched, d->cfg, d->emit, d->ctx);
+	u64map_free(&matched);
 }
 
 /* ---- connections ---- */
@@ -556,6 +589,7 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 	struct dctx d = { .cfg = cfg, .st = st, .now = now_ns, .emit = emit, .ctx = ctx };
 
 	u64map_init(&d.fresh);
+	u64map_init(&d.untold);
 
 	diff_procs(&d, prev, cur);
 	diff_conns(&d, prev, cur);

@@ -39,6 +39,9 @@ void detect_state_init(struct detect_state *st)
 	u64map_init(&st->hook_alerted);
 	u64map_init(&st->interp);
 	u64map_init(&st->fresh);
+	u64map_init(&st->untold);
+	u64map_init(&st->watch.known);
+	u64map_init(&st->watch.told);
 }
 
 void detect_state_free(struct detect_state *st)
@@ -51,6 +54,8 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->hook_alerted);
 	u64map_free(&st->interp);
 	u64map_free(&st->fresh);
+	u64map_free(&st->untold);
+	detect_watch_free(&st->watch);
 }
 
 int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc *owner)

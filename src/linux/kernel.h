@@ -127,6 +127,15 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
 int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, int details,
 			linux_scan_fail_fn fail, void *ctx, struct aerr *err);
 
+/* The light pass (watch.c): the processes on the task list that known()
+ * does not know and that run a program of their own (not kernel threads,
+ * not a child between fork and exec), each read whole into s->procs (no
+ * fds, memory areas or sockets) with its program's hashes, unsettled set
+ * when it was caught in an exec.  A known task costs four words read. */
+typedef int (*linux_known_fn)(void *ctx, int32_t pid, uint64_t start_boottime_ns);
+int linux_watch(struct kernel *k, struct snapshot *s, linux_known_fn known, void *ctx,
+		struct aerr *err);
+
 /* Container id (64 hex digits) from a cgroup path, into out[65]; NULL if
  * the path names no container. */
 const char *linux_container_id(const char *cgroup_path, char *out, size_t cap);

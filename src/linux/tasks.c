@@ -14,6 +14,7 @@
 #include "linux/walk.h"
 
 #define PF_KTHREAD 0x00200000u
+#define PF_FORKNOEXEC 0x00000040u	/* forked but didn't exec (stable since 2.6) */
 #define TASK_MAX_READ 32768u
 
 struct task_ctx {
@@ -305,6 +306,11 @@ static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int
 	p->kthread = !!(p->flags & PF_KTHREAD);
 	p->state = state_letter(get0(c, &o->task_struct____state), get0(c, &o->task_struct__exit_state));
 	p->self_exec_id = get0(c, &o->task_struct__self_exec_id);
+	/* exec clears PF_FORKNOEXEC, then sets the new comm, then bumps
+	 * self_exec_id past the one it was forked with (parent_exec_id) */
+	p->pre_exec = !p->kthread && ((p->flags & PF_FORKNOEXEC) ||
+		(o->task_struct__parent_exec_id.present &&
+		 p->self_exec_id == get0(c, &o->task_struct__parent_exec_id)));
 	p->mm = get0(c, &o->task_struct__mm);
 	fill_times(c, p);
 	p->ppid = parent_tgid(c);

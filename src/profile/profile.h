@@ -53,7 +53,8 @@ struct kfield {
 	X(task_struct, cred) X(task_struct, real_cred) X(task_struct, mm) \
 	X(task_struct, active_mm) X(task_struct, fs) X(task_struct, files) \
 	X(task_struct, nsproxy) X(task_struct, start_time) X(task_struct, start_boottime) \
-	X(task_struct, self_exec_id) X(task_struct, utime) X(task_struct, stime) \
+	X(task_struct, self_exec_id) X(task_struct, parent_exec_id) \
+	X(task_struct, utime) X(task_struct, stime) \
 	X(task_struct, thread_pid) X(task_struct, se) X(task_struct, cgroups) \
 	X(signal_struct, thread_head) X(signal_struct, nr_threads) \
 	X(signal_struct, sum_sched_runtime) \

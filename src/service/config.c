@@ -228,6 +228,13 @@ static int k_service(struct pctx *c, const char *key, yaml_node_t *v, void *obj)
 			return at(c, v, "'scanner_sleep' must be at least 10ms");
 		return r;
 	}
+	if (!strcmp(key, "process_watch")) {
+		int r = get_duration(c, v, key, &cf->process_watch_ns);
+		if (!r && cf->process_watch_ns && (cf->process_watch_ns < 5000000ULL ||
+						   cf->process_watch_ns > 60000000000ULL))
+			return at(c, v, "'process_watch' must be 0ms (off) or from 5ms to 1m");
+		return r;
+	}
 	if (!strcmp(key, "debug_log_folder"))
 		return get_str(c, v, key, cf->debug_log_folder, sizeof(cf->debug_log_folder));
 	if (!strcmp(key, "user")) {
@@ -552,6 +559,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->log_level = 50;
 	c->scanner_sleep_ns = 1000000000ULL;
+	c->process_watch_ns = 10000000ULL;
 	snprintf(c->debug_log_folder, sizeof(c->debug_log_folder), "/var/log/argus");
 	c->auto_scan = 1;
 	c->profile_generation = 1;

@@ -45,6 +45,7 @@ struct config {
 	int immediate_shutdown;
 	int log_level;
 	uint64_t scanner_sleep_ns;
+	uint64_t process_watch_ns;	/* light passes between scans (argus extension); 0: none */
 	char debug_log_folder[CFG_STR];
 	char user[256];		/* run as this user once sources and sinks are open; "" = stay */
 	/* argus */

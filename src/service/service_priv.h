@@ -35,6 +35,7 @@ struct system {
 	struct memsrc *opened;		/* source opened before privileges were dropped */
 	uint64_t jiffies, jiffies_at;	/* the host's clock, and when it last moved */
 	int frozen_said;
+	int watch_off;			/* light passes cannot work on this kernel */
 	/* a VM found by auto_scan: its configuration, its process (the pid
 	 * and its start time, so a reused pid is another VM) and UUID */
 	struct sys_config own;

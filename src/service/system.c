@@ -303,6 +303,59 @@ static int scan_once(struct system *s)
 	return 0;
 }
 
+/* ---- light passes between scans ---- */
+
+static int watch_known(void *ctx, int32_t pid, uint64_t start_boottime_ns)
+{
+	struct system *s = ctx;
+
+	return detect_watch_known(&s->ds, pid, start_boottime_ns);
+}
+
+/* One light pass (linux/watch.c, detect/watch.c): Process Created for
+ * what started since the last look and runs a program of its own. */
+static void watch_once(struct system *s)
+{
+	struct snapshot *light = snapshot_new();
+	struct aerr err = { 0 };
+
+	if (!light)
+		return;
+	/* a few new processes at most, kept until the next full scan: small
+	 * chunks, not the full scans' 1 MiB ones (a pool that grew with the
+	 * number of light passes kept) */
+	arena_init(&light->arena, 16384);
+	if (linux_watch(s->k, light, watch_known, s, &err)) {
+		if (err.code == -ENOTSUP) {
+			/* said once: full scans only, until the host is opened again */
+			alog_info("%s: no light passes: %s", s->src.unique_id, aerr_str(&err));
+			s->watch_off = 1;
+		}
+		snapshot_free(light);
+		return;
+	}
+	detect_watch_pass(&s->ds, light, &s->dcfg, on_activity, s);
+}
+
+/* Wait until `until` (monotonic), with a light pass every process_watch
+ * after the first full scan.  Returns 1 if stopping. */
+static int wait_scan(struct system *s, uint64_t until)
+{
+	uint64_t every = s->svc->cfg->process_watch_ns;
+
+	for (;;) {
+		uint64_t now = now_monotonic_ns();
+		if (now >= until)
+			return 0;
+		uint64_t nap = until - now;
+		int light = every && s->prev && !s->watch_off && nap > every;
+		if (svc_nap(s->svc, light ? every : nap))
+			return 1;
+		if (light)
+			watch_once(s);
+	}
+}
+
 void *system_main(void *arg)
 {
 	struct system *s = arg;
@@ -329,7 +382,7 @@ void *system_main(void *arg)
 				break;
 			uint64_t spent = now_monotonic_ns() - t0;
 			uint64_t sleep = svc->cfg->scanner_sleep_ns;
-			if (svc_nap(svc, sleep > spent ? sleep - spent : 1000000))
+			if (wait_scan(s, t0 + (sleep > spent ? sleep : spent + 1000000)))
 				break;
 		}
 		snapshot_free(s->prev);
@@ -338,6 +391,7 @@ void *system_main(void *arg)
 		s->k = NULL;
 		s->jiffies = s->jiffies_at = 0;
 		s->frozen_said = 0;
+		s->watch_off = 0;
 		detect_state_free(&s->ds);
 		detect_state_init(&s->ds);
 		if (vm_gone_settled(s))

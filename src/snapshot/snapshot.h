@@ -130,6 +130,10 @@ struct snap_proc {
 	uint64_t start_boottime_ns;	/* since boot, counting suspend */
 	int64_t start_realtime_ns;	/* wall clock, 0 if unknown */
 	uint64_t self_exec_id;
+	/* between fork and exec: it still runs its parent's program, under
+	 * its parent's name and arguments (PF_FORKNOEXEC, or the exec id it
+	 * was forked with: kernel threads never exec and are not counted) */
+	int pre_exec;
 	uint64_t mm;		/* kernel address of its mm_struct (0: none) */
 	/* the process changed under the scan (an exec in flight: its mm,
 	 * exec id or arguments moved between reads, or the new image is not

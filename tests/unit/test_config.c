@@ -36,6 +36,7 @@ static void test_values(void **state)
 	(void)state;
 	static const char y[] =
 		"service:\n  scanner_sleep: 250ms\n  immediate_shutdown: yes\n  log_level: 60\n"
+		"  process_watch: 20ms\n"
 		"argus:\n  default:\n    scan_threads: 3\n    limits:\n      processes: 100\n"
 		"    events:\n      container_filter:\n        exclude: [abc, def]\n"
 		"  systems:\n    - name: a\n      source: raw:/x\n      limits:\n        vmas: 7\n"
@@ -50,6 +51,7 @@ static void test_values(void **state)
 	if (config_parse(y, sizeof(y) - 1, "t.yaml", &c, &err))
 		fail_msg("%s", err.msg);
 	assert_int_equal(c.scanner_sleep_ns, 250000000ULL);
+	assert_int_equal(c.process_watch_ns, 20000000ULL);
 	assert_int_equal(c.immediate_shutdown, 1);
 	assert_int_equal(c.log_level, 60);
 	assert_int_equal(c.nsystems, 2);
@@ -80,6 +82,9 @@ static const struct bad {
 	{ "service:\n  log_level: high\n", "t.yaml:2:14", "whole number" },
 	{ "service:\n  scanner_sleep: 5\n", "t.yaml:2:18", "duration" },
 	{ "service:\n  scanner_sleep: 1ms\n", "t.yaml:2:18", "at least 10ms" },
+	{ "service:\n  process_watch: 1ms\n", "t.yaml:2:18", "0ms (off) or from 5ms" },
+	{ "service:\n  process_watch: 2h\n", "t.yaml:2:18", "0ms (off) or from 5ms" },
+	{ "service:\n  process_watch: 0\n", "t.yaml:2:18", "duration" },
 	{ "service:\n  immediate_shutdown: maybe\n", "t.yaml:2:23", "true or false" },
 	{ "service:\n  log_level: 50\n  log_level: 60\n", "t.yaml:3:3", "appears twice" },
 	{ "argus:\n  systems:\n    - name: a\n      bogus: 1\n", "t.yaml:4:7", "unknown key 'bogus'" },
