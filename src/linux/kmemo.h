@@ -1,0 +1,75 @@
+/* kmemo.h - what a scan has already decoded, by kernel address.
+ *
+ * Thousands of processes share a few hundred files, mounts, superblocks,
+ * namespaces and cgroups: a path rebuilt from its dentries for one is the
+ * same for the next within the scan.  A memo remembers, for one thread
+ * and one scan, the path of a (vfsmount, dentry), the cgroup path of a
+ * css_set, a superblock's device and type, and single values by address
+ * (a namespace's inum).  kernel_scan_begin() empties it; each scan thread
+ * has its own (pscan.c).  It is bounded (KMEMO_ENTRIES strings per table,
+ * KMEMO_BYTES of text): full, it empties itself and fills again.
+ *
+ * What the memo gives is what the reads gave the first time in the scan:
+ * the same on a paused guest; on a running one, as if those objects had
+ * been read a moment earlier.
+ */
+#ifndef ARGUS_KMEMO_H
+#define ARGUS_KMEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/u64map.h"
+
+#define KMEMO_ENTRIES 16384
+#define KMEMO_BYTES (8u << 20)
+#define KMEMO_SBS 64
+
+struct kmemo_str {
+	uint64_t k1, k2;	/* k1 == 0: empty */
+	long ret;		/* the result: a length, or -errno */
+	uint32_t cap;		/* the buffer size it was made for */
+	int flags;		/* the caller's (d_path: deleted) */
+	const char *s;		/* the text the buffer got (slen bytes and a NUL) */
+	size_t slen;
+};
+
+struct kmemo_tab {
+	struct kmemo_str *e;	/* KMEMO_ENTRIES * 2 slots, on first use */
+	size_t len;
+};
+
+struct kmemo_sb {
+	uint64_t sb;		/* 0: empty */
+	int type_ret;		/* linux_sb_type's result */
+	char type[32];
+};
+
+struct kmemo {
+	struct kmemo_tab paths;		/* (vfsmount, dentry) */
+	struct kmemo_tab cgroups;	/* (css_set, 0) */
+	struct kmemo_sb sbs[KMEMO_SBS];
+	struct u64map vals;		/* address -> value */
+	struct arena text;
+	size_t bytes;
+};
+
+struct kmemo *kmemo_new(void);
+void kmemo_free(struct kmemo *m);
+void kmemo_clear(struct kmemo *m);
+
+/* The entry for (k1, k2) in t, or NULL (k1 must be nonzero). */
+struct kmemo_str *kmemo_str_get(struct kmemo *m, struct kmemo_tab *t, uint64_t k1, uint64_t k2);
+/* Remember (k1, k2) -> ret, s (slen bytes), flags, cap; returns the
+ * entry, or NULL when it could not (the caller goes on without).  A full
+ * memo is emptied first. */
+struct kmemo_str *kmemo_str_put(struct kmemo *m, struct kmemo_tab *t, uint64_t k1, uint64_t k2,
+				long ret, const char *s, size_t slen, uint32_t cap, int flags);
+/* The slot for superblock sb: its own (hit) or the one to fill. */
+static inline struct kmemo_sb *kmemo_sb(struct kmemo *m, uint64_t sb)
+{
+	return &m->sbs[(sb >> 6) % KMEMO_SBS];
+}
+
+#endif
