@@ -41,30 +41,59 @@ struct kobj {
 static inline struct kspan kspan_of(const struct kfield *const *f, int n)
 {
 	struct kspan s = { 0, 0 };
+	int64_t lo = 0, hi = 0;
 	int any = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (!f[i] || !f[i]->present || !f[i]->size)
 			continue;
-		int32_t lo = f[i]->off, hi = f[i]->off + (int32_t)f[i]->size;
-		if (!any || lo < s.lo)
-			s.lo = lo;
-		if (!any || hi > s.hi)
-			s.hi = hi;
+		int64_t a = f[i]->off, b = (int64_t)f[i]->off + f[i]->size;
+		if (!any || a < lo)
+			lo = a;
+		if (!any || b > hi)
+			hi = b;
 		any = 1;
 	}
-	if (!any || s.lo < 0 || s.hi - s.lo > KOBJ_MAX)
+	if (any && lo >= 0 && hi - lo <= KOBJ_MAX) {
+		s.lo = (int32_t)lo;
+		s.hi = (int32_t)hi;
+	}
+	return s;
+}
+
+/* The span covering both a and b (empty ones left out); empty when it
+ * would exceed KOBJ_MAX. */
+static inline struct kspan kspan_union(struct kspan a, struct kspan b)
+{
+	struct kspan s = { 0, 0 };
+
+	if (a.hi <= a.lo)
+		return b;
+	if (b.hi <= b.lo)
+		return a;
+	s.lo = a.lo < b.lo ? a.lo : b.lo;
+	s.hi = a.hi > b.hi ? a.hi : b.hi;
+	if ((int64_t)s.hi - s.lo > KOBJ_MAX)
 		s.lo = s.hi = 0;
 	return s;
 }
 
-/* A copy of f moved by delta bytes (a field of a member at delta). */
+/* A copy of f moved by delta bytes (a field of a member at delta); not
+ * present when the offset would not fit. */
 static inline struct kfield kfield_at(const struct kfield *f, int32_t delta)
 {
 	struct kfield g = *f;
 
-	g.off += delta;
+	if (__builtin_add_overflow(g.off, delta, &g.off))
+		g.present = 0;
 	return g;
+}
+
+/* No copy: every kobj_get reads its field alone at base. */
+static inline void kobj_none(struct kobj *o, uint64_t base)
+{
+	o->base = base;
+	o->lo = o->hi = 0;
 }
 
 /* Copy span s of the object at base (nothing when it cannot be read whole
@@ -94,7 +123,7 @@ static inline uint64_t kobj_get(struct vas *as, const struct kobj *o, const stru
 	uint64_t v = 0;
 
 	if (f->present && f->size && f->size <= 8 && f->off >= o->lo &&
-	    f->off + (int32_t)f->size <= o->hi) {
+	    (int64_t)f->off + f->size <= o->hi) {
 		memcpy(&v, o->buf + (f->off - o->lo), f->size);
 		if (f->bits) {
 			v >>= f->bitpos;
