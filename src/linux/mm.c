@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
 #include "core/vec.h"
@@ -31,6 +32,7 @@ struct mctx {
 	uint32_t nodes;
 	struct u64map seen;
 	int bad;
+	struct kspan vma, file, inode;	/* the fields an area needs (kobj.h) */
 };
 
 static int add_vma(struct mctx *c, uint64_t vma)
@@ -154,36 +156,42 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
+	struct vas *as = &k->kvas;
+	struct kobj vo, fo, io;
 
 	memset(v, 0, sizeof(*v));
-	if (o->vm_area_struct__vm_mm.present && kernel_field(k, vma, &o->vm_area_struct__vm_mm) != c->mm)
+	kobj_load(&vo, as, vma, c->vma);
+	if (o->vm_area_struct__vm_mm.present && kobj_get(as, &vo, &o->vm_area_struct__vm_mm) != c->mm)
 		return -EINVAL;
-	v->start = kernel_field(k, vma, &o->vm_area_struct__vm_start);
-	v->end = kernel_field(k, vma, &o->vm_area_struct__vm_end);
+	v->start = kobj_get(as, &vo, &o->vm_area_struct__vm_start);
+	v->end = kobj_get(as, &vo, &o->vm_area_struct__vm_end);
 	if (v->start >= v->end || (v->start & 0xfff) || (v->end & 0xfff))
 		return -EINVAL;
-	v->flags = kernel_field(k, vma, &o->vm_area_struct__vm_flags);
-	v->pgoff = kernel_field(k, vma, &o->vm_area_struct__vm_pgoff);
-	v->file = kernel_field(k, vma, &o->vm_area_struct__vm_file);
+	v->flags = kobj_get(as, &vo, &o->vm_area_struct__vm_flags);
+	v->pgoff = kobj_get(as, &vo, &o->vm_area_struct__vm_pgoff);
+	v->file = kobj_get(as, &vo, &o->vm_area_struct__vm_file);
 	/* anonymous memory a process maps has no vm_ops (vma_set_anonymous);
 	 * the kernel's own mappings without a file ([vdso], [vvar]) have */
 	if (!v->file) {
 		v->special = o->vm_area_struct__vm_ops.present &&
-			     kernel_field(k, vma, &o->vm_area_struct__vm_ops) != 0;
+			     kobj_get(as, &vo, &o->vm_area_struct__vm_ops) != 0;
 		return 0;
 	}
 	if (!kptr_ok(v->file))
 		return -EINVAL;
-	v->inode = kernel_field(k, v->file, &o->file__f_inode);
+	kobj_load(&fo, as, v->file, c->file);
+	v->inode = kobj_get(as, &fo, &o->file__f_inode);
 	if (kptr_ok(v->inode)) {
-		uint64_t size = kernel_field(k, v->inode, &o->inode__i_size);
+		kobj_load(&io, as, v->inode, c->inode);
+		uint64_t size = kobj_get(as, &io, &o->inode__i_size);
 		uint64_t pages = (v->end - v->start) >> 12;
 		v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
 			      v->pgoff + pages > (size + 4095) >> 12;
-		v->ino = kernel_field(k, v->inode, &o->inode__i_ino);
-		v->dev = (uint32_t)kernel_field(k, kernel_field(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
+		v->ino = kobj_get(as, &io, &o->inode__i_ino);
+		v->dev = (uint32_t)kernel_field(k, kobj_get(as, &io, &o->inode__i_sb),
+						&o->super_block__s_dev);
 	}
-	long n = linux_file_name(k, v->file, name, cap, &v->deleted);
+	long n = linux_file_name_obj(k, &fo, name, cap, &v->deleted);
 	if (n >= 0)
 		v->path = arena_strndup(&c->s->arena, name, (size_t)n);
 	v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
@@ -263,6 +271,17 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	struct mctx c = { .k = k, .s = s, .o = &k->prof->off, .max = k->limits.vmas };
+	const struct koffsets *o = c.o;
+	const struct kfield *vf[] = {
+		&o->vm_area_struct__vm_mm, &o->vm_area_struct__vm_start,
+		&o->vm_area_struct__vm_end, &o->vm_area_struct__vm_flags,
+		&o->vm_area_struct__vm_pgoff, &o->vm_area_struct__vm_file,
+		&o->vm_area_struct__vm_ops,
+	};
+	const struct kfield *inf[] = { &o->inode__i_size, &o->inode__i_ino, &o->inode__i_sb };
+	c.vma = kspan_of(vf, (int)(sizeof(vf) / sizeof(vf[0])));
+	c.file = linux_file_span(o);
+	c.inode = kspan_of(inf, 3);
 	size_t cap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
 	char *name = malloc(cap);
 
