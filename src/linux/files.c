@@ -29,6 +29,9 @@ struct fctx {
 	uint32_t fds_left;
 	struct snap_sock *socks;
 	size_t nsocks, capsocks;
+	/* the last sockets recorded, all of pid run_pid: sk -> index */
+	struct u64map run;
+	int32_t run_pid;
 	char *name;
 	size_t namecap;
 	/* what of each object one fd needs, copied at once (kobj.h) */
@@ -163,13 +166,23 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 	    kernel_field(k, sk, &o->sock__sk_protocol) != IPPROTO_TCP_)
 		return -1;
 	/* one record per connection and process, whatever the fds on it
-	 * (bash >& /dev/tcp/... holds it on 0, 1 and 2) */
-	for (size_t i = c->nsocks; i-- > 0 && c->socks[i].pid == p->pid;)
-		if (c->socks[i].sk == sk)
-			return (int32_t)i;
+	 * (bash >& /dev/tcp/... holds it on 0, 1 and 2): among the last
+	 * records, those of this pid */
+	uint64_t at;
+	if (c->run_pid != p->pid || !c->nsocks || c->socks[c->nsocks - 1].pid != p->pid) {
+		u64map_clear(&c->run);
+		c->run_pid = p->pid;
+		for (size_t i = c->nsocks; i-- > 0 && c->socks[i].pid == p->pid;)
+			if (!u64map_get(&c->run, c->socks[i].sk, NULL))
+				u64map_put(&c->run, c->socks[i].sk, i);
+	}
+	if (u64map_get(&c->run, sk, &at))
+		return (int32_t)at;
 	struct snap_sock *s = new_sock(c);
 	if (!s)
 		return -1;
+	if (u64map_put(&c->run, sk, c->nsocks) < 0)
+		c->run_pid = -1;	/* not all there: index again next time */
 	s->pid = p->pid;
 	s->fd = f->fd;
 	s->sk = sk;
@@ -347,6 +360,8 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 
 	c.namecap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
 	const struct koffsets *o = c.o;
+	u64map_init(&c.run);
+	c.run_pid = -1;
 	time_fields(o, time_member(&o->inode__i_atime, &o->inode____i_atime), c.atime);
 	time_fields(o, time_member(&o->inode__i_mtime, &o->inode____i_mtime), c.mtime);
 	time_fields(o, time_member(&o->inode__i_ctime, &o->inode____i_ctime), c.ctime);
@@ -373,6 +388,7 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 		if (!s->procs[i].kthread)
 			proc_fds(&c, &s->procs[i]);
 	free(c.name);
+	u64map_free(&c.run);
 	if (c.nsocks) {
 		s->socks = arena_alloc(&s->arena, c.nsocks * sizeof(*c.socks));
 		if (s->socks) {
