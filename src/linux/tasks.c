@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kobj.h"
 #include "linux/walk.h"
 
 #define PF_KTHREAD 0x00200000u
@@ -22,6 +23,10 @@ struct task_ctx {
 	const struct koffsets *o;
 	unsigned char *buf;
 	size_t bufsize;
+	/* buf holds [cur + lo, cur + hi): the span of task_struct the
+	 * fields below need (cur 0: nothing) */
+	uint64_t cur;
+	int32_t lo, hi;
 	int64_t boot_to_real;	/* add to boottime to get wall clock; 0 unknown */
 	uint32_t threads_left;
 };
@@ -30,9 +35,10 @@ static int get(const struct task_ctx *c, const struct kfield *f, uint64_t *v)
 {
 	uint64_t x = 0;
 
-	if (!f->present || f->size == 0 || f->size > 8 || (size_t)f->off + f->size > c->bufsize)
+	if (!f->present || f->size == 0 || f->size > 8 || f->off < c->lo ||
+	    (int64_t)f->off + f->size > c->hi)
 		return -ENOENT;
-	memcpy(&x, c->buf + f->off, f->size);
+	memcpy(&x, c->buf + (f->off - c->lo), f->size);
 	if (f->bits) {
 		x >>= f->bitpos;
 		if (f->bits < 64)
@@ -66,9 +72,18 @@ static char state_letter(uint64_t state, uint64_t exit_state)
 	return letters[bit + 1 < (int)sizeof(letters) - 1 ? bit + 1 : 7];
 }
 
+/* The task's fields into buf (kept when buf holds that task already: a
+ * leader is read for its process, then for its threads). */
 static int read_task(struct task_ctx *c, uint64_t task)
 {
-	return vas_read(&c->k->kvas, task, c->buf, c->bufsize, NULL);
+	if (c->cur == task && task)
+		return 0;
+	c->cur = 0;
+	if (vas_read(&c->k->kvas, task + (uint64_t)(int64_t)c->lo, c->buf,
+		     (size_t)(c->hi - c->lo), NULL))
+		return -EFAULT;
+	c->cur = task;
+	return 0;
 }
 
 static void copy_comm(const struct task_ctx *c, char *dst)
@@ -77,24 +92,29 @@ static void copy_comm(const struct task_ctx *c, char *dst)
 	size_t n = f->size < SNAP_COMM ? f->size : SNAP_COMM;
 
 	memset(dst, 0, SNAP_COMM);
-	if (f->present && (size_t)f->off + n <= c->bufsize)
-		memcpy(dst, c->buf + f->off, n);
+	if (f->present && f->off >= c->lo && (int64_t)f->off + (int64_t)n <= c->hi)
+		memcpy(dst, c->buf + (f->off - c->lo), n);
 	dst[SNAP_COMM - 1] = '\0';
 }
 
 static void read_creds(struct task_ctx *c, struct snap_proc *p)
 {
 	const struct koffsets *o = c->o;
-	uint64_t cred = get0(c, &o->task_struct__real_cred), v;
+	uint64_t cred = get0(c, &o->task_struct__real_cred);
 	struct vas *as = &c->k->kvas;
+	struct kobj co;
 
 	if (!kptr_ok(cred)) {
 		c->s->stats.bad_objects++;
 		return;
 	}
-#define CRED(field) \
-	if (!kfield_read(as, cred, &o->cred__##field, &v)) \
-		p->field = (uint32_t)v;
+	const struct kfield *cf[] = {
+		&o->cred__uid, &o->cred__gid, &o->cred__euid, &o->cred__egid,
+		&o->cred__suid, &o->cred__sgid, &o->cred__fsuid, &o->cred__fsgid,
+	};
+	kobj_load(&co, as, cred, kspan_of(cf, 8));
+	/* p was zeroed: a field that cannot be read stays 0 */
+#define CRED(field) p->field = (uint32_t)kobj_get(as, &co, &o->cred__##field);
 	CRED(uid) CRED(gid) CRED(euid) CRED(egid) CRED(suid) CRED(sgid) CRED(fsuid) CRED(fsgid)
 #undef CRED
 }
@@ -287,6 +307,43 @@ static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct 
 	return arena_strndup(&c->s->arena, name, strlen(name));
 }
 
+/* The span of task_struct the decoding needs: from the first field it
+ * reads to the last (the whole struct, up to TASK_MAX_READ, if the
+ * profile gives no such span). */
+static void task_span(struct task_ctx *c)
+{
+	const struct koffsets *o = c->o;
+	struct kfield se = kfield_at(&o->sched_entity__sum_exec_runtime, o->task_struct__se.off);
+	int64_t lo = INT64_MAX, hi = 0;
+
+	se.present &= o->task_struct__se.present;
+	const struct kfield *f[] = {
+		&o->task_struct__pid, &o->task_struct__tgid, &o->task_struct__comm,
+		&o->task_struct__flags, &o->task_struct____state, &o->task_struct__exit_state,
+		&o->task_struct__self_exec_id, &o->task_struct__mm,
+		&o->task_struct__start_boottime, &o->task_struct__utime, &o->task_struct__stime,
+		&se, &o->task_struct__real_parent, &o->task_struct__real_cred,
+		&o->task_struct__signal, &o->task_struct__files,
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i]->present || !f[i]->size)
+			continue;
+		if (f[i]->off < lo)
+			lo = f[i]->off;
+		if ((int64_t)f[i]->off + f[i]->size > hi)
+			hi = (int64_t)f[i]->off + f[i]->size;
+	}
+	if (lo < 0 || lo >= hi || hi - lo > TASK_MAX_READ) {
+		lo = 0;
+		hi = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
+			(int64_t)o->size_task_struct : TASK_MAX_READ;
+	}
+	c->lo = (int32_t)lo;
+	c->hi = (int32_t)hi;
+	c->bufsize = (size_t)(hi - lo);
+	c->cur = 0;
+}
+
 static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int with_threads)
 {
 	const struct koffsets *o = c->o;
@@ -336,8 +393,7 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 	const struct koffsets *o = c.o;
 	size_t got = 0;
 
-	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
-		(size_t)o->size_task_struct : TASK_MAX_READ;
+	task_span(&c);
 	c.buf = malloc(c.bufsize);
 	if (!c.buf) {
 		*unread += (uint32_t)n;
@@ -365,11 +421,9 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p)
 {
 	struct task_ctx c = { .k = k, .s = s, .o = &k->prof->off };
-	const struct koffsets *o = c.o;
 	int ret;
 
-	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
-		(size_t)o->size_task_struct : TASK_MAX_READ;
+	task_span(&c);
 	c.buf = malloc(c.bufsize);
 	if (!c.buf)
 		return -ENOMEM;
