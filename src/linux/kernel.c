@@ -116,3 +116,15 @@ int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)
 	profile_user_vas(k->prof, k->mem, root, as);
 	return 0;
 }
+
+int linux_mm_vas(struct kernel *k, uint64_t mm, uint64_t pgd, struct vas *as)
+{
+	uint64_t root;
+
+	if (!mm)
+		return -ENOENT;
+	if (!pgd || profile_lm_to_phys(k->prof, pgd, &root))
+		return -EFAULT;
+	profile_user_vas(k->prof, k->mem, root, as);
+	return 0;
+}

@@ -144,5 +144,7 @@ void linux_sockets_ifnames(struct snapshot *s);
 /* A process's own address space (its mm->pgd).  -ENOENT for kernel
  * threads, which have none. */
 int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as);
+/* The same from an mm and its pgd already read (0: could not be). */
+int linux_mm_vas(struct kernel *k, uint64_t mm, uint64_t pgd, struct vas *as);
 
 #endif

@@ -95,3 +95,12 @@ struct kmemo_str *kmemo_str_put(struct kmemo *m, struct kmemo_tab *t, uint64_t k
 	e->slen = n;
 	return e;
 }
+
+void kmemo_val_put(struct kmemo *m, uint64_t addr, uint64_t v)
+{
+	if (!m || !addr)
+		return;
+	if (m->vals.len >= KMEMO_ENTRIES)
+		u64map_clear(&m->vals);
+	u64map_put(&m->vals, addr, v);
+}

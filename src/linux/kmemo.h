@@ -66,6 +66,14 @@ struct kmemo_str *kmemo_str_get(struct kmemo *m, struct kmemo_tab *t, uint64_t k
  * memo is emptied first. */
 struct kmemo_str *kmemo_str_put(struct kmemo *m, struct kmemo_tab *t, uint64_t k1, uint64_t k2,
 				long ret, const char *s, size_t slen, uint32_t cap, int flags);
+/* A value read at address addr this scan: 1 and *v, or 0 (not known). */
+static inline int kmemo_val_get(struct kmemo *m, uint64_t addr, uint64_t *v)
+{
+	return m && addr && u64map_get(&m->vals, addr, v);
+}
+/* Remember it (forgetting all values when there are KMEMO_ENTRIES). */
+void kmemo_val_put(struct kmemo *m, uint64_t addr, uint64_t v);
+
 /* The slot for superblock sb: its own (hit) or the one to fill. */
 static inline struct kmemo_sb *kmemo_sb(struct kmemo *m, uint64_t sb)
 {

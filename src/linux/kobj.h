@@ -22,7 +22,7 @@
 #include "arch/arch.h"
 #include "profile/profile.h"
 
-#define KOBJ_MAX 1024
+#define KOBJ_MAX 2048
 
 /* [lo, hi) bytes from an object's address; lo == hi: none (read fields alone) */
 struct kspan {
