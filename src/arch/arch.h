@@ -49,7 +49,9 @@ struct vas {
 	int granule_shift;	/* aarch64: 12, 14, 16 */
 	struct vas_linear lin[2];
 	int nlin;
-	struct { uint64_t vpage, ppage; } tlb[VAS_TLB];
+	/* recent pages: virtual -> physical, and where the page's bytes are
+	 * in our address space when the source maps them (NULL: not known) */
+	struct { uint64_t vpage, ppage; const unsigned char *host; } tlb[VAS_TLB];
 	uint64_t walks;		/* page-table walks done (stats) */
 };
 
@@ -61,6 +63,9 @@ void vas_set_geometry(struct vas *as, int va_bits, int granule_shift);
 void vas_flush(struct vas *as);
 
 int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err);
+/* A hint: [va, va+len) will be read soon (memsrc_prefetch); only for
+ * pages the space translates without a table walk. */
+void vas_prefetch(struct vas *as, uint64_t va, size_t len);
 /* Read len bytes of virtual memory; fails as a whole if any page is absent. */
 int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *err);
 int vas_read_u64(struct vas *as, uint64_t va, uint64_t *out);

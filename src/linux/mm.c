@@ -19,6 +19,7 @@
 #define MT_MAX_DEPTH 31
 #define MT_MAX_NODES 65536
 #define MT_NODE_MASK 0xffULL
+#define VMA_AHEAD 4
 
 enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
 
@@ -241,6 +242,10 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	struct snap_vma *v = c->n ? arena_alloc(&c->s->arena, c->n * sizeof(*v)) : NULL;
 	uint32_t got = 0;
 	for (uint32_t i = 0; v && i < c->n; i++) {
+		/* the area a few on: in the CPU's cache by then */
+		if (i + VMA_AHEAD < c->n)
+			vas_prefetch(&c->k->kvas, c->vmas[i + VMA_AHEAD] + (uint64_t)c->vma.lo,
+				     (size_t)(c->vma.hi - c->vma.lo));
 		if (fill_vma(c, p, c->vmas[i], &v[got], name, cap))
 			c->bad++;
 		else
