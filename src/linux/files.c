@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
 #include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
@@ -248,30 +249,79 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f, const struct k
 	return 0;
 }
 
+/* The fd's file, inode and name (fo: the file, copied): from the memo when
+ * the scan met this struct file already (a forked process shares its
+ * parent's), else read and remembered. */
+static int fd_file(struct fctx *c, uint64_t file, struct snap_fd *f, struct kobj *fo, long *n)
+{
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	struct kmemo *m = kernel_memo(c->k);
+	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_FD, file);
+	int deleted = 0;
+
+	if (e && e->cap == c->namecap) {
+		kobj_none(fo, file);
+		f->f_flags = e->f_flags;
+		f->f_mode = e->f_mode;
+		f->inode = e->inode;
+		f->imode = e->imode;
+		f->type = ftype(f->imode);
+		f->ino = e->ino;
+		f->uid = e->uid;
+		f->gid = e->gid;
+		f->size = e->size;
+		f->dev = e->dev;
+		f->atime_ns = e->atime_ns;
+		f->mtime_ns = e->mtime_ns;
+		f->ctime_ns = e->ctime_ns;
+		f->deleted = e->deleted;
+		*n = e->name_ret;
+		if (*n >= 0)
+			memcpy(c->name, e->name, e->namelen + 1);
+		return 0;
+	}
+	kobj_load(fo, as, file, c->file);
+	f->f_flags = (uint32_t)kobj_get(as, fo, &o->file__f_flags);
+	f->f_mode = (uint32_t)kobj_get(as, fo, &o->file__f_mode);
+	f->inode = kobj_get(as, fo, &o->file__f_inode);
+	if (!kptr_ok(f->inode))
+		return -EFAULT;
+	inode_details(c, f);
+	*n = linux_file_name_obj(c->k, fo, c->name, c->namecap, &deleted);
+	f->deleted = deleted;
+	if (m && c->namecap <= UINT32_MAX) {
+		struct kmemo_file ne = {
+			.inode = f->inode, .f_flags = f->f_flags, .f_mode = f->f_mode,
+			.imode = f->imode, .uid = f->uid, .gid = f->gid, .dev = f->dev,
+			.ino = f->ino, .size = f->size, .atime_ns = f->atime_ns,
+			.mtime_ns = f->mtime_ns, .ctime_ns = f->ctime_ns, .name_ret = *n,
+			.deleted = deleted, .cap = (uint32_t)c->namecap,
+			.namelen = *n >= 0 && (size_t)*n < c->namecap ? (size_t)*n : 0,
+		};
+		if (*n < 0 || (size_t)*n < c->namecap)
+			kmemo_file_put(m, KMEMO_FD, file, &ne, c->name);
+	}
+	return 0;
+}
+
 static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file, struct snap_fd *f)
 {
 	const struct koffsets *o = c->o;
 	struct vas *as = &c->k->kvas;
-	int deleted = 0;
 	struct kobj fo;
+	long n;
 
 	memset(f, 0, sizeof(*f));
 	f->fd = fd;
 	f->file = file;
 	f->sock = -1;
-	kobj_load(&fo, as, file, c->file);
-	f->f_flags = (uint32_t)kobj_get(as, &fo, &o->file__f_flags);
-	f->f_mode = (uint32_t)kobj_get(as, &fo, &o->file__f_mode);
-	f->inode = kobj_get(as, &fo, &o->file__f_inode);
-	if (!kptr_ok(f->inode))
+	if (fd_file(c, file, f, &fo, &n))
 		return -EFAULT;
-	inode_details(c, f);
-	long n = linux_file_name_obj(c->k, &fo, c->name, c->namecap, &deleted);
 	if (n < 0)
 		c->s->stats.bad_objects++;
 	else
 		f->name = arena_strndup(&c->s->arena, c->name, (size_t)n);
-	f->deleted = deleted;
 	if (f->name && !strncmp(f->name, "anon_inode:", 11))
 		f->type = SNAP_FT_ANON;
 	uint64_t sk = 0;

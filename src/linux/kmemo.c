@@ -12,6 +12,8 @@ struct kmemo *kmemo_new(void)
 	if (!m)
 		return NULL;
 	u64map_init(&m->vals);
+	u64map_init(&m->file_idx[0]);
+	u64map_init(&m->file_idx[1]);
 	arena_init(&m->text, 64 << 10);
 	return m;
 }
@@ -31,6 +33,9 @@ void kmemo_clear(struct kmemo *m)
 	tab_clear(&m->cgroups);
 	memset(m->sbs, 0, sizeof(m->sbs));
 	u64map_clear(&m->vals);
+	u64map_clear(&m->file_idx[0]);
+	u64map_clear(&m->file_idx[1]);
+	m->nfiles = 0;
 	arena_reset(&m->text);
 	m->bytes = 0;
 }
@@ -42,6 +47,9 @@ void kmemo_free(struct kmemo *m)
 	free(m->paths.e);
 	free(m->cgroups.e);
 	u64map_free(&m->vals);
+	u64map_free(&m->file_idx[0]);
+	u64map_free(&m->file_idx[1]);
+	free(m->files);
 	arena_free(&m->text);
 	free(m);
 }
@@ -103,4 +111,37 @@ void kmemo_val_put(struct kmemo *m, uint64_t addr, uint64_t v)
 	if (m->vals.len >= KMEMO_ENTRIES)
 		u64map_clear(&m->vals);
 	u64map_put(&m->vals, addr, v);
+}
+
+const struct kmemo_file *kmemo_file_get(struct kmemo *m, int kind, uint64_t file)
+{
+	uint64_t i;
+
+	if (!m || !file || !u64map_get(&m->file_idx[kind], file, &i) || !i || i > m->nfiles)
+		return NULL;
+	return &m->files[i - 1];
+}
+
+void kmemo_file_put(struct kmemo *m, int kind, uint64_t file, const struct kmemo_file *e,
+		    const char *name)
+{
+	if (!m || !file)
+		return;
+	if (m->bytes + e->namelen + 1 > KMEMO_BYTES) {
+		kmemo_clear(m);
+	} else if (m->nfiles >= KMEMO_FILES) {	/* forget the files alone */
+		u64map_clear(&m->file_idx[0]);
+		u64map_clear(&m->file_idx[1]);
+		m->nfiles = 0;
+	}
+	if (!m->files && !(m->files = malloc(KMEMO_FILES * sizeof(*m->files))))
+		return;
+	struct kmemo_file *f = &m->files[m->nfiles];
+	*f = *e;
+	f->name = arena_strndup(&m->text, name, e->namelen);
+	if (!f->name)
+		return;
+	m->bytes += e->namelen + 1;
+	if (u64map_put(&m->file_idx[kind], file, m->nfiles + 1) >= 0)
+		m->nfiles++;
 }

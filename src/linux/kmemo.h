@@ -25,6 +25,7 @@
 #define KMEMO_ENTRIES 16384
 #define KMEMO_BYTES (8u << 20)
 #define KMEMO_SBS 64
+#define KMEMO_FILES 32768	/* struct files remembered (about 3.5 MiB) */
 
 struct kmemo_str {
 	uint64_t k1, k2;	/* k1 == 0: empty */
@@ -46,7 +47,27 @@ struct kmemo_sb {
 	char type[32];
 };
 
+/* A struct file: what an fd (KMEMO_FD) or a memory area (KMEMO_VMA) takes
+ * from it, its inode and its path. */
+struct kmemo_file {
+	uint64_t inode;
+	uint32_t f_flags, f_mode;
+	uint32_t imode, uid, gid, dev;
+	uint64_t ino;
+	int64_t size, atime_ns, mtime_ns, ctime_ns;
+	long name_ret;		/* linux_file_name's result */
+	int deleted;
+	uint32_t cap;		/* the name buffer's size */
+	const char *name;	/* namelen bytes (and a NUL) */
+	size_t namelen;
+};
+
+enum { KMEMO_FD, KMEMO_VMA };
+
 struct kmemo {
+	struct u64map file_idx[2];	/* struct file -> index + 1 in files */
+	struct kmemo_file *files;
+	size_t nfiles;
 	struct kmemo_tab paths;		/* (vfsmount, dentry) */
 	struct kmemo_tab cgroups;	/* (css_set, 0) */
 	struct kmemo_sb sbs[KMEMO_SBS];
@@ -73,6 +94,13 @@ static inline int kmemo_val_get(struct kmemo *m, uint64_t addr, uint64_t *v)
 }
 /* Remember it (forgetting all values when there are KMEMO_ENTRIES). */
 void kmemo_val_put(struct kmemo *m, uint64_t addr, uint64_t v);
+
+/* What was taken from struct file `file` for an fd or an area (kind),
+ * or NULL. */
+const struct kmemo_file *kmemo_file_get(struct kmemo *m, int kind, uint64_t file);
+/* Remember it (name: e->namelen bytes, copied). */
+void kmemo_file_put(struct kmemo *m, int kind, uint64_t file, const struct kmemo_file *e,
+		    const char *name);
 
 /* The slot for superblock sb: its own (hit) or the one to fill. */
 static inline struct kmemo_sb *kmemo_sb(struct kmemo *m, uint64_t sb)

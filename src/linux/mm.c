@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
 #include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
@@ -180,12 +181,32 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 	}
 	if (!kptr_ok(v->file))
 		return -EINVAL;
+	/* a forked process shares its parent's struct files */
+	struct kmemo *m = kernel_memo(k);
+	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_VMA, v->file);
+	if (e && e->cap == cap) {
+		v->inode = e->inode;
+		if (kptr_ok(v->inode)) {
+			uint64_t size = (uint64_t)e->size, pages = (v->end - v->start) >> 12;
+			v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
+				      v->pgoff + pages > (size + 4095) >> 12;
+			v->ino = e->ino;
+			v->dev = e->dev;
+		}
+		v->deleted = e->deleted;
+		if (e->name_ret >= 0)
+			v->path = arena_strndup(&c->s->arena, e->name, (size_t)e->name_ret);
+		v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
+		return 0;
+	}
+	struct kmemo_file ne = { .cap = (uint32_t)cap };
 	kobj_load(&fo, as, v->file, c->file);
 	v->inode = kobj_get(as, &fo, &o->file__f_inode);
 	if (kptr_ok(v->inode)) {
 		kobj_load(&io, as, v->inode, c->inode);
 		uint64_t size = kobj_get(as, &io, &o->inode__i_size);
 		uint64_t pages = (v->end - v->start) >> 12;
+		ne.size = (int64_t)size;
 		v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
 			      v->pgoff + pages > (size + 4095) >> 12;
 		v->ino = kobj_get(as, &io, &o->inode__i_ino);
@@ -196,6 +217,14 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 	if (n >= 0)
 		v->path = arena_strndup(&c->s->arena, name, (size_t)n);
 	v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
+	ne.inode = v->inode;
+	ne.ino = v->ino;
+	ne.dev = v->dev;
+	ne.name_ret = n;
+	ne.deleted = v->deleted;
+	ne.namelen = n >= 0 ? (size_t)n : 0;
+	if (m && cap <= UINT32_MAX && (n < 0 || (size_t)n < cap))
+		kmemo_file_put(m, KMEMO_VMA, v->file, &ne, name);
 	return 0;
 }
 
