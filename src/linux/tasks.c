@@ -16,6 +16,8 @@
 
 #define PF_KTHREAD 0x00200000u
 #define TASK_MAX_READ 32768u
+#define TASK_RUNS 16
+#define TASK_GAP 128		/* bytes between fields read through rather than skipped */
 
 struct task_ctx {
 	struct kernel *k;
@@ -23,20 +25,31 @@ struct task_ctx {
 	const struct koffsets *o;
 	unsigned char *buf;
 	size_t bufsize;
-	/* buf holds [cur + lo, cur + hi): the span of task_struct the
-	 * fields below need (cur 0: nothing) */
+	/* buf stands for [cur + lo, cur + hi) of task_struct, but holds
+	 * only the runs of it with the fields the decoding needs (cur 0:
+	 * nothing): read each, the gaps between them left out */
 	uint64_t cur;
 	int32_t lo, hi;
+	struct kspan run[TASK_RUNS];
+	int nrun;
 	int64_t boot_to_real;	/* add to boottime to get wall clock; 0 unknown */
 	uint32_t threads_left;
 };
+
+/* Does buf hold [off, off + len)? */
+static int held(const struct task_ctx *c, int32_t off, int64_t len)
+{
+	for (int i = 0; i < c->nrun; i++)
+		if (off >= c->run[i].lo && off + len <= c->run[i].hi)
+			return 1;
+	return 0;
+}
 
 static int get(const struct task_ctx *c, const struct kfield *f, uint64_t *v)
 {
 	uint64_t x = 0;
 
-	if (!f->present || f->size == 0 || f->size > 8 || f->off < c->lo ||
-	    (int64_t)f->off + f->size > c->hi)
+	if (!f->present || f->size == 0 || f->size > 8 || !held(c, f->off, f->size))
 		return -ENOENT;
 	memcpy(&x, c->buf + (f->off - c->lo), f->size);
 	if (f->bits) {
@@ -79,9 +92,11 @@ static int read_task(struct task_ctx *c, uint64_t task)
 	if (c->cur == task && task)
 		return 0;
 	c->cur = 0;
-	if (vas_read(&c->k->kvas, task + (uint64_t)(int64_t)c->lo, c->buf,
-		     (size_t)(c->hi - c->lo), NULL))
-		return -EFAULT;
+	for (int i = 0; i < c->nrun; i++)
+		if (vas_read(&c->k->kvas, task + (uint64_t)(int64_t)c->run[i].lo,
+			     c->buf + (c->run[i].lo - c->lo), (size_t)(c->run[i].hi - c->run[i].lo),
+			     NULL))
+			return -EFAULT;
 	c->cur = task;
 	return 0;
 }
@@ -92,7 +107,7 @@ static void copy_comm(const struct task_ctx *c, char *dst)
 	size_t n = f->size < SNAP_COMM ? f->size : SNAP_COMM;
 
 	memset(dst, 0, SNAP_COMM);
-	if (f->present && f->off >= c->lo && (int64_t)f->off + (int64_t)n <= c->hi)
+	if (f->present && held(c, f->off, (int64_t)n))
 		memcpy(dst, c->buf + (f->off - c->lo), n);
 	dst[SNAP_COMM - 1] = '\0';
 }
@@ -310,11 +325,22 @@ static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct 
 /* The span of task_struct the decoding needs: from the first field it
  * reads to the last (the whole struct, up to TASK_MAX_READ, if the
  * profile gives no such span). */
+static int cmp_span(const void *a, const void *b)
+{
+	const struct kspan *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* The runs of task_struct the decoding needs: its fields, sorted, those
+ * less than TASK_GAP apart read as one (the whole struct, up to
+ * TASK_MAX_READ, if the profile gives no such fields). */
 static void task_span(struct task_ctx *c)
 {
 	const struct koffsets *o = c->o;
 	struct kfield se = kfield_at(&o->sched_entity__sum_exec_runtime, o->task_struct__se.off);
-	int64_t lo = INT64_MAX, hi = 0;
+	struct kspan fs[TASK_RUNS + 8];
+	int n = 0;
 
 	se.present &= o->task_struct__se.present;
 	const struct kfield *f[] = {
@@ -326,21 +352,35 @@ static void task_span(struct task_ctx *c)
 		&o->task_struct__signal, &o->task_struct__files,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (!f[i]->present || !f[i]->size)
+		if (!f[i]->present || !f[i]->size || f[i]->off < 0 ||
+		    (int64_t)f[i]->off + f[i]->size > TASK_MAX_READ)
 			continue;
-		if (f[i]->off < lo)
-			lo = f[i]->off;
-		if ((int64_t)f[i]->off + f[i]->size > hi)
-			hi = (int64_t)f[i]->off + f[i]->size;
+		fs[n].lo = f[i]->off;
+		fs[n++].hi = f[i]->off + (int32_t)f[i]->size;
 	}
-	if (lo < 0 || lo >= hi || hi - lo > TASK_MAX_READ) {
-		lo = 0;
-		hi = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
-			(int64_t)o->size_task_struct : TASK_MAX_READ;
+	qsort(fs, (size_t)n, sizeof(fs[0]), cmp_span);
+	c->nrun = 0;
+	for (int i = 0; i < n; i++) {
+		struct kspan *r = c->nrun ? &c->run[c->nrun - 1] : NULL;
+		if (r && fs[i].lo - r->hi < TASK_GAP) {
+			if (fs[i].hi > r->hi)
+				r->hi = fs[i].hi;
+		} else if (c->nrun < TASK_RUNS) {
+			c->run[c->nrun++] = fs[i];
+		} else {	/* too scattered: one run to the end */
+			if (fs[i].hi > r->hi)
+				r->hi = fs[i].hi;
+		}
 	}
-	c->lo = (int32_t)lo;
-	c->hi = (int32_t)hi;
-	c->bufsize = (size_t)(hi - lo);
+	if (!c->nrun) {
+		c->run[0].lo = 0;
+		c->run[0].hi = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
+			(int32_t)o->size_task_struct : (int32_t)TASK_MAX_READ;
+		c->nrun = 1;
+	}
+	c->lo = c->run[0].lo;
+	c->hi = c->run[c->nrun - 1].hi;
+	c->bufsize = (size_t)(c->hi - c->lo);
 	c->cur = 0;
 }
 
