@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS (KMEMO_ENTRIES * 2)	/* a power of two: half full at most */
+#define SLOTS_MAX (KMEMO_ENTRIES * 2)	/* a power of two: half full at most */
+#define SLOTS_MIN 256
 
 struct kmemo *kmemo_new(void)
 {
@@ -21,7 +22,7 @@ struct kmemo *kmemo_new(void)
 static void tab_clear(struct kmemo_tab *t)
 {
 	if (t->e && t->len)
-		memset(t->e, 0, SLOTS * sizeof(*t->e));
+		memset(t->e, 0, t->nslots * sizeof(*t->e));
 	t->len = 0;
 }
 
@@ -54,11 +55,41 @@ void kmemo_free(struct kmemo *m)
 	free(m);
 }
 
-static size_t slot_of(uint64_t k1, uint64_t k2)
+static size_t slot_of(const struct kmemo_tab *t, uint64_t k1, uint64_t k2)
 {
 	uint64_t h = (k1 ^ (k2 * 0xff51afd7ed558ccdULL)) * 0x9E3779B97F4A7C15ULL;
 
-	return (size_t)(h >> 32) & (SLOTS - 1);
+	return (size_t)(h >> 32) & (t->nslots - 1);
+}
+
+static struct kmemo_str *find(const struct kmemo_tab *t, uint64_t k1, uint64_t k2)
+{
+	for (size_t i = slot_of(t, k1, k2);; i = (i + 1) & (t->nslots - 1)) {
+		struct kmemo_str *e = &t->e[i];
+		if (!e->k1 || (e->k1 == k1 && e->k2 == k2))
+			return e;
+	}
+}
+
+/* Room for one more entry (at most half full): 0, or -1. */
+static int room(struct kmemo_tab *t)
+{
+	if (t->e && (t->len + 1) * 2 <= t->nslots)
+		return 0;
+	size_t n = t->e ? t->nslots * 2 : SLOTS_MIN;
+	if (n > SLOTS_MAX)
+		return -1;
+	struct kmemo_str *e = calloc(n, sizeof(*e)), *old = t->e;
+	if (!e)
+		return -1;
+	size_t oldn = t->nslots;
+	t->e = e;
+	t->nslots = n;
+	for (size_t i = 0; old && i < oldn; i++)
+		if (old[i].k1)
+			*find(t, old[i].k1, old[i].k2) = old[i];
+	free(old);
+	return 0;
 }
 
 struct kmemo_str *kmemo_str_get(struct kmemo *m, struct kmemo_tab *t, uint64_t k1, uint64_t k2)
@@ -66,13 +97,8 @@ struct kmemo_str *kmemo_str_get(struct kmemo *m, struct kmemo_tab *t, uint64_t k
 	(void)m;
 	if (!t->e || !k1)
 		return NULL;
-	for (size_t i = slot_of(k1, k2);; i = (i + 1) & (SLOTS - 1)) {
-		struct kmemo_str *e = &t->e[i];
-		if (!e->k1)
-			return NULL;
-		if (e->k1 == k1 && e->k2 == k2)
-			return e;
-	}
+	struct kmemo_str *e = find(t, k1, k2);
+	return e->k1 ? e : NULL;
 }
 
 struct kmemo_str *kmemo_str_put(struct kmemo *m, struct kmemo_tab *t, uint64_t k1, uint64_t k2,
@@ -80,18 +106,15 @@ struct kmemo_str *kmemo_str_put(struct kmemo *m, struct kmemo_tab *t, uint64_t k
 {
 	if (!k1)
 		return NULL;
-	if (!t->e && !(t->e = calloc(SLOTS, sizeof(*t->e))))
-		return NULL;
 	if (t->len >= KMEMO_ENTRIES || m->bytes + n + 1 > KMEMO_BYTES)
 		kmemo_clear(m);
+	if (room(t))
+		return NULL;
 	const char *copy = arena_strndup(&m->text, s, n);
 	if (!copy)
 		return NULL;
 	m->bytes += n + 1;
-	size_t i = slot_of(k1, k2);
-	while (t->e[i].k1 && !(t->e[i].k1 == k1 && t->e[i].k2 == k2))
-		i = (i + 1) & (SLOTS - 1);
-	struct kmemo_str *e = &t->e[i];
+	struct kmemo_str *e = find(t, k1, k2);
 	if (!e->k1)
 		t->len++;
 	e->k1 = k1;
@@ -134,8 +157,14 @@ void kmemo_file_put(struct kmemo *m, int kind, uint64_t file, const struct kmemo
 		u64map_clear(&m->file_idx[1]);
 		m->nfiles = 0;
 	}
-	if (!m->files && !(m->files = malloc(KMEMO_FILES * sizeof(*m->files))))
-		return;
+	if (m->nfiles == m->capfiles) {
+		size_t n = m->capfiles ? m->capfiles * 2 : 256;
+		struct kmemo_file *v = realloc(m->files, n * sizeof(*v));
+		if (!v)
+			return;
+		m->files = v;
+		m->capfiles = n;
+	}
 	struct kmemo_file *f = &m->files[m->nfiles];
 	*f = *e;
 	f->name = arena_strndup(&m->text, name, e->namelen);

@@ -4,8 +4,9 @@
  * namespaces and cgroups: a path rebuilt from its dentries for one is the
  * same for the next within the scan.  A memo remembers, for one thread
  * and one scan, the path of a (vfsmount, dentry), the cgroup path of a
- * css_set, a superblock's device and type, and single values by address
- * (a namespace's inum).  kernel_scan_begin() empties it; each scan thread
+ * css_set, a superblock's type, what an fd or a memory area takes from a
+ * struct file, and single values by address (a namespace's inum).  Its
+ * tables start small and grow with what the scan meets.  kernel_scan_begin() empties it; each scan thread
  * has its own (pscan.c).  It is bounded (KMEMO_ENTRIES strings per table,
  * KMEMO_BYTES of text): full, it empties itself and fills again.
  *
@@ -37,8 +38,9 @@ struct kmemo_str {
 };
 
 struct kmemo_tab {
-	struct kmemo_str *e;	/* KMEMO_ENTRIES * 2 slots, on first use */
-	size_t len;
+	struct kmemo_str *e;	/* nslots (a power of two), grown as it fills,
+				 * to KMEMO_ENTRIES * 2 */
+	size_t len, nslots;
 };
 
 struct kmemo_sb {
@@ -67,7 +69,7 @@ enum { KMEMO_FD, KMEMO_VMA };
 struct kmemo {
 	struct u64map file_idx[2];	/* struct file -> index + 1 in files */
 	struct kmemo_file *files;
-	size_t nfiles;
+	size_t nfiles, capfiles;
 	struct kmemo_tab paths;		/* (vfsmount, dentry) */
 	struct kmemo_tab cgroups;	/* (css_set, 0) */
 	struct kmemo_sb sbs[KMEMO_SBS];
