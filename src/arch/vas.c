@@ -101,14 +101,12 @@ int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *er
 	return 0;
 }
 
-void vas_prefetch(struct vas *as, uint64_t va, size_t len)
+static void prefetch_page(struct vas *as, uint64_t va, size_t len)
 {
 	uint64_t vpage = va & ~0xfffULL;
 	unsigned slot = (unsigned)((vpage >> 12) % VAS_TLB);
 	size_t in = (size_t)(va & 0xfff);
 
-	if (len > 4096 - in)
-		len = 4096 - in;
 	if (as->tlb[slot].vpage == vpage && as->tlb[slot].host) {
 		for (size_t i = 0; i < len; i += 64)
 			__builtin_prefetch(as->tlb[slot].host + in + i);
@@ -120,6 +118,20 @@ void vas_prefetch(struct vas *as, uint64_t va, size_t len)
 			memsrc_prefetch(as->mem, l->pa + (va - l->va), len);
 			return;
 		}
+	}
+}
+
+void vas_prefetch(struct vas *as, uint64_t va, size_t len)
+{
+	if (len > 8192)
+		len = 8192;
+	while (len) {
+		size_t in = (size_t)(va & 0xfff), n = 4096 - in < len ? 4096 - in : len;
+		prefetch_page(as, va, n);
+		if (va + n < va)
+			return;
+		va += n;
+		len -= n;
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "linux/walk.h"
 
 #define CGROUP_MAX_DEPTH 64
+#define PROC_AHEAD 2
 
 static const char *keep(struct snapshot *s, const char *str, long len)
 {
@@ -244,6 +245,15 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
 		struct kobj to, mo;
+		/* a process a few on: its task and mm in the CPU's cache by then */
+		if (i + PROC_AHEAD < s->nprocs) {
+			const struct snap_proc *q = &s->procs[i + PROC_AHEAD];
+			vas_prefetch(as, q->task + (uint64_t)(int64_t)d.task.lo,
+				     (size_t)(d.task.hi - d.task.lo));
+			if (kptr_ok(q->mm))
+				vas_prefetch(as, q->mm + (uint64_t)(int64_t)d.mm.lo,
+					     (size_t)(d.mm.hi - d.mm.lo));
+		}
 		kobj_load(&to, as, p->task, d.task);
 		uint64_t fs = kobj_get(as, &to, &o->task_struct__fs);
 		uint64_t mm = kobj_get(as, &to, &o->task_struct__mm);

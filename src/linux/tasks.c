@@ -17,6 +17,7 @@
 #define PF_KTHREAD 0x00200000u
 #define TASK_MAX_READ 32768u
 #define TASK_RUNS 16
+#define TASK_AHEAD 2		/* tasks prefetched ahead of the one decoded */
 #define TASK_GAP 128		/* bytes between fields read through rather than skipped */
 
 struct task_ctx {
@@ -445,6 +446,13 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 	 * together (linux_collect_procs): here, each process's own walk */
 	c.threads_left = k->limits.threads;
 	for (size_t i = 0; i < n; i++) {
+		/* the task a few on: its runs in the CPU's cache by then */
+		if (i + TASK_AHEAD < n) {
+			uint64_t t = nodes[i + TASK_AHEAD] - (uint64_t)o->task_struct__tasks.off;
+			for (int r = 0; r < c.nrun; r++)
+				vas_prefetch(&k->kvas, t + (uint64_t)(int64_t)c.run[r].lo,
+					     (size_t)(c.run[r].hi - c.run[r].lo));
+		}
 		if (fill_proc(&c, nodes[i] - (uint64_t)o->task_struct__tasks.off, &out[got],
 			      with_threads)) {
 			s->stats.bad_objects++;
