@@ -4,8 +4,10 @@
  * (root = the kernel page table) or a process's (root = its mm->pgd).  An
  * architecture is one static ops table; it walks the page tables through
  * the memory source (whose scan cache makes each table page one read per
- * scan).  A small per-vas TLB skips repeated walks of the same page; call
- * vas_flush() at each new scan.
+ * scan).  A small per-vas TLB skips repeated walks of the same page and,
+ * for a source that maps memory, keeps where a page read before is, so
+ * the next read of it skips the page cache's lookup; call vas_flush() at
+ * each new scan.
  *
  * Linear shortcuts (the direct/linear map and the kernel image) translate
  * by arithmetic without touching page tables; the profile sets them once.

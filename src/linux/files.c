@@ -2,7 +2,9 @@
  * sockets behind them.
  *
  * task->files->fdt->fd[] is read in chunks; each struct file leads to its
- * inode, its path (paths.c) and, for sockets, to struct sock.  The total
+ * inode, its path (paths.c) and, for sockets, to struct sock.  Each object
+ * is copied once (kobj.h), and what a struct file gives is remembered for
+ * the scan (kmemo.h): forked processes share their parent's files.  The total
  * number of fds is bounded by limits.file_descriptors; each table by
  * FD_TABLE_MAX.
  */
