@@ -4,8 +4,10 @@
  * (root = the kernel page table) or a process's (root = its mm->pgd).  An
  * architecture is one static ops table; it walks the page tables through
  * the memory source (whose scan cache makes each table page one read per
- * scan).  A small per-vas TLB skips repeated walks of the same page; call
- * vas_flush() at each new scan.
+ * scan).  A small per-vas TLB skips repeated walks of the same page and,
+ * for a source that maps memory, keeps where a page read before is, so
+ * the next read of it skips the page cache's lookup; call vas_flush() at
+ * each new scan.
  *
  * Linear shortcuts (the direct/linear map and the kernel image) translate
  * by arithmetic without touching page tables; the profile sets them once.
@@ -49,7 +51,9 @@ struct vas {
 	int granule_shift;	/* aarch64: 12, 14, 16 */
 	struct vas_linear lin[2];
 	int nlin;
-	struct { uint64_t vpage, ppage; } tlb[VAS_TLB];
+	/* recent pages: virtual -> physical, and where the page's bytes are
+	 * in our address space when the source maps them (NULL: not known) */
+	struct { uint64_t vpage, ppage; const unsigned char *host; } tlb[VAS_TLB];
 	uint64_t walks;		/* page-table walks done (stats) */
 };
 
@@ -61,6 +65,9 @@ void vas_set_geometry(struct vas *as, int va_bits, int granule_shift);
 void vas_flush(struct vas *as);
 
 int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err);
+/* A hint: [va, va+len) will be read soon (memsrc_prefetch); only for
+ * pages the space translates without a table walk. */
+void vas_prefetch(struct vas *as, uint64_t va, size_t len);
 /* Read len bytes of virtual memory; fails as a whole if any page is absent. */
 int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *err);
 int vas_read_u64(struct vas *as, uint64_t va, uint64_t *out);

@@ -37,6 +37,7 @@ void vas_flush(struct vas *as)
 	for (int i = 0; i < VAS_TLB; i++) {
 		as->tlb[i].vpage = 1;	/* never a page-aligned va */
 		as->tlb[i].ppage = 0;
+		as->tlb[i].host = NULL;
 	}
 }
 
@@ -62,6 +63,7 @@ int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err)
 		return ret;
 	as->tlb[slot].vpage = vpage;
 	as->tlb[slot].ppage = *pa & ~0xfffULL;
+	as->tlb[slot].host = NULL;
 	return 0;
 }
 
@@ -70,13 +72,26 @@ int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *er
 	unsigned char *p = buf;
 
 	while (len) {
-		uint64_t pa;
+		uint64_t pa, vpage = va & ~0xfffULL;
 		size_t in = (size_t)(va & 0xfff);
 		size_t n = 4096 - in < len ? 4096 - in : len;
-		int ret = vas_translate(as, va, &pa, err);
-		if (ret)
-			return ret;
-		ret = memsrc_read(as->mem, pa, p, n, err);
+		unsigned slot = (unsigned)((vpage >> 12) % VAS_TLB);
+		int ret;
+		if (as->tlb[slot].vpage == vpage && as->tlb[slot].host && as->mem->cache_on) {
+			/* a page read before: straight from its bytes */
+			ret = memsrc_read_at(as->mem, as->tlb[slot].ppage | in, as->tlb[slot].host + in,
+					     p, n, err);
+		} else {
+			ret = vas_translate(as, va, &pa, err);
+			if (!ret)
+				ret = memsrc_read(as->mem, pa, p, n, err);
+			if (!ret) {
+				/* remembered, with where its bytes are */
+				as->tlb[slot].vpage = vpage;
+				as->tlb[slot].ppage = pa & ~0xfffULL;
+				as->tlb[slot].host = memsrc_page_addr(as->mem, pa / 4096);
+			}
+		}
 		if (ret)
 			return ret;
 		p += n;
@@ -84,6 +99,40 @@ int vas_read(struct vas *as, uint64_t va, void *buf, size_t len, struct aerr *er
 		len -= n;
 	}
 	return 0;
+}
+
+static void prefetch_page(struct vas *as, uint64_t va, size_t len)
+{
+	uint64_t vpage = va & ~0xfffULL;
+	unsigned slot = (unsigned)((vpage >> 12) % VAS_TLB);
+	size_t in = (size_t)(va & 0xfff);
+
+	if (as->tlb[slot].vpage == vpage && as->tlb[slot].host) {
+		for (size_t i = 0; i < len; i += 64)
+			__builtin_prefetch(as->tlb[slot].host + in + i);
+		return;
+	}
+	for (int i = 0; i < as->nlin; i++) {
+		const struct vas_linear *l = &as->lin[i];
+		if (va >= l->va && va - l->va < l->size) {
+			memsrc_prefetch(as->mem, l->pa + (va - l->va), len);
+			return;
+		}
+	}
+}
+
+void vas_prefetch(struct vas *as, uint64_t va, size_t len)
+{
+	if (len > 8192)
+		len = 8192;
+	while (len) {
+		size_t in = (size_t)(va & 0xfff), n = 4096 - in < len ? 4096 - in : len;
+		prefetch_page(as, va, n);
+		if (va + n < va)
+			return;
+		va += n;
+		len -= n;
+	}
 }
 
 int vas_read_u64(struct vas *as, uint64_t va, uint64_t *out)

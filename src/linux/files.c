@@ -2,7 +2,9 @@
  * sockets behind them.
  *
  * task->files->fdt->fd[] is read in chunks; each struct file leads to its
- * inode, its path (paths.c) and, for sockets, to struct sock.  The total
+ * inode, its path (paths.c) and, for sockets, to struct sock.  Each object
+ * is copied once (kobj.h), and what a struct file gives is remembered for
+ * the scan (kmemo.h): forked processes share their parent's files.  The total
  * number of fds is bounded by limits.file_descriptors; each table by
  * FD_TABLE_MAX.
  */
@@ -12,6 +14,8 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
+#include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
 #include "core/timefmt.h"
@@ -19,6 +23,7 @@
 
 #define FD_TABLE_MAX (1u << 20)
 #define FD_CHUNK 512
+#define FD_AHEAD 4
 #define S_IFMT_ 0170000
 
 struct fctx {
@@ -28,8 +33,14 @@ struct fctx {
 	uint32_t fds_left;
 	struct snap_sock *socks;
 	size_t nsocks, capsocks;
+	/* the last sockets recorded, all of pid run_pid: sk -> index */
+	struct u64map run;
+	int32_t run_pid;
 	char *name;
 	size_t namecap;
+	/* what of each object one fd needs, copied at once (kobj.h) */
+	struct kspan file, inode, common, tcp;
+	struct kfield atime[2], mtime[2], ctime[2];	/* timespec64 in the inode */
 };
 
 /* userspace st_dev encoding of a kernel dev_t (MAJOR << 20 | MINOR) */
@@ -55,42 +66,70 @@ static uint8_t ftype(uint32_t mode)
 }
 
 /* inode times: timespec64 members (i_atime before 6.6, __i_ctime in 6.6),
- * or separate seconds and nanoseconds (i_atime_sec, i_atime_nsec: 6.11+) */
-static int64_t inode_time(struct kernel *k, uint64_t inode, const struct kfield *a,
-			  const struct kfield *b, const struct kfield *sec, const struct kfield *nsec)
+ * or separate seconds and nanoseconds (i_atime_sec, i_atime_nsec: 6.11+);
+ * ts: the timespec64's seconds and nanoseconds as fields of the inode */
+static const struct kfield *time_member(const struct kfield *a, const struct kfield *b)
 {
-	const struct koffsets *o = &k->prof->off;
-	const struct kfield *f = a->present ? a : b;
+	return a->present ? a : b;
+}
 
-	if (!f->present && sec->present)
-		return time_ns((int64_t)kernel_field(k, inode, sec),
-			       (int64_t)kernel_field(k, inode, nsec));
-	if (!f->present)
+static void time_fields(const struct koffsets *o, const struct kfield *m, struct kfield ts[2])
+{
+	ts[0] = kfield_at(&o->timespec64__tv_sec, m->off);
+	ts[1] = kfield_at(&o->timespec64__tv_nsec, m->off);
+	ts[0].present &= m->present;
+	ts[1].present &= m->present;
+}
+
+static int64_t inode_time(struct fctx *c, const struct kobj *io, const struct kfield *m,
+			  const struct kfield ts[2], const struct kfield *sec,
+			  const struct kfield *nsec)
+{
+	struct vas *as = &c->k->kvas;
+
+	if (!m->present && sec->present)
+		return time_ns((int64_t)kobj_get(as, io, sec), (int64_t)kobj_get(as, io, nsec));
+	if (!m->present)
 		return 0;
-	uint64_t ts = inode + (uint64_t)f->off;
-	return time_ns((int64_t)kernel_field(k, ts, &o->timespec64__tv_sec),
-		       (int64_t)kernel_field(k, ts, &o->timespec64__tv_nsec));
+	return time_ns((int64_t)kobj_get(as, io, &ts[0]), (int64_t)kobj_get(as, io, &ts[1]));
+}
+
+static struct kspan inode_span(struct fctx *c)
+{
+	const struct koffsets *o = c->o;
+	const struct kfield *f[] = {
+		&o->inode__i_mode, &o->inode__i_ino, &o->inode__i_uid, &o->inode__i_gid,
+		&o->inode__i_size, &o->inode__i_sb,
+		&c->atime[0], &c->atime[1], &c->mtime[0], &c->mtime[1], &c->ctime[0], &c->ctime[1],
+		&o->inode__i_atime_sec, &o->inode__i_atime_nsec, &o->inode__i_mtime_sec,
+		&o->inode__i_mtime_nsec, &o->inode__i_ctime_sec, &o->inode__i_ctime_nsec,
+	};
+
+	return kspan_of(f, (int)(sizeof(f) / sizeof(f[0])));
 }
 
 static void inode_details(struct fctx *c, struct snap_fd *f)
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
-	uint64_t ino = f->inode;
+	struct vas *as = &k->kvas;
+	struct kobj io;
 
-	f->imode = (uint32_t)kernel_field(k, ino, &o->inode__i_mode);
+	kobj_load(&io, as, f->inode, c->inode);
+	f->imode = (uint32_t)kobj_get(as, &io, &o->inode__i_mode);
 	f->type = ftype(f->imode);
-	f->ino = kernel_field(k, ino, &o->inode__i_ino);
-	f->uid = (uint32_t)kernel_field(k, ino, &o->inode__i_uid);
-	f->gid = (uint32_t)kernel_field(k, ino, &o->inode__i_gid);
-	f->size = (int64_t)kernel_field(k, ino, &o->inode__i_size);
-	f->dev = user_dev((uint32_t)kernel_field(k, kernel_field(k, ino, &o->inode__i_sb), &o->super_block__s_dev));
-	f->atime_ns = inode_time(k, ino, &o->inode__i_atime, &o->inode____i_atime,
-				 &o->inode__i_atime_sec, &o->inode__i_atime_nsec);
-	f->mtime_ns = inode_time(k, ino, &o->inode__i_mtime, &o->inode____i_mtime,
-				 &o->inode__i_mtime_sec, &o->inode__i_mtime_nsec);
-	f->ctime_ns = inode_time(k, ino, &o->inode__i_ctime, &o->inode____i_ctime,
-				 &o->inode__i_ctime_sec, &o->inode__i_ctime_nsec);
+	f->ino = kobj_get(as, &io, &o->inode__i_ino);
+	f->uid = (uint32_t)kobj_get(as, &io, &o->inode__i_uid);
+	f->gid = (uint32_t)kobj_get(as, &io, &o->inode__i_gid);
+	f->size = (int64_t)kobj_get(as, &io, &o->inode__i_size);
+	f->dev = user_dev((uint32_t)kernel_field(k, kobj_get(as, &io, &o->inode__i_sb),
+						 &o->super_block__s_dev));
+	f->atime_ns = inode_time(c, &io, time_member(&o->inode__i_atime, &o->inode____i_atime),
+				 c->atime, &o->inode__i_atime_sec, &o->inode__i_atime_nsec);
+	f->mtime_ns = inode_time(c, &io, time_member(&o->inode__i_mtime, &o->inode____i_mtime),
+				 c->mtime, &o->inode__i_mtime_sec, &o->inode__i_mtime_nsec);
+	f->ctime_ns = inode_time(c, &io, time_member(&o->inode__i_ctime, &o->inode____i_ctime),
+				 c->ctime, &o->inode__i_ctime_sec, &o->inode__i_ctime_nsec);
 }
 
 #define AF_INET_ 2
@@ -106,64 +145,85 @@ static struct snap_sock *new_sock(struct fctx *c)
 	return s;
 }
 
-/* A TCP socket behind a socket file: records it, returns its index or -1. */
-static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struct snap_fd *f)
+/* The struct sock behind a socket file, or 0. */
+static uint64_t file_sk(struct fctx *c, const struct kobj *fo)
+{
+	const struct koffsets *o = c->o;
+	uint64_t sock = kobj_get(&c->k->kvas, fo, &o->file__private_data);
+
+	return kptr_ok(sock) ? kernel_field(c->k, sock, &o->socket__sk) : 0;
+}
+
+/* A TCP socket behind a socket file: records it, returns its index or -1.
+ * cm: its sock_common, copied. */
+static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struct snap_fd *f,
+			  uint64_t sk, const struct kobj *cm)
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
-	uint64_t sock = kernel_field(k, f->file, &o->file__private_data);
-	uint64_t sk = kptr_ok(sock) ? kernel_field(k, sock, &o->socket__sk) : 0;
+	struct vas *as = &k->kvas;
 
 	if (!kptr_ok(sk))
 		return -1;
-	uint64_t common = sk + (uint64_t)o->sock____sk_common.off;
-	uint16_t family = (uint16_t)kernel_field(k, common, &o->sock_common__skc_family);
+	uint16_t family = (uint16_t)kobj_get(as, cm, &o->sock_common__skc_family);
 	if ((family != AF_INET_ && family != AF_INET6_) ||
 	    kernel_field(k, sk, &o->sock__sk_protocol) != IPPROTO_TCP_)
 		return -1;
 	/* one record per connection and process, whatever the fds on it
-	 * (bash >& /dev/tcp/... holds it on 0, 1 and 2) */
-	for (size_t i = c->nsocks; i-- > 0 && c->socks[i].pid == p->pid;)
-		if (c->socks[i].sk == sk)
-			return (int32_t)i;
+	 * (bash >& /dev/tcp/... holds it on 0, 1 and 2): among the last
+	 * records, those of this pid */
+	uint64_t at;
+	if (c->run_pid != p->pid || !c->nsocks || c->socks[c->nsocks - 1].pid != p->pid) {
+		u64map_clear(&c->run);
+		c->run_pid = p->pid;
+		for (size_t i = c->nsocks; i-- > 0 && c->socks[i].pid == p->pid;)
+			if (!u64map_get(&c->run, c->socks[i].sk, NULL))
+				u64map_put(&c->run, c->socks[i].sk, i);
+	}
+	if (u64map_get(&c->run, sk, &at))
+		return (int32_t)at;
 	struct snap_sock *s = new_sock(c);
 	if (!s)
 		return -1;
+	if (u64map_put(&c->run, sk, c->nsocks) < 0)
+		c->run_pid = -1;	/* not all there: index again next time */
 	s->pid = p->pid;
 	s->fd = f->fd;
 	s->sk = sk;
 	s->ino = f->ino;
 	s->family = family;
-	s->state = (uint8_t)kernel_field(k, common, &o->sock_common__skc_state);
-	s->sport = (uint16_t)kernel_field(k, common, &o->sock_common__skc_num);
-	uint16_t dport = (uint16_t)kernel_field(k, common, &o->sock_common__skc_dport);
+	s->state = (uint8_t)kobj_get(as, cm, &o->sock_common__skc_state);
+	s->sport = (uint16_t)kobj_get(as, cm, &o->sock_common__skc_num);
+	uint16_t dport = (uint16_t)kobj_get(as, cm, &o->sock_common__skc_dport);
 	s->dport = (uint16_t)((dport >> 8) | (dport << 8));
 	if (family == AF_INET_) {
-		uint32_t a = (uint32_t)kernel_field(k, common, &o->sock_common__skc_rcv_saddr);
+		uint32_t a = (uint32_t)kobj_get(as, cm, &o->sock_common__skc_rcv_saddr);
 		memcpy(s->saddr, &a, 4);
-		a = (uint32_t)kernel_field(k, common, &o->sock_common__skc_daddr);
+		a = (uint32_t)kobj_get(as, cm, &o->sock_common__skc_daddr);
 		memcpy(s->daddr, &a, 4);
 	} else {
 		if (o->sock_common__skc_v6_rcv_saddr.present)
-			vas_read(&k->kvas, common + (uint64_t)o->sock_common__skc_v6_rcv_saddr.off,
-				 s->saddr, 16, NULL);
+			kobj_bytes(as, cm, o->sock_common__skc_v6_rcv_saddr.off, s->saddr, 16);
 		if (o->sock_common__skc_v6_daddr.present)
-			vas_read(&k->kvas, common + (uint64_t)o->sock_common__skc_v6_daddr.off,
-				 s->daddr, 16, NULL);
+			kobj_bytes(as, cm, o->sock_common__skc_v6_daddr.off, s->daddr, 16);
 	}
-	s->bytes_in = kernel_field(k, sk, &o->tcp_sock__bytes_received);
-	s->bytes_out = o->tcp_sock__bytes_sent.present ? kernel_field(k, sk, &o->tcp_sock__bytes_sent) :
-		       kernel_field(k, sk, &o->tcp_sock__bytes_acked);
-	s->segs_in = kernel_field(k, sk, &o->tcp_sock__segs_in);
-	s->segs_out = kernel_field(k, sk, &o->tcp_sock__segs_out);
+	struct kobj t;
+	kobj_load(&t, as, sk, c->tcp);
+	s->bytes_in = kobj_get(as, &t, &o->tcp_sock__bytes_received);
+	s->bytes_out = o->tcp_sock__bytes_sent.present ? kobj_get(as, &t, &o->tcp_sock__bytes_sent) :
+		       kobj_get(as, &t, &o->tcp_sock__bytes_acked);
+	s->segs_in = kobj_get(as, &t, &o->tcp_sock__segs_in);
+	s->segs_out = kobj_get(as, &t, &o->tcp_sock__segs_out);
 	return (int32_t)c->nsocks++;
 }
 
 #define AF_UNIX_ 1
 
 /* What the two ends of a channel share: the pipe's inode, the lower of a
- * unix socket and its peer, the lower of a pty's master and slave tty. */
-static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
+ * unix socket and its peer, the lower of a pty's master and slave tty.
+ * sk, cm: a socket's sock and its sock_common, copied. */
+static uint64_t link_key(struct fctx *c, const struct snap_fd *f, const struct kobj *fo,
+			 uint64_t sk, const struct kobj *cm)
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
@@ -171,11 +231,9 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
 	if (f->type == SNAP_FT_FIFO)
 		return f->inode;
 	if (f->type == SNAP_FT_SOCK) {
-		uint64_t sock = kernel_field(k, f->file, &o->file__private_data);
-		uint64_t sk = kptr_ok(sock) ? kernel_field(k, sock, &o->socket__sk) : 0;
 		if (!kptr_ok(sk))
 			return 0;
-		uint64_t fam = kernel_field(k, sk + (uint64_t)o->sock____sk_common.off, &o->sock_common__skc_family);
+		uint64_t fam = kobj_get(&k->kvas, cm, &o->sock_common__skc_family);
 		if (fam != AF_UNIX_)
 			return sk;
 		uint64_t peer = kernel_field(k, sk, &o->unix_sock__peer);
@@ -183,7 +241,7 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
 	}
 	if (f->type == SNAP_FT_CHR && f->name &&
 	    (!strcmp(f->name, "/dev/ptmx") || !strncmp(f->name, "/dev/pts/", 9))) {
-		uint64_t priv = kernel_field(k, f->file, &o->file__private_data);
+		uint64_t priv = kobj_get(&k->kvas, fo, &o->file__private_data);
 		uint64_t tty = kptr_ok(priv) ? kernel_field(k, priv, &o->tty_file_private__tty) : 0;
 		uint64_t other = kptr_ok(tty) ? kernel_field(k, tty, &o->tty_struct__link) : 0;
 		if (!kptr_ok(tty))
@@ -193,32 +251,91 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f)
 	return 0;
 }
 
+/* The fd's file, inode and name (fo: the file, copied): from the memo when
+ * the scan met this struct file already (a forked process shares its
+ * parent's), else read and remembered. */
+static int fd_file(struct fctx *c, uint64_t file, struct snap_fd *f, struct kobj *fo, long *n)
+{
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	struct kmemo *m = kernel_memo(c->k);
+	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_FD, file);
+	int deleted = 0;
+
+	if (e && e->cap == c->namecap) {
+		kobj_none(fo, file);
+		f->f_flags = e->f_flags;
+		f->f_mode = e->f_mode;
+		f->inode = e->inode;
+		f->imode = e->imode;
+		f->type = ftype(f->imode);
+		f->ino = e->ino;
+		f->uid = e->uid;
+		f->gid = e->gid;
+		f->size = e->size;
+		f->dev = e->dev;
+		f->atime_ns = e->atime_ns;
+		f->mtime_ns = e->mtime_ns;
+		f->ctime_ns = e->ctime_ns;
+		f->deleted = e->deleted;
+		*n = e->name_ret;
+		if (*n >= 0)
+			memcpy(c->name, e->name, e->namelen + 1);
+		return 0;
+	}
+	kobj_load(fo, as, file, c->file);
+	f->f_flags = (uint32_t)kobj_get(as, fo, &o->file__f_flags);
+	f->f_mode = (uint32_t)kobj_get(as, fo, &o->file__f_mode);
+	f->inode = kobj_get(as, fo, &o->file__f_inode);
+	if (!kptr_ok(f->inode))
+		return -EFAULT;
+	inode_details(c, f);
+	*n = linux_file_name_obj(c->k, fo, c->name, c->namecap, &deleted);
+	f->deleted = deleted;
+	if (m && c->namecap <= UINT32_MAX) {
+		struct kmemo_file ne = {
+			.inode = f->inode, .f_flags = f->f_flags, .f_mode = f->f_mode,
+			.imode = f->imode, .uid = f->uid, .gid = f->gid, .dev = f->dev,
+			.ino = f->ino, .size = f->size, .atime_ns = f->atime_ns,
+			.mtime_ns = f->mtime_ns, .ctime_ns = f->ctime_ns, .name_ret = *n,
+			.deleted = deleted, .cap = (uint32_t)c->namecap,
+			.namelen = *n >= 0 && (size_t)*n < c->namecap ? (size_t)*n : 0,
+		};
+		if (*n < 0 || (size_t)*n < c->namecap)
+			kmemo_file_put(m, KMEMO_FD, file, &ne, c->name);
+	}
+	return 0;
+}
+
 static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file, struct snap_fd *f)
 {
 	const struct koffsets *o = c->o;
-	int deleted = 0;
+	struct vas *as = &c->k->kvas;
+	struct kobj fo;
+	long n;
 
 	memset(f, 0, sizeof(*f));
 	f->fd = fd;
 	f->file = file;
 	f->sock = -1;
-	f->f_flags = (uint32_t)kernel_field(c->k, file, &o->file__f_flags);
-	f->f_mode = (uint32_t)kernel_field(c->k, file, &o->file__f_mode);
-	f->inode = kernel_field(c->k, file, &o->file__f_inode);
-	if (!kptr_ok(f->inode))
+	if (fd_file(c, file, f, &fo, &n))
 		return -EFAULT;
-	inode_details(c, f);
-	long n = linux_file_name(c->k, file, c->name, c->namecap, &deleted);
 	if (n < 0)
 		c->s->stats.bad_objects++;
 	else
 		f->name = arena_strndup(&c->s->arena, c->name, (size_t)n);
-	f->deleted = deleted;
 	if (f->name && !strncmp(f->name, "anon_inode:", 11))
 		f->type = SNAP_FT_ANON;
-	if (f->type == SNAP_FT_SOCK)
-		f->sock = tcp_socket(c, p, f);
-	f->link = link_key(c, f);
+	uint64_t sk = 0;
+	struct kobj cm;
+	kobj_none(&cm, 0);
+	if (f->type == SNAP_FT_SOCK) {
+		sk = file_sk(c, &fo);
+		kobj_load(&cm, as, kptr_ok(sk) ? sk + (uint64_t)o->sock____sk_common.off : 0,
+			  c->common);
+		f->sock = tcp_socket(c, p, f, sk, &cm);
+	}
+	f->link = link_key(c, f, &fo, sk, &cm);
 	return 0;
 }
 
@@ -254,6 +371,10 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 		if (kptr_ok(cloexec))
 			vas_read(&k->kvas, cloexec + base / 8, bits, (cnt + 63) / 64 * 8, NULL);
 		for (size_t i = 0; i < cnt; i++) {
+			/* the struct file a few fds on: in the CPU's cache by then */
+			if (i + FD_AHEAD < cnt && kptr_ok(ptrs[i + FD_AHEAD]))
+				vas_prefetch(&k->kvas, ptrs[i + FD_AHEAD] + (uint64_t)c->file.lo,
+					     (size_t)(c->file.hi - c->file.lo));
 			if (!ptrs[i])
 				continue;
 			if (!c->fds_left) {
@@ -295,6 +416,28 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 			  .fds_left = k->limits.file_descriptors };
 
 	c.namecap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
+	const struct koffsets *o = c.o;
+	u64map_init(&c.run);
+	c.run_pid = -1;
+	time_fields(o, time_member(&o->inode__i_atime, &o->inode____i_atime), c.atime);
+	time_fields(o, time_member(&o->inode__i_mtime, &o->inode____i_mtime), c.mtime);
+	time_fields(o, time_member(&o->inode__i_ctime, &o->inode____i_ctime), c.ctime);
+	c.inode = inode_span(&c);
+	struct kspan name = linux_file_span(o);
+	const struct kfield *ff[] = { &o->file__f_flags, &o->file__f_mode, &o->file__f_inode };
+	c.file = kspan_union(kspan_of(ff, 3), name);	/* and the path, always read */
+	const struct kfield *cf[] = {
+		&o->sock_common__skc_family, &o->sock_common__skc_state, &o->sock_common__skc_num,
+		&o->sock_common__skc_dport, &o->sock_common__skc_rcv_saddr,
+		&o->sock_common__skc_daddr, &o->sock_common__skc_v6_rcv_saddr,
+		&o->sock_common__skc_v6_daddr,
+	};
+	c.common = kspan_of(cf, (int)(sizeof(cf) / sizeof(cf[0])));
+	const struct kfield *tf[] = {
+		&o->tcp_sock__bytes_received, &o->tcp_sock__bytes_sent, &o->tcp_sock__bytes_acked,
+		&o->tcp_sock__segs_in, &o->tcp_sock__segs_out,
+	};
+	c.tcp = kspan_of(tf, (int)(sizeof(tf) / sizeof(tf[0])));
 	c.name = malloc(c.namecap);
 	if (!c.name)
 		return aerr_set(err, ENOMEM, "out of memory");
@@ -302,6 +445,7 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 		if (!s->procs[i].kthread)
 			proc_fds(&c, &s->procs[i]);
 	free(c.name);
+	u64map_free(&c.run);
 	if (c.nsocks) {
 		s->socks = arena_alloc(&s->arena, c.nsocks * sizeof(*c.socks));
 		if (s->socks) {

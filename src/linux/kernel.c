@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "linux/guests.h"
+#include "linux/kmemo.h"
 #include "linux/ktext.h"
 #include "linux/ktextmod.h"
 #include "linux/pagecache.h"
@@ -66,6 +67,7 @@ void kernel_close(struct kernel *k)
 	if (!k)
 		return;
 	linux_hash_memo_free(k);
+	kmemo_free(k->memo);
 	ktextmod_free(k);
 	ktext_free(k);
 	if (k->bpf_memo) {
@@ -86,7 +88,15 @@ int kernel_scan_begin(struct kernel *k, struct aerr *err)
 		return ret;
 	memsrc_cache_flush(k->mem);
 	vas_flush(&k->kvas);
+	kmemo_clear(k->memo);
 	return 0;
+}
+
+struct kmemo *kernel_memo(struct kernel *k)
+{
+	if (!k->memo)
+		k->memo = kmemo_new();
+	return k->memo;
 }
 
 int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)
@@ -103,6 +113,18 @@ int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)
 		return -EFAULT;
 	/* mm->pgd is a direct-map address; on x86-64 with PTI the kernel half
 	 * (this one) also maps all of user space */
+	profile_user_vas(k->prof, k->mem, root, as);
+	return 0;
+}
+
+int linux_mm_vas(struct kernel *k, uint64_t mm, uint64_t pgd, struct vas *as)
+{
+	uint64_t root;
+
+	if (!mm)
+		return -ENOENT;
+	if (!pgd || profile_lm_to_phys(k->prof, pgd, &root))
+		return -EFAULT;
 	profile_user_vas(k->prof, k->mem, root, as);
 	return 0;
 }

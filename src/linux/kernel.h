@@ -41,6 +41,8 @@ struct kernel_opts {
 					 * kernel_open() owns it from the call on */
 };
 
+struct kmemo;
+
 struct kernel {
 	struct memsrc *mem;
 	struct kprofile *prof;
@@ -63,7 +65,14 @@ struct kernel {
 	 * its threads, and of the busiest (the phase's critical path on
 	 * idle cores), ns */
 	uint64_t procs_cpu_ns, procs_cpu_max_ns;
+	/* what this scan decoded already, on this thread (kmemo.h): made on
+	 * first use, emptied by kernel_scan_begin(); a scan thread's copy of
+	 * the kernel has its own */
+	struct kmemo *memo;
 };
+
+/* k's memo (made now if need be), or NULL when out of memory */
+struct kmemo *kernel_memo(struct kernel *k);
 
 #define SCAN_THREADS_MAX 64
 
@@ -146,5 +155,7 @@ void linux_sockets_ifnames(struct snapshot *s);
 /* A process's own address space (its mm->pgd).  -ENOENT for kernel
  * threads, which have none. */
 int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as);
+/* The same from an mm and its pgd already read (0: could not be). */
+int linux_mm_vas(struct kernel *k, uint64_t mm, uint64_t pgd, struct vas *as);
 
 #endif

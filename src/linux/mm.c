@@ -11,6 +11,8 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
+#include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
 #include "core/vec.h"
@@ -18,6 +20,7 @@
 #define MT_MAX_DEPTH 31
 #define MT_MAX_NODES 65536
 #define MT_NODE_MASK 0xffULL
+#define VMA_AHEAD 4
 
 enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
 
@@ -31,6 +34,7 @@ struct mctx {
 	uint32_t nodes;
 	struct u64map seen;
 	int bad;
+	struct kspan vma, file, inode;	/* the fields an area needs (kobj.h) */
 };
 
 static int add_vma(struct mctx *c, uint64_t vma)
@@ -154,39 +158,73 @@ static int fill_vma(struct mctx *c, const struct snap_proc *p, uint64_t vma, str
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
+	struct vas *as = &k->kvas;
+	struct kobj vo, fo, io;
 
 	memset(v, 0, sizeof(*v));
-	if (o->vm_area_struct__vm_mm.present && kernel_field(k, vma, &o->vm_area_struct__vm_mm) != c->mm)
+	kobj_load(&vo, as, vma, c->vma);
+	if (o->vm_area_struct__vm_mm.present && kobj_get(as, &vo, &o->vm_area_struct__vm_mm) != c->mm)
 		return -EINVAL;
-	v->start = kernel_field(k, vma, &o->vm_area_struct__vm_start);
-	v->end = kernel_field(k, vma, &o->vm_area_struct__vm_end);
+	v->start = kobj_get(as, &vo, &o->vm_area_struct__vm_start);
+	v->end = kobj_get(as, &vo, &o->vm_area_struct__vm_end);
 	if (v->start >= v->end || (v->start & 0xfff) || (v->end & 0xfff))
 		return -EINVAL;
-	v->flags = kernel_field(k, vma, &o->vm_area_struct__vm_flags);
-	v->pgoff = kernel_field(k, vma, &o->vm_area_struct__vm_pgoff);
-	v->file = kernel_field(k, vma, &o->vm_area_struct__vm_file);
+	v->flags = kobj_get(as, &vo, &o->vm_area_struct__vm_flags);
+	v->pgoff = kobj_get(as, &vo, &o->vm_area_struct__vm_pgoff);
+	v->file = kobj_get(as, &vo, &o->vm_area_struct__vm_file);
 	/* anonymous memory a process maps has no vm_ops (vma_set_anonymous);
 	 * the kernel's own mappings without a file ([vdso], [vvar]) have */
 	if (!v->file) {
 		v->special = o->vm_area_struct__vm_ops.present &&
-			     kernel_field(k, vma, &o->vm_area_struct__vm_ops) != 0;
+			     kobj_get(as, &vo, &o->vm_area_struct__vm_ops) != 0;
 		return 0;
 	}
 	if (!kptr_ok(v->file))
 		return -EINVAL;
-	v->inode = kernel_field(k, v->file, &o->file__f_inode);
+	/* a forked process shares its parent's struct files */
+	struct kmemo *m = kernel_memo(k);
+	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_VMA, v->file);
+	if (e && e->cap == cap) {
+		v->inode = e->inode;
+		if (kptr_ok(v->inode)) {
+			uint64_t size = (uint64_t)e->size, pages = (v->end - v->start) >> 12;
+			v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
+				      v->pgoff + pages > (size + 4095) >> 12;
+			v->ino = e->ino;
+			v->dev = e->dev;
+		}
+		v->deleted = e->deleted;
+		if (e->name_ret >= 0)
+			v->path = arena_strndup(&c->s->arena, e->name, (size_t)e->name_ret);
+		v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
+		return 0;
+	}
+	struct kmemo_file ne = { .cap = (uint32_t)cap };
+	kobj_load(&fo, as, v->file, c->file);
+	v->inode = kobj_get(as, &fo, &o->file__f_inode);
 	if (kptr_ok(v->inode)) {
-		uint64_t size = kernel_field(k, v->inode, &o->inode__i_size);
+		kobj_load(&io, as, v->inode, c->inode);
+		uint64_t size = kobj_get(as, &io, &o->inode__i_size);
 		uint64_t pages = (v->end - v->start) >> 12;
+		ne.size = (int64_t)size;
 		v->past_eof = size < (1ULL << 52) && v->pgoff < (1ULL << 40) &&
 			      v->pgoff + pages > (size + 4095) >> 12;
-		v->ino = kernel_field(k, v->inode, &o->inode__i_ino);
-		v->dev = (uint32_t)kernel_field(k, kernel_field(k, v->inode, &o->inode__i_sb), &o->super_block__s_dev);
+		v->ino = kobj_get(as, &io, &o->inode__i_ino);
+		v->dev = (uint32_t)kernel_field(k, kobj_get(as, &io, &o->inode__i_sb),
+						&o->super_block__s_dev);
 	}
-	long n = linux_file_name(k, v->file, name, cap, &v->deleted);
+	long n = linux_file_name_obj(k, &fo, name, cap, &v->deleted);
 	if (n >= 0)
 		v->path = arena_strndup(&c->s->arena, name, (size_t)n);
 	v->is_main_exe = p->exe_inode && v->inode == p->exe_inode;
+	ne.inode = v->inode;
+	ne.ino = v->ino;
+	ne.dev = v->dev;
+	ne.name_ret = n;
+	ne.deleted = v->deleted;
+	ne.namelen = n >= 0 ? (size_t)n : 0;
+	if (m && cap <= UINT32_MAX && (n < 0 || (size_t)n < cap))
+		kmemo_file_put(m, KMEMO_VMA, v->file, &ne, name);
 	return 0;
 }
 
@@ -233,6 +271,10 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	struct snap_vma *v = c->n ? arena_alloc(&c->s->arena, c->n * sizeof(*v)) : NULL;
 	uint32_t got = 0;
 	for (uint32_t i = 0; v && i < c->n; i++) {
+		/* the area a few on: in the CPU's cache by then */
+		if (i + VMA_AHEAD < c->n)
+			vas_prefetch(&c->k->kvas, c->vmas[i + VMA_AHEAD] + (uint64_t)c->vma.lo,
+				     (size_t)(c->vma.hi - c->vma.lo));
 		if (fill_vma(c, p, c->vmas[i], &v[got], name, cap))
 			c->bad++;
 		else
@@ -263,6 +305,17 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	struct mctx c = { .k = k, .s = s, .o = &k->prof->off, .max = k->limits.vmas };
+	const struct koffsets *o = c.o;
+	const struct kfield *vf[] = {
+		&o->vm_area_struct__vm_mm, &o->vm_area_struct__vm_start,
+		&o->vm_area_struct__vm_end, &o->vm_area_struct__vm_flags,
+		&o->vm_area_struct__vm_pgoff, &o->vm_area_struct__vm_file,
+		&o->vm_area_struct__vm_ops,
+	};
+	const struct kfield *inf[] = { &o->inode__i_size, &o->inode__i_ino, &o->inode__i_sb };
+	c.vma = kspan_of(vf, (int)(sizeof(vf) / sizeof(vf[0])));
+	c.file = linux_file_span(o);
+	c.inode = kspan_of(inf, 3);
 	size_t cap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
 	char *name = malloc(cap);
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "linux/kmemo.h"
+#include "linux/kobj.h"
 #include "linux/walk.h"
 
 #define NAME_MAX_LEN 255
@@ -40,34 +42,31 @@ static int prepend_name(struct kernel *k, struct pbuf *p, uint64_t d)
 	return 0;
 }
 
-long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf, size_t cap,
-		  int *deleted)
+static long d_path_walk(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf, size_t cap,
+			int *deleted, size_t *textlen)
 {
 	const struct koffsets *o = &k->prof->off;
 	struct pbuf p = { buf, cap, cap - 1, 0 };
 	uint64_t mnt = vfsmnt - (uint64_t)o->mount__mnt.off;
 	int ret = 0, depth = 0, hops = 0;
 
-	if (cap < 2)
-		return -EINVAL;
 	buf[cap - 1] = '\0';
-	if (deleted) {
-		uint64_t hash = dentry + (uint64_t)o->dentry__d_hash.off;
-		uint64_t pprev = kernel_field(k, hash, &o->hlist_bl_node__pprev);
-		uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
-		*deleted = !pprev && parent != dentry;
-	}
+	uint64_t hash = dentry + (uint64_t)o->dentry__d_hash.off;
+	uint64_t pprev = kernel_field(k, hash, &o->hlist_bl_node__pprev);
+	uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
+	*deleted = !pprev && parent != dentry;
+	/* the root of the mount the walk is in: read again only when the
+	 * walk crosses to another mount */
+	uint64_t root = kptr_ok(vfsmnt) ? kernel_field(k, vfsmnt, &o->vfsmount__mnt_root) : 0;
 	while (kptr_ok(dentry) && kptr_ok(vfsmnt)) {
-		uint64_t root = kernel_field(k, vfsmnt, &o->vfsmount__mnt_root);
-		uint64_t parent = kernel_field(k, dentry, &o->dentry__d_parent);
+		parent = kernel_field(k, dentry, &o->dentry__d_parent);
 		if (dentry == parent && dentry != root) {
 			/* a pseudo file's lone dentry (memfd, SysV shm, aio):
 			 * the kernel shows its name under "/", unlinked
 			 * (simple_dname: " (deleted)") */
 			if (prepend_name(k, &p, dentry))
 				ret = -EFAULT;
-			if (deleted)
-				*deleted = 1;
+			*deleted = 1;
 			break;
 		}
 		if (dentry == root) {
@@ -77,6 +76,7 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 			dentry = kernel_field(k, mnt, &o->mount__mnt_mountpoint);
 			mnt = mparent;
 			vfsmnt = mnt + (uint64_t)o->mount__mnt.off;
+			root = kptr_ok(vfsmnt) ? kernel_field(k, vfsmnt, &o->vfsmount__mnt_root) : 0;
 			continue;
 		}
 		if (++depth > PATH_MAX_DEPTH || prepend_name(k, &p, dentry)) {
@@ -89,9 +89,36 @@ long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf,
 		prepend(&p, "/", 1);
 	size_t len = cap - 1 - p.pos;
 	memmove(buf, buf + p.pos, len + 1);
+	*textlen = len;
 	if (p.overflow)
 		return -E2BIG;
 	return ret ? ret : (long)len;
+}
+
+/* The walk's result is the same for every file on (vfsmnt, dentry) within
+ * a scan: remembered (kmemo.h), with the text it left in buf. */
+long linux_d_path(struct kernel *k, uint64_t vfsmnt, uint64_t dentry, char *buf, size_t cap,
+		  int *deleted)
+{
+	struct kmemo *m = kernel_memo(k);
+	struct kmemo_str *e;
+	int del = 0;
+	size_t len = 0;
+
+	if (cap < 2)
+		return -EINVAL;
+	if (m && (e = kmemo_str_get(m, &m->paths, vfsmnt, dentry)) && e->cap == cap) {
+		memcpy(buf, e->s, e->slen + 1);
+		if (deleted)
+			*deleted = e->flags;
+		return e->ret;
+	}
+	long ret = d_path_walk(k, vfsmnt, dentry, buf, cap, &del, &len);
+	if (m && cap <= UINT32_MAX)
+		kmemo_str_put(m, &m->paths, vfsmnt, dentry, ret, buf, len, (uint32_t)cap, del);
+	if (deleted)
+		*deleted = del;
+	return ret;
 }
 
 long linux_path_at(struct kernel *k, uint64_t path, char *buf, size_t cap, int *deleted)
@@ -102,7 +129,7 @@ long linux_path_at(struct kernel *k, uint64_t path, char *buf, size_t cap, int *
 			    buf, cap, deleted);
 }
 
-int linux_sb_type(struct kernel *k, uint64_t sb, char *buf, size_t cap)
+static int sb_type_read(struct kernel *k, uint64_t sb, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t type = kernel_field(k, sb, &o->super_block__s_type);
@@ -114,12 +141,46 @@ int linux_sb_type(struct kernel *k, uint64_t sb, char *buf, size_t cap)
 	return 0;
 }
 
+int linux_sb_type(struct kernel *k, uint64_t sb, char *buf, size_t cap)
+{
+	struct kmemo *m = kernel_memo(k);
+	struct kmemo_sb *e = m && sb ? kmemo_sb(m, sb) : NULL;
+
+	if (!e || cap != sizeof(e->type))
+		return sb_type_read(k, sb, buf, cap);
+	if (e->sb != sb) {
+		e->type_ret = sb_type_read(k, sb, e->type, sizeof(e->type));
+		e->sb = sb;
+	}
+	memcpy(buf, e->type, sizeof(e->type));
+	return e->type_ret;
+}
+
+struct kspan linux_file_span(const struct koffsets *o)
+{
+	struct kfield mnt = kfield_at(&o->path__mnt, o->file__f_path.off);
+	struct kfield dentry = kfield_at(&o->path__dentry, o->file__f_path.off);
+	const struct kfield *f[] = { &mnt, &dentry, &o->file__f_inode };
+
+	return kspan_of(f, 3);
+}
+
 long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int *deleted)
 {
+	struct kobj f;
+
+	kobj_load(&f, &k->kvas, file, linux_file_span(&k->prof->off));
+	return linux_file_name_obj(k, &f, buf, cap, deleted);
+}
+
+long linux_file_name_obj(struct kernel *k, const struct kobj *file, char *buf, size_t cap,
+			 int *deleted)
+{
 	const struct koffsets *o = &k->prof->off;
-	uint64_t path = file + (uint64_t)o->file__f_path.off;
-	uint64_t dentry = kernel_field(k, path, &o->path__dentry);
-	uint64_t inode = kernel_field(k, file, &o->file__f_inode);
+	struct kfield fmnt = kfield_at(&o->path__mnt, o->file__f_path.off);
+	struct kfield fdentry = kfield_at(&o->path__dentry, o->file__f_path.off);
+	uint64_t dentry = kobj_get(&k->kvas, file, &fdentry);
+	uint64_t inode = kobj_get(&k->kvas, file, &o->file__f_inode);
 	uint64_t sb = dentry ? kernel_field(k, dentry, &o->dentry__d_sb) : 0;
 	char fstype[32] = "";
 
@@ -141,7 +202,7 @@ long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int
 			return snprintf(buf, cap, "anon_inode:%s", name + p.pos + 1);
 		}
 	}
-	long n = linux_path_at(k, path, buf, cap, deleted);
+	long n = linux_d_path(k, kobj_get(&k->kvas, file, &fmnt), dentry, buf, cap, deleted);
 	/* pseudo files whose names the kernel makes without " (deleted)"
 	 * (ns_dname, dmabuffs_dname) */
 	if (deleted && (!strcmp(fstype, "nsfs") || !strcmp(fstype, "dmabuf")))

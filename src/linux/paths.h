@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "linux/kernel.h"
+#include "linux/kobj.h"
 
 #define PATH_MAX_DEPTH 256
 #define PATH_MAX_MOUNTS 64
@@ -24,6 +25,11 @@ long linux_path_at(struct kernel *k, uint64_t path, char *buf, size_t cap, int *
 /* Name of an open file as /proc/PID/fd shows it: a path, or for pseudo
  * filesystems "socket:[INO]", "pipe:[INO]", "anon_inode:NAME". */
 long linux_file_name(struct kernel *k, uint64_t file, char *buf, size_t cap, int *deleted);
+/* The same for a struct file copied with (at least) linux_file_span(). */
+long linux_file_name_obj(struct kernel *k, const struct kobj *file, char *buf, size_t cap,
+			 int *deleted);
+/* The fields of struct file a name needs: its path and inode. */
+struct kspan linux_file_span(const struct koffsets *o);
 /* The superblock's filesystem type name ("ext4", "sockfs", ...). */
 int linux_sb_type(struct kernel *k, uint64_t sb, char *buf, size_t cap);
 

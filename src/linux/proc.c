@@ -7,54 +7,68 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
+#include "linux/kobj.h"
 #include "linux/paths.h"
 #include "linux/walk.h"
 
 #define CGROUP_MAX_DEPTH 64
+#define PROC_AHEAD 2
 
 static const char *keep(struct snapshot *s, const char *str, long len)
 {
 	return len >= 0 ? arena_strndup(&s->arena, str, (size_t)len) : NULL;
 }
 
-static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *p, uint64_t mm,
-			char *buf, size_t cap)
+/* What of a process's objects the details need, copied at once (kobj.h). */
+struct dctx {
+	struct kspan task, mm, file, inode, nsproxy, path;
+	struct kfield pwd_mnt, pwd_dentry;
+};
+
+static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *p,
+			const struct dctx *d, const struct kobj *mo, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t file = kernel_field(k, mm, &o->mm_struct__exe_file), inode, sb;
+	struct vas *as = &k->kvas;
+	uint64_t file = kobj_get(as, mo, &o->mm_struct__exe_file), inode, sb;
+	struct kobj fo, io;
 	int deleted;
 
 	if (!kptr_ok(file))
 		return;
-	long n = linux_file_name(k, file, buf, cap, &deleted);
+	kobj_load(&fo, as, file, d->file);
+	long n = linux_file_name_obj(k, &fo, buf, cap, &deleted);
 	if (n < 0) {
 		s->stats.bad_objects++;
 		return;
 	}
 	p->exe_path = keep(s, buf, n);
 	p->exe_deleted = deleted;
-	inode = kernel_field(k, file, &o->file__f_inode);
+	inode = kobj_get(as, &fo, &o->file__f_inode);
 	if (!kptr_ok(inode))
 		return;
 	p->exe_inode = inode;
-	p->exe_ino = kernel_field(k, inode, &o->inode__i_ino);
-	p->exe_size = (int64_t)kernel_field(k, inode, &o->inode__i_size);
-	sb = kernel_field(k, inode, &o->inode__i_sb);
+	kobj_load(&io, as, inode, d->inode);
+	p->exe_ino = kobj_get(as, &io, &o->inode__i_ino);
+	p->exe_size = (int64_t)kobj_get(as, &io, &o->inode__i_size);
+	sb = kobj_get(as, &io, &o->inode__i_sb);
 	p->exe_dev = (uint32_t)kernel_field(k, sb, &o->super_block__s_dev);
 	p->exe_hash.status = -ENODATA;
 	p->exe_hash.reason = "not hashed";
 }
 
 /* Arguments from the process's own memory, NULs shown as spaces. */
-static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p, uint64_t mm,
-		    char *buf, size_t cap)
+static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p,
+		    const struct kobj *mo, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t start = kernel_field(k, mm, &o->mm_struct__arg_start);
-	uint64_t end = kernel_field(k, mm, &o->mm_struct__arg_end);
+	uint64_t start = kobj_get(&k->kvas, mo, &o->mm_struct__arg_start);
+	uint64_t end = kobj_get(&k->kvas, mo, &o->mm_struct__arg_end);
 	struct vas as;
 
-	if (!start || end <= start || linux_proc_vas(k, p, &as))
+	if (!start || end <= start || linux_mm_vas(k, mo->base, kobj_get(&k->kvas, mo, &o->mm_struct__pgd),
+						    &as))
 		return;
 	size_t len = (size_t)(end - start);
 	int cut = len > cap - 1;
@@ -76,24 +90,38 @@ static uint64_t ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_m
 {
 	const struct koffsets *o = &k->prof->off;
 
+	struct kmemo *m = kernel_memo(k);
+	uint64_t at, v;
+
 	if (!kptr_ok(ns) || !ns_member->present)
 		return 0;
-	return kernel_field(k, ns + (uint64_t)ns_member->off, &o->ns_common__inum);
+	/* shared by most processes: read once a scan */
+	at = ns + (uint64_t)ns_member->off;
+	if (kmemo_val_get(m, at + (uint64_t)o->ns_common__inum.off, &v))
+		return v;
+	v = kernel_field(k, at, &o->ns_common__inum);
+	kmemo_val_put(m, at + (uint64_t)o->ns_common__inum.off, v);
+	return v;
 }
 
-static void namespaces(struct kernel *k, struct snap_proc *p)
+static void namespaces(struct kernel *k, struct snap_proc *p, const struct dctx *d,
+		       const struct kobj *to)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t nsp = kernel_field(k, p->task, &o->task_struct__nsproxy);
-	uint64_t pid = kernel_field(k, p->task, &o->task_struct__thread_pid);
-	uint64_t cred = kernel_field(k, p->task, &o->task_struct__real_cred);
+	struct vas *as = &k->kvas;
+	uint64_t nsp = kobj_get(as, to, &o->task_struct__nsproxy);
+	uint64_t pid = kobj_get(as, to, &o->task_struct__thread_pid);
+	uint64_t cred = kobj_get(as, to, &o->task_struct__real_cred);
+	struct kobj no;
 
 	if (kptr_ok(nsp)) {
-		p->ns_mnt = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
-		p->ns_net = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__net_ns), &o->net__ns);
-		p->ns_uts = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
-		p->ns_ipc = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
-		p->ns_cgroup = ns_inum(k, kernel_field(k, nsp, &o->nsproxy__cgroup_ns), &o->cgroup_namespace__ns);
+		kobj_load(&no, as, nsp, d->nsproxy);
+		p->ns_mnt = ns_inum(k, kobj_get(as, &no, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
+		p->ns_net = ns_inum(k, kobj_get(as, &no, &o->nsproxy__net_ns), &o->net__ns);
+		p->ns_uts = ns_inum(k, kobj_get(as, &no, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
+		p->ns_ipc = ns_inum(k, kobj_get(as, &no, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
+		p->ns_cgroup = ns_inum(k, kobj_get(as, &no, &o->nsproxy__cgroup_ns),
+				       &o->cgroup_namespace__ns);
 	}
 	if (kptr_ok(pid) && o->pid__numbers.present && o->size_upid) {
 		/* task_active_pid_ns: numbers[level].ns */
@@ -109,10 +137,9 @@ static void namespaces(struct kernel *k, struct snap_proc *p)
 
 /* The task's cgroup on the default (v2) hierarchy, as /proc/PID/cgroup's
  * "0::" line shows it. */
-static long cgroup_path(struct kernel *k, struct snap_proc *p, char *buf, size_t cap)
+static long cgroup_walk(struct kernel *k, uint64_t cset, char *buf, size_t cap)
 {
 	const struct koffsets *o = &k->prof->off;
-	uint64_t cset = kernel_field(k, p->task, &o->task_struct__cgroups);
 	uint64_t cgrp = kernel_field(k, cset, &o->css_set__dfl_cgrp);
 	uint64_t kn = kernel_field(k, cgrp, &o->cgroup__kn);
 	size_t pos = cap - 1;
@@ -141,6 +168,23 @@ static long cgroup_path(struct kernel *k, struct snap_proc *p, char *buf, size_t
 	return (long)len;
 }
 
+/* The same for every process in the css_set: remembered for the scan. */
+static long cgroup_path(struct kernel *k, uint64_t cset, char *buf, size_t cap)
+{
+	struct kmemo *m = kernel_memo(k);
+	struct kmemo_str *e;
+
+	if (m && cset && (e = kmemo_str_get(m, &m->cgroups, cset, 0)) && e->cap == cap) {
+		memcpy(buf, e->s, e->slen + 1);
+		return e->ret;
+	}
+	long n = cgroup_walk(k, cset, buf, cap);
+	/* failures are not remembered: the caller leaves buf alone then */
+	if (m && cset && n >= 0 && cap <= UINT32_MAX)
+		kmemo_str_put(m, &m->cgroups, cset, 0, n, buf, (size_t)n, (uint32_t)cap, 0);
+	return n;
+}
+
 /* Container ids as runtimes name them in cgroup paths: docker-<id>.scope,
  * /docker/<id>, cri-containerd-<id>.scope, crio-<id>.scope,
  * libpod-<id>.scope, /kubepods/.../<id>: the last run of 64 hex digits. */
@@ -167,21 +211,56 @@ const char *linux_container_id(const char *cg, char *out, size_t cap)
 int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct koffsets *o = &k->prof->off;
+	struct vas *as = &k->kvas;
 	size_t cap = k->limits.string_length + 1;
 	char *buf = malloc(cap > 4096 ? cap : 4096);
+	struct dctx d;
 
 	if (!buf)
 		return aerr_set(err, ENOMEM, "out of memory");
 	if (cap < 4096)
 		cap = 4096;
+	const struct kfield *tf[] = {
+		&o->task_struct__fs, &o->task_struct__mm, &o->task_struct__nsproxy,
+		&o->task_struct__thread_pid, &o->task_struct__real_cred, &o->task_struct__cgroups,
+	};
+	const struct kfield *mf[] = {
+		&o->mm_struct__exe_file, &o->mm_struct__arg_start, &o->mm_struct__arg_end,
+		&o->mm_struct__pgd,
+	};
+	const struct kfield *inf[] = { &o->inode__i_ino, &o->inode__i_size, &o->inode__i_sb };
+	const struct kfield *nf[] = {
+		&o->nsproxy__mnt_ns, &o->nsproxy__net_ns, &o->nsproxy__uts_ns, &o->nsproxy__ipc_ns,
+		&o->nsproxy__cgroup_ns,
+	};
+	d.task = kspan_of(tf, 6);
+	d.mm = kspan_of(mf, 4);
+	d.file = linux_file_span(o);
+	d.inode = kspan_of(inf, 3);
+	d.nsproxy = kspan_of(nf, 5);
+	d.pwd_mnt = kfield_at(&o->path__mnt, o->fs_struct__pwd.off);
+	d.pwd_dentry = kfield_at(&o->path__dentry, o->fs_struct__pwd.off);
+	const struct kfield *pf[] = { &d.pwd_mnt, &d.pwd_dentry };
+	d.path = kspan_of(pf, 2);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
-		uint64_t fs = kernel_field(k, p->task, &o->task_struct__fs);
-		uint64_t mm = kernel_field(k, p->task, &o->task_struct__mm);
+		struct kobj to, mo;
+		/* a process a few on: its task and mm in the CPU's cache by then */
+		if (i + PROC_AHEAD < s->nprocs) {
+			const struct snap_proc *q = &s->procs[i + PROC_AHEAD];
+			vas_prefetch(as, q->task + (uint64_t)(int64_t)d.task.lo,
+				     (size_t)(d.task.hi - d.task.lo));
+			if (kptr_ok(q->mm))
+				vas_prefetch(as, q->mm + (uint64_t)(int64_t)d.mm.lo,
+					     (size_t)(d.mm.hi - d.mm.lo));
+		}
+		kobj_load(&to, as, p->task, d.task);
+		uint64_t fs = kobj_get(as, &to, &o->task_struct__fs);
+		uint64_t mm = kobj_get(as, &to, &o->task_struct__mm);
 		char id[65];
 
-		namespaces(k, p);
-		long n = cgroup_path(k, p, buf, cap);
+		namespaces(k, p, &d, &to);
+		long n = cgroup_path(k, kobj_get(as, &to, &o->task_struct__cgroups), buf, cap);
 		if (n >= 0) {
 			p->cgroup = keep(s, buf, n);
 			if (linux_container_id(buf, id, sizeof(id)))
@@ -190,13 +269,17 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 		if (p->kthread)
 			continue;
 		if (kptr_ok(fs) && o->fs_struct__pwd.present) {
-			n = linux_path_at(k, fs + (uint64_t)o->fs_struct__pwd.off, buf, cap, NULL);
+			struct kobj po;
+			kobj_load(&po, as, fs, d.path);
+			n = linux_d_path(k, kobj_get(as, &po, &d.pwd_mnt),
+					 kobj_get(as, &po, &d.pwd_dentry), buf, cap, NULL);
 			if (n >= 0)
 				p->cwd = keep(s, buf, n);
 		}
 		if (kptr_ok(mm)) {
-			exe_details(k, s, p, mm, buf, cap);
-			cmdline(k, s, p, mm, buf, cap);
+			kobj_load(&mo, as, mm, d.mm);
+			exe_details(k, s, p, &d, &mo, buf, cap);
+			cmdline(k, s, p, &mo, buf, cap);
 		}
 	}
 	free(buf);

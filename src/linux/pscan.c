@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kmemo.h"
 #include "linux/walk.h"
 
 #define PART_TASKS 512
@@ -125,6 +126,7 @@ static int start_worker(struct pscan *ps, struct worker *w, struct aerr *err)
 		return -1;
 	w->k.mem = view;
 	w->k.kvas.mem = view;
+	w->k.memo = NULL;	/* its own, on first use */
 	vas_flush(&w->k.kvas);
 	if (pthread_create(&w->tid, NULL, work, w)) {
 		memsrc_close(view);
@@ -141,6 +143,8 @@ static void stop_worker(struct pscan *ps, struct worker *w)
 	pthread_join(w->tid, NULL);
 	memsrc_view_done(ps->k->mem, w->k.mem);
 	memsrc_close(w->k.mem);
+	kmemo_free(w->k.memo);
+	w->k.memo = NULL;
 	w->started = 0;
 }
 

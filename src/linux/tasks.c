@@ -11,11 +11,15 @@
 
 #include "core/log.h"
 #include "linux/kernel.h"
+#include "linux/kobj.h"
 #include "linux/walk.h"
 
 #define PF_KTHREAD 0x00200000u
 #define PF_FORKNOEXEC 0x00000040u	/* forked but didn't exec (stable since 2.6) */
 #define TASK_MAX_READ 32768u
+#define TASK_RUNS 16
+#define TASK_AHEAD 2		/* tasks prefetched ahead of the one decoded */
+#define TASK_GAP 128		/* bytes between fields read through rather than skipped */
 
 struct task_ctx {
 	struct kernel *k;
@@ -23,17 +27,33 @@ struct task_ctx {
 	const struct koffsets *o;
 	unsigned char *buf;
 	size_t bufsize;
+	/* buf stands for [cur + lo, cur + hi) of task_struct, but holds
+	 * only the runs of it with the fields the decoding needs (cur 0:
+	 * nothing): read each, the gaps between them left out */
+	uint64_t cur;
+	int32_t lo, hi;
+	struct kspan run[TASK_RUNS];
+	int nrun;
 	int64_t boot_to_real;	/* add to boottime to get wall clock; 0 unknown */
 	uint32_t threads_left;
 };
+
+/* Does buf hold [off, off + len)? */
+static int held(const struct task_ctx *c, int32_t off, int64_t len)
+{
+	for (int i = 0; i < c->nrun; i++)
+		if (off >= c->run[i].lo && off + len <= c->run[i].hi)
+			return 1;
+	return 0;
+}
 
 static int get(const struct task_ctx *c, const struct kfield *f, uint64_t *v)
 {
 	uint64_t x = 0;
 
-	if (!f->present || f->size == 0 || f->size > 8 || (size_t)f->off + f->size > c->bufsize)
+	if (!f->present || f->size == 0 || f->size > 8 || !held(c, f->off, f->size))
 		return -ENOENT;
-	memcpy(&x, c->buf + f->off, f->size);
+	memcpy(&x, c->buf + (f->off - c->lo), f->size);
 	if (f->bits) {
 		x >>= f->bitpos;
 		if (f->bits < 64)
@@ -67,9 +87,20 @@ static char state_letter(uint64_t state, uint64_t exit_state)
 	return letters[bit + 1 < (int)sizeof(letters) - 1 ? bit + 1 : 7];
 }
 
+/* The task's fields into buf (kept when buf holds that task already: a
+ * leader is read for its process, then for its threads). */
 static int read_task(struct task_ctx *c, uint64_t task)
 {
-	return vas_read(&c->k->kvas, task, c->buf, c->bufsize, NULL);
+	if (c->cur == task && task)
+		return 0;
+	c->cur = 0;
+	for (int i = 0; i < c->nrun; i++)
+		if (vas_read(&c->k->kvas, task + (uint64_t)(int64_t)c->run[i].lo,
+			     c->buf + (c->run[i].lo - c->lo), (size_t)(c->run[i].hi - c->run[i].lo),
+			     NULL))
+			return -EFAULT;
+	c->cur = task;
+	return 0;
 }
 
 static void copy_comm(const struct task_ctx *c, char *dst)
@@ -78,24 +109,29 @@ static void copy_comm(const struct task_ctx *c, char *dst)
 	size_t n = f->size < SNAP_COMM ? f->size : SNAP_COMM;
 
 	memset(dst, 0, SNAP_COMM);
-	if (f->present && (size_t)f->off + n <= c->bufsize)
-		memcpy(dst, c->buf + f->off, n);
+	if (f->present && held(c, f->off, (int64_t)n))
+		memcpy(dst, c->buf + (f->off - c->lo), n);
 	dst[SNAP_COMM - 1] = '\0';
 }
 
 static void read_creds(struct task_ctx *c, struct snap_proc *p)
 {
 	const struct koffsets *o = c->o;
-	uint64_t cred = get0(c, &o->task_struct__real_cred), v;
+	uint64_t cred = get0(c, &o->task_struct__real_cred);
 	struct vas *as = &c->k->kvas;
+	struct kobj co;
 
 	if (!kptr_ok(cred)) {
 		c->s->stats.bad_objects++;
 		return;
 	}
-#define CRED(field) \
-	if (!kfield_read(as, cred, &o->cred__##field, &v)) \
-		p->field = (uint32_t)v;
+	const struct kfield *cf[] = {
+		&o->cred__uid, &o->cred__gid, &o->cred__euid, &o->cred__egid,
+		&o->cred__suid, &o->cred__sgid, &o->cred__fsuid, &o->cred__fsgid,
+	};
+	kobj_load(&co, as, cred, kspan_of(cf, 8));
+	/* p was zeroed: a field that cannot be read stays 0 */
+#define CRED(field) p->field = (uint32_t)kobj_get(as, &co, &o->cred__##field);
 	CRED(uid) CRED(gid) CRED(euid) CRED(egid) CRED(suid) CRED(sgid) CRED(fsuid) CRED(fsgid)
 #undef CRED
 }
@@ -288,6 +324,68 @@ static const char *kthread_name(struct task_ctx *c, uint64_t task, const struct 
 	return arena_strndup(&c->s->arena, name, strlen(name));
 }
 
+/* The span of task_struct the decoding needs: from the first field it
+ * reads to the last (the whole struct, up to TASK_MAX_READ, if the
+ * profile gives no such span). */
+static int cmp_span(const void *a, const void *b)
+{
+	const struct kspan *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* The runs of task_struct the decoding needs: its fields, sorted, those
+ * less than TASK_GAP apart read as one (the whole struct, up to
+ * TASK_MAX_READ, if the profile gives no such fields). */
+static void task_span(struct task_ctx *c)
+{
+	const struct koffsets *o = c->o;
+	struct kfield se = kfield_at(&o->sched_entity__sum_exec_runtime, o->task_struct__se.off);
+	struct kspan fs[TASK_RUNS + 8];
+	int n = 0;
+
+	se.present &= o->task_struct__se.present;
+	const struct kfield *f[] = {
+		&o->task_struct__pid, &o->task_struct__tgid, &o->task_struct__comm,
+		&o->task_struct__flags, &o->task_struct____state, &o->task_struct__exit_state,
+		&o->task_struct__self_exec_id, &o->task_struct__mm,
+		&o->task_struct__start_boottime, &o->task_struct__utime, &o->task_struct__stime,
+		&se, &o->task_struct__real_parent, &o->task_struct__real_cred,
+		&o->task_struct__signal, &o->task_struct__files,
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i]->present || !f[i]->size || f[i]->off < 0 ||
+		    (int64_t)f[i]->off + f[i]->size > TASK_MAX_READ)
+			continue;
+		fs[n].lo = f[i]->off;
+		fs[n++].hi = f[i]->off + (int32_t)f[i]->size;
+	}
+	qsort(fs, (size_t)n, sizeof(fs[0]), cmp_span);
+	c->nrun = 0;
+	for (int i = 0; i < n; i++) {
+		struct kspan *r = c->nrun ? &c->run[c->nrun - 1] : NULL;
+		if (r && fs[i].lo - r->hi < TASK_GAP) {
+			if (fs[i].hi > r->hi)
+				r->hi = fs[i].hi;
+		} else if (c->nrun < TASK_RUNS) {
+			c->run[c->nrun++] = fs[i];
+		} else {	/* too scattered: one run to the end */
+			if (fs[i].hi > r->hi)
+				r->hi = fs[i].hi;
+		}
+	}
+	if (!c->nrun) {
+		c->run[0].lo = 0;
+		c->run[0].hi = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
+			(int32_t)o->size_task_struct : (int32_t)TASK_MAX_READ;
+		c->nrun = 1;
+	}
+	c->lo = c->run[0].lo;
+	c->hi = c->run[c->nrun - 1].hi;
+	c->bufsize = (size_t)(c->hi - c->lo);
+	c->cur = 0;
+}
+
 static int fill_proc(struct task_ctx *c, uint64_t task, struct snap_proc *p, int with_threads)
 {
 	const struct koffsets *o = c->o;
@@ -342,8 +440,7 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 	const struct koffsets *o = c.o;
 	size_t got = 0;
 
-	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
-		(size_t)o->size_task_struct : TASK_MAX_READ;
+	task_span(&c);
 	c.buf = malloc(c.bufsize);
 	if (!c.buf) {
 		*unread += (uint32_t)n;
@@ -355,6 +452,13 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 	 * together (linux_collect_procs): here, each process's own walk */
 	c.threads_left = k->limits.threads;
 	for (size_t i = 0; i < n; i++) {
+		/* the task a few on: its runs in the CPU's cache by then */
+		if (i + TASK_AHEAD < n) {
+			uint64_t t = nodes[i + TASK_AHEAD] - (uint64_t)o->task_struct__tasks.off;
+			for (int r = 0; r < c.nrun; r++)
+				vas_prefetch(&k->kvas, t + (uint64_t)(int64_t)c.run[r].lo,
+					     (size_t)(c.run[r].hi - c.run[r].lo));
+		}
 		if (fill_proc(&c, nodes[i] - (uint64_t)o->task_struct__tasks.off, &out[got],
 			      with_threads)) {
 			s->stats.bad_objects++;
@@ -371,11 +475,9 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p)
 {
 	struct task_ctx c = { .k = k, .s = s, .o = &k->prof->off };
-	const struct koffsets *o = c.o;
 	int ret;
 
-	c.bufsize = o->size_task_struct && o->size_task_struct < TASK_MAX_READ ?
-		(size_t)o->size_task_struct : TASK_MAX_READ;
+	task_span(&c);
 	c.buf = malloc(c.bufsize);
 	if (!c.buf)
 		return -ENOMEM;

@@ -369,6 +369,34 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 	return 0;
 }
 
+const unsigned char *memsrc_page_addr(struct memsrc *m, uint64_t pfn)
+{
+	uint64_t pa = pfn * MEMSRC_PAGE;
+
+	if (!m->cache_on || !m->ops->map || !m->ops->copy || pfn > UINT64_MAX / MEMSRC_PAGE)
+		return NULL;
+	const struct mem_range *r = find_range(m, pa);
+	if (!r || r->len - (pa - r->pa) < MEMSRC_PAGE)
+		return NULL;
+	return m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE);
+}
+
+void memsrc_prefetch(struct memsrc *m, uint64_t pa, size_t len)
+{
+	if (!m->ops->map || !len || len - 1 > UINT64_MAX - pa)
+		return;
+	const struct mem_range *r = find_range(m, pa);
+	if (!r || r->len - (pa - r->pa) < len)
+		return;
+	const unsigned char *p = m->ops->map(m, r->off + (pa - r->pa), len);
+	if (!p)
+		return;
+	/* prefetches do not fault, even past a file that shrank */
+	for (size_t i = 0; i < len; i += 64)
+		__builtin_prefetch(p + i);
+	__builtin_prefetch(p + len - 1);
+}
+
 int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
 {
 	if (len && len - 1 > UINT64_MAX - pa)

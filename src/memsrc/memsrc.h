@@ -110,6 +110,28 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 /* The same, bypassing the scan cache (for sparse probes such as a scan for
  * a signature, which would otherwise pull every page into the cache). */
 int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err);
+/* For a backend that maps memory (a RAM file), with the scan cache on:
+ * where page pfn's bytes are in our address space (they stay there until
+ * close), or NULL.  Nothing is read or counted: the caller has read the
+ * page through memsrc_read, and reads it again with memsrc_read_at. */
+const unsigned char *memsrc_page_addr(struct memsrc *m, uint64_t pfn);
+/* Read len bytes at pa, which are at src (within a page memsrc_page_addr
+ * gave): a page cache hit without the cache's lookup (traced, counted,
+ * guarded as memsrc_read). */
+static inline int memsrc_read_at(struct memsrc *m, uint64_t pa, const unsigned char *src,
+				 void *buf, size_t len, struct aerr *err)
+{
+	if (m->read_hook)
+		m->read_hook(m->read_hook_ctx, pa, len);
+	m->stats.cache_hits++;
+	int ret = m->ops->copy(m, buf, src, len, err);
+	if (ret)
+		m->stats.faults++;
+	return ret;
+}
+/* A hint: [pa, pa+len) will be read soon.  A backend that maps memory
+ * has the CPU load its lines now; nothing is read, counted or traced. */
+void memsrc_prefetch(struct memsrc *m, uint64_t pa, size_t len);
 int memsrc_check(struct memsrc *m, struct aerr *err);
 /* Highest physical address covered + 1. */
 uint64_t memsrc_end(const struct memsrc *m);

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "arch/arch.h"
+#include "linux/kobj.h"
 #include "memsrc/memsrc.h"
 #include "testimg.h"
 
@@ -176,6 +177,92 @@ static void test_linear_tlb_cache(void **state)
 	fx_free(f);
 }
 
+/* A page read before is read again straight from its bytes (the TLB
+ * keeps where the mapped source has them): same bytes, a cache hit, no
+ * backend read; with the cache off, the ordinary path. */
+static void test_page_fast_path(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(4);
+	uint64_t va = 0xffffc90000000000ULL;
+	testimg_map(&f->img, f->root, 4, va, 0x2000000, 1);
+	memcpy(f->img.mem + 0x2000ff8, "edge-of-", 8);
+	fx_open(f);
+
+	struct vas as;
+	char buf[16];
+	vas_init(&as, f->m, &arch_x86_64, f->root, 4);
+	assert_int_equal(memsrc_cache_enable(f->m, 16), 0);
+	assert_int_equal(vas_read(&as, va + 0xff8, buf, 8, NULL), 0);
+	unsigned slot = (unsigned)((va >> 12) % VAS_TLB);
+	assert_non_null(as.tlb[slot].host);
+	uint64_t reads = f->m->stats.reads, hits = f->m->stats.cache_hits, walks = as.walks;
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(vas_read(&as, va + 0xffd, buf, 3, NULL), 0);
+	assert_memory_equal(buf, "of-", 3);
+	assert_int_equal(f->m->stats.reads, reads);
+	assert_int_equal(f->m->stats.cache_hits, hits + 1);
+	assert_int_equal(as.walks, walks);
+	/* across into the next page, not mapped: fails as a whole */
+	assert_int_equal(vas_read(&as, va + 0xff8, buf, 16, NULL), -EFAULT);
+	memsrc_cache_disable(f->m);
+	assert_int_equal(vas_read(&as, va + 0xff8, buf, 8, NULL), 0);
+	assert_memory_equal(buf, "edge-of-", 8);
+	assert_true(f->m->stats.reads > reads);
+	fx_free(f);
+}
+
+/* An object whose span of fields crosses into a page that is not mapped:
+ * nothing is copied, and each field is read alone, so the fields on the
+ * mapped page are still had (hostile memory: no object lost). */
+static void test_kobj_fallback(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(4);
+	uint64_t va = 0xffffc90000000000ULL, obj = va + 0xfc0;
+	testimg_map(&f->img, f->root, 4, va, 0x2000000, 1);
+	uint64_t a = 0x1122334455667788ULL, b = 0xa5;
+	memcpy(f->img.mem + 0x2000fc0 + 0x10, &a, 8);
+	memcpy(f->img.mem + 0x2000fc0 + 0x38, &b, 8);
+	fx_open(f);
+	assert_int_equal(memsrc_cache_enable(f->m, 16), 0);
+
+	struct vas as;
+	vas_init(&as, f->m, &arch_x86_64, f->root, 4);
+	struct kfield fa = { .off = 0x10, .size = 8, .present = 1 };
+	struct kfield fb = { .off = 0x38, .size = 8, .bitpos = 4, .bits = 4, .present = 1 };
+	struct kfield fc = { .off = 0x50, .size = 4, .present = 1 };	/* on the next page */
+	struct kfield fd = { .off = 0x20, .size = 2, .present = 0 };
+	const struct kfield *two[] = { &fa, &fb, &fd }, *three[] = { &fa, &fb, &fc };
+	struct kobj o;
+
+	/* within the page: copied once, the fields decoded from the copy */
+	kobj_load(&o, &as, obj, kspan_of(two, 3));
+	assert_true(kobj_copied(&o));
+	assert_int_equal(o.lo, 0x10);
+	assert_int_equal(o.hi, 0x40);
+	assert_int_equal(kobj_get(&as, &o, &fa), a);
+	assert_int_equal(kobj_get(&as, &o, &fb), 0xa);
+	assert_int_equal(kobj_get(&as, &o, &fd), 0);
+	/* crossing into the unmapped page: field by field */
+	kobj_load(&o, &as, obj, kspan_of(three, 3));
+	assert_false(kobj_copied(&o));
+	assert_int_equal(kobj_get(&as, &o, &fa), a);
+	assert_int_equal(kobj_get(&as, &o, &fb), 0xa);
+	assert_int_equal(kobj_get(&as, &o, &fc), 0);
+	/* no object: 0, as kernel_field gives */
+	kobj_load(&o, &as, 0, kspan_of(two, 3));
+	assert_int_equal(kobj_get(&as, &o, &fa), 0);
+	/* a span longer than KOBJ_MAX is no span: fields read alone */
+	struct kfield far = { .off = KOBJ_MAX + 0x10, .size = 8, .present = 1 };
+	const struct kfield *wide[] = { &fa, &far };
+	struct kspan w = kspan_of(wide, 2);
+	assert_int_equal(w.hi - w.lo, 0);
+	kobj_load(&o, &as, obj, w);
+	assert_int_equal(kobj_get(&as, &o, &fa), a);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_5level),
 		cmocka_unit_test(test_hostile_tables),
 		cmocka_unit_test(test_linear_tlb_cache),
+		cmocka_unit_test(test_page_fast_path),
+		cmocka_unit_test(test_kobj_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
