@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "linux/kernel.h"
 #include "linux/ktextmod.h"
@@ -25,6 +26,14 @@ static const struct {
 	{ "ktext", linux_collect_ktext },
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 int main(int argc, char **argv)
 {
@@ -52,10 +61,11 @@ int main(int argc, char **argv)
 		printf("%s{", i ? ", " : "");
 		for (size_t p = 0; p < NPARTS; p++) {
 			struct aerr e = { 0 };
-			uint64_t t0 = now_monotonic_ns();
+			uint64_t t0 = now_monotonic_ns(), c0 = cpu_ns();
 			int r = parts[p].collect(k, s, &e);
-			printf("%s\"%s_ns\": %llu", p ? ", " : "", parts[p].name,
-			       (unsigned long long)(now_monotonic_ns() - t0));
+			uint64_t t1 = now_monotonic_ns(), c1 = cpu_ns();
+			printf("%s\"%s_ns\": %llu, \"%s_cpu_ns\": %llu", p ? ", " : "", parts[p].name,
+			       (unsigned long long)(t1 - t0), parts[p].name, (unsigned long long)(c1 - c0));
 			if (r)
 				fprintf(stderr, "%s: %s\n", parts[p].name, aerr_str(&e));
 		}
@@ -65,6 +75,7 @@ int main(int argc, char **argv)
 	printf("]");
 	if (k->kbase) {
 		const struct ktext_base *b = k->kbase;
+		printf(", \"entries\": %zu", b->nentries);
 		printf(", \"text_bytes\": %llu, \"budget\": %llu, \"passes\": %llu, \"sites\": {"
 		       "\"ftrace\": %llu, \"jump_label\": %llu, \"static_call\": %llu, "
 		       "\"static_call_tramp\": %llu, \"ftrace_caller\": %llu, \"bpf_dispatcher\": %llu}",

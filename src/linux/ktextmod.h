@@ -57,6 +57,9 @@ struct ktext_base {
 	size_t nstanding, capstanding;
 	uint64_t *images;	/* BPF dispatchers' structs */
 	size_t nimages;
+	uint32_t *entries;	/* function entries (offsets from start), sorted */
+	size_t nentries;
+	uint8_t *ebytes;	/* their first bytes at first sight, in a row */
 	uint64_t cursor;	/* offset the next compare starts at */
 	uint64_t budget;	/* bytes compared per scan */
 	uint64_t passes;	/* full passes over the text so far */
