@@ -414,6 +414,8 @@ static const char *const hook_kinds[SNAP_HOOK_KINDS] = {
 	[SNAP_HOOK_FTRACE] = "ftrace_ops",
 	[SNAP_HOOK_TRACEPOINT] = "tracepoint",
 	[SNAP_HOOK_TEXT] = "kernel_text",
+	[SNAP_HOOK_NETFILTER] = "netfilter",
+	[SNAP_HOOK_NOTIFIER] = "notifier",
 };
 
 const char *attrs_hook_kind(uint8_t kind)
@@ -449,6 +451,8 @@ void attrs_hook(struct jw *w, const struct snap_hook *h, const struct snap_kmod 
 	case SNAP_HOOK_KPROBE:
 	case SNAP_HOOK_FTRACE:
 	case SNAP_HOOK_TRACEPOINT:
+	case SNAP_HOOK_NETFILTER:
+	case SNAP_HOOK_NOTIFIER:
 		kaddr(w, "kernel_hook_object_address", h->obj);
 		jw_kstr(w, "kernel_hook_hooked_symbol", h->name ? h->name : h->site_sym ? h->site_sym : "");
 		break;

