@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "linux/kernel.h"
+#include "linux/kcarve.h"
 #include "linux/ktextmod.h"
 #include "core/timefmt.h"
 #include "snapshot/snapshot.h"
@@ -69,10 +70,17 @@ int main(int argc, char **argv)
 			if (r)
 				fprintf(stderr, "%s: %s\n", parts[p].name, aerr_str(&e));
 		}
-		printf(", \"hooks\": %zu}", s->nhooks);
+		size_t carved = 0;
+		for (size_t j = 0; j < s->nkmods; j++)
+			carved += s->kmods[j].views == SNAP_KMOD_CARVE;
+		printf(", \"hooks\": %zu, \"carved_only\": %zu}", s->nhooks, carved);
 		snapshot_free(s);
 	}
 	printf("]");
+	uint64_t cpages, cpasses, cknown;
+	kcarve_stats(k, &cpages, &cpasses, &cknown);
+	printf(", \"carve_pages\": %llu, \"carve_passes\": %llu, \"carve_found\": %llu",
+	       (unsigned long long)cpages, (unsigned long long)cpasses, (unsigned long long)cknown);
 	if (k->kbase) {
 		const struct ktext_base *b = k->kbase;
 		printf(", \"entries\": %zu", b->nentries);

@@ -7,6 +7,7 @@
 
 #include "linux/guests.h"
 #include "linux/ktext.h"
+#include "linux/kcarve.h"
 #include "linux/ktextmod.h"
 #include "linux/pagecache.h"
 
@@ -65,6 +66,7 @@ void kernel_close(struct kernel *k)
 		return;
 	linux_hash_memo_free(k);
 	ktextmod_free(k);
+	kcarve_free(k);
 	ktext_free(k);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);

@@ -376,11 +376,13 @@ void attrs_bpf(struct jw *w, const struct snap_bpf *b)
 
 void attrs_kmod_views(uint8_t views, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",
-		 (views & SNAP_KMOD_LIST) && (views & 6) ? ", " : "",
+	snprintf(out, cap, "%s%s%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",
+		 (views & SNAP_KMOD_LIST) && (views & 14) ? ", " : "",
 		 views & SNAP_KMOD_KSET ? "sysfs (module_kset)" : "",
-		 (views & SNAP_KMOD_KSET) && (views & SNAP_KMOD_TREE) ? ", " : "",
-		 views & SNAP_KMOD_TREE ? "mod_tree" : "");
+		 (views & SNAP_KMOD_KSET) && (views & 12) ? ", " : "",
+		 views & SNAP_KMOD_TREE ? "mod_tree" : "",
+		 (views & SNAP_KMOD_TREE) && (views & SNAP_KMOD_CARVE) ? ", " : "",
+		 views & SNAP_KMOD_CARVE ? "module memory" : "");
 }
 
 void attrs_kmod(struct jw *w, const struct snap_kmod *m)

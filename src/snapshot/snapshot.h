@@ -199,6 +199,7 @@ struct snap_workload {
 #define SNAP_KMOD_LIST 1	/* on the `modules` list (what lsmod reads) */
 #define SNAP_KMOD_KSET 2	/* a kobject of module_kset (/sys/module) */
 #define SNAP_KMOD_TREE 4	/* in mod_tree, the module address tree */
+#define SNAP_KMOD_CARVE 8	/* a struct module carved from module memory (kcarve.c) */
 #define SNAP_KMOD_LIVE 0	/* module->state: MODULE_STATE_LIVE */
 
 struct snap_kmod {
