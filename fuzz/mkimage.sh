@@ -24,4 +24,4 @@ $g spawn $name -- "sleep 1000 | socat - UNIX-CONNECT:/tmp/u.sock" >/dev/null
 $g run $name -- "mkfifo /tmp/b; (printf 'echo one\nls /tmp\nHISTSIZE=5\n'; exec sleep 1000) >/tmp/b &" >/dev/null
 $g spawn $name -- "exec bash -i </tmp/b >/dev/null 2>&1" >/dev/null
 sleep 2
-"$argus" dump --source "qemu:/dev/shm/argus-$name.ram" --format raw -o "$out"
+"$argus" dump --source "qemu:/dev/shm/argus-${ARGUS_GUEST_PREFIX:-}$name.ram" --format raw -o "$out"
