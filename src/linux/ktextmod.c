@@ -41,6 +41,7 @@
 #define TEXT_MAX (64ULL << 20)
 #define BUDGET_DEFAULT (1ULL << 20)	/* bytes of the window compared per scan */
 #define ENTRY_LEN 16			/* bytes compared at each function entry per scan */
+_Static_assert(ENTRY_LEN == 16, "compare_entries compares two 64-bit words");
 #define RUN_MAX (256u << 10)		/* bytes of one physically contiguous read */
 #define STANDING_MAX 1024
 #define RECORDS_MAX 1024
@@ -299,7 +300,10 @@ static int compare_entries(struct kscan *w)
 			return -1;
 		for (size_t j = 0; j < n; j++) {
 			uint8_t *was = b->ebytes + (first + j) * ENTRY_LEN;
-			if (memcmp(buf[j], was, ENTRY_LEN)) {	/* judged against the baseline proper */
+			uint64_t x[2], y[2];
+			memcpy(x, buf[j], sizeof(x));
+			memcpy(y, was, sizeof(y));
+			if ((x[0] ^ y[0]) | (x[1] ^ y[1])) {	/* judged against the baseline proper */
 				compare(w, b->start + b->entries[first + j], buf[j], ENTRY_LEN);
 				memcpy(was, b->copy + b->entries[first + j], ENTRY_LEN);
 			}
