@@ -5,7 +5,9 @@
  * The module area [MODULES_VADDR, MODULES_END) (x86-64: the 1008 MiB
  * below 0xffffffffff000000, one PDPT entry) is walked through the kernel
  * page tables: its page directory, then the page table of each present
- * 2 MiB entry; only mapped pages are read.  The list of mapped pages is
+ * 2 MiB entry; only mapped writable pages are read (the kernel writes a
+ * struct module as it runs: its state, its reference count; module text
+ * and read-only data, and BPF images, are mapped read-only).  The list of mapped pages is
  * taken at the start of each pass; each scan reads the next CARVE_PAGES of
  * them (4 KiB each, plus the page after, past the scan cache), so a pass
  * over M mapped pages takes M / CARVE_PAGES scans.
@@ -44,6 +46,7 @@
 #define KNOWN_MAX 256
 #define PTE_ADDR 0x000ffffffffff000ULL
 #define PTE_P 1ULL
+#define PTE_RW 2ULL
 #define PTE_PS 0x80ULL
 
 struct kcarve {
@@ -98,6 +101,8 @@ static int list_pages(struct kernel *k, struct kcarve *c)
 		uint64_t base = MODULES_VADDR + (i << 21);
 		if (!(pd[i] & PTE_P))
 			continue;
+		if ((pd[i] & PTE_PS) && !(pd[i] & PTE_RW))
+			continue;
 		if (pd[i] & PTE_PS) {	/* a 2 MiB page */
 			for (uint64_t j = 0; j < 512; j++)
 				if (add_page(c, &cap, base + (j << 12), (pd[i] & 0x000fffffffe00000ULL) + (j << 12)))
@@ -107,7 +112,8 @@ static int list_pages(struct kernel *k, struct kcarve *c)
 		if (memsrc_read(as->mem, pd[i] & PTE_ADDR, pt, sizeof(pt), NULL))
 			return -1;
 		for (uint64_t j = 0; j < 512; j++)
-			if ((pt[j] & PTE_P) && add_page(c, &cap, base + (j << 12), pt[j] & PTE_ADDR))
+			if ((pt[j] & (PTE_P | PTE_RW)) == (PTE_P | PTE_RW) &&
+			    add_page(c, &cap, base + (j << 12), pt[j] & PTE_ADDR))
 				return -1;
 	}
 	return 0;
