@@ -4,11 +4,13 @@
  * the service runs them.  The first scan (the kernel text's baseline) is
  * reported apart.  Prints one JSON object; not a test.
  *
- *   argus-rootkitbench SOURCE [SCANS]
+ *   argus-rootkitbench SOURCE [SCANS [MS]]
+ * MS: a pause between scans (the guest changes meanwhile).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "linux/kernel.h"
 #include "linux/kcarve.h"
@@ -42,6 +44,7 @@ int main(int argc, char **argv)
 	struct aerr err = { 0 };
 	struct kernel *k;
 	int scans = argc > 2 ? atoi(argv[2]) : 20;
+	int pause_ms = argc > 3 ? atoi(argv[3]) : 0;
 
 	if (argc < 2 || scans < 2) {
 		fprintf(stderr, "usage: argus-rootkitbench SOURCE [SCANS>=2]\n");
@@ -59,6 +62,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "argus-rootkitbench: %s\n", s ? aerr_str(&err) : "out of memory");
 			return 1;
 		}
+		if (pause_ms > 0 && i)
+			usleep((useconds_t)pause_ms * 1000);
 		printf("%s{", i ? ", " : "");
 		for (size_t p = 0; p < NPARTS; p++) {
 			struct aerr e = { 0 };

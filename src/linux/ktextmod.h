@@ -46,6 +46,10 @@ struct ksite {
 	uint32_t len;
 	uint8_t kind;		/* enum ksite_kind */
 	uint64_t aux;		/* a jump label's target; a dispatcher's struct */
+	uint8_t okn;		/* bytes in ok: what it held when last judged the
+				 * kernel's own (0: none), not judged again while
+				 * it holds them */
+	uint8_t ok[7];
 };
 
 struct ktext_base {
