@@ -25,11 +25,11 @@ def main():
     scans = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     argus = sys.argv[2] if len(sys.argv) > 2 else "build/argus"
     exe = os.path.join(os.path.dirname(argus), "argus-rootkitbench")
+    pause = os.environ.get("PAUSE_MS", "1000")
     g = Guest("rkbench")
     g.start()
     try:
-        pause = os.environ.get("PAUSE_MS", "1000")
-    out = subprocess.run([exe, f"qemu:{g.ram_path}", str(scans), pause], check=True,
+        out = subprocess.run([exe, f"qemu:{g.ram_path}", str(scans), pause], check=True,
                              capture_output=True, text=True).stdout
     finally:
         g.stop()
