@@ -189,8 +189,9 @@ static int has_text_hook(const struct snapshot *s, uint64_t site)
 }
 
 /* A jmp far out of the kernel image written over a function's entry must
- * be a Kernel Text Modified record, compared with the baseline and at
- * first sight; undone, it must be gone. */
+ * be a Kernel Text Modified record, compared with the baseline (within two
+ * scans: half the entries are compared a scan) and at first sight; undone,
+ * it must be gone. */
 static void self_check_text(void)
 {
 	const struct ktext_base *b = k->kbase;
@@ -212,15 +213,19 @@ static void self_check_text(void)
 	if (!e)
 		die("self-check: no function entry to patch");
 	for (int first = 0; first < 2; first++) {
+		int seen = 0;
 		poke(pa, jmp, 0, sizeof(jmp));
-		s = snapshot_new();
-		if (!s || scan(s, first) || !has_text_hook(s, e)) {
+		for (int n = 0; n < (first ? 1 : 2) && !seen; n++) {
+			s = snapshot_new();
+			seen = s && !scan(s, first) && has_text_hook(s, e);
+			snapshot_free(s);
+		}
+		if (!seen) {
 			fprintf(stderr, "fuzz_scan: self-check FAILED: a jmp written at 0x%llx is not "
 				"seen by the kernel text collector (%s)\n", (unsigned long long)e,
 				first ? "at first sight" : "against the baseline");
 			exit(2);
 		}
-		snapshot_free(s);
 		undo();
 		s = snapshot_new();
 		if (!s || scan(s, 0) || has_text_hook(s, e))

@@ -11,9 +11,10 @@
  *     (jmp/call rel32, movabs+jmp, push+ret, jmp [rip]) is a breach: the
  *     kernel itself never writes a jump there.  An inline hook planted
  *     before argus started is thus caught at first sight.
- * Later scans compare, every scan, the first ENTRY_LEN bytes of every
- * function entry (where inline hooks go: caught the next scan; scattered
- * reads gathered and prefetched together, memsrc_gather), and a window of
+ * Later scans compare the first ENTRY_LEN bytes of every function entry,
+ * half of them a scan in turn (where inline hooks go: caught within two
+ * scans; scattered reads gathered and prefetched together,
+ * memsrc_gather), and a window of
  * the text (budget bytes, read with memsrc_peek in physically contiguous
  * runs, cursor wrapping: the rest is caught within a pass) with the
  * baseline.  A byte that differs is judged by the site that holds it
@@ -302,9 +303,14 @@ static int compare_entries(struct kscan *w)
 	uint64_t pa[GATHER], vpage = 1, ppage = 0;	/* 1: none yet */
 	uint8_t buf[GATHER][ENTRY_LEN];
 
-	for (size_t i = 0; i < b->nentries;) {
+	/* half of them a scan, in turn: each compared every second scan */
+	size_t half = (b->nentries + 1) / 2, from = b->ehalf ? half : 0;
+	size_t to = b->ehalf ? b->nentries : half;
+
+	b->ehalf = !b->ehalf;
+	for (size_t i = from; i < to;) {
 		size_t n = 0, first = i;
-		for (; i < b->nentries && n < GATHER; i++, n++) {
+		for (; i < to && n < GATHER; i++, n++) {
 			uint64_t va = b->start + b->entries[i], p2;
 			if ((va & ~0xfffULL) != vpage) {
 				if (vas_translate(as, va & ~0xfffULL, &ppage, NULL))
@@ -333,7 +339,7 @@ static int compare_entries(struct kscan *w)
 				memcpy(was, buf[j], ENTRY_LEN);
 			}
 		}
-		if (i < b->nentries && n < GATHER) {	/* across two pages apart */
+		if (i < to && n < GATHER) {	/* across two pages apart */
 			uint64_t va = b->start + b->entries[i];
 			if (vas_read(as, va, buf[0], ENTRY_LEN, NULL))
 				return -1;

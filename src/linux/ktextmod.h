@@ -64,6 +64,7 @@ struct ktext_base {
 	uint32_t *entries;	/* function entries (offsets from start), sorted */
 	size_t nentries;
 	uint8_t *ebytes;	/* their first bytes at first sight, in a row */
+	int ehalf;		/* which half of them the next scan compares */
 	uint64_t cursor;	/* offset the next compare starts at */
 	uint64_t budget;	/* bytes compared per scan */
 	uint64_t passes;	/* full passes over the text so far */

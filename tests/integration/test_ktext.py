@@ -4,7 +4,7 @@ __x64_sys_sysinfo with CR0.WP cleared, proven taken):
 
 - written while argus runs, at the entry (over the ftrace site): one
   alert naming the function, the hook and its module, within two scans
-  (every function entry is compared every scan); rmmod: nothing more;
+  (half the function entries are compared a scan, in turn); rmmod: nothing more;
 - written in the middle of a function (__x64_sys_acct, six instructions
   in, never called) by a module that then hides itself: one alert
   ("differs from its first sight"), within a pass of the window, with the
