@@ -1,7 +1,8 @@
 """Kernel Function Hooked through netfilter hooks and notifier chains, on
 the live guest, with a real rootkit technique (tests/guest/kmod/hooknf.ko:
 nf_register_net_hook on init_net's IPv4 LOCAL_IN, and a notifier block on
-module_notify_list, from a module that then hides itself):
+module_notify_list, from a module that then hides itself from the modules
+list, sysfs and mod_tree: only the carve of module memory knows it):
 
 - each is Kernel Function Hooked exactly once (kind netfilter / notifier,
   the hook or chain, the handler, owner hooknf not listed), with the
@@ -104,7 +105,7 @@ def test_hooks_in_hidden_module(guest, svc):
     if guest.run("test -e /proc/hooknf")[0] == 0:
         pytest.skip("hooknf is loaded in this guest already (it cannot be unloaded)")
     since = svc.mark()
-    guest.check("insmod /bin/hooknf.ko nf=1 chain=module hide=1")
+    guest.check("insmod /bin/hooknf.ko nf=1 chain=module hide=2")
     try:
         assert "hooknf" not in guest.check("cat /proc/modules")
         line = guest.check("dmesg | grep 'hooknf: nf ' | tail -1").split()
@@ -125,6 +126,8 @@ def test_hooks_in_hidden_module(guest, svc):
             assert int(d["kernel_hook_handler_address"], 16) == handler
             assert d["kernel_hook_handler_owner"] == "hooknf"
             assert d["kernel_hook_handler_owner_listed"] is False
+        h = got[HIDDEN][0]["activity_data"]["kernel_module_details"]
+        assert h["kernel_module_found_in"] == "module memory"
     finally:
         guest.run("echo 1 >/proc/hooknf")
     since = svc.mark()

@@ -9,7 +9,8 @@
  * the packets it sees, parameter hits, and accepts them all); chain= one
  * of module, reboot, die, netdev (none: "") registers a notifier block on
  * that chain (module_notify_list, reboot_notifier_list, die_chain,
- * netdev_chain); with hide=1 the module then hides itself (rkit.h).
+ * netdev_chain); with hide=1 the module then hides itself (rkit.h), with
+ * hide=2 from mod_tree too (only module memory knows it then).
  * The handlers' addresses are in the parameters nf_handler and
  * nb_handler, and in the kernel log.
  *
@@ -99,6 +100,7 @@ static void remove_all(void)
 static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
 {
 	remove_all();
+	rkit_tree_insert();
 	rkit_unhide();
 	pr_info("hooknf: hooks removed, module listed\n");
 	return len;
@@ -130,8 +132,12 @@ static int __init hooknf_init(void)
 	}
 	pr_info("hooknf: nf %lx chain %s nb %lx\n", nf_on ? nf_handler : 0, chain,
 		nb_on ? nb_handler : 0);
-	if (hide && (ret = rkit_hide()))
+	if (hide == 2 && (ret = rkit_tree_erase()))
 		goto fail;
+	if (hide && (ret = rkit_hide())) {
+		rkit_tree_insert();
+		goto fail;
+	}
 	return 0;
 fail:
 	remove_all();
