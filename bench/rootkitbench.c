@@ -4,12 +4,16 @@
  * the service runs them.  The first scan (the kernel text's baseline) is
  * reported apart.  Prints one JSON object; not a test.
  *
- *   argus-rootkitbench SOURCE [SCANS]
+ *   argus-rootkitbench SOURCE [SCANS [MS]]
+ * MS: a pause between scans (the guest changes meanwhile).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "linux/kernel.h"
+#include "linux/kcarve.h"
 #include "linux/ktextmod.h"
 #include "core/timefmt.h"
 #include "snapshot/snapshot.h"
@@ -26,12 +30,21 @@ static const struct {
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
 
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int main(int argc, char **argv)
 {
 	struct kernel_opts ko = { .profile = "auto" };
 	struct aerr err = { 0 };
 	struct kernel *k;
 	int scans = argc > 2 ? atoi(argv[2]) : 20;
+	int pause_ms = argc > 3 ? atoi(argv[3]) : 0;
 
 	if (argc < 2 || scans < 2) {
 		fprintf(stderr, "usage: argus-rootkitbench SOURCE [SCANS>=2]\n");
@@ -49,22 +62,33 @@ int main(int argc, char **argv)
 			fprintf(stderr, "argus-rootkitbench: %s\n", s ? aerr_str(&err) : "out of memory");
 			return 1;
 		}
+		if (pause_ms > 0 && i)
+			usleep((useconds_t)pause_ms * 1000);
 		printf("%s{", i ? ", " : "");
 		for (size_t p = 0; p < NPARTS; p++) {
 			struct aerr e = { 0 };
-			uint64_t t0 = now_monotonic_ns();
+			uint64_t t0 = now_monotonic_ns(), c0 = cpu_ns();
 			int r = parts[p].collect(k, s, &e);
-			printf("%s\"%s_ns\": %llu", p ? ", " : "", parts[p].name,
-			       (unsigned long long)(now_monotonic_ns() - t0));
+			uint64_t t1 = now_monotonic_ns(), c1 = cpu_ns();
+			printf("%s\"%s_ns\": %llu, \"%s_cpu_ns\": %llu", p ? ", " : "", parts[p].name,
+			       (unsigned long long)(t1 - t0), parts[p].name, (unsigned long long)(c1 - c0));
 			if (r)
 				fprintf(stderr, "%s: %s\n", parts[p].name, aerr_str(&e));
 		}
-		printf(", \"hooks\": %zu}", s->nhooks);
+		size_t carved = 0;
+		for (size_t j = 0; j < s->nkmods; j++)
+			carved += s->kmods[j].views == SNAP_KMOD_CARVE;
+		printf(", \"hooks\": %zu, \"carved_only\": %zu}", s->nhooks, carved);
 		snapshot_free(s);
 	}
 	printf("]");
+	uint64_t cpages, cpasses, cknown;
+	kcarve_stats(k, &cpages, &cpasses, &cknown);
+	printf(", \"carve_pages\": %llu, \"carve_passes\": %llu, \"carve_found\": %llu",
+	       (unsigned long long)cpages, (unsigned long long)cpasses, (unsigned long long)cknown);
 	if (k->kbase) {
 		const struct ktext_base *b = k->kbase;
+		printf(", \"entries\": %zu", b->nentries);
 		printf(", \"text_bytes\": %llu, \"budget\": %llu, \"passes\": %llu, \"sites\": {"
 		       "\"ftrace\": %llu, \"jump_label\": %llu, \"static_call\": %llu, "
 		       "\"static_call_tramp\": %llu, \"ftrace_caller\": %llu, \"bpf_dispatcher\": %llu}",

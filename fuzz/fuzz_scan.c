@@ -21,7 +21,17 @@
  * (linux_watch, to which half the processes are new), and every message
  * formatted: the whole path a guest's bytes take to a sink.
  *
- * Before fuzzing, a self-check proves the patches reach the scan.
+ * The collectors that keep state across scans (the kernel text's baseline
+ * and its tables of sites, ktextmod.c/ktextsites.c; the carve's list of
+ * module pages, kcarve.c) parse most of what they read at their first
+ * scan: an input whose length is 3 mod 4 runs a first-sight scan, with
+ * that state set aside and rebuilt from the patched memory, then dropped
+ * and the pristine state put back.  The others compare against the
+ * pristine baseline (every function entry, a window of the text, the
+ * carve's next pages).
+ *
+ * Before fuzzing, a self-check proves the patches reach the scan, and the
+ * kernel text collector in both modes.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -31,7 +41,9 @@
 #include "core/buf.h"
 #include "detect/detect.h"
 #include "fuzz_util.h"
+#include "linux/kcarve.h"
 #include "linux/kernel.h"
+#include "linux/ktextmod.h"
 #include "output/events.h"
 
 #define MAX_PATCHES 64
@@ -147,7 +159,83 @@ static void undo(void)
 	ndirty = 0;
 }
 
+/* ---- a scan, at first sight or not ---- */
+
+static int scan(struct snapshot *s, int first_sight)
+{
+	struct ktext_base *kbase = k->kbase;
+	struct kcarve *kcarve = k->kcarve;
+	int ret;
+
+	if (!first_sight)
+		return linux_scan(k, s, NULL, NULL, NULL);
+	k->kbase = NULL;
+	k->kcarve = NULL;
+	ret = linux_scan(k, s, NULL, NULL, NULL);
+	ktextmod_free(k);
+	kcarve_free(k);
+	k->kbase = kbase;
+	k->kcarve = kcarve;
+	return ret;
+}
+
 /* ---- the self-check ---- */
+
+static int has_text_hook(const struct snapshot *s, uint64_t site)
+{
+	for (size_t i = 0; i < s->nhooks; i++)
+		if (s->hooks[i].kind == SNAP_HOOK_TEXT && s->hooks[i].site == site)
+			return 1;
+	return 0;
+}
+
+/* A jmp far out of the kernel image written over a function's entry must
+ * be a Kernel Text Modified record, compared with the baseline (within two
+ * scans: half the entries are compared a scan) and at first sight; undone,
+ * it must be gone. */
+static void self_check_text(void)
+{
+	const struct ktext_base *b = k->kbase;
+	static const uint8_t jmp[5] = { 0xe9, 0x00, 0x00, 0x00, 0x40 };
+	uint64_t pa = 0, e = 0;
+	struct snapshot *s;
+
+	if (!b || !b->nentries) {
+		fprintf(stderr, "fuzz_scan: self-check: no kernel text baseline (not x86-64?): "
+			"the text collector is not checked\n");
+		return;
+	}
+	for (size_t i = b->nentries / 2; i < b->nentries && !e; i++) {
+		uint64_t a = b->start + b->entries[i];
+		if (!ktext_site_find(b, a) && !ktext_site_find(b, a + 4) &&
+		    !vas_translate(&k->kvas, a, &pa, NULL) && (a & 0xfff) < 4096 - 5)
+			e = a;
+	}
+	if (!e)
+		die("self-check: no function entry to patch");
+	for (int first = 0; first < 2; first++) {
+		int seen = 0;
+		poke(pa, jmp, 0, sizeof(jmp));
+		for (int n = 0; n < (first ? 1 : 2) && !seen; n++) {
+			s = snapshot_new();
+			seen = s && !scan(s, first) && has_text_hook(s, e);
+			snapshot_free(s);
+		}
+		if (!seen) {
+			fprintf(stderr, "fuzz_scan: self-check FAILED: a jmp written at 0x%llx is not "
+				"seen by the kernel text collector (%s)\n", (unsigned long long)e,
+				first ? "at first sight" : "against the baseline");
+			exit(2);
+		}
+		undo();
+		s = snapshot_new();
+		if (!s || scan(s, 0) || has_text_hook(s, e))
+			die("self-check FAILED: the jmp undone is still seen");
+		snapshot_free(s);
+	}
+	fprintf(stderr, "fuzz_scan: self-check: a patched function entry reaches the kernel text "
+		"collector, against the baseline and at first sight\n");
+}
 
 static const struct snap_proc *find_pid(const struct snapshot *s, int32_t pid)
 {
@@ -203,6 +291,7 @@ static void self_check(void)
 	snapshot_free(s);
 	fprintf(stderr, "fuzz_scan: self-check: a patched comm and all-0xff pages reach the "
 		"scan, and are undone\n");
+	self_check_text();
 }
 
 /* ---- the harness ---- */
@@ -309,7 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	s = snapshot_new();
 	if (s) {
-		linux_scan(k, s, NULL, NULL, NULL);
+		scan(s, (len & 3) == 3);
 		detect_state_init(&st);
 		detect_diff(pristine, s, &cfg, &st, 1, format_message, NULL);
 		/* a light pass over the same memory: half the processes new to it */

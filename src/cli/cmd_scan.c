@@ -179,8 +179,13 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_key(&w, "kernel_hooks");
 	jw_arr_begin(&w);
 	for (size_t i = 0; i < s->nhooks; i++) {
+		const struct snap_kmod *own = NULL;	/* the module whose core text holds the handler */
+		for (size_t j = 0; j < s->nkmods && !own; j++)
+			if (s->hooks[i].handler >= s->kmods[j].text_start &&
+			    s->hooks[i].handler < s->kmods[j].text_end)
+				own = &s->kmods[j];
 		jw_obj_begin(&w);
-		attrs_hook(&w, &s->hooks[i], NULL);
+		attrs_hook(&w, &s->hooks[i], own);
 		jw_kstr(&w, "reason", s->hooks[i].why ? s->hooks[i].why : "");
 		jw_obj_end(&w);
 	}

@@ -112,7 +112,9 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 		if (!hidden_live(p) || !p->name || !m->name || strcmp(p->name, m->name) ||
 		    u64map_get(&st->kmod_alerted, m->addr, NULL))
 			continue;
-		fire(cfg, emit, ctx, ACT_KMOD_HIDDEN, cur, m, why[m->views & 7]);
+		fire(cfg, emit, ctx, ACT_KMOD_HIDDEN, cur, m,
+		     m->views & 6 ? why[m->views & 6] :
+		     "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree");
 		u64map_put(&st->kmod_alerted, m->addr, 1);
 	}
 	/* forget modules no longer hidden: hidden again is news */

@@ -8,6 +8,7 @@
 #include "linux/guests.h"
 #include "linux/kmemo.h"
 #include "linux/ktext.h"
+#include "linux/kcarve.h"
 #include "linux/ktextmod.h"
 #include "linux/pagecache.h"
 
@@ -69,6 +70,7 @@ void kernel_close(struct kernel *k)
 	linux_hash_memo_free(k);
 	kmemo_free(k->memo);
 	ktextmod_free(k);
+	kcarve_free(k);
 	ktext_free(k);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);

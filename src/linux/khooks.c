@@ -1,4 +1,5 @@
-/* khooks.c - kernel function hooks: kprobes and ftrace_ops.
+/* khooks.c - kernel function hooks: kprobes, ftrace_ops, tracepoints,
+ * netfilter hooks and notifier chains.
  *
  * kprobes: every struct kprobe registered is on one of the 64 hash lists
  * of kprobe_table (an hlist by probed address); several probes on one
@@ -13,12 +14,20 @@
  * PREL32 relocations); each struct tracepoint's funcs, an array of
  * struct tracepoint_func ended by a NULL func, holds its probes.
  *
+ * netfilter: every network namespace on net_namespace_list, its
+ * net->nf.hooks_ipv4/ipv6/arp/bridge arrays of struct nf_hook_entries
+ * (num_hook_entries, then hooks[] of {hook, priv}).  Notifier chains: the
+ * kernel's own (module_notify_list, netdev_chain, reboot, panic, die,
+ * keyboard, vt, inetaddr, inet6addr, restart, pm, netevent), each a list of
+ * notifier_block (notifier_call, next) from its head.
+ *
  * Every handler found outside core kernel text is recorded (snap_hook);
  * whose it is (a listed module, a hidden one, none) the rule judges
  * (detect/hooks.c).  Walks are bounded and cycle-checked; a kind whose
  * walk did not end where it should is not judged (hooks_read).  The
  * trampolines ftrace allocated for its ops are kept for dispatch.c.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +251,146 @@ static int walk_tracepoints(struct khw *w)
 	return ok ? 0 : -1;
 }
 
+/* ---- netfilter ---- */
+
+#define NETS_MAX 4096		/* network namespaces */
+#define NF_ENTRIES_MAX 1024	/* hooks on one (family, hooknum) */
+
+static const char *const inet_hooks[] = { "PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT",
+					  "POST_ROUTING" };
+static const char *const arp_hooks[] = { "IN", "OUT", "FORWARD" };
+
+/* one family's array of struct nf_hook_entries pointers in a netns */
+static int nf_family(struct khw *w, uint64_t net, uint64_t inum, const struct kfield *arr,
+		     const char *family, const char *const *names, int n)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	uint64_t base = net + (uint64_t)o->net__nf.off + (uint64_t)arr->off, esz = o->size_nf_hook_entry;
+
+	for (int h = 0; h < n; h++) {
+		uint64_t e;
+		uint16_t cnt;
+		if (vas_read_u64(&w->k->kvas, base + 8 * (uint64_t)h, &e))
+			return -1;
+		if (!e)
+			continue;
+		if (!kptr_ok(e) || vas_read_u16(&w->k->kvas, e + (uint64_t)o->nf_hook_entries__num_hook_entries.off, &cnt) ||
+		    cnt > NF_ENTRIES_MAX)
+			return -1;
+		const char *name = NULL;
+		for (uint16_t i = 0; i < cnt; i++) {
+			uint64_t fn, at = e + (uint64_t)o->nf_hook_entries__hooks.off + i * esz;
+			if (kfield_read(&w->k->kvas, at, &o->nf_hook_entry__hook, &fn))
+				return -1;
+			if (!fn || ktext_core(w->t, fn))
+				continue;
+			if (!name) {
+				char buf[96];
+				if (inum)
+					snprintf(buf, sizeof(buf), "%s %s (net ns %llu)", family, names[h],
+						 (unsigned long long)inum);
+				else
+					snprintf(buf, sizeof(buf), "%s %s", family, names[h]);
+				name = arena_strndup(&w->s->arena, buf, strlen(buf));
+			}
+			record(w, SNAP_HOOK_NETFILTER, base + 8 * (uint64_t)h, 0, fn, name);
+		}
+	}
+	return 0;
+}
+
+/* every network namespace's hooks (net_namespace_list) */
+static int walk_netfilter(struct khw *w)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	struct list_walk lw;
+	uint64_t ln;
+	int ok = 1;
+
+	list_walk_init(&lw, &w->k->kvas, w->k->prof->sym.net_namespace_list, NETS_MAX);
+	while (ok && list_walk_next(&lw, &ln)) {
+		uint64_t net = ln - (uint64_t)o->net__list.off, inum = 0;
+		if (net != w->k->prof->sym.init_net && o->net__ns.present && o->ns_common__inum.present)
+			inum = kernel_field(w->k, net + (uint64_t)o->net__ns.off, &o->ns_common__inum);
+		if (nf_family(w, net, inum, &o->netns_nf__hooks_ipv4, "ipv4", inet_hooks, 5) ||
+		    (o->netns_nf__hooks_ipv6.present &&
+		     nf_family(w, net, inum, &o->netns_nf__hooks_ipv6, "ipv6", inet_hooks, 5)) ||
+		    (o->netns_nf__hooks_arp.present &&
+		     nf_family(w, net, inum, &o->netns_nf__hooks_arp, "arp", arp_hooks, 3)) ||
+		    (o->netns_nf__hooks_bridge.present &&
+		     nf_family(w, net, inum, &o->netns_nf__hooks_bridge, "bridge", inet_hooks, 5))) {
+			snprintf(w->why, sizeof(w->why), "netfilter hooks: unreadable or implausible");
+			ok = 0;
+		}
+	}
+	if (ok && !lw.closed) {
+		snprintf(w->why, sizeof(w->why), "net_namespace_list: %s", walk_end_str(lw.end));
+		ok = 0;
+	}
+	list_walk_done(&lw);
+	return ok ? 0 : -1;
+}
+
+/* ---- notifier chains ---- */
+
+#define NOTIFIERS_MAX 4096	/* blocks on one chain */
+
+enum { NH_ATOMIC, NH_BLOCKING, NH_RAW };
+
+static const struct {
+	size_t sym;		/* offset in struct kaddrs */
+	const char *name;
+	int head;
+} chains[] = {
+#define CH(s, h) { offsetof(struct kaddrs, s), #s, h }
+	CH(module_notify_list, NH_BLOCKING), CH(netdev_chain, NH_RAW),
+	CH(reboot_notifier_list, NH_BLOCKING), CH(panic_notifier_list, NH_ATOMIC),
+	CH(die_chain, NH_ATOMIC), CH(keyboard_notifier_list, NH_ATOMIC),
+	CH(vt_notifier_list, NH_ATOMIC), CH(inetaddr_chain, NH_BLOCKING),
+	CH(inet6addr_chain, NH_ATOMIC), CH(restart_handler_list, NH_ATOMIC),
+	CH(pm_chain_head, NH_BLOCKING), CH(netevent_notif_chain, NH_ATOMIC),
+#undef CH
+};
+
+static int walk_notifiers(struct khw *w)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	const struct kfield *heads[] = { &o->atomic_notifier_head__head,
+					 &o->blocking_notifier_head__head, &o->raw_notifier_head__head };
+	int ok = 1;
+
+	for (size_t c = 0; ok && c < sizeof(chains) / sizeof(chains[0]); c++) {
+		uint64_t at = *(const uint64_t *)((const char *)&w->k->prof->sym + chains[c].sym), nb;
+		const struct kfield *hf = heads[chains[c].head];
+		struct u64map seen;
+		uint32_t count = 0;
+		if (!at || !hf->present)
+			continue;
+		if (vas_read_u64(&w->k->kvas, at + (uint64_t)hf->off, &nb)) {
+			snprintf(w->why, sizeof(w->why), "%s: unreadable", chains[c].name);
+			return -1;
+		}
+		u64map_init(&seen);
+		while (nb) {
+			uint64_t fn, cur = nb;
+			const char *bad = !kptr_ok(cur) ? "implausible pointer" :
+					  ++count > NOTIFIERS_MAX ? "limit reached" :
+					  u64map_test_and_set(&seen, cur) ? "cycle" : NULL;
+			if (!bad && (kfield_read(&w->k->kvas, cur, &o->notifier_block__notifier_call, &fn) ||
+				     kfield_read(&w->k->kvas, cur, &o->notifier_block__next, &nb)))
+				bad = "unreadable";
+			if (bad) {
+				snprintf(w->why, sizeof(w->why), "%s: %s", chains[c].name, bad);
+				ok = 0;
+				break;
+			}
+			record(w, SNAP_HOOK_NOTIFIER, cur, 0, fn, chains[c].name);
+		}
+		u64map_free(&seen);
+	}
+	return ok ? 0 : -1;
+}
+
 /* ---- ftrace ---- */
 
 /* the first function an ftrace_ops filters on, "name" (NULL: none, or
@@ -343,6 +492,21 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 			failed = 1;
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_TRACEPOINT;
+	}
+	if (a->net_namespace_list && o->net__list.present && o->net__nf.present &&
+	    o->netns_nf__hooks_ipv4.present && o->nf_hook_entries__num_hook_entries.present &&
+	    o->nf_hook_entries__hooks.present && o->nf_hook_entry__hook.present &&
+	    o->size_nf_hook_entry >= 8 && o->size_nf_hook_entry <= 64) {
+		if (walk_netfilter(&w))
+			failed = 1;
+		else
+			s->hooks_read |= 1u << SNAP_HOOK_NETFILTER;
+	}
+	if (o->notifier_block__notifier_call.present && o->notifier_block__next.present) {
+		if (walk_notifiers(&w))
+			failed = 1;
+		else
+			s->hooks_read |= 1u << SNAP_HOOK_NOTIFIER;
 	}
 	if (w.n && (s->hooks = arena_alloc(&s->arena, w.n * sizeof(*s->hooks)))) {
 		memcpy(s->hooks, w.v, w.n * sizeof(*s->hooks));

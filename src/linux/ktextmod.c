@@ -11,8 +11,12 @@
  *     (jmp/call rel32, movabs+jmp, push+ret, jmp [rip]) is a breach: the
  *     kernel itself never writes a jump there.  An inline hook planted
  *     before argus started is thus caught at first sight.
- * Later scans compare a window of the text (budget bytes, read with
- * memsrc_peek in physically contiguous runs, cursor wrapping) with the
+ * Later scans compare the first ENTRY_LEN bytes of every function entry,
+ * half of them a scan in turn (where inline hooks go: caught within two
+ * scans; scattered reads gathered and prefetched together,
+ * memsrc_gather), and a window of
+ * the text (budget bytes, read with memsrc_peek in physically contiguous
+ * runs, cursor wrapping: the rest is caught within a pass) with the
  * baseline.  A byte that differs is judged by the site that holds it
  * (a kprobe's address from this scan's kprobe_table counts as a site); a
  * byte no site holds is a breach: the text differs from its first sight.
@@ -36,7 +40,9 @@
 #include "linux/x86insn.h"
 
 #define TEXT_MAX (64ULL << 20)
-#define BUDGET_DEFAULT (4ULL << 20)	/* bytes compared per scan: ~1 ms */
+#define BUDGET_DEFAULT (1ULL << 20)	/* bytes of the window compared per scan */
+#define ENTRY_LEN 16			/* bytes compared at each function entry per scan */
+_Static_assert(ENTRY_LEN == 16, "compare_entries compares two 64-bit words");
 #define RUN_MAX (256u << 10)		/* bytes of one physically contiguous read */
 #define STANDING_MAX 1024
 #define RECORDS_MAX 1024
@@ -135,6 +141,12 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 	struct ksite one = *site;
 	uint8_t c[32];
 	uint64_t h;
+	/* one of the kernel's own sites (not a kprobe's, nor the trampolines
+	 * section): what it held when last judged fine is not judged again
+	 * (the function tracer on every function rewrites 35,000 of them) */
+	struct ksite *own = site >= w->j.b->sites && site < w->j.b->sites + w->j.b->nsites &&
+			    site->kind != KSITE_SCTRAMP && site->len <= sizeof(site->ok)
+				    ? (struct ksite *)site : NULL;
 
 	if (site->kind == KSITE_SCTRAMP) {	/* the trampoline holding a */
 		long i = ktext_find(w->j.t, a);
@@ -144,7 +156,13 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 	}
 	if (cur_bytes(w, one.addr, c))
 		return;
+	if (own && own->okn == own->len && !memcmp(c, own->ok, own->len))
+		return;
 	const char *why = ktext_site_judge(&w->j, &one, c, &h);
+	if (!why && own) {
+		memcpy(own->ok, c, own->len);
+		own->okn = (uint8_t)own->len;
+	}
 	if (why) {
 		record(w, one.addr, h, why);
 		if (site->kind != KSITE_SCTRAMP)
@@ -227,7 +245,17 @@ static void compare(struct kscan *w, uint64_t va, const uint8_t *now, size_t len
 		return;
 	for (size_t i = 0; i < len;) {
 		if (now[i] == was[i]) {
-			i++;
+			/* equal stretches a word at a time: with the function
+			 * tracer on, a site differs every few hundred bytes */
+			uint64_t x, y;
+			for (i++; i + 8 <= len; i += 8) {
+				memcpy(&x, now + i, 8);
+				memcpy(&y, was + i, 8);
+				if (x != y)
+					break;
+			}
+			while (i < len && now[i] == was[i])
+				i++;
 			continue;
 		}
 		size_t e = i;
@@ -261,6 +289,63 @@ static int compare_window(struct kscan *w, uint64_t off, uint64_t len, uint8_t *
 		compare(w, va, buf, run);
 		off += run;
 		len -= run;
+	}
+	return 0;
+}
+
+/* every function entry's first ENTRY_LEN bytes against the baseline:
+ * scattered small reads, gathered GATHER at a time (prefetched together) */
+#define GATHER 64
+static int compare_entries(struct kscan *w)
+{
+	struct ktext_base *b = w->j.b;
+	struct vas *as = &w->j.k->kvas;
+	uint64_t pa[GATHER], vpage = 1, ppage = 0;	/* 1: none yet */
+	uint8_t buf[GATHER][ENTRY_LEN];
+
+	/* half of them a scan, in turn: each compared every second scan */
+	size_t half = (b->nentries + 1) / 2, from = b->ehalf ? half : 0;
+	size_t to = b->ehalf ? b->nentries : half;
+
+	b->ehalf = !b->ehalf;
+	for (size_t i = from; i < to;) {
+		size_t n = 0, first = i;
+		for (; i < to && n < GATHER; i++, n++) {
+			uint64_t va = b->start + b->entries[i], p2;
+			if ((va & ~0xfffULL) != vpage) {
+				if (vas_translate(as, va & ~0xfffULL, &ppage, NULL))
+					return -1;
+				vpage = va & ~0xfffULL;
+			}
+			pa[n] = ppage | (va & 0xfff);
+			/* an entry crossing a page: its end must follow in memory */
+			if ((va & 0xfff) > 4096 - ENTRY_LEN &&
+			    (vas_translate(as, (va | 0xfff) + 1, &p2, NULL) ||
+			     p2 != pa[n] + (4096 - (va & 0xfff))))
+				break;
+		}
+		if (memsrc_gather(as->mem, pa, n, ENTRY_LEN, buf, NULL))
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			uint8_t *was = b->ebytes + (first + j) * ENTRY_LEN;
+			uint64_t x[2], y[2];
+			memcpy(x, buf[j], sizeof(x));
+			memcpy(y, was, sizeof(y));
+			if ((x[0] ^ y[0]) | (x[1] ^ y[1])) {	/* judged against the baseline proper */
+				compare(w, b->start + b->entries[first + j], buf[j], ENTRY_LEN);
+				/* judged: compared again when it changes again (a
+				 * breach stays standing, re-judged every scan; the
+				 * window still compares with the baseline proper) */
+				memcpy(was, buf[j], ENTRY_LEN);
+			}
+		}
+		if (i < to && n < GATHER) {	/* across two pages apart */
+			uint64_t va = b->start + b->entries[i];
+			if (vas_read(as, va, buf[0], ENTRY_LEN, NULL))
+				return -1;
+			compare(w, va, buf[0], ENTRY_LEN);
+			i++;
+		}
 	}
 	return 0;
 }
@@ -340,6 +425,26 @@ static void first_sight(struct kscan *w)
 	}
 }
 
+/* the distinct function entries in core text, outside the static call
+ * trampolines, with ENTRY_LEN bytes before _etext */
+static int entries_list(struct kernel *k, const struct ktext *t, struct ktext_base *b)
+{
+	const struct kaddrs *a = &k->prof->sym;
+
+	if (!(b->entries = malloc((t->n ? t->n : 1) * sizeof(*b->entries))) ||
+	    !(b->ebytes = malloc((t->n ? t->n : 1) * ENTRY_LEN)))
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		uint64_t e = t->by_addr[i].addr;
+		if (!ktext_core(t, e) || (b->nentries && b->start + b->entries[b->nentries - 1] == e) ||
+		    (a->__static_call_text_start && e >= a->__static_call_text_start &&
+		     e < a->__static_call_text_end) || e + ENTRY_LEN > t->etext)
+			continue;
+		b->entries[b->nentries++] = (uint32_t)(e - b->start);
+	}
+	return 0;
+}
+
 static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char *why, size_t whycap)
 {
 	struct ktext_base *b = calloc(1, sizeof(*b));
@@ -353,13 +458,19 @@ static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char
 	b->start = t->stext;
 	b->end = t->etext;
 	b->budget = BUDGET_DEFAULT;
-	if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
+	if (entries_list(k, t, b)) {
+		snprintf(why, whycap, "out of memory");
+	} else if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
 		snprintf(why, whycap, "core text unreadable");
 	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
+		for (size_t i = 0; i < b->nentries; i++)
+			memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
 		return b;
 	}
 	free(b->copy);
 	free(b->images);
+	free(b->entries);
+	free(b->ebytes);
 	free(b);
 	return NULL;
 }
@@ -374,6 +485,8 @@ void ktextmod_free(struct kernel *k)
 	free(b->sites);
 	free(b->standing);
 	free(b->images);
+	free(b->entries);
+	free(b->ebytes);
 	free(b);
 	k->kbase = NULL;
 }
@@ -417,6 +530,7 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 		uint64_t size = b->end - b->start, len = b->budget < size ? b->budget : size;
 		uint8_t *buf = malloc(RUN_MAX);
 		restand(&w);
+		ret = compare_entries(&w);
 		while (buf && len && !ret) {
 			uint64_t n = size - b->cursor < len ? size - b->cursor : len;
 			ret = compare_window(&w, b->cursor, n, buf);

@@ -46,6 +46,10 @@ struct ksite {
 	uint32_t len;
 	uint8_t kind;		/* enum ksite_kind */
 	uint64_t aux;		/* a jump label's target; a dispatcher's struct */
+	uint8_t okn;		/* bytes in ok: what it held when last judged the
+				 * kernel's own (0: none), not judged again while
+				 * it holds them */
+	uint8_t ok[7];
 };
 
 struct ktext_base {
@@ -57,6 +61,10 @@ struct ktext_base {
 	size_t nstanding, capstanding;
 	uint64_t *images;	/* BPF dispatchers' structs */
 	size_t nimages;
+	uint32_t *entries;	/* function entries (offsets from start), sorted */
+	size_t nentries;
+	uint8_t *ebytes;	/* their first bytes at first sight, in a row */
+	int ehalf;		/* which half of them the next scan compares */
 	uint64_t cursor;	/* offset the next compare starts at */
 	uint64_t budget;	/* bytes compared per scan */
 	uint64_t passes;	/* full passes over the text so far */

@@ -17,6 +17,10 @@
  * sequence names, re-read after the walk.  Only when every view came back
  * whole is the set judged (kmods_status SNAP_KMODS_COMPLETE); otherwise
  * the collector says why (Details Gathering Failed).
+ *
+ * A module unlinked from all three is found by carving module memory for
+ * struct modules (kcarve.c, a share of the module area each scan): one
+ * that no view has is added with view SNAP_KMOD_CARVE.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include <string.h>
 
 #include "linux/kernel.h"
+#include "linux/kcarve.h"
 #include "linux/walk.h"
 
 #define KMOD_MAX 4096		/* modules on one view */
@@ -313,6 +318,15 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 	if (views && list_whole) {
 		walk_kset(&w);
 		walk_tree(&w);
+	}
+	if (list_whole && kcarve_supported(k)) {
+		/* a module unlinked from all three: only those the views missed
+		 * count as carved (what it was found in stays the views') */
+		uint64_t found[64];
+		size_t n = kcarve_scan(k, found, 64);
+		for (size_t i = 0; i < n; i++)
+			if (!u64map_get(&w.idx, found[i], NULL))
+				add(&w, found[i], SNAP_KMOD_CARVE);
 	}
 	for (size_t i = 0; i < w.n; i++)
 		if (details(k, s, &w.mods[i])) {

@@ -32,6 +32,9 @@ int filemap_read(const struct filemap *f, uint64_t off, void *buf, size_t len, s
 const unsigned char *filemap_at(const struct filemap *f, uint64_t off, size_t len);
 int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, size_t len,
 		 struct aerr *err);
+/* n pieces of len bytes, src[i] to dst + i * len, under one guard. */
+int filemap_copyv(const struct filemap *f, void *dst, const unsigned char *const *src, size_t n,
+		  size_t len, struct aerr *err);
 /* The first stretch [*lo, *hi) at or after off that is not a hole
  * (SEEK_DATA, SEEK_HOLE): 0; 1 when only holes are left; <0 when the file
  * system cannot tell. */

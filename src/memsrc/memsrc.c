@@ -32,6 +32,12 @@ static int file_copy(struct memsrc *m, void *dst, const unsigned char *src, size
 	return filemap_copy(m->priv, dst, src, len, err);
 }
 
+static int file_copyv(struct memsrc *m, void *dst, const unsigned char *const *src, size_t n,
+		      size_t len, struct aerr *err)
+{
+	return filemap_copyv(m->priv, dst, src, n, len, err);
+}
+
 static int file_data(struct memsrc *m, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
 	return filemap_data(m->priv, off, lo, hi);
@@ -54,6 +60,7 @@ static const struct memsrc_ops file_ops = {
 	.close = file_close,
 	.map = file_map,
 	.copy = file_copy,
+	.copyv = file_copyv,
 	.data = file_data,
 };
 
@@ -405,6 +412,50 @@ int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 	if (len && m->read_hook)
 		m->read_hook(m->read_hook_ctx, pa, len);
 	return read_direct(m, pa, buf, len, err);
+}
+
+int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, void *out,
+		  struct aerr *err)
+{
+	const unsigned char *at[64];
+	const struct mem_range *r = NULL;
+	unsigned char *o = out;
+
+	while (n) {
+		size_t b = n < 64 ? n : 64, mapped = 0;
+		for (size_t i = 0; i < b; i++) {
+			if (!r || pa[i] < r->pa || pa[i] - r->pa >= r->len)
+				r = find_range(m, pa[i]);
+			at[i] = NULL;
+			if (r && m->ops->map && m->ops->copyv && len <= r->len - (pa[i] - r->pa) &&
+			    (at[i] = m->ops->map(m, r->off + (pa[i] - r->pa), len))) {
+				__builtin_prefetch(at[i]);
+				mapped++;
+			}
+		}
+		if (mapped == b) {	/* all mapped: one guarded copy */
+			int ret = m->ops->copyv(m, o, at, b, len, err);
+			if (ret) {
+				m->stats.faults++;
+				return ret;
+			}
+			m->stats.reads += b;
+			m->stats.bytes += b * len;
+			if (m->pages_seen)
+				for (size_t i = 0; i < b; i++)
+					count_read(m, pa[i], len);
+		} else {
+			for (size_t i = 0; i < b; i++) {
+				int ret = memsrc_peek(m, pa[i], o + i * len, len, err);
+				if (ret)
+					return ret;
+			}
+		}
+		o += b * len;
+		pa += b;
+		n -= b;
+	}
+	return 0;
 }
 
 int memsrc_check(struct memsrc *m, struct aerr *err)

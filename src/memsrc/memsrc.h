@@ -48,6 +48,10 @@ struct memsrc_ops {
 	const unsigned char *(*map)(struct memsrc *m, uint64_t off, size_t len);
 	int (*copy)(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
 		    struct aerr *err);
+	/* Optional, with map: n pieces of len bytes, src[i] to dst + i*len,
+	 * as copy() would (one guard for all). */
+	int (*copyv)(struct memsrc *m, void *dst, const unsigned char *const *src, size_t n,
+		     size_t len, struct aerr *err);
 	/* Optional: the first stretch [*lo, *hi) of backend offsets at or
 	 * after off that may hold data (a sparse file's holes read as zeros
 	 * and hold none).  0, 1 when there is none left, <0 unknown. */
@@ -132,6 +136,12 @@ static inline int memsrc_read_at(struct memsrc *m, uint64_t pa, const unsigned c
 /* A hint: [pa, pa+len) will be read soon.  A backend that maps memory
  * has the CPU load its lines now; nothing is read, counted or traced. */
 void memsrc_prefetch(struct memsrc *m, uint64_t pa, size_t len);
+/* n reads of len bytes each, at pa[i], into out + i * len, bypassing the
+ * scan cache: a mapped backend's pieces are all prefetched before the
+ * first is copied, so scattered small reads (function entries) wait for
+ * memory once, not n times.  A piece must not cross a range's end. */
+int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, void *out,
+		  struct aerr *err);
 int memsrc_check(struct memsrc *m, struct aerr *err);
 /* Highest physical address covered + 1. */
 uint64_t memsrc_end(const struct memsrc *m);

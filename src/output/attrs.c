@@ -376,11 +376,13 @@ void attrs_bpf(struct jw *w, const struct snap_bpf *b)
 
 void attrs_kmod_views(uint8_t views, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",
-		 (views & SNAP_KMOD_LIST) && (views & 6) ? ", " : "",
+	snprintf(out, cap, "%s%s%s%s%s%s%s", views & SNAP_KMOD_LIST ? "modules list" : "",
+		 (views & SNAP_KMOD_LIST) && (views & 14) ? ", " : "",
 		 views & SNAP_KMOD_KSET ? "sysfs (module_kset)" : "",
-		 (views & SNAP_KMOD_KSET) && (views & SNAP_KMOD_TREE) ? ", " : "",
-		 views & SNAP_KMOD_TREE ? "mod_tree" : "");
+		 (views & SNAP_KMOD_KSET) && (views & 12) ? ", " : "",
+		 views & SNAP_KMOD_TREE ? "mod_tree" : "",
+		 (views & SNAP_KMOD_TREE) && (views & SNAP_KMOD_CARVE) ? ", " : "",
+		 views & SNAP_KMOD_CARVE ? "module memory" : "");
 }
 
 void attrs_kmod(struct jw *w, const struct snap_kmod *m)
@@ -414,6 +416,8 @@ static const char *const hook_kinds[SNAP_HOOK_KINDS] = {
 	[SNAP_HOOK_FTRACE] = "ftrace_ops",
 	[SNAP_HOOK_TRACEPOINT] = "tracepoint",
 	[SNAP_HOOK_TEXT] = "kernel_text",
+	[SNAP_HOOK_NETFILTER] = "netfilter",
+	[SNAP_HOOK_NOTIFIER] = "notifier",
 };
 
 const char *attrs_hook_kind(uint8_t kind)
@@ -449,6 +453,8 @@ void attrs_hook(struct jw *w, const struct snap_hook *h, const struct snap_kmod 
 	case SNAP_HOOK_KPROBE:
 	case SNAP_HOOK_FTRACE:
 	case SNAP_HOOK_TRACEPOINT:
+	case SNAP_HOOK_NETFILTER:
+	case SNAP_HOOK_NOTIFIER:
 		kaddr(w, "kernel_hook_object_address", h->obj);
 		jw_kstr(w, "kernel_hook_hooked_symbol", h->name ? h->name : h->site_sym ? h->site_sym : "");
 		break;

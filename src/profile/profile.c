@@ -314,6 +314,7 @@ static int resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 	ktypes_size(p->types, "module_memory", &p->off.size_module_memory);
 	ktypes_size(p->types, "rb_node", &p->off.size_rb_node);
 	ktypes_size(p->types, "tracepoint_func", &p->off.size_tracepoint_func);
+	ktypes_size(p->types, "nf_hook_entry", &p->off.size_nf_hook_entry);
 	ktypes_size(p->types, "dyn_ftrace", &p->off.size_dyn_ftrace);
 
 	char *sbase = (char *)&p->sym;

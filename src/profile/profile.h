@@ -168,7 +168,12 @@ struct kfield {
 	X(ftrace_hash, count) X(ftrace_func_entry, hlist) X(ftrace_func_entry, ip) \
 	X(syscall_metadata, name) X(syscall_metadata, syscall_nr) X(kprobe, opcode) \
 	X(optimized_kprobe, optinsn) X(arch_optimized_insn, copied_insn) X(tracepoint, name) \
-	X(tracepoint, funcs) X(tracepoint_func, func)
+	X(tracepoint, funcs) X(tracepoint_func, func) \
+	X(net, list) X(net, nf) X(netns_nf, hooks_ipv4) X(netns_nf, hooks_ipv6) \
+	X(netns_nf, hooks_arp) X(netns_nf, hooks_bridge) X(nf_hook_entries, num_hook_entries) \
+	X(nf_hook_entries, hooks) X(nf_hook_entry, hook) X(notifier_block, notifier_call) \
+	X(notifier_block, next) X(atomic_notifier_head, head) X(blocking_notifier_head, head) \
+	X(raw_notifier_head, head)
 
 /* kernel text (ktextmod.c): the sites the kernel rewrites itself */
 #define KFIELDS_KTEXT(X) \
@@ -192,6 +197,7 @@ struct koffsets {
 	uint64_t size_file, size_inode, size_dentry, size_mount;
 	uint64_t size_module_memory, size_rb_node;
 	uint64_t size_tracepoint_func;
+	uint64_t size_nf_hook_entry;
 	uint64_t size_dyn_ftrace;
 };
 #undef KF_DECL
@@ -213,7 +219,10 @@ struct koffsets {
 	X(__stop_static_call_sites) X(__static_call_text_start) X(__static_call_text_end) \
 	X(ftrace_pages_start) X(direct_functions) X(ftrace_call) X(ftrace_regs_call) \
 	X(ftrace_graph_call) \
-	X(btf_modules)
+	X(btf_modules) \
+	X(module_notify_list) X(netdev_chain) X(reboot_notifier_list) X(panic_notifier_list) \
+	X(die_chain) X(keyboard_notifier_list) X(vt_notifier_list) X(inetaddr_chain) \
+	X(inet6addr_chain) X(restart_handler_list) X(pm_chain_head) X(netevent_notif_chain)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

@@ -203,6 +203,7 @@ struct snap_workload {
 #define SNAP_KMOD_LIST 1	/* on the `modules` list (what lsmod reads) */
 #define SNAP_KMOD_KSET 2	/* a kobject of module_kset (/sys/module) */
 #define SNAP_KMOD_TREE 4	/* in mod_tree, the module address tree */
+#define SNAP_KMOD_CARVE 8	/* a struct module carved from module memory (kcarve.c) */
 #define SNAP_KMOD_LIVE 0	/* module->state: MODULE_STATE_LIVE */
 
 struct snap_kmod {
@@ -247,7 +248,8 @@ enum snap_kmods_status {
 /* A kernel hook (hooks.c): a way into kernel code that leads where it
  * should not, or may not.  Dispatch kinds (the syscall tables, the
  * dispatchers' direct branches, IDT gates) are recorded only when they
- * break the rule; kprobes, ftrace_ops and tracepoint probes whenever their handler lies
+ * break the rule; kprobes, ftrace_ops, tracepoint probes, netfilter hooks
+ * and notifier blocks whenever their handler lies
  * outside core kernel text (the rule judges the owner). */
 enum snap_hook_kind {
 	SNAP_HOOK_SYSCALL_TABLE,	/* sys_call_table[index] */
@@ -259,6 +261,9 @@ enum snap_hook_kind {
 	SNAP_HOOK_FTRACE,		/* a struct ftrace_ops (obj) */
 	SNAP_HOOK_TRACEPOINT,		/* a probe of the struct tracepoint obj */
 	SNAP_HOOK_TEXT,			/* core kernel text at site (obj = site) */
+	SNAP_HOOK_NETFILTER,		/* a netfilter hook: obj = its slot (net's
+					 * hooks_<family>[hooknum]), name "ipv4 LOCAL_IN" */
+	SNAP_HOOK_NOTIFIER,		/* a notifier_block (obj) on the chain `name` */
 	SNAP_HOOK_KINDS
 };
 

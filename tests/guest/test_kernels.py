@@ -67,9 +67,12 @@ def test_kernel_hooks(kguest):
     only, 6.12 through x64_sys_call (decoded: the compiler's code differs
     from 6.1's)."""
     d = scan_checks.scan(kguest)
-    assert d["kernel_hooks"] == [], d["kernel_hooks"]
+    # hooks of listed modules (a stock driver's netdev notifier) are theirs
+    foreign = [h for h in d["kernel_hooks"] if not h.get("kernel_hook_handler_owner_listed")]
+    assert foreign == [], foreign
     read = d["scan_statistics"]["kernel_hooks_read"]
-    for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint", "kernel_text"):
+    for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint", "kernel_text",
+                 "netfilter", "notifier"):
         assert part in read, read
     has = kguest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
     assert ("x64_sys_call" in read) == has, read

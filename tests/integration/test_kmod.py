@@ -3,7 +3,10 @@ dummy.ko) loaded and unloaded gives Kernel Module Loaded then Unloaded,
 with its name and the size the guest's /proc/modules shows, and no alert.
 Kernel Module Hidden, on a real rootkit technique: tests/guest/kmod/
 hidekmod.ko unlinks itself from the modules list and deletes its kobject
-(/sys/module, module_kset); argus still finds it in mod_tree."""
+(/sys/module, module_kset); argus still finds it in mod_tree.
+hideall.ko also erases itself from mod_tree: argus finds its struct
+module by carving module memory (within a pass of the carve: the module
+area's writable pages, 64 a scan)."""
 import time
 
 import pytest
@@ -102,5 +105,41 @@ def test_self_hiding_module(guest, svc):
     # linked back: it is a live module on the list now, and nothing more is raised
     since = svc.mark()
     back = wait(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
+
+
+CARVE_PASS = 2     # scans for a pass of the carve on the test guest (24 writable pages, 64 a scan)
+
+
+def test_module_hidden_from_every_view(guest, svc):
+    if guest.run("test -f /bin/hideall.ko")[0]:
+        pytest.skip("the test rootkit could not be built (kernel headers unavailable)")
+    if guest.run("test -e /proc/hideall")[0] == 0:
+        pytest.skip("hideall is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check("insmod /bin/hideall.ko")
+    try:
+        assert "hideall" not in guest.check("cat /proc/modules")
+        assert guest.run("test -e /sys/module/hideall")[0] != 0
+        line = guest.check("dmesg | grep 'hideall: module ' | tail -1").split()
+        addr = int(line[line.index("module") + 1], 16)
+        found = wait(svc, "Kernel Module Hidden", named("hideall"), since,
+                     (CARVE_PASS + 3) * svc.sleep_s + 5)
+        assert found, "a module hidden from all three views was not found"
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hideall"), 1))
+        m = got["Kernel Module Hidden"][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "module memory"
+        assert int(d["kernel_module_address"], 16) == addr
+        assert d["kernel_module_state"] == "LIVE"
+        assert d["kernel_module_size_bytes"] > 0
+        assert m["activity_data"]["reason"] == \
+            "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree"
+    finally:
+        guest.run("echo 1 >/proc/hideall")
+    since = svc.mark()
+    back = wait(svc, "Kernel Module Loaded", named("hideall"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)

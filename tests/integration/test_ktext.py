@@ -3,8 +3,11 @@
 __x64_sys_sysinfo with CR0.WP cleared, proven taken):
 
 - written while argus runs, at the entry (over the ftrace site): one
-  alert naming the function, the hook and its module; rmmod: nothing more;
-- written past the ftrace site (+5) by a module that then hides itself: one alert ("differs from its first sight"), with the
+  alert naming the function, the hook and its module, within two scans
+  (half the function entries are compared a scan, in turn); rmmod: nothing more;
+- written in the middle of a function (__x64_sys_acct, six instructions
+  in, never called) by a module that then hides itself: one alert
+  ("differs from its first sight"), within a pass of the window, with the
   module's Kernel Module Hidden; put back: nothing more;
 - written before argus started: alerted at its first scans.
 
@@ -20,7 +23,8 @@ from conftest import Service
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
-PASS = 4        # scans for one pass over the text (4 MiB a scan)
+PASS = 15       # scans for one pass of the window over the text (1 MiB a scan, 14 MiB)
+ENTRY = 2       # scans within which a change at a function entry is seen
 TRACING = "/sys/kernel/tracing"
 
 
@@ -101,7 +105,7 @@ def test_inline_hook_at_entry(guest, svc):
         site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
         guest.run("free")            # sysinfo(2), through the hook: it fails
         assert param(guest, "hookinl", "hits") >= 1
-        found = wait(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        found = wait(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
         assert found, "the inline hook was not seen"
         found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
         m = found[0]
@@ -154,9 +158,12 @@ def test_inline_hook_inside_in_hidden_module(guest, svc):
     if guest.run("test -e /proc/hookinl")[0] == 0:
         pytest.skip("hookinl is loaded in this guest already (it cannot be unloaded)")
     since = svc.mark()
-    guest.check("insmod /bin/hookinl.ko at=5 hide=1")
+    guest.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6 hide=1")
     try:
         assert "hookinl" not in guest.check("cat /proc/modules")
+        # hidden: no /sys/module/hookinl; its own line in the kernel log
+        line = guest.check("dmesg | grep 'hookinl: __x64_sys_acct+' | tail -1").split()
+        site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
         found = wait(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
         assert found, "the inline hook inside the function was not seen"
         time.sleep(2 * svc.sleep_s)
@@ -164,7 +171,10 @@ def test_inline_hook_inside_in_hidden_module(guest, svc):
         got = svc.expect_alerts(since, (TEXT, text, 1), ("Kernel Module Hidden", hidden, 1))
         m = got[TEXT][0]
         d = m["activity_data"]["kernel_hook_details"]
-        assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"].startswith("__x64_sys_acct+0x")
+        assert int(d["kernel_hook_site_symbol"].split("+")[1], 16) >= 16   # past the entry's bytes
+        assert int(d["kernel_hook_handler_address"], 16) == handler
         assert d["kernel_hook_handler_owner"] == "hookinl"
         assert d["kernel_hook_handler_owner_listed"] is False
         assert m["activity_data"]["reason"] == "core kernel text differs from its first sight"

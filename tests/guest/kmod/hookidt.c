@@ -11,10 +11,9 @@
  * hardware raises it, so the stub is never run.  rmmod puts the gate back.
  * For testing only; loaded in a disposable test guest.
  */
-#include <linux/kprobes.h>
-#include <linux/module.h>
 #include <asm/desc_defs.h>
-#include <asm/special_insns.h>
+
+#include "rkit.h"
 
 static int vector = 31;
 module_param(vector, int, 0444);
@@ -23,35 +22,6 @@ module_param(handler, ulong, 0444);
 
 static gate_desc *idt;
 static gate_desc orig;
-
-static unsigned long lookup(const char *name)
-{
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	unsigned long (*kln)(const char *);
-
-	if (register_kprobe(&kp))
-		return 0;
-	kln = (void *)kp.addr;
-	unregister_kprobe(&kp);
-	return kln(name);
-}
-
-static inline void cr0_write(unsigned long v)
-{
-	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
-}
-
-static void poke(gate_desc *dst, const gate_desc *v)
-{
-	unsigned long flags, cr0;
-
-	local_irq_save(flags);
-	cr0 = read_cr0();
-	cr0_write(cr0 & ~X86_CR0_WP);
-	memcpy(dst, v, sizeof(*v));
-	cr0_write(cr0);
-	local_irq_restore(flags);
-}
 
 /* never reached: the vector is never raised */
 static void stub(void)
@@ -65,7 +35,7 @@ static int __init hookidt_init(void)
 	gate_desc g;
 	unsigned long a = (unsigned long)stub;
 
-	idt = (gate_desc *)lookup("idt_table");
+	idt = (gate_desc *)rkit_lookup("idt_table");
 	if (!idt || vector < 0 || vector > 255)
 		return -ENOENT;
 	orig = idt[vector];
@@ -74,7 +44,7 @@ static int __init hookidt_init(void)
 	g.offset_middle = (u16)(a >> 16);
 	g.offset_high = (u32)(a >> 32);
 	g.bits.p = 1;
-	poke(&idt[vector], &g);
+	rkit_poke(&idt[vector], &g, sizeof(g));
 	handler = a;
 	pr_info("hookidt: idt_table[%d] -> %px\n", vector, stub);
 	return 0;
@@ -82,7 +52,7 @@ static int __init hookidt_init(void)
 
 static void __exit hookidt_exit(void)
 {
-	poke(&idt[vector], &orig);
+	rkit_poke(&idt[vector], &orig, sizeof(orig));
 }
 
 module_init(hookidt_init);

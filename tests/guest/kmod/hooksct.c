@@ -12,9 +12,7 @@
  * on the syscall path: the entry is changed all the same.  For testing
  * only; loaded in a disposable test guest.
  */
-#include <linux/kprobes.h>
-#include <linux/module.h>
-#include <asm/special_insns.h>
+#include "rkit.h"
 
 static int nr = 99;	/* __NR_sysinfo */
 module_param(nr, int, 0444);
@@ -25,35 +23,6 @@ typedef long (*sys_fn)(const struct pt_regs *);
 static sys_fn *table;
 static sys_fn orig;
 
-static unsigned long lookup(const char *name)
-{
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	unsigned long (*kln)(const char *);
-
-	if (register_kprobe(&kp))
-		return 0;
-	kln = (void *)kp.addr;
-	unregister_kprobe(&kp);
-	return kln(name);
-}
-
-static inline void cr0_write(unsigned long v)
-{
-	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
-}
-
-static void poke(sys_fn *dst, sys_fn v)
-{
-	unsigned long flags, cr0;
-
-	local_irq_save(flags);
-	cr0 = read_cr0();
-	cr0_write(cr0 & ~X86_CR0_WP);
-	WRITE_ONCE(*dst, v);
-	cr0_write(cr0);
-	local_irq_restore(flags);
-}
-
 static long hook(const struct pt_regs *regs)
 {
 	return orig(regs);
@@ -61,11 +30,14 @@ static long hook(const struct pt_regs *regs)
 
 static int __init hooksct_init(void)
 {
-	table = (sys_fn *)lookup("sys_call_table");
+	sys_fn fn;
+
+	table = (sys_fn *)rkit_lookup("sys_call_table");
 	if (!table || nr < 0 || nr >= NR_syscalls)
 		return -ENOENT;
 	orig = table[nr];
-	poke(&table[nr], hook);
+	fn = hook;
+	rkit_poke(&table[nr], &fn, sizeof(fn));
 	handler = (ulong)hook;
 	pr_info("hooksct: sys_call_table[%d] %ps -> %px\n", nr, orig, hook);
 	return 0;
@@ -73,7 +45,7 @@ static int __init hooksct_init(void)
 
 static void __exit hooksct_exit(void)
 {
-	poke(&table[nr], orig);
+	rkit_poke(&table[nr], &orig, sizeof(orig));
 }
 
 module_init(hooksct_init);

