@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define GiB (1ULL << 30)
 #define FOUR_GIB (4ULL << 30)
 #define ARM64_VIRT_RAM 0x40000000ULL
