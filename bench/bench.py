@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
 from guest import Guest  # noqa: E402
-from scale import floor_rows  # noqa: E402
+from workload import floor_rows  # noqa: E402
 
 
 def pct(v, p):
