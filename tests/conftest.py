@@ -228,6 +228,26 @@ class Service:
         return self.proc.returncode
 
 
+def wait_for(svc, name, pred, since, within):
+    """The messages named `name` matching pred since index `since`, once
+    there is one or `within` seconds have passed (then possibly none)."""
+    import time
+    deadline = time.monotonic() + within
+    while True:
+        svc.poll()
+        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == name and
+                 pred(m["activity_data"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def need_module(guest, ko):
+    """Skip unless the guest has the test rootkit ko (tests/guest/kmod/)."""
+    if guest.run(f"test -f /bin/{ko}.ko")[0]:
+        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
+
+
 def describe(m):
     """One line about a message: name, severity, the process and what it is about."""
     a = m["activity_data"]

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Service
+from conftest import Service, wait_for, need_module
 
 SLEEP = "500ms"
 DISPATCH = "System Call Dispatch Modified"
@@ -35,24 +35,8 @@ def svc(guest, tmp_path_factory):
     s.stop()
 
 
-def wait(svc, row, pred, since, within):
-    deadline = time.monotonic() + within
-    while True:
-        svc.poll()
-        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
-                 pred(m["activity_data"])]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 def hook(kind):
     return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == kind
-
-
-def need(guest, ko):
-    if guest.run(f"test -f /bin/{ko}.ko")[0]:
-        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
 
 
 def param(guest, mod, name):
@@ -94,12 +78,12 @@ def test_benign_tracing_raises_nothing(guest, svc):
 
 
 def test_sys_call_table_entry(guest, svc):
-    need(guest, "hooksct")
+    need_module(guest, "hooksct")
     since = svc.mark()
     guest.check("insmod /bin/hooksct.ko nr=99")
     try:
         handler = param(guest, "hooksct", "handler")
-        found = wait(svc, DISPATCH, hook("sys_call_table"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook("sys_call_table"), since, 2 * svc.sleep_s + 5)
         assert found, "the sys_call_table write was not seen"
         found = svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))[DISPATCH]
         m = found[0]
@@ -119,7 +103,7 @@ def test_sys_call_table_entry(guest, svc):
 
 
 def test_x64_sys_call_site(guest, svc):
-    need(guest, "hookx64")
+    need_module(guest, "hookx64")
     if guest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0]:
         pytest.skip("this kernel dispatches through sys_call_table only")
     since = svc.mark()
@@ -128,7 +112,7 @@ def test_x64_sys_call_site(guest, svc):
         site = param(guest, "hookx64", "site")
         guest.check("free")      # sysinfo(2), through the hook
         assert param(guest, "hookx64", "hits") >= 1
-        found = wait(svc, DISPATCH, hook("x64_sys_call"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook("x64_sys_call"), since, 2 * svc.sleep_s + 5)
         assert found, "the x64_sys_call patch was not seen"
         found = svc.expect_alerts(since, (DISPATCH, hook("x64_sys_call"), 1))[DISPATCH]
         m = found[0]
@@ -146,12 +130,12 @@ def test_x64_sys_call_site(guest, svc):
 
 
 def test_idt_gate(guest, svc):
-    need(guest, "hookidt")
+    need_module(guest, "hookidt")
     since = svc.mark()
     guest.check("insmod /bin/hookidt.ko vector=31")
     try:
         handler = param(guest, "hookidt", "handler")
-        found = wait(svc, DISPATCH, hook("idt_table"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook("idt_table"), since, 2 * svc.sleep_s + 5)
         assert found, "the IDT gate was not seen"
         found = svc.expect_alerts(since, (DISPATCH, hook("idt_table"), 1))[DISPATCH]
         m = found[0]
@@ -175,7 +159,7 @@ HOOKED_AT = {"hookkp": "__x64_sys_sysinfo", "hookft": "__x64_sys_sysinfo",
 
 @pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
 def test_hook_of_a_listed_module(guest, svc, ko):
-    need(guest, ko)
+    need_module(guest, ko)
     if guest.run(f"test -e /proc/{ko}")[0] == 0:
         pytest.skip(f"{ko} is loaded in this guest already")
     since = svc.mark()
@@ -190,7 +174,7 @@ def test_hook_of_a_listed_module(guest, svc, ko):
 
 @pytest.mark.parametrize("ko", ["hookkp", "hookft", "hooktp"])
 def test_hook_in_hidden_module(guest, svc, ko):
-    need(guest, ko)
+    need_module(guest, ko)
     if guest.run(f"test -e /proc/{ko}")[0] == 0:
         pytest.skip(f"{ko} is loaded in this guest already (it cannot be unloaded)")
     kind = KINDS[ko]
@@ -198,7 +182,7 @@ def test_hook_in_hidden_module(guest, svc, ko):
     guest.check(f"insmod /bin/{ko}.ko hide=1")
     try:
         assert ko not in guest.check("cat /proc/modules")
-        found = wait(svc, HOOKED, hook(kind), since, 4 * svc.sleep_s + 5)
+        found = wait_for(svc, HOOKED, hook(kind), since, 4 * svc.sleep_s + 5)
         assert found, f"the {kind} of the hidden module was not seen"
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == ko
         got = svc.expect_alerts(since, (HOOKED, hook(kind), 1),
@@ -222,13 +206,13 @@ def test_hook_in_hidden_module(guest, svc, ko):
 def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
     """first sight counts: a table written before the service starts is
     alerted at its first scan"""
-    need(guest, "hooksct")
+    need_module(guest, "hooksct")
     since = svc.mark()
     guest.check("insmod /bin/hooksct.ko nr=99")
     try:
         late = Service(tmp_path, guest, sleep=SLEEP)
         try:
-            found = wait(late, DISPATCH, hook("sys_call_table"), 0, 2 * late.sleep_s + 5)
+            found = wait_for(late, DISPATCH, hook("sys_call_table"), 0, 2 * late.sleep_s + 5)
             assert found, "a table modified before argus started was not seen"
             late.expect_alerts(0, (DISPATCH, hook("sys_call_table"), 1))
             # at the first scan: no later than the first Host Initialization Successful + 1 scan

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service
+from conftest import Service, wait_for
 
 SLEEP = "500ms"
 
@@ -28,18 +28,6 @@ def named(name):
     return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
 
 
-def wait(svc, row, pred, since, within):
-    """The messages named `row` matching pred since index `since`."""
-    deadline = time.monotonic() + within
-    while True:
-        svc.poll()
-        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
-                 pred(m["activity_data"])]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 def test_stock_module_loaded_and_unloaded(guest, svc):
     ko = benign.module_path()
     if not ko:
@@ -53,7 +41,7 @@ def test_stock_module_loaded_and_unloaded(guest, svc):
     try:
         line = guest.check("grep '^dummy ' /proc/modules").split()
         size, addr = int(line[1]), int(line[5], 16)
-        loaded = wait(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+        loaded = wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
         assert len(loaded) == 1, f"{len(loaded)} Kernel Module Loaded for dummy"
         m = loaded[0]
         assert m["message_type"] == "EVENT" and m["severity"] == "INFO"
@@ -67,13 +55,13 @@ def test_stock_module_loaded_and_unloaded(guest, svc):
         assert d["kernel_module_signed"] is True and d["kernel_module_taints"] == ""
     finally:
         guest.run("rmmod dummy")
-    gone = wait(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+    gone = wait_for(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
     assert len(gone) == 1, f"{len(gone)} Kernel Module Unloaded for dummy"
     assert gone[0]["message_type"] == "EVENT" and gone[0]["severity"] == "INFO"
     assert gone[0]["activity_data"]["kernel_module_details"]["kernel_module_size_bytes"] == size
     svc.expect_alerts(since)
     time.sleep(2 * svc.sleep_s)
-    assert len(wait(svc, "Kernel Module Loaded", named("dummy"), since, 0)) == 1
+    assert len(wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 0)) == 1
 
 
 def test_self_hiding_module(guest, svc):
@@ -86,9 +74,9 @@ def test_self_hiding_module(guest, svc):
     try:
         assert "hidekmod" not in guest.check("cat /proc/modules")
         assert guest.run("test -e /sys/module/hidekmod")[0] != 0
-        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 4 * svc.sleep_s + 5)
+        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod"), since, 4 * svc.sleep_s + 5)
         time.sleep(3 * svc.sleep_s)
-        found = wait(svc, "Kernel Module Hidden", named("hidekmod"), since, 0)
+        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod"), since, 0)
         assert len(found) == 1, f"{len(found)} Kernel Module Hidden alerts"
         m = found[0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
@@ -104,7 +92,7 @@ def test_self_hiding_module(guest, svc):
         guest.run("echo 1 >/proc/hidekmod")
     # linked back: it is a live module on the list now, and nothing more is raised
     since = svc.mark()
-    back = wait(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
 
@@ -124,7 +112,7 @@ def test_module_hidden_from_every_view(guest, svc):
         assert guest.run("test -e /sys/module/hideall")[0] != 0
         line = guest.check("dmesg | grep 'hideall: module ' | tail -1").split()
         addr = int(line[line.index("module") + 1], 16)
-        found = wait(svc, "Kernel Module Hidden", named("hideall"), since,
+        found = wait_for(svc, "Kernel Module Hidden", named("hideall"), since,
                      (CARVE_PASS + 3) * svc.sleep_s + 5)
         assert found, "a module hidden from all three views was not found"
         got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hideall"), 1))
@@ -140,6 +128,6 @@ def test_module_hidden_from_every_view(guest, svc):
     finally:
         guest.run("echo 1 >/proc/hideall")
     since = svc.mark()
-    back = wait(svc, "Kernel Module Loaded", named("hideall"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", named("hideall"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)

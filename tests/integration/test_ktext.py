@@ -19,7 +19,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service
+from conftest import Service, wait_for, need_module
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -35,24 +35,8 @@ def svc(guest, tmp_path_factory):
     s.stop()
 
 
-def wait(svc, row, pred, since, within):
-    deadline = time.monotonic() + within
-    while True:
-        svc.poll()
-        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
-                 pred(m["activity_data"])]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 def text(a):
     return a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "kernel_text"
-
-
-def need(guest, ko):
-    if guest.run(f"test -f /bin/{ko}.ko")[0]:
-        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
 
 
 def param(guest, mod, name):
@@ -98,14 +82,14 @@ def test_stock_modules_and_tracing_raise_nothing(guest, svc):
 
 
 def test_inline_hook_at_entry(guest, svc):
-    need(guest, "hookinl")
+    need_module(guest, "hookinl")
     since = svc.mark()
     guest.check("insmod /bin/hookinl.ko")
     try:
         site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
         guest.run("free")            # sysinfo(2), through the hook: it fails
         assert param(guest, "hookinl", "hits") >= 1
-        found = wait(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
+        found = wait_for(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
         assert found, "the inline hook was not seen"
         found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
         m = found[0]
@@ -125,7 +109,7 @@ def test_inline_hook_at_entry(guest, svc):
 
 def test_inline_hook_before_argus_started(guest, svc, tmp_path):
     """first sight counts: a function entry jumping out of the kernel image"""
-    need(guest, "hookinl")
+    need_module(guest, "hookinl")
     if guest.run("lsmod | grep -q '^hookinl '")[0] == 0:
         pytest.skip("hookinl is loaded already")
     since = svc.mark()
@@ -133,7 +117,7 @@ def test_inline_hook_before_argus_started(guest, svc, tmp_path):
     try:
         late = Service(tmp_path, guest, sleep=SLEEP)
         try:
-            found = wait(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
             assert found, "an inline hook planted before argus started was not seen"
             late.expect_alerts(0, (TEXT, text, 1))
             names = [m["activity_data"]["name"] for m in late.messages]
@@ -154,7 +138,7 @@ def test_inline_hook_before_argus_started(guest, svc, tmp_path):
 
 
 def test_inline_hook_inside_in_hidden_module(guest, svc):
-    need(guest, "hookinl")
+    need_module(guest, "hookinl")
     if guest.run("test -e /proc/hookinl")[0] == 0:
         pytest.skip("hookinl is loaded in this guest already (it cannot be unloaded)")
     since = svc.mark()
@@ -164,7 +148,7 @@ def test_inline_hook_inside_in_hidden_module(guest, svc):
         # hidden: no /sys/module/hookinl; its own line in the kernel log
         line = guest.check("dmesg | grep 'hookinl: __x64_sys_acct+' | tail -1").split()
         site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
-        found = wait(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
         assert found, "the inline hook inside the function was not seen"
         time.sleep(2 * svc.sleep_s)
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookinl"

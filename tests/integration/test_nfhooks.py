@@ -18,7 +18,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service
+from conftest import Service, wait_for, need_module
 
 SLEEP = "500ms"
 HOOKED = "Kernel Function Hooked"
@@ -35,24 +35,8 @@ def svc(guest, tmp_path_factory):
     s.stop()
 
 
-def wait(svc, row, pred, since, within):
-    deadline = time.monotonic() + within
-    while True:
-        svc.poll()
-        found = [m for m in svc.messages[since:] if m["activity_data"]["name"] == row and
-                 pred(m["activity_data"])]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 def kind(k):
     return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == k
-
-
-def need(guest, ko):
-    if guest.run(f"test -f /bin/{ko}.ko")[0]:
-        pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
 
 
 def test_stock_guest_raises_nothing(guest, svc):
@@ -89,7 +73,7 @@ def test_stock_modules_and_namespaces_raise_nothing(guest, svc):
 
 
 def test_hooks_of_a_listed_module(guest, svc):
-    need(guest, "hooknf")
+    need_module(guest, "hooknf")
     since = svc.mark()
     guest.check("insmod /bin/hooknf.ko chain=reboot hide=0")
     try:
@@ -101,7 +85,7 @@ def test_hooks_of_a_listed_module(guest, svc):
 
 
 def test_hooks_in_hidden_module(guest, svc):
-    need(guest, "hooknf")
+    need_module(guest, "hooknf")
     if guest.run("test -e /proc/hooknf")[0] == 0:
         pytest.skip("hooknf is loaded in this guest already (it cannot be unloaded)")
     since = svc.mark()
@@ -111,8 +95,8 @@ def test_hooks_in_hidden_module(guest, svc):
         line = guest.check("dmesg | grep 'hooknf: nf ' | tail -1").split()
         nf_handler, nb_handler = int(line[line.index("nf") + 1], 16), int(line[-1], 16)
         assert nf_handler and nb_handler
-        nf = wait(svc, HOOKED, kind("netfilter"), since, WITHIN * svc.sleep_s + 3)
-        nb = wait(svc, HOOKED, kind("notifier"), since, WITHIN * svc.sleep_s + 3)
+        nf = wait_for(svc, HOOKED, kind("netfilter"), since, WITHIN * svc.sleep_s + 3)
+        nb = wait_for(svc, HOOKED, kind("notifier"), since, WITHIN * svc.sleep_s + 3)
         assert nf, "the netfilter hook was not seen"
         assert nb, "the notifier block was not seen"
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hooknf"
