@@ -49,18 +49,7 @@ struct hookvec {
 
 static struct snap_hook *push(struct hookvec *h)
 {
-	if (h->n >= HOOKS_MAX)
-		return NULL;
-	if (h->n == h->cap) {
-		size_t nc = h->cap ? h->cap * 2 : 16;
-		struct snap_hook *nv = realloc(h->v, nc * sizeof(*nv));
-		if (!nv)
-			return NULL;
-		h->v = nv;
-		h->cap = nc;
-	}
-	memset(&h->v[h->n], 0, sizeof(h->v[0]));
-	return &h->v[h->n++];
+	return ktext_hook_push(&h->v, &h->n, &h->cap, HOOKS_MAX);
 }
 
 /* "sys_read" for syscall nr, from the table ftrace's syscall tracing built

@@ -62,18 +62,11 @@ static int kva_ok(uint64_t p)
 static void record(struct khw *w, uint8_t kind, uint64_t obj, uint64_t site, uint64_t handler,
 		   const char *name)
 {
-	if (!handler || ktext_core(w->t, handler) || w->n >= RECS_MAX)
+	if (!handler || ktext_core(w->t, handler))
 		return;
-	if (w->n == w->cap) {
-		size_t nc = w->cap ? 2 * w->cap : 8;
-		struct snap_hook *nv = realloc(w->v, nc * sizeof(*nv));
-		if (!nv)
-			return;
-		w->v = nv;
-		w->cap = nc;
-	}
-	struct snap_hook *r = &w->v[w->n++];
-	memset(r, 0, sizeof(*r));
+	struct snap_hook *r = ktext_hook_push(&w->v, &w->n, &w->cap, RECS_MAX);
+	if (!r)
+		return;
 	r->kind = kind;
 	r->obj = obj;
 	r->site = site;

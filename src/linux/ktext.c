@@ -114,3 +114,19 @@ const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a)
 		snprintf(buf, sizeof(buf), "%s+0x%llx", n, (unsigned long long)(a - t->by_addr[i].addr));
 	return arena_strndup(&s->arena, buf, strlen(buf));
 }
+
+struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max)
+{
+	if (*n >= max)
+		return NULL;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct snap_hook *nv = realloc(*v, nc * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		*v = nv;
+		*cap = nc;
+	}
+	memset(&(*v)[*n], 0, sizeof(**v));
+	return &(*v)[(*n)++];
+}

@@ -46,4 +46,8 @@ int ktext_named(struct kernel *k, const struct ktext *t, uint64_t a, const char 
  * further than 1 MiB from its symbol). */
 const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a);
 
+/* A zeroed record appended to the hook list (*v, *n, *cap), which holds
+ * at most max: the record, or NULL when the list is full or memory is out. */
+struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max);
+
 #endif

@@ -61,16 +61,9 @@ static void record(struct kscan *w, uint64_t site, uint64_t handler, const char 
 
 	if (w->n >= RECORDS_MAX || u64map_test_and_set(&w->told, site))
 		return;
-	if (w->n == w->cap) {
-		size_t nc = w->cap ? 2 * w->cap : 8;
-		struct snap_hook *nv = realloc(w->v, nc * sizeof(*nv));
-		if (!nv)
-			return;
-		w->v = nv;
-		w->cap = nc;
-	}
-	struct snap_hook *r = &w->v[w->n++];
-	memset(r, 0, sizeof(*r));
+	struct snap_hook *r = ktext_hook_push(&w->v, &w->n, &w->cap, RECORDS_MAX);
+	if (!r)
+		return;
 	r->kind = SNAP_HOOK_TEXT;
 	r->obj = site;
 	r->site = site;
