@@ -248,48 +248,108 @@ static int walk_tracepoints(struct khw *w)
 
 #define NETS_MAX 4096		/* network namespaces */
 #define NF_ENTRIES_MAX 1024	/* hooks on one (family, hooknum) */
+#define NETDEVS_MAX 65536	/* network devices in one netns */
+#define IFNAME_LEN 16		/* IFNAMSIZ */
 
 static const char *const inet_hooks[] = { "PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT",
 					  "POST_ROUTING" };
 static const char *const arp_hooks[] = { "IN", "OUT", "FORWARD" };
+
+/* the hooks of one struct nf_hook_entries at e (read from slot), told as
+ * "what" (built only when a handler is outside core text) */
+static int nf_entries(struct khw *w, uint64_t slot, uint64_t e, const char *what, uint64_t inum)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	uint64_t esz = o->size_nf_hook_entry;
+	uint16_t cnt;
+	const char *name = NULL;
+
+	if (!kptr_ok(e) || vas_read_u16(&w->k->kvas, e + (uint64_t)o->nf_hook_entries__num_hook_entries.off, &cnt) ||
+	    cnt > NF_ENTRIES_MAX)
+		return -1;
+	for (uint16_t i = 0; i < cnt; i++) {
+		uint64_t fn, at = e + (uint64_t)o->nf_hook_entries__hooks.off + i * esz;
+		if (kfield_read(&w->k->kvas, at, &o->nf_hook_entry__hook, &fn))
+			return -1;
+		if (!fn || ktext_core(w->t, fn))
+			continue;
+		if (!name) {
+			char buf[112];
+			if (inum)
+				snprintf(buf, sizeof(buf), "%s (net ns %llu)", what, (unsigned long long)inum);
+			else
+				snprintf(buf, sizeof(buf), "%s", what);
+			name = arena_strndup(&w->s->arena, buf, strlen(buf));
+		}
+		record(w, SNAP_HOOK_NETFILTER, slot, 0, fn, name);
+	}
+	return 0;
+}
 
 /* one family's array of struct nf_hook_entries pointers in a netns */
 static int nf_family(struct khw *w, uint64_t net, uint64_t inum, const struct kfield *arr,
 		     const char *family, const char *const *names, int n)
 {
 	const struct koffsets *o = &w->k->prof->off;
-	uint64_t base = net + (uint64_t)o->net__nf.off + (uint64_t)arr->off, esz = o->size_nf_hook_entry;
+	uint64_t base = net + (uint64_t)o->net__nf.off + (uint64_t)arr->off;
 
 	for (int h = 0; h < n; h++) {
 		uint64_t e;
-		uint16_t cnt;
+		char what[64];
 		if (vas_read_u64(&w->k->kvas, base + 8 * (uint64_t)h, &e))
 			return -1;
 		if (!e)
 			continue;
-		if (!kptr_ok(e) || vas_read_u16(&w->k->kvas, e + (uint64_t)o->nf_hook_entries__num_hook_entries.off, &cnt) ||
-		    cnt > NF_ENTRIES_MAX)
+		snprintf(what, sizeof(what), "%s %s", family, names[h]);
+		if (nf_entries(w, base + 8 * (uint64_t)h, e, what, inum))
 			return -1;
-		const char *name = NULL;
-		for (uint16_t i = 0; i < cnt; i++) {
-			uint64_t fn, at = e + (uint64_t)o->nf_hook_entries__hooks.off + i * esz;
-			if (kfield_read(&w->k->kvas, at, &o->nf_hook_entry__hook, &fn))
-				return -1;
-			if (!fn || ktext_core(w->t, fn))
-				continue;
-			if (!name) {
-				char buf[96];
-				if (inum)
-					snprintf(buf, sizeof(buf), "%s %s (net ns %llu)", family, names[h],
-						 (unsigned long long)inum);
-				else
-					snprintf(buf, sizeof(buf), "%s %s", family, names[h]);
-				name = arena_strndup(&w->s->arena, buf, strlen(buf));
-			}
-			record(w, SNAP_HOOK_NETFILTER, base + 8 * (uint64_t)h, 0, fn, name);
-		}
 	}
 	return 0;
+}
+
+/* the per-device hooks of a netns (the netdev family: net_device's
+ * nf_hooks_ingress, 5.16+ nf_hooks_egress), its devices on dev_base_head */
+static int nf_devices(struct khw *w, uint64_t net, uint64_t inum)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	const struct kfield *slots[2] = { &o->net_device__nf_hooks_ingress, &o->net_device__nf_hooks_egress };
+	static const char *const dir[2] = { "INGRESS", "EGRESS" };
+	struct list_walk lw;
+	uint64_t ln;
+	int ok = 1;
+
+	if (!o->net_device__nf_hooks_ingress.present || !o->net__dev_base_head.present ||
+	    !o->net_device__dev_list.present || !o->net_device__name.present)
+		return 0;
+	list_walk_init(&lw, &w->k->kvas, net + (uint64_t)o->net__dev_base_head.off, NETDEVS_MAX);
+	while (ok && list_walk_next(&lw, &ln)) {
+		uint64_t dev = ln - (uint64_t)o->net_device__dev_list.off;
+		for (int d = 0; ok && d < 2; d++) {
+			uint64_t e, slot = dev + (uint64_t)slots[d]->off;
+			if (!slots[d]->present)
+				continue;
+			if (vas_read_u64(&w->k->kvas, slot, &e)) {
+				ok = 0;
+				break;
+			}
+			if (!e)
+				continue;
+			char ifname[IFNAME_LEN + 1] = "", what[64];
+			if (vas_read(&w->k->kvas, dev + (uint64_t)o->net_device__name.off, ifname, IFNAME_LEN, NULL))
+				snprintf(ifname, sizeof(ifname), "?");
+			ifname[IFNAME_LEN] = 0;
+			for (char *c = ifname; *c; c++)
+				if (*c < 0x21 || *c > 0x7e)
+					*c = '?';
+			snprintf(what, sizeof(what), "netdev %s %s", dir[d], ifname);
+			if (nf_entries(w, slot, e, what, inum))
+				ok = 0;
+		}
+	}
+	if (ok && !lw.closed)
+		ok = 0;
+	list_walk_done(&lw);
+	return ok ? 0 : -1;
 }
 
 /* every network namespace's hooks (net_namespace_list) */
@@ -311,7 +371,8 @@ static int walk_netfilter(struct khw *w)
 		    (o->netns_nf__hooks_arp.present &&
 		     nf_family(w, net, inum, &o->netns_nf__hooks_arp, "arp", arp_hooks, 3)) ||
 		    (o->netns_nf__hooks_bridge.present &&
-		     nf_family(w, net, inum, &o->netns_nf__hooks_bridge, "bridge", inet_hooks, 5))) {
+		     nf_family(w, net, inum, &o->netns_nf__hooks_bridge, "bridge", inet_hooks, 5)) ||
+		    nf_devices(w, net, inum)) {
 			snprintf(w->why, sizeof(w->why), "netfilter hooks: unreadable or implausible");
 			ok = 0;
 		}

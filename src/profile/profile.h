@@ -171,7 +171,8 @@ struct kfield {
 	X(tracepoint, funcs) X(tracepoint_func, func) \
 	X(net, list) X(net, nf) X(netns_nf, hooks_ipv4) X(netns_nf, hooks_ipv6) \
 	X(netns_nf, hooks_arp) X(netns_nf, hooks_bridge) X(nf_hook_entries, num_hook_entries) \
-	X(nf_hook_entries, hooks) X(nf_hook_entry, hook) X(notifier_block, notifier_call) \
+	X(nf_hook_entries, hooks) X(nf_hook_entry, hook) X(net_device, nf_hooks_ingress) \
+	X(net_device, nf_hooks_egress) X(notifier_block, notifier_call) \
 	X(notifier_block, next) X(atomic_notifier_head, head) X(blocking_notifier_head, head) \
 	X(raw_notifier_head, head)
 

@@ -4,7 +4,8 @@ nf_register_net_hook on init_net's IPv4 LOCAL_IN, and a notifier block on
 module_notify_list, from a module that then hides itself from the modules
 list, sysfs and mod_tree: only the carve of module memory knows it):
 
-- each is Kernel Function Hooked exactly once (kind netfilter / notifier,
+- each (and an ingress hook of the netdev family on lo, net_device's
+  nf_hooks_ingress) is Kernel Function Hooked exactly once (kind netfilter / notifier,
   the hook or chain, the handler, owner hooknf not listed), with the
   module's Kernel Module Hidden, within two scans of being judged;
 - removed (/proc/hooknf), nothing more is raised;
@@ -89,21 +90,29 @@ def test_hooks_in_hidden_module(guest, svc):
     if guest.run("test -e /proc/hooknf")[0] == 0:
         pytest.skip("hooknf is loaded in this guest already (it cannot be unloaded)")
     since = svc.mark()
-    guest.check("insmod /bin/hooknf.ko nf=1 chain=module hide=2")
+    guest.check("insmod /bin/hooknf.ko nf=1 dev=lo chain=module hide=2")
     try:
         assert "hooknf" not in guest.check("cat /proc/modules")
         line = guest.check("dmesg | grep 'hooknf: nf ' | tail -1").split()
         nf_handler, nb_handler = int(line[line.index("nf") + 1], 16), int(line[-1], 16)
         assert nf_handler and nb_handler
         nf = wait_for(svc, HOOKED, kind("netfilter"), since, WITHIN * svc.sleep_s + 3)
+        hooked = lambda what: lambda a: (kind("netfilter")(a) or kind("notifier")(a)) and \
+            a["kernel_hook_details"]["kernel_hook_hooked_symbol"] == what
         nb = wait_for(svc, HOOKED, kind("notifier"), since, WITHIN * svc.sleep_s + 3)
         assert nf, "the netfilter hook was not seen"
         assert nb, "the notifier block was not seen"
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hooknf"
-        got = svc.expect_alerts(since, (HOOKED, kind("netfilter"), 1), (HOOKED, kind("notifier"), 1),
+        # the per-device ingress hook is read in the same pass as LOCAL_IN
+        time.sleep(svc.sleep_s)
+        whats = (("ipv4 LOCAL_IN", nf_handler), ("netdev INGRESS lo", nf_handler),
+                 ("module_notify_list", nb_handler))
+        got = svc.expect_alerts(since, *[(HOOKED, hooked(w), 1) for w, _ in whats],
                                 (HIDDEN, hidden, 1))
-        for m, handler, what in ((got[HOOKED][0], nf_handler, "ipv4 LOCAL_IN"),
-                                 (got[HOOKED][1], nb_handler, "module_notify_list")):
+        assert len(got[HOOKED]) == 3
+        for what, handler in whats:
+            m = next(a for a in got[HOOKED]
+                     if a["activity_data"]["kernel_hook_details"]["kernel_hook_hooked_symbol"] == what)
             assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
             d = m["activity_data"]["kernel_hook_details"]
             assert d["kernel_hook_hooked_symbol"] == what

@@ -4,9 +4,11 @@
  * hook and a notifier block whose handlers are in a module that hides
  * itself.
  *
- * insmod hooknf.ko [nf=1] [chain=module] [hide=1]
+ * insmod hooknf.ko [nf=1] [dev=IFNAME] [chain=module] [hide=1]
  * nf=1 registers an IPv4 LOCAL_IN netfilter hook on init_net (it counts
- * the packets it sees, parameter hits, and accepts them all); chain= one
+ * the packets it sees, parameter hits, and accepts them all); dev= also
+ * an ingress hook of the netdev family on that device of init_net (the
+ * per-device hooks, net_device.nf_hooks_ingress); chain= one
  * of module, reboot, die, netdev (none: "") registers a notifier block on
  * that chain (module_notify_list, reboot_notifier_list, die_chain,
  * netdev_chain); with hide=1 the module then hides itself (rkit.h), with
@@ -35,13 +37,15 @@ static char *chain = "module";
 module_param(chain, charp, 0444);
 static int hide = 1;
 module_param(hide, int, 0444);
+static char *dev = "";
+module_param(dev, charp, 0444);
 static ulong hits;
 module_param(hits, ulong, 0444);
 static ulong nf_handler, nb_handler;
 module_param(nf_handler, ulong, 0444);
 module_param(nb_handler, ulong, 0444);
 
-static bool nf_on, nb_on;
+static bool nf_on, nb_on, in_on;
 
 static unsigned int hnf_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
@@ -54,6 +58,13 @@ static struct nf_hook_ops ops = {
 	.pf = NFPROTO_IPV4,
 	.hooknum = NF_INET_LOCAL_IN,
 	.priority = NF_IP_PRI_FIRST,
+};
+
+static struct nf_hook_ops in_ops = {
+	.hook = hnf_hook,
+	.pf = NFPROTO_NETDEV,
+	.hooknum = NF_NETDEV_INGRESS,
+	.priority = 0,
 };
 
 static int nb_call(struct notifier_block *nb, unsigned long action, void *data)
@@ -94,7 +105,11 @@ static void remove_all(void)
 		nf_unregister_net_hook(&init_net, &ops);
 	if (nb_on)
 		nb_unregister();
-	nf_on = nb_on = false;
+	if (in_on) {
+		nf_unregister_net_hook(&init_net, &in_ops);
+		dev_put(in_ops.dev);
+	}
+	nf_on = nb_on = in_on = false;
 }
 
 static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
@@ -124,14 +139,26 @@ static int __init hooknf_init(void)
 			goto fail;
 		nf_on = true;
 	}
+	if (*dev) {
+		in_ops.dev = dev_get_by_name(&init_net, dev);
+		ret = -ENODEV;
+		if (!in_ops.dev)
+			goto fail;
+		ret = nf_register_net_hook(&init_net, &in_ops);
+		if (ret) {
+			dev_put(in_ops.dev);
+			goto fail;
+		}
+		in_on = true;
+	}
 	if (*chain) {
 		ret = nb_register();
 		if (ret)
 			goto fail;
 		nb_on = true;
 	}
-	pr_info("hooknf: nf %lx chain %s nb %lx\n", nf_on ? nf_handler : 0, chain,
-		nb_on ? nb_handler : 0);
+	pr_info("hooknf: nf %lx dev %s chain %s nb %lx\n", nf_on || in_on ? nf_handler : 0,
+		in_on ? dev : "-", chain, nb_on ? nb_handler : 0);
 	if (hide == 2 && (ret = rkit_tree_erase()))
 		goto fail;
 	if (hide && (ret = rkit_hide())) {
