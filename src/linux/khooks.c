@@ -204,10 +204,17 @@ static int walk_tracepoints(struct khw *w)
 		snprintf(w->why, sizeof(w->why), "tracepoints unreadable");
 		return -1;
 	}
-	/* 32-bit offsets when the first entry, read so, lands in the image */
+	/* 32-bit offsets when the first entry, read so, lands in the image
+	 * (without the image's bounds, arm64's kallsyms: when the first 8
+	 * bytes are no kernel pointer but the first 4 lead to one) */
 	int32_t rel;
+	uint64_t first = 0;
 	memcpy(&rel, tab, 4);
-	prel32 = start + (int64_t)rel >= pr->sym._text && start + (int64_t)rel < pr->sym._end;
+	memcpy(&first, tab, stop - start >= 8 ? 8 : 4);
+	if (pr->sym._text && pr->sym._end)
+		prel32 = start + (int64_t)rel >= pr->sym._text && start + (int64_t)rel < pr->sym._end;
+	else
+		prel32 = !kptr_ok(first) && kptr_ok(start + (uint64_t)(int64_t)rel);
 	size_t esz = prel32 ? 4 : 8;
 	for (uint64_t off = 0; ok && off + esz <= stop - start; off += esz) {
 		uint64_t tp, funcs, f;
@@ -540,7 +547,7 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_FTRACE;
 	}
-	if (a->__start___tracepoints_ptrs && a->__stop___tracepoints_ptrs && a->_text && a->_end &&
+	if (a->__start___tracepoints_ptrs && a->__stop___tracepoints_ptrs &&
 	    o->tracepoint__funcs.present && o->tracepoint_func__func.present) {
 		if (walk_tracepoints(&w))
 			failed = 1;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "profile/a64ref.h"
 #include "profile/imgscan.h"
 #include "profile/isf.h"
 #include "profile/kfind.h"
@@ -257,6 +258,8 @@ static void derive_syms(struct kprofile *p, struct vas *as)
 		p->sym.shadow_timekeeper = v;
 		alog_info("profile: a timekeeper found by content at 0x%llx", (unsigned long long)v);
 	}
+	if (p->arch == &arch_aarch64)
+		a64ref_derive(p, as);
 }
 
 /* Add what VMCOREINFO or derivation found to the symbol table, so that a
