@@ -52,22 +52,38 @@ class Inner:
         # (files of its own for each start: nothing of an earlier relay mixes in)
         self._starts = getattr(self, "_starts", 0) + 1
         self._f = f"/tmp/{n}.{self._starts}"
-        self._relay = int(self.outer.check(
-            f": >{self._f}.in; : >{self._f}.out; "
-            f"for i in $(seq 100); do [ -S /tmp/{n}.sock ] && break; sleep 0.05; done; "
-            f"setsid sh -c 'tail -f {self._f}.in | socat - UNIX-CONNECT:/tmp/{n}.sock "
-            f">>{self._f}.out' </dev/null >/dev/null 2>&1 & echo $!"))
+        self.outer.check(f": >{self._f}.in; : >{self._f}.out")
+        self._relay = None
         deadline = t0 + timeout
         while True:
+            # a relay that died (its socat lost the connection) is started again
+            if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
+                self._start_relay()
             try:
                 self._request("RUN", "true", timeout=10)
                 break
             except GuestError:
                 if time.monotonic() > deadline:
-                    raise GuestError(f"{n}: inner guest not ready in {timeout}s; console:\n"
-                                     + self.console())
+                    raise GuestError(f"{n}: inner guest not ready in {timeout}s; "
+                                     + self._state() + "; console:\n" + self.console())
         self.boot_seconds = time.monotonic() - t0
         return self
+
+    def _start_relay(self):
+        n = self.name
+        self._relay = int(self.outer.check(
+            f"for i in $(seq 100); do [ -S /tmp/{n}.sock ] && break; sleep 0.05; done; "
+            f"setsid sh -c 'tail -f {self._f}.in | socat - UNIX-CONNECT:/tmp/{n}.sock "
+            f">>{self._f}.out' </dev/null >/dev/null 2>&1 & echo $!"))
+        self._relays = getattr(self, "_relays", 0) + 1
+
+    def _state(self):
+        """What a start that timed out leaves to look at."""
+        q = self.outer.run(f"kill -0 {self.pid} && echo alive || echo gone")[1].strip()
+        r = self.outer.run(f"kill -0 {self._relay} && echo alive || echo gone")[1].strip()
+        o = self.outer.run(f"wc -c <{self._f}.out; ls -l /tmp/{self.name}.sock")[1].strip()
+        return (f"QEMU {self.pid} {q}, relay {self._relay} {r} ({self._relays} started), "
+                f"answers file and socket: {o!r}")
 
     def console(self):
         return self.outer.run(f"tail -n 40 /tmp/{self.name}.console")[1]
