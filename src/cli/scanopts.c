@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 
-/* the names and bounds of the configuration's limits (config.c) */
+/* the names and bounds of the configuration's limits (config_schema.c) */
 static const struct {
 	const char *name;
 	size_t off;

@@ -1,5 +1,5 @@
-/* isf_priv.h - internals shared by the ISF reader (isf.c) and the two
- * writers (isf_btf.c, isf_dwarf.c); not part of argus's interface.
+/* isf_priv.h - internals shared by the ISF reader (isf.c, isf_build.c)
+ * and the writers (isf_btf.c, isf_dwarf.c); not part of argus's interface.
  *
  * A written ISF follows Volatility 3's schema 6.2.0 and dwarf2json 0.9's
  * conventions, so Volatility can load it:

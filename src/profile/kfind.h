@@ -21,7 +21,7 @@
  * probed.  Everything read comes from the guest and is checked: tables
  * must point inside memory, the image must be contiguous and bounded, the
  * candidates are bounded in number, and a candidate note is only a
- * candidate: the caller proves it (profile.c).
+ * candidate: the caller proves it (profile_load.c).
  */
 #ifndef ARGUS_KFIND_H
 #define ARGUS_KFIND_H

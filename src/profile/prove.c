@@ -23,7 +23,7 @@
  * bytes (prctl PR_SET_NAME), and an exec in a multithreaded process swaps
  * pid and tgid for an instant.  It fails when more than a quarter of the
  * tasks break it.  The walk races a live kernel (a task exits under it), so
- * profile.c tries a failed proof again, with fresh reads, before refusing.
+ * profile_load.c tries a failed proof again, with fresh reads, before refusing.
  */
 #include "profile/profile.h"
 
