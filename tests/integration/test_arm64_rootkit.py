@@ -9,7 +9,11 @@ and module_kset (src/linux/kcarve.c, kcarve_views), proven once.  Then a
 stock module loaded and unloaded gives Kernel Module Loaded / Unloaded,
 and hidekmod64.ko (list_del of its own list entry, kobject_del of its
 kobject) one Kernel Module Hidden, found in module memory (mod_tree is not
-read on arm64: the carve stands in for it).  Every alert is collected."""
+read on arm64: the carve stands in for it).  sys_call_table is found by
+content (the addresses of __arm64_sys_io_setup, io_destroy, io_submit in a
+row after _etext): hooksct64.ko writing entry 179 (sysinfo) through a
+fixmap alias is one System Call Dispatch Modified naming the entry and the
+module; rmmod, nothing more.  Every alert is collected."""
 import json
 import os
 import time
@@ -40,12 +44,15 @@ def scan_once(g):
                                 "--regions", g.regions_path).stdout)
 
 
-def test_modules_read_without_data_symbols(guest_a64):
-    """The modules argus reads are the guest's /proc/modules, every view read."""
+def test_views_read_without_data_symbols(guest_a64):
+    """The modules argus reads are the guest's /proc/modules, every view
+    read; sys_call_table is read."""
     if not guest_a64.run("grep -q ' modules$' /proc/kallsyms")[0]:
         pytest.skip("this arm64 kernel's kallsyms has data symbols")
     d = scan_once(guest_a64)
     assert d["scan_statistics"]["kernel_module_views"] == "complete"
+    assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
+    assert d["kernel_hooks"] == []
     listed = {m["kernel_module_name"]: m for m in d["kernel_modules"]}
     truth = {ln.split()[0]: ln.split() for ln in guest_a64.check("cat /proc/modules").splitlines()}
     assert truth and set(listed) == set(truth)
@@ -123,4 +130,39 @@ def test_self_hiding_module(guest_a64, svc):
     since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", named("hidekmod64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
+    svc.expect_alerts(since)
+
+
+DISPATCH = "System Call Dispatch Modified"
+
+
+def param(guest, mod, name):
+    return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
+
+
+def test_sys_call_table_entry(guest_a64, svc):
+    g = guest_a64
+    need_module(g, "hooksct64")
+    since = svc.mark()
+    g.check("insmod /bin/hooksct64.ko nr=179")
+    try:
+        handler, table = param(g, "hooksct64", "handler"), param(g, "hooksct64", "table")
+        g.check("free")      # sysinfo(2), through the hook
+        kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
+        found = wait_for(svc, DISPATCH, kind, since, 2 * svc.sleep_s + 5)
+        assert found, "the sys_call_table write was not seen"
+        m = svc.expect_alerts(since, (DISPATCH, kind, 1))[DISPATCH][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["system_call_number"] == 179 and d["system_call_name"] == "sys_sysinfo"
+        assert int(d["kernel_hook_site_address"], 16) == table + 8 * 179
+        assert d["kernel_hook_site_symbol"] == "sys_call_table+0x598"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hooksct64"
+        assert d["kernel_hook_handler_owner_listed"] is True
+        assert m["activity_data"]["kernel_module_details"]["kernel_module_name"] == "hooksct64"
+        assert m["activity_data"]["reason"] == "the entry leads outside core kernel text"
+    finally:
+        g.run("rmmod hooksct64")
+    since = svc.mark()
     svc.expect_alerts(since)
