@@ -234,9 +234,13 @@ class Guest:
             subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True,
                            env=dict(env, CC="aarch64-linux-gnu-gcc"))
             # the arm64 test rootkits (kmod/arm64/), against this kernel's headers
+            # (not fatal: the guest boots without them, and the tests that
+            # need one skip saying so)
             kver = os.path.basename(os.path.realpath(os.path.join(kdir, "vmlinuz")))
-            subprocess.run([os.path.join(HERE, "kmod", "build-arm64.sh"), progs], check=True,
-                           env=dict(env, ARGUS_KVER=kver.removeprefix("vmlinuz-")))
+            r = subprocess.run([os.path.join(HERE, "kmod", "build-arm64.sh"), progs],
+                               env=dict(env, ARGUS_KVER=kver.removeprefix("vmlinuz-")))
+            if r.returncode:
+                print("guest.py: the arm64 test rootkits could not be built", file=sys.stderr)
         elif not progs:
             print("guest.py: no aarch64-linux-gnu-gcc: arm64 guest without the test programs",
                   file=sys.stderr)
