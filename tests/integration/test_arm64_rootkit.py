@@ -166,3 +166,31 @@ def test_sys_call_table_entry(guest_a64, svc):
         g.run("rmmod hooksct64")
     since = svc.mark()
     svc.expect_alerts(since)
+
+
+def test_sys_call_table_hooked_before_first_sight(guest_a64, svc):
+    """A fresh argus (argus scan --once) whose first look at the table finds
+    it hooked: the table is still found (its first entries are intact) and
+    whole, and the entry is the one breach.  (The service, running all
+    along, may tell it too: its alerts are claimed.)"""
+    g = guest_a64
+    need_module(g, "hooksct64")
+    since = svc.mark()
+    g.check("insmod /bin/hooksct64.ko nr=179")
+    try:
+        handler = param(g, "hooksct64", "handler")
+        d = scan_once(g)
+    finally:
+        g.run("rmmod hooksct64")
+    assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
+    hooks = d["kernel_hooks"]
+    assert len(hooks) == 1, hooks
+    h = hooks[0]
+    assert h["kernel_hook_kind"] == "sys_call_table" and h["system_call_number"] == 179
+    assert h["kernel_hook_site_symbol"] == "sys_call_table+0x598"
+    assert int(h["kernel_hook_handler_address"], 16) == handler
+    assert h["kernel_hook_handler_owner"] == "hooksct64"
+    assert scan_once(g)["kernel_hooks"] == []
+    kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
+    got = svc.expect_alerts(since, (DISPATCH, kind, None))
+    assert len(got[DISPATCH]) <= 1
