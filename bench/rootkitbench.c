@@ -5,7 +5,8 @@
  * reported apart.  Prints one JSON object; not a test.
  *
  *   argus-rootkitbench SOURCE [SCANS [MS]]
- * MS: a pause between scans (the guest changes meanwhile).
+ * MS: a pause between scans (the guest changes meanwhile).  ARGUS_REGIONS
+ * names a memory-regions map (the arm64 guest's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ko.source = argv[1];
+	ko.regions = getenv("ARGUS_REGIONS");
 	if (kernel_open(&ko, &k, &err)) {
 		fprintf(stderr, "argus-rootkitbench: %s\n", aerr_str(&err));
 		return 1;
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
 		size_t carved = 0;
 		for (size_t j = 0; j < s->nkmods; j++)
 			carved += s->kmods[j].views == SNAP_KMOD_CARVE;
-		printf(", \"hooks\": %zu, \"carved_only\": %zu}", s->nhooks, carved);
+		printf(", \"hooks\": %zu, \"modules\": %zu, \"module_views\": %d, \"carved_only\": %zu}",
+		       s->nhooks, s->nkmods, s->kmods_status, carved);
 		snapshot_free(s);
 	}
 	printf("]");

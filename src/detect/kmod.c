@@ -114,7 +114,10 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 			continue;
 		fire(cfg, emit, ctx, ACT_KMOD_HIDDEN, cur, m,
 		     m->views & 6 ? why[m->views & 6] :
-		     "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree");
+		     cur->kmods_views & SNAP_KMOD_TREE || !cur->kmods_views ?
+		     "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree" :
+		     "in module memory only: in neither the modules list nor sysfs (module_kset); "
+		     "mod_tree not read");
 		u64map_put(&st->kmod_alerted, m->addr, 1);
 	}
 	/* forget modules no longer hidden: hidden again is news */

@@ -7,7 +7,8 @@
  *   kallsyms name is a syscall entry point of that table's ABI
  *   (__x64_sys_*, __ia32_sys_*, __ia32_compat_sys_*, __arm64_sys_*,
  *   sys_ni_syscall).  The table's length is the distance to the next
- *   kallsyms symbol (at most 1024 entries).
+ *   kallsyms symbol (at most 1024 entries).  Debian's arm64 kallsyms has
+ *   no data symbols: there sys_call_table is found by content (a64_sct).
  * - x64_sys_call / ia32_sys_call (kernels since 6.9 and the stable
  *   backports, e.g. Debian 6.1.0-2x+, dispatch through a switch of direct
  *   calls instead of the table): the function, bounded by the next
@@ -33,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "linux/kernel.h"
+#include "profile/imgscan.h"
 #include "linux/ktext.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -83,16 +86,97 @@ static int x86(const struct kernel *k)
 
 /* ---- the syscall tables ---- */
 
+/* arm64: "sys_NAME" for entry nr of sys_call_table as it was at first
+ * sight (__arm64_sys_NAME then), or NULL */
+static const char *first_name(struct kernel *k, struct snapshot *s, const struct ktext *t, uint32_t nr)
+{
+	const char *d;
+	long i;
+
+	/* kallsyms, not ktext_describe: arm64's has no _end */
+	if (!k->sct_first || nr >= k->sct_len || !ktext_core(t, k->sct_first[nr]) ||
+	    (i = ktext_find(t, k->sct_first[nr])) < 0 || t->by_addr[i].addr != k->sct_first[nr] ||
+	    !(d = ksyms_name(k->prof->syms, t->by_addr[i].sym)) || strncmp(d, "__arm64_sys_", 12))
+		return NULL;
+	return arena_strndup(&s->arena, d + 8, strlen(d + 8));
+}
+
+#define SCT_SEARCH (32u << 20)	/* bytes of read-only data searched */
+#define SCT_NAMED_MIN 256	/* syscall entry points a table has at least */
+
+/* the entries of a sys_call_table candidate at a: consecutive words that
+ * are a syscall entry point in core text, or a kernel address outside the
+ * kernel image (what a hook writes there); it ends at anything else (on
+ * 6.1 a string follows its 451 entries) */
+static uint32_t a64_table_len(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t *e)
+{
+	static const char *const names[] = { "__arm64_sys_", "sys_ni_syscall$", NULL };
+	uint32_t n, named = 0;
+
+	if (vas_read(&k->kvas, a, e, TABLE_MAX * 8, NULL))
+		return 0;
+	for (n = 0; n < TABLE_MAX; n++) {
+		uint64_t pa;
+		if (ktext_core(t, e[n])) {
+			if (!ktext_named(k, t, e[n], names))
+				break;
+			named++;
+		} else if (e[n] < 0xffff000000000000ULL ||
+			   (!vas_translate(&k->kvas, e[n], &pa, NULL) &&
+			    e[n] - pa == k->prof->kimage_voffset)) {
+			break;
+		}
+	}
+	return named >= SCT_NAMED_MIN ? n : 0;
+}
+
+/* arm64 without data symbols: sys_call_table is the first 8-aligned
+ * place after _etext (the read-only data) holding the addresses of
+ * __arm64_sys_io_setup, io_destroy and io_submit (syscalls 0, 1, 2 of the
+ * generic table), within SCT_SEARCH bytes and before __init_begin; its
+ * length is taken at first sight and kept.  Looked for once. */
+static void a64_sct(struct kernel *k, const struct ktext *t)
+{
+	uint64_t w[3], lo, hi = 0, a;
+	uint32_t n;
+
+	if (k->sct_tried++ || x86(k) || k->prof->sym.sys_call_table ||
+	    profile_symbol(k->prof, "__arm64_sys_io_setup", &w[0]) ||
+	    profile_symbol(k->prof, "__arm64_sys_io_destroy", &w[1]) ||
+	    profile_symbol(k->prof, "__arm64_sys_io_submit", &w[2]))
+		return;
+	lo = t->etext;
+	if (profile_symbol(k->prof, "__init_begin", &hi) || hi <= lo || hi - lo > SCT_SEARCH)
+		hi = lo + SCT_SEARCH;
+	uint64_t *e = malloc(TABLE_MAX * 8);
+	if (!e)
+		return;
+	if (imgscan_words(&k->kvas, lo, hi, w, 3, &a) || !(n = a64_table_len(k, t, a, e))) {
+		alog_info("dispatch: no sys_call_table in [0x%llx, 0x%llx) (the addresses of "
+			  "__arm64_sys_io_setup, io_destroy, io_submit in a row): not read",
+			  (unsigned long long)lo, (unsigned long long)hi);
+		free(e);
+		return;
+	}
+	k->sct_addr = a;
+	k->sct_len = n;
+	k->sct_first = e;
+	alog_info("dispatch: sys_call_table found by content at 0x%llx (_etext+0x%llx): %u entries, "
+		  "from __arm64_sys_io_setup, io_destroy, io_submit", (unsigned long long)a,
+		  (unsigned long long)(a - t->etext), n);
+}
+
 static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,
 		       const struct ktext *t, uint64_t table, uint8_t kind, char *why, size_t whycap)
 {
+	int found = kind == SNAP_HOOK_SYSCALL_TABLE && table == k->sct_addr;	/* by content */
 	static const char *const x64[] = { "__x64_sys_", "sys_ni_syscall$", NULL };
 	static const char *const ia32[] = { "__ia32_sys_", "__ia32_compat_sys_", "sys_ni_syscall$",
 					    NULL };
 	static const char *const a64[] = { "__arm64_sys_", "__arm64_compat_sys_",
 					   "sys_ni_syscall$", NULL };
 	const char *const *names = kind == SNAP_HOOK_IA32_TABLE ? ia32 : x86(k) ? x64 : a64;
-	uint64_t n = ktext_size(t, table) / 8, e[TABLE_MAX];
+	uint64_t n = found ? k->sct_len : ktext_size(t, table) / 8, e[TABLE_MAX];
 
 	if (n == 0 || n > TABLE_MAX) {
 		snprintf(why, whycap, "%s: implausible size (%llu entries)",
@@ -105,7 +189,7 @@ static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,
 			 kind == SNAP_HOOK_IA32_TABLE ? "ia32_sys_call_table" : "sys_call_table");
 		return -1;
 	}
-	while (n > 1 && !e[n - 1])
+	while (!found && n > 1 && !e[n - 1])
 		n--;	/* alignment padding before the next symbol */
 	for (uint32_t i = 0; i < n; i++) {
 		int core = ktext_core(t, e[i]);
@@ -121,6 +205,13 @@ static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,
 		r->site_sym = ktext_describe(k, s, r->site);
 		r->handler_sym = core ? ktext_describe(k, s, e[i]) : NULL;
 		r->name = kind == SNAP_HOOK_SYSCALL_TABLE ? syscall_name(k, s, i) : NULL;
+		if (found) {
+			char buf[64];
+			snprintf(buf, sizeof(buf), "sys_call_table+0x%x", 8 * i);
+			r->site_sym = arena_strndup(&s->arena, buf, strlen(buf));
+			if (!r->name)
+				r->name = first_name(k, s, t, i);
+		}
 		r->why = core ? "the entry is not a system call's entry point"
 			      : "the entry leads outside core kernel text";
 	}
@@ -281,8 +372,9 @@ int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *er
 
 	if (!t)
 		return 0;	/* no _stext/_etext: nothing to judge against */
+	a64_sct(k, t);
 	struct { uint64_t addr; uint8_t kind; int x86only; } parts[] = {
-		{ a->sys_call_table, SNAP_HOOK_SYSCALL_TABLE, 0 },
+		{ a->sys_call_table ? a->sys_call_table : k->sct_addr, SNAP_HOOK_SYSCALL_TABLE, 0 },
 		{ a->ia32_sys_call_table, SNAP_HOOK_IA32_TABLE, 1 },
 		{ a->x64_sys_call, SNAP_HOOK_X64_SYS_CALL, 1 },
 		{ a->ia32_sys_call, SNAP_HOOK_IA32_SYS_CALL, 1 },

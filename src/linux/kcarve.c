@@ -12,6 +12,17 @@
  * them (4 KiB each, plus the page after, past the scan cache), so a pass
  * over M mapped pages takes M / CARVE_PAGES scans.
  *
+ * On arm64 the module area is not fixed: with RANDOMIZE_MODULE_REGION_FULL
+ * (Debian's config) modules are allocated anywhere in a 2 GiB window that
+ * covers the kernel image (module_alloc_base, a data symbol kallsyms does
+ * not list, lies in [_end - 2 GiB, _stext)), so the area carved is
+ * [_stext - 2 GiB, _stext + 2 GiB), walked through swapper_pg_dir (4 KiB
+ * granule: every table entry inside the area, each valid writable page or
+ * 2 MiB block; writable: AP[2] clear, or DBM set), less the kernel image's
+ * own mapping (va - pa == kimage_voffset).  A module that is still on the
+ * list also leads to the views kallsyms cannot name there
+ * (kcarve_views()).
+ *
  * A candidate is an 8-aligned address m in a mapped page that points back
  * at itself twice, as the kernel writes every struct module it loads:
  *   - mod->mkobj.mod == m (module_kobject.mod, set when its sysfs
@@ -36,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "linux/kcarve.h"
 #include "linux/walk.h"
 
@@ -50,11 +62,14 @@
 #define PTE_PS 0x80ULL
 
 struct kcarve {
+	uint64_t lo, hi;	/* the module area carved */
 	uint64_t *va, *pa;	/* the mapped pages of this pass, by va */
 	size_t npages, next;	/* next: the page the next scan reads first */
 	uint64_t known[KNOWN_MAX];	/* candidates found, re-checked every scan */
 	size_t nknown;
 	uint64_t passes;
+	uint64_t modules, kset;	/* arm64: the views found from a carved module */
+	int views_tried;	/* whether kcarve_views() said it looked in vain */
 };
 
 static int add_page(struct kcarve *c, size_t *cap, uint64_t va, uint64_t pa)
@@ -77,17 +92,12 @@ static int add_page(struct kcarve *c, size_t *cap, uint64_t va, uint64_t pa)
 	return 0;
 }
 
-/* the mapped pages of the module area, from the kernel page tables */
-static int list_pages(struct kernel *k, struct kcarve *c)
+/* the mapped pages of the x86-64 module area, from the kernel page tables */
+static int list_pages_x86(struct kernel *k, struct kcarve *c)
 {
 	struct vas *as = &k->kvas;
 	uint64_t t = as->root & PTE_ADDR, e, pd[512], pt[512];
 	size_t cap = 0;
-
-	c->npages = c->next = 0;
-	free(c->va);
-	free(c->pa);
-	c->va = c->pa = NULL;
 	/* PML5 (5 levels), PML4, PDPT: one entry each for the module area */
 	for (int shift = as->levels == 5 ? 48 : 39; shift >= 30; shift -= 9) {
 		if (memsrc_read(as->mem, t + 8 * ((MODULES_VADDR >> shift) & 511), &e, 8, NULL) ||
@@ -119,9 +129,77 @@ static int list_pages(struct kernel *k, struct kcarve *c)
 	return 0;
 }
 
-static int in_area(uint64_t a)
+#define A64_VALID 1ULL
+#define A64_TABLE 2ULL
+#define A64_RDONLY (1ULL << 7)	/* AP[2] */
+#define A64_DBM (1ULL << 51)	/* writable, hardware-managed dirty state */
+#define A64_OA 0x0000fffffffff000ULL
+#define A64_WALK_MAX 4096	/* table pages read in a pass at most */
+
+struct a64walk {
+	struct kernel *k;
+	struct kcarve *c;
+	size_t cap, tables;
+};
+
+/* the entries of the table at pa that cover [lo, hi); level 0 is the last */
+static int a64_table(struct a64walk *w, uint64_t pa, int level, uint64_t base, size_t n)
 {
-	return a >= MODULES_VADDR && a < MODULES_END;
+	struct kcarve *c = w->c;
+	int shift = 12 + 9 * level;
+	uint64_t ent[512];
+
+	if (n > 512 || ++w->tables > A64_WALK_MAX ||
+	    memsrc_read(w->k->kvas.mem, pa, ent, n * 8, NULL))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t va = base + ((uint64_t)i << shift), size = 1ULL << shift, d = ent[i];
+		if (va + size <= c->lo || va >= c->hi || !(d & A64_VALID))
+			continue;
+		if (level > 0 && (d & A64_TABLE)) {
+			if (a64_table(w, d & A64_OA, level - 1, va, 512))
+				return -1;
+			continue;
+		}
+		/* a page (level 0, bit 1 set) or a 2 MiB block; larger blocks,
+		 * read-only mappings and the kernel image are no module data */
+		if ((level == 0 && !(d & A64_TABLE)) || level > 1 ||
+		    ((d & A64_RDONLY) && !(d & A64_DBM)))
+			continue;
+		uint64_t opa = d & A64_OA & ~(size - 1);
+		if (va - opa == w->k->prof->kimage_voffset)
+			continue;
+		for (uint64_t o = 0; o < size; o += 4096)
+			if (va + o >= c->lo && va + o < c->hi && add_page(c, &w->cap, va + o, opa + o))
+				return -1;
+	}
+	return 0;
+}
+
+static int list_pages_a64(struct kernel *k, struct kcarve *c)
+{
+	struct vas *as = &k->kvas;
+	struct a64walk w = { .k = k, .c = c };
+	int top = 12 + 9 * (as->levels - 1);
+
+	if (as->granule_shift != 12 || as->levels < 3 || as->levels > 4 || as->va_bits <= top)
+		return -1;
+	return a64_table(&w, as->root, as->levels - 1, ~0ULL << as->va_bits,
+			 (size_t)1 << (as->va_bits - top));
+}
+
+static int list_pages(struct kernel *k, struct kcarve *c)
+{
+	c->npages = c->next = 0;
+	free(c->va);
+	free(c->pa);
+	c->va = c->pa = NULL;
+	return c->lo == MODULES_VADDR ? list_pages_x86(k, c) : list_pages_a64(k, c);
+}
+
+static int in_area(const struct kcarve *c, uint64_t a)
+{
+	return a >= c->lo && a < c->hi;
 }
 
 /* the offset of the module's own mod_tree_node's `mod` in struct module */
@@ -142,13 +220,14 @@ static uint64_t kobj_mod_off(const struct koffsets *o)
 /* m is a struct module, read through the page tables as they are now */
 static int verify(struct kernel *k, uint64_t m)
 {
+	const struct kcarve *c = k->kcarve;
 	const struct koffsets *o = &k->prof->off;
 	uint64_t v, state;
 	char name[64] = { 0 };
 	size_t cap = o->module__name.size < sizeof(name) ? o->module__name.size : sizeof(name) - 1;
 	int inside = 0;
 
-	if (!in_area(m) || (m & 7) || vas_read_u64(&k->kvas, m + kobj_mod_off(o), &v) || v != m ||
+	if (!in_area(c, m) || (m & 7) || vas_read_u64(&k->kvas, m + kobj_mod_off(o), &v) || v != m ||
 	    vas_read_u64(&k->kvas, m + mtn_mod_off(o), &v) || v != m ||
 	    kfield_read(&k->kvas, m, &o->module__state, &state) || state > 3 ||
 	    vas_read(&k->kvas, m + (uint64_t)o->module__name.off, name, cap, NULL))
@@ -162,13 +241,13 @@ static int verify(struct kernel *k, uint64_t m)
 		uint64_t core = m + (uint64_t)o->module__core_layout.off;
 		uint64_t base = kernel_field(k, core, &o->module_layout__base);
 		uint64_t size = kernel_field(k, core, &o->module_layout__size);
-		inside = in_area(base) && size < (1ULL << 30) && m >= base && m - base < size;
+		inside = in_area(c, base) && size < (1ULL << 30) && m >= base && m - base < size;
 	} else {
 		uint64_t sz = o->size_module_memory, mem = m + (uint64_t)o->module__mem.off;
 		for (uint64_t i = 0; sz && i < o->module__mem.size / sz && !inside; i++) {
 			uint64_t base = kernel_field(k, mem + i * sz, &o->module_memory__base);
 			uint64_t size = kernel_field(k, mem + i * sz, &o->module_memory__size);
-			inside = in_area(base) && size < (1ULL << 30) && m >= base && m - base < size;
+			inside = in_area(c, base) && size < (1ULL << 30) && m >= base && m - base < size;
 		}
 	}
 	return inside;
@@ -217,7 +296,11 @@ int kcarve_supported(const struct kernel *k)
 {
 	const struct koffsets *o = &k->prof->off;
 
-	return !strcmp(k->prof->arch->name, "x86_64") && o->module__mkobj.present &&
+	int arch = !strcmp(k->prof->arch->name, "x86_64") ||
+		   (!strcmp(k->prof->arch->name, "aarch64") && k->prof->sym._stext &&
+		    k->kvas.granule_shift == 12);
+
+	return arch && o->module__mkobj.present &&
 	       o->module_kobject__mod.present && o->mod_tree_node__mod.present &&
 	       o->module__name.present && o->module__state.present &&
 	       ((o->module__core_layout.present && o->module_layout__mtn.present &&
@@ -234,6 +317,16 @@ size_t kcarve_scan(struct kernel *k, uint64_t *out, size_t cap)
 
 	if (!c && !(c = k->kcarve = calloc(1, sizeof(*c))))
 		return 0;
+	if (!c->hi) {
+		if (!strcmp(k->prof->arch->name, "x86_64")) {
+			c->lo = MODULES_VADDR;
+			c->hi = MODULES_END;
+		} else {
+			uint64_t t = k->prof->sym._stext;
+			c->lo = t - (2ULL << 30);
+			c->hi = t + (2ULL << 30) > t ? t + (2ULL << 30) : ~0ULL;
+		}
+	}
 	if (c->next >= c->npages) {
 		if (list_pages(k, c))
 			c->npages = c->next = 0;	/* tried again next scan */
@@ -249,6 +342,122 @@ size_t kcarve_scan(struct kernel *k, uint64_t *out, size_t cap)
 	for (size_t i = 0; i < c->nknown && n < cap; i++)
 		out[n++] = c->known[i];
 	return n;
+}
+
+/* ---- arm64: the views kallsyms does not name, from a carved module ---- */
+
+/* va is the kernel image's own mapping (where `modules` is) */
+static int in_image(struct kernel *k, uint64_t va)
+{
+	uint64_t pa;
+
+	return !vas_translate(&k->kvas, va, &pa, NULL) && va - pa == k->prof->kimage_voffset;
+}
+
+/* head is the modules list: in the kernel image, every link's prev
+ * naming the one before, every entry a struct module that passes
+ * verify(), m among them, back to head within KNOWN_MAX * 16 entries */
+static int prove_modules(struct kernel *k, uint64_t head, uint64_t m)
+{
+	uint64_t loff = (uint64_t)k->prof->off.module__list.off, prev = head, node, back;
+	int seen = 0;
+
+	if (!in_image(k, head) || vas_read_u64(&k->kvas, head, &node))
+		return 0;
+	for (int n = 0; n < KNOWN_MAX * 16; n++) {
+		if (vas_read_u64(&k->kvas, node + 8, &back) || back != prev)
+			return 0;
+		if (node == head)
+			return seen;
+		if (!verify(k, node - loff))
+			return 0;
+		seen |= node - loff == m;
+		prev = node;
+		if (vas_read_u64(&k->kvas, node, &node))
+			return 0;
+	}
+	return 0;
+}
+
+/* the first link after m's own that is no struct module: the head */
+static uint64_t find_head(struct kernel *k, uint64_t m)
+{
+	uint64_t loff = (uint64_t)k->prof->off.module__list.off, node;
+
+	if (vas_read_u64(&k->kvas, m + loff, &node))
+		return 0;
+	for (int n = 0; n < KNOWN_MAX * 16 && node != m + loff; n++) {
+		if (!in_area(k->kcarve, node) || !verify(k, node - loff))
+			return prove_modules(k, node, m) ? node : 0;
+		if (vas_read_u64(&k->kvas, node, &node))
+			return 0;
+	}
+	return 0;
+}
+
+/* kset is module_kset: its kobject is named "module", its list goes back
+ * to it, every module_kobject on it is a module's own mkobj (or a
+ * built-in module's, mod NULL), m's among them */
+static int prove_kset(struct kernel *k, uint64_t kset, uint64_t m)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t name, head = kset + (uint64_t)o->kset__list.off, prev = head, node, back, mod;
+	uint64_t mkoff = (uint64_t)o->module__mkobj.off;
+	char buf[8] = { 0 };
+	int seen = 0;
+
+	if (!kptr_ok(kset) ||
+	    vas_read_u64(&k->kvas, kset + (uint64_t)o->kset__kobj.off + (uint64_t)o->kobject__name.off,
+			 &name) || vas_read_str(&k->kvas, name, buf, sizeof(buf), NULL) < 0 ||
+	    strcmp(buf, "module") || vas_read_u64(&k->kvas, head, &node))
+		return 0;
+	for (int n = 0; n < KNOWN_MAX * 64; n++) {
+		if (vas_read_u64(&k->kvas, node + 8, &back) || back != prev)
+			return 0;
+		if (node == head)
+			return seen;
+		uint64_t mk = node - (uint64_t)o->kobject__entry.off - (uint64_t)o->module_kobject__kobj.off;
+		if (vas_read_u64(&k->kvas, mk + (uint64_t)o->module_kobject__mod.off, &mod) ||
+		    (mod && mod + mkoff != mk))
+			return 0;
+		seen |= mod == m;
+		prev = node;
+		if (vas_read_u64(&k->kvas, node, &node))
+			return 0;
+	}
+	return 0;
+}
+
+int kcarve_views(struct kernel *k, uint64_t *modules, uint64_t *kset)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct kcarve *c = k->kcarve;
+
+	if (!c || strcmp(k->prof->arch->name, "aarch64") || !o->kobject__kset.present ||
+	    !o->kset__kobj.present || !o->kobject__name.present || !o->module__list.present)
+		return -1;
+	for (size_t i = 0; !c->modules && i < c->nknown; i++) {
+		uint64_t m = c->known[i], head = find_head(k, m), ks = 0;
+		if (!head)
+			continue;
+		if (vas_read_u64(&k->kvas, m + (uint64_t)o->module__mkobj.off +
+				 (uint64_t)o->module_kobject__kobj.off + (uint64_t)o->kobject__kset.off,
+				 &ks) || !prove_kset(k, ks, m))
+			ks = 0;
+		c->modules = head;
+		c->kset = ks;
+		alog_info("modules: the modules list at 0x%llx and module_kset 0x%llx found from the "
+			  "struct module carved at 0x%llx (its list neighbours, its kobject's kset)",
+			  (unsigned long long)head, (unsigned long long)ks, (unsigned long long)m);
+	}
+	if (!c->modules && c->passes > 1 && !c->views_tried) {
+		c->views_tried = 1;
+		alog_info("modules: no carved struct module leads to the modules list yet "
+			  "(%zu found in %zu writable pages)", c->nknown, c->npages);
+	}
+	*modules = c->modules;
+	*kset = c->kset;
+	return c->modules ? 0 : -1;
 }
 
 void kcarve_stats(const struct kernel *k, uint64_t *pages, uint64_t *passes, uint64_t *known)

@@ -71,6 +71,7 @@ void kernel_close(struct kernel *k)
 	kmemo_free(k->memo);
 	ktextmod_free(k);
 	kcarve_free(k);
+	free(k->sct_first);
 	ktext_free(k);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);

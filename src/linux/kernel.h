@@ -58,6 +58,12 @@ struct kernel {
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
 	struct kcarve *kcarve;		/* module memory carved for struct modules (kcarve.c) */
+	/* arm64's sys_call_table, found by content (dispatch.c): where, its
+	 * entries, and what they held at first sight */
+	uint64_t sct_addr;
+	uint32_t sct_len;
+	int sct_tried;
+	uint64_t *sct_first;
 	uint64_t startup_pages;		/* distinct pages kernel_open() read */
 	int threads;			/* threads a scan decodes processes on
 					 * (1..SCAN_THREADS_MAX; 1 when the source

@@ -40,6 +40,8 @@ struct kmwalk {
 	struct u64map idx;	/* struct module address -> index + 1 */
 	struct snap_kmod *mods;
 	size_t n, cap;
+	uint64_t head;		/* the `modules` list head */
+	uint64_t kset;		/* module_kset, the struct kset */
 	char why[160];		/* the first reason a view is incomplete */
 };
 
@@ -91,7 +93,7 @@ static void walk_list(struct kmwalk *w)
 	struct list_walk lw;
 	uint64_t node;
 
-	list_walk_init(&lw, &w->k->kvas, w->k->prof->sym.modules, KMOD_MAX);
+	list_walk_init(&lw, &w->k->kvas, w->head, KMOD_MAX);
 	while (list_walk_next(&lw, &node))
 		add(w, node - (uint64_t)o->module__list.off, SNAP_KMOD_LIST);
 	if (!lw.closed) {
@@ -107,9 +109,9 @@ static void walk_kset(struct kmwalk *w)
 {
 	const struct koffsets *o = &w->k->prof->off;
 	struct list_walk lw;
-	uint64_t kset = 0, node;
+	uint64_t kset = w->kset, node;
 
-	if (vas_read_u64(&w->k->kvas, w->k->prof->sym.module_kset, &kset) || !kptr_ok(kset)) {
+	if ((!kset && vas_read_u64(&w->k->kvas, w->k->prof->sym.module_kset, &kset)) || !kptr_ok(kset)) {
 		incomplete(w, "module_kset unreadable");
 		return;
 	}
@@ -276,7 +278,7 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* what the views need from the profile */
+/* what the views need from the profile (the symbols aside) */
 static int list_supported(const struct kprofile *p)
 {
 	const struct koffsets *o = &p->off;
@@ -286,16 +288,21 @@ static int list_supported(const struct kprofile *p)
 	int mem = o->module__mem.present && o->module_memory__base.present &&
 		  o->module_memory__size.present && o->module_memory__mtn.present &&
 		  o->size_module_memory;
-	return p->sym.modules && o->module__list.present && o->module__name.present &&
+	return o->module__list.present && o->module__name.present &&
 	       o->module__state.present && (layout || mem);
 }
 
-static int views_supported(const struct kprofile *p)
+static int kset_supported(const struct kprofile *p)
 {
 	const struct koffsets *o = &p->off;
-	return p->sym.module_kset && p->sym.mod_tree && o->module__mkobj.present &&
-	       o->module_kobject__mod.present && o->module_kobject__kobj.present &&
-	       o->kobject__entry.present && o->kset__list.present && o->mod_tree_node__mod.present &&
+	return o->module__mkobj.present && o->module_kobject__mod.present &&
+	       o->module_kobject__kobj.present && o->kobject__entry.present && o->kset__list.present;
+}
+
+static int tree_supported(const struct kprofile *p)
+{
+	const struct koffsets *o = &p->off;
+	return p->sym.mod_tree && o->mod_tree_node__mod.present &&
 	       o->mod_tree_node__node.present && o->mod_tree_root__root.present &&
 	       o->latch_tree_root__seq.present && o->latch_tree_root__tree.present &&
 	       o->rb_root__rb_node.present && o->rb_node____rb_parent_color.present &&
@@ -304,26 +311,47 @@ static int views_supported(const struct kprofile *p)
 
 int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
-	struct kmwalk w = { .k = k, .s = s };
-	int ret = 0;
+	struct kmwalk w = { .k = k, .s = s, .head = k->prof->sym.modules };
+	uint64_t found[64];
+	size_t n = 0;
+	int ret = 0, carved = 0, derived = 0;
 
-	/* a profile without them (Debian's arm64 kallsyms has no data
-	 * symbols) is no failure of the scan: the modules are "not read" */
 	if (!list_supported(k->prof))
+		return 0;
+	if (!w.head && kcarve_supported(k)) {
+		/* arm64: Debian's kallsyms has no data symbols; the carve finds
+		 * struct modules, and one still on the list leads to the list
+		 * head and module_kset (kcarve_views) */
+		n = kcarve_scan(k, found, 64);
+		carved = 1;
+		if (kcarve_views(k, &w.head, &w.kset))
+			return 0;
+		derived = 1;
+	}
+	/* a profile without them is no failure of the scan: the modules
+	 * are "not read" */
+	if (!w.head)
 		return 0;
 	u64map_init(&w.idx);
 	walk_list(&w);
 	int list_whole = !w.why[0];
-	int views = views_supported(k->prof);
+	/* without mod_tree (arm64), the carve of module memory stands in
+	 * for it: a module unlinked from the list and sysfs is found there */
+	int kset = kset_supported(k->prof) && (k->prof->sym.module_kset || w.kset);
+	int tree = tree_supported(k->prof);
+	int views = kset && (tree || derived);
 	if (views && list_whole) {
 		walk_kset(&w);
-		walk_tree(&w);
+		if (tree)
+			walk_tree(&w);
 	}
+	s->kmods_views = SNAP_KMOD_LIST | (views ? SNAP_KMOD_KSET : 0) | (views && tree ? SNAP_KMOD_TREE : 0);
 	if (list_whole && kcarve_supported(k)) {
 		/* a module unlinked from all three: only those the views missed
 		 * count as carved (what it was found in stays the views') */
-		uint64_t found[64];
-		size_t n = kcarve_scan(k, found, 64);
+		if (!carved)
+			n = kcarve_scan(k, found, 64);
+		s->kmods_views |= SNAP_KMOD_CARVE;
 		for (size_t i = 0; i < n; i++)
 			if (!u64map_get(&w.idx, found[i], NULL))
 				add(&w, found[i], SNAP_KMOD_CARVE);

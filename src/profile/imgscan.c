@@ -62,6 +62,23 @@ static int scan(struct vas *as, uint64_t lo, uint64_t hi, const void *pat, size_
 	return stop ? 0 : -ENOENT;
 }
 
+/* ---- an array of words ---- */
+
+static int first_hit(void *ctx, struct vas *as, uint64_t va)
+{
+	(void)as;
+	*(uint64_t *)ctx = va;
+	return 1;
+}
+
+int imgscan_words(struct vas *as, uint64_t lo, uint64_t hi, const uint64_t *w, size_t n,
+		  uint64_t *addr)
+{
+	if (!n || n > OVERLAP / 8)
+		return -EINVAL;
+	return scan(as, lo, hi, w, n * 8, 8, first_hit, addr);
+}
+
 /* ---- BTF: magic 0xeb9f, version 1, flags 0, header length 24 ---- */
 
 struct btf_best {

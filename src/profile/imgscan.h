@@ -9,6 +9,7 @@
 #ifndef ARGUS_IMGSCAN_H
 #define ARGUS_IMGSCAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch/arch.h"
@@ -37,5 +38,10 @@ int imgscan_timekeeper(struct vas *as, const struct koffsets *o, uint64_t lo, ui
  * Needs the task_struct offsets.  -ENOENT if none. */
 int imgscan_init_task(struct vas *as, const struct koffsets *o, uint64_t lo, uint64_t hi,
 		      uint64_t *addr);
+
+/* The first 8-aligned place in [lo, hi) holding the n words w (n <= 8).
+ * -ENOENT if none. */
+int imgscan_words(struct vas *as, uint64_t lo, uint64_t hi, const uint64_t *w, size_t n,
+		  uint64_t *addr);
 
 #endif

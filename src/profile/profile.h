@@ -145,7 +145,8 @@ struct kfield {
 	X(module_memory, size) X(module_memory, mtn) X(mod_tree_node, mod) \
 	X(mod_tree_node, node) X(mod_tree_root, root) X(latch_tree_root, seq) \
 	X(latch_tree_root, tree) X(module_kobject, kobj) X(module_kobject, mod) \
-	X(kobject, entry) X(kset, list) X(rb_root, rb_node) \
+	X(kobject, entry) X(kobject, kset) X(kobject, name) X(kset, list) X(kset, kobj) \
+	X(rb_root, rb_node) \
 	X(rb_node, __rb_parent_color) X(rb_node, rb_right) X(rb_node, rb_left)
 
 /* BPF programs (bpf.c): the program IDR's entries */

@@ -309,6 +309,7 @@ struct snapshot {
 	struct snap_kmod *kmods;
 	size_t nkmods;
 	int kmods_status;	/* enum snap_kmods_status */
+	uint8_t kmods_views;	/* SNAP_KMOD_* of the views read (no mod_tree on arm64) */
 	/* BPF programs, sorted by id; bpf_complete: the IDR was walked whole */
 	struct snap_bpf *bpf;
 	size_t nbpf;

@@ -1,0 +1,196 @@
+"""Kernel rootkit checks on the AArch64 guest, with arm64 test rootkits
+cross-built against its kernel's headers (tests/guest/kmod/arm64/).
+
+Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: `modules`, module_kset
+and mod_tree are not in kallsyms.  argus carves the module memory (a
+4 GiB window around the kernel image, through the arm64 page tables) for
+struct modules; a carved module still on the list leads to the list head
+and module_kset (src/linux/kcarve.c, kcarve_views), proven once.  Then a
+stock module loaded and unloaded gives Kernel Module Loaded / Unloaded,
+and hidekmod64.ko (list_del of its own list entry, kobject_del of its
+kobject) one Kernel Module Hidden, found in module memory (mod_tree is not
+read on arm64: the carve stands in for it).  sys_call_table is found by
+content (the addresses of __arm64_sys_io_setup, io_destroy, io_submit in a
+row after _etext): hooksct64.ko writing entry 179 (sysinfo) through a
+fixmap alias is one System Call Dispatch Modified naming the entry and the
+module; rmmod, nothing more.  Every alert is collected."""
+import json
+import os
+import time
+
+import pytest
+
+import benign
+from conftest import Service, run_argus, wait_for, need_module
+
+SLEEP = "500ms"
+CARVE_PASS = 2     # scans for a pass of the carve (22 writable pages on the guest, 64 a scan)
+
+
+@pytest.fixture(scope="module")
+def svc(guest_a64, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("a64rk"), guest_a64, sleep=SLEEP,
+                extra=f"      memory_regions: {guest_a64.regions_path}\n")
+    yield s
+    s.stop()
+
+
+def named(name):
+    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
+
+
+def scan_once(g):
+    return json.loads(run_argus("scan", "--once", "--json", "--source", f"qemu:{g.ram_path}",
+                                "--regions", g.regions_path).stdout)
+
+
+def test_views_read_without_data_symbols(guest_a64):
+    """The modules argus reads are the guest's /proc/modules, every view
+    read; sys_call_table is read."""
+    if not guest_a64.run("grep -q ' modules$' /proc/kallsyms")[0]:
+        pytest.skip("this arm64 kernel's kallsyms has data symbols")
+    d = scan_once(guest_a64)
+    assert d["scan_statistics"]["kernel_module_views"] == "complete"
+    assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
+    assert d["kernel_hooks"] == []
+    listed = {m["kernel_module_name"]: m for m in d["kernel_modules"]}
+    truth = {ln.split()[0]: ln.split() for ln in guest_a64.check("cat /proc/modules").splitlines()}
+    assert truth and set(listed) == set(truth)
+    for name, m in listed.items():
+        assert m["kernel_module_size_bytes"] == int(truth[name][1])
+        assert int(m["kernel_module_text_start_address"], 16) == int(truth[name][5], 16)
+        if guest_a64.run(f"test -e /sys/module/{name}")[0] == 0:
+            assert m["kernel_module_found_in"] == "modules list, sysfs (module_kset)"
+
+
+def test_stock_guest_raises_nothing(guest_a64, svc):
+    time.sleep(4 * svc.sleep_s)
+    svc.expect_alerts(0)
+
+
+def test_stock_module_loaded_and_unloaded(guest_a64, svc):
+    rel = guest_a64.check("uname -r").strip()
+    ko = os.path.join(benign.CACHE, f"linux-image-{rel}", "root", "lib", "modules", rel,
+                      "kernel", "drivers", "net", "dummy.ko")
+    if not os.path.exists(ko):
+        pytest.skip("the arm64 kernel package has no dummy.ko")
+    guest_a64.run("rmmod dummy 2>/dev/null")
+    with open(ko, "rb") as f:
+        # the virtconsole takes lines of up to 4 KiB
+        benign.upload(guest_a64, f.read(), "/tmp/dummy.ko", chunk=2000)
+    time.sleep(2 * svc.sleep_s)
+    since = svc.mark()
+    guest_a64.check("insmod /tmp/dummy.ko")
+    try:
+        line = guest_a64.check("grep '^dummy ' /proc/modules").split()
+        size, addr = int(line[1]), int(line[5], 16)
+        loaded = wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+        assert len(loaded) == 1, f"{len(loaded)} Kernel Module Loaded for dummy"
+        d = loaded[0]["activity_data"]["kernel_module_details"]
+        assert loaded[0]["message_type"] == "EVENT"
+        assert d["kernel_module_size_bytes"] == size
+        assert int(d["kernel_module_text_start_address"], 16) == addr
+        assert d["kernel_module_found_in"] == "modules list, sysfs (module_kset)"
+    finally:
+        guest_a64.run("rmmod dummy")
+    gone = wait_for(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+    assert len(gone) == 1, f"{len(gone)} Kernel Module Unloaded for dummy"
+    svc.expect_alerts(since)
+
+
+def test_self_hiding_module(guest_a64, svc):
+    g = guest_a64
+    need_module(g, "hidekmod64")
+    if g.run("test -e /proc/hidekmod64")[0] == 0:
+        pytest.skip("hidekmod64 is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    g.check("insmod /bin/hidekmod64.ko")
+    try:
+        assert "hidekmod64" not in g.check("cat /proc/modules")
+        assert g.run("test -e /sys/module/hidekmod64")[0] != 0
+        line = g.check("dmesg | grep 'hidekmod64: unlinked' | tail -1").split()
+        addr = int(line[-1], 16)
+        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod64"), since,
+                         (CARVE_PASS + 3) * svc.sleep_s + 5)
+        assert found, "the module hidden from the list and sysfs was not found"
+        time.sleep(3 * svc.sleep_s)
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hidekmod64"), 1))
+        m = got["Kernel Module Hidden"][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "module memory"
+        assert int(d["kernel_module_address"], 16) == addr
+        assert d["kernel_module_state"] == "LIVE"
+        assert d["kernel_module_taints"] == "OE" and d["kernel_module_signed"] is False
+        assert d["kernel_module_size_bytes"] > 0
+        assert m["activity_data"]["reason"] == ("in module memory only: in neither the modules "
+                                                "list nor sysfs (module_kset); mod_tree not read")
+    finally:
+        g.run("echo 1 >/proc/hidekmod64")
+    since = svc.mark()
+    back = wait_for(svc, "Kernel Module Loaded", named("hidekmod64"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
+
+
+DISPATCH = "System Call Dispatch Modified"
+
+
+def param(guest, mod, name):
+    return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
+
+
+def test_sys_call_table_entry(guest_a64, svc):
+    g = guest_a64
+    need_module(g, "hooksct64")
+    since = svc.mark()
+    g.check("insmod /bin/hooksct64.ko nr=179")
+    try:
+        handler, table = param(g, "hooksct64", "handler"), param(g, "hooksct64", "table")
+        g.check("free")      # sysinfo(2), through the hook
+        kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
+        found = wait_for(svc, DISPATCH, kind, since, 2 * svc.sleep_s + 5)
+        assert found, "the sys_call_table write was not seen"
+        m = svc.expect_alerts(since, (DISPATCH, kind, 1))[DISPATCH][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert d["system_call_number"] == 179 and d["system_call_name"] == "sys_sysinfo"
+        assert int(d["kernel_hook_site_address"], 16) == table + 8 * 179
+        assert d["kernel_hook_site_symbol"] == "sys_call_table+0x598"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hooksct64"
+        assert d["kernel_hook_handler_owner_listed"] is True
+        assert m["activity_data"]["kernel_module_details"]["kernel_module_name"] == "hooksct64"
+        assert m["activity_data"]["reason"] == "the entry leads outside core kernel text"
+    finally:
+        g.run("rmmod hooksct64")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
+def test_sys_call_table_hooked_before_first_sight(guest_a64, svc):
+    """A fresh argus (argus scan --once) whose first look at the table finds
+    it hooked: the table is still found (its first entries are intact) and
+    whole, and the entry is the one breach.  (The service, running all
+    along, may tell it too: its alerts are claimed.)"""
+    g = guest_a64
+    need_module(g, "hooksct64")
+    since = svc.mark()
+    g.check("insmod /bin/hooksct64.ko nr=179")
+    try:
+        handler = param(g, "hooksct64", "handler")
+        d = scan_once(g)
+    finally:
+        g.run("rmmod hooksct64")
+    assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
+    hooks = d["kernel_hooks"]
+    assert len(hooks) == 1, hooks
+    h = hooks[0]
+    assert h["kernel_hook_kind"] == "sys_call_table" and h["system_call_number"] == 179
+    assert h["kernel_hook_site_symbol"] == "sys_call_table+0x598"
+    assert int(h["kernel_hook_handler_address"], 16) == handler
+    assert h["kernel_hook_handler_owner"] == "hooksct64"
+    assert scan_once(g)["kernel_hooks"] == []
+    kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
+    got = svc.expect_alerts(since, (DISPATCH, kind, None))
+    assert len(got[DISPATCH]) <= 1
