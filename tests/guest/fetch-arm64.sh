@@ -9,34 +9,13 @@
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 CACHE=${ARGUS_CACHE:-$HOME/.cache/argus}
-apt_dir="$CACHE/apt-bookworm-arm64"
 USERLAND_PKGS="busybox-static bash socat"
 
 die() { echo "fetch-arm64.sh: $*" >&2; exit 1; }
 
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
-cat >"$apt_dir/sources.list" <<SRC
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
-SRC
-: >"$apt_dir/status"
-opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-      -o Dir::State::Lists="$apt_dir/lists" -o Dir::State::status="$apt_dir/status"
-      -o Dir::Cache::Archives="$apt_dir/archives"
-      -o Dir::Cache::pkgcache="$apt_dir/pkgcache.bin" -o Dir::Cache::srcpkgcache="$apt_dir/srcpkgcache.bin"
-      -o APT::Architecture=arm64 -o APT::Architectures=arm64 -o Debug::NoLocking=1)
-if [ ! -f "$apt_dir/.updated" ]; then
-	apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || die "apt-get update for bookworm arm64 failed"
-	touch "$apt_dir/.updated"
-elif [ -n "$(find "$apt_dir/.updated" -mtime +7)" ]; then
-	# a week old: refresh, but lists that are there still do without a network
-	if apt-get "${opts[@]}" update -qq >/dev/null 2>&1; then
-		touch "$apt_dir/.updated"
-	else
-		echo "fetch-arm64.sh: apt-get update failed; using the package lists of $(date -r "$apt_dir/.updated" +%F)" >&2
-	fi
-fi
+# shellcheck source=apt-arm64.sh
+. "$(dirname "$0")/apt-arm64.sh"
+apt_arm64_update
 
 # download PKG... into a temporary directory and extract each into DEST
 fetch_into() {	# $1: dest, then packages

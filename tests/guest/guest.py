@@ -225,14 +225,18 @@ class Guest:
         kdir = subprocess.run([os.path.join(HERE, "fetch-arm64.sh")], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
         initrd = initrd_file(kdir)
-        # the test programs need the cross compiler (gcc-aarch64-linux-gnu, in
-        # the Makefile's DEB_PKGS): without it the guest boots without them;
-        # the rootkit module is x86-64 only
+        # the test programs and rootkits need the cross compiler
+        # (gcc-aarch64-linux-gnu, in the Makefile's DEB_PKGS): without it the
+        # guest boots without them
         progs = self.progs
         if not progs and shutil.which("aarch64-linux-gnu-gcc"):
             progs = progs_dir(kdir)
             subprocess.run([os.path.join(HERE, "progs", "build.sh"), progs], check=True,
                            env=dict(env, CC="aarch64-linux-gnu-gcc"))
+            # the arm64 test rootkits (kmod/arm64/), against this kernel's headers
+            kver = os.path.basename(os.path.realpath(os.path.join(kdir, "vmlinuz")))
+            subprocess.run([os.path.join(HERE, "kmod", "build-arm64.sh"), progs], check=True,
+                           env=dict(env, ARGUS_KVER=kver.removeprefix("vmlinuz-")))
         elif not progs:
             print("guest.py: no aarch64-linux-gnu-gcc: arm64 guest without the test programs",
                   file=sys.stderr)
