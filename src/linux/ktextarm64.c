@@ -59,6 +59,9 @@ struct a64stand {
 	uint64_t addr;
 	uint32_t len;
 	uint8_t entry;		/* a first-sight entry hook (else a diff) */
+	uint64_t handler;	/* a diff's, as first told: the alert's key
+				 * while it lasts (a hook half put back
+				 * leads nowhere) */
 };
 
 struct ktext_a64 {
@@ -161,7 +164,7 @@ static void record(struct a64scan *w, uint64_t site, uint64_t handler, const cha
 	r->why = why;
 }
 
-static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t entry)
+static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t entry, uint64_t handler)
 {
 	for (size_t i = 0; i < b->nstanding; i++)
 		if (b->standing[i].addr == a && b->standing[i].entry == entry)
@@ -176,7 +179,7 @@ static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t entry)
 		b->standing = nv;
 		b->capstanding = nc;
 	}
-	b->standing[b->nstanding++] = (struct a64stand){ a, len, entry };
+	b->standing[b->nstanding++] = (struct a64stand){ a, len, entry, handler };
 }
 
 static int standing_at(const struct ktext_a64 *b, uint64_t a)
@@ -262,8 +265,17 @@ static void judge_diff(struct a64scan *w, uint64_t a, uint64_t e, const uint8_t 
 				break;
 			z += 4;
 		}
-		record(w, p, leads_to(w, p), WHY_DIFF);
-		stand(b, p, (uint32_t)(z - p), 0);
+		/* it may go on past what was compared (an entry's 16 bytes) */
+		uint8_t c[GROUP_MAX];
+		if (z == e && !cur_bytes(w, z, c, sizeof(c)))
+			for (uint32_t o = 0; z + 4 <= b->end && z - p < GROUP_MAX; o += 4, z += 4) {
+				uint32_t w0 = a64_word(b->copy + (z - b->start)), w1 = a64_word(c + o);
+				if (w0 == w1 || word_ok(w, z, w0, w1))
+					break;
+			}
+		uint64_t h = leads_to(w, p);
+		record(w, p, h, WHY_DIFF);
+		stand(b, p, (uint32_t)(z - p), 0, h);
 		p = z - 4;
 	}
 }
@@ -409,7 +421,7 @@ static void restand(struct a64scan *w)
 				still = !word_ok(w, st.addr + o, a64_word(b->copy + (st.addr + o - b->start)),
 						 a64_word(c + o));
 			if (still)
-				record(w, st.addr, leads_to(w, st.addr), WHY_DIFF);
+				record(w, st.addr, st.handler, WHY_DIFF);
 		}
 		if (still)
 			b->standing[keep++] = st;
@@ -427,7 +439,7 @@ static void first_sight(struct a64scan *w)
 		uint32_t len = entry_hook(b, e, b->copy + b->entries[i], n, &to);
 		if (len) {
 			record(w, e, to, WHY_ENTRY);
-			stand(b, e, len, 1);
+			stand(b, e, len, 1, to);
 		}
 	}
 }
