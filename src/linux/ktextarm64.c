@@ -14,7 +14,8 @@
  *   ftrace        -fpatchable-function-entry=2: at boot the first NOP of
  *                 a function's pair becomes `mov x9, x30`, the second a
  *                 NOP <-> `bl ftrace_caller`/`bl ftrace_regs_caller`
- *                 (within a function's first 16 bytes); in ftrace_caller,
+ *                 (after a `mov x9, x30`: some traced functions have no
+ *                 kallsyms symbol of their own); in ftrace_caller,
  *                 ftrace_call a `bl` into core text and ftrace_graph_call
  *                 NOP <-> `b ftrace_graph_caller`
  *   jump labels   NOP <-> `b` to a target inside the same function
