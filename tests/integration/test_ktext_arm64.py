@@ -7,7 +7,11 @@ proven taken):
 - written while argus runs, at the entry: one alert naming the function
   and the hook, within two scans; rmmod: nothing more;
 - written before argus started (over the ftrace NOP, past `mov x9, x30`):
-  alerted at its first scans, by the first-sight rule; rmmod: nothing.
+  alerted at its first scans, by the first-sight rule; rmmod: nothing;
+- written 24 bytes into a function never called (__arm64_sys_acct), past
+  the entry's 16 bytes, by a module that then hides itself: one alert
+  ("differs from its first sight") within a pass of the window; put back:
+  nothing more.
 
 The stock guest and the kernel's own patching raise nothing: every trace
 event on and off (jump labels), the function and function_graph tracers
@@ -138,3 +142,32 @@ def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
         g.run("rmmod hookinl64 2>/dev/null")
     # the running service sees it written (within two scans) and put back
     svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_inline_hook_inside_in_hidden_module(guest_a64, svc):
+    """past an entry's 16 bytes, by a module that hides itself: caught by
+    the window, within a pass"""
+    g = guest_a64
+    need_module(g, "hookinl64")
+    if g.run("test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=24 hide=1")
+    try:
+        assert "hookinl64" not in g.check("cat /proc/modules")
+        line = g.check("dmesg | grep 'hookinl64: __arm64_sys_acct+' | tail -1").split()
+        site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
+        found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        assert found, "a hook inside a function was not seen within a pass"
+        found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
+        a = found[0]["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == "core kernel text differs from its first sight"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+    finally:
+        g.run("echo 1 >/proc/hookinl64")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
