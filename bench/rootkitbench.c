@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ko.source = argv[1];
+	ko.regions = getenv("ARGUS_REGIONS");	/* an arm64 guest's regions map */
 	if (kernel_open(&ko, &k, &err)) {
 		fprintf(stderr, "argus-rootkitbench: %s\n", aerr_str(&err));
 		return 1;
