@@ -9,6 +9,7 @@
 #include "linux/kmemo.h"
 #include "linux/ktext.h"
 #include "linux/kcarve.h"
+#include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
 #include "linux/pagecache.h"
 
@@ -70,6 +71,7 @@ void kernel_close(struct kernel *k)
 	linux_hash_memo_free(k);
 	kmemo_free(k->memo);
 	ktextmod_free(k);
+	ktext_arm64_free(k);
 	kcarve_free(k);
 	free(k->sct_first);
 	ktext_free(k);

@@ -57,6 +57,7 @@ struct kernel {
 	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
+	struct ktext_a64 *ka64;		/* the same on arm64 (ktextarm64.c) */
 	struct kcarve *kcarve;		/* module memory carved for struct modules (kcarve.c) */
 	/* arm64's sys_call_table, found by content (dispatch.c): where, its
 	 * entries, and what they held at first sight */

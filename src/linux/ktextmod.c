@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -506,6 +507,8 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 	char why[160] = "";
 	int ret = 0;
 
+	if (t && !strcmp(k->prof->arch->name, "aarch64"))
+		return ktext_arm64_collect(k, s, err);	/* its own rules: ktextarm64.c */
 	if (!t || strcmp(k->prof->arch->name, "x86_64"))
 		return 0;
 	if (!(s->hooks_read & (1u << SNAP_HOOK_KPROBE)))

@@ -1,0 +1,40 @@
+/* ktextarm64.h - Kernel Text Modified on arm64 (ktextarm64.c): core
+ * kernel text against its first sight, judged by what AArch64 kernels
+ * write into their own text, without the kernel's tables of sites
+ * (Debian's arm64 kallsyms has no data symbols: no ftrace records, no
+ * __jump_table).
+ *
+ * Ownership: struct ktext_a64 belongs to the struct kernel (k->ka64) and
+ * is freed by ktext_arm64_free().
+ */
+#ifndef ARGUS_KTEXTARM64_H
+#define ARGUS_KTEXTARM64_H
+
+#include <stdint.h>
+
+#include "linux/kernel.h"
+
+/* the scan's part for arm64 (linux_collect_ktext dispatches here) */
+int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err);
+void ktext_arm64_free(struct kernel *k);
+
+/* What the rules know of the kernel: ftrace: what ftrace's call sites may
+ * call (ftrace_caller, ftrace_regs_caller; 0: none); call, graph:
+ * ftrace_caller's own sites (ftrace_call, ftrace_graph_call; 0: none),
+ * graph_to: ftrace_graph_caller; core text [stext, etext). */
+struct a64_rules {
+	uint64_t ftrace[2], call, graph, graph_to;
+	uint64_t stext, etext;
+};
+/* Where pc is: the function holding it [fn, fn_end) (0, 0: none), and the
+ * words before and after it as the first scan read them. */
+struct a64_place {
+	uint64_t fn, fn_end;
+	uint32_t prev, next;
+};
+/* Is `now`, at pc, where the first scan read `was`, something the kernel
+ * writes there itself?  1 if so. */
+int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,
+		      uint32_t was, uint32_t now);
+
+#endif

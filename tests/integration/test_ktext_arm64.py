@@ -1,0 +1,173 @@
+"""Kernel Text Modified on the AArch64 guest (src/linux/ktextarm64.c), with
+a real inline hook (tests/guest/kmod/arm64/hookinl64.ko: `ldr x16, #8;
+br x16; .quad hook`, or `b hook` when in range, written over the first
+instructions of __arm64_sys_sysinfo with aarch64_insn_patch_text_nosync,
+proven taken):
+
+- written while argus runs, at the entry: one alert naming the function
+  and the hook, within two scans; rmmod: nothing more;
+- written before argus started (over the ftrace NOP, past `mov x9, x30`):
+  alerted at its first scans, by the first-sight rule; rmmod: nothing;
+- written 24 bytes into a function never called (__arm64_sys_acct), past
+  the entry's 16 bytes, by a module that then hides itself: one alert
+  ("differs from its first sight") within a pass of the window; put back:
+  nothing more.
+
+The stock guest and the kernel's own patching raise nothing: every trace
+event on and off (jump labels), the function and function_graph tracers
+on every function (ftrace's `bl ftrace_caller` and ftrace_call), a kprobe
+and a kretprobe (brk #4)."""
+import time
+
+import pytest
+
+from conftest import Service, wait_for, need_module
+from guest import GuestError
+
+SLEEP = "500ms"
+TEXT = "Kernel Text Modified"
+PASS = 12       # scans for one pass of the window (1 MiB a scan, 11.8 MiB of text)
+ENTRY = 2       # scans within which a change at a function entry is seen
+TRACING = "/sys/kernel/tracing"
+
+
+@pytest.fixture(scope="module")
+def svc(guest_a64, tmp_path_factory):
+    s = Service(tmp_path_factory.mktemp("ktext64"), guest_a64, sleep=SLEEP,
+                extra=f"      memory_regions: {guest_a64.regions_path}\n")
+    yield s
+    s.stop()
+
+
+def text(a):
+    return a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "kernel_text"
+
+
+def param(guest, name):
+    return int(guest.check(f"cat /sys/module/hookinl64/parameters/{name}").strip())
+
+
+def test_stock_guest_raises_nothing(guest_a64, svc):
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(0)
+
+
+def test_kernel_patching_raises_nothing(guest_a64, svc):
+    """trace events (jump labels), the function and function_graph
+    tracers on every function for a while, a kprobe and a kretprobe"""
+    g = guest_a64
+    since = svc.mark()
+    g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
+    # the guest runs under TCG: every function traced slows it down a lot,
+    # so the switches run in the guest's background and the test waits
+    g.spawn(f"cd {TRACING} && echo 1 >events/enable && sleep 4 && echo 0 >events/enable && "
+            "echo function >current_tracer && sleep 3 && echo nop >current_tracer && "
+            "echo function_graph >current_tracer && sleep 3 && echo nop >current_tracer && "
+            "echo 'p:argus5 __arm64_sys_sysinfo+8' >>kprobe_events && "
+            "echo 'r:argus6 vfs_read' >>kprobe_events && echo 1 >events/kprobes/enable && "
+            "free >/dev/null; sleep 3; echo 0 >events/kprobes/enable && echo >kprobe_events && "
+            "touch /tmp/ktext64.done")
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            if g.run("test -e /tmp/ktext64.done", timeout=20)[0] == 0:
+                break
+        except (GuestError, TimeoutError):
+            pass                # every function traced: the guest answers slowly
+        assert time.monotonic() < deadline, "the tracing switches did not finish"
+        time.sleep(2)
+    g.run("rm -f /tmp/ktext64.done")
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_inline_hook_at_entry(guest_a64, svc):
+    g = guest_a64
+    need_module(g, "hookinl64")
+    since = svc.mark()
+    g.check("insmod /bin/hookinl64.ko")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        g.run("free")            # sysinfo(2), through the hook: it fails
+        assert param(g, "hits") >= 1
+        found = wait_for(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
+        assert found, "the inline hook was not seen"
+        found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
+        m = found[0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        d = m["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        # no module view on arm64 yet (modules list: data, not in kallsyms)
+        assert d["kernel_hook_handler_owner"] in ("hookinl64", "no module")
+    finally:
+        g.run("rmmod hookinl64")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
+    """first sight counts: a function entry branching out of the kernel image"""
+    g = guest_a64
+    need_module(g, "hookinl64")
+    if g.run("grep -q '^hookinl64 ' /proc/modules")[0] == 0:
+        pytest.skip("hookinl64 is loaded already")
+    since = svc.mark()
+    g.check("insmod /bin/hookinl64.ko at=4")
+    try:
+        handler = param(g, "handler")
+        late = Service(tmp_path, g, sleep=SLEEP,
+                       extra=f"      memory_regions: {g.regions_path}\n")
+        try:
+            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            assert found, "an inline hook planted before argus started was not seen"
+            late.expect_alerts(0, (TEXT, text, 1))
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
+            a = found[0]["activity_data"]
+            d = a["kernel_hook_details"]
+            # the first instructions, past `mov x9, x30`, branch out
+            assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
+            assert int(d["kernel_hook_handler_address"], 16) == handler
+            assert a["reason"] == "the function's first instruction leads outside core kernel text"
+            g.run("rmmod hookinl64")
+            mark = late.mark()
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        g.run("rmmod hookinl64 2>/dev/null")
+    # the running service sees it written (within two scans) and put back
+    svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_inline_hook_inside_in_hidden_module(guest_a64, svc):
+    """past an entry's 16 bytes, by a module that hides itself: caught by
+    the window, within a pass"""
+    g = guest_a64
+    need_module(g, "hookinl64")
+    if g.run("test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=24 hide=1")
+    try:
+        assert "hookinl64" not in g.check("cat /proc/modules")
+        line = g.check("dmesg | grep 'hookinl64: __arm64_sys_acct+' | tail -1").split()
+        site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
+        found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
+        assert found, "a hook inside a function was not seen within a pass"
+        found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
+        a = found[0]["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == "core kernel text differs from its first sight"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+    finally:
+        g.run("echo 1 >/proc/hookinl64")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)

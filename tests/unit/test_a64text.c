@@ -1,0 +1,107 @@
+/* test_a64text.c - AArch64 Kernel Text Modified rules: the branches an
+ * inline hook leaves by (a64_leads) and what the kernel writes into its
+ * own text (a64_kernel_writes), on encodings checked with
+ * aarch64-linux-gnu-as. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "linux/a64insn.h"
+#include "linux/ktextarm64.h"
+
+#define PC 0xffff800008010000ULL
+
+static void put(uint8_t *c, const uint32_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 4; b++)
+			c[4 * i + (size_t)b] = (uint8_t)(w[i] >> (8 * b));
+}
+
+static void test_leads(void **state)
+{
+	(void)state;
+	uint8_t c[32];
+	uint64_t to;
+	uint32_t len;
+	/* mov x9, x30; ldr x16, #8; br x16; .quad 0xffff800012345678 */
+	static const uint32_t ldrbr[] = { 0xaa1e03e9, 0x58000050, 0xd61f0200, 0x12345678, 0xffff8000,
+					  0xd503201f, 0xd503201f, 0xd503201f };
+	put(c, ldrbr, 8);
+	assert_int_equal(a64_leads(c, 32, PC, 6, 1, &to, &len), 1);
+	assert_int_equal(to, 0xffff800012345678ULL);
+	assert_int_equal(len, 20);
+	assert_int_equal(a64_leads(c, 32, PC, 6, 0, &to, &len), 0);	/* mov x9, x30 not skipped */
+	/* bti c; b f-0x10 */
+	static const uint32_t b[] = { 0xd503245f, 0x17fffffb };
+	put(c, b, 2);
+	assert_int_equal(a64_leads(c, 8, PC, 6, 1, &to, &len), 1);
+	assert_int_equal(to, PC + 4 - 5 * 4);
+	/* movz/movk x17 to 0xffff800012345678; br x17 */
+	static const uint32_t mov[] = { 0xd2fffff1, 0xf2d00011, 0xf2a24691, 0xf28acf11, 0xd61f0220 };
+	put(c, mov, 5);
+	assert_int_equal(a64_leads(c, 20, PC, 6, 1, &to, &len), 1);
+	assert_int_equal(to, 0xffff800012345678ULL);
+	/* adrp x16, f; add x16, x16, #0x123; br x16 */
+	static const uint32_t adrp[] = { 0x90000010, 0x91048e10, 0xd61f0200 };
+	put(c, adrp, 3);
+	assert_int_equal(a64_leads(c, 12, PC, 6, 1, &to, &len), 1);
+	assert_int_equal(to, PC + 0x123);
+	/* paciasp; stp ...: a function's own start */
+	static const uint32_t own[] = { 0xd503233f, 0xa9bf7bfd, 0x910003fd };
+	put(c, own, 3);
+	assert_int_equal(a64_leads(c, 12, PC, 6, 1, &to, &len), 0);
+	/* br of a register nobody set */
+	static const uint32_t br[] = { 0xd61f0200 };
+	put(c, br, 1);
+	assert_int_equal(a64_leads(c, 4, PC, 6, 1, &to, &len), 0);
+}
+
+static uint32_t bl(uint64_t pc, uint64_t to, int link)
+{
+	return (link ? 0x94000000u : 0x14000000u) | ((uint32_t)((to - pc) >> 2) & 0x03ffffffu);
+}
+
+static void test_kernel_writes(void **state)
+{
+	(void)state;
+	const uint64_t fc = PC - 0x1000, frc = PC - 0x1100, fn = PC + 0x100, call = PC - 0xf00;
+	struct a64_rules r = { .ftrace = { fc, frc }, .call = call, .stext = PC - 0x10000,
+			       .etext = PC + 0x10000 };
+	struct a64_place ft = { fn, fn + 0x80, A64_MOV_X9_X30, 0xd503233f };
+	struct a64_place mid = { fn, fn + 0x80, 0xa9bf7bfd, 0x910003fd };
+	uint64_t site = fn + 4, in = fn + 0x40;
+
+	/* ftrace's call site: NOP <-> bl ftrace_caller / ftrace_regs_caller */
+	assert_true(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, fc, 1)));
+	assert_true(a64_kernel_writes(&r, site, &ft, bl(site, frc, 1), A64_NOP));
+	assert_false(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, PC + 0x9000, 1)));
+	assert_false(a64_kernel_writes(&r, site, &mid, A64_NOP, bl(site, fc, 1)));	/* no mov x9, x30 before */
+	assert_false(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, fc, 0)));	/* a b, not a bl */
+	/* jump labels: NOP <-> b inside the function */
+	assert_true(a64_kernel_writes(&r, in, &mid, A64_NOP, bl(in, fn + 0x60, 0)));
+	assert_true(a64_kernel_writes(&r, in, &mid, bl(in, fn + 0x60, 0), A64_NOP));
+	assert_false(a64_kernel_writes(&r, in, &mid, A64_NOP, bl(in, fn + 0x80, 0)));	/* out of it */
+	assert_false(a64_kernel_writes(&r, in, &mid, 0xa9bf7bfd, bl(in, fn + 0x60, 0)));	/* over code */
+	assert_false(a64_kernel_writes(&r, in, &mid, 0xa9bf7bfd, A64_NOP));	/* code NOPed out */
+	/* kprobes: brk #4 over anything, and what it covered back */
+	assert_true(a64_kernel_writes(&r, in, &mid, 0xa9bf7bfd, A64_BRK_KPROBE));
+	assert_true(a64_kernel_writes(&r, in, &mid, A64_BRK_KPROBE, 0xa9bf7bfd));
+	assert_false(a64_kernel_writes(&r, in, &mid, 0xa9bf7bfd, 0xd4200000));	/* brk #0 */
+	/* ftrace_call: a bl into core text only */
+	assert_true(a64_kernel_writes(&r, call, &mid, bl(call, PC, 1), bl(call, PC + 0x800, 1)));
+	assert_false(a64_kernel_writes(&r, call, &mid, bl(call, PC, 1), bl(call, PC + 0x20000, 1)));
+	/* ldr x16 literal over an entry */
+	assert_false(a64_kernel_writes(&r, fn, &ft, A64_MOV_X9_X30, 0x58000050));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_leads),
+		cmocka_unit_test(test_kernel_writes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
