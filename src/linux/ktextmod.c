@@ -13,13 +13,16 @@
  *     before argus started is thus caught at first sight.
  * Later scans compare the first ENTRY_LEN bytes of every function entry,
  * half of them a scan in turn (where inline hooks go: caught within two
- * scans; scattered reads gathered and prefetched together,
- * memsrc_gather), and a window of
- * the text (budget bytes, read with memsrc_peek in physically contiguous
- * runs, cursor wrapping: the rest is caught within a pass) with the
- * baseline.  A byte that differs is judged by the site that holds it
+ * scans; read lean by ktextfast.c, or gathered and prefetched together,
+ * memsrc_gather, from an unmapped source), with what was last judged of
+ * them, and a window of the text (budget bytes, in physically contiguous
+ * runs, cursor wrapping: the rest is caught within a pass) block by block
+ * by keyed hash against what each block last held when judged
+ * (ktextfast.c); what differs is compared with the baseline.  A byte that differs is judged by the site that holds it
  * (a kprobe's address from this scan's kprobe_table counts as a site); a
- * byte no site holds is a breach: the text differs from its first sight.
+ * byte no site holds is a breach: the text differs from its first sight
+ * (but a lock prefix of .smp_locks flipped 0xf0 <-> 0x3e, which the
+ * kernel does when CPUs come and go: taken into the baseline).
  * Breaches stay standing: their bytes are re-read and re-judged every
  * scan until they are gone (a first-sight entry hook removed is then
  * taken into the baseline).  A difference that dispatch.c already told (a
