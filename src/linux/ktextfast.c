@@ -151,6 +151,61 @@ static void entries_fn(void *p)
 	c->i = i;
 }
 
+/* an unmapped source (vm:PID): scattered small reads gathered GATHER at
+ * a time (prefetched together, memsrc_gather) */
+#define GATHER 64
+static int entries_gather(struct vas *as, struct ktext_base *b, size_t *i, size_t to,
+			  struct ktext_diffs *d)
+{
+	uint64_t pa[GATHER], vpage = 1, ppage = 0;	/* 1: none yet */
+	uint8_t buf[GATHER][16];
+
+	while (*i < to && d->n < KTEXT_BAD) {
+		/* at most as many as there is room for differences */
+		size_t n = 0, first = *i, room = KTEXT_BAD - d->n;
+		int slow = 0;
+		while (*i < to && n < room) {
+			uint64_t va = b->start + b->entries[*i], p2;
+			if ((va & ~0xfffULL) != vpage) {
+				if (vas_translate(as, va & ~0xfffULL, &ppage, NULL))
+					return -1;
+				vpage = va & ~0xfffULL;
+			}
+			pa[n] = ppage | (va & 0xfff);
+			(*i)++;
+			/* an entry crossing a page: its end must follow in memory */
+			if ((va & 0xfff) > 4096 - 16 &&
+			    (vas_translate(as, (va | 0xfff) + 1, &p2, NULL) ||
+			     p2 != pa[n] + (4096 - (va & 0xfff)))) {
+				slow = 1;
+				break;
+			}
+			n++;
+		}
+		if (memsrc_gather(as->mem, pa, n, 16, buf, NULL))
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			uint64_t x[2], y[2];
+			memcpy(x, buf[j], sizeof(x));
+			memcpy(y, b->ebytes + (first + j) * 16, sizeof(y));
+			if (!((x[0] ^ y[0]) | (x[1] ^ y[1])))
+				continue;
+			d->bad[d->n] = first + j;
+			d->slow[d->n] = 0;
+			memcpy(d->cur[d->n++], buf[j], 16);
+		}
+		if (slow) {
+			if (d->n == KTEXT_BAD) {
+				(*i)--;	/* the next batch's */
+				break;
+			}
+			d->bad[d->n] = first + n;
+			d->slow[d->n++] = 1;
+		}
+	}
+	return 0;
+}
+
 int ktext_fast_entries(struct vas *as, struct ktext_base *b, size_t *i, size_t to,
 		       struct ktext_diffs *d)
 {
@@ -162,7 +217,7 @@ int ktext_fast_entries(struct vas *as, struct ktext_base *b, size_t *i, size_t t
 	uint64_t va0 = b->start + b->entries[*i], va1 = b->start + b->entries[to - 1] + 16;
 	int r = host_pages(as, f, va0, va1);
 	if (r)
-		return r < 0 ? -1 : 1;
+		return r < 0 ? -1 : entries_gather(as, b, i, to, d);
 	struct ectx c = { b, f->hp, va0 >> 12, *i, to, d };
 	if (memsrc_guarded(as->mem, entries_fn, &c, NULL))
 		return -1;

@@ -41,10 +41,10 @@ void ktext_fast_free(struct ktext_base *b);
 
 /* One pass of reads: up to KTEXT_BAD entries (indices, with their current
  * bytes) whose ENTRY_LEN first bytes differ from b->ebytes, from *i on
- * (below to), read straight from a mapped source, the next ones
- * prefetched.  *i: where to go on.  slow[k]: entry bad[k] crosses into a
+ * (below to), read straight from a mapped source in one guarded pass,
+ * the next ones prefetched.  *i: where to go on.  slow[k]: entry bad[k] crosses into a
  * page not following in memory (its bytes unread: read it otherwise).
- * 0, 1 when the source is not mapped (nothing done), -1 on a fault. */
+ * An unmapped source: gathered (memsrc_gather).  0, or -1 (unreadable). */
 struct ktext_diffs {
 	size_t n;
 	size_t bad[KTEXT_BAD];

@@ -322,9 +322,6 @@ static int compare_window(struct kscan *w, uint64_t off, uint64_t len, uint8_t *
 	return 0;
 }
 
-/* every function entry's first ENTRY_LEN bytes against the baseline:
- * scattered small reads, gathered GATHER at a time (prefetched together) */
-#define GATHER 64
 /* one difference at entry i: judged against the baseline proper, then
  * compared again only when it changes again (a breach stays standing,
  * re-judged every scan; the window still compares with the baseline) */
@@ -336,17 +333,21 @@ static void entry_differs(struct kscan *w, size_t i, const uint8_t *now)
 	memcpy(b->ebytes + i * ENTRY_LEN, now, ENTRY_LEN);
 }
 
-/* a mapped source: ktextfast.c reads them (1: not mapped) */
-static int entries_fast(struct kscan *w, size_t from, size_t to)
+/* every function entry's first ENTRY_LEN bytes against what was last
+ * judged of them, half of them a scan in turn: each compared every second
+ * scan (read by ktextfast.c, the differences handed back in batches) */
+static int compare_entries(struct kscan *w)
 {
 	struct ktext_base *b = w->j.b;
 	struct vas *as = &w->j.k->kvas;
 	struct ktext_diffs d;
+	size_t half = (b->nentries + 1) / 2, i = b->ehalf ? half : 0;
+	size_t to = b->ehalf ? b->nentries : half;
 
-	for (size_t i = from; i < to;) {
-		int r = ktext_fast_entries(as, b, &i, to, &d);
-		if (r)
-			return r;
+	b->ehalf = !b->ehalf;
+	while (i < to) {
+		if (ktext_fast_entries(as, b, &i, to, &d))
+			return -1;
 		for (size_t k = 0; k < d.n; k++) {
 			uint64_t va = b->start + b->entries[d.bad[k]];
 			uint8_t c[ENTRY_LEN];
@@ -354,59 +355,8 @@ static int entries_fast(struct kscan *w, size_t from, size_t to)
 				entry_differs(w, d.bad[k], d.cur[k]);
 			else if (vas_read(as, va, c, ENTRY_LEN, NULL))
 				return -1;
-			else
+			else	/* across two pages apart: against the baseline */
 				compare(w, va, c, ENTRY_LEN);
-		}
-	}
-	return 0;
-}
-
-static int compare_entries(struct kscan *w)
-{
-	struct ktext_base *b = w->j.b;
-	struct vas *as = &w->j.k->kvas;
-	uint64_t pa[GATHER], vpage = 1, ppage = 0;	/* 1: none yet */
-	uint8_t buf[GATHER][ENTRY_LEN];
-
-	/* half of them a scan, in turn: each compared every second scan */
-	size_t half = (b->nentries + 1) / 2, from = b->ehalf ? half : 0;
-	size_t to = b->ehalf ? b->nentries : half;
-
-	b->ehalf = !b->ehalf;
-	int r = entries_fast(w, from, to);
-	if (r <= 0)
-		return r;
-	for (size_t i = from; i < to;) {
-		size_t n = 0, first = i;
-		for (; i < to && n < GATHER; i++, n++) {
-			uint64_t va = b->start + b->entries[i], p2;
-			if ((va & ~0xfffULL) != vpage) {
-				if (vas_translate(as, va & ~0xfffULL, &ppage, NULL))
-					return -1;
-				vpage = va & ~0xfffULL;
-			}
-			pa[n] = ppage | (va & 0xfff);
-			/* an entry crossing a page: its end must follow in memory */
-			if ((va & 0xfff) > 4096 - ENTRY_LEN &&
-			    (vas_translate(as, (va | 0xfff) + 1, &p2, NULL) ||
-			     p2 != pa[n] + (4096 - (va & 0xfff))))
-				break;
-		}
-		if (memsrc_gather(as->mem, pa, n, ENTRY_LEN, buf, NULL))
-			return -1;
-		for (size_t j = 0; j < n; j++) {
-			uint64_t x[2], y[2];
-			memcpy(x, buf[j], sizeof(x));
-			memcpy(y, b->ebytes + (first + j) * ENTRY_LEN, sizeof(y));
-			if ((x[0] ^ y[0]) | (x[1] ^ y[1]))
-				entry_differs(w, first + j, buf[j]);
-		}
-		if (i < to && n < GATHER) {	/* across two pages apart */
-			uint64_t va = b->start + b->entries[i];
-			if (vas_read(as, va, buf[0], ENTRY_LEN, NULL))
-				return -1;
-			compare(w, va, buf[0], ENTRY_LEN);
-			i++;
 		}
 	}
 	return 0;
