@@ -14,6 +14,7 @@
 
 #include "linux/kernel.h"
 #include "linux/kcarve.h"
+#include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
 #include "core/timefmt.h"
 #include "snapshot/snapshot.h"
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)cpages, (unsigned long long)cpasses, (unsigned long long)cknown);
 	if (k->kbase) {
 		const struct ktext_base *b = k->kbase;
-		printf(", \"entries\": %zu", b->nentries);
+		printf(", \"entries\": %zu, \"smp_locks\": %zu", b->nentries, b->fast ? b->fast->nlocks : 0);
 		printf(", \"text_bytes\": %llu, \"budget\": %llu, \"passes\": %llu, \"sites\": {"
 		       "\"ftrace\": %llu, \"jump_label\": %llu, \"static_call\": %llu, "
 		       "\"static_call_tramp\": %llu, \"ftrace_caller\": %llu, \"bpf_dispatcher\": %llu}",

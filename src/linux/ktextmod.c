@@ -13,13 +13,16 @@
  *     before argus started is thus caught at first sight.
  * Later scans compare the first ENTRY_LEN bytes of every function entry,
  * half of them a scan in turn (where inline hooks go: caught within two
- * scans; scattered reads gathered and prefetched together,
- * memsrc_gather), and a window of
- * the text (budget bytes, read with memsrc_peek in physically contiguous
- * runs, cursor wrapping: the rest is caught within a pass) with the
- * baseline.  A byte that differs is judged by the site that holds it
+ * scans; read lean by ktextfast.c, or gathered and prefetched together,
+ * memsrc_gather, from an unmapped source), with what was last judged of
+ * them, and a window of the text (budget bytes, in physically contiguous
+ * runs, cursor wrapping: the rest is caught within a pass) block by block
+ * by keyed hash against what each block last held when judged
+ * (ktextfast.c); what differs is compared with the baseline.  A byte that differs is judged by the site that holds it
  * (a kprobe's address from this scan's kprobe_table counts as a site); a
- * byte no site holds is a breach: the text differs from its first sight.
+ * byte no site holds is a breach: the text differs from its first sight
+ * (but a lock prefix of .smp_locks flipped 0xf0 <-> 0x3e, which the
+ * kernel does when CPUs come and go: taken into the baseline).
  * Breaches stay standing: their bytes are re-read and re-judged every
  * scan until they are gone (a first-sight entry hook removed is then
  * taken into the baseline).  A difference that dispatch.c already told (a
@@ -36,6 +39,7 @@
 #include <string.h>
 
 #include "linux/ktextarm64.h"
+#include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -53,6 +57,8 @@ struct kscan {
 	struct snap_hook *v;
 	size_t n, cap;
 	struct u64map told;	/* sites recorded this scan */
+	size_t unsettled;	/* differences judged by more than the kernel's
+				 * own sites' rules (a breach, a kprobe, ...) */
 };
 
 static void record(struct kscan *w, uint64_t site, uint64_t handler, const char *why)
@@ -142,14 +148,18 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 			    site->kind != KSITE_SCTRAMP && site->len <= sizeof(site->ok)
 				    ? (struct ksite *)site : NULL;
 
+	if (!own)
+		w->unsettled++;	/* judged again every time */
 	if (site->kind == KSITE_SCTRAMP) {	/* the trampoline holding a */
 		long i = ktext_find(w->j.t, a);
 		if (i < 0 || w->j.t->by_addr[i].addr < site->addr)
 			return;
 		one.addr = w->j.t->by_addr[i].addr;
 	}
-	if (cur_bytes(w, one.addr, c))
+	if (cur_bytes(w, one.addr, c)) {
+		w->unsettled++;
 		return;
+	}
 	if (own && own->okn == own->len && !memcmp(c, own->ok, own->len))
 		return;
 	const char *why = ktext_site_judge(&w->j, &one, c, &h);
@@ -158,6 +168,7 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 		own->okn = (uint8_t)own->len;
 	}
 	if (why) {
+		w->unsettled++;
 		record(w, one.addr, h, why);
 		if (site->kind != KSITE_SCTRAMP)
 			stand(w->j.b, one.addr, one.len, one.kind);
@@ -199,15 +210,29 @@ static uint64_t leads_to(struct kscan *w, uint64_t a)
 	return h;
 }
 
-/* bytes [a, e) differ from the baseline */
-static void judge_diff(struct kscan *w, uint64_t a, uint64_t e)
+/* a lock prefix the kernel rewrote (.smp_locks: 0xf0 <-> 0x3e when CPUs
+ * come and go): taken into the baseline */
+static int lock_flip(struct ktext_base *b, uint64_t a, uint8_t now)
+{
+	uint8_t *was = b->copy + (a - b->start);
+
+	if (!b->fast || !ktext_lock_flip(b->fast->locks, b->fast->nlocks, a, *was, now))
+		return 0;
+	*was = now;
+	return 1;
+}
+
+/* bytes [a, e) differ from the baseline; now: their current bytes */
+static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *now)
 {
 	struct ktext_base *b = w->j.b;
+	const uint64_t a0 = a;
 
 	while (a < e) {
 		const struct ksite *site = ktext_site_find(b, a), *st = standing_at(b, a);
 		struct ksite kp;
 		if (st) {
+			w->unsettled++;
 			a = st->addr + st->len;	/* re-judged with the standing ones */
 			continue;
 		}
@@ -218,9 +243,16 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e)
 			a = site->kind == KSITE_SCTRAMP ? a + 1 : site->addr + site->len;
 			continue;
 		}
+		if (lock_flip(b, a, now[a - a0])) {
+			a++;
+			continue;
+		}
+		w->unsettled++;
 		if (!dispatch_told(w->j.s, a)) {
 			uint64_t z = a;
-			while (z < e && !ktext_site_find(b, z))
+			while (z < e && !ktext_site_find(b, z) &&
+			       !(b->fast && ktext_lock_flip(b->fast->locks, b->fast->nlocks, z,
+							    b->copy[z - b->start], now[z - a0])))
 				z++;
 			record(w, a, leads_to(w, a), "core kernel text differs from its first sight");
 			stand(b, a, (uint32_t)(z - a), KSITE_DIFF);
@@ -255,90 +287,77 @@ static void compare(struct kscan *w, uint64_t va, const uint8_t *now, size_t len
 		size_t e = i;
 		while (e < len && now[e] != was[e])
 			e++;
-		judge_diff(w, va + i, va + e);
+		judge_diff(w, va + i, va + e, now + i);
 		i = e;
 	}
 }
 
-/* compare [off, off + len) of the text, in physically contiguous runs */
+/* compare [off, off + len) of the text: blocks whose sum differs from
+ * what was last judged of them (ktextfast.c) are compared with the
+ * baseline, and their sum kept when all they differ in is the kernel's
+ * own sites' rewrites, judged fine (so judged again only when they
+ * change again, as such a site is) */
 static int compare_window(struct kscan *w, uint64_t off, uint64_t len, uint8_t *buf)
 {
 	struct ktext_base *b = w->j.b;
 	struct vas *as = &w->j.k->kvas;
+	struct ktext_diffs d;
+	size_t blk = (size_t)(off / KTEXT_BLOCK);
+	uint64_t size = b->end - b->start;
 
-	while (len) {
-		uint64_t va = b->start + off, pa, pa2;
-		uint64_t run = 4096 - (va & 0xfff);
-		if (vas_translate(as, va, &pa, NULL))
+	do {
+		if (ktext_fast_window(as, b, off, len, &blk, &d, buf, RUN_MAX))
 			return -1;
-		while (run < len && run < RUN_MAX && !vas_translate(as, va + run, &pa2, NULL) &&
-		       pa2 == pa + run)
-			run += 4096;
-		if (run > RUN_MAX)
-			run = RUN_MAX;
-		if (run > len)
-			run = len;
-		if (memsrc_peek(as->mem, pa, buf, run, NULL))
-			return -1;
-		compare(w, va, buf, run);
-		off += run;
-		len -= run;
-	}
+		for (size_t k = 0; k < d.n; k++) {
+			uint64_t o = (uint64_t)d.bad[k] * KTEXT_BLOCK;
+			uint64_t n = size - o < KTEXT_BLOCK ? size - o : KTEXT_BLOCK;
+			uint8_t c[KTEXT_BLOCK];
+			size_t before = w->unsettled;
+			if (vas_read(as, b->start + o, c, n, NULL))
+				return -1;
+			compare(w, b->start + o, c, n);
+			if (w->unsettled == before)
+				b->fast->sums[d.bad[k]] = ktext_block_sum(b->fast->key, c, n);
+		}
+	} while (d.n == KTEXT_BAD);
 	return 0;
 }
 
-/* every function entry's first ENTRY_LEN bytes against the baseline:
- * scattered small reads, gathered GATHER at a time (prefetched together) */
-#define GATHER 64
+/* one difference at entry i: judged against the baseline proper, then
+ * compared again only when it changes again (a breach stays standing,
+ * re-judged every scan; the window still compares with the baseline) */
+static void entry_differs(struct kscan *w, size_t i, const uint8_t *now)
+{
+	struct ktext_base *b = w->j.b;
+
+	compare(w, b->start + b->entries[i], now, ENTRY_LEN);
+	memcpy(b->ebytes + i * ENTRY_LEN, now, ENTRY_LEN);
+}
+
+/* every function entry's first ENTRY_LEN bytes against what was last
+ * judged of them, half of them a scan in turn: each compared every second
+ * scan (read by ktextfast.c, the differences handed back in batches) */
 static int compare_entries(struct kscan *w)
 {
 	struct ktext_base *b = w->j.b;
 	struct vas *as = &w->j.k->kvas;
-	uint64_t pa[GATHER], vpage = 1, ppage = 0;	/* 1: none yet */
-	uint8_t buf[GATHER][ENTRY_LEN];
-
-	/* half of them a scan, in turn: each compared every second scan */
-	size_t half = (b->nentries + 1) / 2, from = b->ehalf ? half : 0;
+	struct ktext_diffs d;
+	size_t half = (b->nentries + 1) / 2, i = b->ehalf ? half : 0;
 	size_t to = b->ehalf ? b->nentries : half;
 
 	b->ehalf = !b->ehalf;
-	for (size_t i = from; i < to;) {
-		size_t n = 0, first = i;
-		for (; i < to && n < GATHER; i++, n++) {
-			uint64_t va = b->start + b->entries[i], p2;
-			if ((va & ~0xfffULL) != vpage) {
-				if (vas_translate(as, va & ~0xfffULL, &ppage, NULL))
-					return -1;
-				vpage = va & ~0xfffULL;
-			}
-			pa[n] = ppage | (va & 0xfff);
-			/* an entry crossing a page: its end must follow in memory */
-			if ((va & 0xfff) > 4096 - ENTRY_LEN &&
-			    (vas_translate(as, (va | 0xfff) + 1, &p2, NULL) ||
-			     p2 != pa[n] + (4096 - (va & 0xfff))))
-				break;
-		}
-		if (memsrc_gather(as->mem, pa, n, ENTRY_LEN, buf, NULL))
+	while (i < to) {
+		if (ktext_fast_entries(as, b, &i, to, &d))
 			return -1;
-		for (size_t j = 0; j < n; j++) {
-			uint8_t *was = b->ebytes + (first + j) * ENTRY_LEN;
-			uint64_t x[2], y[2];
-			memcpy(x, buf[j], sizeof(x));
-			memcpy(y, was, sizeof(y));
-			if ((x[0] ^ y[0]) | (x[1] ^ y[1])) {	/* judged against the baseline proper */
-				compare(w, b->start + b->entries[first + j], buf[j], ENTRY_LEN);
-				/* judged: compared again when it changes again (a
-				 * breach stays standing, re-judged every scan; the
-				 * window still compares with the baseline proper) */
-				memcpy(was, buf[j], ENTRY_LEN);
-			}
-		}
-		if (i < to && n < GATHER) {	/* across two pages apart */
-			uint64_t va = b->start + b->entries[i];
-			if (vas_read(as, va, buf[0], ENTRY_LEN, NULL))
+		for (size_t k = 0; k < d.n; k++) {
+			uint64_t va = b->start + b->entries[d.bad[k]];
+			uint8_t c[ENTRY_LEN];
+			if (!d.slow[k])
+				entry_differs(w, d.bad[k], d.cur[k]);
+			else if (vas_read(as, va, c, ENTRY_LEN, NULL))
 				return -1;
-			compare(w, va, buf[0], ENTRY_LEN);
-			i++;
+			else	/* across two pages apart: against the baseline */
+				compare(w, va, c, ENTRY_LEN);
 		}
 	}
 	return 0;
@@ -459,8 +478,13 @@ static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char
 	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
 		for (size_t i = 0; i < b->nentries; i++)
 			memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
-		return b;
+		if (!ktext_fast_new(b)) {
+			ktext_locks_read(k, b);
+			return b;
+		}
+		snprintf(why, whycap, "out of memory or no random key");
 	}
+	free(b->sites);
 	free(b->copy);
 	free(b->images);
 	free(b->entries);
@@ -481,6 +505,7 @@ void ktextmod_free(struct kernel *k)
 	free(b->images);
 	free(b->entries);
 	free(b->ebytes);
+	ktext_fast_free(b);
 	free(b);
 	k->kbase = NULL;
 }

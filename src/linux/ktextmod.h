@@ -52,6 +52,8 @@ struct ksite {
 	uint8_t ok[7];
 };
 
+struct ktext_fast;
+
 struct ktext_base {
 	uint64_t start, end;	/* core text [_stext, _etext) */
 	uint8_t *copy;		/* its bytes at first sight */
@@ -69,6 +71,7 @@ struct ktext_base {
 	uint64_t budget;	/* bytes compared per scan */
 	uint64_t passes;	/* full passes over the text so far */
 	uint64_t counts[KSITE_DIFF + 1];	/* sites of each kind */
+	struct ktext_fast *fast;	/* ktextfast.c: block sums, lock prefixes */
 };
 
 /* Read the kernel's tables of sites into b (sorted).  0, or -1 with why. */

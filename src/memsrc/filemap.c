@@ -136,6 +136,23 @@ int filemap_copyv(const struct filemap *f, void *dst, const unsigned char *const
 	return 0;
 }
 
+int filemap_guarded(const struct filemap *f, void (*fn)(void *ctx), void *ctx, struct aerr *err)
+{
+	sigjmp_buf env;
+	sigjmp_buf *volatile saved = bus_guard;
+
+	if (sigsetjmp(env, 0)) {
+		bus_guard = saved;
+		return aerr_set(err, EIO, "%s: file shrank under us", f->path);
+	}
+	bus_guard = &env;
+	__asm__ __volatile__("" ::: "memory");
+	fn(ctx);
+	__asm__ __volatile__("" ::: "memory");
+	bus_guard = saved;
+	return 0;
+}
+
 const unsigned char *filemap_at(const struct filemap *f, uint64_t off, size_t len)
 {
 	if (!f->base || off > f->size || len > f->size - off)

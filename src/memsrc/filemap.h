@@ -35,6 +35,9 @@ int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, s
 /* n pieces of len bytes, src[i] to dst + i * len, under one guard. */
 int filemap_copyv(const struct filemap *f, void *dst, const unsigned char *const *src, size_t n,
 		  size_t len, struct aerr *err);
+/* fn(ctx) with reads of the mapping guarded: 0, or -EIO when one faulted
+ * (fn is left wherever it was: it must only read and write plain values). */
+int filemap_guarded(const struct filemap *f, void (*fn)(void *ctx), void *ctx, struct aerr *err);
 /* The first stretch [*lo, *hi) at or after off that is not a hole
  * (SEEK_DATA, SEEK_HOLE): 0; 1 when only holes are left; <0 when the file
  * system cannot tell. */

@@ -38,6 +38,11 @@ static int file_copyv(struct memsrc *m, void *dst, const unsigned char *const *s
 	return filemap_copyv(m->priv, dst, src, n, len, err);
 }
 
+static int file_guarded(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct aerr *err)
+{
+	return filemap_guarded(m->priv, fn, ctx, err);
+}
+
 static int file_data(struct memsrc *m, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
 	return filemap_data(m->priv, off, lo, hi);
@@ -61,6 +66,7 @@ static const struct memsrc_ops file_ops = {
 	.map = file_map,
 	.copy = file_copy,
 	.copyv = file_copyv,
+	.guarded = file_guarded,
 	.data = file_data,
 };
 
@@ -456,6 +462,34 @@ int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, vo
 		n -= b;
 	}
 	return 0;
+}
+
+const unsigned char *memsrc_map(struct memsrc *m, uint64_t pa, size_t len)
+{
+	if (!m->ops->map || !m->ops->guarded || !len || len - 1 > UINT64_MAX - pa)
+		return NULL;
+	const struct mem_range *r = find_range(m, pa);
+	if (!r || r->len - (pa - r->pa) < len)
+		return NULL;
+	return m->ops->map(m, r->off + (pa - r->pa), len);
+}
+
+int memsrc_guarded(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct aerr *err)
+{
+	if (!m->ops->guarded) {
+		fn(ctx);
+		return 0;
+	}
+	int ret = m->ops->guarded(m, fn, ctx, err);
+	if (ret)
+		m->stats.faults++;
+	return ret;
+}
+
+void memsrc_note(struct memsrc *m, uint64_t pa, size_t len)
+{
+	if (len)
+		count_read(m, pa, len);
 }
 
 int memsrc_check(struct memsrc *m, struct aerr *err)

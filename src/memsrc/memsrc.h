@@ -52,6 +52,9 @@ struct memsrc_ops {
 	 * as copy() would (one guard for all). */
 	int (*copyv)(struct memsrc *m, void *dst, const unsigned char *const *src, size_t n,
 		     size_t len, struct aerr *err);
+	/* Optional, with map: fn(ctx) with reads of mapped memory guarded
+	 * (0, or -EIO when one faulted and fn was left where it was). */
+	int (*guarded)(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct aerr *err);
 	/* Optional: the first stretch [*lo, *hi) of backend offsets at or
 	 * after off that may hold data (a sparse file's holes read as zeros
 	 * and hold none).  0, 1 when there is none left, <0 unknown. */
@@ -142,6 +145,18 @@ void memsrc_prefetch(struct memsrc *m, uint64_t pa, size_t len);
  * memory once, not n times.  A piece must not cross a range's end. */
 int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, void *out,
 		  struct aerr *err);
+/* For a backend that maps memory (a RAM file) and can guard reads of
+ * it: where [pa, pa+len) is in our address space (within one range), or
+ * NULL.  Read those bytes only inside memsrc_guarded(): the file may
+ * shrink under us.  Nothing is read or counted (memsrc_note). */
+const unsigned char *memsrc_map(struct memsrc *m, uint64_t pa, size_t len);
+/* fn(ctx), with a fault on mapped memory (the file shrank) caught: 0, or
+ * -EIO with fn left wherever it was.  So fn must only read memory and
+ * write plain values into ctx: no allocation, no lock, no other memsrc
+ * call.  Without a mapping backend, fn(ctx) as is. */
+int memsrc_guarded(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct aerr *err);
+/* Count [pa, pa+len) as read (what memsrc_map's bytes were read for). */
+void memsrc_note(struct memsrc *m, uint64_t pa, size_t len);
 int memsrc_check(struct memsrc *m, struct aerr *err);
 /* Highest physical address covered + 1. */
 uint64_t memsrc_end(const struct memsrc *m);
