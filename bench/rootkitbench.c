@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "linux/kernel.h"
 #include "linux/kcarve.h"
 #include "linux/ktextfast.h"
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 	int scans = argc > 2 ? atoi(argv[2]) : 20;
 	int pause_ms = argc > 3 ? atoi(argv[3]) : 0;
 
+	arena_keep_freed();	/* as argus itself does */
 	if (argc < 2 || scans < 2) {
 		fprintf(stderr, "usage: argus-rootkitbench SOURCE [SCANS>=2]\n");
 		return 2;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "core/arena.h"
 #include "floor.h"
 
 #include "linux/kernel.h"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 	};
 	long processes = 0;
 	int c, floor = 0, limx = 1;
+
+	arena_keep_freed();	/* as argus itself does */
 
 	while ((c = getopt_long(argc, argv, "t:p:r:fx:", opts, NULL)) != -1) {
 		if (c == 'f')

@@ -31,7 +31,18 @@ struct arch_ops {
 	 * -EFAULT when not mapped (err->addr = va). */
 	int (*translate)(struct vas *as, uint64_t va, uint64_t *pa, uint64_t *pgsize,
 			 struct aerr *err);
+	/* Optional (NULL: not offered): translate n addresses va[i] of n
+	 * spaces like as (its memory, its levels) whose roots are root[i],
+	 * level by level, each level's n entries prefetched together so
+	 * their cache misses overlap; page[i] gets the physical address of
+	 * va[i]'s 4 KiB page, or VAS_NOPAGE when it cannot be translated
+	 * (translate tells why; a root of 0 is no space: VAS_NOPAGE, nothing
+	 * read).  Each entry is read as translate reads it. */
+	void (*translate_batch)(const struct vas *as, size_t n, const uint64_t *root,
+				const uint64_t *va, uint64_t *page);
 };
+
+#define VAS_NOPAGE UINT64_MAX
 
 extern const struct arch_ops arch_x86_64;
 extern const struct arch_ops arch_aarch64;
@@ -63,6 +74,10 @@ int vas_add_linear(struct vas *as, uint64_t va, uint64_t size, uint64_t pa);
 /* aarch64: VA size in bits (39..52) and granule (12, 14, 16). */
 void vas_set_geometry(struct vas *as, int va_bits, int granule_shift);
 void vas_flush(struct vas *as);
+/* Tell the TLB that va's page is at physical page (a translation made
+ * apart, by translate_batch, this scan): the next read of it walks no
+ * tables.  Ignored for a page the linear shortcuts cover or VAS_NOPAGE. */
+void vas_seed(struct vas *as, uint64_t va, uint64_t page);
 
 int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err);
 /* A hint: [va, va+len) will be read soon (memsrc_prefetch); only for

@@ -41,6 +41,21 @@ void vas_flush(struct vas *as)
 	}
 }
 
+void vas_seed(struct vas *as, uint64_t va, uint64_t page)
+{
+	uint64_t vpage = va & ~0xfffULL;
+	unsigned slot = (unsigned)((vpage >> 12) % VAS_TLB);
+
+	if (page == VAS_NOPAGE || (page & 0xfff))
+		return;
+	for (int i = 0; i < as->nlin; i++)
+		if (va >= as->lin[i].va && va - as->lin[i].va < as->lin[i].size)
+			return;
+	as->tlb[slot].vpage = vpage;
+	as->tlb[slot].ppage = page;
+	as->tlb[slot].host = NULL;
+}
+
 int vas_translate(struct vas *as, uint64_t va, uint64_t *pa, struct aerr *err)
 {
 	uint64_t vpage = va & ~0xfffULL, pgsize;

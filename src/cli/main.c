@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/arena.h"
 #include "core/log.h"
 
 struct command {
@@ -59,6 +60,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	arena_keep_freed();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -1,5 +1,6 @@
 #include "core/arena.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,4 +148,12 @@ void arena_adopt(struct arena *dst, struct arena *src)
 	dst->used_total += src->used_total;
 	src->head = NULL;
 	src->used_total = 0;
+}
+
+void arena_keep_freed(void)
+{
+	/* a fixed threshold also stops glibc's own (which moves with each
+	 * block freed, and trims at twice it) */
+	mallopt(M_MMAP_THRESHOLD, (int)(ARENA_KEEP_BYTES / 4));
+	mallopt(M_TRIM_THRESHOLD, (int)ARENA_KEEP_BYTES);
 }

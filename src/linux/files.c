@@ -370,6 +370,11 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 		memset(bits, 0, sizeof(bits));
 		if (kptr_ok(cloexec))
 			vas_read(&k->kvas, cloexec + base / 8, bits, (cnt + 63) / 64 * 8, NULL);
+		/* the first struct files too, not only those FD_AHEAD on */
+		for (size_t i = 0; i < FD_AHEAD && i < cnt; i++)
+			if (kptr_ok(ptrs[i]))
+				vas_prefetch(&k->kvas, ptrs[i] + (uint64_t)c->file.lo,
+					     (size_t)(c->file.hi - c->file.lo));
 		for (size_t i = 0; i < cnt; i++) {
 			/* the struct file a few fds on: in the CPU's cache by then */
 			if (i + FD_AHEAD < cnt && kptr_ok(ptrs[i + FD_AHEAD]))

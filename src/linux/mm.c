@@ -270,6 +270,10 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	}
 	struct snap_vma *v = c->n ? arena_alloc(&c->s->arena, c->n * sizeof(*v)) : NULL;
 	uint32_t got = 0;
+	/* the first areas too, not only those VMA_AHEAD on from one decoded */
+	for (uint32_t i = 0; v && i < VMA_AHEAD && i < c->n; i++)
+		vas_prefetch(&c->k->kvas, c->vmas[i] + (uint64_t)c->vma.lo,
+			     (size_t)(c->vma.hi - c->vma.lo));
 	for (uint32_t i = 0; v && i < c->n; i++) {
 		/* the area a few on: in the CPU's cache by then */
 		if (i + VMA_AHEAD < c->n)

@@ -14,6 +14,7 @@
 
 #define CGROUP_MAX_DEPTH 64
 #define PROC_AHEAD 2
+#define ARGS_BATCH 128	/* processes whose argument pages are found together */
 
 static const char *keep(struct snapshot *s, const char *str, long len)
 {
@@ -58,9 +59,65 @@ static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *
 	p->exe_hash.reason = "not hashed";
 }
 
+/* Where the next processes' arguments are: their page tables walked
+ * together, a level at a time (translate_batch), so that the misses of
+ * ARGS_BATCH walks overlap instead of coming one after the other, and
+ * their argument bytes prefetched.  Each one found is handed to cmdline()
+ * as a TLB entry for that process's space, used only when the space and
+ * page are those cmdline() reads (the same scan's translation: nothing is
+ * carried over to another scan). */
+struct args_batch {
+	size_t first, n;		/* procs [first, first + n) */
+	uint64_t root[ARGS_BATCH], va[ARGS_BATCH], page[ARGS_BATCH];
+};
+
+static void args_find(struct kernel *k, struct snapshot *s, const struct dctx *d,
+		      struct args_batch *b, size_t first)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct vas *as = &k->kvas, tmpl;
+	struct kobj mo;
+	uint64_t len[ARGS_BATCH];
+
+	b->first = first;
+	b->n = s->nprocs - first < ARGS_BATCH ? s->nprocs - first : ARGS_BATCH;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct snap_proc *p = &s->procs[first + i];
+		if (!p->kthread && kptr_ok(p->mm))
+			vas_prefetch(as, p->mm + (uint64_t)(int64_t)d->mm.lo,
+				     (size_t)(d->mm.hi - d->mm.lo));
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		const struct snap_proc *p = &s->procs[first + i];
+		uint64_t start, end, pgd;
+		b->root[i] = b->va[i] = 0;
+		len[i] = 0;
+		if (p->kthread || !kptr_ok(p->mm))
+			continue;
+		kobj_load(&mo, as, p->mm, d->mm);
+		start = kobj_get(as, &mo, &o->mm_struct__arg_start);
+		end = kobj_get(as, &mo, &o->mm_struct__arg_end);
+		pgd = kobj_get(as, &mo, &o->mm_struct__pgd);
+		if (!start || end <= start || !pgd || profile_lm_to_phys(k->prof, pgd, &b->root[i]))
+			continue;
+		b->va[i] = start;
+		len[i] = end - start;
+	}
+	profile_user_vas(k->prof, k->mem, 0, &tmpl);
+	tmpl.arch->translate_batch(&tmpl, b->n, b->root, b->va, b->page);
+	for (size_t i = 0; i < b->n; i++) {
+		size_t in = (size_t)(b->va[i] & 0xfff);
+		if (!b->root[i] || b->page[i] == VAS_NOPAGE)
+			continue;
+		memsrc_prefetch(k->mem, b->page[i] + in,
+				(size_t)(len[i] < 4096 - in ? len[i] : 4096 - in));
+	}
+}
+
 /* Arguments from the process's own memory, NULs shown as spaces. */
 static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p,
-		    const struct kobj *mo, char *buf, size_t cap)
+		    const struct kobj *mo, char *buf, size_t cap, const struct args_batch *b,
+		    size_t i)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t start = kobj_get(&k->kvas, mo, &o->mm_struct__arg_start);
@@ -70,6 +127,9 @@ static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p,
 	if (!start || end <= start || linux_mm_vas(k, mo->base, kobj_get(&k->kvas, mo, &o->mm_struct__pgd),
 						    &as))
 		return;
+	if (b && i >= b->first && i - b->first < b->n && b->root[i - b->first] == as.root &&
+	    b->va[i - b->first] == start)
+		vas_seed(&as, start, b->page[i - b->first]);
 	size_t len = (size_t)(end - start);
 	int cut = len > cap - 1;
 	if (cut)
@@ -242,9 +302,16 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 	d.pwd_dentry = kfield_at(&o->path__dentry, o->fs_struct__pwd.off);
 	const struct kfield *pf[] = { &d.pwd_mnt, &d.pwd_dentry };
 	d.path = kspan_of(pf, 2);
+	struct args_batch *b = NULL;
+	if (k->prof->arch->translate_batch && k->mem->cache_on)
+		b = malloc(sizeof(*b));
+	if (b)
+		b->first = b->n = 0;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
 		struct kobj to, mo;
+		if (b && i == b->first + b->n)
+			args_find(k, s, &d, b, i);
 		/* a process a few on: its task and mm in the CPU's cache by then */
 		if (i + PROC_AHEAD < s->nprocs) {
 			const struct snap_proc *q = &s->procs[i + PROC_AHEAD];
@@ -279,9 +346,10 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 		if (kptr_ok(mm)) {
 			kobj_load(&mo, as, mm, d.mm);
 			exe_details(k, s, p, &d, &mo, buf, cap);
-			cmdline(k, s, p, &mo, buf, cap);
+			cmdline(k, s, p, &mo, buf, cap, b, i);
 		}
 	}
+	free(b);
 	free(buf);
 	return 0;
 }
