@@ -442,11 +442,13 @@ int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, vo
 			}
 			for (size_t i = 0; i < b; i++)
 				count_read(m, pa[i], len, &m->stats.refetch_direct);
+			m->stats.gathered += b;
 		} else {
 			for (size_t i = 0; i < b; i++) {
 				int ret = memsrc_peek(m, pa[i], o + i * len, len, err);
 				if (ret)
 					return ret;
+				m->stats.gathered++;
 			}
 		}
 		o += b * len;
@@ -585,6 +587,7 @@ void memsrc_view_done(struct memsrc *m, struct memsrc *v)
 	m->stats.cache_hits += v->stats.cache_hits;
 	m->stats.cache_evictions += v->stats.cache_evictions;
 	m->stats.faults += v->stats.faults;
+	m->stats.gathered += v->stats.gathered;
 	m->stats.refetch_cached += v->stats.refetch_cached;
 	m->stats.refetch_direct += v->stats.refetch_direct;
 	if (m->pages_seen && v->pages_seen)
