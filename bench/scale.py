@@ -78,9 +78,16 @@ def measure(argus, g, label):
         crit[t] = statistics.median(s["cpu_ns"] - s["procs_cpu_ns"] + s["procs_cpu_max_ns"]
                                     for s in sc) / 1e6
         reads, distinct = d["reads"], d["distinct_pages"]
+        gathered = d.get("gathered", 0)
         row(f"reads / distinct pages, {label}, {t} thread{'s' if t > 1 else ''} (goal <= 1.2)",
-            f"{reads} / {distinct} = {reads / distinct:.3f} "
+            f"{reads} / {distinct} = {reads / distinct:.3f}; page reads (less {gathered} "
+            f"16-byte text entries gathered) {(reads - gathered) / distinct:.3f} "
             f"({d['cache_evictions']} evictions, {d['cache_hits']} cache hits)")
+        # where the reads past one a page come from (memsrc_stats)
+        row(f"  pages fetched again, {label}, {t} thread{'s' if t > 1 else ''}",
+            f"{d.get('refetch_cached', 0)} after the cache gave them up, "
+            f"{d.get('refetch_direct', 0)} uncached reads of a page read before, "
+            f"{d.get('shared_pages', 0)} also fetched by another thread")
     row(f"page cache memory, {label}", f"{res[1]['cache_bytes'] / 2**20:.1f} MiB on 1 thread, "
         f"{res[2]['cache_bytes'] / 2**20:.1f} MiB on 2 (mapped RAM file: 24 bytes a page)")
     s = res[1]["scans"][-1]

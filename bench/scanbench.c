@@ -140,10 +140,15 @@ int main(int argc, char **argv)
 	}
 	k->mem->pages_seen = NULL;
 	printf("], \"distinct_pages\": %zu, \"reads\": %llu, \"cache_hits\": %llu, "
-	       "\"cache_evictions\": %llu", (size_t)seen.len,
+	       "\"cache_evictions\": %llu, \"refetch_cached\": %llu, \"refetch_direct\": %llu, "
+	       "\"shared_pages\": %llu, \"gathered\": %llu", (size_t)seen.len,
 	       (unsigned long long)(k->mem->stats.reads - before.reads),
 	       (unsigned long long)(k->mem->stats.cache_hits - before.cache_hits),
-	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions));
+	       (unsigned long long)(k->mem->stats.cache_evictions - before.cache_evictions),
+	       (unsigned long long)(k->mem->stats.refetch_cached - before.refetch_cached),
+	       (unsigned long long)(k->mem->stats.refetch_direct - before.refetch_direct),
+	       (unsigned long long)(k->mem->stats.shared_pages - before.shared_pages),
+	       (unsigned long long)(k->mem->stats.gathered - before.gathered));
 	u64map_free(&seen);
 	/* light passes: nothing new to them */
 	struct u64map live;

@@ -1,14 +1,17 @@
 /* pscan.c - the processes of a scan, in parts, on one thread or several.
  *
- * The task list is walked once, on the calling thread, and cut into parts
- * of PART_TASKS tasks in list order.  Each part is decoded (tasks.c) and,
- * for a full scan, given its details, file descriptors and memory areas
- * (proc.c, files.c, mm.c) as a small snapshot of its own, before the next
- * part: the pages a process's records need are read while they are still
- * in the page cache, however many processes there are.  With k->threads
- * > 1, threads - 1 workers take parts as the walk hands them out, each
- * with a view of the memory source (a cache of its own) and an address
- * space of its own; the walking thread joins them when the walk ends.
+ * The task list is walked once, in parts of PART_TASKS tasks in list
+ * order.  Each part is decoded (tasks.c) and, for a full scan, given its
+ * details, file descriptors and memory areas (proc.c, files.c, mm.c) as
+ * a small snapshot of its own, before the next part: the pages a
+ * process's records need are read while they are still in the page
+ * cache, however many processes there are.  With k->threads > 1, threads
+ * - 1 workers join the calling thread, each with a view of the memory
+ * source (a cache of its own) and an address space of its own, and the
+ * threads take the walk in turns: one walks a part, gives the walk up to
+ * the next and decodes the part it walked, so the task pages the walk
+ * read are decoded from the cache that read them (were the walk on one
+ * thread and the decoding on others, both would fetch them).
  * The parts are put together in list order, the limits on all threads,
  * fds and memory areas applied in pid order, and the sockets numbered in
  * pid order: the snapshot is the same whatever the number of threads.
@@ -49,10 +52,14 @@ struct pscan {
 	struct kernel *k;
 	int with_threads, details;
 	struct part **parts;
-	size_t cap, ready, next;	/* parts allotted, handed out, taken */
-	int walk_done;
+	size_t cap, ready;		/* parts allotted, walked */
+	/* the task list walk, taken in turns: a thread walks one part of
+	 * it, gives the walk up and decodes that part */
+	struct list_walk w;
+	int walking, walk_done;
+	uint32_t walk_bad;		/* parts that could not be allotted */
 	pthread_mutex_t lock;
-	pthread_cond_t more;
+	pthread_cond_t turn;
 };
 
 static void do_part(struct pscan *ps, struct kernel *k, struct part *p)
@@ -73,16 +80,57 @@ static void do_part(struct pscan *ps, struct kernel *k, struct part *p)
 		p->failed[c] = part_collectors[c].collect(k, s, &p->err[c]) != 0;
 }
 
-/* the next part to do (waiting for the walk), or NULL when all are taken */
-static struct part *take(struct pscan *ps)
+static struct part *new_part(struct pscan *ps)
+{
+	if (ps->ready == ps->cap)
+		return NULL;
+	struct part *p = calloc(1, sizeof(*p));
+	if (p && !(p->s = calloc(1, sizeof(*p->s)))) {
+		free(p);
+		p = NULL;
+	}
+	if (p) {
+		arena_init(&p->s->arena, 1 << 20);
+		ps->parts[ps->ready++] = p;
+	}
+	return p;
+}
+
+/* The next part of the task list, walked on this thread (k: its kernel,
+ * reading through its own cache), or NULL when the walk has ended.  The
+ * thread that walks a part decodes it: the pages of its tasks that the
+ * walk read are still in that thread's cache, so no page is fetched by
+ * two threads for the walk and the decoding (bench/RESULTS.md run 14). */
+static struct part *walk_part(struct pscan *ps, struct kernel *k)
 {
 	struct part *p = NULL;
+	uint64_t node;
 
 	pthread_mutex_lock(&ps->lock);
-	while (ps->next == ps->ready && !ps->walk_done)
-		pthread_cond_wait(&ps->more, &ps->lock);
-	if (ps->next < ps->ready)
-		p = ps->parts[ps->next++];
+	while (ps->walking && !ps->walk_done)
+		pthread_cond_wait(&ps->turn, &ps->lock);
+	if (ps->walk_done) {
+		pthread_mutex_unlock(&ps->lock);
+		return NULL;
+	}
+	ps->walking = 1;
+	pthread_mutex_unlock(&ps->lock);
+
+	int more = 1;
+	ps->w.as = &k->kvas;
+	while (more && (!p || p->n < PART_TASKS) && (more = list_walk_next(&ps->w, &node))) {
+		if (!p && !(p = new_part(ps))) {
+			ps->walk_bad++;
+			more = 0;
+			break;
+		}
+		p->nodes[p->n++] = node;
+	}
+
+	pthread_mutex_lock(&ps->lock);
+	ps->walking = 0;
+	ps->walk_done = !more;
+	pthread_cond_broadcast(&ps->turn);
 	pthread_mutex_unlock(&ps->lock);
 	return p;
 }
@@ -104,14 +152,21 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* walk a part, decode it, until the walk ends */
+static void walk_and_decode(struct pscan *ps, struct kernel *k)
+{
+	struct part *p;
+
+	while ((p = walk_part(ps, k)))
+		do_part(ps, k, p);
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	struct part *p;
 	uint64_t t0 = thread_cpu_ns();
 
-	while ((p = take(w->ps)))
-		do_part(w->ps, &w->k, p);
+	walk_and_decode(w->ps, &w->k);
 	w->cpu_ns = thread_cpu_ns() - t0;
 	return NULL;
 }
@@ -146,65 +201,6 @@ static void stop_worker(struct pscan *ps, struct worker *w)
 	kmemo_free(w->k.memo);
 	w->k.memo = NULL;
 	w->started = 0;
-}
-
-/* hand out part p (full, or the last) */
-static void publish(struct pscan *ps)
-{
-	pthread_mutex_lock(&ps->lock);
-	ps->ready++;
-	pthread_cond_broadcast(&ps->more);
-	pthread_mutex_unlock(&ps->lock);
-}
-
-static struct part *new_part(struct pscan *ps)
-{
-	if (ps->ready == ps->cap)
-		return NULL;
-	struct part *p = calloc(1, sizeof(*p));
-	if (p && !(p->s = calloc(1, sizeof(*p->s)))) {
-		free(p);
-		p = NULL;
-	}
-	if (p)
-		arena_init(&p->s->arena, 1 << 20);
-	ps->parts[ps->ready] = p;	/* seen by workers only once published */
-	return p;
-}
-
-/* Walk the task list, handing out parts; with no workers, do each part
- * as soon as it is full (its tasks' pages are still cached). */
-static void walk(struct pscan *ps, struct snapshot *s, int alone, struct list_walk *w)
-{
-	struct kernel *k = ps->k;
-	const struct koffsets *o = &k->prof->off;
-	struct part *p = NULL;
-	uint64_t node;
-
-	list_walk_init(w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
-		       k->limits.processes);
-	while (list_walk_next(w, &node)) {
-		if (!p && !(p = new_part(ps))) {
-			s->stats.bad_objects++;
-			break;
-		}
-		p->nodes[p->n++] = node;
-		if (p->n == PART_TASKS) {
-			if (alone)
-				do_part(ps, k, p);
-			publish(ps);
-			p = NULL;
-		}
-	}
-	if (p) {
-		if (alone)
-			do_part(ps, k, p);
-		publish(ps);
-	}
-	pthread_mutex_lock(&ps->lock);
-	ps->walk_done = 1;
-	pthread_cond_broadcast(&ps->more);
-	pthread_mutex_unlock(&ps->lock);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -346,12 +342,11 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 			linux_scan_fail_fn fail, void *ctx, struct aerr *err)
 {
 	struct pscan ps = { .k = k, .with_threads = with_threads, .details = details,
-			    .lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER };
+			    .lock = PTHREAD_MUTEX_INITIALIZER, .turn = PTHREAD_COND_INITIALIZER };
 	/* a source read through another kernel (guest:) is read on one thread */
 	int nworkers = k->threads > 1 && k->mem->ops->threadsafe ?
 		(k->threads > SCAN_THREADS_MAX ? SCAN_THREADS_MAX : k->threads) - 1 : 0;
 	struct worker workers[SCAN_THREADS_MAX];
-	struct list_walk w;
 	uint32_t unread = 0;
 	int ret = 0;
 
@@ -362,6 +357,9 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	ps.parts = calloc(ps.cap, sizeof(*ps.parts));
 	if (!ps.parts)
 		return aerr_set(err, ENOMEM, "out of memory");
+	list_walk_init(&ps.w, &k->kvas,
+		       k->prof->sym.init_task + (uint64_t)k->prof->off.task_struct__tasks.off,
+		       k->limits.processes);
 	for (int i = 0; i < nworkers; i++) {
 		struct aerr werr = { 0 };
 		if (start_worker(&ps, &workers[i], &werr)) {
@@ -369,13 +367,7 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 			break;
 		}
 	}
-	int alone = !workers[0].started;
-	walk(&ps, s, alone, &w);
-	if (!alone) {
-		struct part *p;
-		while ((p = take(&ps)))
-			do_part(&ps, k, p);
-	}
+	walk_and_decode(&ps, k);
 	k->procs_cpu_ns = k->procs_cpu_max_ns = thread_cpu_ns() - t0;
 	for (int i = 0; i < nworkers; i++) {
 		stop_worker(&ps, &workers[i]);
@@ -383,29 +375,31 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 		if (workers[i].cpu_ns > k->procs_cpu_max_ns)
 			k->procs_cpu_max_ns = workers[i].cpu_ns;
 	}
+	s->stats.bad_objects += ps.walk_bad;
 
-	if (w.end == WALK_LOOP) {
+	struct list_walk *wk = &ps.w;
+	if (wk->end == WALK_LOOP) {
 		s->stats.loops++;
-	} else if (w.end == WALK_LIMIT) {
+	} else if (wk->end == WALK_LIMIT) {
 		s->stats.limit_hits++;
 		s->stats.limit_processes = 1;
-	} else if (w.end != WALK_OK) {
+	} else if (wk->end != WALK_OK) {
 		s->stats.bad_objects++;
 	}
 	ret = merge(&ps, s, &unread, err);
-	if (!ret && w.end == WALK_FAULT && s->nprocs == 0)
+	if (!ret && wk->end == WALK_FAULT && s->nprocs == 0)
 		ret = aerr_set(err, EFAULT, "cannot read the task list at init_task (0x%llx)",
 			       (unsigned long long)k->prof->sym.init_task);
-	if (w.end != WALK_OK) {
+	if (wk->end != WALK_OK) {
 		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
-			 "task list walk ended early: %s after %u tasks", walk_end_str(w.end), w.count);
+			 "task list walk ended early: %s after %u tasks", walk_end_str(wk->end), wk->count);
 		alog_warn("%s", s->stats.task_walk);
 	} else if (unread) {
 		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
-			 "%u of %u tasks on the task list could not be read", unread, w.count);
+			 "%u of %u tasks on the task list could not be read", unread, wk->count);
 	}
-	s->stats.tasks_complete = w.closed && !unread && s->nprocs == w.count;
-	list_walk_done(&w);
+	s->stats.tasks_complete = wk->closed && !unread && s->nprocs == wk->count;
+	list_walk_done(wk);
 	/* a collector that failed: its first failure, in list order */
 	for (int c = 0; details && c < NCOLL; c++)
 		for (size_t i = 0; i < ps.ready; i++) {

@@ -264,17 +264,18 @@ static const struct mem_range *find_range(const struct memsrc *m, uint64_t pa)
 }
 
 /* Count a backend fetch of [pa, pa+n): our DMA cost. */
-static void count_read(struct memsrc *m, uint64_t pa, size_t n)
+static void count_read(struct memsrc *m, uint64_t pa, size_t n, uint64_t *refetch)
 {
 	m->stats.reads++;
 	m->stats.bytes += n;
 	if (m->pages_seen)
 		for (uint64_t pfn = pa / MEMSRC_PAGE; pfn <= (pa + n - 1) / MEMSRC_PAGE; pfn++)
-			u64map_test_and_set(m->pages_seen, pfn + 1);
+			*refetch += u64map_test_and_set(m->pages_seen, pfn + 1) > 0;
 }
 
 /* uncached: split across ranges */
-static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aerr *err)
+static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, int cached,
+		       struct aerr *err)
 {
 	unsigned char *p = buf;
 
@@ -289,7 +290,7 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, str
 		}
 		uint64_t avail = r->len - (pa - r->pa);
 		size_t n = len < avail ? len : (size_t)avail;
-		count_read(m, pa, n);
+		count_read(m, pa, n, cached ? &m->stats.refetch_cached : &m->stats.refetch_direct);
 		int ret = m->ops->read(m, r->off + (pa - r->pa), p, n, err);
 		if (ret) {
 			m->stats.faults++;
@@ -330,10 +331,10 @@ static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 		}
 	}
 	if (m->ops->map && (page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE))) {
-		count_read(m, pa, MEMSRC_PAGE);
+		count_read(m, pa, MEMSRC_PAGE, &m->stats.refetch_cached);
 	} else {
 		unsigned char *copy = pcache_copy_buf(&m->cache, slot);
-		if (!copy || read_direct(m, pa, copy, MEMSRC_PAGE, NULL))
+		if (!copy || read_direct(m, pa, copy, MEMSRC_PAGE, 1, NULL))
 			return NULL;	/* the slot stays empty */
 		page = copy;
 	}
@@ -354,7 +355,7 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 	if (m->read_hook)
 		m->read_hook(m->read_hook_ctx, pa, len);
 	if (!m->cache_on)
-		return read_direct(m, pa, buf, len, err);
+		return read_direct(m, pa, buf, len, 0, err);
 	while (len) {
 		uint64_t pfn = pa / MEMSRC_PAGE;
 		size_t in = (size_t)(pa % MEMSRC_PAGE);
@@ -362,7 +363,7 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 		const unsigned char *page = cache_page(m, pfn);
 		if (!page) {
 			/* a partial page at a range edge, or a hole: uncached */
-			int ret = read_direct(m, pa, p, n, err);
+			int ret = read_direct(m, pa, p, n, 0, err);
 			if (ret)
 				return ret;
 		} else if (m->ops->copy) {
@@ -417,7 +418,7 @@ int memsrc_peek(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 				(unsigned long long)pa);
 	if (len && m->read_hook)
 		m->read_hook(m->read_hook_ctx, pa, len);
-	return read_direct(m, pa, buf, len, err);
+	return read_direct(m, pa, buf, len, 0, err);
 }
 
 int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, void *out,
@@ -445,16 +446,15 @@ int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, vo
 				m->stats.faults++;
 				return ret;
 			}
-			m->stats.reads += b;
-			m->stats.bytes += b * len;
-			if (m->pages_seen)
-				for (size_t i = 0; i < b; i++)
-					count_read(m, pa[i], len);
+			for (size_t i = 0; i < b; i++)
+				count_read(m, pa[i], len, &m->stats.refetch_direct);
+			m->stats.gathered += b;
 		} else {
 			for (size_t i = 0; i < b; i++) {
 				int ret = memsrc_peek(m, pa[i], o + i * len, len, err);
 				if (ret)
 					return ret;
+				m->stats.gathered++;
 			}
 		}
 		o += b * len;
@@ -621,9 +621,13 @@ void memsrc_view_done(struct memsrc *m, struct memsrc *v)
 	m->stats.cache_hits += v->stats.cache_hits;
 	m->stats.cache_evictions += v->stats.cache_evictions;
 	m->stats.faults += v->stats.faults;
+	m->stats.gathered += v->stats.gathered;
+	m->stats.refetch_cached += v->stats.refetch_cached;
+	m->stats.refetch_direct += v->stats.refetch_direct;
 	if (m->pages_seen && v->pages_seen)
 		for (size_t i = 0; i < v->pages_seen->cap; i++)
 			if (v->pages_seen->keys[i])
-				u64map_test_and_set(m->pages_seen, v->pages_seen->keys[i]);
+				m->stats.shared_pages +=
+					u64map_test_and_set(m->pages_seen, v->pages_seen->keys[i]) > 0;
 	memset(&v->stats, 0, sizeof(v->stats));
 }

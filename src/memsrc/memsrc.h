@@ -67,6 +67,14 @@ struct memsrc_stats {
 	uint64_t cache_hits;	/* page reads served from the scan cache */
 	uint64_t cache_evictions;	/* pages the full scan cache gave up for others */
 	uint64_t faults;	/* reads that failed */
+	uint64_t gathered;	/* of the reads, memsrc_gather()'s small pieces */
+	/* with pages_seen set (measurements): fetches of a page this source
+	 * had fetched before in the scan, into its cache (the cache gave it
+	 * up) or past it (an uncached read); and, for a view, at
+	 * memsrc_view_done(), its pages that another thread fetched too */
+	uint64_t refetch_cached;
+	uint64_t refetch_direct;
+	uint64_t shared_pages;
 };
 
 struct memsrc {
