@@ -489,7 +489,7 @@ int memsrc_guarded(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct ae
 void memsrc_note(struct memsrc *m, uint64_t pa, size_t len)
 {
 	if (len)
-		count_read(m, pa, len);
+		count_read(m, pa, len, &m->stats.refetch_direct);	/* past the cache */
 }
 
 int memsrc_check(struct memsrc *m, struct aerr *err)
