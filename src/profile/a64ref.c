@@ -268,6 +268,52 @@ static void find_net_list(struct vas *as, struct kprofile *p)
 	p->sym.net_namespace_list = head;
 }
 
+/* mod_tree: __module_address reads mod_tree.addr_min and addr_max before
+ * it searches the tree, so one of the first addresses it computes or loads
+ * from is mod_tree itself or one of those two fields.  Believed when the
+ * bounds are those of an empty tree (min ~0, max 0, no nodes) or a window
+ * of at most 4 GiB whose two latch copies' roots both lie in it (every
+ * node is inside a struct module, which is in module memory). */
+static int mod_tree_ok(struct vas *as, const struct koffsets *o, uint64_t t)
+{
+	uint64_t min, max, r0, r1;
+	uint64_t tree = t + (uint64_t)o->mod_tree_root__root.off + (uint64_t)o->latch_tree_root__tree.off;
+
+	if (!KADDR(t) || vas_read_u64(as, t + (uint64_t)o->mod_tree_root__addr_min.off, &min) ||
+	    vas_read_u64(as, t + (uint64_t)o->mod_tree_root__addr_max.off, &max) ||
+	    vas_read_u64(as, tree + (uint64_t)o->rb_root__rb_node.off, &r0) ||
+	    vas_read_u64(as, tree + o->latch_tree_root__tree.size / 2 + (uint64_t)o->rb_root__rb_node.off, &r1))
+		return 0;
+	if (min == ~0ULL && !max)
+		return !r0 && !r1;
+	return KADDR(min) && min < max && max - min <= (4ULL << 30) && r0 >= min && r0 < max &&
+	       r1 >= min && r1 < max;
+}
+
+static uint64_t find_mod_tree(struct vas *as, const struct kprofile *p)
+{
+	const struct koffsets *o = &p->off;
+	struct a64ref r[REFS_MAX];
+	uint64_t f;
+
+	if (!o->mod_tree_root__root.present || !o->mod_tree_root__addr_min.present ||
+	    !o->mod_tree_root__addr_max.present || !o->latch_tree_root__tree.present ||
+	    !o->rb_root__rb_node.present || o->latch_tree_root__tree.size < 16 ||
+	    profile_symbol(p, "__module_address", &f))
+		return 0;
+	int nr = a64_refs(as, f, 32, r, REFS_MAX);
+	for (int i = 0; i < nr; i++) {
+		if (r[i].kind == REF_CALL)
+			continue;
+		uint64_t c[3] = { r[i].addr, r[i].addr - (uint64_t)o->mod_tree_root__addr_min.off,
+				  r[i].addr - (uint64_t)o->mod_tree_root__addr_max.off };
+		for (int j = 0; j < 3; j++)
+			if (mod_tree_ok(as, o, c[j]))
+				return c[j];
+	}
+	return 0;
+}
+
 void a64ref_derive(struct kprofile *p, struct vas *as)
 {
 	char *sbase = (char *)&p->sym;
@@ -305,16 +351,20 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 		find_net_list(as, p);
 		found += !!p->sym.net_namespace_list;
 	}
+	if (!p->sym.mod_tree) {
+		wanted++;
+		found += !!(p->sym.mod_tree = find_mod_tree(as, p));
+	}
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
 		alog_debug("profile: %s at 0x%llx", chains[i].name,
 			   (unsigned long long)*(uint64_t *)(sbase + chains[i].sym));
 	alog_debug("profile: kprobe_table 0x%llx, ftrace_ops_list 0x%llx, ftrace_list_end 0x%llx, "
-		   "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx",
+		   "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx",
 		   (unsigned long long)p->sym.kprobe_table, (unsigned long long)p->sym.ftrace_ops_list,
 		   (unsigned long long)p->sym.ftrace_list_end,
 		   (unsigned long long)p->sym.__start___tracepoints_ptrs,
 		   (unsigned long long)p->sym.__stop___tracepoints_ptrs,
-		   (unsigned long long)p->sym.net_namespace_list);
+		   (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree);
 	if (wanted)
 		alog_info("profile: %d of %d data symbols found where the kernel's code takes their address",
 			  found, wanted);

@@ -143,7 +143,8 @@ struct kfield {
 	X(module, sig_ok) X(module_layout, base) X(module_layout, size) \
 	X(module_layout, text_size) X(module_layout, mtn) X(module_memory, base) \
 	X(module_memory, size) X(module_memory, mtn) X(mod_tree_node, mod) \
-	X(mod_tree_node, node) X(mod_tree_root, root) X(latch_tree_root, seq) \
+	X(mod_tree_node, node) X(mod_tree_root, root) X(mod_tree_root, addr_min) \
+	X(mod_tree_root, addr_max) X(latch_tree_root, seq) \
 	X(latch_tree_root, tree) X(module_kobject, kobj) X(module_kobject, mod) \
 	X(kobject, entry) X(kobject, kset) X(kobject, name) X(kset, list) X(kset, kobj) \
 	X(rb_root, rb_node) \

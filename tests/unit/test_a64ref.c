@@ -1,0 +1,203 @@
+/* Unit tests: a64ref, the arm64 data symbols found where kernel code takes
+ * their address (adrp + add / ldr), on a synthetic image: mod_tree from
+ * __module_address, kprobe_table from get_kprobe; decoys of the wrong
+ * shape, and references into unmapped memory, are not believed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "arch/arch.h"
+#include "memsrc/memsrc.h"
+#include "profile/a64ref.h"
+#include "profile/profile.h"
+#include "testimg.h"
+
+#define IMG (16u << 20)
+#define KVA 0xffffffff81000000ULL
+#define KPA 0x400000ULL
+#define KPAGES 16
+#define HOLE 12				/* one page left unmapped */
+#define MODS 0xffffffffc0000000ULL	/* module memory (never read) */
+
+enum { FN_MODADDR = 0x1000, FN_KPROBE = 0x2000, TREE = 0x9000, DECOY = 0xa000, TABLE = 0xb000 };
+
+struct fx {
+	struct testimg img;
+	struct memsrc *m;
+	struct vas as;
+	struct kprofile p;
+	uint64_t root;
+};
+
+static uint32_t adrp(uint64_t pc, uint64_t to, unsigned rd)
+{
+	int64_t imm = (int64_t)((to & ~0xfffULL) - (pc & ~0xfffULL)) >> 12;
+	return 0x90000000u | (uint32_t)(imm & 3) << 29 | (uint32_t)((imm >> 2) & 0x7ffff) << 5 | rd;
+}
+
+static uint32_t add_imm(unsigned rd, unsigned rn, uint32_t imm)
+{
+	return 0x91000000u | (imm & 0xfff) << 10 | rn << 5 | rd;
+}
+
+static uint32_t ldr_x(unsigned rt, unsigned rn, uint32_t off)
+{
+	return 0xf9400000u | (off / 8) << 10 | rn << 5 | rt;
+}
+
+#define RET 0xd65f03c0u
+
+static void put32(struct fx *f, uint64_t off, uint32_t v)
+{
+	memcpy(f->img.mem + KPA + off, &v, 4);
+}
+
+static void put64(struct fx *f, uint64_t off, uint64_t v)
+{
+	memcpy(f->img.mem + KPA + off, &v, 8);
+}
+
+static void field(struct kfield *k, int32_t off, uint16_t size)
+{
+	*k = (struct kfield){ .off = off, .size = size, .present = 1 };
+}
+
+static struct fx *fx_new(void)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	testimg_init(&f->img, IMG);
+	f->root = testimg_page(&f->img);
+	for (int i = 0; i < KPAGES; i++)
+		if (i != HOLE)
+			testimg_map(&f->img, f->root, 4, KVA + i * 4096ULL, KPA + i * 4096ULL, 1);
+	struct koffsets *o = &f->p.off;
+	field(&o->mod_tree_root__root, 0, 24);
+	field(&o->mod_tree_root__addr_min, 24, 8);
+	field(&o->mod_tree_root__addr_max, 32, 8);
+	field(&o->latch_tree_root__seq, 0, 4);
+	field(&o->latch_tree_root__tree, 8, 16);
+	field(&o->rb_root__rb_node, 0, 8);
+	f->p.syms = ksyms_new("test");
+	ksyms_add(f->p.syms, "__module_address", 16, KVA + FN_MODADDR, 'T');
+	ksyms_add(f->p.syms, "get_kprobe", 10, KVA + FN_KPROBE, 'T');
+	ksyms_finish(f->p.syms);
+	return f;
+}
+
+/* __module_address: loads mod_tree.addr_min through the page of `to` */
+static void code_modaddr(struct fx *f, uint64_t to)
+{
+	uint64_t pc = KVA + FN_MODADDR;
+	put32(f, FN_MODADDR, adrp(pc, to, 2));
+	put32(f, FN_MODADDR + 4, ldr_x(3, 2, (uint32_t)(to & 0xfff) + 24));
+	put32(f, FN_MODADDR + 8, RET);
+}
+
+static void tree_at(struct fx *f, uint64_t off, uint64_t min, uint64_t max, uint64_t r0,
+		    uint64_t r1)
+{
+	put64(f, off + 8, r0);
+	put64(f, off + 16, r1);
+	put64(f, off + 24, min);
+	put64(f, off + 32, max);
+}
+
+static void derive(struct fx *f)
+{
+	assert_int_equal(testimg_open(&f->img, &f->m), 0);
+	vas_init(&f->as, f->m, &arch_x86_64, f->root, 4);
+	a64ref_derive(&f->p, &f->as);
+}
+
+static void fx_free(struct fx *f)
+{
+	memsrc_close(f->m);
+	ksyms_free(f->p.syms);
+	testimg_free(&f->img);
+	free(f);
+}
+
+static void test_mod_tree(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	code_modaddr(f, KVA + TREE);
+	tree_at(f, TREE, MODS, MODS + 0x100000, MODS + 0x2040, MODS + 0x8080);
+	derive(f);
+	assert_int_equal(f->p.sym.mod_tree, KVA + TREE);
+	fx_free(f);
+
+	/* an empty tree: no module loaded yet */
+	f = fx_new();
+	code_modaddr(f, KVA + TREE);
+	tree_at(f, TREE, ~0ULL, 0, 0, 0);
+	derive(f);
+	assert_int_equal(f->p.sym.mod_tree, KVA + TREE);
+	fx_free(f);
+}
+
+static void test_mod_tree_refused(void **state)
+{
+	(void)state;
+	/* a root outside the bounds, bounds past 4 GiB, a node in an empty
+	 * tree, bounds upside down: not mod_tree */
+	static const uint64_t bad[][4] = {
+		{ MODS, MODS + 0x1000, MODS + 0x2000, MODS + 0x10 },
+		{ MODS, MODS + (5ULL << 30), MODS + 0x10, MODS + 0x20 },
+		{ ~0ULL, 0, MODS + 0x10, 0 },
+		{ MODS + 0x1000, MODS, MODS + 0x10, MODS + 0x20 },
+		{ 0x1000, 0x2000, 0x1100, 0x1200 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fx *f = fx_new();
+		code_modaddr(f, KVA + DECOY);
+		tree_at(f, DECOY, bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
+		derive(f);
+		assert_int_equal(f->p.sym.mod_tree, 0);
+		fx_free(f);
+	}
+	/* the reference leads into a page not mapped: nothing, no fault */
+	struct fx *f = fx_new();
+	code_modaddr(f, KVA + HOLE * 4096ULL);
+	derive(f);
+	assert_int_equal(f->p.sym.mod_tree, 0);
+	fx_free(f);
+	/* the profile has no addr_min: not looked for */
+	f = fx_new();
+	code_modaddr(f, KVA + TREE);
+	tree_at(f, TREE, MODS, MODS + 0x100000, MODS + 0x2040, MODS + 0x8080);
+	f->p.off.mod_tree_root__addr_min.present = 0;
+	derive(f);
+	assert_int_equal(f->p.sym.mod_tree, 0);
+	fx_free(f);
+}
+
+static void test_kprobe_table(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	uint64_t pc = KVA + FN_KPROBE;
+	/* first an address whose words are no kernel pointers, then the table */
+	put32(f, FN_KPROBE, adrp(pc, KVA + DECOY, 1));
+	put32(f, FN_KPROBE + 4, add_imm(1, 1, 0x10));
+	put32(f, FN_KPROBE + 8, adrp(pc + 8, KVA + TABLE, 4));
+	put32(f, FN_KPROBE + 12, add_imm(4, 4, 0x40));
+	put32(f, FN_KPROBE + 16, RET);
+	put64(f, DECOY + 0x10, 0x1234);
+	for (int i = 0; i < 64; i++)
+		put64(f, TABLE + 0x40 + 8 * i, i % 5 ? 0 : KVA + 0x3000 + 0x40 * i);
+	derive(f);
+	assert_int_equal(f->p.sym.kprobe_table, KVA + TABLE + 0x40);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mod_tree),
+		cmocka_unit_test(test_mod_tree_refused),
+		cmocka_unit_test(test_kprobe_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
