@@ -5,15 +5,17 @@ Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: `modules`, module_kset
 and mod_tree are not in kallsyms.  argus carves the module memory (a
 4 GiB window around the kernel image, through the arm64 page tables) for
 struct modules; a carved module still on the list leads to the list head
-and module_kset (src/linux/kcarve.c, kcarve_views), proven once.  Then a
-stock module loaded and unloaded gives Kernel Module Loaded / Unloaded,
-and hidekmod64.ko (list_del of its own list entry, kobject_del of its
-kobject) one Kernel Module Hidden, found in module memory (mod_tree is not
-read on arm64: the carve stands in for it).  sys_call_table is found by
-content (the addresses of __arm64_sys_io_setup, io_destroy, io_submit in a
-row after _etext): hooksct64.ko writing entry 179 (sysinfo) through a
-fixmap alias is one System Call Dispatch Modified naming the entry and the
-module; rmmod, nothing more.  Every alert is collected."""
+and module_kset (src/linux/kcarve.c, kcarve_views), proven once; mod_tree
+is found where __module_address takes its address (src/profile/a64ref.c).
+Then a stock module loaded and unloaded gives Kernel Module Loaded /
+Unloaded; hidekmod64.ko (list_del of its own list entry, kobject_del of
+its kobject) one Kernel Module Hidden, found in mod_tree; hideall64.ko
+(also latch_tree_erase of its node from mod_tree) one, found in module
+memory only.  sys_call_table is found by content (the addresses of
+__arm64_sys_io_setup, io_destroy, io_submit in a row after _etext):
+hooksct64.ko writing entry 179 (sysinfo) through a fixmap alias is one
+System Call Dispatch Modified naming the entry and the module; rmmod,
+nothing more.  Every alert is collected."""
 import json
 import os
 import time
@@ -51,8 +53,18 @@ def test_views_read_without_data_symbols(guest_a64):
         pytest.skip("this arm64 kernel's kallsyms has data symbols")
     d = scan_once(guest_a64)
     assert d["scan_statistics"]["kernel_module_views"] == "complete"
-    assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
-    assert d["kernel_hooks"] == []
+    read = d["scan_statistics"]["kernel_hooks_read"]
+    for part in ("sys_call_table", "kprobe", "ftrace_ops", "tracepoint", "kernel_text",
+                 "netfilter", "notifier"):
+        assert part in read, read
+    # hooks of listed modules are theirs: failover's netdev notifier, read
+    # through netdev_chain (found in call_netdevice_notifiers_info's code)
+    assert [h for h in d["kernel_hooks"] if not h["kernel_hook_handler_owner_listed"]] == []
+    if guest_a64.run("grep -q '^failover ' /proc/modules")[0] == 0:
+        assert any(h["kernel_hook_kind"] == "notifier" and
+                   h["kernel_hook_hooked_symbol"] == "netdev_chain" and
+                   h["kernel_hook_handler_owner"] == "failover" for h in d["kernel_hooks"]), \
+            d["kernel_hooks"]
     listed = {m["kernel_module_name"]: m for m in d["kernel_modules"]}
     truth = {ln.split()[0]: ln.split() for ln in guest_a64.check("cat /proc/modules").splitlines()}
     assert truth and set(listed) == set(truth)
@@ -60,7 +72,7 @@ def test_views_read_without_data_symbols(guest_a64):
         assert m["kernel_module_size_bytes"] == int(truth[name][1])
         assert int(m["kernel_module_text_start_address"], 16) == int(truth[name][5], 16)
         if guest_a64.run(f"test -e /sys/module/{name}")[0] == 0:
-            assert m["kernel_module_found_in"] == "modules list, sysfs (module_kset)"
+            assert m["kernel_module_found_in"] == "modules list, sysfs (module_kset), mod_tree"
 
 
 def test_stock_guest_raises_nothing(guest_a64, svc):
@@ -90,7 +102,7 @@ def test_stock_module_loaded_and_unloaded(guest_a64, svc):
         assert loaded[0]["message_type"] == "EVENT"
         assert d["kernel_module_size_bytes"] == size
         assert int(d["kernel_module_text_start_address"], 16) == addr
-        assert d["kernel_module_found_in"] == "modules list, sysfs (module_kset)"
+        assert d["kernel_module_found_in"] == "modules list, sysfs (module_kset), mod_tree"
     finally:
         guest_a64.run("rmmod dummy")
     gone = wait_for(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
@@ -118,17 +130,53 @@ def test_self_hiding_module(guest_a64, svc):
         m = got["Kernel Module Hidden"][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_module_details"]
-        assert d["kernel_module_found_in"] == "module memory"
+        assert d["kernel_module_found_in"] == "mod_tree"
         assert int(d["kernel_module_address"], 16) == addr
         assert d["kernel_module_state"] == "LIVE"
         assert d["kernel_module_taints"] == "OE" and d["kernel_module_signed"] is False
         assert d["kernel_module_size_bytes"] > 0
-        assert m["activity_data"]["reason"] == ("in module memory only: in neither the modules "
-                                                "list nor sysfs (module_kset); mod_tree not read")
+        assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
     finally:
         g.run("echo 1 >/proc/hidekmod64")
     since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", named("hidekmod64"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
+
+
+def test_module_hidden_from_every_view(guest_a64, svc):
+    """hideall64.ko erases its node from mod_tree (found, in the module, from
+    __module_address's code as argus finds it) and unlinks itself from the
+    list and sysfs: only the carve of module memory has it."""
+    g = guest_a64
+    need_module(g, "hideall64")
+    if g.run("test -e /proc/hideall64")[0] == 0:
+        pytest.skip("hideall64 is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    g.check("insmod /bin/hideall64.ko")
+    try:
+        assert "hideall64" not in g.check("cat /proc/modules")
+        assert g.run("test -e /sys/module/hideall64")[0] != 0
+        line = g.check("dmesg | grep 'hideall64: module ' | tail -1").split()
+        addr = int(line[line.index("module") + 1], 16)
+        found = wait_for(svc, "Kernel Module Hidden", named("hideall64"), since,
+                         (CARVE_PASS + 3) * svc.sleep_s + 5)
+        assert found, "a module hidden from all three views was not found"
+        time.sleep(3 * svc.sleep_s)
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hideall64"), 1))
+        m = got["Kernel Module Hidden"][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "module memory"
+        assert int(d["kernel_module_address"], 16) == addr
+        assert d["kernel_module_state"] == "LIVE"
+        assert d["kernel_module_size_bytes"] > 0
+        assert m["activity_data"]["reason"] == \
+            "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree"
+    finally:
+        g.run("echo 1 >/proc/hideall64")
+    since = svc.mark()
+    back = wait_for(svc, "Kernel Module Loaded", named("hideall64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
 
@@ -183,14 +231,15 @@ def test_sys_call_table_hooked_before_first_sight(guest_a64, svc):
     finally:
         g.run("rmmod hooksct64")
     assert "sys_call_table" in d["scan_statistics"]["kernel_hooks_read"]
-    hooks = d["kernel_hooks"]
+    # (hooks of listed modules are theirs: failover's netdev notifier)
+    hooks = [h for h in d["kernel_hooks"] if h["kernel_hook_kind"] == "sys_call_table"]
     assert len(hooks) == 1, hooks
     h = hooks[0]
     assert h["kernel_hook_kind"] == "sys_call_table" and h["system_call_number"] == 179
     assert h["kernel_hook_site_symbol"] == "sys_call_table+0x598"
     assert int(h["kernel_hook_handler_address"], 16) == handler
     assert h["kernel_hook_handler_owner"] == "hooksct64"
-    assert scan_once(g)["kernel_hooks"] == []
+    assert [h for h in scan_once(g)["kernel_hooks"] if h["kernel_hook_kind"] == "sys_call_table"] == []
     kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
     got = svc.expect_alerts(since, (DISPATCH, kind, None))
     assert len(got[DISPATCH]) <= 1

@@ -99,8 +99,9 @@ def test_inline_hook_at_entry(guest_a64, svc):
         assert int(d["kernel_hook_site_address"], 16) == site
         assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
         assert int(d["kernel_hook_handler_address"], 16) == handler
-        # no module view on arm64 yet (modules list: data, not in kallsyms)
-        assert d["kernel_hook_handler_owner"] in ("hookinl64", "no module")
+        # the module views on arm64: the list found from a carved module
+        assert d["kernel_hook_handler_owner"] == "hookinl64"
+        assert d["kernel_hook_handler_owner_listed"] is True
     finally:
         g.run("rmmod hookinl64")
     since = svc.mark()
@@ -159,13 +160,17 @@ def test_inline_hook_inside_in_hidden_module(guest_a64, svc):
         site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
         found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5)
         assert found, "a hook inside a function was not seen within a pass"
-        found = svc.expect_alerts(since, (TEXT, text, 1))[TEXT]
-        a = found[0]["activity_data"]
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == \
+            "hookinl64"
+        got = svc.expect_alerts(since, (TEXT, text, 1), ("Kernel Module Hidden", hidden, 1))
+        a = got[TEXT][0]["activity_data"]
         d = a["kernel_hook_details"]
         assert a["reason"] == "core kernel text differs from its first sight"
         assert int(d["kernel_hook_site_address"], 16) == site
         assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
         assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookinl64"
+        assert d["kernel_hook_handler_owner_listed"] is False
     finally:
         g.run("echo 1 >/proc/hookinl64")
     since = svc.mark()
