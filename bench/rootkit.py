@@ -1,13 +1,14 @@
 """What the rootkit checks add to a scan: the kernel-side collectors
 (modules, BPF programs, kernel hooks, system call dispatch, kernel text)
 timed one by one, scan after scan, in one process (bench/rootkitbench.c),
-on the default guest.  The first scan (the kernel text's baseline and its
+on the default guest (ARCH=arm64: the arm64 guest, read through its
+regions map).  The first scan (the kernel text's baseline and its
 first-sight checks) is shown apart.  Scans are PAUSE_MS apart (default
 1000, the service's default period): back to back (PAUSE_MS=0) the
 guest's memory and the baselines stay in the CPU caches and a scan costs
 about half as much as the service pays.  Not a test: numbers.
 
-    [PAUSE_MS=N] bench/run rootkit [SCANS] [path/to/argus]
+    [PAUSE_MS=N] [ARCH=arm64] bench/run rootkit [SCANS] [path/to/argus]
 """
 import json
 import os
@@ -26,16 +27,20 @@ def main():
     argus = sys.argv[2] if len(sys.argv) > 2 else "build/argus"
     exe = os.path.join(os.path.dirname(argus), "argus-rootkitbench")
     pause = os.environ.get("PAUSE_MS", "1000")
-    g = Guest("rkbench")
-    g.start()
+    arch = os.environ.get("ARCH", "x86_64")
+    g = Guest("rkbench64", arch="arm64") if arch == "arm64" else Guest("rkbench")
+    g.start(timeout=240 if arch == "arm64" else 60)
+    env = dict(os.environ)
+    if arch == "arm64":
+        env["ARGUS_REGIONS"] = g.regions_path
     try:
         out = subprocess.run([exe, f"qemu:{g.ram_path}", str(scans), pause], check=True,
-                             capture_output=True, text=True).stdout
+                             capture_output=True, text=True, env=env).stdout
     finally:
         g.stop()
     d = json.loads(out)
     first, rest = d["scans"][0], d["scans"][1:]
-    print(f"text {d.get('text_bytes', 0) / 2**20:.1f} MiB: {d.get('entries', 0)} function entries "
+    print(f"{arch} guest; text {d.get('text_bytes', 0) / 2**20:.1f} MiB: {d.get('entries', 0)} function entries "
           f"compared a scan and a window of {d.get('budget', 0) / 2**20:.2f} MiB, "
           f"sites {d.get('sites')}; scans {pause} ms apart")
     print(f"{'part':10} {'first scan':>12} {'median':>10} {'p90':>10} {'cpu med':>10} {'cpu p90':>10}"
