@@ -55,6 +55,7 @@ class Inner:
         self.outer.check(f": >{self._f}.in; : >{self._f}.out")
         self._relay = None
         deadline = t0 + timeout
+        self._await_hello(deadline)
         while True:
             # a relay that died (its socat lost the connection) is started again
             if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
@@ -68,6 +69,28 @@ class Inner:
                                      + self._state() + "; console:\n" + self.console())
         self.boot_seconds = time.monotonic() - t0
         return self
+
+    def _await_hello(self, deadline):
+        """Nothing is sent to the inner's ttyS1 before its argus-ctl has the
+        port open and raw (its HELLO among the answers): bytes that wait in
+        the UART while the inner kernel opens the port can leave the port's
+        receive interrupt stalled for good under nested KVM (seen in 2 of 7
+        boots: HELLO out, no request ever answered).  A relay that connected
+        after HELLO went by never sees it: then 3 s after the console's
+        ARGUS-GUEST-READY will do."""
+        ready_at = None
+        while time.monotonic() < deadline:
+            if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
+                self._start_relay()
+            got = self.outer.run(f"grep -c HELLO {self._f}.out; "
+                                 f"grep -c ARGUS-GUEST-READY /tmp/{self.name}.console")[1].split()
+            if got and got[0] != "0":
+                return
+            if len(got) > 1 and got[1] != "0":
+                ready_at = ready_at or time.monotonic()
+                if time.monotonic() - ready_at > 3:
+                    return
+            time.sleep(0.5)
 
     def _start_relay(self):
         n = self.name
