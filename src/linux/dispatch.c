@@ -405,18 +405,9 @@ int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *er
 		else
 			s->hooks_read |= 1u << parts[i].kind;
 	}
-	if (h.n) {
-		struct snap_hook *all = arena_alloc(&s->arena, (s->nhooks + h.n) * sizeof(*all));
-		if (all) {
-			if (s->nhooks)
-				memcpy(all, s->hooks, s->nhooks * sizeof(*all));
-			memcpy(all + s->nhooks, h.v, h.n * sizeof(*all));
-			s->hooks = all;
-			s->nhooks += h.n;
-		} else {
-			failed = 1;
-			snprintf(why, sizeof(why), "out of memory");
-		}
+	if (snapshot_add_hooks(s, h.v, h.n)) {
+		failed = 1;
+		snprintf(why, sizeof(why), "out of memory");
 	}
 	free(h.v);
 	return failed ? aerr_set(err, ENODATA, "not judged: %s", why[0] ? why : "too many") : 0;

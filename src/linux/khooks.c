@@ -569,10 +569,7 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_NOTIFIER;
 	}
-	if (w.n && (s->hooks = arena_alloc(&s->arena, w.n * sizeof(*s->hooks)))) {
-		memcpy(s->hooks, w.v, w.n * sizeof(*s->hooks));
-		s->nhooks = w.n;
-	} else if (w.n) {
+	if (snapshot_add_hooks(s, w.v, w.n)) {
 		s->hooks_read = 0;
 		failed = 1;
 		snprintf(w.why, sizeof(w.why), "out of memory");

@@ -519,21 +519,6 @@ void ktext_arm64_free(struct kernel *k)
 	k->ka64 = NULL;
 }
 
-static int keep_records(struct snapshot *s, struct a64scan *w)
-{
-	if (!w->n)
-		return 0;
-	struct snap_hook *all = arena_alloc(&s->arena, (s->nhooks + w->n) * sizeof(*all));
-	if (!all)
-		return -1;
-	if (s->nhooks)
-		memcpy(all, s->hooks, s->nhooks * sizeof(*all));
-	memcpy(all + s->nhooks, w->v, w->n * sizeof(*all));
-	s->hooks = all;
-	s->nhooks += w->n;
-	return 0;
-}
-
 int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct ktext *t = ktext_get(k);
@@ -569,7 +554,7 @@ int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
 		ret = !buf || ret;
 		free(buf);
 	}
-	if (keep_records(s, &w)) {
+	if (snapshot_add_hooks(s, w.v, w.n)) {
 		ret = 1;
 		snprintf(why, sizeof(why), "out of memory");
 	}

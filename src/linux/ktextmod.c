@@ -510,21 +510,6 @@ void ktextmod_free(struct kernel *k)
 	k->kbase = NULL;
 }
 
-static int keep_records(struct snapshot *s, struct kscan *w)
-{
-	if (!w->n)
-		return 0;
-	struct snap_hook *all = arena_alloc(&s->arena, (s->nhooks + w->n) * sizeof(*all));
-	if (!all)
-		return -1;
-	if (s->nhooks)
-		memcpy(all, s->hooks, s->nhooks * sizeof(*all));
-	memcpy(all + s->nhooks, w->v, w->n * sizeof(*all));
-	s->hooks = all;
-	s->nhooks += w->n;
-	return 0;
-}
-
 int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct ktext *t = ktext_get(k);
@@ -564,7 +549,7 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 		ret = !buf || ret;
 		free(buf);
 	}
-	if (keep_records(s, &w)) {
+	if (snapshot_add_hooks(s, w.v, w.n)) {
 		ret = 1;
 		snprintf(why, sizeof(why), "out of memory");
 	}

@@ -51,3 +51,18 @@ const char *snapshot_keep_str(struct snapshot *s, const char *str, size_t len, i
 	}
 	return p;
 }
+
+int snapshot_add_hooks(struct snapshot *s, const struct snap_hook *v, size_t n)
+{
+	if (!n)
+		return 0;
+	struct snap_hook *all = arena_alloc(&s->arena, (s->nhooks + n) * sizeof(*all));
+	if (!all)
+		return -1;
+	if (s->nhooks)
+		memcpy(all, s->hooks, s->nhooks * sizeof(*all));
+	memcpy(all + s->nhooks, v, n * sizeof(*all));
+	s->hooks = all;
+	s->nhooks += n;
+	return 0;
+}

@@ -342,5 +342,8 @@ const struct snap_proc *snapshot_find(const struct snapshot *s, int32_t pid);
  * copy ends with SNAP_TRUNCATED_MARK and stats.truncated counts it.
  * NULL if the arena is out of memory. */
 const char *snapshot_keep_str(struct snapshot *s, const char *str, size_t len, int truncated);
+/* Append n hook records (copied into the arena) to s->hooks.  -1 if the
+ * arena is out of memory (s unchanged). */
+int snapshot_add_hooks(struct snapshot *s, const struct snap_hook *v, size_t n);
 
 #endif
