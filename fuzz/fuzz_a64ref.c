@@ -22,6 +22,7 @@ static const char *const fns[] = {
 	"register_restart_handler", "register_pm_notifier", "register_netevent_notifier",
 	"call_netdevice_notifiers_info", "panic", "blocking_notifier_chain_register",
 	"atomic_notifier_chain_register", "raw_notifier_call_chain", "atomic_notifier_call_chain",
+	"bpf_prog_get_curr_or_next", "idr_get_next",
 };
 
 static void field(struct kfield *k, int32_t off, uint16_t size)
@@ -61,6 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	field(&o->ftrace_ops__func, 0, 8);
 	field(&o->ftrace_ops__next, 8, 8);
 	field(&o->net__list, 16, 16);
+	field(&o->idr__idr_rt, 0, 16);
+	field(&o->xarray__xa_flags, 4, 4);
+	field(&o->xarray__xa_head, 8, 8);
+	field(&o->idr__idr_base, 16, 4);
 	p.sym._stext = KVA;
 	p.sym.init_net = KVA + (len / 2 & ~7ULL);
 	p.syms = ksyms_new("fuzz");

@@ -69,6 +69,13 @@ static int a64_refs(struct vas *as, uint64_t fn, int n, struct a64ref *out, int 
 				out[nout++] = (struct a64ref){ val[rd], REF_ADDR, 0 };
 				continue;
 			}
+		} else if ((in & 0xffe0ffe0) == 0xaa0003e0) {		/* mov xd, xm (orr xd, xzr, xm) */
+			unsigned rm = (in >> 16) & 0x1f;
+			if (rm != 31 && (known >> rm & 1)) {
+				val[rd] = val[rm];
+				known |= 1u << rd;
+				continue;
+			}
 		} else if ((in & 0xffc00000) == 0xf9400000) {		/* ldr xt, [xn, #imm] */
 			if (rn != 31 && (known >> rn & 1))
 				out[nout++] = (struct a64ref){ val[rn] + ((in >> 10) & 0xfff) * 8, REF_LOAD, 0 };
@@ -314,6 +321,33 @@ static uint64_t find_mod_tree(struct vas *as, const struct kprofile *p)
 	return 0;
 }
 
+/* prog_idr: bpf_prog_get_curr_or_next passes it to idr_get_next (a
+ * function with no early return: bpf_prog_by_id returns before its call
+ * where the id is 0, and the decoder stops at the first ret).  Believed when it reads
+ * as an IDR: its xarray's flags have ROOT_IS_IDR (4, set by IDR_INIT and
+ * nowhere else), its base is 0 (program ids start at 1 of an IDR based at
+ * 0) and its head is NULL or a kernel pointer (a node, tagged 2). */
+#define ROOT_IS_IDR 4u
+static uint64_t find_prog_idr(struct vas *as, const struct kprofile *p)
+{
+	const struct koffsets *o = &p->off;
+	uint64_t idr, head;
+	uint32_t flags, base;
+
+	if (!o->idr__idr_rt.present || !o->xarray__xa_flags.present || !o->xarray__xa_head.present ||
+	    !o->idr__idr_base.present)
+		return 0;
+	idr = arg0_of_call(as, p, "bpf_prog_get_curr_or_next", "idr_get_next", 64);
+	uint64_t xa = idr + (uint64_t)o->idr__idr_rt.off;
+	if (!KADDR(idr) || vas_read(as, xa + (uint64_t)o->xarray__xa_flags.off, &flags, 4, NULL) ||
+	    vas_read_u64(as, xa + (uint64_t)o->xarray__xa_head.off, &head) ||
+	    vas_read(as, idr + (uint64_t)o->idr__idr_base.off, &base, 4, NULL))
+		return 0;
+	if (!(flags & ROOT_IS_IDR) || base || (head && !KADDR(head)))
+		return 0;
+	return idr;
+}
+
 void a64ref_derive(struct kprofile *p, struct vas *as)
 {
 	char *sbase = (char *)&p->sym;
@@ -355,16 +389,21 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 		wanted++;
 		found += !!(p->sym.mod_tree = find_mod_tree(as, p));
 	}
+	if (!p->sym.prog_idr) {
+		wanted++;
+		found += !!(p->sym.prog_idr = find_prog_idr(as, p));
+	}
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
 		alog_debug("profile: %s at 0x%llx", chains[i].name,
 			   (unsigned long long)*(uint64_t *)(sbase + chains[i].sym));
 	alog_debug("profile: kprobe_table 0x%llx, ftrace_ops_list 0x%llx, ftrace_list_end 0x%llx, "
-		   "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx",
+		   "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx, prog_idr 0x%llx",
 		   (unsigned long long)p->sym.kprobe_table, (unsigned long long)p->sym.ftrace_ops_list,
 		   (unsigned long long)p->sym.ftrace_list_end,
 		   (unsigned long long)p->sym.__start___tracepoints_ptrs,
 		   (unsigned long long)p->sym.__stop___tracepoints_ptrs,
-		   (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree);
+		   (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree,
+		   (unsigned long long)p->sym.prog_idr);
 	if (wanted)
 		alog_info("profile: %d of %d data symbols found where the kernel's code takes their address",
 			  found, wanted);

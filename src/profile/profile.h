@@ -70,7 +70,7 @@ struct kfield {
 	X(task_struct, worker_private) X(task_struct, set_child_tid) X(kthread, full_name) \
 	X(kthread, data) X(worker, desc) X(worker, current_work) X(worker, pool) \
 	X(worker, rescue_wq) X(workqueue_struct, name) \
-	X(xarray, xa_head) X(timekeeper, offs_real) X(timekeeper, offs_boot) \
+	X(xarray, xa_head) X(xarray, xa_flags) X(idr, idr_base) X(timekeeper, offs_real) X(timekeeper, offs_boot) \
 	X(timekeeper, tkr_mono) X(timekeeper, xtime_sec)
 
 /* paths, files, inodes (files.c, paths.c) */

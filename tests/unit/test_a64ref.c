@@ -1,7 +1,9 @@
 /* Unit tests: a64ref, the arm64 data symbols found where kernel code takes
  * their address (adrp + add / ldr), on a synthetic image: mod_tree from
- * __module_address, kprobe_table from get_kprobe; decoys of the wrong
- * shape, and references into unmapped memory, are not believed. */
+ * __module_address, kprobe_table from get_kprobe, prog_idr from the x0
+ * (moved through a callee-saved register) of bpf_prog_get_curr_or_next's
+ * call to idr_get_next; decoys of the wrong shape, and references into
+ * unmapped memory, are not believed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +22,8 @@
 #define HOLE 12				/* one page left unmapped */
 #define MODS 0xffffffffc0000000ULL	/* module memory (never read) */
 
-enum { FN_MODADDR = 0x1000, FN_KPROBE = 0x2000, TREE = 0x9000, DECOY = 0xa000, TABLE = 0xb000 };
+enum { FN_MODADDR = 0x1000, FN_KPROBE = 0x2000, FN_PROG = 0x4000, FN_LOCK = 0x5000, FN_IDRNEXT = 0x5800,
+       TREE = 0x9000, DECOY = 0xa000, TABLE = 0xb000, IDR = 0xd000 };
 
 struct fx {
 	struct testimg img;
@@ -47,6 +50,16 @@ static uint32_t ldr_x(unsigned rt, unsigned rn, uint32_t off)
 }
 
 #define RET 0xd65f03c0u
+
+static uint32_t bl(uint64_t pc, uint64_t to)
+{
+	return 0x94000000u | (uint32_t)(((int64_t)(to - pc) / 4) & 0x3ffffff);
+}
+
+static uint32_t mov_x(unsigned rd, unsigned rm)
+{
+	return 0xaa0003e0u | rm << 16 | rd;
+}
 
 static void put32(struct fx *f, uint64_t off, uint32_t v)
 {
@@ -78,9 +91,16 @@ static struct fx *fx_new(void)
 	field(&o->latch_tree_root__seq, 0, 4);
 	field(&o->latch_tree_root__tree, 8, 16);
 	field(&o->rb_root__rb_node, 0, 8);
+	field(&o->idr__idr_rt, 0, 16);
+	field(&o->xarray__xa_flags, 4, 4);
+	field(&o->xarray__xa_head, 8, 8);
+	field(&o->idr__idr_base, 16, 4);
 	f->p.syms = ksyms_new("test");
 	ksyms_add(f->p.syms, "__module_address", 16, KVA + FN_MODADDR, 'T');
 	ksyms_add(f->p.syms, "get_kprobe", 10, KVA + FN_KPROBE, 'T');
+	ksyms_add(f->p.syms, "bpf_prog_get_curr_or_next", 25, KVA + FN_PROG, 'T');
+	ksyms_add(f->p.syms, "_raw_spin_lock_bh", 17, KVA + FN_LOCK, 'T');
+	ksyms_add(f->p.syms, "idr_get_next", 12, KVA + FN_IDRNEXT, 'T');
 	ksyms_finish(f->p.syms);
 	return f;
 }
@@ -192,12 +212,70 @@ static void test_kprobe_table(void **state)
 	fx_free(f);
 }
 
+/* bpf_prog_get_curr_or_next as gcc builds it: both addresses into
+ * callee-saved registers, the lock's passed first, then the IDR's moved
+ * into x0 for idr_get_next */
+static void code_prog(struct fx *f, uint64_t idr)
+{
+	uint64_t pc = KVA + FN_PROG, lock = KVA + IDR + 0x100;
+	uint32_t c[] = { adrp(pc, lock, 19), add_imm(19, 19, lock & 0xfff),
+			 adrp(pc + 8, idr, 20), add_imm(20, 20, idr & 0xfff),
+			 mov_x(0, 19), bl(pc + 20, KVA + FN_LOCK),
+			 mov_x(0, 20), bl(pc + 28, KVA + FN_IDRNEXT), RET };
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		put32(f, FN_PROG + 4 * i, c[i]);
+}
+
+static void idr_at(struct fx *f, uint64_t off, uint32_t flags, uint64_t head, uint32_t base)
+{
+	put32(f, off + 4, flags);
+	put64(f, off + 8, head);
+	put32(f, off + 16, base);
+}
+
+static void test_prog_idr(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	code_prog(f, KVA + IDR + 0x40);
+	idr_at(f, IDR + 0x40, 0x8000004, MODS + 0x1002, 0);
+	derive(f);
+	assert_int_equal(f->p.sym.prog_idr, KVA + IDR + 0x40);
+	fx_free(f);
+	/* no program loaded: an empty IDR */
+	f = fx_new();
+	code_prog(f, KVA + IDR + 0x40);
+	idr_at(f, IDR + 0x40, 0x8000004, 0, 0);
+	derive(f);
+	assert_int_equal(f->p.sym.prog_idr, KVA + IDR + 0x40);
+	fx_free(f);
+	/* not an IDR (no ROOT_IS_IDR), based at 1, a head that is no kernel
+	 * pointer, an IDR in a page not mapped: not believed */
+	static const struct { uint32_t flags; uint64_t head; uint32_t base; } bad[] = {
+		{ 0x8000000, 0, 0 }, { 0x8000004, 0, 1 }, { 0x8000004, 0x1234, 0 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = fx_new();
+		code_prog(f, KVA + IDR + 0x40);
+		idr_at(f, IDR + 0x40, bad[i].flags, bad[i].head, bad[i].base);
+		derive(f);
+		assert_int_equal(f->p.sym.prog_idr, 0);
+		fx_free(f);
+	}
+	f = fx_new();
+	code_prog(f, KVA + HOLE * 4096ULL + 0x40);
+	derive(f);
+	assert_int_equal(f->p.sym.prog_idr, 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mod_tree),
 		cmocka_unit_test(test_mod_tree_refused),
 		cmocka_unit_test(test_kprobe_table),
+		cmocka_unit_test(test_prog_idr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
