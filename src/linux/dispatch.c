@@ -93,7 +93,7 @@ static const char *first_name(struct kernel *k, struct snapshot *s, const struct
 	const char *d;
 	long i;
 
-	/* kallsyms, not ktext_describe: arm64's has no _end */
+	/* the kallsyms name at exactly the entry, not ktext_describe's name+off */
 	if (!k->sct_first || nr >= k->sct_len || !ktext_core(t, k->sct_first[nr]) ||
 	    (i = ktext_find(t, k->sct_first[nr])) < 0 || t->by_addr[i].addr != k->sct_first[nr] ||
 	    !(d = ksyms_name(k->prof->syms, t->by_addr[i].sym)) || strncmp(d, "__arm64_sys_", 12))

@@ -475,7 +475,7 @@ static const char *ftrace_first(struct khw *w, uint64_t ops)
 	for (uint64_t b = 0; b < (1ULL << bits) && w->budget; b++, w->budget--)
 		if (!vas_read_u64(&w->k->kvas, buckets + 8 * b, &node) && kptr_ok(node)) {
 			uint64_t e = node - (uint64_t)o->ftrace_func_entry__hlist.off;
-			return ktext_describe(w->k, w->s, kernel_field(w->k, e, &o->ftrace_func_entry__ip));
+			return ktext_function(w->k, w->s, kernel_field(w->k, e, &o->ftrace_func_entry__ip));
 		}
 	return NULL;
 }

@@ -95,6 +95,13 @@ int ktext_named(struct kernel *k, const struct ktext *t, uint64_t a, const char 
 	return 0;
 }
 
+/* the end of what kallsyms names in the kernel image: _end, or, where
+ * kallsyms has no _end (arm64's, functions only), core text's end */
+static uint64_t named_end(const struct kernel *k, const struct ktext *t)
+{
+	return k->prof->sym._end > t->stext ? k->prof->sym._end : t->etext;
+}
+
 const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a)
 {
 	const struct ktext *t = ktext_get(k);
@@ -102,7 +109,7 @@ const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a)
 	long i;
 
 	/* only inside the kernel image: kallsyms knows no module symbols */
-	if (!t || a < t->stext || a >= k->prof->sym._end || (i = ktext_find(t, a)) < 0 ||
+	if (!t || a < t->stext || a >= named_end(k, t) || (i = ktext_find(t, a)) < 0 ||
 	    a - t->by_addr[i].addr >= (1u << 20))
 		return NULL;
 	const char *n = ksyms_name(k->prof->syms, t->by_addr[i].sym);
@@ -113,6 +120,18 @@ const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a)
 	else
 		snprintf(buf, sizeof(buf), "%s+0x%llx", n, (unsigned long long)(a - t->by_addr[i].addr));
 	return arena_strndup(&s->arena, buf, strlen(buf));
+}
+
+const char *ktext_function(struct kernel *k, struct snapshot *s, uint64_t a)
+{
+	const struct ktext *t = ktext_get(k);
+	const char *n;
+	long i;
+
+	if (!t || !ktext_core(t, a) || (i = ktext_find(t, a)) < 0 ||
+	    a - t->by_addr[i].addr >= (1u << 20) || !(n = ksyms_name(k->prof->syms, t->by_addr[i].sym)))
+		return NULL;
+	return arena_strndup(&s->arena, n, strlen(n));
 }
 
 struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max)

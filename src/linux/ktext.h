@@ -43,8 +43,13 @@ uint64_t ktext_size(const struct ktext *t, uint64_t a);
  * the NULL-terminated prefixes (a prefix ending in '$' must match whole). */
 int ktext_named(struct kernel *k, const struct ktext *t, uint64_t a, const char *const *prefixes);
 /* "name+0xoff" in s's arena, or NULL if no symbol holds a (or it is
- * further than 1 MiB from its symbol). */
+ * further than 1 MiB from its symbol).  Within [_stext, _end), or core
+ * text where kallsyms has no _end (arm64's). */
 const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a);
+/* The name of the function in core text that holds a, in s's arena
+ * (an ftrace site: x86-64's is the function's first byte, arm64's the
+ * bl after the function's first instruction or two), or NULL. */
+const char *ktext_function(struct kernel *k, struct snapshot *s, uint64_t a);
 
 /* A zeroed record appended to the hook list (*v, *n, *cap), which holds
  * at most max: the record, or NULL when the list is full or memory is out. */

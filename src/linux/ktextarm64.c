@@ -132,22 +132,10 @@ struct a64scan {
 	struct u64map told;
 };
 
-/* "name+0xoff" of the function holding a in core text, in s's arena
- * (ktext_describe wants _end, which arm64's kallsyms lacks) */
+/* "name+0xoff" of the function holding a in core text, in s's arena */
 static const char *describe(struct a64scan *w, uint64_t a)
 {
-	long i = ktext_find(w->t, a);
-	const char *n;
-	char buf[160];
-
-	if (!ktext_core(w->t, a) || i < 0 || a - w->t->by_addr[i].addr >= (1u << 20) ||
-	    !(n = ksyms_name(w->k->prof->syms, w->t->by_addr[i].sym)))
-		return NULL;
-	if (a == w->t->by_addr[i].addr)
-		snprintf(buf, sizeof(buf), "%s", n);
-	else
-		snprintf(buf, sizeof(buf), "%s+0x%llx", n, (unsigned long long)(a - w->t->by_addr[i].addr));
-	return arena_strndup(&w->s->arena, buf, strlen(buf));
+	return ktext_core(w->t, a) ? ktext_describe(w->k, w->s, a) : NULL;
 }
 
 static void record(struct a64scan *w, uint64_t site, uint64_t handler, const char *why)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build-arm64.sh OUTDIR - cross-build the arm64 test rootkits (every module
-# of arm64/Kbuild, from arm64/*.c) into OUTDIR, against Debian's headers of
-# the arm64 test kernel: linux-headers-<abi>-cloud-arm64 and -common,
-# fetched with the private apt configuration of fetch-arm64.sh
+# of arm64/Kbuild, from arm64/*.c, some of which include a module of this
+# folder: hookkp64.c is ../hookkp.c built for arm64) into OUTDIR, against
+# Debian's headers of the arm64 test kernel: linux-headers-<abi>-cloud-arm64
+# and -common, fetched with the private apt configuration of fetch-arm64.sh
 # (apt-arm64.sh), and the HOST's linux-kbuild-6.1 (amd64: its fixdep and
 # modpost run here; the arm64 package's would not), of the same version.
 # All extracted with dpkg -x into the cache, not installed.  The ABI is the
@@ -65,16 +66,20 @@ mods=$(sed -n 's/^obj-m[ :+]*=//p' "$src/Kbuild" | tr ' ' '\n' | sed -n 's/\.o$/
 [ -n "$mods" ] || die "no module in $src/Kbuild"
 mkdir -p "$out"
 stale=
+# arm64/*.c may include a module of kmod/ (../hookkp.c): those are sources too
 for m in $mods; do
-	for f in "$src"/*.c "$src"/*.h "$src/Kbuild"; do
+	for f in "$src"/*.c "$src"/*.h "$src/Kbuild" "$here"/*.c "$here"/*.h; do
 		[ -f "$out/$m.ko" ] && [ ! "$f" -nt "$out/$m.ko" ] || stale=1
 	done
 done
 if [ -n "$stale" ]; then
+	# kmod/ and kmod/arm64/ as they are laid out here, so ../hookkp.c resolves
 	work=$(mktemp -d)
-	cp "$src"/*.c "$src"/*.h "$src/Kbuild" "$work/"
-	make -s -C "$kdir_hdr" M="$work" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- modules >"$work/make.log" 2>&1 ||
-		{ cat "$work/make.log" >&2; rm -rf "$work"; die "make failed"; }
-	for m in $mods; do cp "$work/$m.ko" "$out/"; done
+	mkdir "$work/arm64"
+	cp "$here"/*.c "$here"/*.h "$work/"
+	cp "$src"/*.c "$src"/*.h "$src/Kbuild" "$work/arm64/"
+	make -s -C "$kdir_hdr" M="$work/arm64" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- modules \
+		>"$work/make.log" 2>&1 || { cat "$work/make.log" >&2; rm -rf "$work"; die "make failed"; }
+	for m in $mods; do cp "$work/arm64/$m.ko" "$out/"; done
 	rm -rf "$work"
 fi

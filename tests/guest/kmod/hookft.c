@@ -10,6 +10,9 @@
  * modules list and deletes its kobject, as hidekmod does.  With hide=0 it
  * is an ordinary module with an ftrace hook, and rmmod removes it.
  *
+ * Built for arm64 as hookft64 (arm64/hookft64.c): its module, /proc entry and
+ * kernel log lines are hookft64's, its default sym __arm64_sys_sysinfo.
+ *
  * echo 1 >/proc/hookft unregisters the ftrace_ops and links a hidden module
  * back into both lists (not sysfs); it then cannot be unloaded (its sysfs
  * teardown would find no directory).  For testing only; loaded in a
@@ -20,7 +23,7 @@
 
 #include "rkit.h"
 
-static char *sym = "__x64_sys_sysinfo";
+static char *sym = RKIT_SYS(sysinfo);
 module_param(sym, charp, 0444);
 static int hide = 1;
 module_param(hide, int, 0444);
@@ -42,7 +45,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 		unregister_ftrace_function(&ops);
 	registered = false;
 	rkit_unhide();
-	pr_info("hookft: ftrace hook removed, module listed\n");
+	pr_info(KBUILD_MODNAME ": ftrace hook removed, module listed\n");
 	return len;
 }
 
@@ -61,16 +64,16 @@ static int __init hookft_init(void)
 	if (ret)
 		return ret;
 	registered = true;
-	pr_info("hookft: ftrace_ops %px on %s, callback %px\n", &ops, sym, callback);
+	pr_info(KBUILD_MODNAME ": ftrace_ops %px on %s, callback %px\n", &ops, sym, callback);
 	if (!hide)
 		return 0;
-	if (!proc_create("hookft", 0200, NULL, &ctl_ops)) {
+	if (!proc_create(KBUILD_MODNAME, 0200, NULL, &ctl_ops)) {
 		unregister_ftrace_function(&ops);
 		return -ENOMEM;
 	}
 	if (rkit_hide()) {
 		unregister_ftrace_function(&ops);
-		remove_proc_entry("hookft", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 		return -ENOENT;
 	}
 	return 0;

