@@ -3,10 +3,11 @@
  *
  * Debian's arm64 kernels are built without CONFIG_KALLSYMS_ALL: kallsyms
  * names functions only.  The rootkit checks start from data (kprobe_table,
- * ftrace_ops_list, the notifier chain heads, the tracepoint section), and
- * every one of them is named by a function that kallsyms does list: AArch64
- * code reaches a global with `adrp xN, page` and an `add` or `ldr` of its
- * low 12 bits.  A short decoder (a64_refs) follows those, and each symbol
+ * ftrace_ops_list, the notifier chain heads, the tracepoint section), BPF
+ * programs from prog_idr, and every one of them is named by a function
+ * that kallsyms does list: AArch64 code reaches a global with `adrp xN,
+ * page` and an `add` or `ldr` of its low 12 bits (moved between registers
+ * with `mov`).  A short decoder (a64_refs) follows those, and each symbol
  * is believed only when what it points at is what the kernel keeps there
  * (a64ref_derive's checks): a wrong guess reads as "not found", never as a
  * symbol.
