@@ -36,6 +36,16 @@ def by_name(svc, activity, name):
 
 
 def test_programs_as_the_guest_sees_them(guest):
+    programs_as_the_guest_sees_them(guest)
+
+
+def test_loaded_unloaded_and_tampering(guest, tmp_path):
+    loaded_unloaded_and_tampering(guest, tmp_path)
+
+
+def programs_as_the_guest_sees_them(guest):
+    """Each program as the guest's fdinfo has it; also on arm64
+    (test_arm64_bpf.py)."""
     a = load(guest, "filter", "argus_f1")
     b = load(guest, "writeuser", "argus_w1")
     try:
@@ -52,13 +62,21 @@ def test_programs_as_the_guest_sees_them(guest):
             assert p["process_id"] == pid
             assert p["bpf_program_tampering_helpers"] == helpers
             assert p["bpf_program_instructions_read"] is True
+        # every program a process of the guest holds, none missing
+        ids = set(int(x) for x in guest.check(
+            "cat /proc/[0-9]*/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}'")
+            .split())
+        assert ids and ids <= {p["bpf_program_id"] for p in d["bpf_programs"]}
     finally:
         guest.run(f"kill {a} {b}")
 
 
-def test_loaded_unloaded_and_tampering(guest, tmp_path):
+def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
+    """Events for each load and unload, one alert for each tampering
+    program (one loaded before argus started too), none for a benign one;
+    extra: the service configuration's per-system lines (arm64's regions)."""
     early = load(guest, "writeuser", "argus_w0")       # before argus starts
-    svc = Service(tmp_path, guest, sleep="300ms")
+    svc = Service(tmp_path, guest, sleep=sleep, extra=extra)
     try:
         since0 = 0
         found = svc.expect_alerts(since0, ("BPF Program Tampering Helper",
