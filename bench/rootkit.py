@@ -42,7 +42,8 @@ def main():
     first, rest = d["scans"][0], d["scans"][1:]
     print(f"{arch} guest; text {d.get('text_bytes', 0) / 2**20:.1f} MiB: {d.get('entries', 0)} function entries "
           f"compared a scan and a window of {d.get('budget', 0) / 2**20:.2f} MiB, "
-          f"sites {d.get('sites')}; scans {pause} ms apart")
+          + (f"sites {d['sites']}" if 'sites' in d else "sites judged by AArch64's rules (no tables)")
+          + f"; scans {pause} ms apart")
     print(f"{'part':10} {'first scan':>12} {'median':>10} {'p90':>10} {'cpu med':>10} {'cpu p90':>10}"
           f"  (ms, {len(rest)} scans; cpu: the thread's CPU time)")
     total = []

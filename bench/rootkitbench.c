@@ -14,6 +14,7 @@
 
 #include "core/arena.h"
 #include "linux/kernel.h"
+#include "linux/ktextarm64.h"
 #include "linux/kcarve.h"
 #include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
@@ -101,6 +102,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)b->counts[KSITE_FTRACE], (unsigned long long)b->counts[KSITE_JUMP],
 		       (unsigned long long)b->counts[KSITE_SCALL], (unsigned long long)b->counts[KSITE_SCTRAMP],
 		       (unsigned long long)b->counts[KSITE_FCALLER], (unsigned long long)b->counts[KSITE_BPFDISP]);
+	}
+	if (k->ka64) {
+		size_t n;
+		uint64_t bytes, budget, passes;
+		ktext_arm64_stats(k, &n, &bytes, &budget, &passes);
+		printf(", \"entries\": %zu, \"text_bytes\": %llu, \"budget\": %llu, \"passes\": %llu",
+		       n, (unsigned long long)bytes, (unsigned long long)budget, (unsigned long long)passes);
 	}
 	printf("}\n");
 	kernel_close(k);

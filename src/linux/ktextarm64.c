@@ -552,3 +552,14 @@ int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
 	u64map_free(&w.told);
 	return ret ? aerr_set(err, ENODATA, "not judged: %s", why) : 0;
 }
+
+void ktext_arm64_stats(const struct kernel *k, size_t *entries, uint64_t *text_bytes,
+		       uint64_t *budget, uint64_t *passes)
+{
+	const struct ktext_a64 *b = k->ka64;
+
+	*entries = b ? b->nentries : 0;
+	*text_bytes = b ? b->end - b->start : 0;
+	*budget = b ? b->budget : 0;
+	*passes = b ? b->passes : 0;
+}

@@ -17,6 +17,10 @@
 /* the scan's part for arm64 (linux_collect_ktext dispatches here) */
 int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err);
 void ktext_arm64_free(struct kernel *k);
+/* What the baseline holds (for bench/): function entries, text bytes, the
+ * window's bytes a scan and its passes so far; all 0 before the first scan. */
+void ktext_arm64_stats(const struct kernel *k, size_t *entries, uint64_t *text_bytes,
+		       uint64_t *budget, uint64_t *passes);
 
 /* What the rules know of the kernel: ftrace: what ftrace's call sites may
  * call (ftrace_caller, ftrace_regs_caller; 0: none); call, graph:
