@@ -14,8 +14,8 @@
 
 #include "core/arena.h"
 #include "linux/kernel.h"
-#include "linux/ktextarm64.h"
 #include "linux/kcarve.h"
+#include "linux/ktextarm64.h"
 #include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
 #include "core/timefmt.h"

@@ -102,34 +102,44 @@ static uint64_t named_end(const struct kernel *k, const struct ktext *t)
 	return k->prof->sym._end > t->stext ? k->prof->sym._end : t->etext;
 }
 
+/* the kallsyms name of the symbol holding a in [_stext, end), at most
+ * 1 MiB below it, and a's offset from it; NULL if none */
+static const char *holder(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t end,
+			  uint64_t *off)
+{
+	long i;
+
+	if (a < t->stext || a >= end || (i = ktext_find(t, a)) < 0 ||
+	    a - t->by_addr[i].addr >= (1u << 20))
+		return NULL;
+	*off = a - t->by_addr[i].addr;
+	return ksyms_name(k->prof->syms, t->by_addr[i].sym);
+}
+
 const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a)
 {
 	const struct ktext *t = ktext_get(k);
 	char buf[160];
-	long i;
+	uint64_t off;
+	const char *n;
 
 	/* only inside the kernel image: kallsyms knows no module symbols */
-	if (!t || a < t->stext || a >= named_end(k, t) || (i = ktext_find(t, a)) < 0 ||
-	    a - t->by_addr[i].addr >= (1u << 20))
+	if (!t || !(n = holder(k, t, a, named_end(k, t), &off)))
 		return NULL;
-	const char *n = ksyms_name(k->prof->syms, t->by_addr[i].sym);
-	if (!n)
-		return NULL;
-	if (a == t->by_addr[i].addr)
+	if (!off)
 		snprintf(buf, sizeof(buf), "%s", n);
 	else
-		snprintf(buf, sizeof(buf), "%s+0x%llx", n, (unsigned long long)(a - t->by_addr[i].addr));
+		snprintf(buf, sizeof(buf), "%s+0x%llx", n, (unsigned long long)off);
 	return arena_strndup(&s->arena, buf, strlen(buf));
 }
 
 const char *ktext_function(struct kernel *k, struct snapshot *s, uint64_t a)
 {
 	const struct ktext *t = ktext_get(k);
+	uint64_t off;
 	const char *n;
-	long i;
 
-	if (!t || !ktext_core(t, a) || (i = ktext_find(t, a)) < 0 ||
-	    a - t->by_addr[i].addr >= (1u << 20) || !(n = ksyms_name(k->prof->syms, t->by_addr[i].sym)))
+	if (!t || !(n = holder(k, t, a, t->etext, &off)))
 		return NULL;
 	return arena_strndup(&s->arena, n, strlen(n));
 }

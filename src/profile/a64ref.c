@@ -324,10 +324,11 @@ static uint64_t find_mod_tree(struct vas *as, const struct kprofile *p)
 
 /* prog_idr: bpf_prog_get_curr_or_next passes it to idr_get_next (a
  * function with no early return: bpf_prog_by_id returns before its call
- * where the id is 0, and the decoder stops at the first ret).  Believed when it reads
- * as an IDR: its xarray's flags have ROOT_IS_IDR (4, set by IDR_INIT and
- * nowhere else), its base is 0 (program ids start at 1 of an IDR based at
- * 0) and its head is NULL or a kernel pointer (a node, tagged 2). */
+ * where the id is 0, and the decoder stops at the first ret).  Believed
+ * when it reads as an IDR: its xarray's flags have ROOT_IS_IDR (4, set by
+ * IDR_INIT and nowhere else), its base is 0 (program ids start at 1 of an
+ * IDR based at 0) and its head is NULL or a kernel pointer (a node, tagged
+ * 2). */
 #define ROOT_IS_IDR 4u
 static uint64_t find_prog_idr(struct vas *as, const struct kprofile *p)
 {
@@ -339,8 +340,10 @@ static uint64_t find_prog_idr(struct vas *as, const struct kprofile *p)
 	    !o->idr__idr_base.present)
 		return 0;
 	idr = arg0_of_call(as, p, "bpf_prog_get_curr_or_next", "idr_get_next", 64);
+	if (!KADDR(idr))
+		return 0;
 	uint64_t xa = idr + (uint64_t)o->idr__idr_rt.off;
-	if (!KADDR(idr) || vas_read(as, xa + (uint64_t)o->xarray__xa_flags.off, &flags, 4, NULL) ||
+	if (vas_read(as, xa + (uint64_t)o->xarray__xa_flags.off, &flags, 4, NULL) ||
 	    vas_read_u64(as, xa + (uint64_t)o->xarray__xa_head.off, &head) ||
 	    vas_read(as, idr + (uint64_t)o->idr__idr_base.off, &base, 4, NULL))
 		return 0;
