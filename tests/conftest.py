@@ -228,6 +228,16 @@ class Service:
         return self.proc.returncode
 
 
+def hook_kind(kind):
+    """An alert predicate (for wait_for, expect_alerts): a kernel hook of this kind."""
+    return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == kind
+
+
+def module_named(name):
+    """An alert predicate: about the kernel module of this name."""
+    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
+
+
 def wait_for(svc, name, pred, since, within):
     """The messages named `name` matching pred since index `since`, once
     there is one or `within` seconds have passed (then possibly none)."""

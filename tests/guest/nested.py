@@ -57,9 +57,7 @@ class Inner:
         deadline = t0 + timeout
         self._await_hello(deadline)
         while True:
-            # a relay that died (its socat lost the connection) is started again
-            if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
-                self._start_relay()
+            self._ensure_relay()
             try:
                 self._request("RUN", "true", timeout=10)
                 break
@@ -80,8 +78,7 @@ class Inner:
         ARGUS-GUEST-READY will do."""
         ready_at = None
         while time.monotonic() < deadline:
-            if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
-                self._start_relay()
+            self._ensure_relay()
             got = self.outer.run(f"grep -c HELLO {self._f}.out; "
                                  f"grep -c ARGUS-GUEST-READY /tmp/{self.name}.console")[1].split()
             if got and got[0] != "0":
@@ -91,6 +88,11 @@ class Inner:
                 if time.monotonic() - ready_at > 3:
                     return
             time.sleep(0.5)
+
+    def _ensure_relay(self):
+        """A relay that died (its socat lost the connection) is started again."""
+        if not self._relay or self.outer.run(f"kill -0 {self._relay}")[0] != 0:
+            self._start_relay()
 
     def _start_relay(self):
         n = self.name

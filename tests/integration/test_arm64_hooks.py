@@ -29,7 +29,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module
+from conftest import Service, wait_for, need_module, module_named, hook_kind
 
 SLEEP = "500ms"
 HOOKED = "Kernel Function Hooked"
@@ -44,14 +44,6 @@ def svc(guest_a64, tmp_path_factory):
                 extra=f"      memory_regions: {guest_a64.regions_path}\n")
     yield s
     s.stop()
-
-
-def kind(k):
-    return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == k
-
-
-def named(name):
-    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
 
 
 def lag(m, t):
@@ -158,10 +150,10 @@ def test_hook_in_hidden_module(guest_a64, svc, ko):
         assert g.run(f"test -e /sys/module/{ko}")[0] != 0
         handler = handler_of(g, ko)
         g.check("free; ls /")
-        found = wait_for(svc, HOOKED, kind(k), since, 4 * svc.sleep_s + 5)
+        found = wait_for(svc, HOOKED, hook_kind(k), since, 4 * svc.sleep_s + 5)
         assert found, f"the {k} of the hidden module was not seen"
-        wait_for(svc, HIDDEN, named(ko), since, 4 * svc.sleep_s + 5)
-        got = svc.expect_alerts(since, (HOOKED, kind(k), 1), (HIDDEN, named(ko), 1))
+        wait_for(svc, HIDDEN, module_named(ko), since, 4 * svc.sleep_s + 5)
+        got = svc.expect_alerts(since, (HOOKED, hook_kind(k), 1), (HIDDEN, module_named(ko), 1))
         m = got[HOOKED][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         assert lag(m, t) <= TWO_SCANS, f"raised {lag(m, t):.2f} s after the hook"
@@ -210,16 +202,16 @@ def test_netfilter_and_notifier_in_hidden_module(guest_a64, svc):
         line = g.check("dmesg | grep 'hooknf64: nf ' | tail -1").split()
         nf_handler, nb_handler = int(line[line.index("nf") + 1], 16), int(line[-1], 16)
         assert nf_handler and nb_handler
-        hooked = lambda what: lambda a: (kind("netfilter")(a) or kind("notifier")(a)) and \
+        hooked = lambda what: lambda a: (hook_kind("netfilter")(a) or hook_kind("notifier")(a)) and \
             a["kernel_hook_details"]["kernel_hook_hooked_symbol"] == what
         whats = (("ipv4 LOCAL_IN", nf_handler), ("netdev INGRESS lo", nf_handler),
                  ("module_notify_list", nb_handler))
         within = (CARVE_PASS + 3) * svc.sleep_s + 5
         for what, _ in whats:
             assert wait_for(svc, HOOKED, hooked(what), since, within), f"{what} was not seen"
-        assert wait_for(svc, HIDDEN, named("hooknf64"), since, within), "hooknf64 not found hidden"
+        assert wait_for(svc, HIDDEN, module_named("hooknf64"), since, within), "hooknf64 not found hidden"
         got = svc.expect_alerts(since, *[(HOOKED, hooked(w), 1) for w, _ in whats],
-                                (HIDDEN, named("hooknf64"), 1))
+                                (HIDDEN, module_named("hooknf64"), 1))
         assert len(got[HOOKED]) == 3
         for what, handler in whats:
             m = next(a for a in got[HOOKED]

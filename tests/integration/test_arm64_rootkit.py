@@ -23,7 +23,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, run_argus, wait_for, need_module
+from conftest import Service, run_argus, wait_for, need_module, module_named
 
 SLEEP = "500ms"
 CARVE_PASS = 2     # scans for a pass of the carve (22 writable pages on the guest, 64 a scan)
@@ -35,10 +35,6 @@ def svc(guest_a64, tmp_path_factory):
                 extra=f"      memory_regions: {guest_a64.regions_path}\n")
     yield s
     s.stop()
-
-
-def named(name):
-    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
 
 
 def scan_once(g):
@@ -96,7 +92,7 @@ def test_stock_module_loaded_and_unloaded(guest_a64, svc):
     try:
         line = guest_a64.check("grep '^dummy ' /proc/modules").split()
         size, addr = int(line[1]), int(line[5], 16)
-        loaded = wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+        loaded = wait_for(svc, "Kernel Module Loaded", module_named("dummy"), since, 2 * svc.sleep_s + 5)
         assert len(loaded) == 1, f"{len(loaded)} Kernel Module Loaded for dummy"
         d = loaded[0]["activity_data"]["kernel_module_details"]
         assert loaded[0]["message_type"] == "EVENT"
@@ -105,7 +101,7 @@ def test_stock_module_loaded_and_unloaded(guest_a64, svc):
         assert d["kernel_module_found_in"] == "modules list, sysfs (module_kset), mod_tree"
     finally:
         guest_a64.run("rmmod dummy")
-    gone = wait_for(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+    gone = wait_for(svc, "Kernel Module Unloaded", module_named("dummy"), since, 2 * svc.sleep_s + 5)
     assert len(gone) == 1, f"{len(gone)} Kernel Module Unloaded for dummy"
     svc.expect_alerts(since)
 
@@ -122,11 +118,11 @@ def test_self_hiding_module(guest_a64, svc):
         assert g.run("test -e /sys/module/hidekmod64")[0] != 0
         line = g.check("dmesg | grep 'hidekmod64: unlinked' | tail -1").split()
         addr = int(line[-1], 16)
-        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod64"), since,
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hidekmod64"), since,
                          (CARVE_PASS + 3) * svc.sleep_s + 5)
         assert found, "the module hidden from the list and sysfs was not found"
         time.sleep(3 * svc.sleep_s)
-        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hidekmod64"), 1))
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hidekmod64"), 1))
         m = got["Kernel Module Hidden"][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_module_details"]
@@ -139,7 +135,7 @@ def test_self_hiding_module(guest_a64, svc):
     finally:
         g.run("echo 1 >/proc/hidekmod64")
     since = svc.mark()
-    back = wait_for(svc, "Kernel Module Loaded", named("hidekmod64"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hidekmod64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
 
@@ -159,11 +155,11 @@ def test_module_hidden_from_every_view(guest_a64, svc):
         assert g.run("test -e /sys/module/hideall64")[0] != 0
         line = g.check("dmesg | grep 'hideall64: module ' | tail -1").split()
         addr = int(line[line.index("module") + 1], 16)
-        found = wait_for(svc, "Kernel Module Hidden", named("hideall64"), since,
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hideall64"), since,
                          (CARVE_PASS + 3) * svc.sleep_s + 5)
         assert found, "a module hidden from all three views was not found"
         time.sleep(3 * svc.sleep_s)
-        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hideall64"), 1))
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hideall64"), 1))
         m = got["Kernel Module Hidden"][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_module_details"]
@@ -176,7 +172,7 @@ def test_module_hidden_from_every_view(guest_a64, svc):
     finally:
         g.run("echo 1 >/proc/hideall64")
     since = svc.mark()
-    back = wait_for(svc, "Kernel Module Loaded", named("hideall64"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hideall64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
 

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Service, wait_for, need_module
+from conftest import Service, wait_for, need_module, hook_kind
 
 SLEEP = "500ms"
 DISPATCH = "System Call Dispatch Modified"
@@ -33,10 +33,6 @@ def svc(guest, tmp_path_factory):
     s = Service(tmp_path_factory.mktemp("hooks"), guest, sleep=SLEEP)
     yield s
     s.stop()
-
-
-def hook(kind):
-    return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == kind
 
 
 def param(guest, mod, name):
@@ -83,9 +79,9 @@ def test_sys_call_table_entry(guest, svc):
     guest.check("insmod /bin/hooksct.ko nr=99")
     try:
         handler = param(guest, "hooksct", "handler")
-        found = wait_for(svc, DISPATCH, hook("sys_call_table"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook_kind("sys_call_table"), since, 2 * svc.sleep_s + 5)
         assert found, "the sys_call_table write was not seen"
-        found = svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))[DISPATCH]
+        found = svc.expect_alerts(since, (DISPATCH, hook_kind("sys_call_table"), 1))[DISPATCH]
         m = found[0]
         assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
         d = m["activity_data"]["kernel_hook_details"]
@@ -112,9 +108,9 @@ def test_x64_sys_call_site(guest, svc):
         site = param(guest, "hookx64", "site")
         guest.check("free")      # sysinfo(2), through the hook
         assert param(guest, "hookx64", "hits") >= 1
-        found = wait_for(svc, DISPATCH, hook("x64_sys_call"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook_kind("x64_sys_call"), since, 2 * svc.sleep_s + 5)
         assert found, "the x64_sys_call patch was not seen"
-        found = svc.expect_alerts(since, (DISPATCH, hook("x64_sys_call"), 1))[DISPATCH]
+        found = svc.expect_alerts(since, (DISPATCH, hook_kind("x64_sys_call"), 1))[DISPATCH]
         m = found[0]
         assert m["severity"] == "CRITICAL"
         d = m["activity_data"]["kernel_hook_details"]
@@ -135,9 +131,9 @@ def test_idt_gate(guest, svc):
     guest.check("insmod /bin/hookidt.ko vector=31")
     try:
         handler = param(guest, "hookidt", "handler")
-        found = wait_for(svc, DISPATCH, hook("idt_table"), since, 2 * svc.sleep_s + 5)
+        found = wait_for(svc, DISPATCH, hook_kind("idt_table"), since, 2 * svc.sleep_s + 5)
         assert found, "the IDT gate was not seen"
-        found = svc.expect_alerts(since, (DISPATCH, hook("idt_table"), 1))[DISPATCH]
+        found = svc.expect_alerts(since, (DISPATCH, hook_kind("idt_table"), 1))[DISPATCH]
         m = found[0]
         assert m["severity"] == "CRITICAL"
         d = m["activity_data"]["kernel_hook_details"]
@@ -182,10 +178,10 @@ def test_hook_in_hidden_module(guest, svc, ko):
     guest.check(f"insmod /bin/{ko}.ko hide=1")
     try:
         assert ko not in guest.check("cat /proc/modules")
-        found = wait_for(svc, HOOKED, hook(kind), since, 4 * svc.sleep_s + 5)
+        found = wait_for(svc, HOOKED, hook_kind(kind), since, 4 * svc.sleep_s + 5)
         assert found, f"the {kind} of the hidden module was not seen"
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == ko
-        got = svc.expect_alerts(since, (HOOKED, hook(kind), 1),
+        got = svc.expect_alerts(since, (HOOKED, hook_kind(kind), 1),
                                 ("Kernel Module Hidden", hidden, 1))
         m = got[HOOKED][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
@@ -212,9 +208,9 @@ def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
     try:
         late = Service(tmp_path, guest, sleep=SLEEP)
         try:
-            found = wait_for(late, DISPATCH, hook("sys_call_table"), 0, 2 * late.sleep_s + 5)
+            found = wait_for(late, DISPATCH, hook_kind("sys_call_table"), 0, 2 * late.sleep_s + 5)
             assert found, "a table modified before argus started was not seen"
-            late.expect_alerts(0, (DISPATCH, hook("sys_call_table"), 1))
+            late.expect_alerts(0, (DISPATCH, hook_kind("sys_call_table"), 1))
             # at the first scan: no later than the first Host Initialization Successful + 1 scan
             names = [m["activity_data"]["name"] for m in late.messages]
             assert names.index(DISPATCH) < names.index("Host Initialization Successful") + 4
@@ -222,4 +218,4 @@ def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
             late.stop()
     finally:
         guest.run("rmmod hooksct")
-    svc.expect_alerts(since, (DISPATCH, hook("sys_call_table"), 1))
+    svc.expect_alerts(since, (DISPATCH, hook_kind("sys_call_table"), 1))

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for
+from conftest import Service, wait_for, module_named
 
 SLEEP = "500ms"
 
@@ -22,10 +22,6 @@ def svc(guest, tmp_path_factory):
     s = Service(tmp_path_factory.mktemp("kmod"), guest, sleep=SLEEP)
     yield s
     s.stop()
-
-
-def named(name):
-    return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
 
 
 def test_stock_module_loaded_and_unloaded(guest, svc):
@@ -41,7 +37,7 @@ def test_stock_module_loaded_and_unloaded(guest, svc):
     try:
         line = guest.check("grep '^dummy ' /proc/modules").split()
         size, addr = int(line[1]), int(line[5], 16)
-        loaded = wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+        loaded = wait_for(svc, "Kernel Module Loaded", module_named("dummy"), since, 2 * svc.sleep_s + 5)
         assert len(loaded) == 1, f"{len(loaded)} Kernel Module Loaded for dummy"
         m = loaded[0]
         assert m["message_type"] == "EVENT" and m["severity"] == "INFO"
@@ -55,13 +51,13 @@ def test_stock_module_loaded_and_unloaded(guest, svc):
         assert d["kernel_module_signed"] is True and d["kernel_module_taints"] == ""
     finally:
         guest.run("rmmod dummy")
-    gone = wait_for(svc, "Kernel Module Unloaded", named("dummy"), since, 2 * svc.sleep_s + 5)
+    gone = wait_for(svc, "Kernel Module Unloaded", module_named("dummy"), since, 2 * svc.sleep_s + 5)
     assert len(gone) == 1, f"{len(gone)} Kernel Module Unloaded for dummy"
     assert gone[0]["message_type"] == "EVENT" and gone[0]["severity"] == "INFO"
     assert gone[0]["activity_data"]["kernel_module_details"]["kernel_module_size_bytes"] == size
     svc.expect_alerts(since)
     time.sleep(2 * svc.sleep_s)
-    assert len(wait_for(svc, "Kernel Module Loaded", named("dummy"), since, 0)) == 1
+    assert len(wait_for(svc, "Kernel Module Loaded", module_named("dummy"), since, 0)) == 1
 
 
 def test_self_hiding_module(guest, svc):
@@ -74,9 +70,9 @@ def test_self_hiding_module(guest, svc):
     try:
         assert "hidekmod" not in guest.check("cat /proc/modules")
         assert guest.run("test -e /sys/module/hidekmod")[0] != 0
-        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod"), since, 4 * svc.sleep_s + 5)
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hidekmod"), since, 4 * svc.sleep_s + 5)
         time.sleep(3 * svc.sleep_s)
-        found = wait_for(svc, "Kernel Module Hidden", named("hidekmod"), since, 0)
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hidekmod"), since, 0)
         assert len(found) == 1, f"{len(found)} Kernel Module Hidden alerts"
         m = found[0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
@@ -87,12 +83,12 @@ def test_self_hiding_module(guest, svc):
         assert d["kernel_module_size_bytes"] > 0
         assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
         # exactly that one, and nothing about any stock module
-        svc.expect_alerts(since, ("Kernel Module Hidden", named("hidekmod"), 1))
+        svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hidekmod"), 1))
     finally:
         guest.run("echo 1 >/proc/hidekmod")
     # linked back: it is a live module on the list now, and nothing more is raised
     since = svc.mark()
-    back = wait_for(svc, "Kernel Module Loaded", named("hidekmod"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hidekmod"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
 
@@ -112,10 +108,10 @@ def test_module_hidden_from_every_view(guest, svc):
         assert guest.run("test -e /sys/module/hideall")[0] != 0
         line = guest.check("dmesg | grep 'hideall: module ' | tail -1").split()
         addr = int(line[line.index("module") + 1], 16)
-        found = wait_for(svc, "Kernel Module Hidden", named("hideall"), since,
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hideall"), since,
                      (CARVE_PASS + 3) * svc.sleep_s + 5)
         assert found, "a module hidden from all three views was not found"
-        got = svc.expect_alerts(since, ("Kernel Module Hidden", named("hideall"), 1))
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hideall"), 1))
         m = got["Kernel Module Hidden"][0]
         assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
         d = m["activity_data"]["kernel_module_details"]
@@ -128,6 +124,6 @@ def test_module_hidden_from_every_view(guest, svc):
     finally:
         guest.run("echo 1 >/proc/hideall")
     since = svc.mark()
-    back = wait_for(svc, "Kernel Module Loaded", named("hideall"), since, 2 * svc.sleep_s + 5)
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hideall"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module
+from conftest import Service, wait_for, need_module, hook_kind
 
 SLEEP = "500ms"
 HOOKED = "Kernel Function Hooked"
@@ -34,10 +34,6 @@ def svc(guest, tmp_path_factory):
     s = Service(tmp_path_factory.mktemp("nfhooks"), guest, sleep=SLEEP)
     yield s
     s.stop()
-
-
-def kind(k):
-    return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == k
 
 
 def test_stock_guest_raises_nothing(guest, svc):
@@ -96,10 +92,10 @@ def test_hooks_in_hidden_module(guest, svc):
         line = guest.check("dmesg | grep 'hooknf: nf ' | tail -1").split()
         nf_handler, nb_handler = int(line[line.index("nf") + 1], 16), int(line[-1], 16)
         assert nf_handler and nb_handler
-        nf = wait_for(svc, HOOKED, kind("netfilter"), since, WITHIN * svc.sleep_s + 3)
-        hooked = lambda what: lambda a: (kind("netfilter")(a) or kind("notifier")(a)) and \
+        nf = wait_for(svc, HOOKED, hook_kind("netfilter"), since, WITHIN * svc.sleep_s + 3)
+        hooked = lambda what: lambda a: (hook_kind("netfilter")(a) or hook_kind("notifier")(a)) and \
             a["kernel_hook_details"]["kernel_hook_hooked_symbol"] == what
-        nb = wait_for(svc, HOOKED, kind("notifier"), since, WITHIN * svc.sleep_s + 3)
+        nb = wait_for(svc, HOOKED, hook_kind("notifier"), since, WITHIN * svc.sleep_s + 3)
         assert nf, "the netfilter hook was not seen"
         assert nb, "the notifier block was not seen"
         hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hooknf"

@@ -10,8 +10,9 @@
  * function; the kernel then takes the init memory's node out itself.
  *
  * Debian's arm64 kallsyms has no data symbols, so mod_tree is found the
- * way the kernel's own code reaches it (rkit_tree_erase, rkit64.h); when
- * it is not found the module refuses to load.
+ * way the kernel's own code reaches it (rkit_find_mod_tree in rkit64.h,
+ * called by rkit_tree_erase); when it is not found the module refuses to
+ * load.
  *
  * echo 1 >/proc/hideall64 puts it back into mod_tree and both lists; it
  * then cannot be unloaded.  For testing only; loaded in a disposable test
