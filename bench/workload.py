@@ -10,7 +10,9 @@ argus-scanbench SOURCE 16 --floor (bench/floor.c) scans it: the first scan
 of the process and the steady state (wall and CPU), reads, distinct pages
 and bytes; each collector; and the floors, from the scan's own trace of its
 reads: (a) each distinct page copied once, (b) each distinct 64-byte line
-touched once.  drgn walks a dump of the same guest for reference (drgn is a
+touched once; and (c), not a floor, the scan's reads replayed through argus's
+own read path: (c) - (b) is what reading costs beyond the memory, the scan
+- (c) what translating and decoding cost.  drgn walks a dump of the same guest for reference (drgn is a
 Python debugger library: a point of comparison, not a floor).
 Not a test: numbers, for people.  Run with bench/run workload.
 """
@@ -71,6 +73,15 @@ def floor_rows(d, label):
     row(f"  steady scan - floor (b): argus's own work, {label}",
         f"{ms(cpu - bc):.1f} ms CPU, {ms(wall - b):.1f} ms wall ({cpu / bc:.1f}x / {wall / b:.1f}x "
         f"the lines: translation, decoding, hashing, allocation)")
+    if "reads_cpu_ns" in f:
+        cc = f["reads_cpu_ns"]
+        row(f"  (c) the scan's reads alone, {label}",
+            f"{ms(cc):.1f} ms CPU: its {f['trace_reads']} reads again, in its order, through "
+            f"argus's read path (memsrc_read: page cache emptied first, guarded copy), nothing "
+            f"translated or decoded ({cc / max(f['trace_reads'], 1):.0f} ns a read"
+            f"{', ' + str(f['reads_failed']) + ' failed' if f['reads_failed'] else ''})")
+        row(f"  steady scan - (c): translation and decoding, {label}",
+            f"{ms(cpu - cc):.1f} ms CPU; (c) - floor (b): the read path, {ms(cc - bc):.1f} ms CPU")
     row(f"  the scan's trace, {label}",
         f"{f['trace_reads']} reads of guest memory, {f['trace_bytes'] / 1048576:.1f} MiB, "
         f"{f['pages']} distinct pages (an earlier scan's backend fetches: "
