@@ -3,8 +3,10 @@
  * prints these numbers and bench/workload.py reads them.
  *
  * The floors come from the scan's own trace of guest-memory reads: every
- * memsrc_read() and memsrc_peek() (physical address, length), recorded
- * through memsrc's read_hook during one scan.
+ * memsrc_read(), memsrc_peek(), memsrc_gather() piece and memsrc_note()
+ * (physical address, length), recorded through memsrc's read_hook during
+ * one scan.  (Before run 19 the kernel text's gathered entries and pages
+ * read in place were left out of the trace, so the floors lacked them.)
  *   (a) moving the pages: each distinct 4 KiB page the scan read, copied
  *       whole, once, from the source (the mapping, or its read() when it
  *       has none), in the order the scan first read them: what a DMA

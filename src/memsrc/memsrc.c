@@ -209,8 +209,11 @@ int memsrc_gather(struct memsrc *m, const uint64_t *pa, size_t n, size_t len, vo
 				m->stats.faults++;
 				return ret;
 			}
-			for (size_t i = 0; i < b; i++)
+			for (size_t i = 0; i < b; i++) {
+				if (m->read_hook)
+					m->read_hook(m->read_hook_ctx, pa[i], len);
 				count_read(m, pa[i], len, &m->stats.refetch_direct);
+			}
 			m->stats.gathered += b;
 		} else {
 			for (size_t i = 0; i < b; i++) {
@@ -251,8 +254,11 @@ int memsrc_guarded(struct memsrc *m, void (*fn)(void *ctx), void *ctx, struct ae
 
 void memsrc_note(struct memsrc *m, uint64_t pa, size_t len)
 {
-	if (len)
-		count_read(m, pa, len, &m->stats.refetch_direct);	/* past the cache */
+	if (!len)
+		return;
+	if (m->read_hook)
+		m->read_hook(m->read_hook_ctx, pa, len);
+	count_read(m, pa, len, &m->stats.refetch_direct);	/* past the cache */
 }
 
 int memsrc_check(struct memsrc *m, struct aerr *err)

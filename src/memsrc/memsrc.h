@@ -101,7 +101,9 @@ struct memsrc {
 	 * and counters of its own; closing it leaves the backend open */
 	const struct memsrc *parent;
 	/* if set, called with the physical address and length of every
-	 * memsrc_read() and memsrc_peek(): the trace of what a scan reads,
+	 * memsrc_read() and memsrc_peek(), every piece of memsrc_gather() and
+	 * every memsrc_note() (mapped bytes read in place): the trace of what
+	 * a scan reads,
 	 * for measurements (bench/scanbench.c); NULL otherwise */
 	void (*read_hook)(void *ctx, uint64_t pa, size_t len);
 	void *read_hook_ctx;
