@@ -130,36 +130,61 @@ def scan_rows(d, label):
         f"{d['cache_evictions']} cache evictions)")
 
 
-def drgn_rows(argus, g, label, sb):
-    """drgn on a dump of the same guest; a reference, not the floor."""
+def drgn_rows(argus, g, label, limx=1):
+    """drgn on a dump of the same guest; a reference, not the floor.  argus
+    scans the same dump with the same limits as the floor scan (limx), so
+    the two walks' counts can be compared."""
     import bench
     vmlinux = bench.vmlinux()
     if not vmlinux:
         return row(f"drgn (reference), {label}", f"not run: no {vmlinux}")
     with tempfile.TemporaryDirectory(prefix="argus-scale-") as d:
         dump = os.path.join(d, "guest.elf")
+        t = time.monotonic()
         try:
-            g.dump(dump)
-        except (GuestError, OSError) as e:    # a big guest's dump can outlast QMP's timeout
+            g.dump(dump)    # detached, polled: a 7 GiB dump takes minutes
+        except (GuestError, OSError) as e:
             return row(f"drgn (reference), {label}", f"not run: dump failed: {e!r}")
+        row(f"  QMP dump of the guest, {label}",
+            f"{time.monotonic() - t:.0f} s wall, {os.path.getsize(dump) / 2**30:.2f} GiB "
+            f"(ELF, paging; the guest stopped meanwhile)")
+        t = time.monotonic()
         p = subprocess.run([bench.DRGN_PYTHON, os.path.join(os.path.dirname(__file__),
                                                            "drgn_walk.py"), dump, vmlinux,
                             "2"], capture_output=True, text=True)
+        drgn_s = time.monotonic() - t
         if p.returncode != 0:
             err = (p.stderr.strip().splitlines() or ["no output"])[-1]
             return row(f"drgn (reference), {label}", f"drgn failed: {err}")
         dr = json.loads(p.stdout)
-        ad = bench.scanbench(argus, f"elf:{dump}", 6)
+        exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
+        q = subprocess.run([exe, f"elf:{dump}", "6", "--limits-x", str(limx)],
+                           capture_output=True, text=True)
+        if q.returncode != 0:
+            return row(f"  argus on the same dump, {label}",
+                       f"argus-scanbench failed ({q.returncode}): {q.stderr.strip()}")
+        ad = json.loads(q.stdout)
     a = statistics.median(x["ns"] for x in ad["scans"][1:]) / 1e9
+    acpu = statistics.median(x["cpu_ns"] for x in ad["scans"][1:]) / 1e9
     c, r = dr["counts"], ad["scans"][-1]
     row(f"drgn {dr['drgn']} walk (a Python debugger library; reference), {label}",
-        f"p50 {dr['walk_p50_s'] * 1000:.0f} ms, first {dr['first_walk_s'] * 1000:.0f} ms; "
+        f"p50 {dr['walk_p50_s'] * 1000:.0f} ms wall, {dr['walk_p50_cpu_s'] * 1000:.0f} ms CPU, first {dr['first_walk_s'] * 1000:.0f} ms "
+        f"(start-up {dr['startup_s']:.1f} s; {drgn_s:.0f} s for all 3 walks); "
         f"{c['processes']} processes, {c['threads']} threads, {c['file_descriptors']} fds, "
         f"{c['tcp_connections']} tcp, {c['memory_areas']} memory areas (same dump, same fields)")
     row(f"  argus on the same dump, {label}",
-        f"p50 {a * 1000:.1f} ms; {r['processes']} processes, {r['threads']} threads, "
-        f"{r['fds']} fds, {r['tcp']} tcp, {r['vmas']} memory areas; drgn / argus "
-        f"{dr['walk_p50_s'] / a:.0f}x (the floor above is the comparison that matters)")
+        f"p50 {a * 1000:.1f} ms wall, {acpu * 1000:.1f} ms CPU"
+        f"{f' ({limx}x the limits)' if limx > 1 else ''}; {r['processes']} processes, "
+        f"{r['threads']} threads, {r['fds']} fds, {r['tcp']} tcp, {r['vmas']} memory areas; "
+        f"drgn / argus {dr['walk_p50_cpu_s'] / acpu:.0f}x CPU / CPU, "
+        f"{dr['walk_p50_s'] / a:.0f}x wall / wall (the floor above is the comparison that "
+        f"matters)")
+    pairs = (("processes", "processes"), ("threads", "threads"), ("file_descriptors", "fds"),
+             ("tcp_connections", "tcp"), ("memory_areas", "vmas"))
+    diff = [f"{b} drgn {c[k]} argus {r[b]}" for k, b in pairs if c[k] != r[b]]
+    row(f"  drgn's counts = argus's, {label}",
+        "yes, all five" if not diff else "NO: " + ", ".join(diff)
+        + (f"; argus reached limits {r['limits_hit']}" if r.get("limits_hit") else ""))
 
 
 def grow(g, n):
@@ -221,8 +246,8 @@ def main(argv):
             scan_rows(d, label)
             floor_rows(d, label)
             collector_rows(d, label)
-            if drgn and n <= 10000:
-                drgn_rows(argus, g, label, d)
+            if drgn:
+                drgn_rows(argus, g, label, limx)
     finally:
         g.stop()
 

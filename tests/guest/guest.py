@@ -446,8 +446,26 @@ class Guest:
             raise GuestError(f"QMP {execute}: {r['error']}")
         return r["return"]
 
-    def dump(self, path, paging=True):
-        self.qmp("dump-guest-memory", paging=paging, protocol=f"file:{os.path.abspath(path)}")
+    def dump(self, path, paging=True, timeout=1800):
+        """QMP dump-guest-memory (an ELF core) into path.  Detached, and
+        query-dump polled until it is completed or failed: a big guest's
+        dump (7 GiB) outlasts one QMP call's 120 s socket timeout.  QEMU
+        stops the guest while it writes and resumes it after."""
+        self.qmp("dump-guest-memory", paging=paging, detach=True,
+                 protocol=f"file:{os.path.abspath(path)}")
+        deadline, pause = time.monotonic() + timeout, 0.05
+        while True:
+            r = self.qmp("query-dump")     # {"status", "completed", "total"} (bytes)
+            if r["status"] == "completed":
+                return
+            if r["status"] != "active":     # failed, or none: no dump ran
+                raise GuestError(f"QMP dump-guest-memory to {path}: {r['status']} after "
+                                 f"{r['completed']} of {r['total']} bytes")
+            if time.monotonic() > deadline:
+                raise GuestError(f"QMP dump-guest-memory to {path}: not done in {timeout} s "
+                                 f"({r['completed']} of {r['total']} bytes)")
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def pause(self):
         self.qmp("stop")
