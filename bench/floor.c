@@ -16,9 +16,10 @@
  * The scan over (b) is what is left to argus: translation, decoding,
  * hashing, allocation.  Not a floor but a split of that rest:
  *   (c) the scan's reads alone: every read of the trace again, in order,
- *       through memsrc_read() (ranges, the page cache emptied first as a
- *       scan begins, the guarded copy), with nothing translated or
- *       decoded.  (c) - (b) is what argus's read path costs beyond the
+ *       through argus's read path as the scan takes it (a small TLB of
+ *       pages read lately, then memsrc_read: ranges, the page cache emptied
+ *       first as a scan begins, the guarded copy), with nothing translated
+ *       or decoded.  (c) - (b) is what argus's read path costs beyond the
  *       memory; the scan - (c), translation and decoding.
  *
  * The collectors are called here in linux_scan()'s order (src/linux/
@@ -228,22 +229,38 @@ static uint64_t touch_lines(struct memsrc *m, const struct vec *lines, const uns
 	return t;
 }
 
-/* floor (c): the scan's reads again, in its order, through argus's own
- * read path (memsrc_read: the ranges, the page cache emptied first as a
- * scan begins, the guarded copy), with nothing translated or decoded;
- * ns.  Reads that fail (a peek past the cache's reach) are counted. */
+/* (c): the scan's reads again, in its order, through argus's own read
+ * path as the scan takes it: a read on a page read lately goes straight to
+ * the page's bytes (memsrc_read_at, as vas_read does from its TLB of
+ * VAS_TLB pages, here keyed by the physical page), any other through
+ * memsrc_read (the ranges, the page cache, emptied first as a scan begins;
+ * the guarded copy).  Nothing is translated or decoded.  ns; reads that
+ * fail are counted. */
 static uint64_t replay_reads(struct memsrc *m, const struct vec *seq, unsigned char *dst,
 			     uint64_t *failed)
 {
+	struct {
+		uint64_t pfn1;
+		const unsigned char *host;
+	} tlb[VAS_TLB];
 	uint64_t t0 = ns(CLOCK_MONOTONIC);
 
+	memset(tlb, 0, sizeof(tlb));
 	*failed = 0;
 	memsrc_cache_flush(m);
 	for (size_t i = 0; i + 1 < seq->n; i += 2) {
-		size_t len = (size_t)seq->v[i + 1];
+		uint64_t pa = seq->v[i], pfn = pa / MEMSRC_PAGE;
+		size_t len = (size_t)seq->v[i + 1], in = (size_t)(pa % MEMSRC_PAGE);
+		unsigned slot = (unsigned)(pfn % VAS_TLB);
 		if (len > (size_t)DST_PAGES * MEMSRC_PAGE)
 			len = (size_t)DST_PAGES * MEMSRC_PAGE;
-		*failed += memsrc_read(m, seq->v[i], dst, len, NULL) != 0;
+		if (in + len <= MEMSRC_PAGE && tlb[slot].pfn1 == pfn + 1) {
+			*failed += memsrc_read_at(m, pa, tlb[slot].host + in, dst, len, NULL) != 0;
+			continue;
+		}
+		*failed += memsrc_read(m, pa, dst, len, NULL) != 0;
+		if (in + len <= MEMSRC_PAGE && (tlb[slot].host = memsrc_page_addr(m, pfn)))
+			tlb[slot].pfn1 = pfn + 1;
 	}
 	return ns(CLOCK_MONOTONIC) - t0;
 }
