@@ -44,14 +44,23 @@ def scan_stats(argus, src, n=10):
     return rows
 
 
-def scanbench(argus, src, n, floor=False):
+class ScanbenchError(RuntimeError):
+    pass
+
+
+def scanbench(argus, src, n, floor=False, args=()):
     """n scans in one process, as the service runs them (bench/scanbench.c):
     {"open_ns", "scans": [{"ns", "cpu_ns", "reads", "bytes", "page_faults", counts...}],
     "distinct_pages", "reads", "cache_hits", "cache_evictions"}; floor: and
-    "collectors", "trace", "floor", "collectors_first" (bench/floor.c)."""
+    "collectors", "trace", "floor", "collectors_first" (bench/floor.c).
+    args: more options (--regions, --limits-x, --threads...).  A failure
+    raises ScanbenchError with argus-scanbench's own message."""
     exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
-    return json.loads(subprocess.run([exe, src, str(n)] + (["--floor"] if floor else []),
-                                     capture_output=True, text=True, check=True).stdout)
+    p = subprocess.run([exe, src, str(n)] + (["--floor"] if floor else []) + list(args),
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise ScanbenchError(f"argus-scanbench failed ({p.returncode}): {p.stderr.strip()}")
+    return json.loads(p.stdout)
 
 
 def row(label, value):

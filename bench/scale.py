@@ -14,10 +14,8 @@ wall-clock speed-up says little (a second thread may find no free core), so
 the CPU time is given too: the whole scan's, and its critical path on idle
 cores (the serial part plus the busiest decoding thread's CPU time).
 """
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -33,11 +31,10 @@ def row(label, value):
 
 
 def scanbench(argus, g, threads, scans=SCANS):
-    exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
-    p = subprocess.run([exe, "--threads", str(threads), "--processes", "4000000",
-                        "--regions", g.regions_path, g.source, str(scans)],
-                       capture_output=True, text=True, check=True)
-    return json.loads(p.stdout)
+    import bench
+    return bench.scanbench(argus, g.source, scans, args=["--threads", str(threads),
+                                                         "--processes", "4000000",
+                                                         "--regions", g.regions_path])
 
 
 def count(g):

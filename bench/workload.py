@@ -12,8 +12,9 @@ and bytes; each collector; and the floors, from the scan's own trace of its
 reads: (a) each distinct page copied once, (b) each distinct 64-byte line
 touched once; and (c), not a floor, the scan's reads replayed through argus's
 own read path: (c) - (b) is what reading costs beyond the memory, the scan
-- (c) what translating and decoding cost.  drgn walks a dump of the same guest for reference (drgn is a
-Python debugger library: a point of comparison, not a floor).
+- (c) what translating and decoding cost.  drgn walks a dump of the same
+guest for reference (drgn is a Python debugger library: a point of
+comparison, not a floor).
 Not a test: numbers, for people.  Run with bench/run workload.
 """
 import json
@@ -43,12 +44,12 @@ def scanbench_floor(argus, g, n=SCANS, limx=1):
     """argus-scanbench --floor on the guest's RAM file, with its regions map:
     from 2.75 GiB on, q35 puts RAM past 2 GiB above 4 GiB.  limx: the
     limits (processes, threads, fds, areas) times limx."""
-    exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
-    p = subprocess.run([exe, g.source, str(n), "--floor", "--regions", g.regions_path,
-                        "--limits-x", str(limx)], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"bench: argus-scanbench failed ({p.returncode}): {p.stderr.strip()}")
-    return json.loads(p.stdout)
+    import bench
+    try:
+        return bench.scanbench(argus, g.source, n, floor=True,
+                               args=["--regions", g.regions_path, "--limits-x", str(limx)])
+    except bench.ScanbenchError as e:
+        raise SystemExit(f"bench: {e}")
 
 
 def floor_rows(d, label):
@@ -158,18 +159,16 @@ def drgn_rows(argus, g, label, limx=1):
             err = (p.stderr.strip().splitlines() or ["no output"])[-1]
             return row(f"drgn (reference), {label}", f"drgn failed: {err}")
         dr = json.loads(p.stdout)
-        exe = os.path.join(os.path.dirname(argus), "argus-scanbench")
-        q = subprocess.run([exe, f"elf:{dump}", "6", "--limits-x", str(limx)],
-                           capture_output=True, text=True)
-        if q.returncode != 0:
-            return row(f"  argus on the same dump, {label}",
-                       f"argus-scanbench failed ({q.returncode}): {q.stderr.strip()}")
-        ad = json.loads(q.stdout)
+        try:
+            ad = bench.scanbench(argus, f"elf:{dump}", 6, args=["--limits-x", str(limx)])
+        except bench.ScanbenchError as e:
+            return row(f"  argus on the same dump, {label}", str(e))
     a = statistics.median(x["ns"] for x in ad["scans"][1:]) / 1e9
     acpu = statistics.median(x["cpu_ns"] for x in ad["scans"][1:]) / 1e9
     c, r = dr["counts"], ad["scans"][-1]
     row(f"drgn {dr['drgn']} walk (a Python debugger library; reference), {label}",
-        f"p50 {dr['walk_p50_s'] * 1000:.0f} ms wall, {dr['walk_p50_cpu_s'] * 1000:.0f} ms CPU, first {dr['first_walk_s'] * 1000:.0f} ms "
+        f"p50 {dr['walk_p50_s'] * 1000:.0f} ms wall, {dr['walk_p50_cpu_s'] * 1000:.0f} ms CPU, "
+        f"first {dr['first_walk_s'] * 1000:.0f} ms "
         f"(start-up {dr['startup_s']:.1f} s; {drgn_s:.0f} s for all 3 walks); "
         f"{c['processes']} processes, {c['threads']} threads, {c['file_descriptors']} fds, "
         f"{c['tcp_connections']} tcp, {c['memory_areas']} memory areas (same dump, same fields)")
