@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/rdfile.h"
+#include "memsrc/gcopy.h"
 
 /* volatile: the stores around memcpy must not be optimised away */
 static _Thread_local sigjmp_buf *volatile bus_guard;
@@ -21,6 +22,8 @@ static struct sigaction bus_prev;
 
 static void bus_handler(int sig, siginfo_t *si, void *uc)
 {
+	if (gcopy_fixup(uc))
+		return;		/* gcopy() returns 1 */
 	if (bus_guard)
 		siglongjmp(*bus_guard, 1);
 	/* not ours: behave as before we were installed */
@@ -95,6 +98,12 @@ void filemap_close(struct filemap *f)
 int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, size_t len,
 		 struct aerr *err)
 {
+#if GCOPY_FAST
+	if (!gcopy(dst, src, len))
+		return 0;
+	return aerr_set(err, EIO, "%s: file shrank under us (offset 0x%llx)", f->path,
+			(unsigned long long)(src - f->base));
+#else
 	sigjmp_buf env;
 	sigjmp_buf *volatile saved = bus_guard;
 
@@ -111,6 +120,7 @@ int filemap_copy(const struct filemap *f, void *dst, const unsigned char *src, s
 	__asm__ __volatile__("" ::: "memory");
 	bus_guard = saved;
 	return 0;
+#endif
 }
 
 int filemap_copyv(const struct filemap *f, void *dst, const unsigned char *const *src, size_t n,

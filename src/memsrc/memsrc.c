@@ -66,7 +66,36 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, int
 	return 0;
 }
 
-/* The page's bytes: remembered, mapped, or copied now; NULL when the page
+/* A mapped backend's page: where it is, its fetch counted once a scan;
+ * NULL when the page is not wholly backed. */
+static const unsigned char *mapped_page(struct memsrc *m, uint64_t pfn)
+{
+	uint64_t pa = pfn * MEMSRC_PAGE;
+	const struct mem_range *r = m->last_range;
+
+	if (!r || pa < r->pa || pa - r->pa >= r->len) {
+		if (!(r = find_range(m, pa)))
+			return NULL;
+		m->last_range = r;
+	}
+	if (r->len - (pa - r->pa) < MEMSRC_PAGE)
+		return NULL;
+	const unsigned char *page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE);
+	if (!page)
+		return NULL;
+	size_t bit = m->range_bit[r - m->ranges] + (size_t)((pa - r->pa) / MEMSRC_PAGE);
+	uint64_t *w = &m->fetched[bit / 64], mask = 1ULL << (bit % 64);
+	if (*w & mask) {
+		m->stats.cache_hits++;
+	} else {
+		*w |= mask;
+		count_read(m, pa, MEMSRC_PAGE, &m->stats.refetch_cached);
+	}
+	m->last_pfn = pfn + 1;
+	return m->last_page = page;
+}
+
+/* The page's bytes: mapped, remembered, or copied now; NULL when the page
  * is not wholly backed (a range edge, a hole) or cannot be read. */
 static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 {
@@ -77,6 +106,8 @@ static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 		m->stats.cache_hits++;
 		return m->last_page;
 	}
+	if (m->mapped)
+		return mapped_page(m, pfn);
 	if ((page = pcache_get(&m->cache, pfn))) {
 		m->stats.cache_hits++;
 		m->last_pfn = pfn + 1;
@@ -93,14 +124,10 @@ static const unsigned char *cache_page(struct memsrc *m, uint64_t pfn)
 			m->last_page = NULL;
 		}
 	}
-	if (m->ops->map && (page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE))) {
-		count_read(m, pa, MEMSRC_PAGE, &m->stats.refetch_cached);
-	} else {
-		unsigned char *copy = pcache_copy_buf(&m->cache, slot);
-		if (!copy || read_direct(m, pa, copy, MEMSRC_PAGE, 1, NULL))
-			return NULL;	/* the slot stays empty */
-		page = copy;
-	}
+	unsigned char *copy = pcache_copy_buf(&m->cache, slot);
+	if (!copy || read_direct(m, pa, copy, MEMSRC_PAGE, 1, NULL))
+		return NULL;	/* the slot stays empty */
+	page = copy;
 	pcache_set(&m->cache, slot, pfn, page);
 	m->last_pfn = pfn + 1;
 	return m->last_page = page;
@@ -129,13 +156,10 @@ int memsrc_read(struct memsrc *m, uint64_t pa, void *buf, size_t len, struct aer
 			int ret = read_direct(m, pa, p, n, 0, err);
 			if (ret)
 				return ret;
-		} else if (m->ops->copy) {
-			/* a mapped page (or our copy: guarding it costs nothing) */
-			int ret = m->ops->copy(m, p, page + in, n, err);
-			if (ret) {
-				m->stats.faults++;
+		} else if (m->mapped) {
+			int ret = memsrc_copy(m, p, page + in, n, err);
+			if (ret)
 				return ret;
-			}
 		} else {
 			memcpy(p, page + in, n);
 		}
@@ -150,8 +174,10 @@ const unsigned char *memsrc_page_addr(struct memsrc *m, uint64_t pfn)
 {
 	uint64_t pa = pfn * MEMSRC_PAGE;
 
-	if (!m->cache_on || !m->ops->map || !m->ops->copy || pfn > UINT64_MAX / MEMSRC_PAGE)
+	if (!m->cache_on || !m->mapped || !m->ops->copy || pfn > UINT64_MAX / MEMSRC_PAGE)
 		return NULL;
+	if (m->last_pfn == pfn + 1)
+		return m->last_page;	/* the page just read */
 	const struct mem_range *r = find_range(m, pa);
 	if (!r || r->len - (pa - r->pa) < MEMSRC_PAGE)
 		return NULL;
@@ -312,15 +338,57 @@ int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len)
 	return 1;
 }
 
+/* Does the backend map its memory?  (it gives the address of its first
+ * page) */
+static int backend_maps(const struct memsrc *m)
+{
+	return m->ops->map && m->ops->copy && m->nranges && m->ranges[0].len >= MEMSRC_PAGE &&
+		m->ops->map((struct memsrc *)m, m->ranges[0].off, MEMSRC_PAGE);
+}
+
+/* a bit for each page of each range (one more: a range need not start on
+ * a page); past this many bits (a 1 GiB map for 32 TiB), a cache instead */
+#define FETCHED_MAX_BITS (1ULL << 33)
+
+static int fetched_init(struct memsrc *m)
+{
+	uint64_t bits = 0;
+
+	for (size_t i = 0; i < m->nranges; i++) {
+		bits += m->ranges[i].len / MEMSRC_PAGE + 1;
+		if (bits > FETCHED_MAX_BITS)
+			return 1;
+	}
+	if (!(m->range_bit = malloc(m->nranges * sizeof(*m->range_bit))))
+		return -ENOMEM;
+	bits = 0;
+	for (size_t i = 0; i < m->nranges; i++) {
+		m->range_bit[i] = (size_t)bits;
+		bits += m->ranges[i].len / MEMSRC_PAGE + 1;
+	}
+	m->fetched_words = (size_t)((bits + 63) / 64);
+	if (!(m->fetched = calloc(m->fetched_words, sizeof(*m->fetched)))) {
+		free(m->range_bit);
+		m->range_bit = NULL;
+		return -ENOMEM;
+	}
+	m->mapped = 1;
+	return 0;
+}
+
 int memsrc_cache_enable(struct memsrc *m, size_t max_pages)
 {
 	if (m->cache_on)
 		return 0;
-	if (pcache_init(&m->cache, max_pages ? max_pages : MEMSRC_CACHE_PAGES))
+	int ret = backend_maps(m) ? fetched_init(m) : 1;
+	if (ret < 0)
+		return ret;
+	if (ret && pcache_init(&m->cache, max_pages ? max_pages : MEMSRC_CACHE_PAGES))
 		return -ENOMEM;
 	m->cache_on = 1;
 	m->last_pfn = 0;
 	m->last_page = NULL;
+	m->last_range = NULL;
 	return 0;
 }
 
@@ -328,7 +396,10 @@ void memsrc_cache_flush(struct memsrc *m)
 {
 	if (!m->cache_on)
 		return;
-	pcache_clear(&m->cache);
+	if (m->mapped)
+		memset(m->fetched, 0, m->fetched_words * sizeof(*m->fetched));
+	else
+		pcache_clear(&m->cache);
 	m->last_pfn = 0;
 	m->last_page = NULL;
 }
@@ -337,25 +408,43 @@ void memsrc_cache_disable(struct memsrc *m)
 {
 	if (!m->cache_on)
 		return;
-	pcache_free(&m->cache);
+	if (m->mapped) {
+		free(m->fetched);
+		free(m->range_bit);
+		m->fetched = NULL;
+		m->range_bit = NULL;
+		m->fetched_words = 0;
+		m->mapped = 0;
+	} else {
+		pcache_free(&m->cache);
+	}
 	m->cache_on = 0;
 	m->last_pfn = 0;
 	m->last_page = NULL;
+	m->last_range = NULL;
 }
 
 int memsrc_cache_has(struct memsrc *m, uint64_t pfn)
 {
-	return m->cache_on && pcache_has(&m->cache, pfn);
+	if (!m->cache_on || pfn > UINT64_MAX / MEMSRC_PAGE)
+		return 0;
+	if (!m->mapped)
+		return pcache_has(&m->cache, pfn);
+	uint64_t pa = pfn * MEMSRC_PAGE;
+	const struct mem_range *r = find_range(m, pa);
+	if (!r)
+		return 0;
+	size_t bit = m->range_bit[r - m->ranges] + (size_t)((pa - r->pa) / MEMSRC_PAGE);
+	return (m->fetched[bit / 64] >> (bit % 64)) & 1;
 }
 
 size_t memsrc_cache_bytes(const struct memsrc *m)
 {
 	if (!m->cache_on)
 		return 0;
-	/* a backend maps when it can give the address of its first page */
-	int maps = m->ops->map && m->nranges && m->ranges[0].len >= MEMSRC_PAGE &&
-		m->ops->map((struct memsrc *)m, m->ranges[0].off, MEMSRC_PAGE);
-	return m->cache.nslots * (PCACHE_SLOT_BYTES + (maps ? 0 : PCACHE_PAGE));
+	if (m->mapped)
+		return m->fetched_words * sizeof(*m->fetched) + m->nranges * sizeof(*m->range_bit);
+	return m->cache.nslots * (PCACHE_SLOT_BYTES + PCACHE_PAGE);
 }
 
 int memsrc_view(struct memsrc *m, size_t max_pages, struct memsrc **out, struct aerr *err)

@@ -6,7 +6,8 @@
  * ranges; each range maps [pa, pa+len) to a backend offset `off`.  A backend
  * implements one small ops table; this layer splits reads across ranges,
  * counts them (reads and bytes are our DMA cost) and, when enabled, keeps a
- * per-scan cache of whole pages so a page is fetched once per scan.
+ * per-scan cache of whole pages so a page is fetched once per scan (for a
+ * backend that maps its memory, only which pages were fetched).
  *
  * Ownership: memsrc_open() returns a source the caller frees with
  * memsrc_close(); ranges and vmcoreinfo belong to the source.
@@ -19,6 +20,7 @@
 
 #include "core/err.h"
 #include "core/u64map.h"
+#include "memsrc/gcopy.h"
 #include "memsrc/pcache.h"
 
 #define MEMSRC_PAGE 4096u
@@ -42,12 +44,15 @@ struct memsrc_ops {
 	void (*close)(struct memsrc *m);
 	/* Optional, for backends whose memory is already in our address
 	 * space (a mapped file): a pointer to len bytes at backend offset
-	 * off, valid until close, or NULL.  The scan cache then remembers
-	 * the pointer instead of copying the page, and reads it only through
-	 * copy(), which must survive the memory going away (-EIO). */
+	 * off, valid until close, or NULL.  The scan then reads pages where
+	 * they are, with no cache, only through copy(), which must survive
+	 * the memory going away (-EIO). */
 	const unsigned char *(*map)(struct memsrc *m, uint64_t off, size_t len);
 	int (*copy)(struct memsrc *m, void *dst, const unsigned char *src, size_t len,
 		    struct aerr *err);
+	/* copy() is gcopy() (gcopy.h), with its failure said: reads call
+	 * gcopy() themselves, and copy() only when it fails */
+	int copy_is_gcopy;
 	/* Optional, with map: n pieces of len bytes, src[i] to dst + i*len,
 	 * as copy() would (one guard for all). */
 	int (*copyv)(struct memsrc *m, void *dst, const unsigned char *const *src, size_t n,
@@ -89,8 +94,16 @@ struct memsrc {
 	struct memsrc_stats stats;
 	/* per-scan page cache */
 	int cache_on;
-	struct pcache cache;		/* page addresses (or copies, for
-					 * backends without map()) */
+	/* a backend that maps memory (a RAM file) needs no cache: its
+	 * pages are where they are.  Then only which pages the scan has
+	 * fetched is kept, a bit a page (range_bit[i]: range i's first
+	 * bit), so each counts as one read */
+	int mapped;
+	uint64_t *fetched;
+	size_t fetched_words;
+	size_t *range_bit;
+	const struct mem_range *last_range;	/* the range read last */
+	struct pcache cache;		/* others: copies of pages */
 	uint64_t last_pfn;		/* pfn+1 of the page read last (0: none) */
 	const unsigned char *last_page;	/* and its bytes: most reads follow
 					 * one on the same page */
@@ -135,16 +148,25 @@ const unsigned char *memsrc_page_addr(struct memsrc *m, uint64_t pfn);
 /* Read len bytes at pa, which are at src (within a page memsrc_page_addr
  * gave): a page cache hit without the cache's lookup (traced, counted,
  * guarded as memsrc_read). */
+static inline int memsrc_copy(struct memsrc *m, void *buf, const unsigned char *src, size_t len,
+			      struct aerr *err)
+{
+#if GCOPY_FAST
+	if (m->ops->copy_is_gcopy && !gcopy(buf, src, len))
+		return 0;
+#endif
+	int ret = m->ops->copy(m, buf, src, len, err);
+	if (ret)
+		m->stats.faults++;
+	return ret;
+}
 static inline int memsrc_read_at(struct memsrc *m, uint64_t pa, const unsigned char *src,
 				 void *buf, size_t len, struct aerr *err)
 {
 	if (m->read_hook)
 		m->read_hook(m->read_hook_ctx, pa, len);
 	m->stats.cache_hits++;
-	int ret = m->ops->copy(m, buf, src, len, err);
-	if (ret)
-		m->stats.faults++;
-	return ret;
+	return memsrc_copy(m, buf, src, len, err);
 }
 /* A hint: [pa, pa+len) will be read soon.  A backend that maps memory
  * has the CPU load its lines now; nothing is read, counted or traced. */
@@ -180,19 +202,23 @@ int memsrc_covers(const struct memsrc *m, uint64_t pa, uint64_t len);
 /* Scan cache: while on, a page is fetched from the backend once until
  * memsrc_cache_flush() or until the cache, full, gives it up for another
  * (pcache.h: set-associative, the least recently used page of its set
- * goes).  A mapped backend's pages are remembered by address; others' are
- * copied.  max_pages bounds it (0: MEMSRC_CACHE_PAGES): its memory is
- * memsrc_cache_bytes(), fixed at enable. */
+ * goes).  Pages are copied into it.  A backend that maps memory is read
+ * in place, with no cache to fill or give up: a bit a page marks what
+ * the scan fetched (each page counts as one read until the flush), and
+ * max_pages is not used.  max_pages bounds a copying cache (0:
+ * MEMSRC_CACHE_PAGES): its memory is memsrc_cache_bytes(), fixed at
+ * enable. */
 #define MEMSRC_CACHE_PAGES 65536
 int memsrc_cache_enable(struct memsrc *m, size_t max_pages);
 void memsrc_cache_flush(struct memsrc *m);
 void memsrc_cache_disable(struct memsrc *m);
 /* Is page pfn in the cache?  (for tests and the fuzzer) */
 int memsrc_cache_has(struct memsrc *m, uint64_t pfn);
-/* The most memory the cache of m takes, in bytes: 24 a page for a mapped
- * backend (1.5 MiB at the default), 4,120 for one it copies from (the
- * copies are allocated as address space and become resident as they
- * fill: 257.5 MiB at most at the default). */
+/* The most memory the cache of m takes, in bytes: for a mapped backend a
+ * bit a page of its memory (64 KiB for 2 GiB, 512 KiB for 16 GiB);
+ * 4,120 a page for one it copies from (the copies are allocated as
+ * address space and become resident as they fill: 257.5 MiB at most at
+ * the default). */
 size_t memsrc_cache_bytes(const struct memsrc *m);
 
 /* A view of m for another thread: it reads m's backend (which must stay

@@ -68,6 +68,7 @@ static const struct memsrc_ops file_ops = {
 	.close = file_close,
 	.map = file_map,
 	.copy = file_copy,
+	.copy_is_gcopy = GCOPY_FAST,
 	.copyv = file_copyv,
 	.guarded = file_guarded,
 	.data = file_data,

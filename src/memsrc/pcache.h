@@ -9,9 +9,10 @@
  * pages a scan re-reads are those it read moments ago (a task's
  * task_struct, then its files, its mm), which stay.
  *
- * A slot holds a page's address: the backend's own (a mapped file) or a
- * copy in the slot's page of `copies`.  Single-threaded: each scanning
- * thread has a cache of its own (memsrc_view).
+ * A slot holds the address of the page's copy in the slot's page of
+ * `copies` (a backend that maps its memory needs no cache: memsrc.h).
+ * Single-threaded: each scanning thread has a cache of its own
+ * (memsrc_view).
  */
 #ifndef ARGUS_PCACHE_H
 #define ARGUS_PCACHE_H

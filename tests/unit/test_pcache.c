@@ -1,5 +1,6 @@
 /* test_pcache.c - the scan's page cache: bounded, evicts the least
- * recently used page of a set, and the bytes read stay right. */
+ * recently used page of a set, and the bytes read stay right; a mapped
+ * source has none, only a bit a page. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,13 +97,14 @@ static size_t cached_pages(struct memsrc *m)
 	return n;
 }
 
-/* through a memory source, mapped and copied: the bytes are right, the
- * cache never holds more than its slots, a hot page read between every
- * cold one stays cached, and a page given up is read again when needed */
+/* through a memory source that copies pages (pread): the bytes are
+ * right, the cache never holds more than its slots, a hot page read
+ * between every cold one stays cached, and a page given up is read again
+ * when needed */
 static void test_memsrc_eviction(void **state)
 {
 	(void)state;
-	for (int pread_only = 0; pread_only < 2; pread_only++) {
+	for (int pread_only = 1; pread_only < 2; pread_only++) {
 		struct memsrc_opts o = { .prefer_pread = pread_only };
 		struct memsrc *m = NULL;
 		struct aerr err = { 0 };
@@ -145,6 +147,44 @@ static void test_memsrc_eviction(void **state)
 	}
 }
 
+/* through a mapped source, whatever max_pages says: no cache to fill,
+ * nothing given up; each page counts as one read until the flush, the
+ * bytes are right, and the memory is a bit a page */
+static void test_memsrc_mapped(void **state)
+{
+	struct memsrc *m = NULL;
+	struct aerr err = { 0 };
+	char spec[96];
+	unsigned char buf[3 * 4096];
+
+	(void)state;
+	snprintf(spec, sizeof(spec), "raw:%s", path);
+	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
+	assert_int_equal(memsrc_cache_enable(m, 64), 0);
+	assert_true(m->mapped);
+	/* NPAGES + 1 bits (a range need not start on a page) and the range's first bit */
+	assert_int_equal(memsrc_cache_bytes(m), (NPAGES + 1 + 63) / 64 * 8 + sizeof(size_t));
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t pg = 0; pg < NPAGES; pg++) {
+			uint64_t pa = pg * 4096 + (pg * 37) % 4000;
+			assert_int_equal(memsrc_read(m, pa, buf, 64, &err), 0);
+			assert_memory_equal(buf, img + pa, 64);
+			assert_int_equal(memsrc_read(m, 3 * 4096 + 100, buf, 8, &err), 0);
+			assert_memory_equal(buf, img + 3 * 4096 + 100, 8);
+		}
+		assert_int_equal(memsrc_read(m, 200 * 4096 + 10, buf, sizeof(buf), &err), 0);
+		assert_memory_equal(buf, img + 200 * 4096 + 10, sizeof(buf));
+		assert_int_equal(m->stats.reads, (uint64_t)NPAGES * (round + 1));
+		assert_int_equal(m->stats.cache_evictions, 0);
+		for (uint64_t pg = 0; pg < NPAGES; pg++)
+			assert_true(memsrc_cache_has(m, pg));
+		assert_false(memsrc_cache_has(m, NPAGES));	/* past the end */
+		memsrc_cache_flush(m);
+		assert_int_equal(cached_pages(m), 0);
+	}
+	memsrc_close(m);
+}
+
 /* a view reads its parent's backend with a cache of its own, and hands
  * its counts back */
 static void test_view(void **state)
@@ -159,7 +199,7 @@ static void test_view(void **state)
 	assert_int_equal(memsrc_open(spec, NULL, &m, &err), 0);
 	assert_int_equal(memsrc_cache_enable(m, 128), 0);
 	assert_int_equal(memsrc_view(m, 0, &v, &err), 0);
-	assert_int_equal(v->cache.nslots, m->cache.nslots);
+	assert_int_equal(memsrc_cache_bytes(v), memsrc_cache_bytes(m));
 	assert_int_equal(memsrc_read(v, 4096 * 9 + 1, buf, sizeof(buf), &err), 0);
 	assert_memory_equal(buf, img + 4096 * 9 + 1, sizeof(buf));
 	assert_true(memsrc_cache_has(v, 9));
@@ -180,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_lru_in_a_set),
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_memsrc_eviction),
+		cmocka_unit_test(test_memsrc_mapped),
 		cmocka_unit_test(test_view),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
