@@ -17,9 +17,10 @@
  * hashing, allocation.  Not a floor but a split of that rest:
  *   (c) the scan's reads alone: every read of the trace again, in order,
  *       through argus's read path as the scan takes it (a small TLB of
- *       pages read lately, then memsrc_read: ranges, the page cache emptied
- *       first as a scan begins, the guarded copy), with nothing translated
- *       or decoded.  (c) - (b) is what argus's read path costs beyond the
+ *       pages read lately, then memsrc_read: ranges, the page cache (for
+ *       a mapped RAM file, the bits of pages fetched) emptied first as a
+ *       scan begins, the guarded copy), with nothing translated or
+ *       decoded.  (c) - (b) is what argus's read path costs beyond the
  *       memory; the scan - (c), translation and decoding.
  *
  * The collectors are called here in linux_scan()'s order (src/linux/
@@ -233,8 +234,9 @@ static uint64_t touch_lines(struct memsrc *m, const struct vec *lines, const uns
  * path as the scan takes it: a read on a page read lately goes straight to
  * the page's bytes (memsrc_read_at, as vas_read does from its TLB of
  * VAS_TLB pages, here keyed by the physical page), any other through
- * memsrc_read (the ranges, the page cache, emptied first as a scan begins;
- * the guarded copy).  Nothing is translated or decoded.  ns; reads that
+ * memsrc_read (the ranges, the page cache or, for a mapped RAM file, the
+ * bits of pages fetched, emptied first as a scan begins; the guarded
+ * copy).  Nothing is translated or decoded.  ns; reads that
  * fail are counted. */
 static uint64_t replay_reads(struct memsrc *m, const struct vec *seq, unsigned char *dst,
 			     uint64_t *failed)

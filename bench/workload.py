@@ -78,8 +78,9 @@ def floor_rows(d, label):
         cc = f["reads_cpu_ns"]
         row(f"  (c) the scan's reads alone, {label}",
             f"{ms(cc):.1f} ms CPU: its {f['trace_reads']} reads again, in its order, through "
-            f"argus's read path as the scan takes it (a TLB of pages read lately, then the page "
-            f"cache, emptied first; the guarded copy), nothing translated or decoded "
+            f"argus's read path as the scan takes it (a TLB of pages read lately, then the "
+            f"ranges and the bits of pages fetched, emptied first; the guarded copy), nothing "
+            f"translated or decoded "
             f"({cc / max(f['trace_reads'], 1):.0f} ns a read"
             f"{', ' + str(f['reads_failed']) + ' failed' if f['reads_failed'] else ''})")
         row(f"  steady scan - (c): translation and decoding, {label}",
