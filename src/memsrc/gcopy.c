@@ -8,22 +8,20 @@
 #include <stdint.h>
 #include <ucontext.h>
 
+/* the routine's start: its symbols visible to this program only */
+#define GCOPY_START(type)                                                         \
+	".text\n.p2align 4\n"                                                    \
+	".globl gcopy\n.hidden gcopy\n.type gcopy, " type "\n"                  \
+	".globl gcopy_begin\n.hidden gcopy_begin\n"                              \
+	".globl gcopy_fault\n.hidden gcopy_fault\n"                              \
+	"gcopy:\ngcopy_begin:\n"
+
 #if GCOPY_FAST && defined(__x86_64__)
 /* rdi dst, rsi src, rdx len.  8 bytes (most reads are a field) in one
  * move; 8-16 and 17-32 bytes as two overlapping moves; 33-64 as four;
  * more with rep movsb (fast strings: every x86-64 since 2012). */
 __asm__(
-	".text\n"
-	".p2align 4\n"
-	".globl gcopy\n"
-	".hidden gcopy\n"
-	".type gcopy, @function\n"
-	".globl gcopy_begin\n"
-	".hidden gcopy_begin\n"
-	".globl gcopy_fault\n"
-	".hidden gcopy_fault\n"
-	"gcopy:\n"
-	"gcopy_begin:\n"
+	GCOPY_START("@function")
 	"	cmpq $8, %rdx\n"
 	"	jne 1f\n"
 	"	movq (%rsi), %rax\n"
@@ -71,17 +69,7 @@ __asm__(
 #elif GCOPY_FAST && defined(__aarch64__)
 /* x0 dst, x1 src, x2 len: 16 bytes at a time, then 8, then bytes */
 __asm__(
-	".text\n"
-	".p2align 4\n"
-	".globl gcopy\n"
-	".hidden gcopy\n"
-	".type gcopy, %function\n"
-	".globl gcopy_begin\n"
-	".hidden gcopy_begin\n"
-	".globl gcopy_fault\n"
-	".hidden gcopy_fault\n"
-	"gcopy:\n"
-	"gcopy_begin:\n"
+	GCOPY_START("%function")
 	"	cmp x2, #16\n"
 	"	b.lo 2f\n"
 	"1:	ldp x3, x4, [x1], #16\n"
