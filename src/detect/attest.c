@@ -3,7 +3,7 @@
  *
  * Decided on hashes from the page cache (never guessed: a file whose hash
  * is unavailable is not judged).  Each process image and each mapped file
- * is judged once.
+ * is judged once, a forked child's by its parent.
  */
 #include <string.h>
 
@@ -86,6 +86,29 @@ static void judge(const struct detect_cfg *cfg, const struct snapshot *s, const 
 		emit(ctx, &r);
 }
 
+/* Between fork and exec a process runs its parent's program under its
+ * parent's arguments: a file its parent, running the same executable with
+ * the same arguments, maps too is the parent's to judge (up a chain of
+ * forks to the process that ran it), with the same verdict.  A child whose
+ * parent is gone (re-parented: its new parent runs something else, or the
+ * same program otherwise, as a shell at pid 1 may), or runs something
+ * else, is judged itself: it may be all that is left of the program (a
+ * daemon whose parent exited); and so is a file only the child maps. */
+static int parents_to_judge(const struct snapshot *s, const struct snap_proc *p,
+			    const struct snap_elf *e)
+{
+	if (!p->pre_exec || !p->exe_inode)
+		return 0;
+	const struct snap_proc *pp = snapshot_find(s, p->ppid);
+	if (!pp || pp == p || pp->kthread || pp->exe_inode != p->exe_inode ||
+	    !p->cmdline || !pp->cmdline || strcmp(p->cmdline, pp->cmdline))
+		return 0;
+	for (uint32_t j = 0; j < pp->nelfs; j++)
+		if (pp->elfs[j].vma->inode == e->vma->inode && !pp->elfs[j].hash.status)
+			return 1;
+	return 0;
+}
+
 void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 			struct detect_state *st, act_emit_fn emit, void *ctx)
 {
@@ -100,6 +123,8 @@ void detect_attestation(const struct snapshot *s, const struct detect_cfg *cfg,
 			const struct snap_elf *e = &p->elfs[j];
 			if (e->hash.status)
 				continue;	/* not all in the page cache: not judged */
+			if (parents_to_judge(s, p, e))
+				continue;
 			if (detect_alerted(st, detect_mix(pk, e->vma->inode), p))
 				continue;
 			judge(cfg, s, p, e, emit, ctx);

@@ -79,9 +79,31 @@ def test_binary_from_another_path(guest, svc):
 
 
 def test_binary_with_other_arguments(guest, svc):
+    # the subshell is a fork of bash that stays one, with bash's arguments,
+    # while it waits for sleep: its parent's run, judged in the parent
     since = svc.mark()
-    pid = guest.spawn("exec bash -c 'sleep 6; true'")
+    pid = guest.spawn("exec bash -c '(sleep 6; true); true'")
     expect(svc, since, "Binary Executed Not as Intended", pid)
+
+
+def test_forked_run_whose_parent_is_gone(guest, svc):
+    # a fork of bash whose parent has exited (a daemon's way): all that is
+    # left of the run, judged itself; its parent may have been seen first
+    since = svc.mark()
+    guest.check("rm -f /tmp/sub.pid")
+    parent = guest.spawn("exec bash -c '(echo $BASHPID >/tmp/sub.pid; sleep 6; true) & exit 0'")
+    deadline = time.time() + 5
+    while not (sub := guest.run("cat /tmp/sub.pid")[1].strip()) and time.time() < deadline:
+        time.sleep(0.2)
+    sub = int(sub)
+    name = "Binary Executed Not as Intended"
+    while time.time() < deadline + 8:
+        svc.poll()
+        if any(m["activity_data"]["name"] == name and of(sub)(m["activity_data"])
+               for m in svc.messages[since:]):
+            break
+        time.sleep(0.2)
+    svc.expect_alerts(since, (name, of(sub), 1), (name, of(parent), None))
 
 
 def test_binary_size_mismatch(guest, svc):
