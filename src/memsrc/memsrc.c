@@ -66,6 +66,12 @@ static int read_direct(struct memsrc *m, uint64_t pa, void *buf, size_t len, int
 	return 0;
 }
 
+/* The bit of the page at pa (in range r) in m->fetched. */
+static size_t fetched_bit(const struct memsrc *m, const struct mem_range *r, uint64_t pa)
+{
+	return m->range_bit[r - m->ranges] + (size_t)((pa - r->pa) / MEMSRC_PAGE);
+}
+
 /* A mapped backend's page: where it is, its fetch counted once a scan;
  * NULL when the page is not wholly backed. */
 static const unsigned char *mapped_page(struct memsrc *m, uint64_t pfn)
@@ -83,7 +89,7 @@ static const unsigned char *mapped_page(struct memsrc *m, uint64_t pfn)
 	const unsigned char *page = m->ops->map(m, r->off + (pa - r->pa), MEMSRC_PAGE);
 	if (!page)
 		return NULL;
-	size_t bit = m->range_bit[r - m->ranges] + (size_t)((pa - r->pa) / MEMSRC_PAGE);
+	size_t bit = fetched_bit(m, r, pa);
 	uint64_t *w = &m->fetched[bit / 64], mask = 1ULL << (bit % 64);
 	if (*w & mask) {
 		m->stats.cache_hits++;
@@ -434,7 +440,7 @@ int memsrc_cache_has(struct memsrc *m, uint64_t pfn)
 	const struct mem_range *r = find_range(m, pa);
 	if (!r)
 		return 0;
-	size_t bit = m->range_bit[r - m->ranges] + (size_t)((pa - r->pa) / MEMSRC_PAGE);
+	size_t bit = fetched_bit(m, r, pa);
 	return (m->fetched[bit / 64] >> (bit % 64)) & 1;
 }
 
