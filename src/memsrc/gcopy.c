@@ -14,7 +14,11 @@
 	".globl gcopy\n.hidden gcopy\n.type gcopy, " type "\n"                  \
 	".globl gcopy_begin\n.hidden gcopy_begin\n"                              \
 	".globl gcopy_fault\n.hidden gcopy_fault\n"                              \
-	"gcopy:\ngcopy_begin:\n"
+	"gcopy:\n.cfi_startproc\ngcopy_begin:\n"
+
+/* its end; the call frame information (a leaf: nothing pushed) lets
+ * debuggers and perf unwind through it */
+#define GCOPY_END ".cfi_endproc\n.size gcopy, . - gcopy\n"
 
 #if GCOPY_FAST && defined(__x86_64__)
 /* rdi dst, rsi src, rdx len.  8 bytes (most reads are a field) in one
@@ -65,7 +69,7 @@ __asm__(
 	"gcopy_fault:\n"
 	"	movl $1, %eax\n"
 	"	ret\n"
-	".size gcopy, . - gcopy\n");
+	GCOPY_END);
 #elif GCOPY_FAST && defined(__aarch64__)
 /* x0 dst, x1 src, x2 len: 16 bytes at a time, then 8, then bytes */
 __asm__(
@@ -92,7 +96,7 @@ __asm__(
 	"gcopy_fault:\n"
 	"	mov w0, #1\n"
 	"	ret\n"
-	".size gcopy, . - gcopy\n");
+	GCOPY_END);
 #endif
 
 #if GCOPY_FAST
