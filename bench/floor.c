@@ -14,7 +14,14 @@
  *   (b) touching the lines: each distinct 64-byte line the scan read,
  *       loaded once (its 8 words), in the order the scan first read it.
  * The scan over (b) is what is left to argus: translation, decoding,
- * hashing, allocation.  Not a floor but a split of that rest:
+ * hashing, allocation.  (b) lets the CPU overlap the lines' misses as it
+ * can; the scan cannot always, for an object's address is in the object
+ * before it.  Their other bound:
+ *   (d) the lines one after another: (b) with each line's load waiting for
+ *       the one before it (its address depends on the loaded value): the
+ *       scan's lines if none of their misses overlapped (a mapped source
+ *       only; 0 for one read with read()).
+ * Not a floor but a split of that rest:
  *   (c) the scan's reads alone: every read of the trace again, in order,
  *       through argus's read path as the scan takes it (a small TLB of
  *       pages read lately, then memsrc_read: ranges, the page cache (for
@@ -230,6 +237,34 @@ static uint64_t touch_lines(struct memsrc *m, const struct vec *lines, const uns
 	return t;
 }
 
+/* (d): the lines of (b), each load's address depending on the value the
+ * load before it returned (an and with 0 the compiler cannot see through,
+ * nor the CPU: only xor and sub of a register with itself break a
+ * dependency); ns */
+static uint64_t chain_lines(const struct vec *lines, const unsigned char **src)
+{
+	uint64_t dep = 0, t0 = ns(CLOCK_MONOTONIC);
+
+	for (size_t i = 0; i < lines->n; i++) {
+		if (!src[i])
+			continue;
+		uint64_t v = *(const volatile uint64_t *)(const void *)(src[i] + dep);
+#if defined(__x86_64__)
+		__asm__("andq $0, %0" : "+r"(v));
+#elif defined(__aarch64__)
+		__asm__("and %0, %0, xzr" : "+r"(v));
+#else
+		__asm__("" : "+r"(v));
+		v &= 0;
+#endif
+		dep = v;
+	}
+	uint64_t t = ns(CLOCK_MONOTONIC) - t0;
+	volatile uint64_t sink = dep;
+	(void)sink;
+	return t;
+}
+
 /* (c): the scan's reads again, in its order, through argus's own read
  * path as the scan takes it: a read on a page read lately goes straight to
  * the page's bytes (memsrc_read_at, as vas_read does from its TLB of
@@ -430,7 +465,7 @@ int floor_report(struct kernel *k, int reps, FILE *out)
 	/* the floors, measured as often as the scans were */
 	const unsigned char **psrc = NULL, **lsrc = NULL;
 	uint64_t *poff = NULL, *loff = NULL, pns[64], lns[64], pcpu[64], lcpu[64];
-	uint64_t rns[64], rcpu[64], rfail = 0;
+	uint64_t rns[64], rcpu[64], rfail = 0, dns[64], dcpu[64];
 	uint64_t pskip = 0, lskip = 0;
 	unsigned char *dst = malloc((size_t)DST_PAGES * MEMSRC_PAGE);
 	if (dst && !locate(m, &t.pages, 12, MEMSRC_PAGE, &psrc, &poff) &&
@@ -443,23 +478,27 @@ int floor_report(struct kernel *k, int reps, FILE *out)
 			lns[r] = touch_lines(m, &t.lines, lsrc, loff, &lskip);
 			uint64_t c2 = ns(CLOCK_PROCESS_CPUTIME_ID);
 			rns[r] = replay_reads(m, &t.seq, dst, &rfail);
+			uint64_t c3 = ns(CLOCK_PROCESS_CPUTIME_ID);
+			dns[r] = chain_lines(&t.lines, lsrc);
 			pcpu[r] = c1 - c0;
 			lcpu[r] = c2 - c1;
-			rcpu[r] = ns(CLOCK_PROCESS_CPUTIME_ID) - c2;
+			rcpu[r] = c3 - c2;
+			dcpu[r] = ns(CLOCK_PROCESS_CPUTIME_ID) - c3;
 		}
 		fprintf(out, ", \"floor\": {\"trace_reads\": %llu, \"trace_bytes\": %llu, "
 			"\"outside\": %llu, \"pages\": %zu, \"lines\": %zu, \"mapped\": %d, "
 			"\"pages_ns\": %llu, \"pages_skipped\": %llu, \"lines_ns\": %llu, "
 			"\"lines_skipped\": %llu, \"pages_cpu_ns\": %llu, \"lines_cpu_ns\": %llu, "
 			"\"reads_ns\": %llu, \"reads_cpu_ns\": %llu, \"reads_failed\": %llu, "
-			"\"reps\": %d}",
+			"\"chained_ns\": %llu, \"chained_cpu_ns\": %llu, \"reps\": %d}",
 			(unsigned long long)t.reads, (unsigned long long)t.bytes,
 			(unsigned long long)t.outside, t.pages.n, t.lines.n, m->ops->map != NULL,
 			(unsigned long long)median(pns, reps), (unsigned long long)pskip,
 			(unsigned long long)median(lns, reps), (unsigned long long)lskip,
 			(unsigned long long)median(pcpu, reps), (unsigned long long)median(lcpu, reps),
 			(unsigned long long)median(rns, reps), (unsigned long long)median(rcpu, reps),
-			(unsigned long long)rfail, reps);
+			(unsigned long long)rfail, (unsigned long long)median(dns, reps),
+			(unsigned long long)median(dcpu, reps), reps);
 		ret = 0;
 	} else {
 		ret = -1;

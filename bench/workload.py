@@ -68,6 +68,12 @@ def floor_rows(d, label):
     row(f"  floor (b) touching the lines, {label}",
         f"{ms(b):.1f} ms wall, {ms(bc):.1f} ms CPU: {f['lines']} distinct 64-byte lines loaded "
         f"once, in the order the scan first read them ({bc / max(f['lines'], 1):.0f} ns CPU a line)")
+    if f.get("chained_cpu_ns"):
+        dc = f["chained_cpu_ns"]
+        row(f"  (d) the lines one after another, {label}",
+            f"{ms(dc):.1f} ms CPU: the lines of (b), each load waiting for the one before "
+            f"({dc / max(f['lines'], 1):.0f} ns a line): the scan's misses, none overlapped; "
+            f"the steady scan is {cpu / dc:.2f}x that")
     row(f"  steady scan / floor (a), {label} (goal <= 1)",
         f"{cpu / ac:.1f}x CPU / CPU ({ms(cpu):.1f} ms), {wall / a:.1f}x wall / wall "
         f"({ms(wall):.1f} ms)")
