@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/ahead.h"
 #include "linux/kernel.h"
 #include "linux/kmemo.h"
 #include "linux/kobj.h"
@@ -24,6 +25,7 @@
 #define FD_TABLE_MAX (1u << 20)
 #define FD_CHUNK 512
 #define FD_AHEAD 4
+#define FD_AHEAD2 2
 #define S_IFMT_ 0170000
 
 struct fctx {
@@ -39,7 +41,7 @@ struct fctx {
 	char *name;
 	size_t namecap;
 	/* what of each object one fd needs, copied at once (kobj.h) */
-	struct kspan file, inode, common, tcp;
+	struct kspan file, inode, common, tcp, fdt;
 	struct kfield atime[2], mtime[2], ctime[2];	/* timespec64 in the inode */
 };
 
@@ -339,15 +341,73 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 	return 0;
 }
 
-static void proc_fds(struct fctx *c, struct snap_proc *p)
+/* The fd FD_AHEAD2 on, whose struct file FD_AHEAD prefetched: what it
+ * leads to (its inode, its dentry's superblock pointer, a socket's sock),
+ * prefetched, unless the scan met this file already (the memo). */
+static void fd_prefetch2(struct fctx *c, uint64_t file)
 {
 	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	struct kmemo *m = kernel_memo(c->k);
+	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_FD, file);
+	uint64_t v[2];
+
+	if (e && e->cap == c->namecap)
+		return;
+	v[0] = kernel_field(c->k, file, &o->file__f_inode);
+	v[1] = kernel_field(c->k, file + (uint64_t)o->file__f_path.off, &o->path__dentry);
+	if (kptr_ok(v[0]))
+		vas_prefetch(as, v[0] + (uint64_t)(int64_t)c->inode.lo,
+			     (size_t)(c->inode.hi - c->inode.lo));
+	if (kptr_ok(v[1]) && o->dentry__d_sb.present)
+		vas_prefetch(as, v[1] + (uint64_t)o->dentry__d_sb.off, 8);
+}
+
+/* The head of a process's fd table, fetched a few processes ahead
+ * (ahead.h): 1 task->files, 2 files->fdt, 3 the table's fields, each
+ * stage prefetching what the next reads; stage 3 prefetches the first fd
+ * pointers and close-on-exec bits. */
+struct fd_head {
+	uint64_t files, fdt, max, arr, cloexec;
+};
+
+static void fd_head(void *ctx, const struct snap_proc *p, void *hv, int from, int to)
+{
+	struct fctx *c = ctx;
+	struct fd_head *h = hv;
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	struct kobj fo;
+
+	for (int st = from + 1; st <= to; st++) {
+		if (st == 1) {
+			memset(h, 0, sizeof(*h));
+			h->files = kernel_field(c->k, p->task, &o->task_struct__files);
+			if (kptr_ok(h->files))
+				vas_prefetch(as, h->files + (uint64_t)o->files_struct__fdt.off, 8);
+		} else if (st == 2 && kptr_ok(h->files)) {
+			h->fdt = kernel_field(c->k, h->files, &o->files_struct__fdt);
+			if (kptr_ok(h->fdt))
+				vas_prefetch(as, h->fdt + (uint64_t)(int64_t)c->fdt.lo,
+					     (size_t)(c->fdt.hi - c->fdt.lo));
+		} else if (st == 3 && kptr_ok(h->fdt)) {
+			kobj_load(&fo, as, h->fdt, c->fdt);
+			h->max = kobj_get(as, &fo, &o->fdtable__max_fds);
+			h->arr = kobj_get(as, &fo, &o->fdtable__fd);
+			h->cloexec = kobj_get(as, &fo, &o->fdtable__close_on_exec);
+			if (kptr_ok(h->arr) && h->max <= FD_TABLE_MAX)
+				vas_prefetch(as, h->arr, (size_t)(h->max < 16 ? h->max : 16) * 8);
+			if (kptr_ok(h->cloexec))
+				vas_prefetch(as, h->cloexec, 8);
+		}
+	}
+}
+
+static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *h)
+{
 	struct kernel *k = c->k;
-	uint64_t files = kernel_field(k, p->task, &o->task_struct__files);
-	uint64_t fdt = kptr_ok(files) ? kernel_field(k, files, &o->files_struct__fdt) : 0;
-	uint64_t max = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__max_fds) : 0;
-	uint64_t arr = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__fd) : 0;
-	uint64_t cloexec = kptr_ok(fdt) ? kernel_field(k, fdt, &o->fdtable__close_on_exec) : 0;
+	uint64_t files = h->files, fdt = h->fdt, max = h->max, arr = h->arr;
+	uint64_t cloexec = h->cloexec;
 	uint64_t ptrs[FD_CHUNK], bits[FD_CHUNK / 64];
 	struct snap_fd *v = NULL;
 	uint32_t n = 0, cap = 0;
@@ -380,6 +440,8 @@ static void proc_fds(struct fctx *c, struct snap_proc *p)
 			if (i + FD_AHEAD < cnt && kptr_ok(ptrs[i + FD_AHEAD]))
 				vas_prefetch(&k->kvas, ptrs[i + FD_AHEAD] + (uint64_t)c->file.lo,
 					     (size_t)(c->file.hi - c->file.lo));
+			if (i + FD_AHEAD2 < cnt && kptr_ok(ptrs[i + FD_AHEAD2]))
+				fd_prefetch2(c, ptrs[i + FD_AHEAD2]);
 			if (!ptrs[i])
 				continue;
 			if (!c->fds_left) {
@@ -443,12 +505,18 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 		&o->tcp_sock__segs_in, &o->tcp_sock__segs_out,
 	};
 	c.tcp = kspan_of(tf, (int)(sizeof(tf) / sizeof(tf[0])));
+	const struct kfield *dt[] = { &o->fdtable__max_fds, &o->fdtable__fd,
+				       &o->fdtable__close_on_exec };
+	c.fdt = kspan_of(dt, 3);
 	c.name = malloc(c.namecap);
 	if (!c.name)
 		return aerr_set(err, ENOMEM, "out of memory");
+	struct fd_head heads[AHEAD_RING];
+	struct ahead a;
+	ahead_init(&a, heads, sizeof(heads[0]), fd_head, &c);
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (!s->procs[i].kthread)
-			proc_fds(&c, &s->procs[i]);
+			proc_fds(&c, &s->procs[i], ahead_next(&a, s, i));
 	free(c.name);
 	u64map_free(&c.run);
 	if (c.nsocks) {

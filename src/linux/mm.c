@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/ahead.h"
 #include "linux/kernel.h"
 #include "linux/kmemo.h"
 #include "linux/kobj.h"
@@ -246,12 +247,68 @@ static void settled(struct mctx *c, struct snap_proc *p)
 		p->unsettled = "its new program is not set up yet";
 }
 
-static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t cap)
+/* The head of a process's areas, fetched a few processes ahead (ahead.h):
+ * 1 task->mm, 2 the maple tree's root (or the first area of the list),
+ * 3 the root node's slots, each stage prefetching what the next reads;
+ * stage 3 prefetches the root's children, areas or nodes. */
+struct mm_head {
+	uint64_t mm, root;
+};
+
+static void mm_head(void *ctx, const struct snap_proc *p, void *hv, int from, int to)
+{
+	struct mctx *c = ctx;
+	struct mm_head *h = hv;
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	int maple = o->mm_struct__mm_mt.present;
+	uint64_t at = maple ? (uint64_t)o->mm_struct__mm_mt.off + (uint64_t)o->maple_tree__ma_root.off
+			    : (uint64_t)o->mm_struct__mmap.off;
+
+	for (int st = from + 1; st <= to; st++) {
+		if (st == 1) {
+			h->mm = kernel_field(c->k, p->task, &o->task_struct__mm);
+			h->root = 0;
+			if (kptr_ok(h->mm))
+				vas_prefetch(as, h->mm + at, 8);
+		} else if (st == 2 && kptr_ok(h->mm) && maple) {
+			h->root = kernel_field(c->k, h->mm + (uint64_t)o->mm_struct__mm_mt.off,
+					       &o->maple_tree__ma_root);
+			if (root_is_node(h->root) && kptr_ok(h->root & ~MT_NODE_MASK))
+				vas_prefetch(as, h->root & ~MT_NODE_MASK, MT_NODE_MASK + 1);
+		} else if (st == 2 && kptr_ok(h->mm)) {
+			uint64_t vma = kernel_field(c->k, h->mm, &o->mm_struct__mmap);
+			if (kptr_ok(vma))
+				vas_prefetch(as, vma + (uint64_t)(int64_t)c->vma.lo,
+					     (size_t)(c->vma.hi - c->vma.lo));
+		} else if (st == 3 && root_is_node(h->root)) {
+			uint64_t slots[32], pivots[32];
+			uint32_t n;
+			int type = (int)((h->root >> 3) & 0xf);
+			if ((type != MT_LEAF_64 && type != MT_RANGE_64 && type != MT_ARANGE_64) ||
+			    !kptr_ok(h->root & ~MT_NODE_MASK) ||
+			    node_slots(c, h->root & ~MT_NODE_MASK, type, slots, pivots, &n))
+				continue;
+			for (uint32_t i = 0; i < n; i++) {
+				if (!kptr_ok(slots[i] & ~MT_NODE_MASK))
+					continue;
+				if (type == MT_LEAF_64)
+					vas_prefetch(as, slots[i] + (uint64_t)(int64_t)c->vma.lo,
+						     (size_t)(c->vma.hi - c->vma.lo));
+				else
+					vas_prefetch(as, slots[i] & ~MT_NODE_MASK, MT_NODE_MASK + 1);
+			}
+		}
+	}
+}
+
+static void proc_vmas(struct mctx *c, struct snap_proc *p, const struct mm_head *h, char *name,
+		      size_t cap)
 {
 	const struct koffsets *o = c->o;
 	int ret;
 
-	c->mm = kernel_field(c->k, p->task, &o->task_struct__mm);
+	c->mm = h->mm;
 	if (!kptr_ok(c->mm))
 		return;
 	c->n = 0;
@@ -259,7 +316,7 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, char *name, size_t ca
 	c->bad = 0;
 	u64map_clear(&c->seen);
 	if (o->mm_struct__mm_mt.present) {
-		uint64_t root = kernel_field(c->k, c->mm + (uint64_t)o->mm_struct__mm_mt.off, &o->maple_tree__ma_root);
+		uint64_t root = h->root;
 		ret = root ? walk_node(c, root, 0, UINT64_MAX) : 0;
 	} else {
 		ret = walk_list(c);
@@ -325,10 +382,13 @@ int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)
 
 	if (!name)
 		return aerr_set(err, ENOMEM, "out of memory");
+	struct mm_head heads[AHEAD_RING];
+	struct ahead a;
+	ahead_init(&a, heads, sizeof(heads[0]), mm_head, &c);
 	u64map_init(&c.seen);
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (!s->procs[i].kthread)
-			proc_vmas(&c, &s->procs[i], name, cap);
+			proc_vmas(&c, &s->procs[i], ahead_next(&a, s, i), name, cap);
 	u64map_free(&c.seen);
 	free(c.vmas);
 	free(name);

@@ -18,7 +18,8 @@
 #define PF_FORKNOEXEC 0x00000040u	/* forked but didn't exec (stable since 2.6) */
 #define TASK_MAX_READ 32768u
 #define TASK_RUNS 16
-#define TASK_AHEAD 2		/* tasks prefetched ahead of the one decoded */
+#define TASK_AHEAD 4		/* tasks prefetched ahead of the one decoded */
+#define TASK_AHEAD2 2		/* and what they point to, this many ahead */
 #define TASK_GAP 128		/* bytes between fields read through rather than skipped */
 
 struct task_ctx {
@@ -433,6 +434,31 @@ int64_t linux_boot_to_real(struct kernel *k)
 	return d;
 }
 
+static void prefetch_field(struct vas *as, uint64_t base, const struct kfield *f)
+{
+	if (kptr_ok(base) && f->present)
+		vas_prefetch(as, base + (uint64_t)f->off, f->size ? f->size : 8);
+}
+
+/* The task TASK_AHEAD2 on, whose runs TASK_AHEAD prefetched: the objects
+ * its decoding reads next (its cred, its parent's tgid, its signal_struct's
+ * thread list), prefetched, so that their misses overlap with the tasks
+ * decoded before it instead of following its own. */
+static void task_prefetch2(struct task_ctx *c, uint64_t task)
+{
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	uint64_t cred = kernel_field(c->k, task, &o->task_struct__real_cred);
+	uint64_t parent = kernel_field(c->k, task, &o->task_struct__real_parent);
+	uint64_t sig = kernel_field(c->k, task, &o->task_struct__signal);
+
+	prefetch_field(as, cred, &o->cred__uid);
+	prefetch_field(as, cred, &o->cred__fsgid);
+	prefetch_field(as, parent, &o->task_struct__tgid);
+	prefetch_field(as, sig, &o->signal_struct__thread_head);
+	prefetch_field(as, sig, &o->signal_struct__sum_sched_runtime);
+}
+
 size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *nodes,
 			  size_t n, int with_threads, struct snap_proc *out, uint32_t *unread)
 {
@@ -459,6 +485,8 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 				vas_prefetch(&k->kvas, t + (uint64_t)(int64_t)c.run[r].lo,
 					     (size_t)(c.run[r].hi - c.run[r].lo));
 		}
+		if (i + TASK_AHEAD2 < n)
+			task_prefetch2(&c, nodes[i + TASK_AHEAD2] - (uint64_t)o->task_struct__tasks.off);
 		if (fill_proc(&c, nodes[i] - (uint64_t)o->task_struct__tasks.off, &out[got],
 			      with_threads)) {
 			s->stats.bad_objects++;
