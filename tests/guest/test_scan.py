@@ -70,12 +70,15 @@ def workload(guest):
         guest.spawn("sleep 1000 | socat - UNIX-CONNECT:/tmp/u.sock"),
     ]
     # under TCG a just-booted guest may take longer than a second to
-    # connect: wait for the 2 listeners and 3 connections (6 ends)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # connect: wait for the 2 listeners and 3 connections (6 ends); a guest
+    # starved that long (a loaded host) is said, not scanned half set up
+    deadline = time.monotonic() + 60
+    while True:
         states = [c[4] for c in parse_tcp(guest.check("argus-truth tcp").splitlines()).values()]
         if states.count("LISTEN") >= 2 and states.count("ESTABLISHED") >= 6:
             break
+        assert time.monotonic() < deadline, \
+            f"the workload's sockets are not up after 60 s: {sorted(states)}"
         time.sleep(0.5)
     time.sleep(1)
     yield pids
