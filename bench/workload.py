@@ -79,7 +79,8 @@ def floor_rows(d, label):
         f"({ms(wall):.1f} ms)")
     row(f"  steady scan - floor (b): argus's own work, {label}",
         f"{ms(cpu - bc):.1f} ms CPU, {ms(wall - b):.1f} ms wall ({cpu / bc:.1f}x / {wall / b:.1f}x "
-        f"the lines: translation, decoding, hashing, allocation)")
+        f"the lines: translation, decoding, hashing, allocation, and the misses that "
+        f"could not overlap, see (d))")
     if "reads_cpu_ns" in f:
         cc = f["reads_cpu_ns"]
         row(f"  (c) the scan's reads alone, {label}",
