@@ -342,8 +342,8 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 }
 
 /* The fd FD_AHEAD2 on, whose struct file FD_AHEAD prefetched: what it
- * leads to (its inode, its dentry's superblock pointer, a socket's sock),
- * prefetched, unless the scan met this file already (the memo). */
+ * leads to (its inode, its dentry's superblock pointer) prefetched, unless
+ * the scan met this file already (the memo). */
 static void fd_prefetch2(struct fctx *c, uint64_t file)
 {
 	const struct koffsets *o = c->o;
