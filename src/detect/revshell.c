@@ -8,7 +8,9 @@
  * Outbound: the connection's local port is not a port anything listens
  * on, which leaves out a daemon serving its own children, and its ports
  * do not say it was served (dialled_out()).  Bounded: chain
- * depth 4, 16 processes.
+ * depth 4, 16 processes.  A process caught in an exec (snap_proc.unsettled:
+ * the new program's executable under the old one's name, as socat's child
+ * becoming bash) is judged next scan, once it is one program.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +173,8 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 		const struct snap_fd *in = fd_of(sh, 0), *out = fd_of(sh, 1);
 		const struct snap_proc *chain[CHAIN_MAX + 1];
 		int n = 1;
-		if (!in || !out || (!in->link && in->sock < 0) || (!out->link && out->sock < 0))
+		if (sh->unsettled || !in || !out || (!in->link && in->sock < 0) ||
+		    (!out->link && out->sock < 0))
 			continue;
 		chain[0] = sh;
 		const struct snap_sock *a = follow(&g, sh, in, chain, &n);

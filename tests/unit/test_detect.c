@@ -20,6 +20,7 @@
 struct got {
 	int n[ACT_COUNT];
 	int32_t last_pid[ACT_COUNT];
+	const char *last_comm[ACT_COUNT];	/* in a snapshot still held */
 };
 
 static void count(void *ctx, const struct act_rec *r)
@@ -28,6 +29,7 @@ static void count(void *ctx, const struct act_rec *r)
 
 	g->n[r->id]++;
 	g->last_pid[r->id] = r->proc ? r->proc->pid : -1;
+	g->last_comm[r->id] = r->proc ? r->proc->comm : NULL;
 }
 
 static int enabled[ACT_COUNT];
@@ -317,6 +319,36 @@ static void test_shell_by_content(void **state)
 	detect_state_free(&st2);
 }
 
+/* A shell caught in its exec (socat's child: bash's executable under
+ * socat's name, its arguments not written yet) is judged next scan, once
+ * it is itself, and the alert names it. */
+static void test_shell_in_exec(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *s[2] = { scan(1), scan(1) };
+	for (int i = 0; i < 2; i++) {
+		struct snap_proc *p = &s[i]->procs[0];
+		p->exe_path = "/usr/bin/bash";
+		snprintf(p->comm, sizeof(p->comm), "%s", i ? "bash" : "socat");
+		p->unsettled = i ? NULL : "its new program is not set up yet";
+		struct snap_sock *k = socks(s[i], 1);
+		*k = (struct snap_sock){ .pid = 100, .sk = 0xffff888000900000ULL, .family = 2,
+					 .state = 1, .sport = 45000, .dport = 4447 };
+		on_socket(s[i], p, 0);
+	}
+	struct got g = diff(NULL, s[0], &st, 1 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 0);
+	g = diff(s[0], s[1], &st, 2 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 1);
+	assert_string_equal(g.last_comm[ACT_REVERSE_SHELL], "bash");
+	snapshot_free(s[0]);
+	snapshot_free(s[1]);
+	detect_state_free(&st);
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -513,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_connections),
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_shell_by_content),
+		cmocka_unit_test(test_shell_in_exec),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_bpf),
