@@ -113,6 +113,7 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 	jw_obj_begin(w);
 	jw_kint(w, "process_id", p->pid);
 	jw_kbool(w, "history_readable", !b->status);
+	jw_kint(w, "interactive_shell", b->interactive);
 	jw_kint(w, "remember_on_history", b->remember_on_history);
 	jw_kint(w, "enable_history_list", b->enable_history_list);
 	jw_kint(w, "history_length", b->history_length);
@@ -121,6 +122,10 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 	jw_str(w, b->histfile);
 	jw_key(w, "histsize");
 	jw_str(w, b->histsize);
+	jw_key(w, "histfilesize");
+	jw_str(w, b->histfilesize);
+	jw_key(w, "histignore");
+	jw_str(w, b->histignore);
 	jw_obj_end(w);
 }
 

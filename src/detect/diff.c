@@ -57,8 +57,7 @@ static void diff_proc(struct dctx *d, const struct snapshot *prev, const struct 
 		if (!(partial & SNAP_PARTIAL_FDS))
 			diff_fds(d, prev, pp, cur, cp);
 	}
-	if (pp || prev)
-		diff_bash(d, cur, pp, cp);
+	diff_bash(d, cur, pp, cp, !pp && !prev);
 	if (cp->unsettled)
 		return;		/* judged whole on the next scan */
 	/* a new process, a new program (after an exec every memory area is

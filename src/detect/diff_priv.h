@@ -48,7 +48,7 @@ void diff_fds(struct dctx *d, const struct snapshot *ps, const struct snap_proc 
 void diff_vmas(struct dctx *d, const struct snapshot *ps, const struct snap_proc *pp,
 	       const struct snapshot *cs, const struct snap_proc *cp);
 void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc *pp,
-	       const struct snap_proc *cp);
+	       const struct snap_proc *cp, int first);
 /* diff_proc.c: a process or program image seen for the first time */
 void diff_judge_image(struct dctx *d, const struct snapshot *cs, const struct snap_proc *cp);
 

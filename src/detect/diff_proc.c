@@ -1,6 +1,7 @@
 /* diff_proc.c - what changed inside a process seen in both scans (or first
  * seen): its threads, file descriptors, memory areas (fileless code, code
  * mapped over a library, ld.so still loading) and bash history. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "detect/detect.h"
@@ -221,18 +222,65 @@ void diff_vmas(struct dctx *d, const struct snapshot *ps, const struct snap_proc
 
 /* ---- bash history ---- */
 
-static int history_disabled(const struct snap_bash *b)
+static int is_zero(const char *v)
 {
-	return !b->remember_on_history || (b->histfile && !strcmp(b->histfile, "/dev/null")) ||
-	       (b->histsize && !strcmp(b->histsize, "0"));
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	long n = strtol(v, &end, 10);
+	return !*end && n == 0;
 }
 
-void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc *pp,
-		      const struct snap_proc *cp)
+/* HISTIGNORE: colon-separated patterns, one of them `*` ignores all */
+static int ignores_all(const char *v)
 {
-	const struct snap_bash *pb = pp ? pp->bash : NULL, *cb = cp->bash;
+	for (const char *p = v; p && *p; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL)
+		if (p[0] == '*' && (p[1] == ':' || !p[1]))
+			return 1;
+	return 0;
+}
 
-	if (!cb || cb->status)
+/* `set +o history` clears enable_history_list and remember_on_history;
+ * eval, source, traps and PROMPT_COMMAND clear remember_on_history alone
+ * while they run (bash_history_disable), so it says nothing when the
+ * other could be read.  -1 in enable_history_list: unread, or a bash
+ * still parsing its options.  Then the variables: history kept nowhere
+ * (HISTFILE empty or /dev/null, HISTFILESIZE=0), or nothing kept
+ * (HISTSIZE=0, HISTIGNORE='*'). */
+static int history_disabled(const struct snap_bash *b)
+{
+	int off = b->enable_history_list >= 0 ? !b->enable_history_list : !b->remember_on_history;
+
+	if (off)
+		return 1;
+	if (b->vars_status)
+		return 0;
+	return (b->histfile && (!*b->histfile || !strcmp(b->histfile, "/dev/null"))) ||
+	       is_zero(b->histsize) || is_zero(b->histfilesize) || ignores_all(b->histignore);
+}
+
+/* cs is the first scan when first: nothing in it is news but what it shows
+ * at first sight (an interactive shell whose history is off). */
+void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc *pp,
+	       const struct snap_proc *cp, int first)
+{
+	/* a new program image is a new shell (`exec bash` starts from its
+	 * file, `exec bash script` keeps no history): first sight, not a
+	 * history cleared or turned off; one caught in its exec, next scan */
+	int same = pp && !pp->unsettled && pp->self_exec_id == cp->self_exec_id;
+	const struct snap_bash *pb = same ? pp->bash : NULL, *cb = cp->bash;
+
+	if (!cb || cb->status || cp->unsettled)
+		return;
+	/* first sight of an interactive shell (not a subshell: its parent
+	 * was judged) that runs with its history off: it was turned off */
+	if ((!pb || pb->status) && cb->interactive == 1 && !cp->pre_exec &&
+	    history_disabled(cb)) {
+		struct act_rec r = { .id = ACT_SHELL_HISTORY_DISABLED, .snap = cs, .proc = cp };
+		fire(d, &r);
+	}
+	if (first)
 		return;
 	if (pb && !pb->status) {
 		if (cb->nentries < pb->nentries && (cb->nentries == 0 || pb->nentries > 1)) {
@@ -240,7 +288,7 @@ void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc
 			fire(d, &r);
 		}
 		/* set +o history, HISTFILE=/dev/null, HISTSIZE=0, unset HISTFILE */
-		int unset = pb->histfile && !cb->histfile;
+		int unset = !pb->vars_status && !cb->vars_status && pb->histfile && !cb->histfile;
 		if ((history_disabled(cb) && !history_disabled(pb)) || unset) {
 			struct act_rec r = { .id = ACT_SHELL_HISTORY_DISABLED, .snap = cs, .proc = cp };
 			fire(d, &r);

@@ -7,7 +7,8 @@
  *   history_lines_this_session  (ints)
  *   the_history, from the code of history_list(): "mov rax,[rip+d]; ret"
  *   HIST_ENTRY { char *line; char *timestamp; void *data; } (x86-64)
- *   HISTFILE and HISTSIZE from shell_variables' global context:
+ *   HISTFILE, HISTSIZE, HISTFILESIZE, HISTIGNORE from shell_variables'
+ *   global context:
  *     VAR_CONTEXT { name; int scope, flags; up; down; HASH_TABLE *table }
  *     HASH_TABLE { BUCKET_CONTENTS **bucket_array; int nbuckets, nentries }
  *     BUCKET_CONTENTS { next; char *key; void *data; ... }
@@ -155,52 +156,70 @@ static int history(struct kernel *k, struct snapshot *s, struct vas *as,
 	return 0;
 }
 
-/* A variable's value in bash's global context, or NULL if unset. */
-static const char *shell_var(struct snapshot *s, struct vas *as, uint64_t ctx, const char *name,
-			     char *buf, size_t cap, int *found)
+/* The values of the variables names[0..n) in bash's global context (NULL:
+ * unset), in one walk of its table: a BUCKET_CONTENTS chain per bucket.
+ * 0, or -errno when part of it could not be read: then unset says nothing. */
+static int shell_vars(struct snapshot *s, struct vas *as, uint64_t ctx, const char *const *names,
+		       const char **vals, int n, char *buf, size_t cap)
 {
 	uint64_t table, buckets;
 	int32_t nb;
 	char key[64];
+	int left = n;
 
-	*found = 0;
+	for (int i = 0; i < n; i++)
+		vals[i] = NULL;
 	if (read_ptr(as, ctx + 32, &table) || !table || read_ptr(as, table, &buckets) ||
 	    vas_read(as, table + 8, &nb, 4, NULL) || nb <= 0 || nb > VAR_MAX_BUCKETS)
-		return NULL;
-	for (int32_t i = 0; i < nb; i++) {
+		return -EIO;
+	for (int32_t i = 0; i < nb && left; i++) {
 		uint64_t bc;
 		if (read_ptr(as, buckets + (uint64_t)i * 8, &bc))
-			return NULL;
-		for (int n = 0; bc && n < VAR_MAX_CHAIN; n++) {
+			return -EIO;
+		for (int c = 0; bc && left; c++) {
 			uint64_t kp, data, next, val;
-			if (read_ptr(as, bc, &next) || read_ptr(as, bc + 8, &kp) ||
-			    read_ptr(as, bc + 16, &data))
-				break;
-			if (vas_read_str(as, kp, key, sizeof(key), NULL) > 0 && !strcmp(key, name)) {
-				*found = 1;
-				if (!data || read_ptr(as, data + 8, &val) || !val)
-					return "";
-				return user_str(as, s, val, cap, buf);
-			}
+			if (c == VAR_MAX_CHAIN || read_ptr(as, bc, &next) || read_ptr(as, bc + 8, &kp) ||
+			    read_ptr(as, bc + 16, &data) || vas_read_str(as, kp, key, sizeof(key), NULL) < 0)
+				return -EIO;
 			bc = next;
+			for (int v = 0; v < n; v++) {
+				if (vals[v] || strcmp(key, names[v]))
+					continue;
+				/* no value: declared, not set (local HISTFILE) */
+				if (!data || read_ptr(as, data + 8, &val))
+					return -EIO;
+				if (!val)
+					vals[v] = "";
+				else if (!(vals[v] = user_str(as, s, val, cap, buf)))
+					return -EIO;
+				left--;
+				break;
+			}
 		}
 	}
-	return NULL;
+	return 0;
 }
 
 static void variables(struct snapshot *s, struct vas *as, const struct elfsym_image *img,
 		      struct snap_bash *b, char *buf, size_t cap)
 {
+	static const char *const names[] = { "HISTFILE", "HISTSIZE", "HISTFILESIZE", "HISTIGNORE" };
+	const char *vals[4];
 	uint64_t sv, ctx, down;
-	int found;
 
+	b->vars_status = -EIO;
 	if (elfsym_lookup(img, "shell_variables", &sv) || read_ptr(as, sv, &ctx) || !ctx)
 		return;
 	/* the global context is at the bottom of the chain */
 	for (int i = 0; i < VAR_MAX_CONTEXTS && !read_ptr(as, ctx + 24, &down) && down; i++)
 		ctx = down;
-	b->histfile = shell_var(s, as, ctx, "HISTFILE", buf, cap, &found);
-	b->histsize = shell_var(s, as, ctx, "HISTSIZE", buf, cap, &found);
+	b->vars_status = shell_vars(s, as, ctx, names, vals, 4, buf, cap);
+	if (b->vars_status)
+		return;
+	b->histfile = vals[0];
+	b->histsize = vals[1];
+	b->histfilesize = vals[2];
+	b->histignore = vals[3];
 }
 
 static int is_bash(const struct snap_proc *p)
@@ -234,6 +253,8 @@ int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err)
 			alog_debug("pid %d: bash image unreadable (%d)", p->pid, b->status);
 			continue;
 		}
+		/* before the switches: bash sets them as it becomes interactive */
+		b->interactive = !read_int(&as, &img, "interactive_shell", &v) ? (int)v : -1;
 		b->remember_on_history = !read_int(&as, &img, "remember_on_history", &v) ? (int)v : -1;
 		b->enable_history_list = !read_int(&as, &img, "enable_history_list", &v) ? (int)v : -1;
 		b->session = !read_int(&as, &img, "history_lines_this_session", &v) && v >= 0 ? v : -1;

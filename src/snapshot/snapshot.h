@@ -107,12 +107,18 @@ struct snap_hist {
 struct snap_bash {
 	uint32_t nentries;
 	struct snap_hist *entries;
-	int remember_on_history, enable_history_list;
+	/* bash's ints, -1 if unread: interactive_shell (started interactive);
+	 * remember_on_history, which bash also turns off for a while as it
+	 * runs eval, source and traps; enable_history_list, `set -o history` */
+	int interactive, remember_on_history, enable_history_list;
 	int64_t history_length;
 	int64_t session;		/* history_lines_this_session: commands
 					 * entered, not loaded; -1 if unknown */
 	const char *histfile;		/* HISTFILE value, NULL if unset */
 	const char *histsize;		/* HISTSIZE value, NULL if unset */
+	const char *histfilesize;	/* HISTFILESIZE value, NULL if unset */
+	const char *histignore;		/* HISTIGNORE value, NULL if unset */
+	int vars_status;		/* 0, or -errno: the four not all read */
 	int status;			/* 0, or -errno why history could not be read */
 };
 

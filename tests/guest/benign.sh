@@ -14,7 +14,8 @@
 #                    client lingers in CLOSE_WAIT (state changes)
 #   limits           60 threads (the threads program), 400 fds in one bash,
 #                    file mappings (the memory program)
-#   interactive bash `bash -i` fed commands through a FIFO, a new session a minute
+#   interactive bash `bash -i` fed commands through a FIFO, a new session a minute;
+#                    eval, source and exec bash among them
 #   files            a log written, closed and rotated; reports and archives
 #   containers       crun busybox containers started and stopped
 #   kernel module    a stock module (dummy.ko, put in $W by the caller) loaded,
@@ -160,7 +161,9 @@ interactive() {	# a user at a bash prompt, a new session every minute
 	cmds=("cd /tmp" "ls -la" "cat /etc/hostname" "ps" "uptime" "echo \$((RANDOM % 10))"
 	      "df -h" "grep root /etc/passwd" "for i in 1 2 3; do echo \$i; done" "free -m"
 	      "history | tail -n 3" "export EDITOR=vi" "cd" "pwd" "top -b -n 1 | head -n 5"
-	      "ls /tmp/benign/logs" "wc -l /tmp/benign/logs/app.log" "date")
+	      "ls /tmp/benign/logs" "wc -l /tmp/benign/logs/app.log" "date"
+	      "eval 'sleep 3'" ". $W/slow.sh" "exec bash -i")
+	echo "sleep 3" >"$W/slow.sh"	# bash keeps no history while it sources
 	while alive; do
 		rm -f "$W/tty" && mkfifo "$W/tty"
 		bash -i <"$W/tty" >/dev/null 2>&1 &

@@ -365,18 +365,28 @@ def test_bash_history(guest):
         assert state["remember_on_history"] == 1
         assert state["history_length"] == len(typed)
         assert state["history_lines_this_session"] == len(typed)
+        assert state["interactive_shell"] == 1 and state["enable_history_list"] == 1
+        # eval turns remember_on_history off while it runs, not the switch
+        b.type("eval 'sleep 8'")
+        time.sleep(1)
+        _, state = bash_state(guest, b.pid)
+        assert state["remember_on_history"] == 0 and state["enable_history_list"] == 1
+        time.sleep(8)
         # the switches an attacker flips
         b.type("HISTFILE=/dev/null")
         b.type("HISTSIZE=0")
+        b.type("HISTFILESIZE=0")
+        b.type("HISTIGNORE='ls:*'")
         time.sleep(1)
         _, state = bash_state(guest, b.pid)
         assert state["histfile"] == "/dev/null" and state["histsize"] == "0"
+        assert state["histfilesize"] == "0" and state["histignore"] == "ls:*"
         b.type("unset HISTFILE")
         b.type("set +o history")
         time.sleep(1)
         _, state = bash_state(guest, b.pid)
         assert state["histfile"] is None
-        assert state["remember_on_history"] == 0
+        assert state["remember_on_history"] == 0 and state["enable_history_list"] == 0
         b.type("set -o history")
         b.type("history -c")
         time.sleep(1)

@@ -279,3 +279,56 @@ def test_shell_history_alerts(guest, svc):
                           ("Shell History Disabled", pid_is(sh), 1))
     finally:
         guest.run(f"kill {holder} {sh}")
+
+
+def test_shell_history_off_at_first_sight(guest, svc):
+    """An interactive shell started with its history off (as an attacker
+    starts one) is told at first sight, once; its subshells are not."""
+    guest.check("rm -f /tmp/ho; mkfifo /tmp/ho")
+    since = svc.mark()
+    sh = guest.spawn("HISTFILE=/dev/null exec bash -i </tmp/ho >/dev/null 2>&1")
+    holder = guest.spawn("exec sleep 100 >/tmp/ho")
+    try:
+        time.sleep(2)
+        guest.check("echo 'x=$(sleep 3; echo)' >/tmp/ho")
+        time.sleep(4)
+        svc.expect_alerts(since, ("Shell History Disabled", pid_is(sh), 1))
+    finally:
+        guest.run(f"kill -9 {holder} {sh}; rm -f /tmp/ho")
+
+
+def test_shell_exec_is_no_history_cleared(guest, svc):
+    """`exec bash` starts a new shell from its history file, without the
+    commands the old one was typed; `exec bash -c` one with no history:
+    a new program, not history cleared or turned off.  Its commands before
+    and after are seen, so the silence is of a watched shell."""
+    guest.check("rm -f /tmp/hx; mkfifo /tmp/hx")
+    sh = guest.spawn("exec bash -i </tmp/hx >/dev/null 2>&1")
+    holder = guest.spawn("exec sleep 100 >/tmp/hx")
+    try:
+        time.sleep(2 * svc.sleep_s + 1)
+        since = svc.mark()
+        for cmd in ("echo argus-one", "echo argus-two", "echo argus-three"):
+            guest.check(f"echo '{cmd}' >/tmp/hx")
+        time.sleep(2)
+        # eval and source turn bash's remember_on_history off as they run
+        guest.check("echo \"eval 'sleep 3'\" >/tmp/hx")
+        time.sleep(4)
+        guest.check("echo 'exec bash -i' >/tmp/hx")
+        time.sleep(2)
+        guest.check("echo 'echo argus-four' >/tmp/hx")
+        time.sleep(2)
+        guest.check("""echo 'exec bash -c "sleep 100; true"' >/tmp/hx""")
+        time.sleep(2)
+        svc.expect_alerts(since)
+        cmds = [m["activity_data"]["shell_history_details"]["shell_command_execution_history"]
+                ["command_line"] for m in svc.messages[since:]
+                if m["activity_data"]["name"] == "Shell Command Executed"
+                and pid_is(sh)(m["activity_data"])]
+        # each exec line is news only to a scan between its typing and its exec
+        typed = [c for c in cmds if not c.startswith("exec bash")]
+        assert typed == ["echo argus-one", "echo argus-two", "echo argus-three",
+                         "eval 'sleep 3'", "echo argus-four"], cmds
+        assert guest.check(f"tr '\\0' ' ' </proc/{sh}/cmdline") == "bash -c sleep 100; true "
+    finally:
+        guest.run(f"kill -9 {holder} {sh}; rm -f /tmp/hx")

@@ -435,6 +435,140 @@ static void test_history(void **state)
 	assert_int_equal(detect_history_new(&a, &b), 0);
 }
 
+/* `exec bash` in an interactive bash: the new shell has its file's lines
+ * only, and `exec bash script` no history at all; a new program, not a
+ * shell whose history was cleared or turned off.  In one image: `eval` and
+ * `source` turn remember_on_history off while they run, `set +o history`
+ * enable_history_list too. */
+static void test_history_exec(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snap_hist e[4][64];
+	struct snapshot *s[4] = { scan(1), scan(1), scan(1), scan(1) };
+	const char *lines[4] = { "ABCxyz", "ABC", "", "" };
+	int64_t session[4] = { 3, 0, 0, 0 };
+	for (int i = 0; i < 4; i++) {
+		struct snap_proc *p = &s[i]->procs[0];
+		p->exe_path = "/usr/bin/bash";
+		p->self_exec_id = i < 3 ? (uint64_t)i + 1 : 3;
+		p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
+		*p->bash = hist(lines[i], session[i], e[i]);
+		p->bash->interactive = i < 2;		/* then bash -c: */
+		p->bash->remember_on_history = i < 2;	/* no history */
+		p->bash->enable_history_list = i < 2;
+		p->bash->histfile = "/root/.bash_history";
+	}
+	diff(NULL, s[0], &st, 1 * NS);
+	struct got g = diff(s[0], s[1], &st, 2 * NS);	/* exec bash */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED] + g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 0);
+	g = diff(s[1], s[2], &st, 3 * NS);		/* exec bash script */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED] + g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	struct snap_bash *b2 = s[2]->procs[0].bash, *b3 = s[3]->procs[0].bash;
+	b2->remember_on_history = b2->enable_history_list = 1;
+	b3->enable_history_list = 1;			/* eval sleep 10 */
+	g = diff(s[2], s[3], &st, 4 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	b3->enable_history_list = 0;			/* set +o history */
+	g = diff(s[2], s[3], &st, 5 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 1);
+	for (int i = 0; i < 4; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
+/* An interactive shell first seen with its history off (HISTFILE=/dev/null
+ * bash -i): alerted then, on the first scan too, and once; a script's bash
+ * and an interactive shell's subshell are not. */
+static void test_history_off_at_first_sight(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snap_hist e[4][64];
+	struct snapshot *s[4] = { scan(3), scan(3), scan(4), scan(4) };
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < (int)s[i]->nprocs; j++) {
+			struct snap_proc *p = &s[i]->procs[j];
+			p->exe_path = "/usr/bin/bash";
+			p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
+			*p->bash = hist("AB", 0, e[i]);
+			p->bash->interactive = j != 1;		/* 101: bash script */
+			p->bash->remember_on_history = p->bash->enable_history_list = j != 1;
+			p->bash->histfile = j == 0 ? "/dev/null" : "/root/.bash_history";
+			p->pre_exec = j == 3;			/* 103: $(...) of 100 */
+			if (j == 3)
+				p->bash->histfile = "/dev/null";
+		}
+	struct got g = diff(NULL, s[0], &st, 1 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 1);
+	assert_int_equal(g.last_pid[ACT_SHELL_HISTORY_DISABLED], 100);
+	g = diff(s[0], s[1], &st, 2 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	g = diff(s[1], s[2], &st, 3 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	g = diff(s[2], s[3], &st, 5 * NS);	/* the subshell judged as itself */
+	assert_int_equal(g.n[ACT_PROCESS_CREATED], 1);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+	for (int i = 0; i < 4; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
+/* The variables that keep history nowhere, each turned on in a shell that
+ * had none of them: one alert each; look-alikes none; a table not read
+ * whole says nothing of what is unset. */
+static void test_history_variables(void **state)
+{
+	(void)state;
+	static const struct { const char *file, *size, *filesize, *ignore; int vars, alerts; } c[] = {
+		{ "", NULL, NULL, NULL, 0, 1 },
+		{ "/dev/null", NULL, NULL, NULL, 0, 1 },
+		{ "/root/.h", "0", NULL, NULL, 0, 1 },
+		{ "/root/.h", NULL, "00", NULL, 0, 1 },
+		{ "/root/.h", NULL, NULL, "ls:*", 0, 1 },
+		{ "/root/.h", NULL, NULL, "*", 0, 1 },
+		{ "/root/.h", "10", "-1", "ls:*x:&", 0, 0 },
+		{ "/root/.h", "", "0x", "", 0, 0 },
+		{ NULL, NULL, NULL, NULL, -5, 0 },	/* unread, not unset */
+		{ NULL, NULL, NULL, NULL, 0, 1 },	/* unset HISTFILE */
+	};
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		struct detect_state st;
+		detect_state_init(&st);
+		setup_cfg();
+		struct snap_hist e[2][64];
+		struct snapshot *s[2] = { scan(1), scan(1) };
+		for (int i = 0; i < 2; i++) {
+			struct snap_proc *p = &s[i]->procs[0];
+			p->exe_path = "/usr/bin/bash";
+			p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
+			*p->bash = hist("AB", 0, e[i]);
+			p->bash->interactive = p->bash->remember_on_history = 1;
+			p->bash->enable_history_list = 1;
+			p->bash->histfile = i ? c[k].file : "/root/.bash_history";
+			if (i) {
+				p->bash->histsize = c[k].size;
+				p->bash->histfilesize = c[k].filesize;
+				p->bash->histignore = c[k].ignore;
+				p->bash->vars_status = c[k].vars;
+			}
+		}
+		struct got g = diff(NULL, s[0], &st, 1 * NS);
+		assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 0);
+		g = diff(s[0], s[1], &st, 2 * NS);
+		if (g.n[ACT_SHELL_HISTORY_DISABLED] != c[k].alerts)
+			fail_msg("case %zu: %d alerts", k, g.n[ACT_SHELL_HISTORY_DISABLED]);
+		snapshot_free(s[0]);
+		snapshot_free(s[1]);
+		detect_state_free(&st);
+	}
+}
+
 /* BPF programs: a tampering helper alerted at first sight (the first scan
  * too), once while the program stays; loaded/unloaded only between two
  * whole reads of the program IDR. */
@@ -548,6 +682,9 @@ int main(void)
 		cmocka_unit_test(test_shell_in_exec),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_history_exec),
+		cmocka_unit_test(test_history_off_at_first_sight),
+		cmocka_unit_test(test_history_variables),
 		cmocka_unit_test(test_bpf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
