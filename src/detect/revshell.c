@@ -4,7 +4,10 @@
  * by its name) whose standard input and standard output both lead, directly or
  * through a chain of cooperating processes, to an outbound established TCP
  * connection.  The chain follows channels that two processes share (see
- * snap_fd.link): pipes and FIFOs, unix socket pairs, pty master/slave.
+ * snap_fd.link): pipes and FIFOs, unix socket pairs, pty master/slave --
+ * to whoever holds the other end (snap_fd.end): a program the shell runs
+ * shares the shell's ends (ssh or curl at a prompt, on the shell's tty or
+ * pipes) and is not behind them.
  * Outbound: the connection's local port is not a port anything listens
  * on, which leaves out a daemon serving its own children, and its ports
  * do not say it was served (dialled_out()).  Bounded: chain
@@ -91,6 +94,18 @@ static int in_chain(const struct snap_proc **chain, int n, const struct snap_pro
 	return 0;
 }
 
+/* One hop: a channel reached through end `end` of it. */
+struct hop {
+	uint64_t link, end;
+};
+
+/* Whether ends a and b of one channel face each other: not one end two
+ * processes share.  0: unknown; 3: a pipe opened for both. */
+static int facing(uint64_t a, uint64_t b)
+{
+	return !a || !b || a != b || a == 3;
+}
+
 /* From fd `fd` of `from`, follow the channel to other processes; breadth
  * first.  Returns the outbound connection reached, adding the processes
  * on the way to chain. */
@@ -99,7 +114,7 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 				      int *n)
 {
 	const struct snapshot *s = g->s;
-	uint64_t frontier[CHAIN_MAX * 4];
+	struct hop frontier[CHAIN_MAX * 4];
 	const struct snap_proc *seen[CHAIN_MAX];
 	int nf = 0, nseen = 0;
 
@@ -109,19 +124,20 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 	}
 	if (!fd->link)
 		return NULL;
-	frontier[nf++] = fd->link;
+	frontier[nf++] = (struct hop){ fd->link, fd->end };
 	for (int depth = 0; depth < DEPTH_MAX && nf; depth++) {
-		uint64_t next[CHAIN_MAX * 4];
+		struct hop next[CHAIN_MAX * 4];
 		int nn = 0;
 		for (int k = 0; k < nf; k++) {
-			struct end key = { .link = frontier[k] };
+			struct end key = { .link = frontier[k].link };
 			struct end *e = bsearch(&key, g->ends, g->n, sizeof(*e), cmp_end);
 			while (e && e > g->ends && e[-1].link == key.link)
 				e--;
 			for (; e && e < g->ends + g->n && e->link == key.link; e++) {
 				const struct snap_proc *q = &s->procs[e->proc];
 				/* each process once per direction; the chain once overall */
-				if (q == from || in_chain(seen, nseen, q) || nseen >= CHAIN_MAX)
+				if (q == from || !facing(frontier[k].end, q->fds[e->fd].end) ||
+				    in_chain(seen, nseen, q) || nseen >= CHAIN_MAX)
 					continue;
 				seen[nseen++] = q;
 				if (!in_chain(chain, *n, q) && *n < CHAIN_MAX)
@@ -132,7 +148,8 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 				for (uint32_t i = 0; i < q->nfds && nn < CHAIN_MAX * 4; i++)
 					if (q->fds[i].link && q->fds[i].sock < 0 &&
 					    q->fds[i].link != key.link)
-						next[nn++] = q->fds[i].link;
+						next[nn++] = (struct hop){ q->fds[i].link,
+									   q->fds[i].end };
 			}
 		}
 		memcpy(frontier, next, (size_t)nn * sizeof(*next));

@@ -222,19 +222,24 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 #define AF_UNIX_ 1
 
 /* What the two ends of a channel share: the pipe's inode, the lower of a
- * unix socket and its peer, the lower of a pty's master and slave tty.
- * sk, cm: a socket's sock and its sock_common, copied. */
+ * unix socket and its peer, the lower of a pty's master and slave tty; in
+ * *end, which end f is (snap_fd.end).  sk, cm: a socket's sock and its
+ * sock_common, copied. */
 static uint64_t link_key(struct fctx *c, const struct snap_fd *f, const struct kobj *fo,
-			 uint64_t sk, const struct kobj *cm)
+			 uint64_t sk, const struct kobj *cm, uint64_t *end)
 {
 	const struct koffsets *o = c->o;
 	struct kernel *k = c->k;
 
-	if (f->type == SNAP_FT_FIFO)
+	*end = 0;
+	if (f->type == SNAP_FT_FIFO) {
+		*end = f->f_mode & 3;	/* FMODE_READ | FMODE_WRITE */
 		return f->inode;
+	}
 	if (f->type == SNAP_FT_SOCK) {
 		if (!kptr_ok(sk))
 			return 0;
+		*end = sk;
 		uint64_t fam = kobj_get(&k->kvas, cm, &o->sock_common__skc_family);
 		if (fam != AF_UNIX_)
 			return sk;
@@ -248,6 +253,7 @@ static uint64_t link_key(struct fctx *c, const struct snap_fd *f, const struct k
 		uint64_t other = kptr_ok(tty) ? kernel_field(k, tty, &o->tty_struct__link) : 0;
 		if (!kptr_ok(tty))
 			return 0;
+		*end = tty;
 		return kptr_ok(other) && other < tty ? other : tty;
 	}
 	return 0;
@@ -337,7 +343,7 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 			  c->common);
 		f->sock = tcp_socket(c, p, f, sk, &cm);
 	}
-	f->link = link_key(c, f, &fo, sk, &cm);
+	f->link = link_key(c, f, &fo, sk, &cm, &f->end);
 	return 0;
 }
 

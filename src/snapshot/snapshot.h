@@ -46,6 +46,10 @@ struct snap_fd {
 	uint64_t link;		/* equal for the two ends of one channel: a pipe's
 				 * inode, a unix socket pair, a pty pair, a TCP
 				 * socket; 0 for other files */
+	uint64_t end;		/* which end of it: equal for fds that share one
+				 * (inherited, dup'd): a pipe's FMODE_READ 1 or
+				 * FMODE_WRITE 2 (3: both), a socket's sock, a
+				 * pty's tty; 0 unknown */
 };
 
 enum snap_ftype {

@@ -70,7 +70,7 @@ ATTACKS = {
                             "kthreadd"),
 }
 
-CLEANUP = "rm -f /tmp/rsp /tmp/rsb /tmp/rs.sock /tmp/kworkr /tmp/kthreadd; true"
+CLEANUP = "rm -f /tmp/rsp /tmp/rsb /tmp/rs.sock /tmp/kworkr /tmp/kthreadd /tmp/nc.sh; true"
 PORTS = (4444, 4445, 4446, 4447, 4451, 4452, 4453, 4454)
 
 
@@ -102,6 +102,14 @@ LOOKALIKES = {
                                       "sleep 100 | socat - TCP:127.0.0.1:4458"),
     "relay to cat": (LISTEN_CMD.format(port=4455), "socat TCP:127.0.0.1:4455 EXEC:cat"),
     "relay to sleep": (LISTEN_CMD.format(port=4456), "socat TCP:127.0.0.1:4456 EXEC:'sleep 100'"),
+    # a shell whose child dials out on the shell's own stdin and stdout (ssh,
+    # curl run at a prompt): it shares the shell's ends, it is not behind them
+    "shell running a network client": (LISTEN.format(port=4459),
+                                       "sleep 100 | bash -c 'socat - TCP:127.0.0.1:4459; true' | cat"),
+    "shell on a pty running a network client": (
+        LISTEN.format(port=4463),
+        "echo 'socat - TCP:127.0.0.1:4463; true' >/tmp/nc.sh; "
+        "socat exec:'sh /tmp/nc.sh',pty,stderr,setsid exec:'sleep 100'"),
     # busybox under another name, running cat: busybox's content, not a shell applet
     "relay to a renamed cat": (LISTEN_CMD.format(port=4457),
                                "cp /bin/busybox /tmp/busybox-x; "

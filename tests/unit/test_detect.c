@@ -349,6 +349,59 @@ static void test_shell_in_exec(void **state)
 	detect_state_free(&st);
 }
 
+static void pipe_fds(struct snapshot *s, struct snap_proc *p, int tcp)
+{
+	int n = tcp ? 3 : 2;
+	p->fds = arena_alloc(&s->arena, (size_t)n * sizeof(*p->fds));
+	memset(p->fds, 0, (size_t)n * sizeof(*p->fds));
+	p->nfds = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		p->fds[i].fd = i < 2 ? i : 5;
+		p->fds[i].sock = -1;
+		p->fds[i].type = SNAP_FT_FIFO;
+	}
+	p->fds[0].link = 0xffff888000a00000ULL;	/* pipe A, read end */
+	p->fds[0].end = 1;
+	p->fds[1].link = 0xffff888000b00000ULL;	/* pipe B, write end */
+	p->fds[1].end = 2;
+	if (tcp) {
+		p->fds[2].type = SNAP_FT_SOCK;
+		p->fds[2].sock = 0;
+		p->fds[2].link = p->fds[2].end = 0xffff888000900000ULL;
+	}
+}
+
+/* `sleep | bash -c 'socat - TCP:...' | cat`: socat shares bash's ends of
+ * both pipes (as ssh or curl at a prompt shares its tty): not behind them,
+ * no reverse shell.  The same socat on the far ends of the pipes is one. */
+static void test_shell_running_client(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	for (int facing = 0; facing < 2; facing++) {
+		struct snapshot *s = scan(2);
+		s->procs[0].exe_path = "/usr/bin/bash";
+		s->procs[1].exe_path = "/usr/bin/socat";
+		s->procs[1].exe_inode = 0xffff888000210000ULL;
+		s->procs[1].ppid = 100;
+		struct snap_sock *k = socks(s, 1);
+		*k = (struct snap_sock){ .pid = 101, .sk = 0xffff888000900000ULL, .family = 2,
+					 .state = 1, .sport = 45000, .dport = 4459 };
+		pipe_fds(s, &s->procs[0], 0);
+		pipe_fds(s, &s->procs[1], 1);
+		if (facing) {
+			s->procs[1].fds[0].end = 2;	/* it writes pipe A */
+			s->procs[1].fds[1].end = 1;	/* and reads pipe B */
+		}
+		struct got g = diff(NULL, s, &st, 1 * NS);
+		assert_int_equal(g.n[ACT_REVERSE_SHELL], facing);
+		snapshot_free(s);
+	}
+	detect_state_free(&st);
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -680,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_shell_by_content),
 		cmocka_unit_test(test_shell_in_exec),
+		cmocka_unit_test(test_shell_running_client),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
