@@ -488,6 +488,19 @@ static void test_history(void **state)
 	assert_int_equal(detect_history_new(&a, &b), 0);
 }
 
+/* p becomes a bash with history `lines`, its switches all on (an
+ * interactive shell) or all off (a script's bash). */
+static struct snap_bash *bash_of(struct snapshot *s, struct snap_proc *p, const char *lines,
+				 int64_t session, struct snap_hist *buf, int on, const char *histfile)
+{
+	p->exe_path = "/usr/bin/bash";
+	p->bash = arena_alloc(&s->arena, sizeof(*p->bash));
+	*p->bash = hist(lines, session, buf);
+	p->bash->interactive = p->bash->remember_on_history = p->bash->enable_history_list = on;
+	p->bash->histfile = histfile;
+	return p->bash;
+}
+
 /* `exec bash` in an interactive bash: the new shell has its file's lines
  * only, and `exec bash script` no history at all; a new program, not a
  * shell whose history was cleared or turned off.  In one image: `eval` and
@@ -505,14 +518,9 @@ static void test_history_exec(void **state)
 	int64_t session[4] = { 3, 0, 0, 0 };
 	for (int i = 0; i < 4; i++) {
 		struct snap_proc *p = &s[i]->procs[0];
-		p->exe_path = "/usr/bin/bash";
 		p->self_exec_id = i < 3 ? (uint64_t)i + 1 : 3;
-		p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
-		*p->bash = hist(lines[i], session[i], e[i]);
-		p->bash->interactive = i < 2;		/* then bash -c: */
-		p->bash->remember_on_history = i < 2;	/* no history */
-		p->bash->enable_history_list = i < 2;
-		p->bash->histfile = "/root/.bash_history";
+		/* then bash -c: no history */
+		bash_of(s[i], p, lines[i], session[i], e[i], i < 2, "/root/.bash_history");
 	}
 	diff(NULL, s[0], &st, 1 * NS);
 	struct got g = diff(s[0], s[1], &st, 2 * NS);	/* exec bash */
@@ -547,15 +555,10 @@ static void test_history_off_at_first_sight(void **state)
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < (int)s[i]->nprocs; j++) {
 			struct snap_proc *p = &s[i]->procs[j];
-			p->exe_path = "/usr/bin/bash";
-			p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
-			*p->bash = hist("AB", 0, e[i]);
-			p->bash->interactive = j != 1;		/* 101: bash script */
-			p->bash->remember_on_history = p->bash->enable_history_list = j != 1;
-			p->bash->histfile = j == 0 ? "/dev/null" : "/root/.bash_history";
-			p->pre_exec = j == 3;			/* 103: $(...) of 100 */
-			if (j == 3)
-				p->bash->histfile = "/dev/null";
+			/* 101: a bash script; 103: $(...) of 100 */
+			bash_of(s[i], p, "AB", 0, e[i], j != 1,
+				j == 0 || j == 3 ? "/dev/null" : "/root/.bash_history");
+			p->pre_exec = j == 3;
 		}
 	struct got g = diff(NULL, s[0], &st, 1 * NS);
 	assert_int_equal(g.n[ACT_SHELL_HISTORY_DISABLED], 1);
@@ -597,18 +600,13 @@ static void test_history_variables(void **state)
 		struct snap_hist e[2][64];
 		struct snapshot *s[2] = { scan(1), scan(1) };
 		for (int i = 0; i < 2; i++) {
-			struct snap_proc *p = &s[i]->procs[0];
-			p->exe_path = "/usr/bin/bash";
-			p->bash = arena_alloc(&s[i]->arena, sizeof(*p->bash));
-			*p->bash = hist("AB", 0, e[i]);
-			p->bash->interactive = p->bash->remember_on_history = 1;
-			p->bash->enable_history_list = 1;
-			p->bash->histfile = i ? c[k].file : "/root/.bash_history";
+			struct snap_bash *b = bash_of(s[i], &s[i]->procs[0], "AB", 0, e[i], 1,
+						      i ? c[k].file : "/root/.bash_history");
 			if (i) {
-				p->bash->histsize = c[k].size;
-				p->bash->histfilesize = c[k].filesize;
-				p->bash->histignore = c[k].ignore;
-				p->bash->vars_status = c[k].vars;
+				b->histsize = c[k].size;
+				b->histfilesize = c[k].filesize;
+				b->histignore = c[k].ignore;
+				b->vars_status = c[k].vars;
 			}
 		}
 		struct got g = diff(NULL, s[0], &st, 1 * NS);
