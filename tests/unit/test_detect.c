@@ -21,6 +21,7 @@ struct got {
 	int n[ACT_COUNT];
 	int32_t last_pid[ACT_COUNT];
 	const char *last_comm[ACT_COUNT];	/* in a snapshot still held */
+	int last_nchain[ACT_COUNT];
 };
 
 static void count(void *ctx, const struct act_rec *r)
@@ -30,6 +31,7 @@ static void count(void *ctx, const struct act_rec *r)
 	g->n[r->id]++;
 	g->last_pid[r->id] = r->proc ? r->proc->pid : -1;
 	g->last_comm[r->id] = r->proc ? r->proc->comm : NULL;
+	g->last_nchain[r->id] = r->nchain;
 }
 
 static int enabled[ACT_COUNT];
@@ -402,6 +404,108 @@ static void test_shell_running_client(void **state)
 	detect_state_free(&st);
 }
 
+/* fds of p: n of them, numbered 0.. (sock -1) */
+static struct snap_fd *fds(struct snapshot *s, struct snap_proc *p, int n)
+{
+	p->fds = arena_alloc(&s->arena, (size_t)n * sizeof(*p->fds));
+	memset(p->fds, 0, (size_t)n * sizeof(*p->fds));
+	p->nfds = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		p->fds[i].fd = i;
+		p->fds[i].sock = -1;
+	}
+	return p->fds;
+}
+
+/* fd `f` on TCP socket `i` of s */
+static void on_tcp(struct snapshot *s, struct snap_fd *f, int i)
+{
+	f->type = SNAP_FT_SOCK;
+	f->sock = i;
+	f->link = f->end = s->socks[i].sk;
+}
+
+static void tcp(struct snap_sock *c, int32_t pid, uint64_t sk, const char *l, uint16_t lport,
+		const char *r, uint16_t rport)
+{
+	*c = (struct snap_sock){ .pid = pid, .sk = sk, .family = 2, .state = 1, .sport = lport,
+				 .dport = rport };
+	sscanf(l, "%hhu.%hhu.%hhu.%hhu", &c->saddr[0], &c->saddr[1], &c->saddr[2], &c->saddr[3]);
+	sscanf(r, "%hhu.%hhu.%hhu.%hhu", &c->daddr[0], &c->daddr[1], &c->daddr[2], &c->daddr[3]);
+}
+
+/* A shell on a pty whose master a relay (pid 101) holds, the relay
+ * connected to pid 102, which may hold the other end and go out itself:
+ *  0. over loopback to a local service (a notebook's terminal beside its
+ *     kernels): nothing from another machine reaches the shell;
+ *  1. the same service a proxy that goes out: a chain of three;
+ *  2. to one of the host's interface addresses, the other end held by no
+ *     one yet (in a listener's queue): nothing;
+ *  3. to a container's address, its end held in the container's namespace;
+ *  4. to another machine, whose address a socket in another namespace
+ *     took (any namespace can take any address): the relay goes out. */
+static void test_shell_on_local_service(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *from, *to, *other;
+		int peer, proxy, alerts;
+	} cases[] = {
+		{ "127.0.0.1", "127.0.0.1", NULL, 1, 0, 0 },
+		{ "127.0.0.1", "127.0.0.1", NULL, 1, 1, 1 },
+		{ "192.0.2.10", "192.0.2.10", NULL, 0, 0, 0 },
+		{ "172.17.0.1", "172.17.0.2", NULL, 1, 0, 0 },
+		{ "192.0.2.10", "198.51.100.7", "198.51.100.7", 0, 0, 1 },
+	};
+	setup_cfg();
+	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+		struct detect_state st;
+		detect_state_init(&st);
+		struct snapshot *s = scan(3);
+		static uint8_t eth0[1][4] = { { 192, 0, 2, 10 } };
+		static struct snap_netif nif = { .name = "eth0", .nv4 = 1, .v4 = eth0 };
+		s->workload.netifs = &nif;
+		s->workload.nnetifs = 1;
+		s->procs[0].exe_path = "/usr/bin/bash";
+		s->procs[1].exe_path = "/usr/bin/python3.11";
+		s->procs[1].exe_inode = 0xffff888000210000ULL;
+		s->procs[2].exe_inode = 0xffff888000220000ULL;
+		s->procs[2].ns_net = 4026532000ULL;	/* a namespace of its own */
+		struct snap_sock *k = socks(s, 3);
+		tcp(&k[0], 101, 0xffff888000900000ULL, cases[c].from, 45000, cases[c].to, 8888);
+		tcp(&k[1], 102, 0xffff888000910000ULL, cases[c].to, 8888, cases[c].from, 45000);
+		tcp(&k[2], 102, 0xffff888000920000ULL, "192.0.2.10", 46000, "203.0.113.5", 443);
+		if (!cases[c].peer)	/* no socket has the other end */
+			k[1].dport = 9999;
+		if (cases[c].other) {	/* a listener on the far end's address */
+			tcp(&k[1], 102, 0xffff888000910000ULL, cases[c].other, 8888, "0.0.0.0", 0);
+			k[1].state = 10;
+		}
+		struct snap_fd *f = fds(s, &s->procs[0], 2);
+		for (int i = 0; i < 2; i++) {
+			f[i].type = SNAP_FT_CHR;
+			f[i].link = 0xffff888000a00000ULL;	/* the pty pair */
+			f[i].end = 0xffff888000a00400ULL;	/* the slave */
+		}
+		f = fds(s, &s->procs[1], 2);
+		f[0].type = SNAP_FT_CHR;
+		f[0].link = 0xffff888000a00000ULL;
+		f[0].end = 0xffff888000a00000ULL;		/* the master */
+		on_tcp(s, &f[1], 0);
+		f = fds(s, &s->procs[2], 2);
+		if (cases[c].peer || cases[c].other)
+			on_tcp(s, &f[0], 1);
+		if (cases[c].proxy)
+			on_tcp(s, &f[1], 2);
+		struct got g = diff(NULL, s, &st, 1 * NS);
+		assert_int_equal(g.n[ACT_REVERSE_SHELL], cases[c].alerts);
+		if (cases[c].proxy)
+			assert_int_equal(g.last_nchain[ACT_REVERSE_SHELL], 3);
+		snapshot_free(s);
+		detect_state_free(&st);
+	}
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -732,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_shell_by_content),
 		cmocka_unit_test(test_shell_in_exec),
 		cmocka_unit_test(test_shell_running_client),
+		cmocka_unit_test(test_shell_on_local_service),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
