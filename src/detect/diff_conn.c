@@ -1,6 +1,9 @@
 /* diff_conn.c - connections from the difference of two scans: Created
  * once made (or still in its handshake a scan later), Terminated, and the
- * long-lasting and excessive-traffic alerts, each once per connection. */
+ * long-lasting and excessive-traffic alerts, each once per connection --
+ * however many fds, of however many processes, hold it (a shell's 0, 1, 2
+ * and 255 on one socket; a child that inherited it): the first holder the
+ * scan met is named. */
 #include <string.h>
 
 #include "detect/detect.h"
@@ -78,9 +81,10 @@ static void conn_alerts(struct dctx *d, const struct snapshot *cs, const struct 
 
 void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapshot *cur)
 {
-	struct u64map m;
+	struct u64map m, once;
 
 	u64map_init(&m);
+	u64map_init(&once);
 	/* a socket the last scan saw mid-handshake and did not tell is, for
 	 * this scan, not known: made now, it is Created, not a state change */
 	for (size_t i = 0; prev && i < prev->nsocks; i++)
@@ -89,7 +93,7 @@ void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapsh
 	for (size_t i = 0; i < cur->nsocks; i++) {
 		const struct snap_sock *c = &cur->socks[i];
 		uint64_t key = detect_conn_key(c), idx = 0;
-		if (unconnected(c))
+		if (unconnected(c) || u64map_test_and_set(&once, key))
 			continue;
 		int known = u64map_get(&m, key, &idx);
 		int64_t since = first_seen(d, c);
@@ -124,9 +128,11 @@ void diff_conns(struct dctx *d, const struct snapshot *prev, const struct snapsh
 				     .first_seen_ns = (int64_t)t, .ended_ns = d->now,
 				     .proc = snapshot_find(prev, c->pid) };
 		fire(d, &r);
+		u64map_put(&m, key, 0);
 		/* gone: a later socket with the same key is another connection */
 		u64map_del(&d->st->conn_first_seen, key);
 		u64map_del(&d->st->conn_alerted, key);
 	}
 	u64map_free(&m);
+	u64map_free(&once);
 }

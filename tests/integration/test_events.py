@@ -6,6 +6,7 @@ import time
 import pytest
 
 from conftest import Service
+from guest import OUTSIDE, OUTSIDE_QUIET
 
 SLEEP = "500ms"
 
@@ -112,6 +113,19 @@ def test_network_connections(guest, svc):
     assert c["destination_port"] == 9090 and c["connection_state"] == "ESTABLISHED"
     expect(svc, "Network Connection Terminated", pid_is(cli), "EVENT", "INFO", within=10)
     guest.run(f"kill {srv} {cli} 2>/dev/null")
+
+
+def test_connection_on_many_fds(guest, svc):
+    """One connection that a shell holds on three fds, and a child of it
+    inherited: told once when made, once when it ends."""
+    def to_outside(a):
+        c = a.get("network_connection_details", {})
+        return c.get("destination_ip_address") == OUTSIDE and \
+            c.get("destination_port") == OUTSIDE_QUIET
+    guest.spawn(f"exec bash -c 'exec 3<>/dev/tcp/{OUTSIDE}/{OUTSIDE_QUIET} 4>&3 5>&3; "
+                "sleep 3; true'")
+    expect(svc, "Network Connection Created", to_outside, "EVENT", "INFO")
+    expect(svc, "Network Connection Terminated", to_outside, "EVENT", "INFO", within=10)
 
 
 def test_tcp_state_change(guest, svc):

@@ -506,6 +506,48 @@ static void test_shell_on_local_service(void **state)
 	}
 }
 
+/* One connection on several fds, of one process and of its child (a
+ * shell's 0, 1, 2 and 255; what a fork inherits): one Created, one
+ * Terminated. */
+static void test_connection_on_many_fds(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(2), *b = scan(2), *c = scan(2);
+	for (int i = 0; i < 2; i++) {
+		struct snapshot *s = i ? b : a;
+		struct snap_sock *k = socks(s, 3);
+		for (int j = 0; j < 3; j++)
+			tcp(&k[j], j < 2 ? 100 : 101, 0xffff888000900000ULL, "192.0.2.10", 45000,
+			    "203.0.113.5", 443);
+	}
+	socks(c, 0);
+	c->nsocks = 0;
+	diff(NULL, a, &st, 1 * NS);
+	struct got g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 0);	/* seen at the first scan */
+	struct snapshot *e = scan(2);
+	socks(e, 0);
+	e->nsocks = 0;
+	detect_state_free(&st);
+	detect_state_init(&st);
+	diff(NULL, e, &st, 1 * NS);
+	g = diff(e, a, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 1);
+	g = diff(a, b, &st, 3 * NS);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 0);
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 0);
+	g = diff(b, c, &st, 4 * NS);
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(c);
+	snapshot_free(e);
+	detect_state_free(&st);
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -837,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_shell_in_exec),
 		cmocka_unit_test(test_shell_running_client),
 		cmocka_unit_test(test_shell_on_local_service),
+		cmocka_unit_test(test_connection_on_many_fds),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
