@@ -81,6 +81,51 @@ def test_stock_modules_and_tracing_raise_nothing(guest, svc):
     svc.expect_alerts(since)
 
 
+def test_bpf_trampolines_raise_nothing(guest, svc, tmp_path):
+    """BPF programs at function entries (fentry: what observability and
+    security agents, bpftrace's kfunc probes and BPF LSM programs use): the
+    kernel writes a call to a BPF trampoline over each function's ftrace
+    site, rewrites it as programs come and go, and shares the site with
+    the function tracer.  None of it is a breach, also for a service
+    started after the programs were attached (first sight)."""
+    since = svc.mark()
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    funcs = ("vfs_read", "do_sys_openat2", "vfs_write", "vfs_read")
+    pids = []
+    try:
+        for i, f in enumerate(funcs):
+            pids.append(guest.spawn(f"exec bpfload fentry:{f} argus_fe{i} 300 "
+                                    f">/tmp/fe{i}.out 2>&1"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            outs = [guest.run(f"cat /tmp/fe{i}.out")[1].strip() for i in range(len(funcs))]
+            if all(outs):
+                break
+            time.sleep(0.2)
+        assert all(o.isdigit() for o in outs), outs
+        guest.check("ls /; cat /proc/version; free")
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(0)
+        finally:
+            late.stop()
+        # one of vfs_read's two programs goes: its trampoline is rebuilt
+        guest.run(f"kill {pids.pop()}")
+        # the function tracer on a function a program is attached to
+        guest.check(f"cd {TRACING} && echo vfs_read >set_ftrace_filter && "
+                    "echo do_sys_openat2 >>set_ftrace_filter && echo function >current_tracer")
+        guest.check("ls /; cat /proc/version")
+        time.sleep((PASS + 2) * svc.sleep_s)
+        guest.check(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter")
+        time.sleep(ENTRY * svc.sleep_s + 1)
+    finally:
+        guest.run(f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
+                  "kill " + " ".join(str(p) for p in pids))
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
 def test_inline_hook_at_entry(guest, svc):
     need_module(guest, "hookinl")
     since = svc.mark()
