@@ -88,6 +88,7 @@ struct detect_state {
 					 * and exec, not told yet: judged next scan */
 	struct detect_watch watch;
 	int64_t last_status_ns;
+	int kept;			/* scans in a row judged alone (DETECT_KEEP_PREV) */
 };
 
 void detect_state_init(struct detect_state *st);
@@ -102,10 +103,16 @@ size_t detect_state_size(const struct detect_state *st);
 int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc *owner);
 
 /* prev may be NULL (first scan: nothing is "created"). now_ns: wall clock
- * of the current scan. */
-void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
-		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
-		 act_emit_fn emit, void *ctx);
+ * of the current scan.  Returns DETECT_KEEP_PREV when cur lost tasks
+ * (snap_stats.tasks_lost) and was judged alone, compared with nothing: the
+ * caller keeps prev as the scan the next one is compared with (at most
+ * DETECT_KEEP_MAX scans in a row, then cur is compared whatever it lost);
+ * else 0, and cur is the next prev. */
+#define DETECT_KEEP_PREV 1
+#define DETECT_KEEP_MAX 3
+int detect_diff(const struct snapshot *prev, const struct snapshot *cur,
+		const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
+		act_emit_fn emit, void *ctx);
 
 /* Rules on one snapshot (not a difference): reverse shells.  Each is
  * reported once per shell and connection. */

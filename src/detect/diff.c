@@ -179,11 +179,27 @@ static void hidden(struct dctx *d, const struct snapshot *prev, const struct sna
 	}
 }
 
-void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
-		 const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
-		 act_emit_fn emit, void *ctx)
+/* A scan that lost tasks says neither who is gone nor who is new (the
+ * processes past a broken link, their connections and containers would
+ * end, and start again the scan after): what it shows by itself is
+ * judged, nothing is compared, and the last scan stays the one the next
+ * is compared with -- for a few scans, after which one is compared
+ * whatever it lost, so that a list broken for good leaves events late,
+ * not gone. */
+int detect_diff(const struct snapshot *prev, const struct snapshot *cur,
+		const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
+		act_emit_fn emit, void *ctx)
 {
 	struct dctx d = { .cfg = cfg, .st = st, .now = now_ns, .emit = emit, .ctx = ctx };
+
+	if (prev && cur->stats.tasks_lost && st->kept < DETECT_KEEP_MAX) {
+		st->kept++;
+		detect_interp_learn(st, cur);
+		detect_reverse_shells(cur, cfg, st, emit, ctx);
+		detect_attestation(cur, cfg, st, emit, ctx);
+		return DETECT_KEEP_PREV;
+	}
+	st->kept = 0;
 
 	u64map_init(&d.fresh);
 	u64map_init(&d.untold);
@@ -213,4 +229,5 @@ void detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 	u64map_free(&st->fresh);
 	st->fresh = d.fresh;
 	detect_state_prune(st, cur);
+	return 0;
 }

@@ -399,6 +399,8 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 			 "%u of %u tasks on the task list could not be read", unread, wk->count);
 	}
 	s->stats.tasks_complete = wk->closed && !unread && s->nprocs == wk->count;
+	s->stats.tasks_lost = !s->stats.tasks_complete &&
+			      (wk->end != WALK_LIMIT || unread || s->nprocs != wk->count);
 	list_walk_done(wk);
 	/* a collector that failed: its first failure, in list order */
 	for (int c = 0; details && c < NCOLL; c++)

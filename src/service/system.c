@@ -284,11 +284,11 @@ static int scan_once(struct system *s)
 		     cur->stats.bad_objects);
 	check_clock(s, &cur->workload);
 	check_limits(s, cur);
-	detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
-	if (system_nests(s) && !cur->stats.limit_processes) {
+	int keep = detect_diff(s->prev, cur, &s->dcfg, &s->ds, now_realtime_ns(), on_activity, s);
+	if (system_nests(s) && !cur->stats.limit_processes && !cur->stats.tasks_lost) {
 		/* the VMs this machine runs, for the service to watch (a
-		 * list cut short by the process limit is not handed over:
-		 * a VMM missing from it is not gone) */
+		 * list cut short by the process limit, or that lost tasks,
+		 * is not handed over: a VMM missing from it is not gone) */
 		struct linux_vmm v[MAX_NESTED];
 		size_t n = linux_vmms(cur, v, MAX_NESTED);
 		pthread_mutex_lock(&s->svc->mu);
@@ -298,6 +298,12 @@ static int scan_once(struct system *s)
 		pthread_mutex_unlock(&s->svc->mu);
 	}
 	alog_debug("%s: detection state: %zu entries", s->src.unique_id, detect_state_size(&s->ds));
+	if (keep == DETECT_KEEP_PREV) {
+		/* compared with nothing: the next scan is compared with prev */
+		alog_debug("%s: %s: judged alone", s->src.unique_id, cur->stats.task_walk);
+		snapshot_free(cur);
+		return 0;
+	}
 	snapshot_free(s->prev);
 	s->prev = cur;
 	return 0;

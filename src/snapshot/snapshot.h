@@ -301,6 +301,10 @@ struct snap_stats {
 	/* the task list was walked from init_task back to itself, every
 	 * task on it read: only then can "not in the task list" be judged */
 	int tasks_complete;
+	/* tasks were lost: the walk broke off before the process limit, or
+	 * tasks on it could not be read.  (A walk the limit cut reads the
+	 * same oldest tasks every scan; one that broke off, any number.) */
+	int tasks_lost;
 };
 
 struct snapshot {

@@ -1,10 +1,12 @@
 """Faults the service meets in the field, each with its System Activity
 message, no crash, and recovery when the cause goes away: the guest killed
 under a scan (its RAM file left behind), the RAM file removed and the guest
-booted again (a new boot id), the RAM file truncated and restored, the log
-disk full, the telemetry peer gone."""
+booted again (a new boot id), the RAM file truncated and restored, a task
+list broken under the scan, the log disk full, the telemetry peer gone."""
+import json
 import os
 import shutil
+import struct
 import socket
 import subprocess
 import threading
@@ -12,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Service
+from conftest import ARGUS, Service
 from guest import Guest
 
 
@@ -84,6 +86,63 @@ def test_ram_file_truncated_and_restored(guest, tmp_path):
         alive(svc)
     finally:
         svc.stop()
+        os.unlink(copy)
+
+
+def test_task_list_broken_then_whole(guest, tmp_path):
+    """A still copy of the guest's RAM, its task list cut in the middle (a
+    task's tasks.next zeroed, as a walk meets a link being rewritten) for
+    two scans, then whole again: the scans that lost tasks are judged
+    alone, and no process, connection or container ends and starts again
+    (none did: the copy does not change)."""
+    copy = f"/dev/shm/argus-tasks{os.getpid()}.ram"
+    shutil.copyfile(guest.ram_path, copy)
+    info = json.loads(subprocess.run([ARGUS, "info", "--json", "--source", f"qemu:{copy}"],
+                                     check=True, capture_output=True, text=True).stdout)
+    off = info["offsets"]["task_struct.tasks"]
+    # the task list in the copy: init_task's, then each task's by the
+    # direct map (file offset = physical address on this guest)
+    with open(copy, "r+b") as f:
+        def next_of(pa):
+            f.seek(pa + off)
+            return struct.unpack("<Q", f.read(8))[0]
+        tasks, at = [], info["init_task_physical_address"]
+        while len(tasks) < 1000:
+            nxt = next_of(at)
+            task_pa = nxt - off - info["page_offset_base"]
+            if task_pa == info["init_task_physical_address"] or not 0 < task_pa < os.path.getsize(copy):
+                break
+            tasks.append(task_pa)
+            at = task_pa
+        assert len(tasks) > 20, f"{len(tasks)} tasks found in the copy"
+        cut = tasks[len(tasks) // 2] + off
+    svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", service="  log_level: 60\n")
+    try:
+        assert svc.wait_for(sa("Host Initialization Successful"), timeout=30)
+        time.sleep(2.5)
+        since = svc.mark()
+        with open(copy, "r+b") as f:
+            f.seek(cut)
+            link = f.read(8)
+            f.seek(cut)
+            f.write(b"\0" * 8)
+        time.sleep(2.2)         # two scans, within DETECT_KEEP_MAX
+        with open(copy, "r+b") as f:
+            f.seek(cut)
+            f.write(link)
+        time.sleep(3)
+        svc.poll()
+        alive(svc)
+        with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
+            alone = f.read().count("warning: task list walk ended early: implausible")
+        assert alone >= 1, "no scan lost tasks: the cut was not where the walk goes"
+        moved = [m["activity_data"]["name"] for m in svc.messages[since:]
+                 if m["message_type"] in ("EVENT", "ALERT")]
+        assert not moved, f"{len(moved)} events from a task list cut for {alone} scans: " + \
+            ", ".join(sorted(set(moved)))
+        svc.expect_alerts(since)
+    finally:
+        svc.stop(check_alerts=False)
         os.unlink(copy)
 
 

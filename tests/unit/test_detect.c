@@ -548,6 +548,72 @@ static void test_connection_on_many_fds(void **state)
 	detect_state_free(&st);
 }
 
+/* A scan that lost tasks (its walk broke off) is compared with nothing:
+ * no process or connection ends then starts again; what it shows by itself
+ * (a reverse shell) is judged; the scan before stays the one compared
+ * with, DETECT_KEEP_MAX scans at most.  A walk the process limit cut is
+ * compared: what left the oldest tasks it reads has ended. */
+static void test_lost_tasks(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(2), *b = scan(1), *c = scan(2);
+	struct snap_sock *k = socks(a, 1);
+	tcp(&k[0], 101, 0xffff888000900000ULL, "192.0.2.10", 45000, "203.0.113.5", 443);
+	struct snap_fd *f = fds(a, &a->procs[1], 1);
+	on_tcp(a, &f[0], 0);
+	k = socks(c, 1);
+	tcp(&k[0], 101, 0xffff888000900000ULL, "192.0.2.10", 45000, "203.0.113.5", 443);
+	f = fds(c, &c->procs[1], 1);
+	on_tcp(c, &f[0], 0);
+	/* b: only pid 100, a bash on a connection to another machine */
+	b->stats.tasks_complete = 0;
+	b->stats.tasks_lost = 1;
+	b->procs[0].exe_path = "/usr/bin/bash";
+	k = socks(b, 1);
+	tcp(&k[0], 100, 0xffff888000910000ULL, "192.0.2.10", 45001, "203.0.113.5", 4444);
+	on_socket(b, &b->procs[0], 0);
+	b->procs[0].fds[0].link = b->procs[0].fds[1].link = k[0].sk;
+
+	diff(NULL, a, &st, 1 * NS);
+	struct got g;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(detect_diff(a, b, &cfg, &st, 2 * NS, count, &g), DETECT_KEEP_PREV);
+	assert_int_equal(g.n[ACT_PROCESS_TERMINATED], 0);
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 0);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED], 0);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 1);
+	g = diff(a, c, &st, 3 * NS);			/* b was dropped: a to c */
+	assert_int_equal(g.n[ACT_PROCESS_CREATED] + g.n[ACT_PROCESS_TERMINATED], 0);
+	assert_int_equal(g.n[ACT_NET_CONN_CREATED] + g.n[ACT_NET_CONN_TERMINATED], 0);
+	assert_int_equal(g.n[ACT_FD_OPEN] + g.n[ACT_FD_CLOSE], 0);
+	/* lost for good: compared after DETECT_KEEP_MAX scans */
+	for (int i = 0; i < DETECT_KEEP_MAX; i++) {
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(detect_diff(c, b, &cfg, &st, (4 + i) * NS, count, &g),
+				 DETECT_KEEP_PREV);
+		assert_int_equal(g.n[ACT_PROCESS_TERMINATED], 0);
+	}
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(detect_diff(c, b, &cfg, &st, 8 * NS, count, &g), 0);
+	assert_int_equal(g.n[ACT_PROCESS_TERMINATED], 1);
+	/* the process limit: the oldest tasks, the same each scan */
+	detect_state_free(&st);
+	detect_state_init(&st);
+	b->stats.tasks_lost = 0;
+	diff(NULL, a, &st, 1 * NS);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(detect_diff(a, b, &cfg, &st, 2 * NS, count, &g), 0);
+	assert_int_equal(g.n[ACT_PROCESS_TERMINATED], 1);
+	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	snapshot_free(a);
+	snapshot_free(b);
+	snapshot_free(c);
+	detect_state_free(&st);
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -880,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_shell_running_client),
 		cmocka_unit_test(test_shell_on_local_service),
 		cmocka_unit_test(test_connection_on_many_fds),
+		cmocka_unit_test(test_lost_tasks),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
