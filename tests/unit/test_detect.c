@@ -614,6 +614,43 @@ static void test_lost_tasks(void **state)
 	detect_state_free(&st);
 }
 
+/* Shells on connections from another machine, served here: a bind shell
+ * whose one-shot listener has closed (a service port locally, an
+ * ephemeral one remotely), and one a listening daemon serves.  Neither is
+ * a reverse shell; the same shell on a connection it dialled is. */
+static void test_served_shell(void **state)
+{
+	(void)state;
+	static const struct {
+		uint16_t lport, rport;
+		int listener, alerts;
+	} cases[] = {
+		{ 4458, 51000, 0, 0 },	/* one-shot listener, closed */
+		{ 4449, 2000, 1, 0 },	/* a daemon still listening (the client
+					 * from a port below the ephemeral range) */
+		{ 45000, 4444, 0, 1 },	/* dialled out */
+	};
+	setup_cfg();
+	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+		struct detect_state st;
+		detect_state_init(&st);
+		struct snapshot *s = scan(1);
+		s->procs[0].exe_path = "/usr/bin/dash";
+		struct snap_sock *k = socks(s, 2);
+		tcp(&k[0], 100, 0xffff888000900000ULL, "192.0.2.10", cases[c].lport, "203.0.113.9",
+		    cases[c].rport);
+		tcp(&k[1], 100, 0xffff888000910000ULL, "0.0.0.0", cases[c].listener ? 4449 : 1,
+		    "0.0.0.0", 0);
+		k[1].state = 10;
+		on_socket(s, &s->procs[0], 0);
+		s->procs[0].fds[0].link = s->procs[0].fds[1].link = k[0].sk;
+		struct got g = diff(NULL, s, &st, 1 * NS);
+		assert_int_equal(g.n[ACT_REVERSE_SHELL], cases[c].alerts);
+		snapshot_free(s);
+		detect_state_free(&st);
+	}
+}
+
 /* Lists read in part are not compared: no closes, no thread ends. */
 static void test_partial(void **state)
 {
@@ -947,6 +984,7 @@ int main(void)
 		cmocka_unit_test(test_shell_on_local_service),
 		cmocka_unit_test(test_connection_on_many_fds),
 		cmocka_unit_test(test_lost_tasks),
+		cmocka_unit_test(test_served_shell),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
