@@ -133,7 +133,7 @@ static uint64_t ns_of(const struct snapshot *s, const struct snap_sock *c)
 
 /* Each namespace's addresses: init_net's interfaces' (the namespace pid 1
  * is in), and the local address of every socket held in it; every
- * connection by its two ends. */
+ * connection by its two ends, once however many fds hold it. */
 static int graph_addrs(struct graph *g)
 {
 	const struct snapshot *s = g->s;
@@ -146,6 +146,8 @@ static int graph_addrs(struct graph *g)
 	g->conns = malloc((s->nsocks ? s->nsocks : 1) * sizeof(*g->conns));
 	if (!g->local || !g->conns)
 		return -1;
+	struct u64map held;	/* socks entered in conns */
+	u64map_init(&held);
 	for (uint32_t i = 0; i < s->workload.nnetifs; i++) {
 		const struct snap_netif *n = &s->workload.netifs[i];
 		for (uint32_t j = 0; j < n->nv4; j++)
@@ -160,19 +162,28 @@ static int graph_addrs(struct graph *g)
 			g->local[g->nlocal] = l;
 			g->local[g->nlocal++].ns = ns_of(s, c);
 		}
-		if (c->state != 10)	/* not a listener */
+		if (c->state != 10 && !u64map_test_and_set(&held, c->sk))	/* not a listener */
 			g->conns[g->nconns++] = (struct tuple){ conn_key(&l, c->sport, &r, c->dport),
 								(uint32_t)i };
 	}
+	u64map_free(&held);
 	qsort(g->local, g->nlocal, sizeof(*g->local), cmp_addr);
 	qsort(g->conns, g->nconns, sizeof(*g->conns), cmp_tuple);
 	return 0;
 }
 
-/* c's other end's sockets, in any namespace (a container's, for a
- * connection from the host to it): up to room of their socks in out; how
- * many there are. */
-static int peers(const struct graph *g, const struct snap_sock *c, uint64_t *out, int room)
+/* One hop: a channel reached through end `end` of it. */
+struct hop {
+	uint64_t link, end;
+};
+
+/* The hops through c to its other end's sockets, in any namespace (a
+ * container's, for a connection from the host to it): snap_fd.link of a
+ * TCP socket is its sock, so a hop leads to whoever holds it.  Up to room
+ * of them in out, how many written: none when c goes elsewhere, or when
+ * no one holds the other end yet (in a listener's queue: the next scan
+ * sees it). */
+static int peers(const struct graph *g, const struct snap_sock *c, struct hop *out, int room)
 {
 	struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
 	struct tuple key = { .key = conn_key(&r, c->dport, &l, c->sport) };
@@ -183,16 +194,12 @@ static int peers(const struct graph *g, const struct snap_sock *c, uint64_t *out
 	struct tuple *t = bsearch(&key, g->conns, g->nconns, sizeof(key), cmp_tuple);
 	while (t && t > g->conns && t[-1].key == key.key)
 		t--;
-	for (; t && t < g->conns + g->nconns && t->key == key.key; t++) {
+	for (; t && t < g->conns + g->nconns && t->key == key.key && n < room; t++) {
 		const struct snap_sock *d = &g->s->socks[t->sock];
 		struct addr dl = addr_of(0, d->family, d->saddr), dr = addr_of(0, d->family, d->daddr);
-		if (d->sk == c->sk || d->sport != c->dport || d->dport != c->sport ||
-		    cmp_addr(&dl, &r) || cmp_addr(&dr, &l) || (n && out && n <= room &&
-								 out[n - 1] == d->sk))
-			continue;
-		if (out && n < room)
-			out[n] = d->sk;
-		n++;
+		if (d->sk != c->sk && d->sport == c->dport && d->dport == c->sport &&
+		    !cmp_addr(&dl, &r) && !cmp_addr(&dr, &l))
+			out[n++] = (struct hop){ d->sk, 0 };
 	}
 	return n;
 }
@@ -205,9 +212,11 @@ static int local_peer(const struct graph *g, const struct snap_sock *c)
 {
 	struct addr r = addr_of(ns_of(g->s, c), c->family, c->daddr);
 
+	struct hop any;
+
 	return loopback(&r) ||
 	       (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr)) ||
-	       peers(g, c, NULL, 0) > 0;
+	       peers(g, c, &any, 1) > 0;
 }
 
 static int listening(const struct snapshot *s, uint16_t port)
@@ -262,32 +271,11 @@ static int in_chain(const struct snap_proc **chain, int n, const struct snap_pro
 	return 0;
 }
 
-/* One hop: a channel reached through end `end` of it. */
-struct hop {
-	uint64_t link, end;
-};
-
 /* Whether ends a and b of one channel face each other: not one end two
  * processes share.  0: unknown; 3: a pipe opened for both. */
 static int facing(uint64_t a, uint64_t b)
 {
 	return !a || !b || a != b || a == 3;
-}
-
-/* The hops through c when its other end is in this machine: to that end's
- * socket (snap_fd.link of a TCP socket is its sock), as held by whoever
- * holds it.  None when it goes elsewhere, or when no one holds the other
- * end yet (in a listener's queue: the next scan sees it). */
-static int peer_hops(const struct graph *g, const struct snap_sock *c, struct hop *out, int room)
-{
-	uint64_t sk[CHAIN_MAX];
-	int n = peers(g, c, sk, CHAIN_MAX);
-
-	n = n < CHAIN_MAX ? n : CHAIN_MAX;
-	n = n < room ? n : room;
-	for (int i = 0; i < n; i++)
-		out[i] = (struct hop){ sk[i], 0 };
-	return n;
 }
 
 /* From fd `fd` of `from`, follow the channel to other processes; breadth
@@ -306,7 +294,7 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 		const struct snap_sock *c = &s->socks[fd->sock];
 		if (dialled_out(g, c))
 			return c;
-		nf = peer_hops(g, c, frontier, CHAIN_MAX * 4);
+		nf = peers(g, c, frontier, CHAIN_MAX * 4);
 	} else if (fd->link) {
 		frontier[nf++] = (struct hop){ fd->link, fd->end };
 	}
@@ -335,8 +323,8 @@ static const struct snap_sock *follow(const struct graph *g, const struct snap_p
 					if (f->link == key.link || !f->link)
 						continue;
 					if (f->sock >= 0)	/* a connection to this machine */
-						nn += peer_hops(g, &s->socks[f->sock], next + nn,
-								CHAIN_MAX * 4 - nn);
+						nn += peers(g, &s->socks[f->sock], next + nn,
+							    CHAIN_MAX * 4 - nn);
 					else
 						next[nn++] = (struct hop){ f->link, f->end };
 				}
