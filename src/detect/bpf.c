@@ -1,8 +1,11 @@
 /* bpf.c - BPF programs: loaded, unloaded, and the helpers rootkits use.
  *
  * A program is (struct bpf_prog address, id).  Loaded: in the program IDR
- * now and not in the last scan; Unloaded: the reverse.  Compared only when
- * the IDR was walked whole in both scans (snapshot.bpf_complete).
+ * now and not in the last scan; Unloaded: the reverse.  Told when the IDR
+ * was walked whole (snapshot.bpf_complete), against the last scan that
+ * walked it whole: a scan that read it in part (a node being rewritten as
+ * a program comes or goes) delays the news to the next whole read, and
+ * loses none of it.
  *
  * Tampering helper (alert): the program calls bpf_probe_write_user (it can
  * rewrite memory a process is about to read: a syscall's result, a
@@ -13,6 +16,8 @@
  * the first scan included: a program loaded before argus started counts.
  * Reported once per program while it stays loaded.
  */
+#include <string.h>
+
 #include "detect/detect.h"
 
 static uint64_t key(const struct snap_bpf *b)
@@ -82,10 +87,45 @@ static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
 	u64map_free(&live);
 }
 
+static int dup_str(struct arena *a, const char **s)
+{
+	return !*s || (*s = arena_strndup(a, *s, strlen(*s)));
+}
+
+/* The programs of s, copied (what detect_state.bpf_base holds); the
+ * processes holding them are not: an Unloaded told from the copy names
+ * no process */
+static struct snapshot *copy_progs(const struct snapshot *s)
+{
+	struct snapshot *b = snapshot_new();
+	int ok = b && (b->bpf = arena_alloc(&b->arena, (s->nbpf ? s->nbpf : 1) * sizeof(*b->bpf)));
+
+	for (size_t i = 0; ok && i < s->nbpf; i++) {
+		b->bpf[i] = s->bpf[i];
+		b->bpf[i].pid = -1;
+		ok = dup_str(&b->arena, &b->bpf[i].name) && dup_str(&b->arena, &b->bpf[i].attach);
+	}
+	if (!ok) {
+		snapshot_free(b);
+		return NULL;
+	}
+	b->nbpf = s->nbpf;
+	b->bpf_complete = 1;
+	return b;
+}
+
 void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
 		const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx)
 {
 	tampering(cur, cfg, st, emit, ctx);
-	if (prev && prev->bpf_complete && cur->bpf_complete)
-		loaded_unloaded(prev, cur, cfg, emit, ctx);
+	if (cur->bpf_complete) {
+		const struct snapshot *base = prev && prev->bpf_complete ? prev : st->bpf_base;
+		if (base)
+			loaded_unloaded(base, cur, cfg, emit, ctx);
+		snapshot_free(st->bpf_base);
+		st->bpf_base = NULL;
+	} else if (prev && prev->bpf_complete) {
+		snapshot_free(st->bpf_base);	/* out of memory: as before, lost */
+		st->bpf_base = copy_progs(prev);
+	}
 }

@@ -89,6 +89,11 @@ struct detect_state {
 	struct detect_watch watch;
 	int64_t last_status_ns;
 	int kept;			/* scans in a row judged alone (DETECT_KEEP_PREV) */
+	/* the last whole modules list / program IDR, copied when a scan read
+	 * it in part: what the next whole read is compared with, so that a
+	 * module or program loaded or unloaded meanwhile is told late, not
+	 * never (NULL while the scan before was whole) */
+	struct snapshot *kmod_base, *bpf_base;
 };
 
 void detect_state_init(struct detect_state *st);

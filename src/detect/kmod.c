@@ -4,8 +4,10 @@
  * (MODULE_STATE_LIVE) on the modules list now that was not live on it in
  * the last scan; Unloaded: the reverse.  A module still in its init
  * (COMING) or on its way out (GOING) is not counted yet / any more, so a
- * module whose init fails is neither.  Compared only when the modules
- * list was walked whole in both scans.
+ * module whose init fails is neither.  Told when the modules list was
+ * walked whole, against the last scan that walked it whole: a scan that
+ * read it in part (a link being rewritten, or broken) delays the news to
+ * the next whole read, and loses none of it.
  *
  * Hidden: a live module that another of the kernel's views knows (a
  * kobject on module_kset's list, a node in mod_tree) but the modules list
@@ -125,12 +127,51 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 	u64map_free(&keep);
 }
 
+/* The modules list of s, copied (what detect_state.kmod_base holds) */
+static struct snapshot *copy_list(const struct snapshot *s)
+{
+	struct snapshot *b = snapshot_new();
+
+	if (!b)
+		return NULL;
+	b->kmods = arena_alloc(&b->arena, (s->nkmods ? s->nkmods : 1) * sizeof(*b->kmods));
+	if (!b->kmods) {
+		snapshot_free(b);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->nkmods; i++) {
+		b->kmods[i] = s->kmods[i];
+		if (s->kmods[i].name &&
+		    !(b->kmods[i].name = arena_strndup(&b->arena, s->kmods[i].name,
+						       strlen(s->kmods[i].name)))) {
+			snapshot_free(b);
+			return NULL;
+		}
+	}
+	b->nkmods = s->nkmods;
+	b->kmods_status = s->kmods_status;
+	b->kmods_views = s->kmods_views;
+	return b;
+}
+
 void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
 		  const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit, void *ctx)
 {
+	int prev_listed = prev && prev->kmods_status >= SNAP_KMODS_LISTED;
+
 	if (prev && prev->kmods_status == SNAP_KMODS_COMPLETE &&
 	    cur->kmods_status == SNAP_KMODS_COMPLETE)
 		hidden(prev, cur, cfg, st, emit, ctx);
-	if (prev && prev->kmods_status >= SNAP_KMODS_LISTED && cur->kmods_status >= SNAP_KMODS_LISTED)
-		loaded_unloaded(prev, cur, cfg, emit, ctx);
+	if (cur->kmods_status >= SNAP_KMODS_LISTED) {
+		const struct snapshot *base = prev_listed ? prev : st->kmod_base;
+		if (base)
+			loaded_unloaded(base, cur, cfg, emit, ctx);
+		snapshot_free(st->kmod_base);
+		st->kmod_base = NULL;
+	} else if (prev_listed) {
+		/* out of memory: nothing kept, news between the two whole
+		 * reads is lost, as before there was a copy */
+		snapshot_free(st->kmod_base);
+		st->kmod_base = copy_list(prev);
+	}
 }

@@ -56,6 +56,8 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->fresh);
 	u64map_free(&st->untold);
 	detect_watch_free(&st->watch);
+	snapshot_free(st->kmod_base);
+	snapshot_free(st->bpf_base);
 }
 
 int detect_alerted(struct detect_state *st, uint64_t key, const struct snap_proc *owner)

@@ -2,7 +2,8 @@
 message, no crash, and recovery when the cause goes away: the guest killed
 under a scan (its RAM file left behind), the RAM file removed and the guest
 booted again (a new boot id), the RAM file truncated and restored, a task
-list broken under the scan, the log disk full, the telemetry peer gone."""
+list and the modules list broken under the scan, the log disk full, the
+telemetry peer gone."""
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+import benign
 from conftest import ARGUS, Service
 from guest import Guest
 
@@ -141,6 +143,89 @@ def test_task_list_broken_then_whole(guest, tmp_path):
         assert not moved, f"{len(moved)} events from a task list cut for {alone} scans: " + \
             ", ".join(sorted(set(moved)))
         svc.expect_alerts(since)
+    finally:
+        svc.stop(check_alerts=False)
+        os.unlink(copy)
+
+
+def va_to_pa(f, pgd, va):
+    """x86-64 4-level page walk over a RAM file (offset = physical address)."""
+    table = pgd
+    for shift in (39, 30, 21, 12):
+        f.seek(table + ((va >> shift) & 511) * 8)
+        e = struct.unpack("<Q", f.read(8))[0]
+        assert e & 1, f"{va:#x} not mapped at level {shift}"
+        frame = e & 0x000ffffffffff000
+        if shift in (30, 21) and e & 0x80:     # a 1 GiB or 2 MiB page
+            return (frame & ~((1 << shift) - 1)) + (va & ((1 << shift) - 1))
+        table = frame
+    return table + (va & 0xfff)
+
+
+def test_module_loaded_while_the_list_was_cut(guest, tmp_path):
+    """A module that goes live while the modules list is cut under the scan
+    (a still RAM copy: dummy's state set to COMING, then LIVE while its
+    list.next is zeroed, then the link restored) is told Loaded at the next
+    whole walk, against the last whole one -- once, and nothing else."""
+    ko = benign.module_path()
+    if not ko:
+        pytest.skip("the kernel package has no dummy.ko")
+    guest.run("rmmod dummy 2>/dev/null")
+    with open(ko, "rb") as f:
+        benign.upload(guest, f.read(), "/tmp/dummy.ko")
+    guest.check("insmod /tmp/dummy.ko")
+    copy = f"/dev/shm/argus-mods{os.getpid()}.ram"
+    try:
+        shutil.copyfile(guest.ram_path, copy)
+    finally:
+        guest.run("rmmod dummy")
+    src = f"qemu:{copy}"
+
+    def scan():
+        out = subprocess.run([ARGUS, "scan", "--once", "--json", "--source", src],
+                             capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    info = json.loads(subprocess.run([ARGUS, "info", "--json", "--source", src],
+                                     check=True, capture_output=True, text=True).stdout)
+    if info["arch"] != "x86_64" or info["paging_levels"] != 4:
+        os.unlink(copy)
+        pytest.skip("the page walk here is x86-64 4-level")
+    s = scan()
+    mods = [m for m in s["kernel_modules"] if m["kernel_module_name"] == "dummy"]
+    assert len(mods) == 1 and s["scan_statistics"]["kernel_module_views"] == "complete", s["scan_statistics"]
+    with open(copy, "r+b") as f:
+        # struct module: state (0), list (8), name (24) since 2.6
+        pa = va_to_pa(f, info["kernel_pgd_physical_address"], int(mods[0]["kernel_module_address"], 16))
+        f.seek(pa + 24)
+        assert f.read(6) == b"dummy\0", "not dummy's struct module"
+        f.seek(pa + 8)
+        link = f.read(8)
+        f.seek(pa)
+        f.write(struct.pack("<I", 1))   # MODULE_STATE_COMING: not live yet
+    svc = Service(tmp_path, guest, sleep="1s", source=src, service="  log_level: 60\n")
+    try:
+        assert svc.wait_for(sa("Host Initialization Successful"), timeout=30)
+        time.sleep(2.5)
+        since = svc.mark()
+        with open(copy, "r+b") as f:
+            f.seek(pa + 8)
+            f.write(b"\0" * 8)         # the walk stops at dummy
+            f.seek(pa)
+            f.write(struct.pack("<I", 0))
+        cut = scan()["scan_statistics"]["kernel_module_views"]
+        time.sleep(2.2)
+        with open(copy, "r+b") as f:
+            f.seek(pa + 8)
+            f.write(link)
+        time.sleep(3)
+        svc.poll()
+        alive(svc)
+        assert cut == "incomplete", f"the cut list read as {cut}"
+        told = [(m["activity_data"]["name"],
+                 m["activity_data"].get("kernel_module_details", {}).get("kernel_module_name"))
+                for m in svc.messages[since:] if m["message_type"] in ("EVENT", "ALERT")]
+        assert told == [("Kernel Module Loaded", "dummy")], told
     finally:
         svc.stop(check_alerts=False)
         os.unlink(copy)

@@ -870,8 +870,8 @@ static void test_history_variables(void **state)
 }
 
 /* BPF programs: a tampering helper alerted at first sight (the first scan
- * too), once while the program stays; loaded/unloaded only between two
- * whole reads of the program IDR. */
+ * too), once while the program stays; loaded/unloaded between whole reads
+ * of the program IDR, a partial read in between or not. */
 static void progs(struct snapshot *s, int n, uint8_t helpers, int complete)
 {
 	s->bpf = arena_alloc(&s->arena, (size_t)(n ? n : 1) * sizeof(*s->bpf));
@@ -904,11 +904,16 @@ static void test_bpf(void **state)
 	assert_int_equal(g.n[ACT_BPF_TAMPERING], 0);
 	g = diff(b, c, &st, 3 * NS);
 	assert_int_equal(g.n[ACT_BPF_LOADED] + g.n[ACT_BPF_UNLOADED], 0);
+	assert_non_null(st.bpf_base);		/* b kept: c read the IDR in part */
 	g = diff(c, d, &st, 4 * NS);
-	assert_int_equal(g.n[ACT_BPF_LOADED] + g.n[ACT_BPF_UNLOADED], 0);	/* c was partial */
+	/* against b, the last whole read: the writer gone, told late; the
+	 * third, seen only in the partial read, is neither */
+	assert_int_equal(g.n[ACT_BPF_UNLOADED], 1);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 0);
+	assert_null(st.bpf_base);
+	assert_int_equal(st.bpf_alerted.len, 0);	/* the writer's state died with it */
 	g = diff(a, d, &st, 5 * NS);
 	assert_int_equal(g.n[ACT_BPF_UNLOADED], 1);
-	assert_int_equal(st.bpf_alerted.len, 0);	/* the writer's state died with it */
 	g = diff(d, b, &st, 6 * NS);
 	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
 	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);	/* back: news again */
@@ -916,6 +921,59 @@ static void test_bpf(void **state)
 	snapshot_free(b);
 	snapshot_free(c);
 	snapshot_free(d);
+	detect_state_free(&st);
+}
+
+/* Kernel modules: loaded and unloaded between whole walks of the modules
+ * list, told when a walk in between was cut (late, not never). */
+static void mods(struct snapshot *s, const char *names, int status)
+{
+	size_t n = strlen(names);
+
+	s->kmods = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*s->kmods));
+	s->nkmods = n;
+	for (size_t i = 0; i < n; i++) {
+		char name[8] = { 'm', names[i], 0 };
+		s->kmods[i].addr = 0xffffffffc0000000ULL + (uint64_t)(names[i] - 'a') * 0x10000;
+		s->kmods[i].name = arena_strndup(&s->arena, name, 2);
+		s->kmods[i].views = SNAP_KMOD_LIST | SNAP_KMOD_KSET | SNAP_KMOD_TREE;
+		s->kmods[i].state = SNAP_KMOD_LIVE;
+	}
+	s->kmods_status = status;
+	s->kmods_views = SNAP_KMOD_LIST | SNAP_KMOD_KSET | SNAP_KMOD_TREE;
+}
+
+static void test_kmods_partial(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *a = scan(1), *b = scan(1), *c = scan(1), *d = scan(1), *e = scan(1);
+	mods(a, "abc", SNAP_KMODS_COMPLETE);
+	mods(b, "a", SNAP_KMODS_PARTIAL);	/* the walk cut after a */
+	mods(c, "a", SNAP_KMODS_PARTIAL);	/* and again */
+	mods(d, "abd", SNAP_KMODS_COMPLETE);	/* c unloaded, d loaded meanwhile */
+	mods(e, "abd", SNAP_KMODS_LISTED);
+	struct got g = diff(NULL, a, &st, 1 * NS);
+	assert_int_equal(g.n[ACT_KMOD_LOADED] + g.n[ACT_KMOD_UNLOADED], 0);
+	g = diff(a, b, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_KMOD_LOADED] + g.n[ACT_KMOD_UNLOADED], 0);
+	assert_non_null(st.kmod_base);
+	snapshot_free(a);			/* the service keeps only the scan before */
+	g = diff(b, c, &st, 3 * NS);
+	assert_int_equal(g.n[ACT_KMOD_LOADED] + g.n[ACT_KMOD_UNLOADED], 0);
+	g = diff(c, d, &st, 4 * NS);
+	assert_int_equal(g.n[ACT_KMOD_LOADED], 1);
+	assert_int_equal(g.n[ACT_KMOD_UNLOADED], 1);
+	assert_int_equal(g.n[ACT_KMOD_HIDDEN], 0);
+	assert_null(st.kmod_base);
+	g = diff(d, e, &st, 5 * NS);
+	assert_int_equal(g.n[ACT_KMOD_LOADED] + g.n[ACT_KMOD_UNLOADED], 0);
+	snapshot_free(b);
+	snapshot_free(c);
+	snapshot_free(d);
+	snapshot_free(e);
 	detect_state_free(&st);
 }
 
@@ -991,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_history_off_at_first_sight),
 		cmocka_unit_test(test_history_variables),
 		cmocka_unit_test(test_bpf),
+		cmocka_unit_test(test_kmods_partial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
