@@ -185,14 +185,16 @@ static void hidden(struct dctx *d, const struct snapshot *prev, const struct sna
  * judged, nothing is compared, and the last scan stays the one the next
  * is compared with -- for a few scans, after which one is compared
  * whatever it lost, so that a list broken for good leaves events late,
- * not gone. */
+ * not gone.  A first scan that lost tasks is no baseline either: the next
+ * scan is, else the processes the first walk missed would be told
+ * Created at the second. */
 int detect_diff(const struct snapshot *prev, const struct snapshot *cur,
 		const struct detect_cfg *cfg, struct detect_state *st, int64_t now_ns,
 		act_emit_fn emit, void *ctx)
 {
 	struct dctx d = { .cfg = cfg, .st = st, .now = now_ns, .emit = emit, .ctx = ctx };
 
-	if (prev && cur->stats.tasks_lost && st->kept < DETECT_KEEP_MAX) {
+	if (cur->stats.tasks_lost && st->kept < DETECT_KEEP_MAX) {
 		st->kept++;
 		detect_interp_learn(st, cur);
 		detect_reverse_shells(cur, cfg, st, emit, ctx);

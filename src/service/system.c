@@ -299,7 +299,8 @@ static int scan_once(struct system *s)
 	}
 	alog_debug("%s: detection state: %zu entries", s->src.unique_id, detect_state_size(&s->ds));
 	if (keep == DETECT_KEEP_PREV) {
-		/* compared with nothing: the next scan is compared with prev */
+		/* compared with nothing: the next scan is compared with prev
+		 * (with nothing, a baseline, if there is none yet) */
 		alog_debug("%s: %s: judged alone", s->src.unique_id, cur->stats.task_walk);
 		snapshot_free(cur);
 		return 0;

@@ -91,12 +91,9 @@ def test_ram_file_truncated_and_restored(guest, tmp_path):
         os.unlink(copy)
 
 
-def test_task_list_broken_then_whole(guest, tmp_path):
-    """A still copy of the guest's RAM, its task list cut in the middle (a
-    task's tasks.next zeroed, as a walk meets a link being rewritten) for
-    two scans, then whole again: the scans that lost tasks are judged
-    alone, and no process, connection or container ends and starts again
-    (none did: the copy does not change)."""
+def cut_task_list(guest):
+    """A still copy of the guest's RAM, and the file offset of the
+    tasks.next of a task in the middle of its task list."""
     copy = f"/dev/shm/argus-tasks{os.getpid()}.ram"
     shutil.copyfile(guest.ram_path, copy)
     info = json.loads(subprocess.run([ARGUS, "info", "--json", "--source", f"qemu:{copy}"],
@@ -116,33 +113,75 @@ def test_task_list_broken_then_whole(guest, tmp_path):
                 break
             tasks.append(task_pa)
             at = task_pa
-        assert len(tasks) > 20, f"{len(tasks)} tasks found in the copy"
-        cut = tasks[len(tasks) // 2] + off
+    assert len(tasks) > 20, f"{len(tasks)} tasks found in the copy"
+    return copy, tasks[len(tasks) // 2] + off
+
+
+def poke(path, at, data):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        was = f.read(len(data))
+        f.seek(at)
+        f.write(data)
+    return was
+
+
+def judged_alone(svc):
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
+        n = f.read().count("warning: task list walk ended early: implausible")
+    assert n >= 1, "no scan lost tasks: the cut was not where the walk goes"
+    return n
+
+
+def test_task_list_broken_then_whole(guest, tmp_path):
+    """A still copy of the guest's RAM, its task list cut in the middle (a
+    task's tasks.next zeroed, as a walk meets a link being rewritten) for
+    two scans, then whole again: the scans that lost tasks are judged
+    alone, and no process, connection or container ends and starts again
+    (none did: the copy does not change)."""
+    copy, cut = cut_task_list(guest)
     svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", service="  log_level: 60\n")
     try:
         assert svc.wait_for(sa("Host Initialization Successful"), timeout=30)
         time.sleep(2.5)
         since = svc.mark()
-        with open(copy, "r+b") as f:
-            f.seek(cut)
-            link = f.read(8)
-            f.seek(cut)
-            f.write(b"\0" * 8)
+        link = poke(copy, cut, b"\0" * 8)
         time.sleep(2.2)         # two scans, within DETECT_KEEP_MAX
-        with open(copy, "r+b") as f:
-            f.seek(cut)
-            f.write(link)
+        poke(copy, cut, link)
         time.sleep(3)
         svc.poll()
         alive(svc)
-        with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
-            alone = f.read().count("warning: task list walk ended early: implausible")
-        assert alone >= 1, "no scan lost tasks: the cut was not where the walk goes"
+        alone = judged_alone(svc)
         moved = [m["activity_data"]["name"] for m in svc.messages[since:]
                  if m["message_type"] in ("EVENT", "ALERT")]
         assert not moved, f"{len(moved)} events from a task list cut for {alone} scans: " + \
             ", ".join(sorted(set(moved)))
         svc.expect_alerts(since)
+    finally:
+        svc.stop(check_alerts=False)
+        os.unlink(copy)
+
+
+def test_task_list_broken_at_the_first_scan(guest, tmp_path):
+    """The same cut, from before the service starts until after its first
+    scan: that scan is no baseline, the first whole one is, and the
+    processes past the cut are not told Created (they were there)."""
+    copy, cut = cut_task_list(guest)
+    link = poke(copy, cut, b"\0" * 8)
+    svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", service="  log_level: 60\n")
+    try:
+        assert svc.wait_for(sa("Host Initialization Successful"), timeout=30)
+        time.sleep(0.5)
+        poke(copy, cut, link)
+        time.sleep(3.5)
+        svc.poll()
+        alive(svc)
+        judged_alone(svc)
+        moved = [m["activity_data"]["name"] for m in svc.messages
+                 if m["message_type"] in ("EVENT", "ALERT")]
+        assert not moved, f"{len(moved)} events after a first scan that lost tasks: " + \
+            ", ".join(sorted(set(moved)))
+        svc.expect_alerts(0)
     finally:
         svc.stop(check_alerts=False)
         os.unlink(copy)

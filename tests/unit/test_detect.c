@@ -608,6 +608,19 @@ static void test_lost_tasks(void **state)
 	assert_int_equal(detect_diff(a, b, &cfg, &st, 2 * NS, count, &g), 0);
 	assert_int_equal(g.n[ACT_PROCESS_TERMINATED], 1);
 	assert_int_equal(g.n[ACT_NET_CONN_TERMINATED], 1);
+	/* the first scan lost tasks: judged alone, and the next is the
+	 * baseline (what the first walk missed was not created after it) */
+	detect_state_free(&st);
+	detect_state_init(&st);
+	b->stats.tasks_lost = 1;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(detect_diff(NULL, b, &cfg, &st, 1 * NS, count, &g), DETECT_KEEP_PREV);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 1);
+	g = diff(NULL, a, &st, 2 * NS);
+	assert_int_equal(g.n[ACT_PROCESS_CREATED] + g.n[ACT_NET_CONN_CREATED] + g.n[ACT_FD_OPEN], 0);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 0);	/* the shell is gone; told once */
+	g = diff(a, c, &st, 3 * NS);
+	assert_int_equal(g.n[ACT_PROCESS_CREATED] + g.n[ACT_PROCESS_TERMINATED], 0);
 	snapshot_free(a);
 	snapshot_free(b);
 	snapshot_free(c);
