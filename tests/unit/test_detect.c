@@ -443,19 +443,29 @@ static void tcp(struct snap_sock *c, int32_t pid, uint64_t sk, const char *l, ui
  *     one yet (in a listener's queue): nothing;
  *  3. to a container's address, its end held in the container's namespace;
  *  4. to another machine, whose address a socket in another namespace
- *     took (any namespace can take any address): the relay goes out. */
+ *     took (any namespace can take any address): the relay goes out;
+ *  5. to another machine, and a root attacker planted a mirror of the
+ *     connection in a namespace of his: a SYN to the relay's address,
+ *     never answered (SYN_SENT): the relay goes out;
+ *  6. the same, the mirror connected to another namespace of his on the
+ *     relay's address, whose end repeats the relay's tuple: goes out;
+ *  7. the container's end read as the service closes it (FIN_WAIT1):
+ *     local. */
 static void test_shell_on_local_service(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *from, *to, *other;
-		int peer, proxy, alerts;
+		int peer, proxy, alerts, peer_state, twin;
 	} cases[] = {
-		{ "127.0.0.1", "127.0.0.1", NULL, 1, 0, 0 },
-		{ "127.0.0.1", "127.0.0.1", NULL, 1, 1, 1 },
-		{ "192.0.2.10", "192.0.2.10", NULL, 0, 0, 0 },
-		{ "172.17.0.1", "172.17.0.2", NULL, 1, 0, 0 },
-		{ "192.0.2.10", "198.51.100.7", "198.51.100.7", 0, 0, 1 },
+		{ "127.0.0.1", "127.0.0.1", NULL, 1, 0, 0, 1, 0 },
+		{ "127.0.0.1", "127.0.0.1", NULL, 1, 1, 1, 1, 0 },
+		{ "192.0.2.10", "192.0.2.10", NULL, 0, 0, 0, 1, 0 },
+		{ "172.17.0.1", "172.17.0.2", NULL, 1, 0, 0, 1, 0 },
+		{ "192.0.2.10", "198.51.100.7", "198.51.100.7", 0, 0, 1, 1, 0 },
+		{ "192.0.2.10", "198.51.100.7", NULL, 1, 0, 1, 2, 0 },
+		{ "192.0.2.10", "198.51.100.7", NULL, 1, 0, 1, 1, 1 },
+		{ "172.17.0.1", "172.17.0.2", NULL, 1, 0, 0, 4, 0 },
 	};
 	setup_cfg();
 	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
@@ -471,10 +481,13 @@ static void test_shell_on_local_service(void **state)
 		s->procs[1].exe_inode = 0xffff888000210000ULL;
 		s->procs[2].exe_inode = 0xffff888000220000ULL;
 		s->procs[2].ns_net = 4026532000ULL;	/* a namespace of its own */
-		struct snap_sock *k = socks(s, 3);
+		struct snap_sock *k = socks(s, 3 + cases[c].twin);
 		tcp(&k[0], 101, 0xffff888000900000ULL, cases[c].from, 45000, cases[c].to, 8888);
 		tcp(&k[1], 102, 0xffff888000910000ULL, cases[c].to, 8888, cases[c].from, 45000);
 		tcp(&k[2], 102, 0xffff888000920000ULL, "192.0.2.10", 46000, "203.0.113.5", 443);
+		k[1].state = (uint8_t)cases[c].peer_state;
+		if (cases[c].twin)	/* the relay's tuple, in the attacker's second namespace */
+			tcp(&k[3], 102, 0xffff888000930000ULL, cases[c].from, 45000, cases[c].to, 8888);
 		if (!cases[c].peer)	/* no socket has the other end */
 			k[1].dport = 9999;
 		if (cases[c].other) {	/* a listener on the far end's address */
