@@ -123,12 +123,14 @@ static uint64_t conn_key(const struct addr *l, uint16_t lport, const struct addr
 	return hash_end(hash_end(0xcbf29ce484222325ULL, l, lport), r, rport);
 }
 
-/* the network namespace of the process holding c */
+/* c's network namespace: its own, else (not read) its holder's.  Not
+ * its holder's first: a process that moved to another namespace (setns,
+ * `unshare -n` with the fd kept) holds a socket of the one it left. */
 static uint64_t ns_of(const struct snapshot *s, const struct snap_sock *c)
 {
-	const struct snap_proc *p = snapshot_find(s, c->pid);
+	const struct snap_proc *p = c->ns_net ? NULL : snapshot_find(s, c->pid);
 
-	return p ? p->ns_net : 0;
+	return c->ns_net ? c->ns_net : p ? p->ns_net : 0;
 }
 
 /* Each namespace's addresses: init_net's interfaces' (the namespace pid 1
@@ -196,16 +198,35 @@ static void with_tuple(const struct graph *g, const struct snap_sock *c, const s
 	}
 }
 
+/* Whether c goes to an address of its own namespace (loopback, or one
+ * the namespace has): its other end is then in that namespace too. */
+static int own_address(const struct graph *g, const struct snap_sock *c)
+{
+	struct addr r = addr_of(ns_of(g->s, c), c->family, c->daddr);
+
+	return loopback(&r) ||
+	       (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr));
+}
+
 struct hops {
+	const struct graph *g;
+	uint64_t ns;	/* only ends in this namespace; 0 any */
 	struct hop *out;
 	int n, room;
 	int settled;	/* of them, ESTABLISHED or FIN_WAIT1 */
 };
 
+/* An end that can be c's: not a SYN never answered (SYN_SENT), nor a
+ * socket no one sends on (TIME_WAIT, CLOSE) -- what a root attacker could
+ * plant by the thousand to crowd the real end out -- and, for an address
+ * of c's own namespace, in that namespace. */
 static void add_hop(const struct snap_sock *d, void *arg)
 {
 	struct hops *h = arg;
 
+	if (d->state == 2 || d->state == 6 || d->state == 7 ||
+	    (h->ns && ns_of(h->g->s, d) != h->ns))
+		return;
 	if (h->n < h->room)
 		h->out[h->n++] = (struct hop){ d->sk, 0 };
 	h->settled += d->state == 1 || d->state == 4;
@@ -217,19 +238,21 @@ static void count_alive(const struct snap_sock *d, void *arg)
 	*(int *)arg += d->state != 6 && d->state != 7;
 }
 
-/* The hops through c to its other end's sockets, in any namespace (a
- * container's, for a connection from the host to it): snap_fd.link of a
- * TCP socket is its sock, so a hop leads to whoever holds it.  Up to room
- * of them in out, how many written: none when c goes elsewhere, or when
- * no one holds the other end yet (in a listener's queue: the next scan
- * sees it). */
+/* The hops through c to its other end's sockets: in c's namespace when c
+ * goes to an address of it, else in any (a container's, for a connection
+ * from the host to it).  snap_fd.link of a TCP socket is its sock, so a
+ * hop leads to whoever holds it.  Up to room of them in out, how many
+ * written: none when c goes elsewhere, or when no one holds the other end
+ * yet (in a listener's queue: the next scan sees it). */
 static int peers(const struct graph *g, const struct snap_sock *c, struct hop *out, int room)
 {
 	struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
-	struct hops h = { .out = out, .room = room };
+	struct hops h = { .g = g, .out = out, .room = room };
 
 	if (c->state == 10)
 		return 0;
+	if (own_address(g, c))
+		h.ns = ns_of(g->s, c);
 	with_tuple(g, c, &r, c->dport, &l, c->sport, add_hop, &h);
 	return h.n;
 }
@@ -246,17 +269,15 @@ static int peers(const struct graph *g, const struct snap_sock *c, struct hop *o
  * closes), and no other live socket may have c's tuple. */
 static int local_peer(const struct graph *g, const struct snap_sock *c)
 {
-	struct addr r = addr_of(ns_of(g->s, c), c->family, c->daddr);
-	struct addr l0 = addr_of(0, c->family, c->saddr), r0 = addr_of(0, c->family, c->daddr);
+	struct addr l = addr_of(0, c->family, c->saddr), r = addr_of(0, c->family, c->daddr);
 	struct hop any[2];
-	struct hops h = { .out = any, .room = 2 };
-
-	if (loopback(&r) || (!unspecified(&r) && bsearch(&r, g->local, g->nlocal, sizeof(r), cmp_addr)))
-		return 1;
+	struct hops h = { .g = g, .out = any, .room = 2 };
 	int alive = 0;
 
-	with_tuple(g, c, &r0, c->dport, &l0, c->sport, add_hop, &h);
-	with_tuple(g, c, &l0, c->sport, &r0, c->dport, count_alive, &alive);
+	if (own_address(g, c))
+		return 1;
+	with_tuple(g, c, &r, c->dport, &l, c->sport, add_hop, &h);
+	with_tuple(g, c, &l, c->sport, &r, c->dport, count_alive, &alive);
 	return h.settled == 1 && !alive;
 }
 

@@ -209,6 +209,8 @@ static int32_t tcp_socket(struct fctx *c, const struct snap_proc *p, const struc
 		if (o->sock_common__skc_v6_daddr.present)
 			kobj_bytes(as, cm, o->sock_common__skc_v6_daddr.off, s->daddr, 16);
 	}
+	if (o->sock_common__skc_net.present && o->sock_common__skc_net.size == 8)	/* NET_NS */
+		s->ns_net = kernel_ns_inum(k, kobj_get(as, cm, &o->sock_common__skc_net), &o->net__ns);
 	struct kobj t;
 	kobj_load(&t, as, sk, c->tcp);
 	s->bytes_in = kobj_get(as, &t, &o->tcp_sock__bytes_received);
@@ -503,7 +505,7 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 		&o->sock_common__skc_family, &o->sock_common__skc_state, &o->sock_common__skc_num,
 		&o->sock_common__skc_dport, &o->sock_common__skc_rcv_saddr,
 		&o->sock_common__skc_daddr, &o->sock_common__skc_v6_rcv_saddr,
-		&o->sock_common__skc_v6_daddr,
+		&o->sock_common__skc_v6_daddr, &o->sock_common__skc_net,
 	};
 	c.common = kspan_of(cf, (int)(sizeof(cf) / sizeof(cf[0])));
 	const struct kfield *tf[] = {

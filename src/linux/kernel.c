@@ -12,6 +12,7 @@
 #include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
 #include "linux/pagecache.h"
+#include "linux/walk.h"
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
 {
@@ -102,6 +103,23 @@ struct kmemo *kernel_memo(struct kernel *k)
 	if (!k->memo)
 		k->memo = kmemo_new();
 	return k->memo;
+}
+
+uint64_t kernel_ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_member)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct kmemo *m = kernel_memo(k);
+	uint64_t at, v;
+
+	if (!kptr_ok(ns) || !ns_member->present)
+		return 0;
+	/* shared by most processes and sockets: read once a scan */
+	at = ns + (uint64_t)ns_member->off;
+	if (kmemo_val_get(m, at + (uint64_t)o->ns_common__inum.off, &v))
+		return v;
+	v = kernel_field(k, at, &o->ns_common__inum);
+	kmemo_val_put(m, at + (uint64_t)o->ns_common__inum.off, v);
+	return v;
 }
 
 int linux_proc_vas(struct kernel *k, const struct snap_proc *p, struct vas *as)

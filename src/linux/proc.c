@@ -146,24 +146,6 @@ static void cmdline(struct kernel *k, struct snapshot *s, struct snap_proc *p,
 	p->cmdline = snapshot_keep_str(s, buf, len, cut);
 }
 
-static uint64_t ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_member)
-{
-	const struct koffsets *o = &k->prof->off;
-
-	struct kmemo *m = kernel_memo(k);
-	uint64_t at, v;
-
-	if (!kptr_ok(ns) || !ns_member->present)
-		return 0;
-	/* shared by most processes: read once a scan */
-	at = ns + (uint64_t)ns_member->off;
-	if (kmemo_val_get(m, at + (uint64_t)o->ns_common__inum.off, &v))
-		return v;
-	v = kernel_field(k, at, &o->ns_common__inum);
-	kmemo_val_put(m, at + (uint64_t)o->ns_common__inum.off, v);
-	return v;
-}
-
 static void namespaces(struct kernel *k, struct snap_proc *p, const struct dctx *d,
 		       const struct kobj *to)
 {
@@ -176,11 +158,14 @@ static void namespaces(struct kernel *k, struct snap_proc *p, const struct dctx 
 
 	if (kptr_ok(nsp)) {
 		kobj_load(&no, as, nsp, d->nsproxy);
-		p->ns_mnt = ns_inum(k, kobj_get(as, &no, &o->nsproxy__mnt_ns), &o->mnt_namespace__ns);
-		p->ns_net = ns_inum(k, kobj_get(as, &no, &o->nsproxy__net_ns), &o->net__ns);
-		p->ns_uts = ns_inum(k, kobj_get(as, &no, &o->nsproxy__uts_ns), &o->uts_namespace__ns);
-		p->ns_ipc = ns_inum(k, kobj_get(as, &no, &o->nsproxy__ipc_ns), &o->ipc_namespace__ns);
-		p->ns_cgroup = ns_inum(k, kobj_get(as, &no, &o->nsproxy__cgroup_ns),
+		p->ns_mnt = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__mnt_ns),
+					   &o->mnt_namespace__ns);
+		p->ns_net = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__net_ns), &o->net__ns);
+		p->ns_uts = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__uts_ns),
+					   &o->uts_namespace__ns);
+		p->ns_ipc = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__ipc_ns),
+					   &o->ipc_namespace__ns);
+		p->ns_cgroup = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__cgroup_ns),
 				       &o->cgroup_namespace__ns);
 	}
 	if (kptr_ok(pid) && o->pid__numbers.present && o->size_upid) {
@@ -188,11 +173,13 @@ static void namespaces(struct kernel *k, struct snap_proc *p, const struct dctx 
 		uint64_t level = kernel_field(k, pid, &o->pid__level);
 		if (level < 32) {
 			uint64_t upid = pid + (uint64_t)o->pid__numbers.off + level * o->size_upid;
-			p->ns_pid = ns_inum(k, kernel_field(k, upid, &o->upid__ns), &o->pid_namespace__ns);
+			p->ns_pid = kernel_ns_inum(k, kernel_field(k, upid, &o->upid__ns),
+						   &o->pid_namespace__ns);
 		}
 	}
 	if (kptr_ok(cred))
-		p->ns_user = ns_inum(k, kernel_field(k, cred, &o->cred__user_ns), &o->user_namespace__ns);
+		p->ns_user = kernel_ns_inum(k, kernel_field(k, cred, &o->cred__user_ns),
+					    &o->user_namespace__ns);
 }
 
 /* The task's cgroup on the default (v2) hierarchy, as /proc/PID/cgroup's

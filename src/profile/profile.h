@@ -96,7 +96,7 @@ struct kfield {
 	X(socket, sk) X(socket, type) X(socket, file) \
 	X(sock_common, skc_family) X(sock_common, skc_state) X(sock_common, skc_rcv_saddr) \
 	X(sock_common, skc_daddr) X(sock_common, skc_num) X(sock_common, skc_dport) \
-	X(sock_common, skc_v6_rcv_saddr) X(sock_common, skc_v6_daddr) \
+	X(sock_common, skc_v6_rcv_saddr) X(sock_common, skc_v6_daddr) X(sock_common, skc_net) \
 	X(sock, __sk_common) X(sock, sk_protocol) X(sock, sk_type) \
 	X(tcp_sock, bytes_received) X(tcp_sock, bytes_acked) X(tcp_sock, bytes_sent) \
 	X(tcp_sock, segs_in) X(tcp_sock, segs_out) \

