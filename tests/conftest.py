@@ -143,6 +143,8 @@ class Service:
         if settle:
             _t.sleep(2 * self.sleep_s + 0.2)
         self.poll()
+        # silence from a service that is gone proves nothing
+        assert self.proc.poll() is None, f"argus run exited ({self.proc.returncode}); see {self.dir}"
         window = [(i, m) for i, m in enumerate(self.messages) if i >= since and
                   m["message_type"] == "ALERT"]
         found, used = {}, set()
@@ -209,8 +211,10 @@ class Service:
 
     def stop(self, sig=15, check_alerts=True):
         """Stop the service; fails if it raised an alert no test accounted
-        for (expect_alerts)."""
-        if self.proc.poll() is None:
+        for (expect_alerts), or, checking, if it had exited by itself or did
+        not exit 0 on SIGTERM."""
+        running = self.proc.poll() is None
+        if running:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(30)
@@ -225,6 +229,9 @@ class Service:
             bad = self.unexpected_alerts()
             assert not bad, (f"alerts no test expected ({self.dir}):\n" +
                              "\n".join(describe(m) for m in bad))
+            assert running, f"argus run had exited ({self.proc.returncode}); see {self.dir}"
+            assert sig != 15 or self.proc.returncode == 0, \
+                f"argus run exited {self.proc.returncode} on SIGTERM; see {self.dir}"
         return self.proc.returncode
 
 
@@ -236,6 +243,24 @@ def hook_kind(kind):
 def module_named(name):
     """An alert predicate: about the kernel module of this name."""
     return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
+
+
+KERNEL_VIEWS = ("kprobe", "ftrace_ops", "tracepoint", "kernel_text", "netfilter", "notifier")
+
+
+def assert_kernel_read(guest, parts=KERNEL_VIEWS):
+    """Silence about the kernel counts only if argus reads these views of
+    this guest whole (a one-shot scan of it now)."""
+    d = json.loads(run_argus("scan", "--once", "--json", *guest.argus_source()).stdout)
+    read = d["scan_statistics"]["kernel_hooks_read"]
+    missing = [p for p in parts if p not in read]
+    assert not missing, f"argus does not read {missing} of this guest whole (read: {read})"
+
+
+def assert_module_seen(svc, name, since):
+    """Silence about a module counts only if argus saw it loaded."""
+    assert wait_for(svc, "Kernel Module Loaded", module_named(name), since, 0), \
+        f"argus never saw {name} loaded: its silence proves nothing"
 
 
 def wait_for(svc, name, pred, since, within):

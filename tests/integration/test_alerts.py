@@ -176,6 +176,14 @@ def test_reverse_shell_lookalikes(guest, svc, case):
     since = run_case(guest, svc, setup, action,
                      CLEANUP + "; rm -f /tmp/relay.out /tmp/busybox-x")
     svc.expect_alerts(since)
+    assert_seen(svc, since)
+
+
+def assert_seen(svc, since):
+    """Silence counts only if argus saw the case: a process it started."""
+    new = [m["activity_data"]["process_details"]["process_name"] for m in svc.messages[since:]
+           if m["activity_data"]["name"] == "Process Created"]
+    assert new, "argus saw no process of the case: its silence proves nothing"
 
 
 def wait_alert(svc, name, pred, timeout):

@@ -58,3 +58,4 @@ def test_console_bash_is_no_reverse_shell(guest_a64, svc):
                                  "exec bash -i </dev/ttyAMA0 >/dev/ttyAMA0 2>&1",
                                  test_alerts.CLEANUP)
     svc.expect_alerts(since)
+    test_alerts.assert_seen(svc, since)

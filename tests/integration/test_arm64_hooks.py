@@ -29,7 +29,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, module_named, hook_kind
+from conftest import Service, wait_for, need_module, module_named, hook_kind, assert_module_seen
 
 SLEEP = "500ms"
 HOOKED = "Kernel Function Hooked"
@@ -133,6 +133,7 @@ def test_hook_of_a_listed_module(guest_a64, svc, ko):
     finally:
         g.check(f"rmmod {ko}")
     svc.expect_alerts(since)
+    assert_module_seen(svc, ko, since)
 
 
 @pytest.mark.parametrize("ko", ["hookkp64", "hookft64", "hooktp64"])
@@ -187,6 +188,7 @@ def test_netfilter_and_notifier_of_a_listed_module(guest_a64, svc):
         g.check("rmmod hooknf64")
     time.sleep(2 * svc.sleep_s)
     svc.expect_alerts(since)
+    assert_module_seen(svc, "hooknf64", since)
 
 
 def test_netfilter_and_notifier_in_hidden_module(guest_a64, svc):

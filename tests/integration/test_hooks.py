@@ -21,7 +21,8 @@ import time
 
 import pytest
 
-from conftest import Service, wait_for, need_module, hook_kind
+from conftest import (Service, wait_for, need_module, hook_kind, assert_module_seen,
+                      assert_kernel_read)
 
 SLEEP = "500ms"
 DISPATCH = "System Call Dispatch Modified"
@@ -30,6 +31,7 @@ HOOKED = "Kernel Function Hooked"
 
 @pytest.fixture(scope="module")
 def svc(guest, tmp_path_factory):
+    assert_kernel_read(guest)
     s = Service(tmp_path_factory.mktemp("hooks"), guest, sleep=SLEEP)
     yield s
     s.stop()
@@ -164,6 +166,7 @@ def test_hook_of_a_listed_module(guest, svc, ko):
         guest.check("free; ls /")
         time.sleep(4 * svc.sleep_s)
         svc.expect_alerts(since)
+        assert_module_seen(svc, ko, since)
     finally:
         guest.check(f"rmmod {ko}")
 

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module
+from conftest import Service, wait_for, need_module, assert_kernel_read
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -30,6 +30,7 @@ TRACING = "/sys/kernel/tracing"
 
 @pytest.fixture(scope="module")
 def svc(guest, tmp_path_factory):
+    assert_kernel_read(guest)
     s = Service(tmp_path_factory.mktemp("ktext"), guest, sleep=SLEEP)
     yield s
     s.stop()

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Service, wait_for, need_module
+from conftest import Service, wait_for, need_module, assert_kernel_read
 from guest import GuestError
 
 SLEEP = "500ms"
@@ -33,6 +33,7 @@ TRACING = "/sys/kernel/tracing"
 
 @pytest.fixture(scope="module")
 def svc(guest_a64, tmp_path_factory):
+    assert_kernel_read(guest_a64)
     s = Service(tmp_path_factory.mktemp("ktext64"), guest_a64, sleep=SLEEP,
                 extra=f"      memory_regions: {guest_a64.regions_path}\n")
     yield s

