@@ -14,7 +14,9 @@
  * Legitimate tracing needs neither; the kernel itself warns when the
  * first is loaded.  Judged on every program whenever it is first seen,
  * the first scan included: a program loaded before argus started counts.
- * Reported once per program while it stays loaded.
+ * A program no process holds is judged a scan later (it may be one the
+ * scan caught between its load and its fd).  Reported once per program
+ * while it stays loaded.
  */
 #include <string.h>
 
@@ -77,8 +79,18 @@ static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
 		const struct snap_bpf *b = &cur->bpf[i];
 		u64map_put(&live, key(b), 1);
 		uint8_t h = b->helpers & (SNAP_BPF_WRITES_USER | SNAP_BPF_OVERRIDES_RETURN);
-		if (!h || u64map_get(&st->bpf_alerted, key(b), NULL))
+		uint64_t v = 0;
+		int known = u64map_get(&st->bpf_alerted, key(b), &v);
+		if (!h || (known && v == 1))
 			continue;
+		if (b->pid < 0 && !known) {
+			/* no holder yet: a program loaded between the scan's read
+			 * of the fds and of the IDR has no fd in what the scan
+			 * read.  Judged next scan, holder or none (pinned, or
+			 * attached and let go of) */
+			u64map_put(&st->bpf_alerted, key(b), 2);
+			continue;
+		}
 		fire(cfg, emit, ctx, ACT_BPF_TAMPERING, cur, b, why[h]);
 		u64map_put(&st->bpf_alerted, key(b), 1);
 	}
@@ -125,7 +137,9 @@ void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
 		snapshot_free(st->bpf_base);
 		st->bpf_base = NULL;
 	} else if (prev && prev->bpf_complete) {
-		snapshot_free(st->bpf_base);	/* out of memory: as before, lost */
+		/* kept until the next whole read (NULL out of memory: then
+		 * what changed in between is not told, as before the copy) */
+		snapshot_free(st->bpf_base);
 		st->bpf_base = copy_progs(prev);
 	}
 }

@@ -169,8 +169,8 @@ void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
 		snapshot_free(st->kmod_base);
 		st->kmod_base = NULL;
 	} else if (prev_listed) {
-		/* out of memory: nothing kept, news between the two whole
-		 * reads is lost, as before there was a copy */
+		/* kept until the next whole read (NULL out of memory: then
+		 * what changed in between is not told, as before the copy) */
 		snapshot_free(st->kmod_base);
 		st->kmod_base = copy_list(prev);
 	}

@@ -963,7 +963,7 @@ static void progs(struct snapshot *s, int n, uint8_t helpers, int complete)
 	for (int i = 0; i < n; i++) {
 		s->bpf[i].addr = 0xffffc90000100000ULL + (uint64_t)i * 0x1000;
 		s->bpf[i].id = (uint32_t)i + 1;
-		s->bpf[i].pid = -1;
+		s->bpf[i].pid = i == n - 1 ? 100 : -1;	/* the last held by pid 100 */
 		s->bpf[i].helpers = i == n - 1 ? helpers : 0;
 	}
 	s->bpf_complete = complete;
@@ -1000,6 +1000,19 @@ static void test_bpf(void **state)
 	g = diff(d, b, &st, 6 * NS);
 	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
 	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);	/* back: news again */
+	assert_int_equal(g.last_pid[ACT_BPF_TAMPERING], 100);
+	/* a writer no process holds (yet: the scan read the fds before the
+	 * IDR; or pinned): judged a scan later, holder or none */
+	detect_state_free(&st);
+	detect_state_init(&st);
+	b->bpf[1].pid = -1;
+	g = diff(NULL, b, &st, 7 * NS);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 0);
+	g = diff(b, b, &st, 8 * NS);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);
+	assert_int_equal(g.last_pid[ACT_BPF_TAMPERING], -1);
+	g = diff(b, b, &st, 9 * NS);
+	assert_int_equal(g.n[ACT_BPF_TAMPERING], 0);
 	snapshot_free(a);
 	snapshot_free(b);
 	snapshot_free(c);
