@@ -279,6 +279,10 @@ def test_service_judges_whole_files_only(dguest, disk, svc):
             assert 0 < res < total, (name, res, total)
         scans(svc)
         svc.expect_alerts(since)
+        # silent because argus saw both and could not judge them yet
+        told = {m["activity_data"]["process_details"]["process_id"] for m in svc.messages[since:]
+                if m["activity_data"]["name"] == "Process Created"}
+        assert {pb, po} <= told, f"argus did not see both run ({told})"
 
         since = svc.mark()
         dguest.check(f"cat {path('big')} {path('other')} >/dev/null")

@@ -76,6 +76,8 @@ def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
     program (one loaded before argus started too), none for a benign one;
     extra: the service configuration's per-system lines (arm64's regions)."""
     early = load(guest, "writeuser", "argus_w0")       # before argus starts
+    pids = [early]      # killed however the test ends: a tampering program
+    #                     left loaded would be every later test's alert
     svc = Service(tmp_path, guest, sleep=sleep, extra=extra)
     try:
         since0 = 0
@@ -88,6 +90,7 @@ def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
         # a benign program: events, no alert
         since = svc.mark()
         f = load(guest, "filter", "argus_f2")
+        pids.append(f)
         time.sleep(3 * svc.sleep_s)
         guest.run(f"kill {f}")
         time.sleep(3 * svc.sleep_s)
@@ -97,6 +100,7 @@ def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
         # a tampering one: loaded, alerted once however long it stays
         since = svc.mark()
         w = load(guest, "writeuser", "argus_w2")
+        pids.append(w)
         time.sleep(5 * svc.sleep_s)
         svc.expect_alerts(since, ("BPF Program Tampering Helper",
                                   lambda a: a["bpf_program_details"]["bpf_program_name"]
@@ -107,5 +111,5 @@ def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
         assert len(by_name(svc, "BPF Program Unloaded", "argus_w2")) == 1
         assert len(by_name(svc, "BPF Program Unloaded", "argus_w0")) == 1
     finally:
-        guest.run(f"kill {early} 2>/dev/null; true")
+        guest.run(f"kill {' '.join(map(str, pids))} 2>/dev/null; true")
         svc.stop()

@@ -135,6 +135,7 @@ def test_sbom_signatures(guest, tmp_path, image_hashes):
     sigs = sorted(set(image_hashes.values()))
     items = "".join(f"          - {'sha256:' if i % 2 else ''}{h}\n" for i, h in enumerate(sigs))
     svc = Service(tmp_path, guest, sleep=SLEEP, extra=f"      events:\n        sbom:\n{items}")
+    ok = bad = None
     try:
         chk = subprocess.run([ARGUS, "run", "--config", svc.config, "--check"],
                              capture_output=True, text=True, timeout=30)
@@ -163,8 +164,13 @@ def test_sbom_signatures(guest, tmp_path, image_hashes):
         assert not [m for m in svc.messages[since:] if
                     m["activity_data"].get("process_details", {}).get("process_id") == ok and
                     m["message_type"] == "ALERT"]
+        # and argus did judge it: its silence is a verdict
+        assert [m for m in svc.messages[since:] if m["activity_data"]["name"] == "Process Created"
+                and m["activity_data"]["process_details"]["process_id"] == ok], \
+            "argus never saw /tmp/approved run"
     finally:
-        guest.run("rm -f /tmp/approved /tmp/evil")
+        pids = " ".join(str(p) for p in (ok, bad) if p)
+        guest.run(f"{'kill ' + pids + ' 2>/dev/null; ' if pids else ''}rm -f /tmp/approved /tmp/evil")
         svc.stop()
 
 

@@ -91,10 +91,19 @@ def test_ram_file_truncated_and_restored(guest, tmp_path):
         os.unlink(copy)
 
 
-def cut_task_list(guest):
+@pytest.fixture
+def ram_copy():
+    """Where a still copy of the guest's RAM goes; removed after the test,
+    however it ends."""
+    path = f"/dev/shm/argus-copy{os.getpid()}.ram"
+    yield path
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def cut_task_list(guest, copy):
     """A still copy of the guest's RAM, and the file offset of the
     tasks.next of a task in the middle of its task list."""
-    copy = f"/dev/shm/argus-tasks{os.getpid()}.ram"
     shutil.copyfile(guest.ram_path, copy)
     info = json.loads(subprocess.run([ARGUS, "info", "--json", "--source", f"qemu:{copy}"],
                                      check=True, capture_output=True, text=True).stdout)
@@ -114,7 +123,7 @@ def cut_task_list(guest):
             tasks.append(task_pa)
             at = task_pa
     assert len(tasks) > 20, f"{len(tasks)} tasks found in the copy"
-    return copy, tasks[len(tasks) // 2] + off
+    return tasks[len(tasks) // 2] + off
 
 
 def poke(path, at, data):
@@ -133,13 +142,14 @@ def judged_alone(svc):
     return n
 
 
-def test_task_list_broken_then_whole(guest, tmp_path):
+def test_task_list_broken_then_whole(guest, tmp_path, ram_copy):
     """A still copy of the guest's RAM, its task list cut in the middle (a
     task's tasks.next zeroed, as a walk meets a link being rewritten) for
     two scans, then whole again: the scans that lost tasks are judged
     alone, and no process, connection or container ends and starts again
     (none did: the copy does not change)."""
-    copy, cut = cut_task_list(guest)
+    copy = ram_copy
+    cut = cut_task_list(guest, copy)
     svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", service="  log_level: 60\n")
     try:
         assert svc.wait_for(sa("Host Initialization Successful"), timeout=30)
@@ -159,14 +169,14 @@ def test_task_list_broken_then_whole(guest, tmp_path):
         svc.expect_alerts(0)
     finally:
         svc.stop(check_alerts=False)
-        os.unlink(copy)
 
 
-def test_task_list_broken_at_the_first_scan(guest, tmp_path):
+def test_task_list_broken_at_the_first_scan(guest, tmp_path, ram_copy):
     """The same cut, from before the service starts until after its first
     scan: that scan is no baseline, the first whole one is, and the
     processes past the cut are not told Created (they were there)."""
-    copy, cut = cut_task_list(guest)
+    copy = ram_copy
+    cut = cut_task_list(guest, copy)
     link = poke(copy, cut, b"\0" * 8)
     svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", service="  log_level: 60\n")
     try:
@@ -184,7 +194,6 @@ def test_task_list_broken_at_the_first_scan(guest, tmp_path):
         svc.expect_alerts(0)
     finally:
         svc.stop(check_alerts=False)
-        os.unlink(copy)
 
 
 def va_to_pa(f, pgd, va):
@@ -201,7 +210,7 @@ def va_to_pa(f, pgd, va):
     return table + (va & 0xfff)
 
 
-def test_module_loaded_while_the_list_was_cut(guest, tmp_path):
+def test_module_loaded_while_the_list_was_cut(guest, tmp_path, ram_copy):
     """A module that goes live while the modules list is cut under the scan
     (a still RAM copy: dummy's state set to COMING, then LIVE while its
     list.next is zeroed, then the link restored) is told Loaded at the next
@@ -213,7 +222,7 @@ def test_module_loaded_while_the_list_was_cut(guest, tmp_path):
     with open(ko, "rb") as f:
         benign.upload(guest, f.read(), "/tmp/dummy.ko")
     guest.check("insmod /tmp/dummy.ko")
-    copy = f"/dev/shm/argus-mods{os.getpid()}.ram"
+    copy = ram_copy
     try:
         shutil.copyfile(guest.ram_path, copy)
     finally:
@@ -228,14 +237,15 @@ def test_module_loaded_while_the_list_was_cut(guest, tmp_path):
     info = json.loads(subprocess.run([ARGUS, "info", "--json", "--source", src],
                                      check=True, capture_output=True, text=True).stdout)
     if info["arch"] != "x86_64" or info["paging_levels"] != 4:
-        os.unlink(copy)
         pytest.skip("the page walk here is x86-64 4-level")
     s = scan()
     mods = [m for m in s["kernel_modules"] if m["kernel_module_name"] == "dummy"]
-    assert len(mods) == 1 and s["scan_statistics"]["kernel_module_views"] == "complete", s["scan_statistics"]
+    assert len(mods) == 1 and s["scan_statistics"]["kernel_module_views"] == "complete", \
+        s["scan_statistics"]
     with open(copy, "r+b") as f:
         # struct module: state (0), list (8), name (24) since 2.6
-        pa = va_to_pa(f, info["kernel_pgd_physical_address"], int(mods[0]["kernel_module_address"], 16))
+        pa = va_to_pa(f, info["kernel_pgd_physical_address"],
+                      int(mods[0]["kernel_module_address"], 16))
         f.seek(pa + 24)
         assert f.read(6) == b"dummy\0", "not dummy's struct module"
         f.seek(pa + 8)
@@ -268,7 +278,6 @@ def test_module_loaded_while_the_list_was_cut(guest, tmp_path):
         svc.expect_alerts(0)
     finally:
         svc.stop(check_alerts=False)
-        os.unlink(copy)
 
 
 class Receiver:
@@ -356,6 +365,10 @@ def test_log_disk_full(guest, tmp_path):
             assert "writable again" in svc.stdout()
             assert svc.wait_for(created(pid), timeout=10), "no events in the log after space came back"
             assert os.path.getsize(svc.events_path) > size0
+            # what the full disk did not take, telemetry did: no alert there
+            odd = [m["activity_data"]["name"] for m in rx.lines if m["message_type"] == "ALERT"
+                   and m["activity_data"]["name"] not in Service.ROUTINE_ALERTS]
+            assert not odd, f"alerts while the log disk was full: {odd}"
         finally:
             svc.stop()
     finally:

@@ -50,6 +50,7 @@ def test_logrotate_loses_nothing(guest, tmp_path):
             in_files += ids(f.read())
     with open(os.path.join(svc.dir, "stdout.log")) as f:
         on_stdout = ids(f.read())
+    assert not svc.stdout_alerts(), f"alerts from a fork loop: {svc.stdout_alerts()}"
     assert len(on_stdout) > 200, f"too little load: {len(on_stdout)} messages"
     assert len(in_files) == len(set(in_files)), "a message written twice"
     assert set(in_files) == set(on_stdout), \

@@ -173,6 +173,7 @@ def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
         # its QEMU stops: told
         inits = sum(m["activity_data"]["name"] == "Host Initialization Successful"
                     for m in svc.messages)
+        since = svc.mark()
         inner.stop()
         assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Details Gathering Failed"
                             and "is gone" in m["activity_data"]["system_activity_details"]
@@ -188,6 +189,7 @@ def test_service_alerts_inside_and_sees_it_go_and_come(nested, tmp_path):
         assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Process Created" and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=15), "a process born in the second inner guest was not seen"
+        svc.expect_alerts(since)        # the end and the new boot: no alert
     finally:
         svc.stop(check_alerts=False)
 
@@ -276,5 +278,7 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
         assert svc.wait_for(lambda m: named(m, me, "Process Created") and
                             m["activity_data"]["process_details"]["process_id"] == pid,
                             timeout=15), "a process born in the second inner guest was not seen"
+        # from the start, the outer guest too: that one shell, nothing else
+        svc.expect_alerts(0, ("Reverse Shell Detected", None, 1))
     finally:
         svc.stop(check_alerts=False)

@@ -123,7 +123,7 @@ def test_telemetry_equals_event_log(guest, syslog_ng, tmp_path, fmt):
 
 
 def test_rotation(guest, tmp_path):
-    svc = Service(tmp_path, guest, sleep="100ms",
+    svc = Service(tmp_path, guest, sleep="100ms", split_stderr=True,
                   output="  log_threshold_size: 64KB\n  log_max_files: 3\n")
     folder = os.path.dirname(svc.events_path)
     churn = guest.spawn("while true; do sleep 0.05 & usleep 30000; done")
@@ -145,6 +145,7 @@ def test_rotation(guest, tmp_path):
     finally:
         guest.run(f"kill {churn}")
         svc.stop()
+    assert not svc.stdout_alerts(), f"alerts from a fork loop: {svc.stdout_alerts()}"
     for f in os.listdir(folder):
         with open(os.path.join(folder, f), "rb") as fh:
             for i, line in enumerate(fh):
