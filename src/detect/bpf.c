@@ -99,9 +99,9 @@ static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
 	u64map_free(&live);
 }
 
-static int dup_str(struct arena *a, const char **s)
+static int keep_str(struct snapshot *b, const char **s)
 {
-	return !*s || (*s = arena_strndup(a, *s, strlen(*s)));
+	return !*s || (*s = snapshot_keep_str(b, *s, strlen(*s), 0));
 }
 
 /* The programs of s, copied (what detect_state.bpf_base holds); the
@@ -115,7 +115,7 @@ static struct snapshot *copy_progs(const struct snapshot *s)
 	for (size_t i = 0; ok && i < s->nbpf; i++) {
 		b->bpf[i] = s->bpf[i];
 		b->bpf[i].pid = -1;
-		ok = dup_str(&b->arena, &b->bpf[i].name) && dup_str(&b->arena, &b->bpf[i].attach);
+		ok = keep_str(b, &b->bpf[i].name) && keep_str(b, &b->bpf[i].attach);
 	}
 	if (!ok) {
 		snapshot_free(b);

@@ -131,22 +131,17 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 static struct snapshot *copy_list(const struct snapshot *s)
 {
 	struct snapshot *b = snapshot_new();
+	int ok = b && (b->kmods = arena_alloc(&b->arena,
+					      (s->nkmods ? s->nkmods : 1) * sizeof(*b->kmods)));
 
-	if (!b)
-		return NULL;
-	b->kmods = arena_alloc(&b->arena, (s->nkmods ? s->nkmods : 1) * sizeof(*b->kmods));
-	if (!b->kmods) {
+	for (size_t i = 0; ok && i < s->nkmods; i++) {
+		const char *name = s->kmods[i].name;
+		b->kmods[i] = s->kmods[i];
+		ok = !name || (b->kmods[i].name = snapshot_keep_str(b, name, strlen(name), 0));
+	}
+	if (!ok) {
 		snapshot_free(b);
 		return NULL;
-	}
-	for (size_t i = 0; i < s->nkmods; i++) {
-		b->kmods[i] = s->kmods[i];
-		if (s->kmods[i].name &&
-		    !(b->kmods[i].name = arena_strndup(&b->arena, s->kmods[i].name,
-						       strlen(s->kmods[i].name)))) {
-			snapshot_free(b);
-			return NULL;
-		}
 	}
 	b->nkmods = s->nkmods;
 	b->kmods_status = s->kmods_status;

@@ -128,9 +128,10 @@ static uint64_t conn_key(const struct addr *l, uint16_t lport, const struct addr
  * `unshare -n` with the fd kept) holds a socket of the one it left. */
 static uint64_t ns_of(const struct snapshot *s, const struct snap_sock *c)
 {
-	const struct snap_proc *p = c->ns_net ? NULL : snapshot_find(s, c->pid);
-
-	return c->ns_net ? c->ns_net : p ? p->ns_net : 0;
+	if (c->ns_net)
+		return c->ns_net;
+	const struct snap_proc *p = snapshot_find(s, c->pid);
+	return p ? p->ns_net : 0;
 }
 
 /* Each namespace's addresses: init_net's interfaces' (the namespace pid 1

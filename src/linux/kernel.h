@@ -100,6 +100,7 @@ static inline uint64_t kernel_field(struct kernel *k, uint64_t base, const struc
 /* The inode number of the namespace whose struct (net, mnt_namespace...)
  * is at ns, its ns_common being ns_member; 0 unknown.  Memoized a scan. */
 uint64_t kernel_ns_inum(struct kernel *k, uint64_t ns, const struct kfield *ns_member);
+
 void kernel_close(struct kernel *k);
 int kernel_scan_begin(struct kernel *k, struct aerr *err);
 

@@ -166,7 +166,7 @@ static void namespaces(struct kernel *k, struct snap_proc *p, const struct dctx 
 		p->ns_ipc = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__ipc_ns),
 					   &o->ipc_namespace__ns);
 		p->ns_cgroup = kernel_ns_inum(k, kobj_get(as, &no, &o->nsproxy__cgroup_ns),
-				       &o->cgroup_namespace__ns);
+					      &o->cgroup_namespace__ns);
 	}
 	if (kptr_ok(pid) && o->pid__numbers.present && o->size_upid) {
 		/* task_active_pid_ns: numbers[level].ns */
