@@ -75,6 +75,18 @@ def module_path():
     return found[0] if found else None
 
 
+def upload_dummy(guest, dest="/tmp/dummy.ko"):
+    """module_path()'s module, not loaded, copied into the guest at dest;
+    False when the kernel package has none."""
+    ko = module_path()
+    if not ko:
+        return False
+    guest.run("rmmod dummy 2>/dev/null")
+    with open(ko, "rb") as f:
+        upload(guest, f.read(), dest)
+    return True
+
+
 def upload(guest, data, dest, chunk=8000):
     """Copy bytes into the guest through the control channel."""
     b = base64.b64encode(data).decode()

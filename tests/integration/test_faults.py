@@ -142,6 +142,19 @@ def judged_alone(svc):
     return n
 
 
+def assert_still(svc, since, what):
+    """Nothing told since `since` (the copy does not change), and some scan
+    lost tasks and was judged alone."""
+    svc.poll()
+    alive(svc)
+    alone = judged_alone(svc)
+    moved = [m["activity_data"]["name"] for m in svc.messages[since:]
+             if m["message_type"] in ("EVENT", "ALERT")]
+    assert not moved, f"{len(moved)} events {what} ({alone} scans judged alone): " + \
+        ", ".join(sorted(set(moved)))
+    svc.expect_alerts(0)
+
+
 def test_task_list_broken_then_whole(guest, tmp_path, ram_copy):
     """A still copy of the guest's RAM, its task list cut in the middle (a
     task's tasks.next zeroed, as a walk meets a link being rewritten) for
@@ -159,14 +172,7 @@ def test_task_list_broken_then_whole(guest, tmp_path, ram_copy):
         time.sleep(2.2)         # two scans, within DETECT_KEEP_MAX
         poke(copy, cut, link)
         time.sleep(3)
-        svc.poll()
-        alive(svc)
-        alone = judged_alone(svc)
-        moved = [m["activity_data"]["name"] for m in svc.messages[since:]
-                 if m["message_type"] in ("EVENT", "ALERT")]
-        assert not moved, f"{len(moved)} events from a task list cut for {alone} scans: " + \
-            ", ".join(sorted(set(moved)))
-        svc.expect_alerts(0)
+        assert_still(svc, since, "from a task list cut for two scans")
     finally:
         svc.stop(check_alerts=False)
 
@@ -184,14 +190,7 @@ def test_task_list_broken_at_the_first_scan(guest, tmp_path, ram_copy):
         time.sleep(0.5)
         poke(copy, cut, link)
         time.sleep(3.5)
-        svc.poll()
-        alive(svc)
-        judged_alone(svc)
-        moved = [m["activity_data"]["name"] for m in svc.messages
-                 if m["message_type"] in ("EVENT", "ALERT")]
-        assert not moved, f"{len(moved)} events after a first scan that lost tasks: " + \
-            ", ".join(sorted(set(moved)))
-        svc.expect_alerts(0)
+        assert_still(svc, 0, "after a first scan that lost tasks")
     finally:
         svc.stop(check_alerts=False)
 
@@ -215,12 +214,8 @@ def test_module_loaded_while_the_list_was_cut(guest, tmp_path, ram_copy):
     (a still RAM copy: dummy's state set to COMING, then LIVE while its
     list.next is zeroed, then the link restored) is told Loaded at the next
     whole walk, against the last whole one -- once, and nothing else."""
-    ko = benign.module_path()
-    if not ko:
+    if not benign.upload_dummy(guest):
         pytest.skip("the kernel package has no dummy.ko")
-    guest.run("rmmod dummy 2>/dev/null")
-    with open(ko, "rb") as f:
-        benign.upload(guest, f.read(), "/tmp/dummy.ko")
     guest.check("insmod /tmp/dummy.ko")
     copy = ram_copy
     try:

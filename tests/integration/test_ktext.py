@@ -51,11 +51,8 @@ def test_stock_guest_raises_nothing(guest, svc):
 
 def test_stock_modules_and_tracing_raise_nothing(guest, svc):
     since = svc.mark()
-    ko = benign.module_path()
+    ko = benign.upload_dummy(guest)
     if ko:
-        guest.run("rmmod dummy 2>/dev/null")
-        with open(ko, "rb") as f:
-            benign.upload(guest, f.read(), "/tmp/dummy.ko")
         guest.check("insmod /tmp/dummy.ko && rmmod dummy && insmod /tmp/dummy.ko")
     guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
     guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
