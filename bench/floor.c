@@ -31,7 +31,7 @@
  *       memory; the scan - (c), translation and decoding.
  *
  * The collectors are called here in linux_scan()'s order (src/linux/
- * scan.c), except that the process collectors, which pscan.c runs part by
+ * scan.c: the BPF program IDR first), except that the process collectors, which pscan.c runs part by
  * part (512 tasks at a time, so a part's pages are still cached), run here
  * each over the whole list: their sum is the process phase, cached less
  * well.  Keep the lists the same.
@@ -62,6 +62,7 @@ static const struct step {
 	int fatal;	/* linux_scan stops when it fails */
 } steps[] = {
 	{ "scan begin", scan_begin, 1 },
+	{ "BPF programs", linux_collect_bpf, 0 },
 	/* what linux_collect_procs() (pscan.c) does part by part, here
 	 * each over the whole process list, on one thread */
 	{ "processes and threads", tasks, 1 },
@@ -75,7 +76,7 @@ static const struct step {
 	{ "shell history", linux_collect_bash, 0 },
 	{ "hidden processes", linux_collect_hidden, 0 },
 	{ "kernel modules", linux_collect_modules, 0 },
-	{ "BPF programs", linux_collect_bpf, 0 },
+	{ "BPF program holders", linux_collect_bpf_holders, 0 },
 	{ "kernel hooks", linux_collect_khooks, 0 },
 	{ "system call dispatch", linux_collect_dispatch, 0 },
 	{ "kernel text", linux_collect_ktext, 0 },

@@ -1,7 +1,10 @@
 /* bpf.c - BPF programs: loaded, unloaded, and the helpers rootkits use.
  *
  * A program is (struct bpf_prog address, id).  Loaded: in the program IDR
- * now and not in the last scan; Unloaded: the reverse.  Told when the IDR
+ * now and not in the last scan; Unloaded: the reverse.  A new program no
+ * process holds is told a scan later, with its holder if it has one by
+ * then (the kernel gives a program its id before its loader its fd), or
+ * at its Unloaded if it is gone by then.  Told when the IDR
  * was walked whole (snapshot.bpf_complete), against the last scan that
  * walked it whole: a scan that read it in part (a node being rewritten as
  * a program comes or goes) delays the news to the next whole read, and
@@ -39,7 +42,8 @@ static void fire(const struct detect_cfg *cfg, act_emit_fn emit, void *ctx, enum
 }
 
 static void loaded_unloaded(const struct snapshot *prev, const struct snapshot *cur,
-			    const struct detect_cfg *cfg, act_emit_fn emit, void *ctx)
+			    const struct detect_cfg *cfg, struct detect_state *st, act_emit_fn emit,
+			    void *ctx)
 {
 	struct u64map m;
 
@@ -47,15 +51,30 @@ static void loaded_unloaded(const struct snapshot *prev, const struct snapshot *
 	for (size_t i = 0; i < prev->nbpf; i++)
 		u64map_put(&m, key(&prev->bpf[i]), i + 1);
 	for (size_t i = 0; i < cur->nbpf; i++) {
-		if (u64map_get(&m, key(&cur->bpf[i]), NULL))
-			u64map_put(&m, key(&cur->bpf[i]), 0);
-		else
-			fire(cfg, emit, ctx, ACT_BPF_LOADED, cur, &cur->bpf[i], NULL);
+		const struct snap_bpf *b = &cur->bpf[i];
+		int held = u64map_get(&st->bpf_untold, key(b), NULL);
+		if (u64map_get(&m, key(b), NULL)) {
+			u64map_put(&m, key(b), 0);
+			if (!held)
+				continue;
+		} else if (b->pid < 0 && !held) {
+			/* no holder yet (its loader may not have had its fd
+			 * when the scan read it): told next scan, holder or
+			 * none (pinned, or attached and let go of) */
+			u64map_put(&st->bpf_untold, key(b), 1);
+			continue;
+		}
+		u64map_del(&st->bpf_untold, key(b));
+		fire(cfg, emit, ctx, ACT_BPF_LOADED, cur, b, NULL);
 	}
 	for (size_t i = 0; i < prev->nbpf; i++) {
+		const struct snap_bpf *b = &prev->bpf[i];
 		uint64_t v;
-		if (u64map_get(&m, key(&prev->bpf[i]), &v) && v)
-			fire(cfg, emit, ctx, ACT_BPF_UNLOADED, prev, &prev->bpf[i], NULL);
+		if (!u64map_get(&m, key(b), &v) || !v)
+			continue;
+		if (u64map_del(&st->bpf_untold, key(b)))	/* gone before told */
+			fire(cfg, emit, ctx, ACT_BPF_LOADED, prev, b, NULL);
+		fire(cfg, emit, ctx, ACT_BPF_UNLOADED, prev, b, NULL);
 	}
 	u64map_free(&m);
 }
@@ -133,7 +152,7 @@ void detect_bpf(const struct snapshot *prev, const struct snapshot *cur,
 	if (cur->bpf_complete) {
 		const struct snapshot *base = prev && prev->bpf_complete ? prev : st->bpf_base;
 		if (base)
-			loaded_unloaded(base, cur, cfg, emit, ctx);
+			loaded_unloaded(base, cur, cfg, st, emit, ctx);
 		snapshot_free(st->bpf_base);
 		st->bpf_base = NULL;
 	} else if (prev && prev->bpf_complete) {

@@ -84,6 +84,8 @@ struct detect_state {
 	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
 	struct u64map bpf_alerted;	/* BPF program (address, id) keys alerted on
 					 * (1), or held a scan for a holder (2) */
+	struct u64map bpf_untold;	/* new programs with no holder, their Loaded
+					 * held a scan for one */
 	struct u64map hook_alerted;	/* hooks reported -> their kind + 1 */
 	struct u64map untold;		/* processes a scan first saw between fork
 					 * and exec, not told yet: judged next scan */

@@ -36,6 +36,7 @@ void detect_state_init(struct detect_state *st)
 	u64map_init(&st->alerted);
 	u64map_init(&st->kmod_alerted);
 	u64map_init(&st->bpf_alerted);
+	u64map_init(&st->bpf_untold);
 	u64map_init(&st->hook_alerted);
 	u64map_init(&st->interp);
 	u64map_init(&st->fresh);
@@ -51,6 +52,7 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->alerted);
 	u64map_free(&st->kmod_alerted);
 	u64map_free(&st->bpf_alerted);
+	u64map_free(&st->bpf_untold);
 	u64map_free(&st->hook_alerted);
 	u64map_free(&st->interp);
 	u64map_free(&st->fresh);
@@ -113,5 +115,6 @@ void detect_state_prune(struct detect_state *st, const struct snapshot *cur)
 size_t detect_state_size(const struct detect_state *st)
 {
 	return st->conn_first_seen.len + st->conn_alerted.len + st->alerted.len + st->interp.len +
-	       st->kmod_alerted.len + st->bpf_alerted.len + st->hook_alerted.len;
+	       st->kmod_alerted.len + st->bpf_alerted.len + st->bpf_untold.len +
+	       st->hook_alerted.len;
 }

@@ -12,6 +12,12 @@
  * program ("anon_inode:bpf-prog", file->private_data) is named as its
  * holder; a program attached and let go of has none.
  *
+ * The IDR is read before the processes' fds (linux_scan), their holders
+ * named after: the kernel gives a program its id before its fd, so a
+ * program the scan finds has its fd in what the scan read later, unless
+ * its loader let go of it meanwhile.  Read the other way round, a program
+ * loaded between the two reads was found with no holder.
+ *
  * Bounded: programs, instructions read per program, name lengths.
  */
 #include <stdint.h>
@@ -146,13 +152,13 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The processes holding a descriptor of each program. */
-static void holders(struct kernel *k, struct snapshot *s)
+int linux_collect_bpf_holders(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct koffsets *o = &k->prof->off;
 
+	(void)err;
 	if (!o->file__private_data.present)
-		return;
+		return 0;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct snap_proc *p = &s->procs[i];
 		for (uint32_t j = 0; j < p->nfds; j++) {
@@ -165,6 +171,7 @@ static void holders(struct kernel *k, struct snapshot *s)
 					s->bpf[b].pid = p->pid;
 		}
 	}
+	return 0;
 }
 
 int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err)
@@ -201,7 +208,6 @@ int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err)
 		qsort(s->bpf, s->nbpf, sizeof(*s->bpf), by_id);
 	}
 	free(w.v);
-	holders(k, s);
 	s->bpf_complete = !xw.cut && !xw.bad;
 	if (!s->bpf_complete)
 		return aerr_set(err, EIO, "the BPF program IDR was read in part (%s)",

@@ -129,6 +129,8 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 int64_t linux_boot_to_real(struct kernel *k);
 /* loaded BPF programs (bpf.c) */
 int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err);
+/* After the processes' fds: the process holding each program (bpf.c) */
+int linux_collect_bpf_holders(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *err);
 int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* core kernel text against its first sight (ktextmod.c); after dispatch */

@@ -1,26 +1,51 @@
-/* scan.c - one full scan: the processes with their details, fds and
- * memory areas (pscan.c, on k->threads threads), then every other
- * collector, in order. */
+/* scan.c - one full scan: the BPF program IDR, then the processes with
+ * their details, fds and memory areas (pscan.c, on k->threads threads),
+ * then every other collector, in order. */
 #include "linux/kernel.h"
 
 #include "core/log.h"
 #include "core/timefmt.h"
 
-static const struct collector {
+struct collector {
 	const char *name;
 	int (*collect)(struct kernel *k, struct snapshot *s, struct aerr *err);
-} collectors[] = {
+};
+
+/* before the fds: a program found then has its fd in them (bpf.c) */
+static const struct collector before_procs[] = {
+	{ "BPF programs", linux_collect_bpf },
+};
+
+static const struct collector collectors[] = {
 	{ "workload", linux_collect_workload },
 	{ "network interfaces", linux_collect_netdevs },
 	{ "file hashes", linux_collect_hashes },
 	{ "shell history", linux_collect_bash },
 	{ "hidden processes", linux_collect_hidden },
 	{ "kernel modules", linux_collect_modules },
-	{ "BPF programs", linux_collect_bpf },
+	{ "BPF program holders", linux_collect_bpf_holders },
 	{ "kernel hooks", linux_collect_khooks },	/* before dispatch: ftrace trampolines */
 	{ "system call dispatch", linux_collect_dispatch },
 	{ "kernel text", linux_collect_ktext },	/* after dispatch: told once */
 };
+
+/* Each collector of c[0..n), in order; one that fails is said and the
+ * scan goes on. */
+static void collect(struct kernel *k, struct snapshot *s, const struct collector *c, size_t n,
+		    linux_scan_fail_fn fail, void *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct aerr cerr = { 0 };
+		uint64_t t0 = now_monotonic_ns();
+		int failed = c[i].collect(k, s, &cerr);
+		alog_debug("%s: %.1f ms", c[i].name, (double)(now_monotonic_ns() - t0) / 1e6);
+		if (!failed)
+			continue;
+		alog_warn("%s: %s", c[i].name, aerr_str(&cerr));
+		if (fail)
+			fail(ctx, c[i].name, &cerr);
+	}
+}
 
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,
 	       struct aerr *err)
@@ -29,21 +54,15 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
 
 	s->started_ns = now_monotonic_ns();
 	ret = kernel_scan_begin(k, err);
-	if (!ret)
+	if (!ret) {
+		collect(k, s, before_procs, sizeof(before_procs) / sizeof(before_procs[0]), fail,
+			ctx);
 		ret = linux_collect_procs(k, s, 1, 1, fail, ctx, err);
+	}
 	alog_debug("processes (%d threads): %.1f ms", k->threads,
 		   (double)(now_monotonic_ns() - s->started_ns) / 1e6);
-	for (size_t i = 0; !ret && i < sizeof(collectors) / sizeof(collectors[0]); i++) {
-		struct aerr cerr = { 0 };
-		uint64_t t0 = now_monotonic_ns();
-		int failed = collectors[i].collect(k, s, &cerr);
-		alog_debug("%s: %.1f ms", collectors[i].name, (double)(now_monotonic_ns() - t0) / 1e6);
-		if (!failed)
-			continue;
-		alog_warn("%s: %s", collectors[i].name, aerr_str(&cerr));
-		if (fail)
-			fail(ctx, collectors[i].name, &cerr);
-	}
+	if (!ret)
+		collect(k, s, collectors, sizeof(collectors) / sizeof(collectors[0]), fail, ctx);
 	s->finished_ns = now_monotonic_ns();
 	return ret;
 }

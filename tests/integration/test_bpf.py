@@ -113,3 +113,33 @@ def loaded_unloaded_and_tampering(guest, tmp_path, extra="", sleep="300ms"):
     finally:
         guest.run(f"kill {' '.join(map(str, pids))} 2>/dev/null; true")
         svc.stop()
+
+
+def test_every_load_names_its_loader(guest, tmp_path):
+    """Programs loaded and let go of while the service scans every 100 ms:
+    each one's BPF Program Loaded names the bpfload that loaded it.  A scan
+    reads the program IDR before the processes' fds, so a program it finds
+    has its fd in what the scan read, unless the loader let go of it; the
+    build before read the IDR after the fds, and a program loaded in
+    between was told with no process."""
+    n = 60
+    svc = Service(tmp_path, guest, sleep="100ms")
+    try:
+        since = svc.mark()
+        guest.check(f"for i in $(seq {n}); do bpfload filter argus_r$i 1 >/dev/null 2>&1 & "
+                    f"sleep 0.15; done; wait", timeout=120)
+        time.sleep(5 * svc.sleep_s)
+        svc.expect_alerts(since)
+        loaded = [m["activity_data"] for m in svc.messages[since:]
+                  if m["activity_data"]["name"] == "BPF Program Loaded" and
+                  m["activity_data"]["bpf_program_details"]["bpf_program_name"]
+                  .startswith("argus_r")]
+        # each lives a second, ten scans: none loaded between two of them
+        names = [a["bpf_program_details"]["bpf_program_name"] for a in loaded]
+        assert sorted(names) == sorted(f"argus_r{i}" for i in range(1, n + 1)), names
+        nameless = [a["bpf_program_details"]["bpf_program_name"] for a in loaded
+                    if a.get("process_details", {}).get("process_name") != "bpfload"]
+        assert not nameless, f"told with no loader: {nameless}"
+    finally:
+        guest.run("pkill bpfload; true")
+        svc.stop()

@@ -1013,6 +1013,39 @@ static void test_bpf(void **state)
 	assert_int_equal(g.last_pid[ACT_BPF_TAMPERING], -1);
 	g = diff(b, b, &st, 9 * NS);
 	assert_int_equal(g.n[ACT_BPF_TAMPERING], 0);
+	/* a new program no process holds: its Loaded waits a scan for one
+	 * (the kernel gives a program its id before its loader its fd) */
+	detect_state_free(&st);
+	detect_state_init(&st);
+	progs(a, 1, 0, 1);			/* id 1, held by pid 100 */
+	progs(b, 3, 0, 1);			/* ids 2 (no holder) and 3 (pid 100) new */
+	progs(c, 3, 0, 1);
+	c->bpf[1].pid = 100;			/* 2's loader has its fd now */
+	g = diff(a, b, &st, 10 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	assert_int_equal(g.last_pid[ACT_BPF_LOADED], 100);
+	g = diff(b, c, &st, 11 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);	/* 2, with its loader */
+	assert_int_equal(g.last_pid[ACT_BPF_LOADED], 100);
+	assert_int_equal(st.bpf_untold.len, 0);
+	g = diff(c, a, &st, 12 * NS);
+	assert_int_equal(g.n[ACT_BPF_UNLOADED], 2);
+	/* gone before it was told: Loaded and Unloaded together */
+	g = diff(a, b, &st, 13 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	g = diff(b, a, &st, 14 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	assert_int_equal(g.last_pid[ACT_BPF_LOADED], -1);
+	assert_int_equal(g.n[ACT_BPF_UNLOADED], 2);
+	assert_int_equal(st.bpf_untold.len, 0);	/* its state died with it */
+	/* still no holder a scan later (pinned): told then, with none */
+	g = diff(a, b, &st, 15 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	g = diff(b, b, &st, 16 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
+	assert_int_equal(g.last_pid[ACT_BPF_LOADED], -1);
+	g = diff(b, b, &st, 17 * NS);
+	assert_int_equal(g.n[ACT_BPF_LOADED], 0);
 	snapshot_free(a);
 	snapshot_free(b);
 	snapshot_free(c);
