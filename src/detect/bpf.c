@@ -103,10 +103,9 @@ static void tampering(const struct snapshot *cur, const struct detect_cfg *cfg,
 		if (!h || (known && v == 1))
 			continue;
 		if (b->pid < 0 && !known) {
-			/* no holder yet: a program loaded between the scan's read
-			 * of the fds and of the IDR has no fd in what the scan
-			 * read.  Judged next scan, holder or none (pinned, or
-			 * attached and let go of) */
+			/* no holder yet: its loader may not have had its fd
+			 * when the scan read them.  Judged next scan, holder
+			 * or none (pinned, or attached and let go of) */
 			u64map_put(&st->bpf_alerted, key(b), 2);
 			continue;
 		}

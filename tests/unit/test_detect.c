@@ -1001,8 +1001,8 @@ static void test_bpf(void **state)
 	assert_int_equal(g.n[ACT_BPF_LOADED], 1);
 	assert_int_equal(g.n[ACT_BPF_TAMPERING], 1);	/* back: news again */
 	assert_int_equal(g.last_pid[ACT_BPF_TAMPERING], 100);
-	/* a writer no process holds (yet: the scan read the fds before the
-	 * IDR; or pinned): judged a scan later, holder or none */
+	/* a writer no process holds (yet: its loader's fd comes after its
+	 * id; or pinned): judged a scan later, holder or none */
 	detect_state_free(&st);
 	detect_state_init(&st);
 	b->bpf[1].pid = -1;
