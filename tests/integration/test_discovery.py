@@ -68,6 +68,9 @@ def test_vms_found_while_running(tmp_path):
         b.start()
         assert svc.wait_for(lambda m: named(m, b.name, "Host Initialization Successful"),
                             timeout=90), f"VM {b.name} never initialized"
+        time.sleep(3 * svc.sleep_s)     # its first scans after, judged too
+        svc.poll()
+        assert svc.proc.poll() is None, f"argus run exited; see {svc.dir}"
         alerts = [m for m in svc.messages if m["message_type"] == "ALERT" and
                   m["workload_information"]["unique_identifier"] in (a.name, b.name) and
                   m["activity_data"]["name"] not in Service.ROUTINE_ALERTS]
