@@ -84,6 +84,10 @@ struct detect_state {
 	struct u64map kmod_alerted;	/* struct module addresses reported hidden */
 	struct u64map bpf_alerted;	/* BPF program (address, id) keys alerted on
 					 * (1), or held a scan for a holder (2) */
+	struct u64map hist_last;	/* bash processes -> their history's last
+					 * whole view: its last lines and length,
+					 * and whether a clearing waits a scan
+					 * (history.c) */
 	struct u64map bpf_untold;	/* new programs with no holder, their Loaded
 					 * held a scan for one */
 	struct u64map hook_alerted;	/* hooks reported -> their kind + 1 */
@@ -169,6 +173,13 @@ void detect_keep_live(struct u64map *from, const struct u64map *live, int by_val
 /* The first of cb's history entries that are commands run since pb (the
  * same bash in the last scan; NULL: first seen) (history.c). */
 uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *cb);
+/* A bash's history this scan (cb, read whole), against the last scan's (pb,
+ * NULL: unread or first seen) and the last whole view of it kept in `last`
+ * under key (same: the same program as then; at_rest: the bash was blocked
+ * when read): the first entry that is news; *cleared set when the list was
+ * cleared (history.c). */
+uint32_t detect_history_judge(struct u64map *last, uint64_t key, int same, int at_rest,
+			      const struct snap_bash *pb, const struct snap_bash *cb, int *cleared);
 
 /* Shells and command interpreters (interp.c): learn this host's
  * interpreters' content from a scan; why p is one, or NULL.  by_behaviour:

@@ -280,13 +280,18 @@ void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc
 		struct act_rec r = { .id = ACT_SHELL_HISTORY_DISABLED, .snap = cs, .proc = cp };
 		fire(d, &r);
 	}
+	/* the list's last whole view is kept from the first scan on */
+	int cleared;
+	int at_rest = cp->state == 'S' || cp->state == 'T' || cp->state == 't';
+	uint32_t start = detect_history_judge(&d->st->hist_last, detect_proc_key(cp), same, at_rest,
+					      pb, cb, &cleared);
 	if (first)
 		return;
+	if (cleared) {
+		struct act_rec r = { .id = ACT_SHELL_HISTORY_CLEARED, .snap = cs, .proc = cp };
+		fire(d, &r);
+	}
 	if (pb && !pb->status) {
-		if (cb->nentries < pb->nentries && (cb->nentries == 0 || pb->nentries > 1)) {
-			struct act_rec r = { .id = ACT_SHELL_HISTORY_CLEARED, .snap = cs, .proc = cp };
-			fire(d, &r);
-		}
 		/* set +o history, HISTFILE=/dev/null, HISTSIZE=0, unset HISTFILE */
 		int unset = !pb->vars_status && !cb->vars_status && pb->histfile && !cb->histfile;
 		if ((history_disabled(cb) && !history_disabled(pb)) || unset) {
@@ -294,7 +299,6 @@ void diff_bash(struct dctx *d, const struct snapshot *cs, const struct snap_proc
 			fire(d, &r);
 		}
 	}
-	uint32_t start = detect_history_new(pb, cb);
 	for (uint32_t i = start; i < cb->nentries; i++) {
 		struct act_rec r = { .id = ACT_SHELL_COMMAND, .snap = cs, .proc = cp,
 				     .hist = &cb->entries[i] };

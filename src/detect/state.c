@@ -37,6 +37,7 @@ void detect_state_init(struct detect_state *st)
 	u64map_init(&st->kmod_alerted);
 	u64map_init(&st->bpf_alerted);
 	u64map_init(&st->bpf_untold);
+	u64map_init(&st->hist_last);
 	u64map_init(&st->hook_alerted);
 	u64map_init(&st->interp);
 	u64map_init(&st->fresh);
@@ -53,6 +54,7 @@ void detect_state_free(struct detect_state *st)
 	u64map_free(&st->kmod_alerted);
 	u64map_free(&st->bpf_alerted);
 	u64map_free(&st->bpf_untold);
+	u64map_free(&st->hist_last);
 	u64map_free(&st->hook_alerted);
 	u64map_free(&st->interp);
 	u64map_free(&st->fresh);
@@ -109,12 +111,13 @@ void detect_state_prune(struct detect_state *st, const struct snapshot *cur)
 	for (size_t i = 0; i < cur->nhidden; i++)
 		u64map_put(&live, detect_proc_key(&cur->hidden[i]), 1);
 	detect_keep_live(&st->alerted, &live, 1);
+	detect_keep_live(&st->hist_last, &live, 0);
 	u64map_free(&live);
 }
 
 size_t detect_state_size(const struct detect_state *st)
 {
 	return st->conn_first_seen.len + st->conn_alerted.len + st->alerted.len + st->interp.len +
-	       st->kmod_alerted.len + st->bpf_alerted.len + st->bpf_untold.len +
+	       st->kmod_alerted.len + st->bpf_alerted.len + st->bpf_untold.len + st->hist_last.len +
 	       st->hook_alerted.len;
 }

@@ -116,14 +116,17 @@ static int read_int(struct vas *as, const struct elfsym_image *img, const char *
 	return 0;
 }
 
-static int history(struct kernel *k, struct snapshot *s, struct vas *as,
-		   const struct elfsym_image *img, struct snap_bash *b, char *buf, size_t cap)
+/* One read of the list: 0, 1 when it changed under the read (an entry
+ * pointer NULL before history_length, or history_length or the_history
+ * other after), -errno. */
+static int history_once(struct snapshot *s, struct vas *as, const struct elfsym_image *img,
+			uint64_t hist, struct snap_bash *b, char *buf, size_t cap)
 {
-	uint64_t fn, hist, arr;
-	int64_t len;
+	uint64_t arr, arr2;
+	int64_t len, len2;
 
-	if (read_int(as, img, "history_length", &len) || elfsym_lookup(img, "history_list", &fn) ||
-	    the_history(as, img, fn, &hist))
+	b->nentries = 0;
+	if (read_int(as, img, "history_length", &len))
 		return -ENOENT;
 	b->history_length = len;
 	if (len < 0 || len > HIST_MAX || read_ptr(as, hist, &arr))
@@ -135,8 +138,10 @@ static int history(struct kernel *k, struct snapshot *s, struct vas *as,
 		return -ENOMEM;
 	for (int64_t i = 0; i < len; i++) {
 		uint64_t ent, line, ts;
-		if (read_ptr(as, arr + (uint64_t)i * 8, &ent) || !ent)
-			break;	/* the array ends early: the history is being changed */
+		if (read_ptr(as, arr + (uint64_t)i * 8, &ent))
+			break;
+		if (!ent)
+			return 1;	/* the array ends early: being changed */
 		if (read_ptr(as, ent, &line) || read_ptr(as, ent + 8, &ts))
 			continue;
 		struct snap_hist *h = &b->entries[b->nentries];
@@ -152,8 +157,29 @@ static int history(struct kernel *k, struct snapshot *s, struct vas *as,
 		}
 		b->nentries++;
 	}
+	if (read_int(as, img, "history_length", &len2) || read_ptr(as, hist, &arr2))
+		return -EIO;
+	return len2 != len || arr2 != arr;
+}
+
+/* The list, read whole: a list bash is changing as the scan reads it
+ * (history -c, history -r, an entry added) is read again, twice at most,
+ * then given up for this scan (-EAGAIN: judged next scan). */
+static int history(struct kernel *k, struct snapshot *s, struct vas *as,
+		   const struct elfsym_image *img, struct snap_bash *b, char *buf, size_t cap)
+{
+	uint64_t fn, hist;
+
 	(void)k;
-	return 0;
+	if (elfsym_lookup(img, "history_list", &fn) || the_history(as, img, fn, &hist))
+		return -ENOENT;
+	for (int i = 0; i < 3; i++) {
+		int ret = history_once(s, as, img, hist, b, buf, cap);
+		if (ret <= 0)
+			return ret;
+	}
+	b->nentries = 0;
+	return -EAGAIN;
 }
 
 /* The values of the variables names[0..n) in bash's global context (NULL:

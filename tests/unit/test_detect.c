@@ -833,6 +833,88 @@ static struct snap_bash *bash_of(struct snapshot *s, struct snap_proc *p, const 
 	return p->bash;
 }
 
+/* Shell History Cleared: a list found emptied is judged a scan later:
+ * cleared if its last lines are not back by then; reloaded if they are
+ * (PROMPT_COMMAND="history -a; history -c; history -r": the scan caught
+ * it between -c and -r), the commands after them told.  `history -a` at
+ * every prompt sets bash's session count back to 0: no command is lost,
+ * nor when a reload gave every entry a new time. */
+static int clearing_waits(const struct detect_state *st, const struct snap_proc *p)
+{
+	uint64_t v = 0;
+
+	return u64map_get(&st->hist_last, detect_proc_key(p), &v) && v >> 55;
+}
+
+static void test_history_reload(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	struct snap_hist e[7][64];
+	struct snapshot *s[7];
+	const char *lines[7] = { "abcdef", "", "abcdefgh", "abcdefghi", "abcdefghij", "", "x" };
+	for (int i = 0; i < 7; i++) {
+		s[i] = scan(1);
+		bash_of(s[i], &s[i]->procs[0], lines[i], i == 6, e[i], 1, "/root/.bash_history");
+		s[i]->procs[0].state = 'S';	/* at its prompt */
+		for (uint32_t j = 0; j < s[i]->procs[0].bash->nentries; j++)	/* load times */
+			e[i][j].time = i == 4 ? 1800000000 + j : i >= 2 ? 1700000000 + j : 0;
+	}
+	diff(NULL, s[0], &st, 1 * NS);
+	struct got g = diff(s[0], s[1], &st, 2 * NS);	/* between -c and -r */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED] + g.n[ACT_SHELL_COMMAND], 0);
+	assert_true(clearing_waits(&st, &s[1]->procs[0]));
+	g = diff(s[1], s[2], &st, 3 * NS);		/* reloaded, two typed */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 2);
+	assert_false(clearing_waits(&st, &s[2]->procs[0]));
+	g = diff(s[2], s[3], &st, 4 * NS);		/* session count 0 */
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 1);
+	g = diff(s[3], s[4], &st, 5 * NS);		/* reloaded, new times */
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 1);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	g = diff(s[4], s[5], &st, 6 * NS);		/* history -c */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	g = diff(s[5], s[6], &st, 7 * NS);		/* still cleared, one typed */
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 1);
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 1);
+	assert_false(clearing_waits(&st, &s[6]->procs[0]));
+	/* a bash that stays busy (running, as in a reload): its views passed
+	 * over 8 times, then judged: the clearing told a scan later */
+	diff(s[6], s[0], &st, 8 * NS);
+	s[5]->procs[0].state = 'R';
+	g = diff(s[0], s[5], &st, 9 * NS);
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+		g = diff(s[5], s[5], &st, (10 + i) * NS);
+	}
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 1);
+	/* a reload caught half done at HISTSIZE (no shorter: the file's
+	 * older lines, its newest not read yet) by a view of the busy bash:
+	 * passed over, so the commands after it are told once */
+	struct snap_hist f[3][64];
+	struct snapshot *r[3] = { scan(1), scan(1), scan(1) };
+	const char *rl[3] = { "abcdefgh", "yzabcdef", "abcdefghij" };
+	for (int i = 0; i < 3; i++) {
+		bash_of(r[i], &r[i]->procs[0], rl[i], 0, f[i], 1, "/root/.bash_history");
+		r[i]->procs[0].state = i == 1 ? 'R' : 'S';
+		for (uint32_t j = 0; j < r[i]->procs[0].bash->nentries; j++)
+			f[i][j].time = 1700000000 + 100 * i + j;	/* each load's times */
+	}
+	diff(NULL, r[0], &st, 30 * NS);
+	g = diff(r[0], r[1], &st, 31 * NS);
+	assert_int_equal(g.n[ACT_SHELL_COMMAND] + g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	g = diff(r[1], r[2], &st, 32 * NS);
+	assert_int_equal(g.n[ACT_SHELL_COMMAND], 2);
+	for (int i = 0; i < 3; i++)
+		snapshot_free(r[i]);
+	for (int i = 0; i < 7; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
 /* `exec bash` in an interactive bash: the new shell has its file's lines
  * only, and `exec bash script` no history at all; a new program, not a
  * shell whose history was cleared or turned off.  In one image: `eval` and
@@ -1176,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_exec),
+		cmocka_unit_test(test_history_reload),
 		cmocka_unit_test(test_history_off_at_first_sight),
 		cmocka_unit_test(test_history_variables),
 		cmocka_unit_test(test_bpf),
