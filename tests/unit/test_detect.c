@@ -908,8 +908,27 @@ static void test_history_reload(void **state)
 	assert_int_equal(g.n[ACT_SHELL_COMMAND] + g.n[ACT_SHELL_HISTORY_CLEARED], 0);
 	g = diff(r[1], r[2], &st, 32 * NS);
 	assert_int_equal(g.n[ACT_SHELL_COMMAND], 2);
-	for (int i = 0; i < 3; i++)
+	/* history -d: an old entry deleted is no clearing; one of the last
+	 * four (the newest: a command hidden as soon as run) is, a scan later */
+	struct snap_hist h[3][64];
+	struct snapshot *d3[3] = { scan(1), scan(1), scan(1) };
+	const char *dl[3] = { "abcdefgh", "abcefgh", "abcefg" };
+	for (int i = 0; i < 3; i++) {
+		bash_of(d3[i], &d3[i]->procs[0], dl[i], 0, h[i], 1, "/root/.bash_history");
+		d3[i]->procs[0].state = 'S';
+	}
+	diff(NULL, d3[0], &st, 40 * NS);
+	g = diff(d3[0], d3[1], &st, 41 * NS);
+	g.n[ACT_SHELL_HISTORY_CLEARED] += diff(d3[1], d3[1], &st, 42 * NS).n[ACT_SHELL_HISTORY_CLEARED];
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	g = diff(d3[1], d3[2], &st, 43 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 0);
+	g = diff(d3[2], d3[2], &st, 44 * NS);
+	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED], 1);
+	for (int i = 0; i < 3; i++) {
+		snapshot_free(d3[i]);
 		snapshot_free(r[i]);
+	}
 	for (int i = 0; i < 7; i++)
 		snapshot_free(s[i]);
 	detect_state_free(&st);
