@@ -31,10 +31,10 @@
  *       memory; the scan - (c), translation and decoding.
  *
  * The collectors are called here in linux_scan()'s order (src/linux/
- * scan.c: the BPF program IDR first), except that the process collectors, which pscan.c runs part by
- * part (512 tasks at a time, so a part's pages are still cached), run here
- * each over the whole list: their sum is the process phase, cached less
- * well.  Keep the lists the same.
+ * scan.c: the BPF program IDR first), except that the process collectors,
+ * which pscan.c runs part by part (512 tasks at a time, so a part's pages
+ * are still cached), run here each over the whole list: their sum is the
+ * process phase, cached less well.  Keep the lists the same.
  */
 #include "floor.h"
 

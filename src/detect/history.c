@@ -80,7 +80,10 @@ static uint32_t min_u32(int64_t a, uint32_t b)
 	return a < (int64_t)b ? (uint32_t)a : b;
 }
 
-uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *cb)
+/* Where news starts when no entry of the last view is found in cb: bash's
+ * count of commands typed this session bounds it (pb: the last scan's
+ * view; NULL or unread: cb is first seen). */
+static uint32_t by_count(const struct snap_bash *pb, const struct snap_bash *cb)
 {
 	uint32_t n = cb->nentries, start;
 
@@ -91,9 +94,6 @@ uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *
 			return n;
 		return n - min_u32(cb->session, n);
 	}
-	int64_t j = aligned(pb, cb);
-	if (j >= 0)
-		return (uint32_t)j;	/* found: what follows is news */
 	if (pb->nentries && cb->session >= 0 && pb->session >= 0 && cb->session >= pb->session)
 		start = n - min_u32(cb->session - pb->session, n);	/* all moved out */
 	else
@@ -101,6 +101,13 @@ uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *
 	if (cb->session >= 0 && start < n - min_u32(cb->session, n))
 		start = n - min_u32(cb->session, n);
 	return start;
+}
+
+uint32_t detect_history_new(const struct snap_bash *pb, const struct snap_bash *cb)
+{
+	int64_t j = pb && !pb->status ? aligned(pb, cb) : -1;
+
+	return j >= 0 ? (uint32_t)j : by_count(pb, cb);	/* found: what follows is news */
 }
 
 /* hist_last's value: 32 bits of the last lines' hash, the length (23
@@ -123,13 +130,14 @@ static uint64_t last_of(const struct snap_bash *b)
 }
 
 /* The index in cb just after the last view's last lines (32 bits of their
- * hash), where they end last; or -1 */
+ * hash; as many lines as last_of took), where they end last; or -1 */
 static int64_t after_last_view(const struct snap_bash *cb, uint64_t v)
 {
-	for (int64_t j = (int64_t)cb->nentries; j > 0; j--)
-		for (uint32_t w = 1; w <= ANCHOR_LINES && w <= j; w++)
-			if ((lines_key(cb, (uint32_t)j - w, w) & 0xffffffffULL) == LAST_ANCHOR(v))
-				return j;
+	uint32_t w = LAST_LEN(v) < ANCHOR_LINES ? (uint32_t)LAST_LEN(v) : ANCHOR_LINES;
+
+	for (int64_t j = (int64_t)cb->nentries; w && j >= w; j--)
+		if ((lines_key(cb, (uint32_t)j - w, w) & 0xffffffffULL) == LAST_ANCHOR(v))
+			return j;
 	return -1;
 }
 
@@ -166,7 +174,7 @@ uint32_t detect_history_judge(struct u64map *last, uint64_t key, int same, int a
 		at = seen = after_last_view(cb, v);
 	if (at < 0 && usable)
 		at = after_last(pb, cb, 0);	/* reloaded: the lines, new times */
-	uint32_t start = at >= 0 ? (uint32_t)at : detect_history_new(usable ? pb : NULL, cb);
+	uint32_t start = at >= 0 ? (uint32_t)at : by_count(usable ? pb : NULL, cb);
 
 	if (known && cb->nentries < LAST_LEN(v) && (cb->nentries == 0 || LAST_LEN(v) > 1) &&
 	    (seen != -2 ? seen : after_last_view(cb, v)) < 0) {

@@ -846,6 +846,22 @@ static int clearing_waits(const struct detect_state *st, const struct snap_proc 
 	return u64map_get(&st->hist_last, detect_proc_key(p), &v) && v >> 55;
 }
 
+/* One bash seen through scans s[0..n): history lines[i], bash's session
+ * count session[i], task state states[i] ('S': at its prompt, 'R':
+ * running), each entry timed t0[i] + its index (t0[i] 0: no time). */
+static void bash_scans(struct snapshot **s, struct snap_hist (*e)[64], int n,
+		       const char *const *lines, const int64_t *session, const char *states,
+		       const int64_t *t0)
+{
+	for (int i = 0; i < n; i++) {
+		s[i] = scan(1);
+		bash_of(s[i], &s[i]->procs[0], lines[i], session[i], e[i], 1, "/root/.bash_history");
+		s[i]->procs[0].state = states[i];
+		for (uint32_t j = 0; t0[i] && j < s[i]->procs[0].bash->nentries; j++)
+			e[i][j].time = t0[i] + j;
+	}
+}
+
 static void test_history_reload(void **state)
 {
 	(void)state;
@@ -855,13 +871,10 @@ static void test_history_reload(void **state)
 	struct snap_hist e[7][64];
 	struct snapshot *s[7];
 	const char *lines[7] = { "abcdef", "", "abcdefgh", "abcdefghi", "abcdefghij", "", "x" };
-	for (int i = 0; i < 7; i++) {
-		s[i] = scan(1);
-		bash_of(s[i], &s[i]->procs[0], lines[i], i == 6, e[i], 1, "/root/.bash_history");
-		s[i]->procs[0].state = 'S';	/* at its prompt */
-		for (uint32_t j = 0; j < s[i]->procs[0].bash->nentries; j++)	/* load times */
-			e[i][j].time = i == 4 ? 1800000000 + j : i >= 2 ? 1700000000 + j : 0;
-	}
+	const int64_t session[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	const int64_t t0[7] = { 0, 0, 1700000000, 1700000000, 1800000000,	/* load times */
+				1700000000, 1700000000 };
+	bash_scans(s, e, 7, lines, session, "SSSSSSS", t0);
 	diff(NULL, s[0], &st, 1 * NS);
 	struct got g = diff(s[0], s[1], &st, 2 * NS);	/* between -c and -r */
 	assert_int_equal(g.n[ACT_SHELL_HISTORY_CLEARED] + g.n[ACT_SHELL_COMMAND], 0);
@@ -895,14 +908,11 @@ static void test_history_reload(void **state)
 	 * older lines, its newest not read yet) by a view of the busy bash:
 	 * passed over, so the commands after it are told once */
 	struct snap_hist f[3][64];
-	struct snapshot *r[3] = { scan(1), scan(1), scan(1) };
+	struct snapshot *r[3];
 	const char *rl[3] = { "abcdefgh", "yzabcdef", "abcdefghij" };
-	for (int i = 0; i < 3; i++) {
-		bash_of(r[i], &r[i]->procs[0], rl[i], 0, f[i], 1, "/root/.bash_history");
-		r[i]->procs[0].state = i == 1 ? 'R' : 'S';
-		for (uint32_t j = 0; j < r[i]->procs[0].bash->nentries; j++)
-			f[i][j].time = 1700000000 + 100 * i + j;	/* each load's times */
-	}
+	const int64_t zero[3] = { 0, 0, 0 };
+	const int64_t loads[3] = { 1700000000, 1700000100, 1700000200 };	/* each load's */
+	bash_scans(r, f, 3, rl, zero, "SRS", loads);
 	diff(NULL, r[0], &st, 30 * NS);
 	g = diff(r[0], r[1], &st, 31 * NS);
 	assert_int_equal(g.n[ACT_SHELL_COMMAND] + g.n[ACT_SHELL_HISTORY_CLEARED], 0);
@@ -911,12 +921,9 @@ static void test_history_reload(void **state)
 	/* history -d: an old entry deleted is no clearing; one of the last
 	 * four (the newest: a command hidden as soon as run) is, a scan later */
 	struct snap_hist h[3][64];
-	struct snapshot *d3[3] = { scan(1), scan(1), scan(1) };
+	struct snapshot *d3[3];
 	const char *dl[3] = { "abcdefgh", "abcefgh", "abcefg" };
-	for (int i = 0; i < 3; i++) {
-		bash_of(d3[i], &d3[i]->procs[0], dl[i], 0, h[i], 1, "/root/.bash_history");
-		d3[i]->procs[0].state = 'S';
-	}
+	bash_scans(d3, h, 3, dl, zero, "SSS", zero);
 	diff(NULL, d3[0], &st, 40 * NS);
 	g = diff(d3[0], d3[1], &st, 41 * NS);
 	g.n[ACT_SHELL_HISTORY_CLEARED] += diff(d3[1], d3[1], &st, 42 * NS).n[ACT_SHELL_HISTORY_CLEARED];
