@@ -133,8 +133,9 @@ def test_self_hiding_module(guest_a64, svc):
         assert d["kernel_module_size_bytes"] > 0
         assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
     finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
         g.run("echo 1 >/proc/hidekmod64")
-    since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", module_named("hidekmod64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
@@ -170,8 +171,9 @@ def test_module_hidden_from_every_view(guest_a64, svc):
         assert m["activity_data"]["reason"] == \
             "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree"
     finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
         g.run("echo 1 >/proc/hideall64")
-    since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", module_named("hideall64"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)

@@ -81,9 +81,10 @@ def test_self_hiding_module(guest, svc):
         # exactly that one, and nothing about any stock module
         svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hidekmod"), 1))
     finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
         guest.run("echo 1 >/proc/hidekmod")
     # linked back: it is a live module on the list now, and nothing more is raised
-    since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", module_named("hidekmod"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
@@ -118,8 +119,9 @@ def test_module_hidden_from_every_view(guest, svc):
         assert m["activity_data"]["reason"] == \
             "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree"
     finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
         guest.run("echo 1 >/proc/hideall")
-    since = svc.mark()
     back = wait_for(svc, "Kernel Module Loaded", module_named("hideall"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)
