@@ -10,13 +10,18 @@
  * the next whole read, and loses none of it.
  *
  * Hidden: a live module that another of the kernel's views knows (a
- * kobject on module_kset's list, a node in mod_tree) but the modules list
- * does not, in two scans in a row (a module is put on the list before it
- * is in the other views and taken off it after them, under the module
- * mutex; a scan that reads the views at different instants can still see
- * one without the other, never for a whole period).  Judged only when
- * every view was walked whole in both scans (SNAP_KMODS_COMPLETE).
- * Reported once per module while it stays off the list.
+ * kobject on module_kset's list, a node in mod_tree, its struct carved
+ * from module memory) but the modules list does not, in two scans in a
+ * row (a module is put on the list before it is in the other views and
+ * taken off it after them, under the module mutex; a scan that reads the
+ * views at different instants can still see one without the other, never
+ * for a whole period).  Judged when the modules list was walked whole in
+ * both scans (SNAP_KMODS_LISTED): the other views only ever add a module,
+ * so one read in part (a kobject or tree node that is no module's own,
+ * planted or torn) still counts for what it found, and a rootkit cannot
+ * turn the rule off by breaking a view the kernel itself does not walk.
+ * The reason says which views were read whole.  Reported once per module
+ * while it stays off the list.
  */
 #include <string.h>
 
@@ -103,6 +108,15 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 		[SNAP_KMOD_KSET | SNAP_KMOD_TREE] =
 			"in sysfs (module_kset) and mod_tree but not in the modules list",
 	};
+	static const char *const carved[4] = {	/* by the views read whole: kset 1, tree 2 */
+		"in module memory, not in the modules list; sysfs (module_kset) and mod_tree "
+		"not read whole",
+		"in module memory only: in neither the modules list nor sysfs (module_kset); "
+		"mod_tree not read whole",
+		"in module memory only: in neither the modules list nor mod_tree; "
+		"sysfs (module_kset) not read whole",
+		"in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree",
+	};
 	struct u64map keep;
 
 	u64map_init(&keep);
@@ -115,14 +129,20 @@ static void hidden(const struct snapshot *prev, const struct snapshot *cur,
 		    u64map_get(&st->kmod_alerted, m->addr, NULL))
 			continue;
 		fire(cfg, emit, ctx, ACT_KMOD_HIDDEN, cur, m,
-		     m->views & 6 ? why[m->views & 6] :
-		     cur->kmods_views & SNAP_KMOD_TREE || !cur->kmods_views ?
-		     "in module memory only: in none of the modules list, sysfs (module_kset) and mod_tree" :
-		     "in module memory only: in neither the modules list nor sysfs (module_kset); "
-		     "mod_tree not read");
+		     m->views & 6 ? why[m->views & 6] : carved[(cur->kmods_views >> 1) & 3]);
 		u64map_put(&st->kmod_alerted, m->addr, 1);
 	}
-	/* forget modules no longer hidden: hidden again is news */
+	/* forget modules no longer hidden: hidden again is news.  After a
+	 * scan whose other views were read in part, only those seen back on
+	 * the list (or gone from a whole read): a view read in part may just
+	 * have missed one still hidden */
+	if (cur->kmods_status != SNAP_KMODS_COMPLETE)
+		for (size_t i = 0; i < st->kmod_alerted.cap; i++) {
+			uint64_t a = st->kmod_alerted.keys[i];
+			const struct snap_kmod *m = a ? find(cur, a) : NULL;
+			if (a && !(m && (m->views & SNAP_KMOD_LIST)))
+				u64map_put(&keep, a, 1);
+		}
 	detect_keep_live(&st->kmod_alerted, &keep, 0);
 	u64map_free(&keep);
 }
@@ -154,8 +174,7 @@ void detect_kmods(const struct snapshot *prev, const struct snapshot *cur,
 {
 	int prev_listed = prev && prev->kmods_status >= SNAP_KMODS_LISTED;
 
-	if (prev && prev->kmods_status == SNAP_KMODS_COMPLETE &&
-	    cur->kmods_status == SNAP_KMODS_COMPLETE)
+	if (prev_listed && cur->kmods_status >= SNAP_KMODS_LISTED)
 		hidden(prev, cur, cfg, st, emit, ctx);
 	if (cur->kmods_status >= SNAP_KMODS_LISTED) {
 		const struct snapshot *base = prev_listed ? prev : st->kmod_base;

@@ -355,8 +355,9 @@ static int in_image(struct kernel *k, uint64_t va)
 }
 
 /* head is the modules list: in the kernel image, every link's prev
- * naming the one before, every entry a struct module that passes
- * verify(), m among them, back to head within KNOWN_MAX * 16 entries */
+ * naming the one before, no other entry in the image, m among them, back
+ * to head within KNOWN_MAX * 16 entries (the collector skips and reports
+ * entries that are no module) */
 static int prove_modules(struct kernel *k, uint64_t head, uint64_t m)
 {
 	uint64_t loff = (uint64_t)k->prof->off.module__list.off, prev = head, node, back;
@@ -369,9 +370,13 @@ static int prove_modules(struct kernel *k, uint64_t head, uint64_t m)
 			return 0;
 		if (node == head)
 			return seen;
-		if (!verify(k, node - loff))
+		/* an entry that is no module (a decoy an attacker linked in,
+		 * unformed: the kernel's walks pass over it) does not undo the
+		 * proof; a second entry in the image would make the head
+		 * ambiguous */
+		if (in_image(k, node))
 			return 0;
-		seen |= node - loff == m;
+		seen |= node - loff == m && verify(k, m);
 		prev = node;
 		if (vas_read_u64(&k->kvas, node, &node))
 			return 0;
@@ -379,7 +384,7 @@ static int prove_modules(struct kernel *k, uint64_t head, uint64_t m)
 	return 0;
 }
 
-/* the first link after m's own that is no struct module: the head */
+/* the first link after m's own that lies in the kernel image: the head */
 static uint64_t find_head(struct kernel *k, uint64_t m)
 {
 	uint64_t loff = (uint64_t)k->prof->off.module__list.off, node;
@@ -387,7 +392,7 @@ static uint64_t find_head(struct kernel *k, uint64_t m)
 	if (vas_read_u64(&k->kvas, m + loff, &node))
 		return 0;
 	for (int n = 0; n < KNOWN_MAX * 16 && node != m + loff; n++) {
-		if (!in_area(k->kcarve, node) || !verify(k, node - loff))
+		if (in_image(k, node))
 			return prove_modules(k, node, m) ? node : 0;
 		if (vas_read_u64(&k->kvas, node, &node))
 			return 0;
@@ -417,10 +422,10 @@ static int prove_kset(struct kernel *k, uint64_t kset, uint64_t m)
 		if (node == head)
 			return seen;
 		uint64_t mk = node - (uint64_t)o->kobject__entry.off - (uint64_t)o->module_kobject__kobj.off;
-		if (vas_read_u64(&k->kvas, mk + (uint64_t)o->module_kobject__mod.off, &mod) ||
-		    (mod && mod + mkoff != mk))
+		/* a kobject that is no module's own (a decoy) is passed over */
+		if (vas_read_u64(&k->kvas, mk + (uint64_t)o->module_kobject__mod.off, &mod))
 			return 0;
-		seen |= mod == m;
+		seen |= mod == m && mod + mkoff == mk;
 		prev = node;
 		if (vas_read_u64(&k->kvas, node, &node))
 			return 0;

@@ -14,9 +14,11 @@
  * kobject must be its module's own mkobj, a tree node must lie inside
  * its module's struct, every rb_node's parent link must name the node
  * it was reached from, and the tree is read from the half the latch
- * sequence names, re-read after the walk.  Only when every view came back
- * whole is the set judged (kmods_status SNAP_KMODS_COMPLETE); otherwise
- * the collector says why (Details Gathering Failed).
+ * sequence names, re-read after the walk.  An entry that fails a check is
+ * skipped and the walk goes on; the views walked whole are kmods_views.
+ * The modules list read back to its head is what the rules need
+ * (SNAP_KMODS_LISTED; every view whole: SNAP_KMODS_COMPLETE); whatever
+ * was not whole, the collector says why (Details Gathering Failed).
  *
  * A module unlinked from all three is found by carving module memory for
  * struct modules (kcarve.c, a share of the module area each scan): one
@@ -42,6 +44,8 @@ struct kmwalk {
 	size_t n, cap;
 	uint64_t head;		/* the `modules` list head */
 	uint64_t kset;		/* module_kset, the struct kset */
+	uint8_t whole;		/* SNAP_KMOD_* of the views walked whole */
+	int lost;		/* a module found was not recorded */
 	char why[160];		/* the first reason a view is incomplete */
 };
 
@@ -67,6 +71,7 @@ static void add(struct kmwalk *w, uint64_t mod, uint8_t view)
 	}
 	if (w->n >= 3 * KMOD_MAX) {
 		incomplete(w, "more than %d modules", 3 * KMOD_MAX);
+		w->lost = 1;
 		return;
 	}
 	if (w->n == w->cap) {
@@ -74,6 +79,7 @@ static void add(struct kmwalk *w, uint64_t mod, uint8_t view)
 		struct snap_kmod *nv = realloc(w->mods, nc * sizeof(*nv));
 		if (!nv) {
 			incomplete(w, "out of memory");
+			w->lost = 1;
 			return;
 		}
 		w->mods = nv;
@@ -99,6 +105,8 @@ static void walk_list(struct kmwalk *w)
 	if (!lw.closed) {
 		incomplete(w, "the modules list: %s", walk_end_str(lw.end));
 		w->s->stats.loops += lw.end == WALK_LOOP;
+	} else {
+		w->whole |= SNAP_KMOD_LIST;
 	}
 	list_walk_done(&lw);
 }
@@ -115,26 +123,34 @@ static void walk_kset(struct kmwalk *w)
 		incomplete(w, "module_kset unreadable");
 		return;
 	}
+	/* a kobject that is no module's own is skipped, not the end of the
+	 * walk: one planted on the list must not blind the view (what it
+	 * found still counts; only what it did not find counts for nothing) */
+	int bad = 0;
 	list_walk_init(&lw, &w->k->kvas, kset + (uint64_t)o->kset__list.off, 4 * KMOD_MAX);
 	while (list_walk_next(&lw, &node)) {
 		uint64_t mk = node - (uint64_t)o->kobject__entry.off - (uint64_t)o->module_kobject__kobj.off;
 		uint64_t mod;
 		if (vas_read_u64(&w->k->kvas, mk + (uint64_t)o->module_kobject__mod.off, &mod)) {
 			incomplete(w, "module_kset: unreadable kobject 0x%llx", (unsigned long long)mk);
-			break;
+			bad = 1;
+			continue;
 		}
 		if (!mod)
 			continue;	/* a built-in module's parameters */
 		if (!kptr_ok(mod) || mod + (uint64_t)o->module__mkobj.off != mk) {
 			incomplete(w, "module_kset: kobject 0x%llx is not its module's own",
 				   (unsigned long long)mk);
-			break;
+			bad = 1;
+			continue;
 		}
 		add(w, mod, SNAP_KMOD_KSET);
 	}
-	if (!lw.closed && !w->why[0]) {
+	if (!lw.closed) {
 		incomplete(w, "module_kset: %s", walk_end_str(lw.end));
 		w->s->stats.loops += lw.end == WALK_LOOP;
+	} else if (!bad) {
+		w->whole |= SNAP_KMOD_KSET;
 	}
 	list_walk_done(&lw);
 }
@@ -165,9 +181,14 @@ static void walk_tree(struct kmwalk *w)
 	int sp = 0;
 	uint32_t count = 0;
 	struct u64map seen;
+	int bad = 0;
 
 	/* writers update tree[0] with the sequence odd, then tree[1] with it
-	 * even: the half seq & 1 names is the one not being changed */
+	 * even: the half seq & 1 names is the one not being changed.  A node
+	 * that fails a check makes the view partial but does not end the
+	 * walk: a node that is no module's own is skipped (with what hangs
+	 * under it), a parent link the kernel's lookups never follow is only
+	 * noted, so breaking one on purpose does not blind the view */
 	if (vas_read_u32(as, root + (uint64_t)o->latch_tree_root__seq.off, &seq0)) {
 		incomplete(w, "mod_tree unreadable");
 		return;
@@ -182,48 +203,58 @@ static void walk_tree(struct kmwalk *w)
 	u64map_init(&seen);
 	if (node)
 		stack[sp++] = (typeof(stack[0])){ node, 0, 0 };
-	while (sp > 0 && !w->why[0]) {
+	while (sp > 0) {
 		typeof(stack[0]) e = stack[--sp];
 		uint64_t pc, left, right, mod;
-		if (!kptr_ok(e.node) || e.depth > RB_MAX_DEPTH || ++count > 2 * KMOD_MAX ||
-		    u64map_test_and_set(&seen, e.node)) {
-			incomplete(w, "mod_tree: %s at 0x%llx", !kptr_ok(e.node) ? "implausible pointer" :
-				   e.depth > RB_MAX_DEPTH ? "too deep" : count > 2 * KMOD_MAX ?
-				   "limit reached" : "cycle", (unsigned long long)e.node);
+		if (++count > 2 * KMOD_MAX) {
+			incomplete(w, "mod_tree: limit reached at 0x%llx", (unsigned long long)e.node);
+			bad = 1;
 			break;
+		}
+		if (!kptr_ok(e.node) || e.depth > RB_MAX_DEPTH || u64map_test_and_set(&seen, e.node)) {
+			incomplete(w, "mod_tree: %s at 0x%llx", !kptr_ok(e.node) ? "implausible pointer" :
+				   e.depth > RB_MAX_DEPTH ? "too deep" : "cycle", (unsigned long long)e.node);
+			bad = 1;
+			continue;
 		}
 		if (vas_read_u64(as, e.node + (uint64_t)o->rb_node____rb_parent_color.off, &pc) ||
 		    vas_read_u64(as, e.node + (uint64_t)o->rb_node__rb_left.off, &left) ||
 		    vas_read_u64(as, e.node + (uint64_t)o->rb_node__rb_right.off, &right)) {
 			incomplete(w, "mod_tree: unreadable node 0x%llx", (unsigned long long)e.node);
-			break;
+			bad = 1;
+			continue;
 		}
 		if ((pc & ~3ULL) != e.parent) {
+			/* a walk torn by a writer, or a link broken on
+			 * purpose: what hangs below is still walked */
 			incomplete(w, "mod_tree: node 0x%llx is not its parent's child",
 				   (unsigned long long)e.node);
-			break;
+			bad = 1;
 		}
 		uint64_t mtn = e.node - (seq0 & 1) * o->size_rb_node - (uint64_t)o->mod_tree_node__node.off;
 		if (vas_read_u64(as, mtn + (uint64_t)o->mod_tree_node__mod.off, &mod) || !kptr_ok(mod) ||
 		    !own_node(o, mod, mtn)) {
 			incomplete(w, "mod_tree: node 0x%llx is not its module's own",
 				   (unsigned long long)e.node);
-			break;
+			bad = 1;
+			continue;
 		}
 		add(w, mod, SNAP_KMOD_TREE);
+		if (sp > (int)(sizeof(stack) / sizeof(stack[0])) - 2) {
+			incomplete(w, "mod_tree: too deep");
+			bad = 1;
+			break;
+		}
 		if (right)
 			stack[sp++] = (typeof(stack[0])){ right, e.node, e.depth + 1 };
 		if (left)
 			stack[sp++] = (typeof(stack[0])){ left, e.node, e.depth + 1 };
-		if (sp > (int)(sizeof(stack) / sizeof(stack[0])) - 2) {
-			incomplete(w, "mod_tree: too deep");
-			break;
-		}
 	}
 	u64map_free(&seen);
-	if (!w->why[0] && (vas_read_u32(as, root + (uint64_t)o->latch_tree_root__seq.off, &seq1) ||
-			   seq1 != seq0))
+	if (vas_read_u32(as, root + (uint64_t)o->latch_tree_root__seq.off, &seq1) || seq1 != seq0)
 		incomplete(w, "mod_tree changed during the walk");
+	else if (!bad)
+		w->whole |= SNAP_KMOD_TREE;
 }
 
 /* ---- one module's details ---- */
@@ -334,7 +365,7 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 		return 0;
 	u64map_init(&w.idx);
 	walk_list(&w);
-	int list_whole = !w.why[0];
+	int list_whole = (w.whole & SNAP_KMOD_LIST) && !w.lost;
 	/* without mod_tree (arm64), the carve of module memory stands in
 	 * for it: a module unlinked from the list and sysfs is found there */
 	int kset = kset_supported(k->prof) && (k->prof->sym.module_kset || w.kset);
@@ -345,23 +376,29 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 		if (tree)
 			walk_tree(&w);
 	}
-	s->kmods_views = SNAP_KMOD_LIST | (views ? SNAP_KMOD_KSET : 0) | (views && tree ? SNAP_KMOD_TREE : 0);
 	if (list_whole && kcarve_supported(k)) {
 		/* a module unlinked from all three: only those the views missed
 		 * count as carved (what it was found in stays the views') */
 		if (!carved)
 			n = kcarve_scan(k, found, 64);
-		s->kmods_views |= SNAP_KMOD_CARVE;
+		w.whole |= SNAP_KMOD_CARVE;
 		for (size_t i = 0; i < n; i++)
 			if (!u64map_get(&w.idx, found[i], NULL))
 				add(&w, found[i], SNAP_KMOD_CARVE);
 	}
+	/* an entry that is no readable module is skipped and reported; on
+	 * the list it does not make the list partial: no module has it
+	 * (a name is set before a module is listed, and its memory freed
+	 * after it is unlisted), and one planted there (state UNFORMED, which
+	 * the kernel's own walks pass over) must not blind the rules */
 	for (size_t i = 0; i < w.n; i++)
 		if (details(k, s, &w.mods[i])) {
 			s->stats.bad_objects++;
-			if (w.mods[i].views & SNAP_KMOD_LIST)
-				list_whole = 0;
-			incomplete(&w, "unreadable module at 0x%llx", (unsigned long long)w.mods[i].addr);
+			incomplete(&w, "no readable module at 0x%llx (%s)",
+				   (unsigned long long)w.mods[i].addr,
+				   w.mods[i].views & SNAP_KMOD_LIST ? "on the modules list" :
+				   w.mods[i].views & SNAP_KMOD_KSET ? "in module_kset" :
+				   w.mods[i].views & SNAP_KMOD_TREE ? "in mod_tree" : "carved");
 			w.mods[i].name = NULL;
 		}
 	if (w.n)
@@ -372,10 +409,13 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 			s->kmods[s->nkmods++] = w.mods[i];
 	if (w.n && !s->kmods)
 		list_whole = 0, incomplete(&w, "out of memory");
+	if (w.lost)
+		w.whole = 0;
+	s->kmods_views = w.whole;
 	s->kmods_status = !list_whole ? SNAP_KMODS_PARTIAL :
 			  w.why[0] || !views ? SNAP_KMODS_LISTED : SNAP_KMODS_COMPLETE;
 	if (w.why[0])
-		ret = aerr_set(err, ENODATA, "not judged: %s", w.why);
+		ret = aerr_set(err, ENODATA, "%s: %s", list_whole ? "read in part" : "not judged", w.why);
 	u64map_free(&w.idx);
 	free(w.mods);
 	return ret;

@@ -253,7 +253,7 @@ struct snap_bpf {
 enum snap_kmods_status {
 	SNAP_KMODS_NONE,	/* not walked (no profile support, or not yet) */
 	SNAP_KMODS_PARTIAL,	/* the modules list was not walked whole */
-	SNAP_KMODS_LISTED,	/* the list was, another view not: not judged */
+	SNAP_KMODS_LISTED,	/* the list was, another view not (or an entry skipped) */
 	SNAP_KMODS_COMPLETE,	/* every view walked back to its head */
 };
 
@@ -325,7 +325,8 @@ struct snapshot {
 	struct snap_kmod *kmods;
 	size_t nkmods;
 	int kmods_status;	/* enum snap_kmods_status */
-	uint8_t kmods_views;	/* SNAP_KMOD_* of the views read (no mod_tree on arm64) */
+	uint8_t kmods_views;	/* SNAP_KMOD_* of the views read whole (what a view read
+				 * in part found still counts, what it missed not) */
 	/* BPF programs, sorted by id; bpf_complete: the IDR was walked whole */
 	struct snap_bpf *bpf;
 	size_t nbpf;

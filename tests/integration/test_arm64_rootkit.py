@@ -241,3 +241,42 @@ def test_sys_call_table_hooked_before_first_sight(guest_a64, svc):
     kind = lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "sys_call_table"
     got = svc.expect_alerts(since, (DISPATCH, kind, None))
     assert len(got[DISPATCH]) <= 1
+
+
+def test_hidden_behind_decoys(guest_a64, svc):
+    """hideblind64.ko (../hideblind.c built for arm64): hidden from the list
+    and sysfs, with an unformed struct module with no name on the list and
+    a kobject that is no module's own on module_kset.  A fresh argus still
+    finds both views from a carved module (the decoys passed over), reads
+    them as holding an entry that is no module, and the service tells the
+    module found in mod_tree."""
+    g = guest_a64
+    need_module(g, "hideblind64")
+    if g.run("test -e /proc/hideblind64")[0] == 0:
+        pytest.skip("hideblind64 is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    g.check("insmod /bin/hideblind64.ko")
+    try:
+        assert "hideblind64" not in g.check("cat /proc/modules")
+        line = g.check("dmesg | grep 'hideblind64: module ' | tail -1").split()
+        addr = int(line[line.index("module") + 1], 16)
+        st = scan_once(g)["scan_statistics"]
+        assert st["kernel_module_views"] == "modules list only", st["kernel_module_views"]
+        assert st["bad_objects"] >= 1
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hideblind64"), since,
+                         (CARVE_PASS + 3) * svc.sleep_s + 5)
+        assert found, "a module hidden behind decoys in its views was not told"
+        time.sleep(3 * svc.sleep_s)
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hideblind64"), 1))
+        m = got["Kernel Module Hidden"][0]
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "mod_tree"
+        assert int(d["kernel_module_address"], 16) == addr
+        assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
+    finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
+        g.run("echo 1 >/proc/hideblind64")
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hideblind64"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)

@@ -6,13 +6,17 @@ hidekmod.ko unlinks itself from the modules list and deletes its kobject
 (/sys/module, module_kset); argus still finds it in mod_tree.
 hideall.ko also erases itself from mod_tree: argus finds its struct
 module by carving module memory (within a pass of the carve: the module
-area's writable pages, 64 a scan)."""
+area's writable pages, 64 a scan).  hideblind.ko hides as hidekmod does and
+plants decoys in the modules list and module_kset that the kernel's own
+walks pass over: a view with an entry that is no module still counts for
+what it found."""
+import json
 import time
 
 import pytest
 
 import benign
-from conftest import Service, wait_for, module_named
+from conftest import Service, run_argus, wait_for, module_named
 
 SLEEP = "500ms"
 
@@ -123,5 +127,48 @@ def test_module_hidden_from_every_view(guest, svc):
         since = svc.mark()
         guest.run("echo 1 >/proc/hideall")
     back = wait_for(svc, "Kernel Module Loaded", module_named("hideall"), since, 2 * svc.sleep_s + 5)
+    assert len(back) == 1
+    svc.expect_alerts(since)
+
+
+def test_hidden_behind_decoys(guest, svc):
+    """hideblind.ko: hidden from the list and sysfs, and a decoy on each of
+    them (an unformed struct module with no name on the list, a nameless
+    kobject on module_kset that its `mod` does not embed).  The kernel runs
+    on; argus reads both views as holding an entry that is no module, and
+    still tells the module found in mod_tree.  The build before said
+    nothing: it judged no view with such an entry."""
+    if guest.run("test -f /bin/hideblind.ko")[0]:
+        pytest.skip("the test rootkit could not be built (kernel headers unavailable)")
+    if guest.run("test -e /proc/hideblind")[0] == 0:
+        pytest.skip("hideblind is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check("insmod /bin/hideblind.ko")
+    try:
+        # the kernel's own walks pass over the decoys
+        assert "hideblind" not in guest.check("cat /proc/modules")
+        assert guest.run("test -e /sys/module/hideblind")[0] != 0
+        line = guest.check("dmesg | grep 'hideblind: module ' | tail -1").split()
+        addr = int(line[line.index("module") + 1], 16)
+        # the decoys take effect on a reader: both views hold an entry that is no module
+        out = run_argus("scan", "--once", "--json", *guest.argus_source())
+        st = json.loads(out.stdout)["scan_statistics"]
+        assert st["kernel_module_views"] == "modules list only", st["kernel_module_views"]
+        assert st["bad_objects"] >= 1
+        found = wait_for(svc, "Kernel Module Hidden", module_named("hideblind"), since, 4 * svc.sleep_s + 5)
+        assert found, "a module hidden behind decoys in its views was not told"
+        time.sleep(3 * svc.sleep_s)
+        got = svc.expect_alerts(since, ("Kernel Module Hidden", module_named("hideblind"), 1))
+        m = got["Kernel Module Hidden"][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "HIGH"
+        d = m["activity_data"]["kernel_module_details"]
+        assert d["kernel_module_found_in"] == "mod_tree"
+        assert int(d["kernel_module_address"], 16) == addr
+        assert m["activity_data"]["reason"] == "in mod_tree but not in the modules list"
+    finally:
+        # marked before the relink: a scan may tell it before run() returns
+        since = svc.mark()
+        guest.run("echo 1 >/proc/hideblind")
+    back = wait_for(svc, "Kernel Module Loaded", module_named("hideblind"), since, 2 * svc.sleep_s + 5)
     assert len(back) == 1
     svc.expect_alerts(since)

@@ -22,6 +22,7 @@ struct got {
 	int32_t last_pid[ACT_COUNT];
 	const char *last_comm[ACT_COUNT];	/* in a snapshot still held */
 	int last_nchain[ACT_COUNT];
+	const char *last_detail[ACT_COUNT];	/* static strings */
 };
 
 static void count(void *ctx, const struct act_rec *r)
@@ -32,6 +33,7 @@ static void count(void *ctx, const struct act_rec *r)
 	g->last_pid[r->id] = r->proc ? r->proc->pid : -1;
 	g->last_comm[r->id] = r->proc ? r->proc->comm : NULL;
 	g->last_nchain[r->id] = r->nchain;
+	g->last_detail[r->id] = r->detail;
 }
 
 static int enabled[ACT_COUNT];
@@ -1214,6 +1216,65 @@ static void test_kmods_partial(void **state)
 	detect_state_free(&st);
 }
 
+/* Kernel Module Hidden when a view other than the list was read in part
+ * (a kobject or tree node that is no module's own, planted to blind it):
+ * what the view found counts, the reason says what was not read whole, a
+ * scan whose view missed the module does not make it news again, and a
+ * list read in part judges nothing. */
+static void hide(struct snapshot *s, char which, uint8_t views, int status, uint8_t read)
+{
+	for (size_t i = 0; i < s->nkmods; i++)
+		if (s->kmods[i].name[1] == which)
+			s->kmods[i].views = views;
+	s->kmods_status = status;
+	s->kmods_views = read;
+}
+
+static void test_kmods_hidden_views(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	const uint8_t L = SNAP_KMOD_LIST, T = SNAP_KMOD_TREE, C = SNAP_KMOD_CARVE;
+	struct snapshot *s[9];
+	for (int i = 0; i < 9; i++) {
+		s[i] = scan(1);
+		mods(s[i], "abc", SNAP_KMODS_COMPLETE);
+	}
+	/* b hidden from the list and sysfs, with a planted kobject on the
+	 * kset: in mod_tree, sysfs read in part */
+	for (int i = 1; i < 6; i++)
+		hide(s[i], 'b', T, SNAP_KMODS_LISTED, L | T | C);
+	hide(s[3], 'b', 0, SNAP_KMODS_LISTED, L | C);	/* the tree read in part missed it */
+	s[3]->nkmods = 2;
+	s[3]->kmods[1] = s[3]->kmods[2];
+	hide(s[6], 'c', C, SNAP_KMODS_PARTIAL, C);		/* c carved only: list cut */
+	hide(s[7], 'c', C, SNAP_KMODS_LISTED, L | T | C);	/* list whole, kset in part */
+	hide(s[8], 'c', C, SNAP_KMODS_LISTED, L | T | C);
+	diff(NULL, s[0], &st, 1 * NS);
+	struct got g = diff(s[0], s[1], &st, 2 * NS);
+	assert_int_equal(g.n[ACT_KMOD_HIDDEN], 0);		/* once is no proof */
+	g = diff(s[1], s[2], &st, 3 * NS);
+	assert_int_equal(g.n[ACT_KMOD_HIDDEN], 1);
+	assert_string_equal(g.last_detail[ACT_KMOD_HIDDEN], "in mod_tree but not in the modules list");
+	for (int i = 3; i < 6; i++) {
+		g = diff(s[i - 1], s[i], &st, (uint64_t)(i + 1) * NS);
+		assert_int_equal(g.n[ACT_KMOD_HIDDEN], 0);	/* missed once, found again: not news */
+	}
+	g = diff(s[5], s[6], &st, 7 * NS);
+	g = diff(s[6], s[7], &st, 8 * NS);
+	assert_int_equal(g.n[ACT_KMOD_HIDDEN], 0);		/* after a cut list: once is no proof */
+	g = diff(s[7], s[8], &st, 9 * NS);
+	assert_int_equal(g.n[ACT_KMOD_HIDDEN], 1);
+	assert_string_equal(g.last_detail[ACT_KMOD_HIDDEN],
+			    "in module memory only: in neither the modules list nor mod_tree; "
+			    "sysfs (module_kset) not read whole");
+	for (int i = 0; i < 9; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
 /* A connection caught in its handshake (SYN_SENT) is told once it is made
  * (Created, not a state change), or a scan later if it is still being made;
  * one never told ends without a Terminated. */
@@ -1289,6 +1350,7 @@ int main(void)
 		cmocka_unit_test(test_history_variables),
 		cmocka_unit_test(test_bpf),
 		cmocka_unit_test(test_kmods_partial),
+		cmocka_unit_test(test_kmods_hidden_views),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
