@@ -24,6 +24,13 @@
  * its first sight).  Told as System Call Dispatch Modified is: at first
  * sight, once per (site, handler) while it lasts.
  *
+ * In both, a breach judged against a view read at another instant
+ * (snap_hook.confirm: an ftrace site calling out of core text and of
+ * every trampoline the scan read: a tracer or kprobe that starts after
+ * the scan read ftrace's ops, or one whose ops is unlisted before its
+ * sites are put back, reads so for an instant) is told only when seen in
+ * two scans in a row.
+ *
  * The handler's owner, in all three: the module whose core text holds it (any
  * view), or none.
  */
@@ -85,6 +92,8 @@ void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 				: "the handler lies outside core kernel text and every module";
 		} else {
 			u64map_put(&now, key, h->kind + 1);
+			if (h->confirm && !seen_before(prev, h))
+				continue;
 		}
 		if (u64map_get(&st->hook_alerted, key, NULL))
 			continue;

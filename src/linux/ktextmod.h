@@ -95,6 +95,10 @@ struct kjudge {
  * *handler where it leads (0: nowhere in particular). */
 const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *code,
 			     uint64_t *handler);
+/* its answer for an ftrace site calling out of core text and of every
+ * trampoline and direct call this scan read: a trampoline being made or
+ * freed as the scan ran reads so too (snap_hook.confirm) */
+extern const char ktext_why_ftrace_call[];
 /* A hook written at a function's entry: the first instruction (after
  * endbr64) is a jmp/call rel32, a movabs+jmp/push+ret, a push imm32+ret
  * or a jmp [rip+0] leading outside core kernel text and the kernel image.

@@ -378,6 +378,9 @@ uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *c, s
 	return o + len;
 }
 
+const char ktext_why_ftrace_call[] =
+	"an ftrace call site calls outside core kernel text, every ftrace trampoline and direct call";
+
 const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *c,
 			     uint64_t *handler)
 {
@@ -396,8 +399,7 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 			if (ktext_core(t, to) || in_tramp(j->s, to) || is_direct(j, to))
 				return NULL;
 			*handler = to;
-			return "an ftrace call site calls outside core kernel text, every ftrace "
-			       "trampoline and direct call";
+			return ktext_why_ftrace_call;
 		}
 		*handler = c[0] == 0xe9 ? rel32(a, c) : 0;
 		return "an ftrace call site holds neither a nop nor a call";

@@ -75,6 +75,34 @@ def test_benign_tracing_raises_nothing(guest, svc):
                   "echo >kprobe_events")
 
 
+def test_tracing_started_and_stopped_raises_nothing(guest, svc):
+    """A kprobe on a function's ftrace site (a trampoline of its own) made
+    and taken away again and again while the service scans: a scan that
+    read ftrace's ops before the probe came, or after it went, and the
+    site in between reads a call to a trampoline it does not know.  That
+    is no hook: nothing is raised (the build before raised Kernel Text
+    Modified on it).  The probe is seen firing, so it was really there."""
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    if guest.run(f"grep -q '^__x64_sys_sysinfo$' {TRACING}/available_filter_functions")[0]:
+        pytest.skip("__x64_sys_sysinfo has no ftrace site on this kernel")
+    since = svc.mark()
+    # the event stays defined; enabling it arms the kprobe (ftrace's ops and
+    # trampoline registered), disabling disarms it (unregistered)
+    loop = (f"cd {TRACING} && echo >trace && echo 1 >tracing_on && "
+            "echo 'p:argusrace __x64_sys_sysinfo' >>kprobe_events && "
+            "i=0; end=$(($(date +%s) + 12)); while [ $(date +%s) -lt $end ]; do "
+            "echo 1 >events/kprobes/argusrace/enable && free >/dev/null && "
+            "echo 0 >events/kprobes/argusrace/enable && i=$((i + 1)); done; echo $i")
+    try:
+        rounds = int(guest.check(loop, timeout=60).split()[-1])
+        assert rounds >= 20, f"only {rounds} rounds of the probe"
+        fired = int(guest.check(f"grep -c argusrace: {TRACING}/trace || true").split()[0])
+        assert fired >= rounds, f"the probe fired {fired} times in {rounds} rounds"
+        svc.expect_alerts(since)
+    finally:
+        guest.run(f"cd {TRACING} && echo 0 >events/kprobes/enable; echo >kprobe_events; echo >trace")
+
+
 def test_sys_call_table_entry(guest, svc):
     need_module(guest, "hooksct")
     since = svc.mark()

@@ -1275,6 +1275,53 @@ static void test_kmods_hidden_views(void **state)
 	detect_state_free(&st);
 }
 
+/* Kernel Text Modified: a breach judged against ftrace's trampolines as
+ * the scan read them (confirm) is told only when seen in two scans in a
+ * row -- a tracer starting or stopping as the scan ran reads so for one
+ * scan; any other breach at first sight. */
+static void text_hook(struct snapshot *s, uint64_t site, uint64_t handler, int confirm)
+{
+	struct snap_hook *h = arena_alloc(&s->arena, 2 * sizeof(*h));
+	size_t n = 0;
+
+	if (s->hooks)
+		h[n++] = s->hooks[0];
+	h[n++] = (struct snap_hook){ .kind = SNAP_HOOK_TEXT, .site = site, .obj = site,
+				     .handler = handler, .why = "test", .confirm = (uint8_t)confirm };
+	s->hooks = h;
+	s->nhooks = n;
+}
+
+static void test_text_confirm(void **state)
+{
+	(void)state;
+	struct detect_state st;
+	detect_state_init(&st);
+	setup_cfg();
+	const uint64_t site = 0xffffffff81000100ULL, tramp = 0xffffffffc0400000ULL;
+	struct snapshot *s[5];
+	for (int i = 0; i < 5; i++) {
+		s[i] = scan(1);
+		s[i]->hooks_read = 1u << SNAP_HOOK_TEXT;
+	}
+	text_hook(s[1], site, tramp, 1);		/* a tracer starting: one scan */
+	text_hook(s[3], site, tramp, 1);		/* a hook that stays */
+	text_hook(s[4], site, tramp, 1);
+	text_hook(s[2], site + 0x100, 0xffffffffc0500000ULL, 0);	/* an inline patch */
+	diff(NULL, s[0], &st, 1 * NS);
+	struct got g = diff(s[0], s[1], &st, 2 * NS);
+	assert_int_equal(g.n[ACT_KTEXT_MODIFIED], 0);
+	g = diff(s[1], s[2], &st, 3 * NS);
+	assert_int_equal(g.n[ACT_KTEXT_MODIFIED], 1);		/* first sight */
+	g = diff(s[2], s[3], &st, 4 * NS);
+	assert_int_equal(g.n[ACT_KTEXT_MODIFIED], 0);
+	g = diff(s[3], s[4], &st, 5 * NS);
+	assert_int_equal(g.n[ACT_KTEXT_MODIFIED], 1);		/* two in a row */
+	for (int i = 0; i < 5; i++)
+		snapshot_free(s[i]);
+	detect_state_free(&st);
+}
+
 /* A connection caught in its handshake (SYN_SENT) is told once it is made
  * (Created, not a state change), or a scan later if it is still being made;
  * one never told ends without a Terminated. */
@@ -1351,6 +1398,7 @@ int main(void)
 		cmocka_unit_test(test_bpf),
 		cmocka_unit_test(test_kmods_partial),
 		cmocka_unit_test(test_kmods_hidden_views),
+		cmocka_unit_test(test_text_confirm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
