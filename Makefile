@@ -51,9 +51,10 @@ unit-asan: deps $(ASAN_BUILD)/build.ninja
 SOAK_SECONDS ?= 300
 # the benign workload (tests/integration/test_benign.py) runs BENIGN_SECONDS; bench/run benign longer
 BENIGN_SECONDS ?= 180
+# --durations: the slowest tests named at the end, to keep the run within CI's hour
 guest-tests: build
 	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) ARGUS_BENIGN_SECONDS=$(BENIGN_SECONDS) \
-	  $(PYTEST) $(wildcard tests/guest tests/integration)
+	  $(PYTEST) --durations=25 $(wildcard tests/guest tests/integration)
 
 soak: build
 	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=600 $(PYTEST) -s tests/integration/test_soak.py
