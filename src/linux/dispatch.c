@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/ftramp.h"
 #include "linux/kernel.h"
 #include "profile/imgscan.h"
 #include "linux/ktext.h"
@@ -222,10 +223,23 @@ static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,
 
 /* ftrace trampolines: an ftrace_ops's own code, where a traced function's
  * ftrace site may call (khooks.c reads them from ftrace_ops_list) */
-static int in_trampoline(const struct snapshot *s, uint64_t a)
+static int in_trampoline(struct kernel *k, const struct snapshot *s, const struct ktext *t,
+			 uint64_t a)
 {
+	uint64_t ops, func;
+
 	for (size_t i = 0; i < s->ntramps; i++)
 		if (a >= s->tramps[i].start && a < s->tramps[i].end)
+			return 1;
+	/* or one of an ops coming or going as the list was read, which runs
+	 * core text or a listed module's (what else it runs stays told) */
+	if (!ftramp_prove(k, t, a, &ops, &func))
+		return 0;
+	if (ktext_core(t, func))
+		return 1;
+	for (size_t i = 0; i < s->nkmods; i++)
+		if ((s->kmods[i].views & SNAP_KMOD_LIST) && func >= s->kmods[i].text_start &&
+		    func < s->kmods[i].text_end)
 			return 1;
 	return 0;
 }
@@ -292,7 +306,7 @@ static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec
 		int bad = in.indirect;
 		if (in.branch && !(in.target >= fn && in.target < fn + size) &&
 		    !ktext_core(t, in.target))
-			bad = !(off == fentry && in.branch == X86_CALL && in_trampoline(s, in.target)) ||
+			bad = !(off == fentry && in.branch == X86_CALL && in_trampoline(k, s, t, in.target)) ||
 			      bad;
 		if (bad) {
 			struct snap_hook *r = push(h);

@@ -78,7 +78,7 @@ static void record(struct kscan *w, uint64_t site, uint64_t handler, const char 
 	r->site_sym = ktext_describe(k, s, site);
 	r->handler_sym = handler && ktext_core(w->j.t, handler) ? ktext_describe(k, s, handler) : NULL;
 	r->why = why;
-	r->confirm = why == ktext_why_ftrace_call;
+	r->confirm = why == ktext_why_ftrace_call || why == ktext_why_ftrace_ops;
 }
 
 static void stand(struct ktext_base *b, uint64_t a, uint32_t len, uint8_t kind)
@@ -163,8 +163,11 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 	}
 	if (own && own->okn == own->len && !memcmp(c, own->ok, own->len))
 		return;
+	w->j.stateful = 0;
 	const char *why = ktext_site_judge(&w->j, &one, c, &h);
-	if (!why && own) {
+	if (!why && w->j.stateful)
+		w->unsettled++;	/* fine by what this scan read: judged again next */
+	if (!why && own && !w->j.stateful) {
 		memcpy(own->ok, c, own->len);
 		own->okn = (uint8_t)own->len;
 	}

@@ -88,6 +88,9 @@ struct kjudge {
 	uint64_t *direct;	/* ftrace direct-call targets (read once a scan, on need) */
 	size_t ndirect;
 	int direct_read;
+	int stateful;	/* set by ktext_site_judge when its NULL rests on more than
+			 * the bytes (this scan's trampolines, modules, ...): such
+			 * a verdict is not kept for the bytes */
 };
 
 /* Is what the site holds now (code: its bytes, at least 16 readable)
@@ -99,6 +102,10 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
  * trampoline and direct call this scan read: a trampoline being made or
  * freed as the scan ran reads so too (snap_hook.confirm) */
 extern const char ktext_why_ftrace_call[];
+/* and for one calling a trampoline proven ftrace's own (ftramp.h) whose
+ * ops, not on the list this scan read, runs a func outside core text and
+ * every listed module (confirmed too) */
+extern const char ktext_why_ftrace_ops[];
 /* A hook written at a function's entry: the first instruction (after
  * endbr64) is a jmp/call rel32, a movabs+jmp/push+ret, a push imm32+ret
  * or a jmp [rip+0] leading outside core kernel text and the kernel image.

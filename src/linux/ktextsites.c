@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linux/ftramp.h"
 #include "linux/ktextmod.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -380,6 +381,18 @@ uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *c, s
 
 const char ktext_why_ftrace_call[] =
 	"an ftrace call site calls outside core kernel text, every ftrace trampoline and direct call";
+const char ktext_why_ftrace_ops[] =
+	"an ftrace call site leads, through the trampoline of an ftrace_ops not on ftrace_ops_list, "
+	"outside core kernel text and every listed module";
+
+static int in_listed_text(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nkmods; i++)
+		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
+		    a < s->kmods[i].text_end)
+			return 1;
+	return 0;
+}
 
 const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *c,
 			     uint64_t *handler)
@@ -396,8 +409,20 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 			return NULL;
 		if (c[0] == 0xe8) {
 			to = rel32(a, c);
-			if (ktext_core(t, to) || in_tramp(j->s, to) || is_direct(j, to))
+			if (ktext_core(t, to))
 				return NULL;
+			j->stateful = 1;
+			if (in_tramp(j->s, to) || is_direct(j, to))
+				return NULL;
+			/* a trampoline of an ops this scan did not find on
+			 * the list (coming or going): what runs is its func */
+			uint64_t ops, func;
+			if (ftramp_prove(j->k, t, to, &ops, &func)) {
+				if (ktext_core(t, func) || in_listed_text(j->s, func))
+					return NULL;
+				*handler = func;
+				return ktext_why_ftrace_ops;
+			}
 			*handler = to;
 			return ktext_why_ftrace_call;
 		}
@@ -423,6 +448,7 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 		int jcc = site->kind == KSITE_SCALL && c[0] == 0x0f && (c[1] & 0xf0) == 0x80;
 		if (c[0] == 0xe8 || c[0] == 0xe9 || jcc) {
 			to = jcc ? rel32(a + 1, c + 1) : rel32(a, c);
+			j->stateful = !ktext_core(t, to);
 			if (site->kind == KSITE_BPFDISP ? in_dispatcher(j, to) :
 			    ktext_core(t, to) || in_dispatcher(j, to) ||
 			    (site->kind == KSITE_SCALL ? in_listed_module(j->s, to) :

@@ -250,3 +250,52 @@ def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
     finally:
         guest.run("rmmod hooksct")
     svc.expect_alerts(since, (DISPATCH, hook_kind("sys_call_table"), 1))
+
+
+TEXT = "Kernel Text Modified"
+OPS_WHY = ("an ftrace call site leads, through the trampoline of an ftrace_ops not on "
+           "ftrace_ops_list, outside core kernel text and every listed module")
+
+
+def test_ftrace_ops_off_the_list(guest, svc):
+    """ftrace takes an ops off ftrace_ops_list before it puts the ops' sites
+    back: for that while a site calls a trampoline no listed ops owns (how
+    tracing stopped under a scan raised Kernel Text Modified).  hookftu (hookft
+    under another name) unlist=1 holds that state.  Its trampoline is ftrace's own, proven from
+    its bytes and the ops at its tail: a listed module's callback raises
+    nothing (the build before raised Kernel Text Modified); a hidden
+    module's is Kernel Text Modified once, naming the callback, not the
+    trampoline.  (hookftu hidden cannot be unloaded.)"""
+    need_module(guest, "hookftu")
+    if guest.run("test -e /proc/hookftu")[0] == 0:
+        pytest.skip("hookftu is loaded in this guest already")
+    if guest.run("grep -q ' ftrace_regs_caller_op_ptr$' /proc/kallsyms")[0]:
+        pytest.skip("no x86-64 ftrace trampolines on this kernel")
+    since = svc.mark()
+    guest.check("insmod /bin/hookftu.ko hide=0 unlist=1")
+    try:
+        guest.check("free; ls /")
+        time.sleep(4 * svc.sleep_s)
+        svc.expect_alerts(since)
+        assert_module_seen(svc, "hookftu", since)
+    finally:
+        guest.check("rmmod hookftu")
+    since = svc.mark()
+    guest.check("dmesg -c >/dev/null; insmod /bin/hookftu.ko hide=1 unlist=1")
+    try:
+        callback = guest.check("dmesg").split("callback ")[-1].split()[0]
+        found = wait_for(svc, TEXT, lambda a: True, since, 4 * svc.sleep_s + 5)
+        assert found, ("the trampoline of an unlisted ops in a hidden module was not told; ftrace: " +
+                       guest.run(f"grep sysinfo {TRACING}/enabled_functions")[1])
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookftu"
+        got = svc.expect_alerts(since, (TEXT, None, 1), ("Kernel Module Hidden", hidden, 1))
+        a = got[TEXT][0]["activity_data"]
+        d = a["kernel_hook_details"]
+        assert int(d["kernel_hook_handler_address"], 16) == int(callback, 16), d
+        assert d["kernel_hook_handler_owner"] == "hookftu"
+        assert d["kernel_hook_site_symbol"].startswith("__x64_sys_sysinfo"), d
+        assert a["reason"] == OPS_WHY
+    finally:
+        guest.run("echo 1 >/proc/hookftu")
+    since = svc.mark()
+    svc.expect_alerts(since)
