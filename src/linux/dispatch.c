@@ -226,22 +226,14 @@ static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,
 static int in_trampoline(struct kernel *k, const struct snapshot *s, const struct ktext *t,
 			 uint64_t a)
 {
-	uint64_t ops, func;
+	uint64_t func;
 
 	for (size_t i = 0; i < s->ntramps; i++)
 		if (a >= s->tramps[i].start && a < s->tramps[i].end)
 			return 1;
 	/* or one of an ops coming or going as the list was read, which runs
 	 * core text or a listed module's (what else it runs stays told) */
-	if (!ftramp_prove(k, t, a, &ops, &func))
-		return 0;
-	if (ktext_core(t, func))
-		return 1;
-	for (size_t i = 0; i < s->nkmods; i++)
-		if ((s->kmods[i].views & SNAP_KMOD_LIST) && func >= s->kmods[i].text_start &&
-		    func < s->kmods[i].text_end)
-			return 1;
-	return 0;
+	return ftramp_prove(k, t, a, &func) && (ktext_core(t, func) || ktext_listed_module(s, func));
 }
 
 /* A kprobe inside the function replaced the first byte of its instruction

@@ -62,7 +62,7 @@ static int labels(struct kernel *k, const struct tmpl *tp, uint64_t *start, uint
 }
 
 static int one(struct kernel *k, const struct ktext *t, const struct tmpl *tp, uint64_t a,
-	       uint64_t *ops, uint64_t *func)
+	       uint64_t *func)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t start, size, op, call, jmp;
@@ -116,18 +116,16 @@ static int one(struct kernel *k, const struct ktext *t, const struct tmpl *tp, u
 	uint64_t to = a + call + 5 + (uint64_t)(int64_t)rel(tr + call + 1);
 	if (to != f && !ktext_core(t, to))
 		return 0;
-	*ops = p;
 	*func = f;
 	return 1;
 }
 
-int ftramp_prove(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t *ops,
-		 uint64_t *func)
+int ftramp_prove(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t *func)
 {
 	if (!t || strcmp(k->prof->arch->name, "x86_64") || !kptr_ok(a))
 		return 0;
 	for (size_t i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++)
-		if (one(k, t, &tmpls[i], a, ops, func))
+		if (one(k, t, &tmpls[i], a, func))
 			return 1;
 	return 0;
 }

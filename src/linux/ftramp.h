@@ -21,10 +21,9 @@
 #include "linux/kernel.h"
 #include "linux/ktext.h"
 
-/* 1 when `a` is such a trampoline; *ops and *func its ftrace_ops and
- * ->func.  0 otherwise (not proven: unreadable, other bytes, no such
+/* 1 when `a` is such a trampoline; *func its ftrace_ops' ->func.  0
+ * otherwise (not proven: unreadable, other bytes, no such
  * symbols or fields in the profile, not x86-64). */
-int ftramp_prove(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t *ops,
-		 uint64_t *func);
+int ftramp_prove(struct kernel *k, const struct ktext *t, uint64_t a, uint64_t *func);
 
 #endif

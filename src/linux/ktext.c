@@ -159,3 +159,12 @@ struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, 
 	memset(&(*v)[*n], 0, sizeof(**v));
 	return &(*v)[(*n)++];
 }
+
+int ktext_listed_module(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nkmods; i++)
+		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
+		    a < s->kmods[i].text_end)
+			return 1;
+	return 0;
+}

@@ -51,6 +51,10 @@ const char *ktext_describe(struct kernel *k, struct snapshot *s, uint64_t a);
  * bl after the function's first instruction or two), or NULL. */
 const char *ktext_function(struct kernel *k, struct snapshot *s, uint64_t a);
 
+/* 1 if a lies in the core text of a module on the modules list (what
+ * lsmod shows; a module hidden from it does not count). */
+int ktext_listed_module(const struct snapshot *s, uint64_t a);
+
 /* A zeroed record appended to the hook list (*v, *n, *cap), which holds
  * at most max: the record, or NULL when the list is full or memory is out. */
 struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max);

@@ -165,9 +165,9 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 		return;
 	w->j.stateful = 0;
 	const char *why = ktext_site_judge(&w->j, &one, c, &h);
-	if (!why && w->j.stateful)
+	if (!why && w->j.stateful) {
 		w->unsettled++;	/* fine by what this scan read: judged again next */
-	if (!why && own && !w->j.stateful) {
+	} else if (!why && own) {
 		memcpy(own->ok, c, own->len);
 		own->okn = (uint8_t)own->len;
 	}

@@ -271,10 +271,8 @@ static uint64_t rel32(uint64_t a, const uint8_t *c)
  * judges: a recorded hook handler */
 static int in_listed_module(const struct snapshot *s, uint64_t a)
 {
-	for (size_t i = 0; i < s->nkmods; i++)
-		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
-		    a < s->kmods[i].text_end)
-			return 1;
+	if (ktext_listed_module(s, a))
+		return 1;
 	for (size_t i = 0; i < s->nhooks; i++)
 		if (s->hooks[i].kind == SNAP_HOOK_TRACEPOINT && s->hooks[i].handler == a)
 			return 1;
@@ -385,15 +383,6 @@ const char ktext_why_ftrace_ops[] =
 	"an ftrace call site leads, through the trampoline of an ftrace_ops not on ftrace_ops_list, "
 	"outside core kernel text and every listed module";
 
-static int in_listed_text(const struct snapshot *s, uint64_t a)
-{
-	for (size_t i = 0; i < s->nkmods; i++)
-		if ((s->kmods[i].views & SNAP_KMOD_LIST) && a >= s->kmods[i].text_start &&
-		    a < s->kmods[i].text_end)
-			return 1;
-	return 0;
-}
-
 const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *c,
 			     uint64_t *handler)
 {
@@ -416,9 +405,9 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 				return NULL;
 			/* a trampoline of an ops this scan did not find on
 			 * the list (coming or going): what runs is its func */
-			uint64_t ops, func;
-			if (ftramp_prove(j->k, t, to, &ops, &func)) {
-				if (ktext_core(t, func) || in_listed_text(j->s, func))
+			uint64_t func;
+			if (ftramp_prove(j->k, t, to, &func)) {
+				if (ktext_core(t, func) || ktext_listed_module(j->s, func))
 					return NULL;
 				*handler = func;
 				return ktext_why_ftrace_ops;
