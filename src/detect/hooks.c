@@ -13,7 +13,8 @@
  * every module on the modules list: in a module hidden from it, or in no
  * module at all.
  * A listed module's hooks are its own business (tracers, livepatch).
- * Judged only when the modules list was walked whole, and the same
+ * Judged only when the modules list was walked whole (even when the
+ * hooks' own walk was cut: what was read of it is no less there), and the same
  * (object, handler) must be seen in two scans in a row (a module loaded
  * between the modules walk and the hooks walk is not yet on the list the
  * scan read).  Once per (object, handler) while it lasts.
@@ -80,7 +81,7 @@ void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 		const char *why = h->why;
 		uint64_t key = hook_key(h);
 
-		if (!(cur->hooks_read & (1u << h->kind)))
+		if (!(cur->hooks_read & (1u << h->kind)) && id != ACT_KFUNC_HOOKED)
 			continue;
 		if (id == ACT_KFUNC_HOOKED) {
 			if (cur->kmods_status < SNAP_KMODS_LISTED || (o && (o->views & SNAP_KMOD_LIST)))

@@ -43,6 +43,8 @@ struct kernel_opts {
 
 struct kmemo;
 
+#define KERNEL_HOOK_ENDS 16
+
 struct kernel {
 	struct memsrc *mem;
 	struct kprofile *prof;
@@ -77,6 +79,9 @@ struct kernel {
 	 * first use, emptied by kernel_scan_begin(); a scan thread's copy of
 	 * the kernel has its own */
 	struct kmemo *memo;
+	/* the bad links that ended hook chains in the last scan (khooks.c) */
+	uint64_t hook_ends[KERNEL_HOOK_ENDS];
+	uint32_t nhook_ends;
 };
 
 /* k's memo (made now if need be), or NULL when out of memory */

@@ -23,8 +23,18 @@
  *
  * Every handler found outside core kernel text is recorded (snap_hook);
  * whose it is (a listed module, a hidden one, none) the rule judges
- * (detect/hooks.c).  Walks are bounded and cycle-checked; a kind whose
- * walk did not end where it should is not judged (hooks_read).  The
+ * (detect/hooks.c).  Walks are bounded and cycle-checked.  A bad object
+ * (a node seen before, a pointer implausible or unreadable, a walk past
+ * its bound) ends its own chain, bucket or namespace only: it is counted
+ * and reported, and every other one is walked, so one decoy planted on a
+ * chain the kernel rarely follows blinds nothing else.  A kind is read
+ * whole (hooks_read: what ktextmod.c and dispatch.c need to excuse a
+ * kprobe's bytes) when each of its chains ended where the kernel's own
+ * walk would: at NULL or its head; at a node seen before (the kernel
+ * would loop there: there is nothing past it); or at a bad pointer that
+ * the same link held in the scan before (the kernel would fault there; a
+ * node freed under the walk reads so for one scan, and then what followed
+ * it was missed).  A limit reached leaves its kind read in part.  The
  * trampolines ftrace allocated for its ops are kept for dispatch.c.
  */
 #include <stddef.h>
@@ -37,8 +47,11 @@
 #include "linux/walk.h"
 
 #define KPROBE_TABLE_SIZE 64	/* 1 << KPROBE_HASH_BITS, unchanged since 2.6 */
-#define PROBES_MAX 8192		/* kprobes, and ftrace_ops, in one walk */
+#define PROBES_MAX (1u << 20)	/* kprobes, and ftrace_ops, in one walk */
 #define RECS_MAX 4096		/* handlers outside core text recorded */
+#define RECS_LISTED 1024	/* of them in listed modules: past it, those are
+				 * dropped (never told), so that a flood of them
+				 * cannot push out a hidden one's */
 
 struct khw {
 	struct kernel *k;
@@ -51,8 +64,34 @@ struct khw {
 	struct snap_kprobe *kp;
 	size_t nkp, kpcap;
 	uint32_t budget;	/* reads left for ftrace filter hashes */
+	size_t listed;		/* records of handlers in listed modules */
+	uint64_t ends[KERNEL_HOOK_ENDS];	/* this scan's bad links (chain_end) */
+	uint32_t nends;
 	char why[160];
 };
+
+/* A bad object ended the chain `where` at link (its value val): counted
+ * and reported; 1 when the chain still counts as read whole (see the top) */
+static int chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad, const char *where)
+{
+	uint64_t key = (link * 0x9e3779b97f4a7c15ULL ^ val) | 1;
+	int again = 0;
+
+	if (!w->why[0])
+		snprintf(w->why, sizeof(w->why), "%s: %s", where, bad);
+	if (!strcmp(bad, "cycle")) {
+		w->s->stats.loops++;
+		return 1;
+	}
+	w->s->stats.bad_objects++;
+	if (!strcmp(bad, "limit reached"))
+		return 0;
+	for (uint32_t i = 0; i < w->k->nhook_ends; i++)
+		again |= w->k->hook_ends[i] == key;
+	if (w->nends < KERNEL_HOOK_ENDS)
+		w->ends[w->nends++] = key;
+	return again;
+}
 
 static int kva_ok(uint64_t p)
 {
@@ -63,6 +102,8 @@ static void record(struct khw *w, uint8_t kind, uint64_t obj, uint64_t site, uin
 		   const char *name)
 {
 	if (!handler || ktext_core(w->t, handler))
+		return;
+	if (ktext_listed_module(w->s, handler) && w->listed++ >= RECS_LISTED)
 		return;
 	struct snap_hook *r = ktext_hook_push(&w->v, &w->n, &w->cap, RECS_MAX);
 	if (!r)
@@ -115,26 +156,29 @@ static int walk_kprobes(struct khw *w)
 {
 	const struct koffsets *o = &w->k->prof->off;
 	struct vas *as = &w->k->kvas;
-	uint64_t heads[KPROBE_TABLE_SIZE];
+	uint64_t heads[KPROBE_TABLE_SIZE], table = w->k->prof->sym.kprobe_table;
 	struct u64map seen;
 	uint32_t count = 0;
-	int ok = 1;
+	int whole = 1;
 
-	if (ktext_size(w->t, w->k->prof->sym.kprobe_table) < sizeof(heads) ||
-	    vas_read(as, w->k->prof->sym.kprobe_table, heads, sizeof(heads), NULL)) {
+	if (ktext_size(w->t, table) < sizeof(heads) || vas_read(as, table, heads, sizeof(heads), NULL)) {
 		snprintf(w->why, sizeof(w->why), "kprobe_table unreadable");
 		return -1;
 	}
 	u64map_init(&seen);
-	for (int i = 0; ok && i < KPROBE_TABLE_SIZE; i++) {
-		uint64_t node = heads[i];	/* hlist_head.first is its only member */
-		while (node && ok) {
+	for (int i = 0; i < KPROBE_TABLE_SIZE; i++) {
+		uint64_t link = table + 8 * (uint64_t)i, node = heads[i], next = 0;
+		char where[32];
+		snprintf(where, sizeof(where), "kprobe_table[%d]", i);
+		while (node) {	/* hlist_head.first is its only member */
 			uint64_t p = node - (uint64_t)o->kprobe__hlist.off;
-			if (!kptr_ok(node) || ++count > PROBES_MAX || u64map_test_and_set(&seen, p)) {
-				snprintf(w->why, sizeof(w->why), "kprobe_table[%d]: %s", i,
-					 !kptr_ok(node) ? "implausible pointer" :
-					 count > PROBES_MAX ? "limit reached" : "cycle");
-				ok = 0;
+			const char *bad = !kptr_ok(node) ? "implausible pointer" :
+					  ++count > PROBES_MAX ? "limit reached" :
+					  u64map_test_and_set(&seen, p) ? "cycle" :
+					  vas_read_u64(as, node + (uint64_t)o->hlist_node__next.off, &next) ?
+					  "unreadable" : NULL;
+			if (bad) {
+				whole &= chain_end(w, link, node, bad, where);
 				break;
 			}
 			uint64_t pre = kernel_field(w->k, p, &o->kprobe__pre_handler);
@@ -143,8 +187,8 @@ static int walk_kprobes(struct khw *w)
 				struct snap_kprobe *nv = realloc(w->kp, nc * sizeof(*nv));
 				if (!nv) {
 					snprintf(w->why, sizeof(w->why), "out of memory");
-					ok = 0;
-					break;
+					u64map_free(&seen);
+					return -1;
 				}
 				w->kp = nv;
 				w->kpcap = nc;
@@ -157,27 +201,21 @@ static int walk_kprobes(struct khw *w)
 				list_walk_init(&lw, as, p + (uint64_t)o->kprobe__list.off, PROBES_MAX);
 				while (list_walk_next(&lw, &ln) && ++count <= PROBES_MAX)
 					one_probe(w, ln - (uint64_t)o->kprobe__list.off);
-				if (count > PROBES_MAX) {
-					snprintf(w->why, sizeof(w->why), "kprobes: limit reached");
-					ok = 0;
-				}
-				if (ok && !lw.closed) {
-					snprintf(w->why, sizeof(w->why), "an aggregate kprobe's list: %s",
-						 walk_end_str(lw.end));
-					ok = 0;
-				}
+				if (count > PROBES_MAX)
+					whole &= chain_end(w, 0, 0, "limit reached", "an aggregate kprobe's list");
+				else if (!lw.closed)
+					whole &= chain_end(w, lw.cur, p, lw.end == WALK_LOOP ? "cycle" :
+							   walk_end_str(lw.end), "an aggregate kprobe's list");
 				list_walk_done(&lw);
 			} else {
 				one_probe(w, p);
 			}
-			if (vas_read_u64(as, node + (uint64_t)o->hlist_node__next.off, &node)) {
-				snprintf(w->why, sizeof(w->why), "kprobe_table[%d]: unreadable", i);
-				ok = 0;
-			}
+			link = node + (uint64_t)o->hlist_node__next.off;
+			node = next;
 		}
 	}
 	u64map_free(&seen);
-	return ok ? 0 : -1;
+	return whole ? 0 : -1;
 }
 
 /* ---- tracepoints ---- */
@@ -216,7 +254,7 @@ static int walk_tracepoints(struct khw *w)
 	else
 		prel32 = !kptr_ok(first) && kptr_ok(start + (uint64_t)(int64_t)rel);
 	size_t esz = prel32 ? 4 : 8;
-	for (uint64_t off = 0; ok && off + esz <= stop - start; off += esz) {
+	for (uint64_t off = 0; off + esz <= stop - start; off += esz) {
 		uint64_t tp, funcs, f;
 		if (prel32) {
 			memcpy(&rel, tab + off, 4);
@@ -225,9 +263,8 @@ static int walk_tracepoints(struct khw *w)
 			memcpy(&tp, tab + off, 8);
 		}
 		if (!kptr_ok(tp)) {
-			snprintf(w->why, sizeof(w->why), "tracepoints: implausible entry");
-			ok = 0;
-			break;
+			ok &= chain_end(w, start + off, tp, "implausible pointer", "tracepoints");
+			continue;
 		}
 		funcs = kernel_field(w->k, tp, &o->tracepoint__funcs);
 		if (!funcs)
@@ -236,8 +273,7 @@ static int walk_tracepoints(struct khw *w)
 		for (uint64_t i = 0; i < TP_FUNCS_MAX; i++) {
 			if (!kptr_ok(funcs) || kfield_read(&w->k->kvas, funcs + i * fsz,
 							   &o->tracepoint_func__func, &f)) {
-				snprintf(w->why, sizeof(w->why), "tracepoints: unreadable probes");
-				ok = 0;
+				ok &= chain_end(w, tp, funcs, "unreadable probes", "tracepoints");
 				break;
 			}
 			if (!f)
@@ -368,7 +404,7 @@ static int walk_netfilter(struct khw *w)
 	int ok = 1;
 
 	list_walk_init(&lw, &w->k->kvas, w->k->prof->sym.net_namespace_list, NETS_MAX);
-	while (ok && list_walk_next(&lw, &ln)) {
+	while (list_walk_next(&lw, &ln)) {
 		uint64_t net = ln - (uint64_t)o->net__list.off, inum = 0;
 		if (net != w->k->prof->sym.init_net && o->net__ns.present && o->ns_common__inum.present)
 			inum = kernel_field(w->k, net + (uint64_t)o->net__ns.off, &o->ns_common__inum);
@@ -379,22 +415,19 @@ static int walk_netfilter(struct khw *w)
 		     nf_family(w, net, inum, &o->netns_nf__hooks_arp, "arp", arp_hooks, 3)) ||
 		    (o->netns_nf__hooks_bridge.present &&
 		     nf_family(w, net, inum, &o->netns_nf__hooks_bridge, "bridge", inet_hooks, 5)) ||
-		    nf_devices(w, net, inum)) {
-			snprintf(w->why, sizeof(w->why), "netfilter hooks: unreadable or implausible");
-			ok = 0;
-		}
+		    nf_devices(w, net, inum))
+			ok &= chain_end(w, net, 0, "unreadable or implausible", "netfilter hooks");
 	}
-	if (ok && !lw.closed) {
-		snprintf(w->why, sizeof(w->why), "net_namespace_list: %s", walk_end_str(lw.end));
-		ok = 0;
-	}
+	if (!lw.closed)
+		ok &= chain_end(w, lw.cur, 0, lw.end == WALK_LOOP ? "cycle" :
+				walk_end_str(lw.end), "net_namespace_list");
 	list_walk_done(&lw);
 	return ok ? 0 : -1;
 }
 
 /* ---- notifier chains ---- */
 
-#define NOTIFIERS_MAX 4096	/* blocks on one chain */
+#define NOTIFIERS_MAX 65536	/* blocks on one chain */
 
 enum { NH_ATOMIC, NH_BLOCKING, NH_RAW };
 
@@ -418,38 +451,40 @@ static int walk_notifiers(struct khw *w)
 	const struct koffsets *o = &w->k->prof->off;
 	const struct kfield *heads[] = { &o->atomic_notifier_head__head,
 					 &o->blocking_notifier_head__head, &o->raw_notifier_head__head };
-	int ok = 1;
+	int whole = 1;
 
-	for (size_t c = 0; ok && c < sizeof(chains) / sizeof(chains[0]); c++) {
+	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
 		uint64_t at = *(const uint64_t *)((const char *)&w->k->prof->sym + chains[c].sym), nb;
 		const struct kfield *hf = heads[chains[c].head];
 		struct u64map seen;
 		uint32_t count = 0;
 		if (!at || !hf->present)
 			continue;
-		if (vas_read_u64(&w->k->kvas, at + (uint64_t)hf->off, &nb)) {
-			snprintf(w->why, sizeof(w->why), "%s: unreadable", chains[c].name);
-			return -1;
+		uint64_t link = at + (uint64_t)hf->off;
+		if (vas_read_u64(&w->k->kvas, link, &nb)) {
+			whole &= chain_end(w, link, 0, "unreadable", chains[c].name);
+			continue;
 		}
 		u64map_init(&seen);
 		while (nb) {
-			uint64_t fn, cur = nb;
+			uint64_t fn, next, cur = nb;
 			const char *bad = !kptr_ok(cur) ? "implausible pointer" :
 					  ++count > NOTIFIERS_MAX ? "limit reached" :
 					  u64map_test_and_set(&seen, cur) ? "cycle" : NULL;
 			if (!bad && (kfield_read(&w->k->kvas, cur, &o->notifier_block__notifier_call, &fn) ||
-				     kfield_read(&w->k->kvas, cur, &o->notifier_block__next, &nb)))
+				     kfield_read(&w->k->kvas, cur, &o->notifier_block__next, &next)))
 				bad = "unreadable";
 			if (bad) {
-				snprintf(w->why, sizeof(w->why), "%s: %s", chains[c].name, bad);
-				ok = 0;
+				whole &= chain_end(w, link, cur, bad, chains[c].name);
 				break;
 			}
 			record(w, SNAP_HOOK_NOTIFIER, cur, 0, fn, chains[c].name);
+			link = cur + (uint64_t)o->notifier_block__next.off;
+			nb = next;
 		}
 		u64map_free(&seen);
 	}
-	return ok ? 0 : -1;
+	return whole ? 0 : -1;
 }
 
 /* ---- ftrace ---- */
@@ -483,22 +518,25 @@ static const char *ftrace_first(struct khw *w, uint64_t ops)
 static int walk_ftrace(struct khw *w)
 {
 	const struct koffsets *o = &w->k->prof->off;
-	uint64_t end = w->k->prof->sym.ftrace_list_end, ops;
+	uint64_t end = w->k->prof->sym.ftrace_list_end, ops, next;
+	uint64_t link = w->k->prof->sym.ftrace_ops_list;
 	struct u64map seen;
 	uint32_t count = 0;
-	int ok = 1;
+	int whole = 1;
 
-	if (vas_read_u64(&w->k->kvas, w->k->prof->sym.ftrace_ops_list, &ops)) {
+	if (vas_read_u64(&w->k->kvas, link, &ops)) {
 		snprintf(w->why, sizeof(w->why), "ftrace_ops_list unreadable");
 		return -1;
 	}
 	u64map_init(&seen);
 	while (ops != end) {
-		if (!kptr_ok(ops) || ++count > PROBES_MAX || u64map_test_and_set(&seen, ops)) {
-			snprintf(w->why, sizeof(w->why), "ftrace_ops_list: %s",
-				 !kptr_ok(ops) ? "implausible pointer" :
-				 count > PROBES_MAX ? "limit reached" : "cycle");
-			ok = 0;
+		const char *bad = !kptr_ok(ops) ? "implausible pointer" :
+				  ++count > PROBES_MAX ? "limit reached" :
+				  u64map_test_and_set(&seen, ops) ? "cycle" :
+				  vas_read_u64(&w->k->kvas, ops + (uint64_t)o->ftrace_ops__next.off, &next) ?
+				  "unreadable" : NULL;
+		if (bad) {
+			whole &= chain_end(w, link, ops, bad, "ftrace_ops_list");
 			break;
 		}
 		uint64_t func = kernel_field(w->k, ops, &o->ftrace_ops__func);
@@ -513,14 +551,18 @@ static int walk_ftrace(struct khw *w)
 				w->tr[w->ntr++] = (struct snap_range){ tr, tr + trs };
 			}
 		}
-		if (vas_read_u64(&w->k->kvas, ops + (uint64_t)o->ftrace_ops__next.off, &ops)) {
-			snprintf(w->why, sizeof(w->why), "ftrace_ops_list: unreadable");
-			ok = 0;
-			break;
-		}
+		link = ops + (uint64_t)o->ftrace_ops__next.off;
+		ops = next;
 	}
 	u64map_free(&seen);
-	return ok ? 0 : -1;
+	return whole ? 0 : -1;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	uint64_t x = ((const struct snap_kprobe *)a)->addr, y = ((const struct snap_kprobe *)b)->addr;
+
+	return x < y ? -1 : x > y;
 }
 
 int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
@@ -578,12 +620,18 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 		memcpy(s->tramps, w.tr, w.ntr * sizeof(*s->tramps));
 		s->ntramps = w.ntr;
 	}
+	if (w.nkp)
+		qsort(w.kp, w.nkp, sizeof(*w.kp), by_addr);
 	if (w.nkp && (s->kprobes = arena_alloc(&s->arena, w.nkp * sizeof(*s->kprobes)))) {
 		memcpy(s->kprobes, w.kp, w.nkp * sizeof(*s->kprobes));
 		s->nkprobes = w.nkp;
 	}
+	memcpy(k->hook_ends, w.ends, w.nends * sizeof(w.ends[0]));
+	k->nhook_ends = w.nends;
 	free(w.v);
 	free(w.tr);
 	free(w.kp);
-	return failed ? aerr_set(err, ENODATA, "not judged: %s", w.why) : 0;
+	if (failed)
+		return aerr_set(err, ENODATA, "read in part: %s (the hooks found are judged)", w.why);
+	return w.why[0] ? aerr_set(err, ENODATA, "bad objects skipped: %s", w.why) : 0;
 }

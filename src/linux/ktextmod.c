@@ -107,14 +107,23 @@ static const struct ksite *standing_at(const struct ktext_base *b, uint64_t a)
 	return NULL;
 }
 
+/* a kprobe whose 5 bytes hold a (s->kprobes is sorted by address: the
+ * first at or past a - 4) */
 static int kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
 {
-	for (size_t i = 0; i < s->nkprobes; i++)
-		if (a >= s->kprobes[i].addr && a < s->kprobes[i].addr + 5) {
-			*out = (struct ksite){ s->kprobes[i].addr, 5, KSITE_KPROBE, 0 };
-			return 1;
-		}
-	return 0;
+	size_t lo = 0, hi = s->nkprobes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->kprobes[mid].addr + 4 < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->nkprobes || s->kprobes[lo].addr > a)
+		return 0;
+	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, 0 };
+	return 1;
 }
 
 /* a breach dispatch.c told at the instruction holding a */

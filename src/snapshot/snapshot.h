@@ -343,7 +343,7 @@ struct snapshot {
 	struct snap_range { uint64_t start, end; } *tramps;
 	size_t ntramps;
 	/* kprobes registered (kprobe_table's entries): where, and the struct
-	 * kprobe that saved the bytes it replaced there */
+	 * kprobe that saved the bytes it replaced there; sorted by address */
 	struct snap_kprobe { uint64_t addr, obj; } *kprobes;
 	size_t nkprobes;
 	struct snap_workload workload;

@@ -17,11 +17,12 @@ once, with the entry, the handler and its owner; taken away (rmmod, or
 with a kprobe, and the kernel's own tracing inside x64_sys_call (kprobes,
 optimized and not, the function tracer, the sched trace events) raise
 nothing."""
+import json
 import time
 
 import pytest
 
-from conftest import (Service, wait_for, need_module, hook_kind, assert_module_seen,
+from conftest import (Service, wait_for, need_module, hook_kind, assert_module_seen, run_argus,
                       assert_kernel_read)
 
 SLEEP = "500ms"
@@ -298,4 +299,58 @@ def test_ftrace_ops_off_the_list(guest, svc):
     finally:
         guest.run("echo 1 >/proc/hookftu")
     since = svc.mark()
+    svc.expect_alerts(since)
+
+
+FLOOD = 70000    # fake kprobes: past the 8,192 reads the walk was once bounded at
+
+
+def test_hooks_behind_decoys(guest, svc):
+    """hookblind.ko blinds before it hooks: 70,000 fake kprobes (gone, at
+    address 0: the kernel's walks pass over them) head a bucket of
+    kprobe_table, and a notifier block linked to itself heads
+    panic_notifier_list (followed only on a panic).  Then a notifier block
+    on module_notify_list and a jmp into __x64_sys_acct, from a module
+    that hides itself.  The build before told only the hidden module: the
+    kprobe walk hit its bound, so kernel text went unjudged; the cycle left
+    every notifier chain unjudged.  Now each decoy ends its own list only:
+    Kernel Text Modified and Kernel Function Hooked once each, the cycle a
+    bad object skipped and said.  (hookblind hidden cannot be unloaded.)"""
+    need_module(guest, "hookblind")
+    if guest.run("test -e /proc/hookblind")[0] == 0:
+        pytest.skip("hookblind is loaded in this guest already")
+    since = svc.mark()
+    guest.check(f"dmesg -c >/dev/null; insmod /bin/hookblind.ko kpflood={FLOOD} nb=1")
+    try:
+        assert "hookblind" not in guest.check("cat /proc/modules")
+        line = guest.check("dmesg | grep 'hookblind: kpflood' | tail -1").split()
+        site = int(line[line.index("at") + 1].rstrip(":"), 16)
+        handler, nb_handler = int(line[line.index("jmp") + 1], 16), int(line[-1], 16)
+        out = run_argus("scan", "--once", "--json", *guest.argus_source())
+        doc = json.loads(out.stdout)
+        st = doc["scan_statistics"]
+        assert {"kprobe", "notifier", "kernel_text"} <= set(st["kernel_hooks_read"]), st
+        assert st["cyclic_lists"] >= 1
+        text = wait_for(svc, TEXT, lambda a: True, since, 6 * svc.sleep_s + 5)
+        assert text, "an inline hook behind a kprobe_table flood was not told"
+        nb = wait_for(svc, HOOKED, hook_kind("notifier"), since, 4 * svc.sleep_s + 5)
+        assert nb, "a notifier block behind a cycle on another chain was not told"
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Details Gathering Failed" and
+                            "panic_notifier_list: cycle" in
+                            m["activity_data"]["system_activity_details"]["description"],
+                            timeout=5), "the cycle was not said"
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookblind"
+        got = svc.expect_alerts(since, (TEXT, None, 1), (HOOKED, hook_kind("notifier"), 1),
+                                ("Kernel Module Hidden", hidden, 1))
+        d = got[TEXT][0]["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site, d
+        assert int(d["kernel_hook_handler_address"], 16) == handler, d
+        assert d["kernel_hook_handler_owner"] == "hookblind"
+        d = got[HOOKED][0]["activity_data"]["kernel_hook_details"]
+        assert d["kernel_hook_hooked_symbol"] == "module_notify_list", d
+        assert int(d["kernel_hook_handler_address"], 16) == nb_handler, d
+        assert d["kernel_hook_handler_owner"] == "hookblind"
+    finally:
+        since = svc.mark()
+        guest.run("echo 1 >/proc/hookblind")
     svc.expect_alerts(since)

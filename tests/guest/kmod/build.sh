@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko, hooksct.ko, hookx64.ko, hookkp.ko, hookft.ko, hookidt.ko, hooktp.ko, hookinl.ko, hooknf.ko, hideall.ko, hideblind.ko, hookftu.ko) against Debian's headers of the test
+# build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko, hooksct.ko, hookx64.ko, hookkp.ko, hookft.ko, hookidt.ko, hooktp.ko, hookinl.ko, hooknf.ko, hideall.ko, hideblind.ko, hookftu.ko, hookblind.ko) against Debian's headers of the test
 # kernel (fetched with apt-get download into the cache, not installed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +22,7 @@ if [ ! -f "$hdr/.done" ]; then
 fi
 mkdir -p "$out"
 stale=
-for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu; do
+for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu hookblind; do
 	if [ ! -f "$out/$m.ko" ] || [ "$here/$m.c" -nt "$out/$m.ko" ] || [ "$here/Kbuild" -nt "$out/$m.ko" ] || [ "$here/rkit.h" -nt "$out/$m.ko" ] || [ "$here/hookft.c" -nt "$out/$m.ko" ]; then
 		stale=1
 	fi
@@ -31,6 +31,6 @@ if [ -n "$stale" ]; then
 	work=$(mktemp -d)
 	cp "$here"/*.c "$here"/*.h "$here/Kbuild" "$work/"
 	make -s -C "$hdr/usr/src/linux-headers-$KVER" M="$work" modules >/dev/null
-	for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu; do cp "$work/$m.ko" "$out/"; done
+	for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu hookblind; do cp "$work/$m.ko" "$out/"; done
 	rm -rf "$work"
 fi
