@@ -76,7 +76,7 @@ fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 -Ddebug=true
 	ninja -C build-fuzz
-	@[ -s $(FUZZ_IMAGE) ] || fuzz/mkimage.sh $(BUILD)/argus $(FUZZ_IMAGE)
+	@[ -s $(FUZZ_IMAGE) ] && [ $(FUZZ_IMAGE) -nt fuzz/mkimage.sh ] || fuzz/mkimage.sh $(BUILD)/argus $(FUZZ_IMAGE)
 	@for f in $(FUZZERS); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
 	  if ARGUS_FUZZ_IMAGE=$(FUZZ_IMAGE) UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -286,7 +286,7 @@ static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec
 	memset(code + size, 0xcc, 16);
 	unprobe(k, s, fn, code, size);
 	/* the ftrace site: the first instruction, after an endbr64 if any */
-	uint64_t fentry = size >= 4 && !memcmp(code, "\xf3\x0f\x1e\xfa", 4) ? 4 : 0;
+	uint64_t fentry = size >= 4 ? ktext_endbr(code) : 0;
 	for (uint64_t off = 0; off < size;) {
 		struct x86_insn in;
 		if (x86_insn_decode(code + off, size - off, fn + off, &in)) {

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "linux/kernel.h"
 
@@ -57,6 +58,15 @@ int ktext_listed_module(const struct snapshot *s, uint64_t a);
 
 /* A zeroed record appended to the hook list (*v, *n, *cap), which holds
  * at most max: the record, or NULL when the list is full or memory is out. */
+/* 4 when c (at least 4 bytes) opens with an endbr64, or with a 4-byte nop
+ * the kernel writes over one (IBT's seal, ENDBR_POISON 0f 1f 40 d6, 6.2+;
+ * a plain nop4 when the CPU has no IBT: 6.12 writes 66 0f 1f 00); else 0 */
+static inline uint32_t ktext_endbr(const uint8_t *c)
+{
+	return !memcmp(c, "\xf3\x0f\x1e\xfa", 4) || !memcmp(c, "\x0f\x1f\x40\xd6", 4) ||
+	       !memcmp(c, "\x66\x0f\x1f\x00", 4) || !memcmp(c, "\x0f\x1f\x40\x00", 4) ? 4 : 0;
+}
+
 struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max);
 
 #endif

@@ -122,7 +122,7 @@ static int kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
 	}
 	if (lo == s->nkprobes || s->kprobes[lo].addr > a)
 		return 0;
-	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, 0 };
+	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, s->kprobes[lo].obj };
 	return 1;
 }
 
@@ -382,18 +382,23 @@ static void restand(struct kscan *w)
 	size_t keep = 0;
 
 	for (size_t i = 0; i < b->nstanding; i++) {
-		struct ksite st = b->standing[i];
+		struct ksite st = b->standing[i], kp;
 		uint8_t c[32];
 		uint64_t h;
 		int still = 0;
 		if (cur_bytes(w, st.addr, c)) {
 			still = 1;	/* unreadable: keep it, tell nothing */
-		} else if (st.kind == KSITE_DIFF) {
+		} else if (st.kind == KSITE_DIFF ||
+			   (st.kind == KSITE_KPROBE &&
+			    !(kprobe_at(w->j.s, st.addr, &kp) && kp.addr == st.addr))) {
+			/* a kprobe's breach whose kprobe is gone: the text's */
 			uint32_t n = st.len < 32 ? st.len : 32;
 			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0))
 				record(w, st.addr, leads_to(w, st.addr),
 				       "core kernel text differs from its first sight");
 		} else {
+			if (st.kind == KSITE_KPROBE)
+				st.aux = kp.aux;	/* this scan's struct kprobe there */
 			const char *why = ktext_site_judge(&w->j, &st, c, &h);
 			if ((still = why != NULL))
 				record(w, st.addr, h, why);
@@ -433,7 +438,7 @@ static void first_sight(struct kscan *w)
 		     e < a->__static_call_text_end) || e + 32 > t->etext)
 			continue;
 		const uint8_t *c = b->copy + (e - b->start);
-		uint64_t first = e + (memcmp(c, "\xf3\x0f\x1e\xfa", 4) ? 0 : 4);
+		uint64_t first = e + ktext_endbr(c);
 		const struct ksite *fs = ktext_site_find(b, first);
 		/* past the ftrace site, the function's own first instruction */
 		if (fs && fs->kind == KSITE_FTRACE && fs->addr == first && first + 5 + 32 <= t->etext)
@@ -441,8 +446,12 @@ static void first_sight(struct kscan *w)
 		else if (fs || ktext_site_find(b, e))
 			continue;
 		c = b->copy + (e - b->start);
-		if (ktext_site_find(b, e) || kprobe_at(w->j.s, e, &kp))
+		if (ktext_site_find(b, e))
 			continue;
+		if (kprobe_at(w->j.s, e, &kp)) {	/* its jmp proven its own, or told */
+			judge_site(w, &kp, kp.addr);
+			continue;
+		}
 		uint32_t len = ktext_entry_hook(t, e, c, 32, &h);
 		if (len) {
 			record(w, e, h, "the function's first instruction leads outside core kernel text");

@@ -106,6 +106,7 @@ extern const char ktext_why_ftrace_call[];
  * ops, not on the list this scan read, runs a func outside core text and
  * every listed module (confirmed too) */
 extern const char ktext_why_ftrace_ops[];
+extern const char ktext_why_kprobe_jmp[];
 /* A hook written at a function's entry: the first instruction (after
  * endbr64) is a jmp/call rel32, a movabs+jmp/push+ret, a push imm32+ret
  * or a jmp [rip+0] leading outside core kernel text and the kernel image.

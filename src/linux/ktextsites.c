@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "linux/ftramp.h"
+#include "linux/optprobe.h"
 #include "linux/ktextmod.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -195,8 +196,7 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 		dn[l - 5] = 0;
 		if (ksyms_lookup(k->prof->syms, dn, &d))
 			continue;
-		if (!memcmp(b->copy + (e - t->stext), "\xf3\x0f\x1e\xfa", 4))
-			e += 4;
+		e += ktext_endbr(b->copy + (e - t->stext));
 		ret = add(&sv, t, e, 5, KSITE_BPFDISP, slid(k, d));
 		if (!ret && b->nimages < 16) {
 			uint64_t *nv = realloc(b->images, (b->nimages + 1) * sizeof(*nv));
@@ -343,7 +343,7 @@ static int ftrace_handler(const struct snapshot *s, uint64_t a)
 uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *c, size_t avail,
 			  uint64_t *target)
 {
-	uint32_t o = avail >= 4 && !memcmp(c, "\xf3\x0f\x1e\xfa", 4) ? 4 : 0, len = 0;
+	uint32_t o = avail >= 4 ? ktext_endbr(c) : 0, len = 0;
 	uint64_t to = 0;
 	int32_t i32;
 
@@ -382,6 +382,9 @@ const char ktext_why_ftrace_call[] =
 const char ktext_why_ftrace_ops[] =
 	"an ftrace call site leads, through the trampoline of an ftrace_ops not on ftrace_ops_list, "
 	"outside core kernel text and every listed module";
+
+const char ktext_why_kprobe_jmp[] =
+	"a kprobe's address jumps elsewhere than to that kprobe's own detour buffer";
 
 const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const uint8_t *c,
 			     uint64_t *handler)
@@ -459,7 +462,16 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 		return NULL;
 	}
 	case KSITE_KPROBE:
-		return c[0] == 0xe9 ? NULL : "a kprobe's address holds neither its int3 nor its jump";
+		if (c[0] != 0xe9)
+			return "a kprobe's address holds neither its int3 nor its jump";
+		/* an optimized kprobe's jmp to its detour buffer: proven from
+		 * the buffer, for any struct on kprobe_table may be a fake */
+		to = rel32(a, c);
+		j->stateful = 1;
+		if (optprobe_prove(j->k, t, j->b, a, site->aux, to))
+			return NULL;
+		*handler = to;
+		return ktext_why_kprobe_jmp;
 	case KSITE_ENTRY:
 		if (!ktext_entry_hook(t, a, c, 32, handler))
 			return NULL;

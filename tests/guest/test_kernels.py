@@ -69,10 +69,27 @@ def test_kernel_hooks(kguest):
     from 6.1's).  BPF programs attached at function entries (fentry: the
     kernel points each one's ftrace site at a BPF trampoline, the way
     5.10's single direct call and 6.12's ftrace_ops direct calls each do
-    it) are no hook: first sight, as when they ran before argus started."""
+    it) are no hook: first sight, as when they ran before argus started.
+    Nor is an optimized kprobe (a jmp at its address to its detour buffer,
+    proven from the buffer: the template differs by kernel)."""
+    T = "/sys/kernel/tracing"
+    kguest.run(f"mountpoint -q {T} || mount -t tracefs none {T}; "
+               "mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug")
+    # inside the function, past its endbr64 (if any) and ftrace site
+    kguest.check(f"cd {T} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                 "{ echo 'p:argusopt vfs_read+5' >>kprobe_events 2>/dev/null || "
+                 "echo 'p:argusopt vfs_read+9' >>kprobe_events; } && "
+                 "echo 1 >events/kprobes/argusopt/enable")
     pids = [kguest.spawn(f"exec bpfload fentry:{f} argus_fe{i} 120 >/tmp/fe{i}.out 2>&1")
             for i, f in enumerate(("vfs_read", "vfs_write", "vfs_read"))]
     try:
+        opt = ""
+        for _ in range(50):
+            opt = kguest.run("grep vfs_read+ /sys/kernel/debug/kprobes/list")[1]
+            if "OPTIMIZED" in opt:
+                break
+            time.sleep(0.2)
+        assert "OPTIMIZED" in opt, opt
         outs = []
         for _ in range(50):
             outs = [kguest.run(f"cat /tmp/fe{i}.out")[1].strip() for i in range(len(pids))]
@@ -83,6 +100,7 @@ def test_kernel_hooks(kguest):
         d = scan_checks.scan(kguest)
     finally:
         kguest.run("kill " + " ".join(str(p) for p in pids))
+        kguest.run(f"cd {T} && echo 0 >events/kprobes/argusopt/enable; echo >kprobe_events")
     # hooks of listed modules (a stock driver's netdev notifier) are theirs
     foreign = [h for h in d["kernel_hooks"] if not h.get("kernel_hook_handler_owner_listed")]
     assert foreign == [], foreign

@@ -303,24 +303,29 @@ def test_ftrace_ops_off_the_list(guest, svc):
 
 
 FLOOD = 70000    # fake kprobes: past the 8,192 reads the walk was once bounded at
+KPROBE_JMP_WHY = "a kprobe's address jumps elsewhere than to that kprobe's own detour buffer"
 
 
 def test_hooks_behind_decoys(guest, svc):
     """hookblind.ko blinds before it hooks: 70,000 fake kprobes (gone, at
     address 0: the kernel's walks pass over them) head a bucket of
-    kprobe_table, and a notifier block linked to itself heads
-    panic_notifier_list (followed only on a panic).  Then a notifier block
-    on module_notify_list and a jmp into __x64_sys_acct, from a module
-    that hides itself.  The build before told only the hidden module: the
-    kprobe walk hit its bound, so kernel text went unjudged; the cycle left
-    every notifier chain unjudged.  Now each decoy ends its own list only:
-    Kernel Text Modified and Kernel Function Hooked once each, the cycle a
-    bad object skipped and said.  (hookblind hidden cannot be unloaded.)"""
+    kprobe_table, the first claiming __x64_sys_acct, and a notifier block
+    linked to itself heads panic_notifier_list (followed only on a panic).
+    Then a notifier block on module_notify_list and a jmp over
+    __x64_sys_acct's entry, from a module that hides itself.  The build
+    before told only the hidden module: the kprobe walk hit its bound, so
+    kernel text went unjudged (and within the bound, the fake kprobe
+    excused the jmp as an optimized kprobe's); the cycle left every
+    notifier chain unjudged.  Now each decoy ends its own list only, and a
+    kprobe's jmp counts as its own only when its target proves to be the
+    kprobe's detour buffer: Kernel Text Modified and Kernel Function Hooked
+    once each, the cycle a bad object skipped and said.  (hookblind hidden
+    cannot be unloaded.)"""
     need_module(guest, "hookblind")
     if guest.run("test -e /proc/hookblind")[0] == 0:
         pytest.skip("hookblind is loaded in this guest already")
     since = svc.mark()
-    guest.check(f"dmesg -c >/dev/null; insmod /bin/hookblind.ko kpflood={FLOOD} nb=1")
+    guest.check(f"dmesg -c >/dev/null; insmod /bin/hookblind.ko kpflood={FLOOD} kpfake=1 nb=1")
     try:
         assert "hookblind" not in guest.check("cat /proc/modules")
         line = guest.check("dmesg | grep 'hookblind: kpflood' | tail -1").split()
@@ -346,6 +351,7 @@ def test_hooks_behind_decoys(guest, svc):
         assert int(d["kernel_hook_site_address"], 16) == site, d
         assert int(d["kernel_hook_handler_address"], 16) == handler, d
         assert d["kernel_hook_handler_owner"] == "hookblind"
+        assert got[TEXT][0]["activity_data"]["reason"] == KPROBE_JMP_WHY
         d = got[HOOKED][0]["activity_data"]["kernel_hook_details"]
         assert d["kernel_hook_hooked_symbol"] == "module_notify_list", d
         assert int(d["kernel_hook_handler_address"], 16) == nb_handler, d
