@@ -36,6 +36,7 @@
 
 #include "core/log.h"
 #include "linux/ftramp.h"
+#include "linux/optprobe.h"
 #include "linux/kernel.h"
 #include "profile/imgscan.h"
 #include "linux/ktext.h"
@@ -240,9 +241,11 @@ static int in_trampoline(struct kernel *k, const struct snapshot *s, const struc
  * with int3, or, optimized, its first 5 bytes with a jmp to its detour
  * buffer: put back the bytes the struct kprobe saved (kprobe.opcode, and
  * optimized_kprobe.optinsn.copied_insn), as the kernel itself does when
- * it reads its text (kprobes' own judgment: Kernel Function Hooked). */
-static void unprobe(struct kernel *k, const struct snapshot *s, uint64_t fn, uint8_t *code,
-		    uint64_t size)
+ * it reads its text (kprobes' own judgment: Kernel Function Hooked).  A
+ * jmp only when it leads to that kprobe's proven detour buffer
+ * (optprobe.c): a fake struct kprobe must not put back a hook's bytes. */
+static void unprobe(struct kernel *k, const struct snapshot *s, const struct ktext *t, uint64_t fn,
+		    uint8_t *code, uint64_t size)
 {
 	const struct koffsets *o = &k->prof->off;
 
@@ -257,6 +260,9 @@ static void unprobe(struct kernel *k, const struct snapshot *s, uint64_t fn, uin
 			*c = (uint8_t)op;
 		} else if (*c == 0xe9 && a + 5 <= fn + size && o->optimized_kprobe__optinsn.present &&
 			   o->arch_optimized_insn__copied_insn.present &&
+			   optprobe_prove(k, t, k->kbase, a, p, a + 5 + (uint64_t)(int64_t)(int32_t)
+					  ((uint32_t)c[1] | (uint32_t)c[2] << 8 | (uint32_t)c[3] << 16 |
+					   (uint32_t)c[4] << 24)) &&
 			   !vas_read(&k->kvas, p + (uint64_t)o->optimized_kprobe__optinsn.off +
 				     (uint64_t)o->arch_optimized_insn__copied_insn.off, c + 1, 4, NULL)) {
 			*c = (uint8_t)op;
@@ -284,7 +290,7 @@ static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec
 		return -1;
 	}
 	memset(code + size, 0xcc, 16);
-	unprobe(k, s, fn, code, size);
+	unprobe(k, s, t, fn, code, size);
 	/* the ftrace site: the first instruction, after an endbr64 if any */
 	uint64_t fentry = size >= 4 ? ktext_endbr(code) : 0;
 	for (uint64_t off = 0; off < size;) {

@@ -61,12 +61,23 @@ struct kscan {
 				 * own sites' rules (a breach, a kprobe, ...) */
 };
 
+/* a breach dispatch.c told at the instruction holding a */
+static int dispatch_told(const struct snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->nhooks; i++)
+		if ((s->hooks[i].kind == SNAP_HOOK_X64_SYS_CALL ||
+		     s->hooks[i].kind == SNAP_HOOK_IA32_SYS_CALL) &&
+		    a >= s->hooks[i].site && a < s->hooks[i].site + 15)
+			return 1;
+	return 0;
+}
+
 static void record(struct kscan *w, uint64_t site, uint64_t handler, const char *why)
 {
 	struct kernel *k = w->j.k;
 	struct snapshot *s = w->j.s;
 
-	if (w->n >= RECORDS_MAX || u64map_test_and_set(&w->told, site))
+	if (w->n >= RECORDS_MAX || dispatch_told(s, site) || u64map_test_and_set(&w->told, site))
 		return;
 	struct snap_hook *r = ktext_hook_push(&w->v, &w->n, &w->cap, RECORDS_MAX);
 	if (!r)
@@ -124,17 +135,6 @@ static int kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
 		return 0;
 	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, s->kprobes[lo].obj };
 	return 1;
-}
-
-/* a breach dispatch.c told at the instruction holding a */
-static int dispatch_told(const struct snapshot *s, uint64_t a)
-{
-	for (size_t i = 0; i < s->nhooks; i++)
-		if ((s->hooks[i].kind == SNAP_HOOK_X64_SYS_CALL ||
-		     s->hooks[i].kind == SNAP_HOOK_IA32_SYS_CALL) &&
-		    a >= s->hooks[i].site && a < s->hooks[i].site + 15)
-			return 1;
-	return 0;
 }
 
 /* 32 bytes of current text at a (past _etext: int3) */

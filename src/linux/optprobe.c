@@ -59,7 +59,7 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	uint64_t entry, val, call, end, clac = 0, cb;
 	uint8_t core[TEMPLATE_MAX], buf[TEMPLATE_MAX + MOVED_MAX + 5], orig[MOVED_MAX];
 
-	if (!t || !b || strcmp(k->prof->arch->name, "x86_64") || !kptr_ok(op) || to < 0xff00000000000000ULL ||
+	if (!t || strcmp(k->prof->arch->name, "x86_64") || !kptr_ok(op) || to < 0xff00000000000000ULL ||
 	    !o->kprobe__opcode.present || !o->optimized_kprobe__optinsn.present ||
 	    !o->arch_optimized_insn__copied_insn.present || !k->prof->sym.aggr_pre_handler ||
 	    profile_symbol(k->prof, "optprobe_template_entry", &entry) ||
@@ -75,16 +75,17 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		clac = 0;
 	if (end <= entry || end - entry > TEMPLATE_MAX || val < entry || val + 10 > end ||
 	    call < entry || call + 5 > end || (clac && (clac < entry || clac + 3 > end)) ||
-	    a < b->start || a + MOVED_MAX > b->end) {
+	    (b && (a < b->start || a + MOVED_MAX > b->end))) {
 		alog_debug("optprobe: 0x%llx: implausible template", (unsigned long long)a);
 		return 0;
 	}
 	uint64_t n = end - entry;
 	val -= entry, call -= entry, clac = clac ? clac - entry : 0;
 	/* the kprobe: an aggregate, whose saved bytes are what the text held
-	 * at first sight (unless it was there already then) */
+	 * at first sight (unless it was there already then); past them, the
+	 * text as it is (the jmp covers 5 bytes) */
 	uint64_t opcode = 0;
-	const uint8_t *first = b->copy + (a - b->start);
+	const uint8_t *first = b ? b->copy + (a - b->start) : NULL;
 	if (kernel_field(k, op, &o->kprobe__pre_handler) != k->prof->sym.aggr_pre_handler ||
 	    kfield_read(&k->kvas, op, &o->kprobe__opcode, &opcode) ||
 	    vas_read(&k->kvas, op + (uint64_t)o->optimized_kprobe__optinsn.off +
@@ -94,8 +95,9 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		return 0;
 	}
 	orig[0] = (uint8_t)opcode;
-	memcpy(orig + 5, first + 5, MOVED_MAX - 5);
-	if (memcmp(orig, first, 5) && first[0] != 0xe9 && first[0] != 0xcc) {
+	if (vas_read(&k->kvas, a + 5, orig + 5, MOVED_MAX - 5, NULL))
+		return 0;
+	if (first && memcmp(orig, first, 5) && first[0] != 0xe9 && first[0] != 0xcc) {
 		alog_debug("optprobe: 0x%llx: saved bytes differ from first sight", (unsigned long long)a);
 		return 0;
 	}

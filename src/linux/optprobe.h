@@ -19,12 +19,14 @@
  * buffer of the optimized kprobe at op (on kprobe_table at a): the
  * template as core text holds it but for the optimized kprobe's address
  * (movabs $op, %rdi), the call of optimized_callback and SMAP's clac;
- * then the instructions the jmp replaced (as the kprobe saved them and
- * the text at first sight holds the rest), the same but for a
+ * then the instructions the jmp replaced (as the kprobe saved them, and
+ * as the text holds the rest; the saved ones as b, the text at first
+ * sight, held them, unless a kprobe was there then), the same but for a
  * rip-relative displacement that still reaches the same address, and
  * none of them a branch; then a jmp back to the instruction after them.
  * The kprobe must be an aggregate (its probes are judged as kprobes).
- * 0 otherwise, or when the profile lacks a symbol or field. */
+ * b may be NULL (no first sight yet).  0 otherwise, or when the profile
+ * lacks a symbol or field. */
 int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_base *b,
 		   uint64_t a, uint64_t op, uint64_t to);
 

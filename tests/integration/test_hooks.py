@@ -156,6 +156,31 @@ def test_x64_sys_call_site(guest, svc):
     svc.expect_alerts(since)
 
 
+def test_x64_sys_call_site_behind_a_fake_kprobe(guest, svc):
+    """hookx64.ko fake=1 links a fake optimized kprobe at the jmp it
+    rewrites, its saved bytes the original ones.  The build before put
+    those bytes back before decoding x64_sys_call (as for a real optimized
+    kprobe) and told nothing; a kprobe's jmp is now put back only when it
+    leads to that kprobe's proven detour buffer."""
+    need_module(guest, "hookx64")
+    if guest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0]:
+        pytest.skip("this kernel dispatches through sys_call_table only")
+    since = svc.mark()
+    guest.check("insmod /bin/hookx64.ko fake=1")
+    try:
+        site = param(guest, "hookx64", "site")
+        found = wait_for(svc, DISPATCH, hook_kind("x64_sys_call"), since, 2 * svc.sleep_s + 5)
+        assert found, "the x64_sys_call patch behind a fake kprobe was not seen"
+        found = svc.expect_alerts(since, (DISPATCH, hook_kind("x64_sys_call"), 1))[DISPATCH]
+        d = found[0]["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_handler_owner"] == "hookx64"
+    finally:
+        guest.run("rmmod hookx64")
+    since = svc.mark()
+    svc.expect_alerts(since)
+
+
 def test_idt_gate(guest, svc):
     need_module(guest, "hookidt")
     since = svc.mark()

@@ -4,15 +4,21 @@
  * kernels that dispatch system calls through x64_sys_call (a switch of
  * direct calls and jumps, 6.9+ and the stable backports).
  *
- * insmod hookx64.ko [sym=__x64_sys_sysinfo]
+ * insmod hookx64.ko [sym=__x64_sys_sysinfo] [fake=1]
  * finds, inside x64_sys_call, the direct call or jmp (e8/e9 rel32) to the
  * system call function sym and rewrites its displacement to reach a
  * function of this module instead, which counts its calls (parameter
  * hits) and calls the original.  x64_sys_call is found through
  * kallsyms_lookup_name, itself found with a kprobe; kernel text is
- * written with CR0.WP cleared.  rmmod puts the displacement back.  For
- * testing only; loaded in a disposable test guest.
+ * written with CR0.WP cleared.  With fake=1 it first links a fake
+ * optimized kprobe at that instruction into kprobe_table, its saved
+ * bytes the original ones: what a reader that puts back an optimized
+ * kprobe's bytes would then read.  rmmod puts the displacement back (and
+ * takes the fake out).  For testing only; loaded in a disposable test
+ * guest.
  */
+#include <linux/hash.h>
+
 #include "rkit.h"
 
 static char *sym = "__x64_sys_sysinfo";
@@ -21,6 +27,11 @@ static ulong hits;
 module_param(hits, ulong, 0444);
 static ulong site;	/* the patched instruction, for the test */
 module_param(site, ulong, 0444);
+static int fake;
+module_param(fake, int, 0444);
+
+static struct optimized_kprobe fake_kp;
+static struct hlist_head *table;
 
 typedef long (*sys_fn)(const struct pt_regs *);
 static sys_fn orig;
@@ -62,6 +73,16 @@ static int __init hookx64_init(void)
 	orig = (sys_fn)target;
 	orig_rel = *(s32 *)(fn + i + 1);
 	site = (ulong)(fn + i);
+	if (fake) {	/* the bucket kprobe_table hashes the address to */
+		table = (struct hlist_head *)rkit_lookup("kprobe_table");
+		if (!table)
+			return -ENOENT;
+		fake_kp.kp.addr = (kprobe_opcode_t *)site;
+		fake_kp.kp.opcode = fn[i];
+		memcpy(fake_kp.optinsn.copied_insn, &orig_rel, 4);
+		INIT_LIST_HEAD(&fake_kp.kp.list);
+		hlist_add_head_rcu(&fake_kp.kp.hlist, &table[hash_ptr((void *)site, 6)]);
+	}
 	poke_rel(fn + i, (s32)rel);
 	pr_info("hookx64: x64_sys_call+0x%x: %s -> %px\n", i, sym, hook);
 	return 0;
@@ -70,6 +91,10 @@ static int __init hookx64_init(void)
 static void __exit hookx64_exit(void)
 {
 	poke_rel((u8 *)site, orig_rel);
+	if (fake) {
+		hlist_del_rcu(&fake_kp.kp.hlist);
+		synchronize_rcu();
+	}
 }
 
 module_init(hookx64_init);
