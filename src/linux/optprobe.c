@@ -15,7 +15,12 @@
 #include "linux/x86insn.h"
 
 #define TEMPLATE_MAX 512
-#define MOVED_MAX 32	/* bytes of instructions a 5-byte jmp can replace, and more */
+#define MOVED_MAX 32	/* bytes of the text read past the kprobe's address */
+#define TAIL 24		/* bytes of the buffer past the template read: the moved
+			 * instructions (the last starts before 5, at most 15
+			 * long) and the jmp back, within the slot the kernel
+			 * allocates (the template, 20 bytes, a jmp), so no read
+			 * runs into a page past the last slot */
 
 static int32_t rel32(const uint8_t *p)
 {
@@ -57,7 +62,7 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t entry, val, call, end, clac = 0, cb;
-	uint8_t core[TEMPLATE_MAX], buf[TEMPLATE_MAX + MOVED_MAX + 5], orig[MOVED_MAX];
+	uint8_t core[TEMPLATE_MAX], buf[TEMPLATE_MAX + TAIL], orig[MOVED_MAX];
 
 	if (!t || strcmp(k->prof->arch->name, "x86_64") || !kptr_ok(op) || to < 0xff00000000000000ULL ||
 	    !o->kprobe__opcode.present || !o->optimized_kprobe__optinsn.present ||
@@ -101,7 +106,7 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		alog_debug("optprobe: 0x%llx: saved bytes differ from first sight", (unsigned long long)a);
 		return 0;
 	}
-	if (vas_read(&k->kvas, entry, core, n, NULL) || vas_read(&k->kvas, to, buf, sizeof(buf), NULL))
+	if (vas_read(&k->kvas, entry, core, n, NULL) || vas_read(&k->kvas, to, buf, n + TAIL, NULL))
 		return 0;
 	/* the template, but for the kprobe's address, the call and the clac */
 	for (uint64_t i = 0; i < n; i++) {
@@ -130,7 +135,7 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	while (len < 5) {
 		struct x86_insn in, mv;
 		if (x86_insn_decode(orig + len, MOVED_MAX - len, a + len, &in) ||
-		    x86_insn_decode(buf + n + len, MOVED_MAX - len, to + n + len, &mv) ||
+		    x86_insn_decode(buf + n + len, TAIL - len, to + n + len, &mv) ||
 		    in.len != mv.len || !moved_same(orig + len, a + len, buf + n + len, to + n + len, &in)) {
 			alog_debug("optprobe: 0x%llx: the moved instruction at +0x%llx differs",
 				   (unsigned long long)to, (unsigned long long)(n + len));
@@ -139,5 +144,5 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		len += in.len;
 	}
 	const uint8_t *back = buf + n + len;
-	return back[0] == 0xe9 && to + n + len + 5 + (uint64_t)(int64_t)rel32(back + 1) == a + len;
+	return len + 5 <= TAIL && back[0] == 0xe9 && to + n + len + 5 + (uint64_t)(int64_t)rel32(back + 1) == a + len;
 }
