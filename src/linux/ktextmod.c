@@ -41,6 +41,7 @@
 #include "linux/ktextarm64.h"
 #include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
+#include "linux/optprobe.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
 
@@ -480,7 +481,35 @@ static int entries_list(struct kernel *k, const struct ktext *t, struct ktext_ba
 	return 0;
 }
 
-static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char *why, size_t whycap)
+/* A kprobe registered before the first scan: the baseline takes back the
+ * bytes it replaced (its int3's, and an optimized one's jmp when that
+ * proves its own), as the text holds them once it goes; while it stays,
+ * its bytes are judged as its site's every scan. */
+static void unprobe_baseline(struct kernel *k, const struct ktext *t, const struct snapshot *s,
+			     struct ktext_base *b)
+{
+	const struct koffsets *o = &k->prof->off;
+
+	for (size_t i = 0; o->kprobe__opcode.present && i < s->nkprobes; i++) {
+		uint64_t a = s->kprobes[i].addr, p = s->kprobes[i].obj, op;
+		if (a < b->start || a + 5 > b->end || kfield_read(&k->kvas, p, &o->kprobe__opcode, &op))
+			continue;
+		uint8_t *c = b->copy + (a - b->start), saved[4];
+		int32_t rel;
+		memcpy(&rel, c + 1, 4);
+		if (c[0] == 0xcc) {
+			c[0] = (uint8_t)op;
+		} else if (c[0] == 0xe9 && optprobe_prove(k, t, NULL, a, p, a + 5 + (uint64_t)(int64_t)rel) &&
+			   !vas_read(&k->kvas, p + (uint64_t)o->optimized_kprobe__optinsn.off +
+				     (uint64_t)o->arch_optimized_insn__copied_insn.off, saved, 4, NULL)) {
+			c[0] = (uint8_t)op;
+			memcpy(c + 1, saved, 4);
+		}
+	}
+}
+
+static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, const struct snapshot *s,
+				   char *why, size_t whycap)
 {
 	struct ktext_base *b = calloc(1, sizeof(*b));
 	uint64_t size = t->etext - t->stext;
@@ -498,6 +527,7 @@ static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, char
 	} else if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
 		snprintf(why, whycap, "core text unreadable");
 	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
+		unprobe_baseline(k, t, s, b);
 		for (size_t i = 0; i < b->nentries; i++)
 			memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
 		if (!ktext_fast_new(b)) {
@@ -547,7 +577,7 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 		return aerr_set(err, ENODATA, "not judged: kprobes not read");
 	u64map_init(&w.told);
 	if (!k->kbase) {
-		if (!(k->kbase = baseline(k, t, why, sizeof(why)))) {
+		if (!(k->kbase = baseline(k, t, s, why, sizeof(why)))) {
 			u64map_free(&w.told);
 			return aerr_set(err, ENODATA, "not judged: %s", why);
 		}

@@ -278,6 +278,47 @@ def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
     svc.expect_alerts(since, (DISPATCH, hook_kind("sys_call_table"), 1))
 
 
+def test_kprobes_before_argus_started_then_removed(guest, svc, tmp_path):
+    """kprobes inside x64_sys_call registered before a service starts (one
+    optimized: a jmp to its detour buffer; one on a jcc: an int3), then
+    removed while it runs.  Its first sight takes back the bytes each
+    replaced (from the struct kprobe; the jmp's once proven), so the text
+    as it is once they go is no change.  The build before kept the
+    kprobes' bytes as the text's own and told Kernel Text Modified
+    ("differs from its first sight") when they went."""
+    if guest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0]:
+        pytest.skip("this kernel dispatches through sys_call_table only")
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}; "
+              "mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug")
+    since = svc.mark()
+    guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                "echo 'p:argusb1 x64_sys_call+5' >>kprobe_events && "
+                "echo 'p:argusb2 x64_sys_call+11' >>kprobe_events && "
+                "echo 1 >events/kprobes/argusb1/enable && echo 1 >events/kprobes/argusb2/enable")
+    try:
+        listed = ""
+        for _ in range(50):
+            listed = guest.run("grep 'x64_sys_call+0x' /sys/kernel/debug/kprobes/list")[1]
+            if "x64_sys_call+0x5 " in listed and "OPTIMIZED" in listed:
+                break
+            time.sleep(0.2)
+        assert "OPTIMIZED" in listed and "x64_sys_call+0xb" in listed, listed
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            time.sleep(3 * late.sleep_s)
+            late.expect_alerts(0)
+            mark = late.mark()
+            guest.check(f"cd {TRACING} && echo 0 >events/kprobes/enable && echo >kprobe_events")
+            assert "x64_sys_call" not in guest.run("cat /sys/kernel/debug/kprobes/list")[1]
+            time.sleep(4 * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        guest.run(f"cd {TRACING} && echo 0 >events/kprobes/enable; echo >kprobe_events")
+    svc.expect_alerts(since)
+
+
 TEXT = "Kernel Text Modified"
 OPS_WHY = ("an ftrace call site leads, through the trampoline of an ftrace_ops not on "
            "ftrace_ops_list, outside core kernel text and every listed module")
