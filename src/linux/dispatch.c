@@ -237,39 +237,6 @@ static int in_trampoline(struct kernel *k, const struct snapshot *s, const struc
 	return ftramp_prove(k, t, a, &func) && (ktext_core(t, func) || ktext_listed_module(s, func));
 }
 
-/* A kprobe inside the function replaced the first byte of its instruction
- * with int3, or, optimized, its first 5 bytes with a jmp to its detour
- * buffer: put back the bytes the struct kprobe saved (kprobe.opcode, and
- * optimized_kprobe.optinsn.copied_insn), as the kernel itself does when
- * it reads its text (kprobes' own judgment: Kernel Function Hooked).  A
- * jmp only when it leads to that kprobe's proven detour buffer
- * (optprobe.c): a fake struct kprobe must not put back a hook's bytes. */
-static void unprobe(struct kernel *k, const struct snapshot *s, const struct ktext *t, uint64_t fn,
-		    uint8_t *code, uint64_t size)
-{
-	const struct koffsets *o = &k->prof->off;
-
-	if (!o->kprobe__opcode.present)
-		return;
-	for (size_t i = 0; i < s->nkprobes; i++) {
-		uint64_t a = s->kprobes[i].addr, p = s->kprobes[i].obj, op;
-		if (a < fn || a >= fn + size || kfield_read(&k->kvas, p, &o->kprobe__opcode, &op))
-			continue;
-		uint8_t *c = code + (a - fn);
-		if (*c == 0xcc) {
-			*c = (uint8_t)op;
-		} else if (*c == 0xe9 && a + 5 <= fn + size && o->optimized_kprobe__optinsn.present &&
-			   o->arch_optimized_insn__copied_insn.present &&
-			   optprobe_prove(k, t, k->kbase, a, p, a + 5 + (uint64_t)(int64_t)(int32_t)
-					  ((uint32_t)c[1] | (uint32_t)c[2] << 8 | (uint32_t)c[3] << 16 |
-					   (uint32_t)c[4] << 24)) &&
-			   !vas_read(&k->kvas, p + (uint64_t)o->optimized_kprobe__optinsn.off +
-				     (uint64_t)o->arch_optimized_insn__copied_insn.off, c + 1, 4, NULL)) {
-			*c = (uint8_t)op;
-		}
-	}
-}
-
 static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec *h,
 			    const struct ktext *t, uint64_t fn, uint8_t kind, char *why, size_t whycap)
 {
@@ -290,7 +257,8 @@ static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec
 		return -1;
 	}
 	memset(code + size, 0xcc, 16);
-	unprobe(k, s, t, fn, code, size);
+	/* a kprobe's int3 or proven jmp: the bytes it replaced, back */
+	optprobe_unprobe(k, t, k->kbase, s, fn, code, size);
 	/* the ftrace site: the first instruction, after an endbr64 if any */
 	uint64_t fentry = size >= 4 ? ktext_endbr(code) : 0;
 	for (uint64_t off = 0; off < size;) {

@@ -482,32 +482,8 @@ static int entries_list(struct kernel *k, const struct ktext *t, struct ktext_ba
 }
 
 /* A kprobe registered before the first scan: the baseline takes back the
- * bytes it replaced (its int3's, and an optimized one's jmp when that
- * proves its own), as the text holds them once it goes; while it stays,
- * its bytes are judged as its site's every scan. */
-static void unprobe_baseline(struct kernel *k, const struct ktext *t, const struct snapshot *s,
-			     struct ktext_base *b)
-{
-	const struct koffsets *o = &k->prof->off;
-
-	for (size_t i = 0; o->kprobe__opcode.present && i < s->nkprobes; i++) {
-		uint64_t a = s->kprobes[i].addr, p = s->kprobes[i].obj, op;
-		if (a < b->start || a + 5 > b->end || kfield_read(&k->kvas, p, &o->kprobe__opcode, &op))
-			continue;
-		uint8_t *c = b->copy + (a - b->start), saved[4];
-		int32_t rel;
-		memcpy(&rel, c + 1, 4);
-		if (c[0] == 0xcc) {
-			c[0] = (uint8_t)op;
-		} else if (c[0] == 0xe9 && optprobe_prove(k, t, NULL, a, p, a + 5 + (uint64_t)(int64_t)rel) &&
-			   !vas_read(&k->kvas, p + (uint64_t)o->optimized_kprobe__optinsn.off +
-				     (uint64_t)o->arch_optimized_insn__copied_insn.off, saved, 4, NULL)) {
-			c[0] = (uint8_t)op;
-			memcpy(c + 1, saved, 4);
-		}
-	}
-}
-
+ * bytes it replaced (optprobe_unprobe), as the text holds them once it
+ * goes; while it stays, its bytes are judged as its site's every scan. */
 static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, const struct snapshot *s,
 				   char *why, size_t whycap)
 {
@@ -527,7 +503,7 @@ static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, cons
 	} else if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
 		snprintf(why, whycap, "core text unreadable");
 	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
-		unprobe_baseline(k, t, s, b);
+		optprobe_unprobe(k, t, NULL, s, b->start, b->copy, b->end - b->start);
 		for (size_t i = 0; i < b->nentries; i++)
 			memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
 		if (!ktext_fast_new(b)) {

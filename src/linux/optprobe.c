@@ -146,3 +146,26 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	const uint8_t *back = buf + n + len;
 	return len + 5 <= TAIL && back[0] == 0xe9 && to + n + len + 5 + (uint64_t)(int64_t)rel32(back + 1) == a + len;
 }
+
+void optprobe_unprobe(struct kernel *k, const struct ktext *t, const struct ktext_base *b,
+		      const struct snapshot *s, uint64_t at, uint8_t *code, uint64_t size)
+{
+	const struct koffsets *o = &k->prof->off;
+
+	for (size_t i = 0; o->kprobe__opcode.present && i < s->nkprobes; i++) {
+		uint64_t a = s->kprobes[i].addr, p = s->kprobes[i].obj, op;
+		if (a < at || a >= at + size || kfield_read(&k->kvas, p, &o->kprobe__opcode, &op))
+			continue;
+		uint8_t *c = code + (a - at), saved[4];
+		if (*c == 0xcc) {
+			*c = (uint8_t)op;
+		} else if (*c == 0xe9 && a + 5 <= at + size && o->optimized_kprobe__optinsn.present &&
+			   o->arch_optimized_insn__copied_insn.present &&
+			   optprobe_prove(k, t, b, a, p, a + 5 + (uint64_t)(int64_t)rel32(c + 1)) &&
+			   !vas_read(&k->kvas, p + (uint64_t)o->optimized_kprobe__optinsn.off +
+				     (uint64_t)o->arch_optimized_insn__copied_insn.off, saved, 4, NULL)) {
+			*c = (uint8_t)op;
+			memcpy(c + 1, saved, 4);
+		}
+	}
+}

@@ -30,4 +30,11 @@
 int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_base *b,
 		   uint64_t a, uint64_t op, uint64_t to);
 
+/* Put back, in code (the text at `at`, size bytes), the bytes each of s's
+ * kprobes there replaced, as the kernel does when it reads its own text:
+ * an int3's saved byte, and an optimized kprobe's 5 (kprobe.opcode,
+ * optinsn.copied_insn) only when its jmp is proven its own (b as above). */
+void optprobe_unprobe(struct kernel *k, const struct ktext *t, const struct ktext_base *b,
+		      const struct snapshot *s, uint64_t at, uint8_t *code, uint64_t size);
+
 #endif
