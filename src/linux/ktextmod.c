@@ -10,7 +10,11 @@
  *     endbr64, is no site of the kernel's own and leads outside core text
  *     (jmp/call rel32, movabs+jmp, push+ret, jmp [rip]) is a breach: the
  *     kernel itself never writes a jump there.  An inline hook planted
- *     before argus started is thus caught at first sight.
+ *     before argus started is thus caught at first sight;
+ *   - every function is decoded whole (ktextsweep.c): a branch out of the
+ *     kernel image further in, at no site of the kernel's own, is a
+ *     breach too (KSITE_INSN), and so is a kprobe's jmp there not proven
+ *     its own.
  * Later scans compare the first ENTRY_LEN bytes of every function entry,
  * half of them a scan in turn (where inline hooks go: caught within two
  * scans; read lean by ktextfast.c, or gathered and prefetched together,
@@ -34,13 +38,16 @@
  * instruction leads (0 when it is no branch).  hooks_read gets the kind's
  * bit when the scan's checks all ran.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "linux/ktextarm64.h"
 #include "linux/ktextfast.h"
 #include "linux/ktextmod.h"
+#include "linux/ktextsweep.h"
 #include "linux/optprobe.h"
 #include "linux/walk.h"
 #include "linux/x86insn.h"
@@ -403,7 +410,8 @@ static void restand(struct kscan *w)
 			const char *why = ktext_site_judge(&w->j, &st, c, &h);
 			if ((still = why != NULL))
 				record(w, st.addr, h, why);
-			else if (st.kind == KSITE_ENTRY)	/* gone: what is there now is the baseline */
+			else if (st.kind == KSITE_ENTRY || st.kind == KSITE_INSN)
+				/* gone: what is there now is the baseline */
 				memcpy(b->copy + (st.addr - b->start), c,
 				       st.len < 32 ? st.len : 32);
 		}
@@ -413,7 +421,24 @@ static void restand(struct kscan *w)
 	b->nstanding = keep;
 }
 
-/* first sight: every site, every function entry */
+/* the sweep's find: a branch out, past a function's first instruction */
+static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+{
+	struct kscan *w = ctx;
+	struct ksite kp;
+
+	if (standing_at(w->j.b, at))
+		return;		/* the entry's check found it */
+	if (kprobe_at(w->j.s, at, &kp)) {	/* a kprobe's jmp not proven its own */
+		judge_site(w, &kp, kp.addr);
+		return;
+	}
+	w->unsettled++;
+	record(w, at, to, ktext_why_insn);
+	stand(w->j.b, at, len, KSITE_INSN);
+}
+
+/* first sight: every site, every function entry, every function whole */
 static void first_sight(struct kscan *w)
 {
 	struct ktext_base *b = w->j.b;
@@ -459,6 +484,10 @@ static void first_sight(struct kscan *w)
 			stand(b, e, len, KSITE_ENTRY);
 		}
 	}
+	struct ktext_sweep_stats st;
+	ktext_sweep(t, b, a->__static_call_text_start, a->__static_call_text_end, insn_hit, w, &st);
+	alog_debug("kernel text: first sight swept %zu functions, %zu whole, %" PRIu64
+		   " bytes decoded, %zu branches out", st.funcs, st.whole, st.bytes, st.hits);
 }
 
 /* the distinct function entries in core text, outside the static call

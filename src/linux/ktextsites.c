@@ -152,7 +152,7 @@ static uint64_t slid(struct kernel *k, uint64_t a)
 static int by_addr(const void *a, const void *b)
 {
 	const struct ksite *x = a, *y = b;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+	return x->addr != y->addr ? (x->addr < y->addr ? -1 : 1) : (x->kind > y->kind) - (x->kind < y->kind);
 }
 
 int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base *b, char *why,
@@ -214,6 +214,16 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 	}
 	if (sv.n)
 		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
+	/* A BPF dispatcher's entry is also an ftrace call site where the
+	 * function is traceable (5.10, 6.1): the function tracer writes its
+	 * call there as it does at any function.  One site, judged by the
+	 * dispatcher's rules, which take the ftrace site's forms too. */
+	size_t keep = 0;
+	for (size_t i = 0; i < sv.n; i++)
+		if (!(sv.v[i].kind == KSITE_FTRACE && i + 1 < sv.n && sv.v[i + 1].addr == sv.v[i].addr &&
+		      sv.v[i + 1].kind == KSITE_BPFDISP))
+			sv.v[keep++] = sv.v[i];
+	sv.n = keep;
 	b->sites = sv.v;
 	b->nsites = sv.n;
 	for (size_t i = 0; i < sv.n; i++)
@@ -383,6 +393,7 @@ const char ktext_why_ftrace_ops[] =
 	"an ftrace call site leads, through the trampoline of an ftrace_ops not on ftrace_ops_list, "
 	"outside core kernel text and every listed module";
 
+const char ktext_why_insn[] = "an instruction inside the function leads outside core kernel text";
 const char ktext_why_kprobe_jmp[] =
 	"a kprobe's address jumps elsewhere than to that kprobe's own detour buffer";
 
@@ -429,9 +440,16 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 			return NULL;
 		*handler = c[0] == 0xe9 || c[0] == 0xe8 ? rel32(a, c) : 0;
 		return "a jump label leads elsewhere than its label";
+	case KSITE_BPFDISP:
+		if (c[0] == 0xe8) {	/* the function tracer's call: its entry is an ftrace site too */
+			struct ksite ft = *site;
+			ft.kind = KSITE_FTRACE;
+			return ktext_site_judge(j, &ft, c, handler);
+		}
+		/* a jmp into the dispatcher's image, or a nop: */
+		__attribute__((fallthrough));
 	case KSITE_SCALL:
 	case KSITE_FCALLER:
-	case KSITE_BPFDISP:
 		/* a static call to __static_call_return0: cs cs cs xor %eax,%eax */
 		if (is_nop(c, 5) || (site->kind == KSITE_SCALL &&
 				     (c[0] == 0xc3 || !memcmp(c, "\x2e\x2e\x2e\x31\xc0", 5))))
@@ -476,6 +494,10 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 		if (!ktext_entry_hook(t, a, c, 32, handler))
 			return NULL;
 		return "the function's first instruction leads outside core kernel text";
+	case KSITE_INSN:
+		if (ktext_endbr(c) || !ktext_entry_hook(t, a, c, 32, handler))
+			return NULL;
+		return ktext_why_insn;
 	}
 	return NULL;
 }

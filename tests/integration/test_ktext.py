@@ -9,11 +9,13 @@ __x64_sys_sysinfo with CR0.WP cleared, proven taken):
   in, never called) by a module that then hides itself: one alert
   ("differs from its first sight"), within a pass of the window, with the
   module's Kernel Module Hidden; put back: nothing more;
-- written before argus started: alerted at its first scans.
+- written before argus started, at the entry or six instructions in:
+  alerted at its first scans.
 
 The stock guest, stock modules loaded and unloaded, and the kernel's own
 tracing (trace events flipping jump labels, optimized kprobes, a
-kretprobe, the function and function_graph tracers) raise nothing."""
+kretprobe, the function and function_graph tracers) raise nothing, also
+when they are in place before argus starts."""
 import time
 
 import pytest
@@ -178,6 +180,77 @@ def test_inline_hook_before_argus_started(guest, svc, tmp_path):
     finally:
         guest.run("rmmod hookinl 2>/dev/null")
     svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
+    """first sight counts past the entry too: a jmp to the rootkit written
+    six instructions into a function, before argus started, differs from
+    nothing argus has seen; the first scan decodes every function whole
+    and finds it by what it is"""
+    need_module(guest, "hookinl")
+    if guest.run("lsmod | grep -q '^hookinl ' || test -e /proc/hookinl")[0] == 0:
+        pytest.skip("hookinl is loaded already")
+    since = svc.mark()
+    guest.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
+    try:
+        site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            assert found, "an inline hook inside a function, planted before argus started, was not seen"
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
+            # the running service finds it too, within a pass of its window
+            time.sleep((PASS + 2) * svc.sleep_s)
+            late.expect_alerts(0, (TEXT, text, 1))
+            m = found[0]
+            assert m["severity"] == "CRITICAL"
+            d = m["activity_data"]["kernel_hook_details"]
+            assert int(d["kernel_hook_site_address"], 16) == site
+            assert d["kernel_hook_site_symbol"].startswith("__x64_sys_acct+0x")
+            assert int(d["kernel_hook_site_symbol"].split("+")[1], 16) >= 16   # past the entry's bytes
+            assert int(d["kernel_hook_handler_address"], 16) == handler
+            assert d["kernel_hook_handler_owner"] == "hookinl"
+            assert m["activity_data"]["reason"] == \
+                "an instruction inside the function leads outside core kernel text"
+            guest.check("rmmod hookinl")
+            mark = late.mark()
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod hookinl 2>/dev/null")
+    svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path):
+    """The kernel's own rewriting in place when argus starts: the function
+    graph tracer on every function (its call at each ftrace site, BPF
+    dispatchers' entries among them), optimized kprobes inside functions
+    and a kretprobe.  First sight decodes every function whole and judges
+    every site: nothing is raised, by the late service nor the running one."""
+    since = svc.mark()
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    try:
+        guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                    "echo 'p:argus7 vfs_read+9' >>kprobe_events && "
+                    "echo 'p:argus8 x64_sys_call+5' >>kprobe_events && "
+                    "echo 'r:argus9 vfs_write' >>kprobe_events && "
+                    "echo 1 >events/kprobes/enable && echo function_graph >current_tracer",
+                    timeout=120)
+        guest.check("ls /; free", timeout=60)
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            time.sleep((ENTRY + 2) * late.sleep_s)
+            late.expect_alerts(0)
+        finally:
+            late.stop()
+    finally:
+        guest.run(f"cd {TRACING} && echo nop >current_tracer; echo 0 >events/kprobes/enable; "
+                  "echo >kprobe_events", timeout=120)
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
 
 
 def test_inline_hook_inside_in_hidden_module(guest, svc):
