@@ -29,17 +29,14 @@ void ktext_sweep(const struct ktext *t, const struct ktext_base *b, uint64_t ski
 		if ((i && t->by_addr[i - 1].addr == f) || f < b->start || f >= b->end ||
 		    (f >= skip && f < skip_end))
 			continue;
-		for (size_t j = i + 1; j < t->n; j++)
-			if (t->by_addr[j].addr > f) {
-				end = t->by_addr[j].addr < b->end ? t->by_addr[j].addr : b->end;
-				break;
-			}
+		uint64_t size = ktext_size(t, f);
+		if (size && size < end - f)
+			end = f + size;
 		if (end - f > FUNC_MAX)
 			end = f + FUNC_MAX;
 		st->funcs++;
-		/* the last function's last instruction may have run past f */
-		while (si && b->sites[si - 1].addr + b->sites[si - 1].len > f)
-			si--;
+		/* si moved only past sites ending at or before an address the
+		 * last function's sweep stood on, below f: none of f's */
 		uint64_t a = f;
 		while (a < end) {
 			while (si < b->nsites && b->sites[si].addr + b->sites[si].len <= a)

@@ -152,67 +152,26 @@ def test_inline_hook_at_entry(guest, svc):
     svc.expect_alerts(since)
 
 
-def test_inline_hook_before_argus_started(guest, svc, tmp_path):
-    """first sight counts: a function entry jumping out of the kernel image"""
-    need_module(guest, "hookinl")
-    if guest.run("lsmod | grep -q '^hookinl '")[0] == 0:
-        pytest.skip("hookinl is loaded already")
-    since = svc.mark()
-    guest.check("insmod /bin/hookinl.ko at=5")
-    try:
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, "an inline hook planted before argus started was not seen"
-            late.expect_alerts(0, (TEXT, text, 1))
-            names = [m["activity_data"]["name"] for m in late.messages]
-            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
-            d = found[0]["activity_data"]["kernel_hook_details"]
-            assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
-            assert found[0]["activity_data"]["reason"] == \
-                "the function's first instruction leads outside core kernel text"
-            guest.run("rmmod hookinl")
-            mark = late.mark()
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(mark)
-        finally:
-            late.stop()
-    finally:
-        guest.run("rmmod hookinl 2>/dev/null")
-    svc.expect_alerts(since, (TEXT, text, 1))
-
-
-def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
-    """first sight counts past the entry too: a jmp to the rootkit written
-    six instructions into a function, before argus started, differs from
-    nothing argus has seen; the first scan decodes every function whole
-    and finds it by what it is"""
+def planted_before_start(guest, svc, tmp_path, args, running_within):
+    """hookinl.ko loaded with args before a second service starts: that
+    service's one Kernel Text Modified at its first scans (returned, with
+    the module's site and handler), the running service's one within
+    running_within seconds; rmmod: nothing more from either"""
     need_module(guest, "hookinl")
     if guest.run("lsmod | grep -q '^hookinl ' || test -e /proc/hookinl")[0] == 0:
         pytest.skip("hookinl is loaded already")
     since = svc.mark()
-    guest.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
+    guest.check(f"insmod /bin/hookinl.ko {args}")
     try:
         site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
         late = Service(tmp_path, guest, sleep=SLEEP)
         try:
             found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, "an inline hook inside a function, planted before argus started, was not seen"
+            assert found, f"an inline hook planted before argus started (hookinl {args}) was not seen"
             names = [m["activity_data"]["name"] for m in late.messages]
             assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
-            # the running service finds it too, within a pass of its window
-            time.sleep((PASS + 2) * svc.sleep_s)
+            time.sleep(running_within)
             late.expect_alerts(0, (TEXT, text, 1))
-            m = found[0]
-            assert m["severity"] == "CRITICAL"
-            d = m["activity_data"]["kernel_hook_details"]
-            assert int(d["kernel_hook_site_address"], 16) == site
-            assert d["kernel_hook_site_symbol"].startswith("__x64_sys_acct+0x")
-            assert int(d["kernel_hook_site_symbol"].split("+")[1], 16) >= 16   # past the entry's bytes
-            assert int(d["kernel_hook_handler_address"], 16) == handler
-            assert d["kernel_hook_handler_owner"] == "hookinl"
-            assert m["activity_data"]["reason"] == \
-                "an instruction inside the function leads outside core kernel text"
             guest.check("rmmod hookinl")
             mark = late.mark()
             time.sleep((PASS + 2) * late.sleep_s)
@@ -222,6 +181,35 @@ def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
     finally:
         guest.run("rmmod hookinl 2>/dev/null")
     svc.expect_alerts(since, (TEXT, text, 1))
+    return found[0], site, handler
+
+
+def test_inline_hook_before_argus_started(guest, svc, tmp_path):
+    """first sight counts: a function entry jumping out of the kernel image"""
+    m, _, _ = planted_before_start(guest, svc, tmp_path, "at=5", 0)
+    d = m["activity_data"]["kernel_hook_details"]
+    assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
+    assert m["activity_data"]["reason"] == \
+        "the function's first instruction leads outside core kernel text"
+
+
+def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
+    """first sight counts past the entry too: a jmp to the rootkit written
+    six instructions into a function, before argus started, differs from
+    nothing argus has seen; the first scan decodes every function whole
+    and finds it by what it is (the running service finds it within a pass
+    of its window)"""
+    m, site, handler = planted_before_start(guest, svc, tmp_path, "sym=__x64_sys_acct insn=6",
+                                            (PASS + 2) * svc.sleep_s)
+    assert m["severity"] == "CRITICAL"
+    d = m["activity_data"]["kernel_hook_details"]
+    assert int(d["kernel_hook_site_address"], 16) == site
+    assert d["kernel_hook_site_symbol"].startswith("__x64_sys_acct+0x")
+    assert int(d["kernel_hook_site_symbol"].split("+")[1], 16) >= 16   # past the entry's bytes
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+    assert d["kernel_hook_handler_owner"] == "hookinl"
+    assert m["activity_data"]["reason"] == \
+        "an instruction inside the function leads outside core kernel text"
 
 
 def test_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path):
