@@ -70,7 +70,7 @@ clean:
 # libFuzzer harnesses (clang): FUZZ_SECONDS each, new inputs under build-fuzz/corpus.
 # fuzz_scan mutates a real guest's memory: its image is a dump of the test guest.
 FUZZ_SECONDS ?= 60
-FUZZERS := isf btf btf_split memimage regions vmcoreinfo config kallsyms sbom scan vmlayout fwdack kfind a64ref
+FUZZERS := isf btf btf_split memimage regions vmcoreinfo config kallsyms sbom scan vmlayout fwdack kfind a64ref textsweep
 FUZZ_IMAGE := build-fuzz/guest.img
 fuzz: build
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled \

@@ -70,3 +70,32 @@ int a64_leads(const uint8_t *c, size_t n, uint64_t pc, int max, int skip_hints, 
 	}
 	return 0;
 }
+
+/* an instruction a jump away can start with: B/BL, LDR literal, ADRP, MOVZ */
+static int starts_jump(uint32_t i)
+{
+	return (i & 0x7c000000u) == 0x14000000u || (i & 0xff000000u) == 0x58000000u ||
+	       (i & 0x9f000000u) == 0x90000000u || (i & 0xff800000u) == 0xd2800000u;
+}
+
+size_t a64_sweep(const uint8_t *c, size_t n, uint64_t pc, a64_sweep_out *out, a64_sweep_hit *hit,
+		 void *ctx)
+{
+	size_t hits = 0;
+
+	for (size_t p = 0; p + 4 <= n;) {
+		uint64_t to;
+		uint32_t len;
+		if (!starts_jump(a64_word(c + p)) ||
+		    !a64_leads(c + p, n - p < A64_SWEEP_WINDOW ? n - p : A64_SWEEP_WINDOW, pc + p, 6, 0,
+			       &to, &len) ||
+		    !out(ctx, to)) {
+			p += 4;
+			continue;
+		}
+		hits++;
+		hit(ctx, pc + p, len, to);
+		p += len;
+	}
+	return hits;
+}

@@ -29,7 +29,10 @@
  * First scan: the whole text [_stext, _etext) copied (the baseline, at
  * most 64 MiB); every function entry (a kallsyms symbol in core text)
  * whose first instructions (past hints and `mov x9, x30`, at most six)
- * branch outside the kernel image [_text, _end) is a breach at first sight.
+ * branch outside the kernel image [_text, _end) is a breach at first sight;
+ * so is any word of the text that starts a jump there (a64_sweep): a hook
+ * planted past a function's entry before argus started differs from
+ * nothing argus has seen, so it is found by what it is.
  * Later scans: restand (every breach re-read and re-judged until it is
  * gone), the first ENTRY_LEN bytes of half the function entries in turn,
  * and a window of budget bytes of the text (cursor wrapping).
@@ -38,10 +41,12 @@
  * first word concerned (= obj, the alert's key), handler = where the
  * changed code leads (0 when it is no branch).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "linux/a64insn.h"
 #include "linux/ktext.h"
 #include "linux/ktextarm64.h"
@@ -59,7 +64,7 @@
 struct a64stand {
 	uint64_t addr;
 	uint32_t len;
-	uint8_t entry;		/* a first-sight entry hook (else a diff) */
+	uint8_t kind;		/* ST_DIFF, ST_ENTRY, ST_INSN */
 	uint64_t handler;	/* a diff's, as first told: the alert's key
 				 * while it lasts (a hook half put back
 				 * leads nowhere) */
@@ -81,6 +86,11 @@ struct ktext_a64 {
 
 static const char WHY_DIFF[] = "core kernel text differs from its first sight";
 static const char WHY_ENTRY[] = "the function's first instruction leads outside core kernel text";
+static const char WHY_INSN[] = "an instruction inside the function leads outside core kernel text";
+
+/* what a standing breach is: a difference from the first sight, or a jump
+ * out found at first sight at a function's entry or further in */
+enum { ST_DIFF, ST_ENTRY, ST_INSN };
 
 /* ---- the rules ---- */
 
@@ -153,10 +163,10 @@ static void record(struct a64scan *w, uint64_t site, uint64_t handler, const cha
 	r->why = why;
 }
 
-static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t entry, uint64_t handler)
+static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t kind, uint64_t handler)
 {
 	for (size_t i = 0; i < b->nstanding; i++)
-		if (b->standing[i].addr == a && b->standing[i].entry == entry)
+		if (b->standing[i].addr == a && b->standing[i].kind == kind)
 			return;
 	if (b->nstanding >= STANDING_MAX)
 		return;
@@ -168,7 +178,7 @@ static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t entry, 
 		b->standing = nv;
 		b->capstanding = nc;
 	}
-	b->standing[b->nstanding++] = (struct a64stand){ a, len, entry, handler };
+	b->standing[b->nstanding++] = (struct a64stand){ a, len, kind, handler };
 }
 
 static int standing_at(const struct ktext_a64 *b, uint64_t a)
@@ -264,7 +274,7 @@ static void judge_diff(struct a64scan *w, uint64_t a, uint64_t e, const uint8_t 
 			}
 		uint64_t h = leads_to(w, p);
 		record(w, p, h, WHY_DIFF);
-		stand(b, p, (uint32_t)(z - p), 0, h);
+		stand(b, p, (uint32_t)(z - p), ST_DIFF, h);
 		p = z - 4;
 	}
 }
@@ -386,6 +396,33 @@ static uint32_t entry_hook(const struct ktext_a64 *b, uint64_t e, const uint8_t 
 	return len;
 }
 
+/* a jump out of the image starting at a (c: n bytes there), as the sweep
+ * finds one: its length, or 0 */
+static uint32_t insn_hook(const struct ktext_a64 *b, uint64_t a, const uint8_t *c, size_t n, uint64_t *to)
+{
+	uint32_t len;
+
+	if (!a64_leads(c, n, a, 6, 0, to, &len) || !outside_image(b, *to))
+		return 0;
+	return len;
+}
+
+static int sweep_out(void *ctx, uint64_t to)
+{
+	return outside_image(((struct a64scan *)ctx)->b, to);
+}
+
+/* the sweep's find: a jump out past what the entry check judged */
+static void sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+{
+	struct a64scan *w = ctx;
+
+	if (standing_at(w->b, at))
+		return;		/* the entry's check found it */
+	record(w, at, to, WHY_INSN);
+	stand(w->b, at, len, ST_INSN, to);
+}
+
 static void restand(struct a64scan *w)
 {
 	struct ktext_a64 *b = w->b;
@@ -398,10 +435,11 @@ static void restand(struct a64scan *w)
 		int still = 0;
 		if (cur_bytes(w, st.addr, c, sizeof(c))) {
 			still = 1;	/* unreadable: kept, nothing told */
-		} else if (st.entry) {
-			uint32_t len = entry_hook(b, st.addr, c, 32, &to);
+		} else if (st.kind != ST_DIFF) {
+			uint32_t len = st.kind == ST_ENTRY ? entry_hook(b, st.addr, c, 32, &to)
+							   : insn_hook(b, st.addr, c, 32, &to);
 			if ((still = len != 0))
-				record(w, st.addr, to, WHY_ENTRY);
+				record(w, st.addr, to, st.kind == ST_ENTRY ? WHY_ENTRY : WHY_INSN);
 			else		/* gone: what is there now is the baseline */
 				memcpy(b->copy + (st.addr - b->start), c,
 				       b->end - st.addr < st.len ? b->end - st.addr : st.len);
@@ -428,9 +466,12 @@ static void first_sight(struct a64scan *w)
 		uint32_t len = entry_hook(b, e, b->copy + b->entries[i], n, &to);
 		if (len) {
 			record(w, e, to, WHY_ENTRY);
-			stand(b, e, len, 1, to);
+			stand(b, e, len, ST_ENTRY, to);
 		}
 	}
+	size_t hits = a64_sweep(b->copy, b->end - b->start, b->start, sweep_out, sweep_hit, w);
+	alog_debug("kernel text: first sight swept %" PRIu64 " bytes of core text, %zu jumps out",
+		   b->end - b->start, hits);
 }
 
 static uint64_t sym(struct kernel *k, const char *name)

@@ -11,7 +11,11 @@ proven taken):
 - written 24 bytes into a function never called (__arm64_sys_acct), past
   the entry's 16 bytes, by a module that then hides itself: one alert
   ("differs from its first sight") within a pass of the window; put back:
-  nothing more.
+  nothing more;
+- written there before argus started, with a kprobe, a kretprobe and the
+  function tracer on some functions already in place: one alert at its
+  first scans, by the first sight's sweep of every word ("an instruction
+  inside the function leads outside"); rmmod: nothing.
 
 The stock guest and the kernel's own patching raise nothing: every trace
 event on and off (jump labels), the function and function_graph tracers
@@ -143,6 +147,55 @@ def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
     finally:
         g.run("rmmod hookinl64 2>/dev/null")
     # the running service sees it written (within two scans) and put back
+    svc.expect_alerts(since, (TEXT, text, 1))
+
+
+def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
+    """first sight counts past the entry too: the sweep of every word, with
+    the kernel's own patching (ftrace's bl, kprobes' brk) in place"""
+    g = guest_a64
+    need_module(g, "hookinl64")
+    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded already")
+    g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
+    since = svc.mark()
+    g.check(f"cd {TRACING} && echo 'p:argus7 __arm64_sys_sysinfo+8' >>kprobe_events && "
+            "echo 'r:argus8 vfs_read' >>kprobe_events && echo 1 >events/kprobes/enable && "
+            "echo 'vfs_*' >set_ftrace_filter && echo function >current_tracer")
+    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=24")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        late = Service(tmp_path, g, sleep=SLEEP,
+                       extra=f"      memory_regions: {g.regions_path}\n")
+        try:
+            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            assert found, "an inline hook planted inside a function before argus started was not seen"
+            late.expect_alerts(0, (TEXT, text, 1))
+            names = [m["activity_data"]["name"] for m in late.messages]
+            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
+            a = found[0]["activity_data"]
+            d = a["kernel_hook_details"]
+            assert a["reason"] == "an instruction inside the function leads outside core kernel text"
+            assert int(d["kernel_hook_site_address"], 16) == site
+            assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
+            assert int(d["kernel_hook_handler_address"], 16) == handler
+            assert d["kernel_hook_handler_owner"] == "hookinl64"
+            # the running service sees it written (a difference, within
+            # a pass of the window) before it is put back
+            assert wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5), \
+                "the running service did not see the hook written"
+            g.check(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
+                    "echo 0 >events/kprobes/enable && echo >kprobe_events")
+            g.check("rmmod hookinl64")
+            mark = late.mark()
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        g.run(f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
+              "echo 0 >events/kprobes/enable; echo >kprobe_events; rmmod hookinl64 2>/dev/null")
+    # the running service sees it written and put back, as a difference
     svc.expect_alerts(since, (TEXT, text, 1))
 
 

@@ -1,6 +1,7 @@
 /* test_a64text.c - AArch64 Kernel Text Modified rules: the branches an
  * inline hook leaves by (a64_leads) and what the kernel writes into its
- * own text (a64_kernel_writes), on encodings checked with
+ * own text (a64_kernel_writes), and the first sight's sweep for jumps out
+ * of the image (a64_sweep), on encodings checked with
  * aarch64-linux-gnu-as. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,11 +98,85 @@ static void test_kernel_writes(void **state)
 	assert_false(a64_kernel_writes(&r, fn, &ft, A64_MOV_X9_X30, 0x58000050));
 }
 
+/* the text under test: [PC, PC + 1 MiB) is "the image" */
+static int out_of_image(void *ctx, uint64_t to)
+{
+	(void)ctx;
+	return to < PC || to >= PC + (1u << 20);
+}
+
+struct hits {
+	uint64_t at[8], to[8];
+	uint32_t len[8];
+	size_t n;
+};
+
+static void got(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+{
+	struct hits *h = ctx;
+	if (h->n < 8) {
+		h->at[h->n] = at;
+		h->len[h->n] = len;
+		h->to[h->n++] = to;
+	}
+}
+
+static void test_sweep(void **state)
+{
+	(void)state;
+	uint8_t c[96];
+	struct hits h = { 0 };
+	uint64_t far = 0xffff800012345678ULL;
+	uint32_t w[24];
+	for (size_t i = 0; i < 24; i++)
+		w[i] = 0xd503201f;		/* nop */
+	w[0] = 0xd503233f;			/* paciasp */
+	w[1] = 0xa9bf7bfd;			/* stp x29, x30, [sp, #-16]! */
+	w[2] = bl(PC + 8, PC + 0x400, 1);	/* bl within the image: the kernel's */
+	w[3] = bl(PC + 12, PC + 8, 0);		/* b within the function */
+	w[4] = 0x90000010;			/* adrp x16, PC; add; br: within */
+	w[5] = 0x91048e10;
+	w[6] = 0xd61f0200;
+	w[8] = 0x58000050;			/* ldr x16, #8; br x16; .quad far */
+	w[9] = 0xd61f0200;
+	w[10] = (uint32_t)far;
+	w[11] = (uint32_t)(far >> 32);
+	w[12] = 0xd61f0200;			/* br x16 again: nobody set it here */
+	w[14] = bl(PC + 56, PC + (2u << 20), 1);	/* bl out of the image */
+	w[16] = 0xd2fffff1;			/* movz/movk x17 = far; blr x17 */
+	w[17] = 0xf2d00011;
+	w[18] = 0xf2a24691;
+	w[19] = 0xf28acf11;
+	w[20] = 0xd63f0220;
+	put(c, w, 24);
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, out_of_image, got, &h), 3);
+	assert_int_equal(h.n, 3);
+	/* the ldr's literal is part of the hook: the sweep goes on past it */
+	assert_int_equal(h.at[0], PC + 32);
+	assert_int_equal(h.len[0], 16);
+	assert_int_equal(h.to[0], far);
+	assert_int_equal(h.at[1], PC + 56);
+	assert_int_equal(h.len[1], 4);
+	assert_int_equal(h.to[1], PC + (2u << 20));
+	assert_int_equal(h.at[2], PC + 64);
+	assert_int_equal(h.len[2], 20);
+	assert_int_equal(h.to[2], far);
+	/* a literal past the sweep's end is not read */
+	h.n = 0;
+	assert_int_equal(a64_sweep(c + 32, 12, PC + 32, out_of_image, got, &h), 0);
+	/* a text of no jump out */
+	for (size_t i = 0; i < 24; i++)
+		w[i] = i % 3 ? 0xd503201f : bl(PC + 4 * i, PC + 0x1000, (int)(i & 1));
+	put(c, w, 24);
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, out_of_image, got, &h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leads),
 		cmocka_unit_test(test_kernel_writes),
+		cmocka_unit_test(test_sweep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
