@@ -59,6 +59,8 @@
 #define STANDING_MAX 1024
 #define RECORDS_MAX 1024
 #define GROUP_MAX 64		/* bytes of one breach judged as one */
+/* a standing jump out is re-judged on the bytes the sweep found it in */
+_Static_assert(GROUP_MAX == A64_SWEEP_WINDOW, "restand reads what the sweep read");
 #define GATHER 64
 
 struct a64stand {
@@ -437,7 +439,7 @@ static void restand(struct a64scan *w)
 			still = 1;	/* unreadable: kept, nothing told */
 		} else if (st.kind != ST_DIFF) {
 			uint32_t len = st.kind == ST_ENTRY ? entry_hook(b, st.addr, c, 32, &to)
-							   : insn_hook(b, st.addr, c, 32, &to);
+							   : insn_hook(b, st.addr, c, sizeof(c), &to);
 			if ((still = len != 0))
 				record(w, st.addr, to, st.kind == ST_ENTRY ? WHY_ENTRY : WHY_INSN);
 			else		/* gone: what is there now is the baseline */

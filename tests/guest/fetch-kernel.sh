@@ -4,6 +4,9 @@
 # the machine's own apt state is untouched.  Prints the package name, ready
 # for ARGUS_KERNEL_PKG (fetch.sh then finds it in the private cache).
 #
+# Its headers too (into the cache, where kmod/build.sh takes them from), so
+# the test rootkits can be built for it.
+#
 # Robust rather than quiet: the package lists are refreshed when a week old
 # or when the package they name is gone from the mirror (Debian drops a
 # kernel's older builds), a suite that has left deb.debian.org is looked for
@@ -106,6 +109,27 @@ if [ ! -f "$dir/.done" ]; then
 	[ -d "$dir/root/lib/modules" ] || { [ -d "$dir/root/usr/lib/modules" ] && ln -s usr/lib "$dir/root/lib"; }
 	depmod -b "$dir/root" "$kver"
 	touch "$dir/.done"
+fi
+# its headers, for the test rootkits (kmod/build.sh), where kmod/build.sh
+# looks for them; not fatal: the guest then boots without the rootkits
+kver=${pkg#linux-image-}
+hdr="$CACHE/headers-$kver"
+if [ ! -f "$hdr/.done" ]; then
+	htmp=$(mktemp -d "$CACHE/dl.XXXXXX")
+	common=${kver%-cloud-amd64}-common
+	kbuild=$(apt-cache "${opts[@]}" depends "linux-headers-$kver" 2>/dev/null |
+		awk '/Depends: linux-kbuild-/ {print $2; exit}')
+	if ( cd "$htmp" && apt-get "${opts[@]}" download "linux-headers-$kver" "linux-headers-$common" \
+		"${kbuild:-linux-kbuild-$(echo "$kver" | cut -d. -f1,2)}" >"$log" 2>&1 ); then
+		mkdir -p "$hdr"
+		for d in "$htmp"/*.deb; do dpkg -x "$d" "$hdr"; done
+		# the flavour's Makefile includes the common one by absolute path
+		sed -i "s|^include /usr/src/|include $hdr/usr/src/|" "$hdr/usr/src/linux-headers-$kver/Makefile"
+		touch "$hdr/.done"
+	else
+		echo "fetch-kernel.sh: cannot download the headers of $kver (the test rootkits need them)" >&2
+	fi
+	rm -rf "$htmp"
 fi
 echo "$pkg" >"$apt_dir/kernel"
 echo "$pkg"

@@ -110,3 +110,56 @@ def test_kernel_hooks(kguest):
         assert part in read, read
     has = kguest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
     assert ("x64_sys_call" in read) == has, read
+
+
+def test_rootkits_before_the_scan(kguest):
+    """The test rootkits built for this kernel (kmod/build.sh, against its
+    own headers), loaded before a fresh argus's only scan: what each did is
+    in the document.  On 5.10: a jmp six instructions into __x64_sys_acct
+    (first sight's sweep of every function), sys_call_table[99] pointed at
+    a module (5.10 dispatches through the table), a module unlinked from the
+    modules list and sysfs (found in mod_tree: 5.10's core_layout), one
+    taken out of mod_tree too (found by carving module memory); then the
+    two hooks removed: nothing.  Last in this file: hidden modules stay."""
+    g = kguest
+    if g.kernel_pkg.startswith("linux-image-6.12"):
+        pytest.skip("no test rootkits for 6.12: trixie's kbuild tools (modpost, objtool) need "
+                    "glibc 2.38, and kmod/rkit.h knows struct module's core_layout only (6.4+: "
+                    "mem[]); its hooks are checked for silence only")
+    missing = [ko for ko in ("hookinl", "hooksct", "hidekmod", "hideall")
+               if g.run(f"test -f /bin/{ko}.ko")[0]]
+    assert not missing, f"test rootkits not built for {g.kernel_pkg}: {missing}"
+    g.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
+    g.check("insmod /bin/hooksct.ko")
+    try:
+        site = int(g.check("cat /sys/module/hookinl/parameters/site"))
+        inl = int(g.check("cat /sys/module/hookinl/parameters/handler"))
+        sct = int(g.check("cat /sys/module/hooksct/parameters/handler"))
+        g.check("insmod /bin/hidekmod.ko")
+        g.check("insmod /bin/hideall.ko")
+        d = scan_checks.scan(g)
+        read = d["scan_statistics"]["kernel_hooks_read"]
+        assert "kernel_text" in read and "sys_call_table" in read, read
+        hooks = {h["kernel_hook_kind"]: h for h in d["kernel_hooks"]
+                 if h["kernel_hook_kind"] in ("kernel_text", "sys_call_table")}
+        assert len([h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in hooks]) == 2, \
+            d["kernel_hooks"]
+        t = hooks.get("kernel_text")
+        assert t, d["kernel_hooks"]
+        assert int(t["kernel_hook_site_address"], 16) == site
+        assert t["kernel_hook_site_symbol"].startswith("__x64_sys_acct+0x")
+        assert int(t["kernel_hook_handler_address"], 16) == inl
+        assert t["kernel_hook_handler_owner"] == "hookinl"
+        s = hooks.get("sys_call_table")
+        assert s and s["system_call_number"] == 99, d["kernel_hooks"]
+        assert int(s["kernel_hook_handler_address"], 16) == sct
+        assert s["kernel_hook_handler_owner"] == "hooksct"
+        mods = {m["kernel_module_name"]: m for m in d["kernel_modules"]}
+        assert mods["hidekmod"]["kernel_module_found_in"] == "mod_tree", mods.get("hidekmod")
+        assert mods["hideall"]["kernel_module_found_in"] == "module memory", mods.get("hideall")
+        assert "hidekmod" not in g.check("cat /proc/modules")
+    finally:
+        g.run("rmmod hookinl; rmmod hooksct")
+    d = scan_checks.scan(g)
+    assert [h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in
+            ("kernel_text", "sys_call_table")] == [], d["kernel_hooks"]

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko, hooksct.ko, hookx64.ko, hookkp.ko, hookft.ko, hookidt.ko, hooktp.ko, hookinl.ko, hooknf.ko, hideall.ko, hideblind.ko, hookftu.ko, hookblind.ko) against Debian's headers of the test
 # kernel (fetched with apt-get download into the cache, not installed).
+# ARGUS_KVER names another kernel (Debian 11's 5.10, 13's 6.12), whose
+# headers fetch-kernel.sh put in the cache: each module that builds for it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
 CACHE=${ARGUS_CACHE:-$HOME/.cache/argus}
-KVER=${ARGUS_KVER:-6.1.0-56-cloud-amd64}
+DEFAULT_KVER=6.1.0-56-cloud-amd64
+KVER=${ARGUS_KVER:-$DEFAULT_KVER}
 hdr="$CACHE/headers-$KVER"
 if [ ! -f "$hdr/.done" ]; then
 	mkdir -p "$hdr"
@@ -21,16 +24,48 @@ if [ ! -f "$hdr/.done" ]; then
 	touch "$hdr/.done"
 fi
 mkdir -p "$out"
+mods="hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu hookblind"
+src="$hdr/usr/src/linux-headers-$KVER"
+# the compiler the kernel was built with (Debian 11's gcc-10, 13's gcc-14)
+# may not be here: then this machine's gcc, which builds these modules
+# (-fmin-function-alignment is gcc 14's; -falign-functions does as well)
+cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$src/include/config/auto.conf" 2>/dev/null)
+kmake=(make -s -C "$src")
+if [ -n "$cc" ] && ! command -v "$cc" >/dev/null; then
+	kmake+=(CC=gcc CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=)
+fi
 stale=
-for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu hookblind; do
+for m in $mods; do
 	if [ ! -f "$out/$m.ko" ] || [ "$here/$m.c" -nt "$out/$m.ko" ] || [ "$here/Kbuild" -nt "$out/$m.ko" ] || [ "$here/rkit.h" -nt "$out/$m.ko" ] || [ "$here/hookft.c" -nt "$out/$m.ko" ]; then
 		stale=1
 	fi
 done
+# another kernel's build leaves some out: built again when a source changed
+if [ "$KVER" != "$DEFAULT_KVER" ] && [ -f "$out/.kmod-partial" ]; then
+	stale=$(find "$here" -maxdepth 1 -type f -newer "$out/.kmod-partial" | head -n1)
+fi
 if [ -n "$stale" ]; then
 	work=$(mktemp -d)
 	cp "$here"/*.c "$here"/*.h "$here/Kbuild" "$work/"
-	make -s -C "$hdr/usr/src/linux-headers-$KVER" M="$work" modules >/dev/null
-	for m in hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hooknf hideall hideblind hookftu hookblind; do cp "$work/$m.ko" "$out/"; done
+	if [ "$KVER" = "$DEFAULT_KVER" ]; then
+		"${kmake[@]}" M="$work" modules >/dev/null
+		for m in $mods; do cp "$work/$m.ko" "$out/"; done
+	else
+		# another kernel: each module that builds against its headers (the
+		# rootkits are written for 6.1; some kernel interfaces differ)
+		built= left=
+		for m in $mods; do
+			echo "obj-m := $m.o" >"$work/Kbuild"
+			if "${kmake[@]}" M="$work" modules >"$work/$m.log" 2>&1; then
+				cp "$work/$m.ko" "$out/"
+				built="$built $m"
+			else
+				left="$left $m"
+			fi
+			rm -f "$work"/*.o "$work"/*.ko "$work"/*.mod* "$work"/modules.order
+		done
+		echo "kmod/build.sh: for $KVER built:${built:- none}${left:+; not building here:$left}" >&2
+		touch "$out/.kmod-partial"
+	fi
 	rm -rf "$work"
 fi

@@ -18,6 +18,7 @@
  * testing only; loaded in a disposable test guest.
  */
 #include <linux/proc_fs.h>
+#include <linux/version.h>
 #include <asm/insn.h>
 
 #include "rkit.h"
@@ -74,16 +75,31 @@ static int __init hookinl_init(void)
 		return -ENOENT;
 	site = fn + at;
 	if (insn > 0) {
+		struct insn in;
+		int i;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 12, 0)
 		int (*decode)(struct insn *, const void *, int, enum insn_mode) =
 			(void *)rkit_lookup("insn_decode");
-		struct insn in;
 		if (!decode)
 			return -ENOENT;
-		for (int i = 0; i < insn; i++) {
+		for (i = 0; i < insn; i++) {
 			if (decode(&in, (void *)site, MAX_INSN_SIZE, INSN_MODE_KERN) || !in.length)
 				return -EINVAL;
 			site += in.length;
 		}
+#else	/* 5.10: insn_init + insn_get_length, before insn_decode */
+		void (*init)(struct insn *, const void *, int, int) = (void *)rkit_lookup("insn_init");
+		void (*get_length)(struct insn *) = (void *)rkit_lookup("insn_get_length");
+		if (!init || !get_length)
+			return -ENOENT;
+		for (i = 0; i < insn; i++) {
+			init(&in, (void *)site, MAX_INSN_SIZE, 1);
+			get_length(&in);
+			if (!in.length)
+				return -EINVAL;
+			site += in.length;
+		}
+#endif
 	}
 	handler = (ulong)hook;
 	rel = (long)hook - (long)(site + 5);
