@@ -119,14 +119,18 @@ def test_rootkits_before_the_scan(kguest):
     (first sight's sweep of every function), sys_call_table[99] pointed at
     a module (5.10 dispatches through the table), a module unlinked from the
     modules list and sysfs (found in mod_tree: 5.10's core_layout), one
-    taken out of mod_tree too (found by carving module memory); then the
-    two hooks removed: nothing.  Last in this file: hidden modules stay."""
+    taken out of mod_tree too (found by carving module memory), and a
+    kprobe, a tracepoint probe, a netfilter hook and a notifier of modules
+    that then hide (their handlers in no listed module); then the two
+    hooks of listed modules removed: nothing.  Last in this file: hidden
+    modules stay."""
     g = kguest
     if g.kernel_pkg.startswith("linux-image-6.12"):
         pytest.skip("no test rootkits for 6.12: trixie's kbuild tools (modpost, objtool) need "
                     "glibc 2.38, and kmod/rkit.h knows struct module's core_layout only (6.4+: "
                     "mem[]); its hooks are checked for silence only")
-    missing = [ko for ko in ("hookinl", "hooksct", "hidekmod", "hideall")
+    missing = [ko for ko in ("hookinl", "hooksct", "hidekmod", "hideall", "hookkp", "hooktp",
+                             "hooknf")
                if g.run(f"test -f /bin/{ko}.ko")[0]]
     assert not missing, f"test rootkits not built for {g.kernel_pkg}: {missing}"
     g.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
@@ -137,6 +141,8 @@ def test_rootkits_before_the_scan(kguest):
         sct = int(g.check("cat /sys/module/hooksct/parameters/handler"))
         g.check("insmod /bin/hidekmod.ko")
         g.check("insmod /bin/hideall.ko")
+        for ko in ("hookkp", "hooktp", "hooknf"):
+            g.check(f"insmod /bin/{ko}.ko hide=1")
         d = scan_checks.scan(g)
         read = d["scan_statistics"]["kernel_hooks_read"]
         assert "kernel_text" in read and "sys_call_table" in read, read
@@ -158,6 +164,16 @@ def test_rootkits_before_the_scan(kguest):
         assert mods["hidekmod"]["kernel_module_found_in"] == "mod_tree", mods.get("hidekmod")
         assert mods["hideall"]["kernel_module_found_in"] == "module memory", mods.get("hideall")
         assert "hidekmod" not in g.check("cat /proc/modules")
+        # the hooks whose handler is in no listed module: those, no other
+        foreign = sorted((h["kernel_hook_kind"], h.get("kernel_hook_hooked_symbol"),
+                          h["kernel_hook_handler_owner"]) for h in d["kernel_hooks"]
+                         if not h.get("kernel_hook_handler_owner_listed"))
+        assert foreign == [("kprobe", "__x64_sys_sysinfo", "hookkp"),
+                           ("netfilter", "ipv4 LOCAL_IN", "hooknf"),
+                           ("notifier", "module_notify_list", "hooknf"),
+                           ("tracepoint", "sched_process_fork", "hooktp")], foreign
+        for ko in ("hookkp", "hooktp", "hooknf"):
+            assert mods[ko]["kernel_module_found_in"] == "mod_tree", mods.get(ko)
     finally:
         g.run("rmmod hookinl; rmmod hooksct")
     d = scan_checks.scan(g)
