@@ -54,19 +54,28 @@ if [ -n "$stale" ]; then
 		for m in $mods; do cp "$work/$m.ko" "$out/"; done
 	else
 		# another kernel: each module that builds against its headers (the
-		# rootkits are written for 6.1; some kernel interfaces differ)
+		# rootkits are written for 6.1; some kernel interfaces differ):
+		# every object compiled that can be (make -k), then those modules
+		# linked
+		"${kmake[@]}" -k M="$work" modules >"$work/build.log" 2>&1 || true
 		built= left=
 		for m in $mods; do
-			echo "obj-m := $m.o" >"$work/Kbuild"
-			if "${kmake[@]}" M="$work" modules >"$work/$m.log" 2>&1; then
-				cp "$work/$m.ko" "$out/"
+			if [ -f "$work/$m.o" ]; then
 				built="$built $m"
 			else
 				left="$left $m"
-				grep -m1 -E 'error|Error|not found' "$work/$m.log" | sed "s|^|kmod/build.sh: $m: |" >&2 || true
+				grep -m1 -E "$m\.c.*error" "$work/build.log" | sed "s|^|kmod/build.sh: |" >&2 || true
 			fi
-			rm -f "$work"/*.o "$work"/*.ko "$work"/*.mod* "$work"/modules.order
 		done
+		if [ -n "$built" ]; then
+			echo "obj-m := $(for m in $built; do printf '%s.o ' "$m"; done)" >"$work/Kbuild"
+			if "${kmake[@]}" M="$work" modules >"$work/link.log" 2>&1; then
+				for m in $built; do cp "$work/$m.ko" "$out/"; done
+			else
+				sed 's|^|kmod/build.sh: |' "$work/link.log" | tail -n 5 >&2
+				left="$left$built" built=
+			fi
+		fi
 		echo "kmod/build.sh: for $KVER built:${built:- none}${left:+; not building here:$left}" >&2
 		touch "$out/.kmod-partial"
 	fi
