@@ -112,6 +112,38 @@ def test_kernel_hooks(kguest):
     assert ("x64_sys_call" in read) == has, read
 
 
+def test_decoys_before_the_scan(kguest):
+    """hookblind.ko built for this kernel, loaded before a fresh argus's
+    only scan: 70,000 fake kprobes head a bucket of kprobe_table, the first
+    claiming __x64_sys_acct's first instruction, over which it writes a jmp
+    to itself; a notifier block linked to itself heads panic_notifier_list,
+    and one of its own is on module_notify_list; then it hides.  Each decoy
+    ends its own walk only: the jmp (no kprobe's proven detour) and the
+    notifier are both in the document, the cycle counted.  Undone and
+    linked back after (it cannot be unloaded then)."""
+    g = kguest
+    assert g.run("test -f /bin/hookblind.ko")[0] == 0, f"hookblind not built for {g.kernel_pkg}"
+    g.check("dmesg -c >/dev/null; insmod /bin/hookblind.ko kpflood=70000 kpfake=1 nb=1")
+    try:
+        assert "hookblind" not in g.check("cat /proc/modules")
+        line = g.check("dmesg | grep 'hookblind: kpflood' | tail -1").split()
+        site = int(line[line.index("at") + 1].rstrip(":"), 16)
+        handler, nb_handler = int(line[line.index("jmp") + 1], 16), int(line[-1], 16)
+        d = scan_checks.scan(g)
+        st = d["scan_statistics"]
+        assert {"kprobe", "notifier", "kernel_text"} <= set(st["kernel_hooks_read"]), st
+        assert st["cyclic_lists"] >= 1, st
+        foreign = sorted((h["kernel_hook_kind"], int(h["kernel_hook_site_address"], 16)
+                          if h["kernel_hook_kind"] == "kernel_text" else
+                          h.get("kernel_hook_hooked_symbol"),
+                          int(h["kernel_hook_handler_address"], 16), h["kernel_hook_handler_owner"])
+                         for h in d["kernel_hooks"] if not h.get("kernel_hook_handler_owner_listed"))
+        assert foreign == [("kernel_text", site, handler, "hookblind"),
+                           ("notifier", "module_notify_list", nb_handler, "hookblind")], foreign
+    finally:
+        g.run("echo 1 >/proc/hookblind")
+
+
 def test_rootkits_before_the_scan(kguest):
     """The test rootkits built for this kernel (kmod/build.sh, against its
     own headers), loaded before a fresh argus's only scan: what each did is
