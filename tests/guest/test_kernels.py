@@ -144,6 +144,31 @@ def test_decoys_before_the_scan(kguest):
         g.run("echo 1 >/proc/hookblind")
 
 
+def test_module_decoys_before_the_scan(kguest):
+    """hideblind.ko built for this kernel: hidden from the modules list and
+    sysfs, with a decoy on each (an unformed struct module with no name on
+    the list, a nameless kobject on module_kset that its `mod` does not
+    embed).  A fresh argus reads both views as holding an entry that is no
+    module, and still finds the module in mod_tree (5.10's core_layout,
+    6.12's mem[]) at the address it logged.  Undone and linked back after."""
+    g = kguest
+    assert g.run("test -f /bin/hideblind.ko")[0] == 0, f"hideblind not built for {g.kernel_pkg}"
+    g.check("dmesg -c >/dev/null; insmod /bin/hideblind.ko")
+    try:
+        assert "hideblind" not in g.check("cat /proc/modules")
+        line = g.check("dmesg | grep 'hideblind: module ' | tail -1").split()
+        addr = int(line[line.index("module") + 1], 16)
+        d = scan_checks.scan(g)
+        st = d["scan_statistics"]
+        assert st["kernel_module_views"] == "modules list only", st["kernel_module_views"]
+        assert st["bad_objects"] >= 1, st
+        m = {m["kernel_module_name"]: m for m in d["kernel_modules"]}.get("hideblind")
+        assert m and m["kernel_module_found_in"] == "mod_tree", m
+        assert int(m["kernel_module_address"], 16) == addr
+    finally:
+        g.run("echo 1 >/proc/hideblind")
+
+
 def test_rootkits_before_the_scan(kguest):
     """The test rootkits built for this kernel (kmod/build.sh, against its
     own headers), loaded before a fresh argus's only scan: what each did is
