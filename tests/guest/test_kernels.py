@@ -4,6 +4,10 @@ VMCOREINFO: found by shape; VMAs in a list, not a maple tree) and Debian
 "kworker/R-" and their workqueue in full).  argus uses the auto profile on
 each; nothing in it names a kernel version.
 
+Each kernel also gets the test rootkits (tests/guest/kmod), built against
+its own headers: hidden processes, hidden modules (behind decoys too),
+hooks of every kind and inline hooks, on each kernel's own layouts.
+
 The kernels are fetched from Debian's archive (fetch-kernel.sh); when that
 fails the tests fail, saying why: a skip would let this coverage vanish
 unnoticed."""
@@ -13,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import Guest, run_argus
+from conftest import Guest, Service, run_argus, wait_for
 import test_ps as ps_checks
 import test_scan as scan_checks
 
@@ -110,6 +114,38 @@ def test_kernel_hooks(kguest):
         assert part in read, read
     has = kguest.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
     assert ("x64_sys_call" in read) == has, read
+
+
+def test_service_and_hidden_process(kguest, tmp_path):
+    """The service on this kernel: a stock guest raises nothing in its first
+    scans, and a process hidden by hidepid.ko (built for this kernel:
+    unlinked from the task list and its parent's children) is one Process
+    Hidden, named, found in the pid namespace's IDR; put back: nothing."""
+    g = kguest
+    assert g.run("test -f /bin/hidepid.ko")[0] == 0, f"hidepid not built for {g.kernel_pkg}"
+    svc = Service(tmp_path, g, sleep="500ms")
+    try:
+        time.sleep(6 * svc.sleep_s)
+        since = svc.mark()
+        svc.expect_alerts(0)
+        pid = g.spawn("exec sleep 1000")
+        time.sleep(2 * svc.sleep_s + 1)
+        g.check(f"insmod /bin/hidepid.ko pid={pid} children=1")
+        try:
+            found = wait_for(svc, "Process Hidden", lambda a: True, since, 4 * svc.sleep_s + 5)
+            assert found, "a hidden process was not told"
+            time.sleep(3 * svc.sleep_s)
+            got = svc.expect_alerts(since, ("Process Hidden", None, 1))
+            d = got["Process Hidden"][0]["activity_data"]["process_details"]
+            assert d["process_id"] == pid and d["process_name"] == "sleep"
+        finally:
+            g.run("rmmod hidepid")
+            g.run(f"kill {pid}")
+        since = svc.mark()
+        time.sleep(4 * svc.sleep_s)
+        svc.expect_alerts(since)
+    finally:
+        svc.stop()
 
 
 def test_decoys_before_the_scan(kguest):
