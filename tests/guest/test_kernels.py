@@ -210,21 +210,22 @@ def test_rootkits_before_the_scan(kguest):
     own headers), loaded before a fresh argus's only scan: what each did is
     in the document.  On 5.10 and 6.12: a jmp six instructions into
     __x64_sys_acct (first sight's sweep of every function),
-    sys_call_table[99] pointed at a module (5.10 dispatches through the
-    table; on 6.12, which dispatches through x64_sys_call, also a jmp in
-    it, told once), a module unlinked from the modules list and sysfs
+    sys_call_table[99] and the IDT gate of vector 31 pointed at modules
+    (5.10 dispatches through the table; on 6.12, which dispatches through
+    x64_sys_call, also a jmp in it, told once), a module unlinked from the modules list and sysfs
     (found in mod_tree: 5.10's core_layout, 6.12's mem[]), one taken out
     of mod_tree too (found by carving module memory), and a kprobe, a
     tracepoint probe, a netfilter hook and a notifier of modules that then
     hide (their handlers in no listed module); then the hooks of listed
     modules removed: none.  Last in this file: hidden modules stay."""
     g = kguest
-    missing = [ko for ko in ("hookinl", "hooksct", "hidekmod", "hideall", "hookkp", "hooktp",
-                             "hooknf")
+    missing = [ko for ko in ("hookinl", "hooksct", "hookidt", "hidekmod", "hideall", "hookkp",
+                             "hooktp", "hooknf")
                if g.run(f"test -f /bin/{ko}.ko")[0]]
     assert not missing, f"test rootkits not built for {g.kernel_pkg}: {missing}"
     g.check("insmod /bin/hookinl.ko sym=__x64_sys_acct insn=6")
     g.check("insmod /bin/hooksct.ko")
+    g.check("insmod /bin/hookidt.ko")
     # 6.12 dispatches through x64_sys_call: a jmp in it pointed at a module
     x64 = g.run("grep -q ' x64_sys_call$' /proc/kallsyms")[0] == 0
     if x64:
@@ -234,6 +235,7 @@ def test_rootkits_before_the_scan(kguest):
         site = int(g.check("cat /sys/module/hookinl/parameters/site"))
         inl = int(g.check("cat /sys/module/hookinl/parameters/handler"))
         sct = int(g.check("cat /sys/module/hooksct/parameters/handler"))
+        idt = int(g.check("cat /sys/module/hookidt/parameters/handler"))
         g.check("insmod /bin/hidekmod.ko")
         g.check("insmod /bin/hideall.ko")
         for ko in ("hookkp", "hooktp", "hooknf"):
@@ -241,10 +243,10 @@ def test_rootkits_before_the_scan(kguest):
         d = scan_checks.scan(g)
         read = d["scan_statistics"]["kernel_hooks_read"]
         assert "kernel_text" in read and "sys_call_table" in read, read
-        kinds = ("kernel_text", "sys_call_table", "x64_sys_call")
+        kinds = ("kernel_text", "sys_call_table", "x64_sys_call", "idt_table")
         hooks = {h["kernel_hook_kind"]: h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in kinds}
         # one each: the sweep does not tell again what the dispatcher's check told
-        assert len([h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in kinds]) == 2 + x64, \
+        assert len([h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in kinds]) == 3 + x64, \
             d["kernel_hooks"]
         t = hooks.get("kernel_text")
         assert t, d["kernel_hooks"]
@@ -256,6 +258,11 @@ def test_rootkits_before_the_scan(kguest):
         assert s and s["system_call_number"] == 99, d["kernel_hooks"]
         assert int(s["kernel_hook_handler_address"], 16) == sct
         assert s["kernel_hook_handler_owner"] == "hooksct"
+        i = hooks.get("idt_table")
+        assert i and i["interrupt_vector"] == 31, d["kernel_hooks"]
+        assert i["kernel_hook_site_symbol"] == "idt_table+0x1f0"
+        assert int(i["kernel_hook_handler_address"], 16) == idt
+        assert i["kernel_hook_handler_owner"] == "hookidt"
         if x64:
             x = hooks.get("x64_sys_call")
             assert x, d["kernel_hooks"]
@@ -278,7 +285,7 @@ def test_rootkits_before_the_scan(kguest):
         for ko in ("hookkp", "hooktp", "hooknf"):
             assert mods[ko]["kernel_module_found_in"] == "mod_tree", mods.get(ko)
     finally:
-        g.run("rmmod hookinl; rmmod hooksct; rmmod hookx64 2>/dev/null")
+        g.run("rmmod hookinl; rmmod hooksct; rmmod hookidt; rmmod hookx64 2>/dev/null")
     d = scan_checks.scan(g)
     assert [h for h in d["kernel_hooks"] if h["kernel_hook_kind"] in
-            ("kernel_text", "sys_call_table", "x64_sys_call")] == [], d["kernel_hooks"]
+            ("kernel_text", "sys_call_table", "x64_sys_call", "idt_table")] == [], d["kernel_hooks"]
