@@ -148,6 +148,15 @@ def test_service_and_hidden_process(kguest, tmp_path):
         svc.stop()
 
 
+def load_hidden(g, ko, args, logged):
+    """ko.ko built for this kernel, loaded with args: a module that hides
+    itself; the words of its last kernel log line holding `logged`"""
+    assert g.run(f"test -f /bin/{ko}.ko")[0] == 0, f"{ko} not built for {g.kernel_pkg}"
+    g.check(f"dmesg -c >/dev/null; insmod /bin/{ko}.ko {args}")
+    assert ko not in g.check("cat /proc/modules")
+    return g.check(f"dmesg | grep '{ko}: {logged}' | tail -1").split()
+
+
 def test_decoys_before_the_scan(kguest):
     """hookblind.ko built for this kernel, loaded before a fresh argus's
     only scan: 70,000 fake kprobes head a bucket of kprobe_table, the first
@@ -158,11 +167,8 @@ def test_decoys_before_the_scan(kguest):
     notifier are both in the document, the cycle counted.  Undone and
     linked back after (it cannot be unloaded then)."""
     g = kguest
-    assert g.run("test -f /bin/hookblind.ko")[0] == 0, f"hookblind not built for {g.kernel_pkg}"
-    g.check("dmesg -c >/dev/null; insmod /bin/hookblind.ko kpflood=70000 kpfake=1 nb=1")
     try:
-        assert "hookblind" not in g.check("cat /proc/modules")
-        line = g.check("dmesg | grep 'hookblind: kpflood' | tail -1").split()
+        line = load_hidden(g, "hookblind", "kpflood=70000 kpfake=1 nb=1", "kpflood")
         site = int(line[line.index("at") + 1].rstrip(":"), 16)
         handler, nb_handler = int(line[line.index("jmp") + 1], 16), int(line[-1], 16)
         d = scan_checks.scan(g)
@@ -188,11 +194,8 @@ def test_module_decoys_before_the_scan(kguest):
     module, and still finds the module in mod_tree (5.10's core_layout,
     6.12's mem[]) at the address it logged.  Undone and linked back after."""
     g = kguest
-    assert g.run("test -f /bin/hideblind.ko")[0] == 0, f"hideblind not built for {g.kernel_pkg}"
-    g.check("dmesg -c >/dev/null; insmod /bin/hideblind.ko")
     try:
-        assert "hideblind" not in g.check("cat /proc/modules")
-        line = g.check("dmesg | grep 'hideblind: module ' | tail -1").split()
+        line = load_hidden(g, "hideblind", "", "module ")
         addr = int(line[line.index("module") + 1], 16)
         d = scan_checks.scan(g)
         st = d["scan_statistics"]

@@ -114,78 +114,34 @@ def test_inline_hook_at_entry(guest_a64, svc):
     svc.expect_alerts(since)
 
 
-def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
-    """first sight counts: a function entry branching out of the kernel image"""
-    g = guest_a64
-    need_module(g, "hookinl64")
-    if g.run("grep -q '^hookinl64 ' /proc/modules")[0] == 0:
-        pytest.skip("hookinl64 is loaded already")
-    since = svc.mark()
-    g.check("insmod /bin/hookinl64.ko at=4")
-    try:
-        handler = param(g, "handler")
-        late = Service(tmp_path, g, sleep=SLEEP,
-                       extra=f"      memory_regions: {g.regions_path}\n")
-        try:
-            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, "an inline hook planted before argus started was not seen"
-            late.expect_alerts(0, (TEXT, text, 1))
-            names = [m["activity_data"]["name"] for m in late.messages]
-            assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
-            a = found[0]["activity_data"]
-            d = a["kernel_hook_details"]
-            # the first instructions, past `mov x9, x30`, branch out
-            assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
-            assert int(d["kernel_hook_handler_address"], 16) == handler
-            assert a["reason"] == "the function's first instruction leads outside core kernel text"
-            g.run("rmmod hookinl64")
-            mark = late.mark()
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(mark)
-        finally:
-            late.stop()
-    finally:
-        g.run("rmmod hookinl64 2>/dev/null")
-    # the running service sees it written (within two scans) and put back
-    svc.expect_alerts(since, (TEXT, text, 1))
-
-
-def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
-    """first sight counts past the entry too: the sweep of every word, with
-    the kernel's own patching (ftrace's bl, kprobes' brk) in place"""
-    g = guest_a64
+def planted_before_start(g, svc, tmp_path, args, running_within, setup=None, undo=None):
+    """hookinl64.ko loaded with args (after the guest command setup) before
+    a second service starts: that service's one Kernel Text Modified at its
+    first scans (returned, with the module's site and handler), the running
+    service's one within running_within seconds; undo and rmmod: nothing
+    more from either"""
     need_module(g, "hookinl64")
     if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
         pytest.skip("hookinl64 is loaded already")
-    g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
     since = svc.mark()
-    g.check(f"cd {TRACING} && echo 'p:argus7 __arm64_sys_sysinfo+8' >>kprobe_events && "
-            "echo 'r:argus8 vfs_read' >>kprobe_events && echo 1 >events/kprobes/enable && "
-            "echo 'vfs_*' >set_ftrace_filter && echo function >current_tracer")
-    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=24")
+    if setup:
+        g.check(setup)
+    g.check(f"insmod /bin/hookinl64.ko {args}")
     try:
         site, handler = param(g, "site"), param(g, "handler")
         late = Service(tmp_path, g, sleep=SLEEP,
                        extra=f"      memory_regions: {g.regions_path}\n")
         try:
             found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, "an inline hook planted inside a function before argus started was not seen"
-            late.expect_alerts(0, (TEXT, text, 1))
+            assert found, f"an inline hook planted before argus started (hookinl64 {args}) was not seen"
             names = [m["activity_data"]["name"] for m in late.messages]
             assert names.index(TEXT) < names.index("Host Initialization Successful") + 4
-            a = found[0]["activity_data"]
-            d = a["kernel_hook_details"]
-            assert a["reason"] == "an instruction inside the function leads outside core kernel text"
-            assert int(d["kernel_hook_site_address"], 16) == site
-            assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
-            assert int(d["kernel_hook_handler_address"], 16) == handler
-            assert d["kernel_hook_handler_owner"] == "hookinl64"
-            # the running service sees it written (a difference, within
-            # a pass of the window) before it is put back
-            assert wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s + 5), \
+            # the running service sees it written before it is put back
+            assert wait_for(svc, TEXT, text, since, running_within), \
                 "the running service did not see the hook written"
-            g.check(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
-                    "echo 0 >events/kprobes/enable && echo >kprobe_events")
+            late.expect_alerts(0, (TEXT, text, 1))
+            if undo:
+                g.check(undo)
             g.check("rmmod hookinl64")
             mark = late.mark()
             time.sleep((PASS + 2) * late.sleep_s)
@@ -193,10 +149,43 @@ def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
         finally:
             late.stop()
     finally:
-        g.run(f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
-              "echo 0 >events/kprobes/enable; echo >kprobe_events; rmmod hookinl64 2>/dev/null")
-    # the running service sees it written and put back, as a difference
+        if undo:
+            g.run(undo)
+        g.run("rmmod hookinl64 2>/dev/null")
     svc.expect_alerts(since, (TEXT, text, 1))
+    return found[0]["activity_data"], site, handler
+
+
+def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
+    """first sight counts: a function entry branching out of the kernel image"""
+    a, _, handler = planted_before_start(guest_a64, svc, tmp_path, "at=4",
+                                         ENTRY * svc.sleep_s + 3)
+    d = a["kernel_hook_details"]
+    # the first instructions, past `mov x9, x30`, branch out
+    assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+    assert a["reason"] == "the function's first instruction leads outside core kernel text"
+
+
+def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
+    """first sight counts past the entry too: the sweep of every word, with
+    the kernel's own patching (ftrace's bl, kprobes' brk) in place; the
+    running service sees it as a difference within a pass of the window"""
+    g = guest_a64
+    g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
+    a, site, handler = planted_before_start(
+        g, svc, tmp_path, "sym=__arm64_sys_acct at=24", (PASS + 2) * svc.sleep_s + 5,
+        setup=f"cd {TRACING} && echo 'p:argus7 __arm64_sys_sysinfo+8' >>kprobe_events && "
+              "echo 'r:argus8 vfs_read' >>kprobe_events && echo 1 >events/kprobes/enable && "
+              "echo 'vfs_*' >set_ftrace_filter && echo function >current_tracer",
+        undo=f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
+             "echo 0 >events/kprobes/enable; echo >kprobe_events")
+    d = a["kernel_hook_details"]
+    assert a["reason"] == "an instruction inside the function leads outside core kernel text"
+    assert int(d["kernel_hook_site_address"], 16) == site
+    assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x18"
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+    assert d["kernel_hook_handler_owner"] == "hookinl64"
 
 
 def test_inline_hook_inside_in_hidden_module(guest_a64, svc):
