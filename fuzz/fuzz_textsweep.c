@@ -87,6 +87,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	struct bounds a = { A64_START, A64_START + (n & ~(size_t)3), A64_START - 0x1000000,
 			    A64_START + 0x2000000 };
-	a64_sweep(text, n & ~(size_t)3, A64_START, a64_out, hit, &a);
+	a64_sweep(text, n & ~(size_t)3, A64_START, a.image, a.image_end, a64_out, hit, &a);
 	return 0;
 }

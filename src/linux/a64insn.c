@@ -78,14 +78,21 @@ static int starts_jump(uint32_t i)
 	       (i & 0x9f000000u) == 0x90000000u || (i & 0xff800000u) == 0xd2800000u;
 }
 
-size_t a64_sweep(const uint8_t *c, size_t n, uint64_t pc, a64_sweep_out *out, a64_sweep_hit *hit,
-		 void *ctx)
+size_t a64_sweep(const uint8_t *c, size_t n, uint64_t pc, uint64_t ptr_lo, uint64_t ptr_hi,
+		 a64_sweep_out *out, a64_sweep_hit *hit, void *ctx)
 {
 	size_t hits = 0;
 
 	for (size_t p = 0; p + 4 <= n;) {
-		uint64_t to;
+		uint64_t to, v;
 		uint32_t len;
+		/* a literal pool's pointer into the kernel (`ldr x8, =sym`):
+		 * its low word may read as a B, by where KASLR put the kernel */
+		if (!((pc + p) & 7) && p + 8 <= n &&
+		    (v = (uint64_t)a64_word(c + p + 4) << 32 | a64_word(c + p)) >= ptr_lo && v < ptr_hi) {
+			p += 8;
+			continue;
+		}
 		if (!starts_jump(a64_word(c + p)) ||
 		    !a64_leads(c + p, n - p < A64_SWEEP_WINDOW ? n - p : A64_SWEEP_WINDOW, pc + p, 6, 0,
 			       &to, &len) ||

@@ -38,18 +38,22 @@ int a64_branch(uint32_t i, uint64_t pc, uint64_t *target, int *link);
 int a64_leads(const uint8_t *c, size_t n, uint64_t pc, int max, int skip_hints, uint64_t *target,
 	      uint32_t *len);
 
-/* Sweep [pc, pc + n) (c: its bytes, 4-aligned): at each word where
+/* Sweep [pc, pc + n) (c: its bytes, 4-aligned), less every 8-aligned
+ * doubleword whose value lies in [ptr_lo, ptr_hi) (a pointer into the
+ * kernel in a literal pool: data): at each word where
  * a64_leads (at most 6 instructions, none passed over, literals within
  * A64_SWEEP_WINDOW bytes) finds a jump to an address out() calls outside,
  * hit() is told where, how many bytes and whereto, and the sweep goes on
  * past them.  AArch64 code needs no decoding to stay in step: every word
- * is an instruction, or data the kernel put in its text (hit() then
- * reports data that reads as a jump out: measured, none in Debian's 6.1).
+ * is an instruction, or data the kernel put in its text: pointers into
+ * the kernel are passed over (their low word reads as a B in about one
+ * boot of six of Debian's 6.1, by KASLR); other data that reads as a jump
+ * out would be reported (measured: none in Debian's 6.1).
  * Returns the number of hits. */
 #define A64_SWEEP_WINDOW 64
 typedef int a64_sweep_out(void *ctx, uint64_t to);
 typedef void a64_sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to);
-size_t a64_sweep(const uint8_t *c, size_t n, uint64_t pc, a64_sweep_out *out, a64_sweep_hit *hit,
-		 void *ctx);
+size_t a64_sweep(const uint8_t *c, size_t n, uint64_t pc, uint64_t ptr_lo, uint64_t ptr_hi,
+		 a64_sweep_out *out, a64_sweep_hit *hit, void *ctx);
 
 #endif

@@ -471,7 +471,9 @@ static void first_sight(struct a64scan *w)
 			stand(b, e, len, ST_ENTRY, to);
 		}
 	}
-	size_t hits = a64_sweep(b->copy, b->end - b->start, b->start, sweep_out, sweep_hit, w);
+	/* pointers into the image and what follows it (data, bss): 256 MiB */
+	size_t hits = a64_sweep(b->copy, b->end - b->start, b->start, b->image, b->image + (256u << 20),
+				sweep_out, sweep_hit, w);
 	alog_debug("kernel text: first sight swept %" PRIu64 " bytes of core text, %zu jumps out",
 		   b->end - b->start, hits);
 }

@@ -149,7 +149,7 @@ static void test_sweep(void **state)
 	w[19] = 0xf28acf11;
 	w[20] = 0xd63f0220;
 	put(c, w, 24);
-	assert_int_equal(a64_sweep(c, sizeof(c), PC, out_of_image, got, &h), 3);
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, 0, 0, out_of_image, got, &h), 3);
 	assert_int_equal(h.n, 3);
 	/* the ldr's literal is part of the hook: the sweep goes on past it */
 	assert_int_equal(h.at[0], PC + 32);
@@ -163,12 +163,31 @@ static void test_sweep(void **state)
 	assert_int_equal(h.to[2], far);
 	/* a literal past the sweep's end is not read */
 	h.n = 0;
-	assert_int_equal(a64_sweep(c + 32, 12, PC + 32, out_of_image, got, &h), 0);
+	assert_int_equal(a64_sweep(c + 32, 12, PC + 32, 0, 0, out_of_image, got, &h), 0);
+	/* a literal pool: 8-aligned pointers into the kernel, whose low words
+	 * read as B (0x14a31b3c: b, 0x155d22fc: b) out of the image; one not
+	 * 8-aligned is two words of code; a B followed by a word that makes no
+	 * pointer into the kernel is a jump */
+	uint64_t kbase = 0xffffacd814a10000ULL, ptrs[] = { 0xffffacd814a31b3cULL, 0xffffacd8155d22fcULL };
+	for (size_t i = 0; i < 24; i++)
+		w[i] = 0xd503201f;
+	memcpy(c, w, sizeof(w));
+	memcpy(c + 8, &ptrs[0], 8);
+	memcpy(c + 16, &ptrs[1], 8);
+	uint32_t out = bl(PC + 40, PC + (2u << 20), 0);
+	memcpy(c + 40, &out, 4);
+	memcpy(c + 44, (const uint8_t *)&ptrs[0] + 4, 4);	/* 0xffffacd8 after the b: at 44 */
+	h.n = 0;
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, kbase, kbase + (256u << 20), out_of_image, got, &h), 1);
+	assert_int_equal(h.at[0], PC + 40);
+	/* not told apart from code without the range: both pointers read as jumps */
+	h.n = 0;
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, 0, 0, out_of_image, got, &h), 3);
 	/* a text of no jump out */
 	for (size_t i = 0; i < 24; i++)
 		w[i] = i % 3 ? 0xd503201f : bl(PC + 4 * i, PC + 0x1000, (int)(i & 1));
 	put(c, w, 24);
-	assert_int_equal(a64_sweep(c, sizeof(c), PC, out_of_image, got, &h), 0);
+	assert_int_equal(a64_sweep(c, sizeof(c), PC, 0, 0, out_of_image, got, &h), 0);
 }
 
 int main(void)
