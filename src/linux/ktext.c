@@ -5,6 +5,9 @@
 
 #include "linux/ktext.h"
 
+const char ktext_why_entry[] = "the function's first instruction leads outside core kernel text";
+const char ktext_why_insn[] = "an instruction inside the function leads outside core kernel text";
+
 static int by_addr(const void *a, const void *b)
 {
 	const struct ktext_sym *x = a, *y = b;

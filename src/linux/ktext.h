@@ -27,6 +27,12 @@ struct ktext {
 	size_t n;
 };
 
+/* Kernel Text Modified's reasons for a branch out of the kernel image
+ * found at first sight, on either architecture: at a function's first
+ * instruction, and past it (KSITE_INSN on x86-64) */
+extern const char ktext_why_entry[];
+extern const char ktext_why_insn[];
+
 /* The kernel's table, or NULL if _stext/_etext are unknown. */
 const struct ktext *ktext_get(struct kernel *k);
 void ktext_free(struct kernel *k);

@@ -87,8 +87,6 @@ struct ktext_a64 {
 };
 
 static const char WHY_DIFF[] = "core kernel text differs from its first sight";
-static const char WHY_ENTRY[] = "the function's first instruction leads outside core kernel text";
-static const char WHY_INSN[] = "an instruction inside the function leads outside core kernel text";
 
 /* what a standing breach is: a difference from the first sight, or a jump
  * out found at first sight at a function's entry or further in */
@@ -386,25 +384,16 @@ static int compare_entries(struct a64scan *w)
 	return 0;
 }
 
-/* a branch out of the image within the first instructions at e (c: its
- * bytes, n of them): its length, or 0 */
-static uint32_t entry_hook(const struct ktext_a64 *b, uint64_t e, const uint8_t *c, size_t n,
-			   uint64_t *to)
+/* a jump out of the image within the first six instructions at a (c: n
+ * bytes there, whole words): its length, or 0.  At a function's entry
+ * (hints 1) hints and `mov x9, x30` are passed over; where the sweep
+ * found one (hints 0), none. */
+static uint32_t jump_out(const struct ktext_a64 *b, uint64_t a, const uint8_t *c, size_t n, int hints,
+			 uint64_t *to)
 {
 	uint32_t len;
 
-	if (!a64_leads(c, n, e, 6, 1, to, &len) || !outside_image(b, *to))
-		return 0;
-	return len;
-}
-
-/* a jump out of the image starting at a (c: n bytes there), as the sweep
- * finds one: its length, or 0 */
-static uint32_t insn_hook(const struct ktext_a64 *b, uint64_t a, const uint8_t *c, size_t n, uint64_t *to)
-{
-	uint32_t len;
-
-	if (!a64_leads(c, n, a, 6, 0, to, &len) || !outside_image(b, *to))
+	if (!a64_leads(c, n, a, 6, hints, to, &len) || !outside_image(b, *to))
 		return 0;
 	return len;
 }
@@ -421,7 +410,7 @@ static void sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 
 	if (standing_at(w->b, at))
 		return;		/* the entry's check found it */
-	record(w, at, to, WHY_INSN);
+	record(w, at, to, ktext_why_insn);
 	stand(w->b, at, len, ST_INSN, to);
 }
 
@@ -438,10 +427,10 @@ static void restand(struct a64scan *w)
 		if (cur_bytes(w, st.addr, c, sizeof(c))) {
 			still = 1;	/* unreadable: kept, nothing told */
 		} else if (st.kind != ST_DIFF) {
-			uint32_t len = st.kind == ST_ENTRY ? entry_hook(b, st.addr, c, 32, &to)
-							   : insn_hook(b, st.addr, c, sizeof(c), &to);
+			uint32_t len = st.kind == ST_ENTRY ? jump_out(b, st.addr, c, 32, 1, &to)
+							   : jump_out(b, st.addr, c, sizeof(c), 0, &to);
 			if ((still = len != 0))
-				record(w, st.addr, to, st.kind == ST_ENTRY ? WHY_ENTRY : WHY_INSN);
+				record(w, st.addr, to, st.kind == ST_ENTRY ? ktext_why_entry : ktext_why_insn);
 			else		/* gone: what is there now is the baseline */
 				memcpy(b->copy + (st.addr - b->start), c,
 				       b->end - st.addr < st.len ? b->end - st.addr : st.len);
@@ -465,9 +454,9 @@ static void first_sight(struct a64scan *w)
 	for (size_t i = 0; i < b->nentries; i++) {
 		uint64_t e = b->start + b->entries[i], to;
 		size_t n = b->end - e < 32 ? (size_t)(b->end - e) & ~(size_t)3 : 32;
-		uint32_t len = entry_hook(b, e, b->copy + b->entries[i], n, &to);
+		uint32_t len = jump_out(b, e, b->copy + b->entries[i], n, 1, &to);
 		if (len) {
-			record(w, e, to, WHY_ENTRY);
+			record(w, e, to, ktext_why_entry);
 			stand(b, e, len, ST_ENTRY, to);
 		}
 	}

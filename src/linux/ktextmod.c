@@ -480,7 +480,7 @@ static void first_sight(struct kscan *w)
 		}
 		uint32_t len = ktext_entry_hook(t, e, c, 32, &h);
 		if (len) {
-			record(w, e, h, "the function's first instruction leads outside core kernel text");
+			record(w, e, h, ktext_why_entry);
 			stand(b, e, len, KSITE_ENTRY);
 		}
 	}

@@ -109,9 +109,6 @@ extern const char ktext_why_ftrace_call[];
  * every listed module (confirmed too) */
 extern const char ktext_why_ftrace_ops[];
 extern const char ktext_why_kprobe_jmp[];
-/* its answer for a branch out planted past a function's first instruction
- * before argus started (KSITE_INSN) */
-extern const char ktext_why_insn[];
 /* A hook written at a function's entry: the first instruction (after
  * endbr64) is a jmp/call rel32, a movabs+jmp/push+ret, a push imm32+ret
  * or a jmp [rip+0] leading outside core kernel text and the kernel image.

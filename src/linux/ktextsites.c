@@ -393,7 +393,6 @@ const char ktext_why_ftrace_ops[] =
 	"an ftrace call site leads, through the trampoline of an ftrace_ops not on ftrace_ops_list, "
 	"outside core kernel text and every listed module";
 
-const char ktext_why_insn[] = "an instruction inside the function leads outside core kernel text";
 const char ktext_why_kprobe_jmp[] =
 	"a kprobe's address jumps elsewhere than to that kprobe's own detour buffer";
 
@@ -493,7 +492,7 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 	case KSITE_ENTRY:
 		if (!ktext_entry_hook(t, a, c, 32, handler))
 			return NULL;
-		return "the function's first instruction leads outside core kernel text";
+		return ktext_why_entry;
 	case KSITE_INSN:
 		if (ktext_endbr(c) || !ktext_entry_hook(t, a, c, 32, handler))
 			return NULL;
