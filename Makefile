@@ -48,7 +48,7 @@ unit-asan: deps $(ASAN_BUILD)/build.ninja
 	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 
 # the soak (tests/integration/test_soak.py) runs SOAK_SECONDS of churn; `make soak` the full ten minutes
-SOAK_SECONDS ?= 300
+SOAK_SECONDS ?= 180
 # the benign workload (tests/integration/test_benign.py) runs BENIGN_SECONDS; bench/run benign longer
 BENIGN_SECONDS ?= 180
 # --durations: the slowest tests named at the end, to keep the run within CI's hour

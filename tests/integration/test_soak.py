@@ -12,6 +12,9 @@ import time
 from conftest import Service
 
 SECONDS = int(os.environ.get("ARGUS_SOAK_SECONDS", "600"))
+# the first scan also reads all of core text once (Kernel Text Modified's
+# first sight: 250-260 ms here for 13 MB of 6.1's text); it is bounded apart
+FIRST_SCAN_BOUND_MS = 2000
 SCAN_BOUND_MS = 250       # measured (60 s runs, 2 shared cores): max 24.5 ms idle, 96.9 ms loaded
 SCAN_P99_MS = 100         # measured: p99 13.5 ms idle, 30.0 ms loaded
 
@@ -50,12 +53,13 @@ def test_soak(guest, tmp_path):
     failures = [m["activity_data"] for m in svc.messages
                 if m["activity_data"]["name"] in ("Details Gathering Failed", "Service Runtime Failure")]
     assert svc.stop() == 0
-    scans.sort()
+    first, scans = scans[0], sorted(scans[1:])
     warm = rss[len(rss) // 5:] or rss     # after the first fifth: caches and arenas grown
     print(f"soak {SECONDS} s: {len(scans)} scans, p50 {scans[len(scans) // 2]:.1f} ms, "
           f"p99 {scans[int(len(scans) * 0.99)]:.1f} ms, max {scans[-1]:.1f} ms; "
           f"{created} processes created; RSS {rss[0]}..{max(rss)} kB (warm {min(warm)}..{max(warm)})")
-    print(f"detection state: {min(state)}..{max(state)} entries; {conns_seen} connections seen")
+    print(f"first scan {first:.1f} ms; detection state: {min(state)}..{max(state)} entries; "
+          f"{conns_seen} connections seen")
     assert not hidden, f"{len(hidden)} Process Hidden under churn: {hidden[0]}"
     # what detection remembers belongs to what is alive: the guest holds a
     # few dozen processes and connections at any time, whatever has passed
@@ -65,8 +69,9 @@ def test_soak(guest, tmp_path):
     assert max(state[len(state) // 5:]) <= 16, f"detection state grew: {max(state)} entries"
     assert not failures, failures[:3]
     assert len(scans) >= SECONDS * 5, f"only {len(scans)} scans in {SECONDS} s: a hang?"
+    assert first < FIRST_SCAN_BOUND_MS, f"the first scan took {first:.0f} ms"
     assert scans[-1] < SCAN_BOUND_MS, f"a scan took {scans[-1]:.0f} ms"
     assert scans[int(len(scans) * 0.99)] < SCAN_P99_MS, f"p99 scan {scans[int(len(scans) * 0.99)]:.0f} ms"
     assert created >= SECONDS * 40, f"only {created} short-lived processes seen"
-    # 24 kB measured over 60 s; `make test` soaks 5 minutes and `make soak` 10
+    # 24 kB measured over 60 s; `make test` soaks 3 minutes and `make soak` 10
     assert max(warm) <= min(warm) + 256, f"resident memory grew: {warm}"
