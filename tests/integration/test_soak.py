@@ -13,7 +13,7 @@ from conftest import Service
 
 SECONDS = int(os.environ.get("ARGUS_SOAK_SECONDS", "600"))
 # the first scan also reads all of core text once (Kernel Text Modified's
-# first sight: 250-260 ms here for 13 MB of 6.1's text); it is bounded apart
+# first sight: 190-260 ms measured here for 13 MB of 6.1's text); it is bounded apart
 FIRST_SCAN_BOUND_MS = 2000
 SCAN_BOUND_MS = 250       # measured (60 s runs, 2 shared cores): max 24.5 ms idle, 96.9 ms loaded
 SCAN_P99_MS = 100         # measured: p99 13.5 ms idle, 30.0 ms loaded
