@@ -3,8 +3,8 @@
  * System Call Dispatch Modified: a breach dispatch.c recorded (a syscall
  * table entry that is not a syscall entry point in core kernel text, a
  * direct branch of x64_sys_call / ia32_sys_call out of core kernel text,
- * an IDT gate out of it).  The rule is absolute: a breach is reported at
- * its first sight, the first scan included.  Once per (kind, entry,
+ * an IDT gate out of it).  The rule is absolute: a breach standing at the
+ * first scan is reported, as one made later is.  Once per (kind, entry,
  * handler) while it lasts; an entry restored is forgotten (no message),
  * and a breach that comes back is reported again.
  *
@@ -14,23 +14,23 @@
  * module at all.
  * A listed module's hooks are its own business (tracers, livepatch).
  * Judged only when the modules list was walked whole (even when the
- * hooks' own walk was cut: what was read of it is no less there), and the same
- * (object, handler) must be seen in two scans in a row (a module loaded
- * between the modules walk and the hooks walk is not yet on the list the
- * scan read).  Once per (object, handler) while it lasts.
+ * hooks' own walk was cut: what was read of it is no less there).  Once
+ * per (object, handler) while it lasts.
  *
  * Kernel Text Modified: a breach ktextmod.c recorded in core kernel text
  * (a site of the kernel's own holding what the kernel never writes there,
  * a function entry leading out of core text, a byte that differs from
- * its first sight).  Told as System Call Dispatch Modified is: at first
- * sight, once per (site, handler) while it lasts.
+ * its first sight).  Told as System Call Dispatch Modified is.
  *
- * In both, a breach judged against a view read at another instant
- * (snap_hook.confirm: an ftrace site calling out of core text and of
- * every trampoline the scan read: a tracer or kprobe that starts after
- * the scan read ftrace's ops, or one whose ops is unlisted before its
- * sites are put back, reads so for an instant) is told only when seen in
- * two scans in a row.
+ * In all three the same breach (kind, entry or object, handler) must be
+ * seen in two scans in a row: what a scan reads as it is being written
+ * is judged by the next one.  A jmp half written (or half put back: a
+ * 5-byte memcpy over text is two stores, seen apart by a reader outside),
+ * a gate of which one half is new, a module loaded between the modules
+ * walk and the hooks walk (not yet on the list the scan read), a tracer
+ * starting after the scan read ftrace's ops (its trampoline unknown to the
+ * scan): each reads as a breach for one scan.  A breach that stands is
+ * told a scan after it is first seen.
  *
  * The handler's owner, in all three: the module whose core text holds it (any
  * view), or none.
@@ -60,8 +60,7 @@ static uint64_t hook_key(const struct snap_hook *h)
 static int seen_before(const struct snapshot *prev, const struct snap_hook *h)
 {
 	for (size_t i = 0; prev && i < prev->nhooks; i++)
-		if (prev->hooks[i].kind == h->kind && prev->hooks[i].obj == h->obj &&
-		    prev->hooks[i].handler == h->handler)
+		if (hook_key(&prev->hooks[i]) == hook_key(h))
 			return 1;
 	return 0;
 }
@@ -86,16 +85,12 @@ void detect_hooks(const struct snapshot *prev, const struct snapshot *cur,
 		if (id == ACT_KFUNC_HOOKED) {
 			if (cur->kmods_status < SNAP_KMODS_LISTED || (o && (o->views & SNAP_KMOD_LIST)))
 				continue;
-			u64map_put(&now, key, h->kind + 1);
-			if (!seen_before(prev, h))
-				continue;
 			why = o ? "the handler lies in a module hidden from the modules list"
 				: "the handler lies outside core kernel text and every module";
-		} else {
-			u64map_put(&now, key, h->kind + 1);
-			if (h->confirm && !seen_before(prev, h))
-				continue;
 		}
+		u64map_put(&now, key, h->kind + 1);
+		if (!seen_before(prev, h))
+			continue;
 		if (u64map_get(&st->hook_alerted, key, NULL))
 			continue;
 		u64map_put(&st->hook_alerted, key, h->kind + 1);

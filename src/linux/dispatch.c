@@ -285,9 +285,6 @@ static int check_dispatcher(struct kernel *k, struct snapshot *s, struct hookvec
 			r->site = fn + off;
 			r->handler = in.indirect ? 0 : in.target;
 			r->site_sym = ktext_describe(k, s, r->site);
-			/* the ftrace site's call: a trampoline made or freed
-			 * as this scan ran is not in the scan's list */
-			r->confirm = off == fentry && in.branch == X86_CALL;
 			r->why = in.indirect ? "an indirect branch in the dispatcher"
 			       : in.branch == X86_CALL ? "a call in the dispatcher leads outside core kernel text"
 			       : "a jump in the dispatcher leads outside core kernel text";

@@ -97,7 +97,6 @@ static void record(struct kscan *w, uint64_t site, uint64_t handler, const char 
 	r->site_sym = ktext_describe(k, s, site);
 	r->handler_sym = handler && ktext_core(w->j.t, handler) ? ktext_describe(k, s, handler) : NULL;
 	r->why = why;
-	r->confirm = why == ktext_why_ftrace_call || why == ktext_why_ftrace_ops;
 }
 
 static void stand(struct ktext_base *b, uint64_t a, uint32_t len, uint8_t kind)

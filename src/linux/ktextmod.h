@@ -102,11 +102,11 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 			     uint64_t *handler);
 /* its answer for an ftrace site calling out of core text and of every
  * trampoline and direct call this scan read: a trampoline being made or
- * freed as the scan ran reads so too (snap_hook.confirm) */
+ * freed as the scan ran reads so too (told when seen in two scans in a row) */
 extern const char ktext_why_ftrace_call[];
 /* and for one calling a trampoline proven ftrace's own (ftramp.h) whose
  * ops, not on the list this scan read, runs a func outside core text and
- * every listed module (confirmed too) */
+ * every listed module */
 extern const char ktext_why_ftrace_ops[];
 extern const char ktext_why_kprobe_jmp[];
 /* A hook written at a function's entry: the first instruction (after

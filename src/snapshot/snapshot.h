@@ -290,10 +290,6 @@ struct snap_hook {
 	const char *name;	/* the syscall's name (syscalls_metadata), the
 				 * probe's symbol_name, ftrace's first filtered function */
 	const char *why;	/* what rule it breaks */
-	uint8_t confirm;	/* judged against a view read at another instant
-				 * (ftrace's trampolines, which come and go as
-				 * tracing starts and stops): told only when seen
-				 * in two scans in a row */
 };
 
 struct snap_stats {
