@@ -72,6 +72,7 @@ void kernel_close(struct kernel *k)
 	linux_hash_memo_free(k);
 	kmemo_free(k->memo);
 	ktextmod_free(k);
+	ktext_kmods_free(k);
 	ktext_arm64_free(k);
 	kcarve_free(k);
 	free(k->sct_first);

@@ -59,6 +59,7 @@ struct kernel {
 	struct ktext *ktext;		/* symbols by address (ktext.c), built on first use */
 	struct u64map *bpf_memo;	/* what each BPF program calls (bpf.c), read once */
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
+	struct ktext_kmods *kmtext;	/* modules' text at first sight (ktextkmod.c) */
 	struct ktext_a64 *ka64;		/* the same on arm64 (ktextarm64.c) */
 	struct kcarve *kcarve;		/* module memory carved for struct modules (kcarve.c) */
 	/* arm64's sys_call_table, found by content (dispatch.c): where, its
@@ -140,6 +141,8 @@ int linux_collect_dispatch(struct kernel *k, struct snapshot *s, struct aerr *er
 int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* core kernel text against its first sight (ktextmod.c); after dispatch */
 int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err);
+/* modules' core text against its first sight (ktextkmod.c); after core text */
+int linux_collect_kmtext(struct kernel *k, struct snapshot *s, struct aerr *err);
 /* Decode one task (a thread-group leader) into p, as the task walk does. */
 int linux_task_to_proc(struct kernel *k, struct snapshot *s, uint64_t task, struct snap_proc *p);
 

@@ -125,25 +125,6 @@ static const struct ksite *standing_at(const struct ktext_base *b, uint64_t a)
 	return NULL;
 }
 
-/* a kprobe whose 5 bytes hold a (s->kprobes is sorted by address: the
- * first at or past a - 4) */
-static int kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
-{
-	size_t lo = 0, hi = s->nkprobes;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->kprobes[mid].addr + 4 < a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == s->nkprobes || s->kprobes[lo].addr > a)
-		return 0;
-	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, s->kprobes[lo].obj };
-	return 1;
-}
-
 /* 32 bytes of current text at a (past _etext: int3) */
 static int cur_bytes(struct kscan *w, uint64_t a, uint8_t *c)
 {
@@ -256,7 +237,7 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *n
 			a = st->addr + st->len;	/* re-judged with the standing ones */
 			continue;
 		}
-		if (!site && kprobe_at(w->j.s, a, &kp))
+		if (!site && ktext_kprobe_at(w->j.s, a, &kp))
 			site = &kp;
 		if (site) {
 			judge_site(w, site, a);
@@ -397,7 +378,7 @@ static void restand(struct kscan *w)
 			still = 1;	/* unreadable: keep it, tell nothing */
 		} else if (st.kind == KSITE_DIFF ||
 			   (st.kind == KSITE_KPROBE &&
-			    !(kprobe_at(w->j.s, st.addr, &kp) && kp.addr == st.addr))) {
+			    !(ktext_kprobe_at(w->j.s, st.addr, &kp) && kp.addr == st.addr))) {
 			/* a kprobe's breach whose kprobe is gone: the text's */
 			uint32_t n = st.len < 32 ? st.len : 32;
 			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0))
@@ -428,7 +409,7 @@ static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 
 	if (standing_at(w->j.b, at))
 		return;		/* the entry's check found it */
-	if (kprobe_at(w->j.s, at, &kp)) {	/* a kprobe's jmp not proven its own */
+	if (ktext_kprobe_at(w->j.s, at, &kp)) {	/* a kprobe's jmp not proven its own */
 		judge_site(w, &kp, kp.addr);
 		return;
 	}
@@ -473,7 +454,7 @@ static void first_sight(struct kscan *w)
 		c = b->copy + (e - b->start);
 		if (ktext_site_find(b, e))
 			continue;
-		if (kprobe_at(w->j.s, e, &kp)) {	/* its jmp proven its own, or told */
+		if (ktext_kprobe_at(w->j.s, e, &kp)) {	/* its jmp proven its own, or told */
 			judge_site(w, &kp, kp.addr);
 			continue;
 		}

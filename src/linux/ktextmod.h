@@ -79,8 +79,22 @@ struct ktext_base {
 /* Read the kernel's tables of sites into b (sorted).  0, or -1 with why. */
 int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base *b, char *why,
 		     size_t whycap);
-/* The site holding a, or NULL. */
+/* The site holding a, or NULL: in b, or in v[0..n) (sorted). */
 const struct ksite *ktext_site_find(const struct ktext_base *b, uint64_t a);
+const struct ksite *ktext_site_in(const struct ksite *v, size_t n, uint64_t a);
+/* ftrace's call sites (its records) within [lo, hi), sorted, in *v
+ * (the caller frees it).  0, or -1 with why. */
+int ktext_ftrace_sites(struct kernel *k, uint64_t lo, uint64_t hi, struct ksite **v, size_t *n,
+		       char *why, size_t whycap);
+/* The sites the kernel rewrites in the core text [lo, hi) of the module
+ * at mod, whose bytes at first sight are copy: ftrace's (those of ft[0..nft)
+ * within it), the module's jump labels and static call sites; sorted, in
+ * *v (the caller frees it).  0, or -1 with why. */
+int ktext_module_sites(struct kernel *k, uint64_t mod, uint64_t lo, uint64_t hi, const uint8_t *copy,
+		       const struct ksite *ft, size_t nft, struct ksite **v, size_t *n, char *why,
+		       size_t whycap);
+/* a kprobe of this scan whose 5 bytes hold a, as a site in *out */
+int ktext_kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out);
 
 struct kjudge {
 	struct kernel *k;
@@ -117,5 +131,8 @@ uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *code
 			  uint64_t *target);
 
 void ktextmod_free(struct kernel *k);
+/* the modules' text (ktextkmod.c) */
+void ktext_kmods_free(struct kernel *k);
+extern const char ktext_why_kmod[];
 
 #endif

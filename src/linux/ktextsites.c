@@ -24,15 +24,17 @@
 #define DIRECT_MAX 4096
 #define DISP_IMAGE 8192		/* a BPF dispatcher's image: one page, two for its rw copy */
 
+/* sites kept: those within [lo, hi), whose bytes at first sight are copy */
 struct sitevec {
 	struct ksite *v;
 	size_t n, cap;
+	uint64_t lo, hi;
+	const uint8_t *copy;
 };
 
-static int add(struct sitevec *sv, const struct ktext *t, uint64_t a, uint32_t len, uint8_t kind,
-	       uint64_t aux)
+static int add(struct sitevec *sv, uint64_t a, uint32_t len, uint8_t kind, uint64_t aux)
 {
-	if (!ktext_core(t, a) || a + len > t->etext)
+	if (a < sv->lo || a >= sv->hi || len > sv->hi - a)
 		return 0;
 	if (sv->n == sv->cap) {
 		size_t nc = sv->cap ? 2 * sv->cap : 1024;
@@ -46,8 +48,7 @@ static int add(struct sitevec *sv, const struct ktext *t, uint64_t a, uint32_t l
 	return 0;
 }
 
-static int ftrace_sites(struct kernel *k, const struct ktext *t, struct sitevec *sv, char *why,
-			size_t whycap)
+static int ftrace_sites(struct kernel *k, struct sitevec *sv, char *why, size_t whycap)
 {
 	const struct koffsets *o = &k->prof->off;
 	uint64_t pg, esz = o->size_dyn_ftrace, total = 0;
@@ -80,7 +81,7 @@ static int ftrace_sites(struct kernel *k, const struct ktext *t, struct sitevec 
 			for (uint64_t i = 0; i < idx; i++) {
 				uint64_t ip;
 				memcpy(&ip, buf + i * esz + o->dyn_ftrace__ip.off, 8);
-				if (add(sv, t, ip, 5, KSITE_FTRACE, 0)) {
+				if (add(sv, ip, 5, KSITE_FTRACE, 0)) {
 					ret = -1;
 					break;
 				}
@@ -102,9 +103,8 @@ static int ftrace_sites(struct kernel *k, const struct ktext *t, struct sitevec 
 
 /* a table of 32-bit self-relative entries (each esz bytes): jump labels
  * (code, target) or static call sites (addr) */
-static int rel_table(struct kernel *k, const struct ktext *t, const uint8_t *copy,
-		     struct sitevec *sv, uint64_t start, uint64_t stop, uint32_t esz, uint8_t kind,
-		     char *why, size_t whycap)
+static int rel_table(struct kernel *k, struct sitevec *sv, uint64_t start, uint64_t stop,
+		     uint32_t esz, uint8_t kind, char *why, size_t whycap)
 {
 	uint8_t *tab;
 
@@ -129,19 +129,33 @@ static int rel_table(struct kernel *k, const struct ktext *t, const uint8_t *cop
 		if (kind == KSITE_JUMP) {
 			aux = start + off + 4 + (int64_t)trel;
 			/* 2 bytes: a jmp8 or a 2-byte nop, as the first scan read it */
-			if (ktext_core(t, a) && a + 2 <= t->etext) {
-				const uint8_t *c = copy + (a - t->stext);
+			if (a >= sv->lo && a < sv->hi && sv->hi - a >= 2) {
+				const uint8_t *c = sv->copy + (a - sv->lo);
 				if (c[0] == 0xeb || (c[0] == 0x66 && c[1] == 0x90))
 					len = 2;
 			}
 		}
-		if (add(sv, t, a, len, kind, aux)) {
+		if (add(sv, a, len, kind, aux)) {
 			free(tab);
 			return -1;
 		}
 	}
 	free(tab);
 	return 0;
+}
+
+/* jump_entry is 16 bytes with relative code/target (x86-64 since 5.0);
+ * static_call_site 8, a relative address and key */
+#define JUMP_ENTRY_SIZE 16
+#define SCALL_SITE_SIZE 8
+
+static int ftrace_known(struct kernel *k)
+{
+	const struct koffsets *o = &k->prof->off;
+
+	return k->prof->sym.ftrace_pages_start && o->ftrace_page__next.present &&
+	       o->ftrace_page__records.present && o->ftrace_page__index.present &&
+	       o->dyn_ftrace__ip.present && o->size_dyn_ftrace >= 8 && o->size_dyn_ftrace <= 64;
 }
 
 static uint64_t slid(struct kernel *k, uint64_t a)
@@ -160,29 +174,26 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 {
 	const struct kaddrs *a = &k->prof->sym;
 	const struct koffsets *o = &k->prof->off;
-	struct sitevec sv = { 0 };
+	struct sitevec sv = { .lo = t->stext, .hi = t->etext, .copy = b->copy };
 	int ret = 0;
 
-	if (a->ftrace_pages_start && o->ftrace_page__next.present && o->ftrace_page__records.present &&
-	    o->ftrace_page__index.present && o->dyn_ftrace__ip.present && o->size_dyn_ftrace >= 8 &&
-	    o->size_dyn_ftrace <= 64)
-		ret = ftrace_sites(k, t, &sv, why, whycap);
-	/* jump_entry is 16 bytes with relative code/target (x86-64 since 5.0) */
+	if (ftrace_known(k))
+		ret = ftrace_sites(k, &sv, why, whycap);
 	if (!ret && a->__start___jump_table)
-		ret = rel_table(k, t, b->copy, &sv, a->__start___jump_table, a->__stop___jump_table,
-				16, KSITE_JUMP, why, whycap);
+		ret = rel_table(k, &sv, a->__start___jump_table, a->__stop___jump_table,
+				JUMP_ENTRY_SIZE, KSITE_JUMP, why, whycap);
 	if (!ret && a->__start_static_call_sites)
-		ret = rel_table(k, t, b->copy, &sv, a->__start_static_call_sites,
-				a->__stop_static_call_sites, 8, KSITE_SCALL, why, whycap);
+		ret = rel_table(k, &sv, a->__start_static_call_sites, a->__stop_static_call_sites,
+				SCALL_SITE_SIZE, KSITE_SCALL, why, whycap);
 	if (!ret && a->__static_call_text_start && a->__static_call_text_end > a->__static_call_text_start &&
 	    a->__static_call_text_end - a->__static_call_text_start < (1u << 20))
-		ret = add(&sv, t, a->__static_call_text_start,
+		ret = add(&sv, a->__static_call_text_start,
 			  (uint32_t)(a->__static_call_text_end - a->__static_call_text_start),
 			  KSITE_SCTRAMP, 0);
 	uint64_t fc[] = { a->ftrace_call, a->ftrace_regs_call, a->ftrace_graph_call };
 	for (size_t i = 0; !ret && i < 3; i++)
 		if (fc[i])
-			ret = add(&sv, t, fc[i], 5, KSITE_FCALLER, 0);
+			ret = add(&sv, fc[i], 5, KSITE_FCALLER, 0);
 	/* BPF dispatchers: bpf_dispatcher_NAME_func, patched at its entry */
 	for (size_t i = 0; !ret && i < t->n && o->bpf_dispatcher__image.present; i++) {
 		const char *n = ksyms_name(k->prof->syms, t->by_addr[i].sym);
@@ -197,7 +208,7 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 		if (ksyms_lookup(k->prof->syms, dn, &d))
 			continue;
 		e += ktext_endbr(b->copy + (e - t->stext));
-		ret = add(&sv, t, e, 5, KSITE_BPFDISP, slid(k, d));
+		ret = add(&sv, e, 5, KSITE_BPFDISP, slid(k, d));
 		if (!ret && b->nimages < 16) {
 			uint64_t *nv = realloc(b->images, (b->nimages + 1) * sizeof(*nv));
 			if (nv) {
@@ -231,20 +242,102 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 	return 0;
 }
 
-const struct ksite *ktext_site_find(const struct ktext_base *b, uint64_t a)
+const struct ksite *ktext_site_in(const struct ksite *v, size_t n, uint64_t a)
 {
-	size_t lo = 0, hi = b->nsites;
+	size_t lo = 0, hi = n;
 
-	while (lo < hi) {		/* first site starting above a */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (b->sites[mid].addr <= a)
+		if (v[mid].addr <= a)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo && a < b->sites[lo - 1].addr + b->sites[lo - 1].len)
-		return &b->sites[lo - 1];
+	if (lo && a < v[lo - 1].addr + v[lo - 1].len)
+		return &v[lo - 1];
 	return NULL;
+}
+
+const struct ksite *ktext_site_find(const struct ktext_base *b, uint64_t a)
+{
+	return ktext_site_in(b->sites, b->nsites, a);
+}
+
+int ktext_ftrace_sites(struct kernel *k, uint64_t lo, uint64_t hi, struct ksite **v, size_t *n,
+		       char *why, size_t whycap)
+{
+	struct sitevec sv = { .lo = lo, .hi = hi };
+
+	*v = NULL;
+	*n = 0;
+	if (!ftrace_known(k))
+		return 0;
+	if (ftrace_sites(k, &sv, why, whycap)) {
+		free(sv.v);
+		return -1;
+	}
+	if (sv.n)
+		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
+	*v = sv.v;
+	*n = sv.n;
+	return 0;
+}
+
+int ktext_module_sites(struct kernel *k, uint64_t mod, uint64_t lo, uint64_t hi, const uint8_t *copy,
+		       const struct ksite *ft, size_t nft, struct ksite **v, size_t *n, char *why,
+		       size_t whycap)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct sitevec sv = { .lo = lo, .hi = hi, .copy = copy };
+	uint64_t tab, num;
+	int ret = 0;
+
+	for (const struct ksite *f = ft; f < ft + nft && !ret; f++)
+		ret = add(&sv, f->addr, f->len, f->kind, f->aux);
+	if (!ret && o->module__jump_entries.present && o->module__num_jump_entries.present &&
+	    !kfield_read(&k->kvas, mod, &o->module__jump_entries, &tab) &&
+	    !kfield_read(&k->kvas, mod, &o->module__num_jump_entries, &num) && (uint32_t)num)
+		ret = kptr_ok(tab) && (uint32_t)num <= TABLE_BYTES_MAX / JUMP_ENTRY_SIZE
+			      ? rel_table(k, &sv, tab, tab + (uint32_t)num * JUMP_ENTRY_SIZE,
+					  JUMP_ENTRY_SIZE, KSITE_JUMP, why, whycap)
+			      : (snprintf(why, whycap, "implausible jump_entries"), -1);
+	if (!ret && o->module__static_call_sites.present && o->module__num_static_call_sites.present &&
+	    !kfield_read(&k->kvas, mod, &o->module__static_call_sites, &tab) &&
+	    !kfield_read(&k->kvas, mod, &o->module__num_static_call_sites, &num) && (uint32_t)num)
+		ret = kptr_ok(tab) && (uint32_t)num <= TABLE_BYTES_MAX / SCALL_SITE_SIZE
+			      ? rel_table(k, &sv, tab, tab + (uint32_t)num * SCALL_SITE_SIZE,
+					  SCALL_SITE_SIZE, KSITE_SCALL, why, whycap)
+			      : (snprintf(why, whycap, "implausible static_call_sites"), -1);
+	if (ret) {
+		if (!why[0])
+			snprintf(why, whycap, "out of memory");
+		free(sv.v);
+		return -1;
+	}
+	if (sv.n)
+		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
+	*v = sv.v;
+	*n = sv.n;
+	return 0;
+}
+
+/* a kprobe whose 5 bytes hold a (s->kprobes is sorted by address: the
+ * first at or past a - 4) */
+int ktext_kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
+{
+	size_t lo = 0, hi = s->nkprobes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->kprobes[mid].addr + 4 < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->nkprobes || s->kprobes[lo].addr > a)
+		return 0;
+	*out = (struct ksite){ s->kprobes[lo].addr, 5, KSITE_KPROBE, s->kprobes[lo].obj };
+	return 1;
 }
 
 /* ---- what a site may hold ---- */
@@ -299,7 +392,7 @@ static int in_tramp(const struct snapshot *s, uint64_t a)
 
 static int in_dispatcher(struct kjudge *j, uint64_t a)
 {
-	for (size_t i = 0; i < j->b->nimages; i++) {
+	for (size_t i = 0; j->b && i < j->b->nimages; i++) {
 		uint64_t img = kernel_field(j->k, j->b->images[i], &j->k->prof->off.bpf_dispatcher__image);
 		if (img && a >= img && a < img + DISP_IMAGE)
 			return 1;
@@ -485,7 +578,9 @@ const char *ktext_site_judge(struct kjudge *j, const struct ksite *site, const u
 		 * the buffer, for any struct on kprobe_table may be a fake */
 		to = rel32(a, c);
 		j->stateful = 1;
-		if (optprobe_prove(j->k, t, j->b, a, site->aux, to))
+		/* its first sight: core text's (a module's: none kept) */
+		if (optprobe_prove(j->k, t, j->b && a >= j->b->start && a < j->b->end ? j->b : NULL, a,
+				   site->aux, to))
 			return NULL;
 		*handler = to;
 		return ktext_why_kprobe_jmp;

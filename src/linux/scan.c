@@ -27,6 +27,7 @@ static const struct collector collectors[] = {
 	{ "kernel hooks", linux_collect_khooks },	/* before dispatch: ftrace trampolines */
 	{ "system call dispatch", linux_collect_dispatch },
 	{ "kernel text", linux_collect_ktext },	/* after dispatch: told once */
+	{ "kernel module text", linux_collect_kmtext },	/* after core text: its bit */
 };
 
 /* Each collector of c[0..n), in order; one that fails is said and the

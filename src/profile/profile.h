@@ -178,10 +178,14 @@ struct kfield {
 	X(notifier_block, next) X(atomic_notifier_head, head) X(blocking_notifier_head, head) \
 	X(raw_notifier_head, head)
 
-/* kernel text (ktextmod.c): the sites the kernel rewrites itself */
+/* kernel text (ktextmod.c, ktextkmod.c): the sites the kernel rewrites
+ * itself, in core text and in a module's */
 #define KFIELDS_KTEXT(X) \
 	X(ftrace_page, next) X(ftrace_page, records) X(ftrace_page, index) \
-	X(dyn_ftrace, ip) X(ftrace_func_entry, direct) X(bpf_dispatcher, image)
+	X(dyn_ftrace, ip) X(ftrace_func_entry, direct) X(bpf_dispatcher, image) \
+	X(module, jump_entries) X(module, num_jump_entries) X(module, static_call_sites) \
+	X(module, num_static_call_sites) X(module, kallsyms) X(mod_kallsyms, symtab) \
+	X(mod_kallsyms, num_symtab) X(mod_kallsyms, strtab)
 
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {

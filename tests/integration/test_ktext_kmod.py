@@ -1,0 +1,144 @@
+"""Kernel Text Modified in a module's text, on the live guest: a stock
+module (dummy.ko) seen by the service, then hooked by another
+(tests/guest/kmod/hookinl.ko sym=dummy_get_drvinfo: "jmp hook" written
+with CR0.WP cleared, as inline hooking rootkits patch a file system's or a
+driver's functions):
+
+- past the function's ftrace site, in its own code: one alert, "module
+  text differs from its first sight", naming the function and module, the
+  hook and its owner, within a pass of the window; rmmod: nothing more;
+- over the ftrace site itself: one alert by the site's rules;
+- by a module that then hides itself: the same, its owner not listed, with
+  its Kernel Module Hidden.
+
+The kernel's own rewriting of module text raises nothing: the function
+and function_graph tracers on every function of the module, an optimized
+kprobe inside one and a kretprobe, and the module unloaded and loaded
+again while argus runs."""
+import time
+
+import pytest
+
+import benign
+from conftest import Service, wait_for, need_module, assert_kernel_read
+
+SLEEP = "500ms"
+TEXT = "Kernel Text Modified"
+PASS = 15       # scans for a pass of core text's window (modules' text: a few)
+TRACING = "/sys/kernel/tracing"
+FUNC = "dummy_get_drvinfo"      # called by ethtool only: never, here
+
+
+@pytest.fixture(scope="module")
+def svc(guest, tmp_path_factory):
+    assert_kernel_read(guest)
+    if not benign.upload_dummy(guest):
+        pytest.skip("the kernel package has no dummy.ko")
+    s = Service(tmp_path_factory.mktemp("ktextkmod"), guest, sleep=SLEEP)
+    guest.check("insmod /tmp/dummy.ko")
+    time.sleep(3 * s.sleep_s)        # dummy seen live: its first sight
+    yield s
+    s.stop()
+    guest.run("rmmod hookinl 2>/dev/null; rmmod dummy 2>/dev/null")
+
+
+def text(a):
+    return a.get("kernel_hook_details", {}).get("kernel_hook_kind") == "kernel_text"
+
+
+def param(guest, mod, name):
+    return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
+
+
+def hooked(guest, svc, args):
+    """hookinl.ko args loaded: the one Kernel Text Modified it caused, its
+    site and handler; rmmod: nothing more"""
+    need_module(guest, "hookinl")
+    since = svc.mark()
+    guest.check(f"insmod /bin/hookinl.ko sym={FUNC} {args}")
+    try:
+        site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
+        found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s)
+        assert found, f"the hook in dummy's text (hookinl {args}) was not seen"
+        time.sleep(2 * svc.sleep_s)
+        m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
+    finally:
+        guest.run("rmmod hookinl")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+    assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+    d = m["activity_data"]["kernel_hook_details"]
+    assert int(d["kernel_hook_site_address"], 16) == site
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+    assert d["kernel_hook_handler_owner"] == "hookinl"
+    return m, site - int(guest.check(f"grep ' {FUNC}' /proc/kallsyms | head -1").split()[0], 16)
+
+
+def test_hook_in_module_function(guest, svc):
+    m, off = hooked(guest, svc, "at=5")
+    assert off == 5
+    d = m["activity_data"]["kernel_hook_details"]
+    assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x5 [dummy]"
+    assert d["kernel_hook_handler_owner_listed"] is True
+    assert m["activity_data"]["reason"] == "module text differs from its first sight"
+
+
+def test_hook_over_module_ftrace_site(guest, svc):
+    m, off = hooked(guest, svc, "at=0")
+    assert off == 0
+    assert m["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] == f"{FUNC}+0x0 [dummy]"
+    assert m["activity_data"]["reason"] == "an ftrace call site holds neither a nop nor a call"
+
+
+def test_hook_in_module_function_by_a_hidden_module(guest, svc):
+    need_module(guest, "hookinl")
+    if guest.run("test -e /proc/hookinl")[0] == 0:
+        pytest.skip("hookinl is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check(f"insmod /bin/hookinl.ko sym={FUNC} at=5 hide=1")
+    try:
+        assert "hookinl" not in guest.check("cat /proc/modules")
+        line = guest.check(f"dmesg | grep 'hookinl: {FUNC}+' | tail -1").split()
+        site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
+        found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s)
+        assert found, "the hook in dummy's text was not seen"
+        time.sleep(2 * svc.sleep_s)
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookinl"
+        got = svc.expect_alerts(since, (TEXT, text, 1), ("Kernel Module Hidden", hidden, 1))
+        d = got[TEXT][0]["activity_data"]["kernel_hook_details"]
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x5 [dummy]"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookinl"
+        assert d["kernel_hook_handler_owner_listed"] is False
+    finally:
+        guest.run("echo 1 >/proc/hookinl")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_module_tracing_raises_nothing(guest, svc):
+    since = svc.mark()
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    try:
+        guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                    "echo 'p:argus11 dummy_setup+5' >>kprobe_events && "
+                    "echo 'r:argus12 dummy_dev_init' >>kprobe_events && "
+                    "echo 1 >events/kprobes/enable && "
+                    "echo ':mod:dummy' >set_ftrace_filter && echo function >current_tracer")
+        assert "dummy_xmit" in guest.check(f"cat {TRACING}/enabled_functions")
+        time.sleep((PASS + 2) * svc.sleep_s)
+        guest.check(f"cd {TRACING} && echo nop >current_tracer && "
+                    "echo function_graph >current_tracer")
+        time.sleep((PASS + 2) * svc.sleep_s)
+        # gone and back while traced: a new module at the same place, maybe
+        guest.check("rmmod dummy && insmod /tmp/dummy.ko")
+        time.sleep((PASS + 2) * svc.sleep_s)
+    finally:
+        guest.run(f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
+                  "echo 0 >events/kprobes/enable; echo >kprobe_events")
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+    assert_kernel_read(guest)
