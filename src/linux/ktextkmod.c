@@ -152,7 +152,6 @@ static void record(struct kmscan *w, const struct kmtext *m, uint64_t site, uint
 	r->site_sym = arena_strndup(&w->j.s->arena, sym, strlen(sym));
 	r->handler_sym = handler && ktext_core(w->j.t, handler) ? ktext_describe(w->j.k, w->j.s, handler) : NULL;
 	r->why = why;
-	r->confirm = why == ktext_why_ftrace_call || why == ktext_why_ftrace_ops;
 }
 
 static void stand(struct kmtext *m, uint64_t a, uint32_t len, uint8_t kind)
