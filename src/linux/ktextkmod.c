@@ -52,8 +52,7 @@ struct kmtext {
 	uint8_t *copy;			/* the text at first sight */
 	struct ksite *sites;		/* the kernel's own in it, sorted */
 	size_t nsites;
-	struct ksite standing[KM_STANDING];
-	size_t nstanding;
+	struct kstanding standing;	/* its breaches */
 	int seen;			/* among this scan's live modules */
 };
 
@@ -74,6 +73,7 @@ static void kmtext_free(struct kmtext *m)
 {
 	free(m->copy);
 	free(m->sites);
+	free(m->standing.v);
 }
 
 void ktext_kmods_free(struct kernel *k)
@@ -154,23 +154,6 @@ static void record(struct kmscan *w, const struct kmtext *m, uint64_t site, uint
 	r->why = why;
 }
 
-static void stand(struct kmtext *m, uint64_t a, uint32_t len, uint8_t kind)
-{
-	for (size_t i = 0; i < m->nstanding; i++)
-		if (m->standing[i].addr == a && m->standing[i].kind == kind)
-			return;
-	if (m->nstanding < KM_STANDING)
-		m->standing[m->nstanding++] = (struct ksite){ a, len, kind, 0 };
-}
-
-static const struct ksite *standing_at(const struct kmtext *m, uint64_t a)
-{
-	for (size_t i = 0; i < m->nstanding; i++)
-		if (a >= m->standing[i].addr && a < m->standing[i].addr + m->standing[i].len)
-			return &m->standing[i];
-	return NULL;
-}
-
 /* 32 bytes of the module's text at a as it is now (past its end: int3) */
 static int cur_bytes(struct kmscan *w, const struct kmtext *m, uint64_t a, uint8_t *c)
 {
@@ -208,7 +191,7 @@ static void judge_site(struct kmscan *w, struct kmtext *m, const struct ksite *s
 		return;
 	if ((why = ktext_site_judge(&w->j, site, c, &h))) {
 		record(w, m, site->addr, h, why);
-		stand(m, site->addr, site->len, site->kind);
+		kstanding_add(&m->standing, KM_STANDING, site->addr, site->len, site->kind);
 	}
 }
 
@@ -216,7 +199,8 @@ static void judge_site(struct kmscan *w, struct kmtext *m, const struct ksite *s
 static void judge_diff(struct kmscan *w, struct kmtext *m, uint64_t a, uint64_t e)
 {
 	while (a < e) {
-		const struct ksite *st = standing_at(m, a), *site = ktext_site_in(m->sites, m->nsites, a);
+		const struct ksite *st = kstanding_at(&m->standing, a);
+		const struct ksite *site = ktext_site_in(m->sites, m->nsites, a);
 		struct ksite kp;
 		if (st) {
 			a = st->addr + st->len;	/* re-judged with the standing ones */
@@ -233,7 +217,7 @@ static void judge_diff(struct kmscan *w, struct kmtext *m, uint64_t a, uint64_t 
 		while (z < e && !ktext_site_in(m->sites, m->nsites, z) && !ktext_kprobe_at(w->j.s, z, &kp))
 			z++;
 		record(w, m, a, leads_to(w, m, a), ktext_why_kmod);
-		stand(m, a, (uint32_t)(z - a), KSITE_DIFF);
+		kstanding_add(&m->standing, KM_STANDING, a, (uint32_t)(z - a), KSITE_DIFF);
 		a = z;
 	}
 }
@@ -261,8 +245,8 @@ static void restand(struct kmscan *w, struct kmtext *m)
 {
 	size_t keep = 0;
 
-	for (size_t i = 0; i < m->nstanding; i++) {
-		struct ksite st = m->standing[i], kp;
+	for (size_t i = 0; i < m->standing.n; i++) {
+		struct ksite st = m->standing.v[i], kp;
 		uint8_t c[32];
 		uint64_t h;
 		int still = 1;	/* unreadable: keep it, tell nothing */
@@ -282,9 +266,9 @@ static void restand(struct kmscan *w, struct kmtext *m)
 			}
 		}
 		if (still)
-			m->standing[keep++] = st;
+			m->standing.v[keep++] = st;
 	}
-	m->nstanding = keep;
+	m->standing.n = keep;
 }
 
 /* a module seen live for the first time: its baseline and sites, every

@@ -99,32 +99,6 @@ static void record(struct kscan *w, uint64_t site, uint64_t handler, const char 
 	r->why = why;
 }
 
-static void stand(struct ktext_base *b, uint64_t a, uint32_t len, uint8_t kind)
-{
-	for (size_t i = 0; i < b->nstanding; i++)
-		if (b->standing[i].addr == a && b->standing[i].kind == kind)
-			return;
-	if (b->nstanding >= STANDING_MAX)
-		return;
-	if (b->nstanding == b->capstanding) {
-		size_t nc = b->capstanding ? 2 * b->capstanding : 8;
-		struct ksite *nv = realloc(b->standing, nc * sizeof(*nv));
-		if (!nv)
-			return;
-		b->standing = nv;
-		b->capstanding = nc;
-	}
-	b->standing[b->nstanding++] = (struct ksite){ a, len, kind, 0 };
-}
-
-static const struct ksite *standing_at(const struct ktext_base *b, uint64_t a)
-{
-	for (size_t i = 0; i < b->nstanding; i++)
-		if (a >= b->standing[i].addr && a < b->standing[i].addr + b->standing[i].len)
-			return &b->standing[i];
-	return NULL;
-}
-
 /* 32 bytes of current text at a (past _etext: int3) */
 static int cur_bytes(struct kscan *w, uint64_t a, uint8_t *c)
 {
@@ -172,7 +146,7 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 		w->unsettled++;
 		record(w, one.addr, h, why);
 		if (site->kind != KSITE_SCTRAMP)
-			stand(w->j.b, one.addr, one.len, one.kind);
+			kstanding_add(&w->j.b->standing, STANDING_MAX, one.addr, one.len, one.kind);
 	}
 }
 
@@ -230,7 +204,7 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *n
 	const uint64_t a0 = a;
 
 	while (a < e) {
-		const struct ksite *site = ktext_site_find(b, a), *st = standing_at(b, a);
+		const struct ksite *site = ktext_site_find(b, a), *st = kstanding_at(&b->standing, a);
 		struct ksite kp;
 		if (st) {
 			w->unsettled++;
@@ -256,7 +230,7 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *n
 							    b->copy[z - b->start], now[z - a0])))
 				z++;
 			record(w, a, leads_to(w, a), "core kernel text differs from its first sight");
-			stand(b, a, (uint32_t)(z - a), KSITE_DIFF);
+			kstanding_add(&b->standing, STANDING_MAX, a, (uint32_t)(z - a), KSITE_DIFF);
 			a = z;
 			continue;
 		}
@@ -369,8 +343,8 @@ static void restand(struct kscan *w)
 	struct ktext_base *b = w->j.b;
 	size_t keep = 0;
 
-	for (size_t i = 0; i < b->nstanding; i++) {
-		struct ksite st = b->standing[i], kp;
+	for (size_t i = 0; i < b->standing.n; i++) {
+		struct ksite st = b->standing.v[i], kp;
 		uint8_t c[32];
 		uint64_t h;
 		int still = 0;
@@ -396,9 +370,9 @@ static void restand(struct kscan *w)
 				       st.len < 32 ? st.len : 32);
 		}
 		if (still)
-			b->standing[keep++] = st;
+			b->standing.v[keep++] = st;
 	}
-	b->nstanding = keep;
+	b->standing.n = keep;
 }
 
 /* the sweep's find: a branch out, past a function's first instruction */
@@ -407,7 +381,7 @@ static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 	struct kscan *w = ctx;
 	struct ksite kp;
 
-	if (standing_at(w->j.b, at))
+	if (kstanding_at(&w->j.b->standing, at))
 		return;		/* the entry's check found it */
 	if (ktext_kprobe_at(w->j.s, at, &kp)) {	/* a kprobe's jmp not proven its own */
 		judge_site(w, &kp, kp.addr);
@@ -415,7 +389,7 @@ static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 	}
 	w->unsettled++;
 	record(w, at, to, ktext_why_insn);
-	stand(w->j.b, at, len, KSITE_INSN);
+	kstanding_add(&w->j.b->standing, STANDING_MAX, at, len, KSITE_INSN);
 }
 
 /* first sight: every site, every function entry, every function whole */
@@ -461,7 +435,7 @@ static void first_sight(struct kscan *w)
 		uint32_t len = ktext_entry_hook(t, e, c, 32, &h);
 		if (len) {
 			record(w, e, h, ktext_why_entry);
-			stand(b, e, len, KSITE_ENTRY);
+			kstanding_add(&b->standing, STANDING_MAX, e, len, KSITE_ENTRY);
 		}
 	}
 	struct ktext_sweep_stats st;
@@ -538,7 +512,7 @@ void ktextmod_free(struct kernel *k)
 		return;
 	free(b->copy);
 	free(b->sites);
-	free(b->standing);
+	free(b->standing.v);
 	free(b->images);
 	free(b->entries);
 	free(b->ebytes);

@@ -54,6 +54,17 @@ struct ksite {
 	uint8_t ok[7];
 };
 
+/* Breaches standing: re-read and re-judged every scan until they are gone */
+struct kstanding {
+	struct ksite *v;
+	size_t n, cap;
+};
+
+/* stand a breach [a, a + len) of kind (once; at most max of them) */
+void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind);
+/* the standing breach holding a, or NULL */
+const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a);
+
 struct ktext_fast;
 
 struct ktext_base {
@@ -61,8 +72,7 @@ struct ktext_base {
 	uint8_t *copy;		/* its bytes at first sight */
 	struct ksite *sites;	/* the kernel's own, sorted by addr */
 	size_t nsites;
-	struct ksite *standing;	/* breaches re-judged every scan */
-	size_t nstanding, capstanding;
+	struct kstanding standing;	/* breaches re-judged every scan */
 	uint64_t *images;	/* BPF dispatchers' structs */
 	size_t nimages;
 	uint32_t *entries;	/* function entries (offsets from start), sorted */

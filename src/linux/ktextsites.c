@@ -169,6 +169,23 @@ static int by_addr(const void *a, const void *b)
 	return x->addr != y->addr ? (x->addr < y->addr ? -1 : 1) : (x->kind > y->kind) - (x->kind < y->kind);
 }
 
+/* sv's sites sorted into *v, *n; or, on ret, none (why said) */
+static int sites_done(struct sitevec *sv, int ret, struct ksite **v, size_t *n, char *why,
+		      size_t whycap)
+{
+	if (ret) {
+		if (!why[0])
+			snprintf(why, whycap, "out of memory");
+		free(sv->v);
+		return -1;
+	}
+	if (sv->n)
+		qsort(sv->v, sv->n, sizeof(*sv->v), by_addr);
+	*v = sv->v;
+	*n = sv->n;
+	return 0;
+}
+
 int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base *b, char *why,
 		     size_t whycap)
 {
@@ -217,28 +234,23 @@ int ktext_sites_read(struct kernel *k, const struct ktext *t, struct ktext_base 
 			}
 		}
 	}
-	if (ret) {
-		if (!why[0])
-			snprintf(why, whycap, "out of memory");
-		free(sv.v);
+	struct ksite *v;
+	size_t n;
+	if (sites_done(&sv, ret, &v, &n, why, whycap))
 		return -1;
-	}
-	if (sv.n)
-		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
 	/* A BPF dispatcher's entry is also an ftrace call site where the
 	 * function is traceable (5.10, 6.1): the function tracer writes its
 	 * call there as it does at any function.  One site, judged by the
 	 * dispatcher's rules, which take the ftrace site's forms too. */
 	size_t keep = 0;
-	for (size_t i = 0; i < sv.n; i++)
-		if (!(sv.v[i].kind == KSITE_FTRACE && i + 1 < sv.n && sv.v[i + 1].addr == sv.v[i].addr &&
-		      sv.v[i + 1].kind == KSITE_BPFDISP))
-			sv.v[keep++] = sv.v[i];
-	sv.n = keep;
-	b->sites = sv.v;
-	b->nsites = sv.n;
-	for (size_t i = 0; i < sv.n; i++)
-		b->counts[sv.v[i].kind]++;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i].kind == KSITE_FTRACE && i + 1 < n && v[i + 1].addr == v[i].addr &&
+		      v[i + 1].kind == KSITE_BPFDISP))
+			v[keep++] = v[i];
+	b->sites = v;
+	b->nsites = keep;
+	for (size_t i = 0; i < keep; i++)
+		b->counts[v[i].kind]++;
 	return 0;
 }
 
@@ -272,15 +284,26 @@ int ktext_ftrace_sites(struct kernel *k, uint64_t lo, uint64_t hi, struct ksite 
 	*n = 0;
 	if (!ftrace_known(k))
 		return 0;
-	if (ftrace_sites(k, &sv, why, whycap)) {
-		free(sv.v);
+	return sites_done(&sv, ftrace_sites(k, &sv, why, whycap), v, n, why, whycap);
+}
+
+/* a module's own table of relative entries (its jump labels, its static
+ * call sites): the pointer and count fields of struct module; none when
+ * the profile lacks them or the count is 0 */
+static int module_table(struct kernel *k, struct sitevec *sv, uint64_t mod, const struct kfield *ptr,
+			const struct kfield *cnt, uint32_t esize, uint8_t kind, const char *what,
+			char *why, size_t whycap)
+{
+	uint64_t tab, num;
+
+	if (!ptr->present || !cnt->present || kfield_read(&k->kvas, mod, ptr, &tab) ||
+	    kfield_read(&k->kvas, mod, cnt, &num) || !(uint32_t)num)
+		return 0;
+	if (!kptr_ok(tab) || (uint32_t)num > TABLE_BYTES_MAX / esize) {
+		snprintf(why, whycap, "implausible %s", what);
 		return -1;
 	}
-	if (sv.n)
-		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
-	*v = sv.v;
-	*n = sv.n;
-	return 0;
+	return rel_table(k, sv, tab, tab + (uint32_t)num * esize, esize, kind, why, whycap);
 }
 
 int ktext_module_sites(struct kernel *k, uint64_t mod, uint64_t lo, uint64_t hi, const uint8_t *copy,
@@ -289,36 +312,44 @@ int ktext_module_sites(struct kernel *k, uint64_t mod, uint64_t lo, uint64_t hi,
 {
 	const struct koffsets *o = &k->prof->off;
 	struct sitevec sv = { .lo = lo, .hi = hi, .copy = copy };
-	uint64_t tab, num;
 	int ret = 0;
 
 	for (const struct ksite *f = ft; f < ft + nft && !ret; f++)
 		ret = add(&sv, f->addr, f->len, f->kind, f->aux);
-	if (!ret && o->module__jump_entries.present && o->module__num_jump_entries.present &&
-	    !kfield_read(&k->kvas, mod, &o->module__jump_entries, &tab) &&
-	    !kfield_read(&k->kvas, mod, &o->module__num_jump_entries, &num) && (uint32_t)num)
-		ret = kptr_ok(tab) && (uint32_t)num <= TABLE_BYTES_MAX / JUMP_ENTRY_SIZE
-			      ? rel_table(k, &sv, tab, tab + (uint32_t)num * JUMP_ENTRY_SIZE,
-					  JUMP_ENTRY_SIZE, KSITE_JUMP, why, whycap)
-			      : (snprintf(why, whycap, "implausible jump_entries"), -1);
-	if (!ret && o->module__static_call_sites.present && o->module__num_static_call_sites.present &&
-	    !kfield_read(&k->kvas, mod, &o->module__static_call_sites, &tab) &&
-	    !kfield_read(&k->kvas, mod, &o->module__num_static_call_sites, &num) && (uint32_t)num)
-		ret = kptr_ok(tab) && (uint32_t)num <= TABLE_BYTES_MAX / SCALL_SITE_SIZE
-			      ? rel_table(k, &sv, tab, tab + (uint32_t)num * SCALL_SITE_SIZE,
-					  SCALL_SITE_SIZE, KSITE_SCALL, why, whycap)
-			      : (snprintf(why, whycap, "implausible static_call_sites"), -1);
-	if (ret) {
-		if (!why[0])
-			snprintf(why, whycap, "out of memory");
-		free(sv.v);
-		return -1;
+	if (!ret)
+		ret = module_table(k, &sv, mod, &o->module__jump_entries, &o->module__num_jump_entries,
+				   JUMP_ENTRY_SIZE, KSITE_JUMP, "jump_entries", why, whycap);
+	if (!ret)
+		ret = module_table(k, &sv, mod, &o->module__static_call_sites,
+				   &o->module__num_static_call_sites, SCALL_SITE_SIZE, KSITE_SCALL,
+				   "static_call_sites", why, whycap);
+	return sites_done(&sv, ret, v, n, why, whycap);
+}
+
+void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].addr == a && st->v[i].kind == kind)
+			return;
+	if (st->n >= max)
+		return;
+	if (st->n == st->cap) {
+		size_t nc = st->cap ? 2 * st->cap : 8;
+		struct ksite *nv = realloc(st->v, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		st->v = nv;
+		st->cap = nc;
 	}
-	if (sv.n)
-		qsort(sv.v, sv.n, sizeof(*sv.v), by_addr);
-	*v = sv.v;
-	*n = sv.n;
-	return 0;
+	st->v[st->n++] = (struct ksite){ a, len, kind, 0 };
+}
+
+const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (a >= st->v[i].addr && a < st->v[i].addr + st->v[i].len)
+			return &st->v[i];
+	return NULL;
 }
 
 /* a kprobe whose 5 bytes hold a (s->kprobes is sorted by address: the
