@@ -163,22 +163,11 @@ static int cur_bytes(struct kmscan *w, const struct kmtext *m, uint64_t a, uint8
 	return vas_read(&w->j.k->kvas, a, c, n, NULL);
 }
 
-/* where a changed instruction at or just before a leads: a jmp/call rel32,
- * movabs + jmp/push-ret, push-ret or jmp [rip] out of core text; else 0 */
-static uint64_t leads_to(struct kmscan *w, const struct kmtext *m, uint64_t a)
+/* where a changed instruction at or just before a leads (ktext_hook_near) */
+static uint64_t leads_to(struct kmscan *w, const struct kmtext *m, uint64_t a, uint64_t *at,
+			 uint32_t *len)
 {
-	uint8_t c[48];
-
-	for (uint64_t back = 0; back < 5 && a - back >= m->start; back++) {
-		uint64_t at = a - back, h;
-		uint32_t len;
-		memset(c, 0xcc, sizeof(c));
-		if (vas_read(&w->j.k->kvas, at, c, m->end - at < 32 ? m->end - at : 32, NULL))
-			return 0;
-		if ((len = ktext_entry_hook(w->j.t, at, c, sizeof(c), &h)) && at + len > a)
-			return h;
-	}
-	return 0;
+	return ktext_hook_near(w->j.k, w->j.t, m->start, m->end, a, at, len);
 }
 
 static void judge_site(struct kmscan *w, struct kmtext *m, const struct ksite *site)
@@ -216,8 +205,15 @@ static void judge_diff(struct kmscan *w, struct kmtext *m, uint64_t a, uint64_t 
 		uint64_t z = a;
 		while (z < e && !ktext_site_in(m->sites, m->nsites, z) && !ktext_kprobe_at(w->j.s, z, &kp))
 			z++;
-		record(w, m, a, leads_to(w, m, a), ktext_why_kmod);
-		kstanding_add(&m->standing, KM_STANDING, a, (uint32_t)(z - a), KSITE_DIFF);
+		/* the breach is the changed instruction, whole */
+		uint64_t at;
+		uint32_t il;
+		uint64_t h = leads_to(w, m, a, &at, &il);
+		z = at + il > z ? at + il : z;
+		if (!kstanding_grow(&m->standing, at, z)) {
+			record(w, m, at, h, ktext_why_kmod);
+			kstanding_add(&m->standing, KM_STANDING, at, (uint32_t)(z - at), KSITE_DIFF);
+		}
 		a = z;
 	}
 }
@@ -255,8 +251,11 @@ static void restand(struct kmscan *w, struct kmtext *m)
 			    (st.kind == KSITE_KPROBE &&
 			     !(ktext_kprobe_at(w->j.s, st.addr, &kp) && kp.addr == st.addr))) {
 				uint32_t n = st.len < 32 ? st.len : 32;
+				uint64_t at;
+				uint32_t il;
 				if ((still = memcmp(c, m->copy + (st.addr - m->start), n) != 0))
-					record(w, m, st.addr, leads_to(w, m, st.addr), ktext_why_kmod);
+					record(w, m, st.addr, leads_to(w, m, st.addr, &at, &il),
+					       ktext_why_kmod);
 			} else {
 				if (st.kind == KSITE_KPROBE)
 					st.aux = kp.aux;	/* this scan's struct kprobe there */
@@ -372,8 +371,12 @@ static int sight(struct kmscan *w, struct ktext_kmods *km, char *why, size_t why
 		}
 		km->v[keep++] = *m;
 	}
-	alog_debug("module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites",
-		   keep - first, km->n - keep, nft);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < keep; i++)
+		bytes += km->v[i].end - km->v[i].start;
+	alog_debug("module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites; "
+		   "%zu modules, %" PRIu64 " KiB of text in all",
+		   keep - first, km->n - keep, nft, keep, bytes >> 10);
 	km->n = keep;
 	free(ft);
 	return 0;

@@ -150,15 +150,21 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 	}
 }
 
-/* where the instruction holding a leads: decoded from its function's
- * first byte (at most 64 KiB before it) */
-static uint64_t leads_to(struct kscan *w, uint64_t a)
+/* where the instruction holding a leads (0: nowhere in particular): a
+ * hook written at or just before a (ktext_hook_near: written over the
+ * middle of an instruction too), else the instruction holding a decoded
+ * from its function's first byte (at most 64 KiB before it); *at, *len:
+ * that instruction (a, 0 when not decoded) */
+static uint64_t leads_to(struct kscan *w, uint64_t a, uint64_t *at, uint32_t *len)
 {
 	const struct ktext *t = w->j.t;
 	long i = ktext_find(t, a);
 	uint64_t fn, h = 0;
 	uint8_t *code;
+	uint32_t n1;
 
+	if ((h = ktext_hook_near(w->j.k, t, t->stext, t->etext, a, at, len)))
+		return h;
 	if (i < 0 || a - (fn = t->by_addr[i].addr) > (64u << 10))
 		return 0;
 	uint64_t n = a - fn + 32 < t->etext - fn ? a - fn + 32 : t->etext - fn;
@@ -167,7 +173,12 @@ static uint64_t leads_to(struct kscan *w, uint64_t a)
 		return 0;
 	}
 	memset(code + n, 0xcc, 16);
-	if (a - fn < 16 && ktext_entry_hook(t, fn, code, n + 16, &h)) {
+	if (a - fn < 16 && (n1 = ktext_entry_hook(t, fn, code, n + 16, &h))) {
+		uint32_t o = ktext_endbr(code);
+		if (fn + o <= a && a < fn + n1) {
+			*at = fn + o;
+			*len = n1 - o;
+		}
 		free(code);
 		return h;
 	}
@@ -177,6 +188,8 @@ static uint64_t leads_to(struct kscan *w, uint64_t a)
 			break;
 		if (a < fn + off + in.len) {
 			h = in.branch ? in.target : 0;
+			*at = fn + off;
+			*len = in.len;
 			break;
 		}
 		off += in.len;
@@ -229,8 +242,15 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *n
 			       !(b->fast && ktext_lock_flip(b->fast->locks, b->fast->nlocks, z,
 							    b->copy[z - b->start], now[z - a0])))
 				z++;
-			record(w, a, leads_to(w, a), "core kernel text differs from its first sight");
-			kstanding_add(&b->standing, STANDING_MAX, a, (uint32_t)(z - a), KSITE_DIFF);
+			/* the breach is the instruction holding a, whole */
+			uint64_t at;
+			uint32_t il;
+			uint64_t h = leads_to(w, a, &at, &il);
+			z = at + il > z ? at + il : z;
+			if (!kstanding_grow(&b->standing, at, z)) {
+				record(w, at, h, "core kernel text differs from its first sight");
+				kstanding_add(&b->standing, STANDING_MAX, at, (uint32_t)(z - at), KSITE_DIFF);
+			}
 			a = z;
 			continue;
 		}
@@ -355,8 +375,10 @@ static void restand(struct kscan *w)
 			    !(ktext_kprobe_at(w->j.s, st.addr, &kp) && kp.addr == st.addr))) {
 			/* a kprobe's breach whose kprobe is gone: the text's */
 			uint32_t n = st.len < 32 ? st.len : 32;
+			uint64_t at;
+			uint32_t il;
 			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0))
-				record(w, st.addr, leads_to(w, st.addr),
+				record(w, st.addr, leads_to(w, st.addr, &at, &il),
 				       "core kernel text differs from its first sight");
 		} else {
 			if (st.kind == KSITE_KPROBE)

@@ -64,6 +64,10 @@ struct kstanding {
 void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind);
 /* the standing breach holding a, or NULL */
 const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a);
+/* A difference [a, z) found: a standing difference (KSITE_DIFF) holding a
+ * or ending right at it grows to z, the same breach (a write seen half
+ * done, then whole, is one breach, not two).  1 if one did. */
+int kstanding_grow(struct kstanding *st, uint64_t a, uint64_t z);
 
 struct ktext_fast;
 
@@ -139,6 +143,11 @@ extern const char ktext_why_kprobe_jmp[];
  * Its length, or 0. */
 uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *code, size_t avail,
 			  uint64_t *target);
+/* A hook written over the bytes [lo, hi) of text hold, at or up to 4 bytes
+ * before a, in one of ktext_entry_hook's forms, covering a: where it leads
+ * (*at, *len: the hook), or 0 (*at = a, *len = 0) */
+uint64_t ktext_hook_near(struct kernel *k, const struct ktext *t, uint64_t lo, uint64_t hi,
+			 uint64_t a, uint64_t *at, uint32_t *len);
 
 void ktextmod_free(struct kernel *k);
 /* the modules' text (ktextkmod.c) */

