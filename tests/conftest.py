@@ -4,6 +4,7 @@ One guest per test session (booting takes seconds under TCG); tests that
 change the guest's state clean up after themselves.  ARGUS points at the
 argus binary (the Makefile sets it).
 """
+import datetime
 import os
 import subprocess
 import sys
@@ -298,6 +299,19 @@ def need_module(guest, ko):
     """Skip unless the guest has the test rootkit ko (tests/guest/kmod/)."""
     if guest.run(f"test -f /bin/{ko}.ko")[0]:
         pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
+
+
+def seconds_after(svc, name, after="Host Initialization Successful"):
+    """Seconds from the service's first `after` message to its first `name`
+    message: how soon after it started it told something (messages are
+    not counted: a scan tells process events too, in any number)."""
+    def stamp(m):
+        t = m["occurred_message_time_iso_8601_ns"]     # ns: past what Python parses
+        return datetime.datetime.fromisoformat(t[:26] + t[29:]).timestamp()
+    first = {}
+    for m in svc.messages:
+        first.setdefault(m["activity_data"]["name"], stamp(m))
+    return first[name] - first[after]
 
 
 def describe(m):

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import (Service, wait_for, need_module, hook_kind, assert_module_seen, run_argus,
+from conftest import (Service, seconds_after, wait_for, need_module, hook_kind, assert_module_seen, run_argus,
                       assert_kernel_read)
 
 SLEEP = "500ms"
@@ -258,7 +258,7 @@ def test_hook_in_hidden_module(guest, svc, ko):
 
 def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
     """first sight counts: a table written before the service starts is
-    alerted at its first scan"""
+    alerted at its first scans (the second: told when seen in two in a row)"""
     need_module(guest, "hooksct")
     since = svc.mark()
     guest.check("insmod /bin/hooksct.ko nr=99")
@@ -268,9 +268,9 @@ def test_dispatch_modified_before_argus_started(guest, svc, tmp_path):
             found = wait_for(late, DISPATCH, hook_kind("sys_call_table"), 0, 2 * late.sleep_s + 5)
             assert found, "a table modified before argus started was not seen"
             late.expect_alerts(0, (DISPATCH, hook_kind("sys_call_table"), 1))
-            # at the first scan: no later than the first Host Initialization Successful + 1 scan
-            names = [m["activity_data"]["name"] for m in late.messages]
-            assert names.index(DISPATCH) < names.index("Host Initialization Successful") + 4
+            # at its second scan (told when seen in two in a row): within
+            # four scans of starting
+            assert seconds_after(late, DISPATCH) < 4 * late.sleep_s
         finally:
             late.stop()
     finally:

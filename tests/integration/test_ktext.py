@@ -16,13 +16,12 @@ The stock guest, stock modules loaded and unloaded, and the kernel's own
 tracing (trace events flipping jump labels, optimized kprobes, a
 kretprobe, the function and function_graph tracers) raise nothing, also
 when they are in place before argus starts."""
-import datetime
 import time
 
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, assert_kernel_read
+from conftest import Service, wait_for, need_module, assert_kernel_read, seconds_after
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -153,12 +152,6 @@ def test_inline_hook_at_entry(guest, svc):
     svc.expect_alerts(since)
 
 
-def stamp(m):
-    """A message's time, in seconds"""
-    t = m["occurred_message_time_iso_8601_ns"]
-    return datetime.datetime.fromisoformat(t[:26] + t[29:]).timestamp()
-
-
 def planted_before_start(guest, svc, tmp_path, args, running_within):
     """hookinl.ko loaded with args before a second service starts: that
     service's one Kernel Text Modified at its first scans (returned, with
@@ -179,8 +172,7 @@ def planted_before_start(guest, svc, tmp_path, args, running_within):
             # row), well before half a pass of the window: by the first-sight
             # rule, not by a difference.  (Counting messages instead failed
             # when that scan also told process events.)
-            when = {m["activity_data"]["name"]: stamp(m) for m in reversed(late.messages)}
-            assert when[TEXT] - when["Host Initialization Successful"] < PASS / 2 * late.sleep_s
+            assert seconds_after(late, TEXT) < PASS / 2 * late.sleep_s
             time.sleep(running_within)
             late.expect_alerts(0, (TEXT, text, 1))
             guest.check("rmmod hookinl")
