@@ -1,5 +1,6 @@
 """What the rootkit checks add to a scan: the kernel-side collectors
-(modules, BPF programs, kernel hooks, system call dispatch, kernel text)
+(modules, BPF programs, kernel hooks, system call dispatch, kernel text,
+modules' text)
 timed one by one, scan after scan, in one process (bench/rootkitbench.c),
 on the default guest (ARCH=arm64: the arm64 guest, read through its
 regions map).  The first scan (the kernel text's baseline and its
@@ -19,7 +20,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "guest"))
 from guest import Guest  # noqa: E402
 
-PARTS = ("modules", "bpf", "khooks", "dispatch", "ktext")
+PARTS = ("modules", "bpf", "khooks", "dispatch", "ktext", "kmtext")
 
 
 def main():
@@ -44,6 +45,10 @@ def main():
           f"compared a scan and a window of {d.get('budget', 0) / 2**20:.2f} MiB, "
           + (f"sites {d['sites']}" if 'sites' in d else "sites judged by AArch64's rules (no tables)")
           + f"; scans {pause} ms apart")
+    if "kmod_text" in d:
+        km = d["kmod_text"]
+        print(f"modules' text: {km['modules']} modules, {km['bytes'] / 1024:.0f} KiB, "
+              f"{km['compared'] / 1024:.0f} KiB compared in {len(d['scans'])} scans")
     print(f"{'part':10} {'first scan':>12} {'median':>10} {'p90':>10} {'cpu med':>10} {'cpu p90':>10}"
           f"  (ms, {len(rest)} scans; cpu: the thread's CPU time)")
     total = []

@@ -30,6 +30,7 @@ static const struct {
 	{ "khooks", linux_collect_khooks },
 	{ "dispatch", linux_collect_dispatch },
 	{ "ktext", linux_collect_ktext },
+	{ "kmtext", linux_collect_kmtext },
 };
 #define NPARTS (sizeof(parts) / sizeof(parts[0]))
 
@@ -102,6 +103,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)b->counts[KSITE_FTRACE], (unsigned long long)b->counts[KSITE_JUMP],
 		       (unsigned long long)b->counts[KSITE_SCALL], (unsigned long long)b->counts[KSITE_SCTRAMP],
 		       (unsigned long long)b->counts[KSITE_FCALLER], (unsigned long long)b->counts[KSITE_BPFDISP]);
+	}
+	if (k->kmtext) {
+		size_t n;
+		uint64_t bytes, compared;
+		ktext_kmods_stats(k, &n, &bytes, &compared);
+		printf(", \"kmod_text\": {\"modules\": %zu, \"bytes\": %llu, \"compared\": %llu}", n,
+		       (unsigned long long)bytes, (unsigned long long)compared);
 	}
 	if (k->ka64) {
 		size_t n;

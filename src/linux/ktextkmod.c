@@ -61,6 +61,7 @@ struct ktext_kmods {
 	size_t n;
 	size_t cur;			/* the module the next compare starts in */
 	uint64_t off;			/* and where in its text */
+	uint64_t compared;		/* bytes compared so far */
 };
 
 struct kmscan {
@@ -87,6 +88,18 @@ void ktext_kmods_free(struct kernel *k)
 	free(km->v);
 	free(km);
 	k->kmtext = NULL;
+}
+
+void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared)
+{
+	const struct ktext_kmods *km = k->kmtext;
+
+	*n = km ? km->n : 0;
+	*bytes = *compared = 0;
+	for (size_t i = 0; i < *n; i++)
+		*bytes += km->v[i].end - km->v[i].start;
+	if (km)
+		*compared = km->compared;
 }
 
 /* "func+0xoff [module]" from the module's own symbol table (its
@@ -406,6 +419,7 @@ static void compare_window(struct kmscan *w, struct ktext_kmods *km, uint8_t *bu
 		if (!vas_read(&w->j.k->kvas, m->start + km->off, buf, n, NULL))
 			compare(w, m, m->start + km->off, buf, n);
 		km->off += n;
+		km->compared += n;
 		budget -= n;
 	}
 }

@@ -152,6 +152,9 @@ uint64_t ktext_hook_near(struct kernel *k, const struct ktext *t, uint64_t lo, u
 void ktextmod_free(struct kernel *k);
 /* the modules' text (ktextkmod.c) */
 void ktext_kmods_free(struct kernel *k);
+/* the modules whose text has a baseline, their text's bytes, and the bytes
+ * of it compared so far (for bench/) */
+void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared);
 extern const char ktext_why_kmod[];
 
 #endif
