@@ -83,6 +83,10 @@ struct kernel {
 	/* the bad links that ended hook chains in the last scan (khooks.c) */
 	uint64_t hook_ends[KERNEL_HOOK_ENDS];
 	uint32_t nhook_ends;
+	/* boot (scan.c): when the first scan began (monotonic ns), and
+	 * whether the kernel has been seen past its boot */
+	uint64_t first_scan_ns;
+	int booted;
 };
 
 /* k's memo (made now if need be), or NULL when out of memory */

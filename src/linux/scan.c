@@ -1,6 +1,13 @@
 /* scan.c - one full scan: the BPF program IDR, then the processes with
  * their details, fds and memory areas (pscan.c, on k->threads threads),
- * then every other collector, in order. */
+ * then every other collector, in order.
+ *
+ * A kernel still booting rewrites its own text (alternatives, the
+ * initcalls' patching) and tables: the checks that hold the kernel to
+ * what it was first seen as (after_boot) wait until its system_state
+ * reaches SYSTEM_RUNNING.  That wait is the kernel's word, and memory an
+ * attacker may own: it lasts BOOT_GRACE_NS from the first scan at most,
+ * and once the kernel was seen running it is never waited for again. */
 #include "linux/kernel.h"
 
 #include "core/log.h"
@@ -9,7 +16,10 @@
 struct collector {
 	const char *name;
 	int (*collect)(struct kernel *k, struct snapshot *s, struct aerr *err);
+	int after_boot;		/* judges the kernel against its first sight */
 };
+
+#define BOOT_GRACE_NS (120ull * 1000000000ull)
 
 /* before the fds: a program found then has its fd in them (bpf.c) */
 static const struct collector before_procs[] = {
@@ -25,19 +35,53 @@ static const struct collector collectors[] = {
 	{ "kernel modules", linux_collect_modules },
 	{ "BPF program holders", linux_collect_bpf_holders },
 	{ "kernel hooks", linux_collect_khooks },	/* before dispatch: ftrace trampolines */
-	{ "system call dispatch", linux_collect_dispatch },
-	{ "kernel text", linux_collect_ktext },	/* after dispatch: told once */
-	{ "kernel module text", linux_collect_kmtext },	/* after core text: its bit */
+	{ "system call dispatch", linux_collect_dispatch, 1 },
+	{ "kernel text", linux_collect_ktext, 1 },	/* after dispatch: told once */
+	{ "kernel module text", linux_collect_kmtext, 1 },	/* after core text: its bit */
 };
+
+/* 1 while the kernel is still booting (see the top); the grace is
+ * counted from the first scan. */
+static int booting(struct kernel *k)
+{
+	const struct kprofile *p = k->prof;
+	int64_t running;
+	uint32_t state;
+
+	if (k->booted)
+		return 0;
+	if (!k->first_scan_ns)
+		k->first_scan_ns = now_monotonic_ns();
+	if (!p->sym.system_state || !p->types ||
+	    ktypes_enumval(p->types, "SYSTEM_RUNNING", &running) ||
+	    vas_read_u32(&k->kvas, p->sym.system_state, &state) || state >= running) {
+		k->booted = 1;	/* running, or no way to tell: judged */
+		return 0;
+	}
+	if (now_monotonic_ns() - k->first_scan_ns > BOOT_GRACE_NS) {
+		alog_warn("the kernel says it is still booting (system_state %u) %llu s after "
+			  "the first scan: judged from now on", state,
+			  (unsigned long long)(BOOT_GRACE_NS / 1000000000ull));
+		k->booted = 1;
+		return 0;
+	}
+	return 1;
+}
 
 /* Each collector of c[0..n), in order; one that fails is said and the
  * scan goes on. */
 static void collect(struct kernel *k, struct snapshot *s, const struct collector *c, size_t n,
 		    linux_scan_fail_fn fail, void *ctx)
 {
+	int boot = booting(k);
+
 	for (size_t i = 0; i < n; i++) {
 		struct aerr cerr = { 0 };
 		uint64_t t0 = now_monotonic_ns();
+		if (c[i].after_boot && boot) {
+			alog_debug("%s: not judged: the kernel is still booting", c[i].name);
+			continue;
+		}
 		int failed = c[i].collect(k, s, &cerr);
 		alog_debug("%s: %.1f ms", c[i].name, (double)(now_monotonic_ns() - t0) / 1e6);
 		if (!failed)

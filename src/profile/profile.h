@@ -229,7 +229,8 @@ struct koffsets {
 	X(btf_modules) \
 	X(module_notify_list) X(netdev_chain) X(reboot_notifier_list) X(panic_notifier_list) \
 	X(die_chain) X(keyboard_notifier_list) X(vt_notifier_list) X(inetaddr_chain) \
-	X(inet6addr_chain) X(restart_handler_list) X(pm_chain_head) X(netevent_notif_chain)
+	X(inet6addr_chain) X(restart_handler_list) X(pm_chain_head) X(netevent_notif_chain) \
+	X(system_state)
 
 #define KS_DECL(s) uint64_t s;
 struct kaddrs {

@@ -10,7 +10,9 @@ __x64_sys_sysinfo with CR0.WP cleared, proven taken):
   ("differs from its first sight"), within a pass of the window, with the
   module's Kernel Module Hidden; put back: nothing more;
 - written before argus started, at the entry or six instructions in:
-  alerted at its first scans.
+  alerted at its first scans;
+- written while the kernel says it is still booting: told once it runs,
+  and at once by a service that saw it running before.
 
 The stock guest, stock modules loaded and unloaded, and the kernel's own
 tracing (trace events flipping jump labels, optimized kprobes, a
@@ -242,6 +244,46 @@ def test_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path):
                   "echo >kprobe_events", timeout=120)
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
+
+
+def test_kernel_that_says_it_is_booting(guest, svc, tmp_path):
+    """A kernel still booting rewrites its own text: a service that finds a
+    kernel whose system_state is before SYSTEM_RUNNING holds its text to
+    nothing until it runs (bootstate.ko puts SYSTEM_SCHEDULING there; a
+    nested guest picked up as it booted was told Kernel Text Modified for
+    the kernel's own patching).  The claim costs an attacker: a hook
+    planted while the kernel said so is told at the first scans once it
+    runs, and the service that saw it running already is not fooled."""
+    need_module(guest, "bootstate")
+    need_module(guest, "hookinl")
+    if guest.run("lsmod | grep -q '^hookinl ' || test -e /proc/hookinl")[0] == 0:
+        pytest.skip("hookinl is loaded already")
+    since = svc.mark()
+    guest.check("insmod /bin/bootstate.ko")
+    try:
+        guest.check("insmod /bin/hookinl.ko at=5")
+        late = Service(tmp_path, guest, sleep=SLEEP, extra="      log_level: 60\n")
+        try:
+            # the service that saw the kernel running: told, as ever
+            assert wait_for(svc, TEXT, text, since, (ENTRY + 3) * svc.sleep_s), \
+                "a kernel that says it is booting blinded the service that saw it running"
+            time.sleep((ENTRY + 3) * late.sleep_s)
+            late.expect_alerts(0)
+            with open(f"{late.dir}/debug/argus-debug.log") as f:
+                assert "kernel text: not judged: the kernel is still booting" in f.read()
+            guest.check("rmmod bootstate")
+            found = wait_for(late, TEXT, text, 0, (ENTRY + 3) * late.sleep_s)
+            assert found, "a hook planted while the kernel said it was booting was not told"
+            assert found[0]["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] \
+                == "__x64_sys_sysinfo+0x5"
+            guest.check("rmmod hookinl")
+            time.sleep((ENTRY + 2) * late.sleep_s)
+            late.expect_alerts(0, (TEXT, text, 1))
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod bootstate 2>/dev/null; rmmod hookinl 2>/dev/null")
+    svc.expect_alerts(since, (TEXT, text, 1))
 
 
 def test_inline_hook_written_in_two_steps(guest, svc):
