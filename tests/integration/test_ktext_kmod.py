@@ -9,6 +9,8 @@ driver's functions):
   text differs from its first sight", naming the function and module, the
   hook and its owner, within a pass of the window; rmmod: nothing more;
 - over the ftrace site itself: one alert by the site's rules;
+- in virtio_net, whose static call sites table is at an odd address: the
+  same;
 - by a module that then hides itself: the same, its owner not listed, with
   its Kernel Module Hidden;
 - written in two stores 5 s apart (a plain 5-byte copy is two stores, and
@@ -54,16 +56,16 @@ def param(guest, mod, name):
     return int(guest.check(f"cat /sys/module/{mod}/parameters/{name}").strip())
 
 
-def hooked(guest, svc, args):
+def hooked(guest, svc, args, func=FUNC):
     """hookinm.ko args loaded: the one Kernel Text Modified it caused, its
     site and handler; rmmod: nothing more"""
     need_module(guest, "hookinm")
     since = svc.mark()
-    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} {args}")
+    guest.check(f"insmod /bin/hookinm.ko sym={func} {args}")
     try:
         site, handler = param(guest, "hookinm", "site"), param(guest, "hookinm", "handler")
         found = wait_for(svc, TEXT, text, since, (PASS + 2) * svc.sleep_s)
-        assert found, f"the hook in dummy's text (hookinm {args}) was not seen"
+        assert found, f"the hook in {func} (hookinm {args}) was not seen"
         time.sleep(2 * svc.sleep_s)
         m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
     finally:
@@ -76,7 +78,7 @@ def hooked(guest, svc, args):
     assert int(d["kernel_hook_site_address"], 16) == site
     assert int(d["kernel_hook_handler_address"], 16) == handler
     assert d["kernel_hook_handler_owner"] == "hookinm"
-    return m, site - int(guest.check(f"grep ' {FUNC}' /proc/kallsyms | head -1").split()[0], 16)
+    return m, site - int(guest.check(f"grep ' {func}' /proc/kallsyms | head -1").split()[0], 16)
 
 
 def test_hook_in_module_function(guest, svc):
@@ -93,6 +95,18 @@ def test_hook_over_module_ftrace_site(guest, svc):
     assert off == 0
     assert m["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] == f"{FUNC}+0x0 [dummy]"
     assert m["activity_data"]["reason"] == "an ftrace call site holds neither a nop nor a call"
+
+
+def test_hook_in_module_with_an_unaligned_table(guest, svc):
+    """virtio_net (the guest's network driver, loaded at boot) has its
+    static call sites at an odd address (objtool's section asks for no
+    alignment): its text is held to its first sight like any module's
+    (the build before took the table for implausible and never compared
+    virtio_net's text: this hook was not seen)"""
+    m, off = hooked(guest, svc, "at=5", func="virtnet_get_drvinfo")
+    assert off == 5
+    assert m["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] == \
+        "virtnet_get_drvinfo+0x5 [virtio_net]"
 
 
 SPLIT_MS = 5000     # ten scans: a pass of the modules' window, and two in a row
