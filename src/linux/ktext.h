@@ -75,4 +75,30 @@ static inline uint32_t ktext_endbr(const uint8_t *c)
 
 struct snap_hook *ktext_hook_push(struct snap_hook **v, size_t *n, size_t *cap, size_t max);
 
+
+/* A jump out found at first sight is gone: the bytes there now become the
+ * baseline, but only once they have held still for KTEXT_SETTLE_SCANS
+ * scans in a row.  A hook put back by a plain copy is several stores, and
+ * what a scan read between them is not the text: taken as the baseline,
+ * the last store read as a change of its own (a false Kernel Text
+ * Modified).  *state (0 at first) keeps the bytes' sum and the count;
+ * c[0..n) are this scan's bytes.  1 once they have settled. */
+#define KTEXT_SETTLE_SCANS 4
+static inline int ktext_settled(uint64_t *state, const uint8_t *c, size_t n)
+{
+	uint64_t sum = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		sum = (sum ^ c[i]) * 0x100000001b3ULL;
+	sum &= ~0xfULL;
+	if ((*state & ~0xfULL) != sum) {
+		*state = sum;
+		return 0;
+	}
+	if ((*state & 0xf) + 2 >= KTEXT_SETTLE_SCANS)
+		return 1;
+	(*state)++;
+	return 0;
+}
+
 #endif

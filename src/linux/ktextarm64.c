@@ -70,6 +70,7 @@ struct a64stand {
 	uint64_t handler;	/* a diff's, as first told: the alert's key
 				 * while it lasts (a hook half put back
 				 * leads nowhere) */
+	uint64_t settle;	/* a jump out gone: its ktext_settled state */
 };
 
 struct ktext_a64 {
@@ -178,7 +179,7 @@ static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t kind, u
 		b->standing = nv;
 		b->capstanding = nc;
 	}
-	b->standing[b->nstanding++] = (struct a64stand){ a, len, kind, handler };
+	b->standing[b->nstanding++] = (struct a64stand){ a, len, kind, handler, 0 };
 }
 
 static int standing_at(const struct ktext_a64 *b, uint64_t a)
@@ -429,11 +430,16 @@ static void restand(struct a64scan *w)
 		} else if (st.kind != ST_DIFF) {
 			uint32_t len = st.kind == ST_ENTRY ? jump_out(b, st.addr, c, 32, 1, &to)
 							   : jump_out(b, st.addr, c, sizeof(c), 0, &to);
-			if ((still = len != 0))
+			if ((still = len != 0)) {
 				record(w, st.addr, to, st.kind == ST_ENTRY ? ktext_why_entry : ktext_why_insn);
-			else		/* gone: what is there now is the baseline */
-				memcpy(b->copy + (st.addr - b->start), c,
-				       b->end - st.addr < st.len ? b->end - st.addr : st.len);
+				st.settle = 0;
+			} else {	/* gone: what is there now is the baseline,
+					 * kept standing until it settles */
+				uint32_t n = b->end - st.addr < st.len ? (uint32_t)(b->end - st.addr) : st.len;
+				n = n < sizeof(c) ? n : (uint32_t)sizeof(c);
+				memcpy(b->copy + (st.addr - b->start), c, n);
+				still = !ktext_settled(&st.settle, c, n);
+			}
 		} else {
 			for (uint32_t o = 0; o + 4 <= st.len && !still; o += 4)
 				still = !word_ok(w, st.addr + o, a64_word(b->copy + (st.addr + o - b->start)),

@@ -193,7 +193,8 @@ static void judge_site(struct kmscan *w, struct kmtext *m, const struct ksite *s
 		return;
 	if ((why = ktext_site_judge(&w->j, site, c, &h))) {
 		record(w, m, site->addr, h, why);
-		kstanding_add(&m->standing, KM_STANDING, site->addr, site->len, site->kind);
+		kstanding_add(&m->standing, KM_STANDING, site->addr, site->len, site->kind,
+			      site->aux);
 	}
 }
 
@@ -225,7 +226,7 @@ static void judge_diff(struct kmscan *w, struct kmtext *m, uint64_t a, uint64_t 
 		z = at + il > z ? at + il : z;
 		if (!kstanding_grow(&m->standing, at, z)) {
 			record(w, m, at, h, ktext_why_kmod);
-			kstanding_add(&m->standing, KM_STANDING, at, (uint32_t)(z - at), KSITE_DIFF);
+			kstanding_add(&m->standing, KM_STANDING, at, (uint32_t)(z - at), KSITE_DIFF, h);
 		}
 		a = z;
 	}
@@ -266,9 +267,13 @@ static void restand(struct kmscan *w, struct kmtext *m)
 				uint32_t n = st.len < 32 ? st.len : 32;
 				uint64_t at;
 				uint32_t il;
-				if ((still = memcmp(c, m->copy + (st.addr - m->start), n) != 0))
-					record(w, m, st.addr, leads_to(w, m, st.addr, &at, &il),
+				if ((still = memcmp(c, m->copy + (st.addr - m->start), n) != 0)) {
+					uint64_t h = leads_to(w, m, st.addr, &at, &il);
+					if (h && st.kind == KSITE_DIFF)
+						st.aux = h;
+					record(w, m, st.addr, h ? h : st.kind == KSITE_DIFF ? st.aux : 0,
 					       ktext_why_kmod);
+				}
 			} else {
 				if (st.kind == KSITE_KPROBE)
 					st.aux = kp.aux;	/* this scan's struct kprobe there */

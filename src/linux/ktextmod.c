@@ -28,8 +28,9 @@
  * (but a lock prefix of .smp_locks flipped 0xf0 <-> 0x3e, which the
  * kernel does when CPUs come and go: taken into the baseline).
  * Breaches stay standing: their bytes are re-read and re-judged every
- * scan until they are gone (a first-sight entry hook removed is then
- * taken into the baseline).  A difference that dispatch.c already told (a
+ * scan until they are gone (a first-sight hook removed is then taken into
+ * the baseline once its bytes settle, ktext_settled; a difference keeps
+ * the handler it was told with while its bytes lead nowhere).  A difference that dispatch.c already told (a
  * breach of x64_sys_call / ia32_sys_call at the same instruction) is not
  * told twice.
  *
@@ -146,7 +147,8 @@ static void judge_site(struct kscan *w, const struct ksite *site, uint64_t a)
 		w->unsettled++;
 		record(w, one.addr, h, why);
 		if (site->kind != KSITE_SCTRAMP)
-			kstanding_add(&w->j.b->standing, STANDING_MAX, one.addr, one.len, one.kind);
+			kstanding_add(&w->j.b->standing, STANDING_MAX, one.addr, one.len, one.kind,
+				      one.aux);
 	}
 }
 
@@ -249,7 +251,8 @@ static void judge_diff(struct kscan *w, uint64_t a, uint64_t e, const uint8_t *n
 			z = at + il > z ? at + il : z;
 			if (!kstanding_grow(&b->standing, at, z)) {
 				record(w, at, h, "core kernel text differs from its first sight");
-				kstanding_add(&b->standing, STANDING_MAX, at, (uint32_t)(z - at), KSITE_DIFF);
+				kstanding_add(&b->standing, STANDING_MAX, at, (uint32_t)(z - at), KSITE_DIFF,
+					      h);
 			}
 			a = z;
 			continue;
@@ -377,19 +380,28 @@ static void restand(struct kscan *w)
 			uint32_t n = st.len < 32 ? st.len : 32;
 			uint64_t at;
 			uint32_t il;
-			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0))
-				record(w, st.addr, leads_to(w, st.addr, &at, &il),
+			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0)) {
+				if ((h = leads_to(w, st.addr, &at, &il)) && st.kind == KSITE_DIFF)
+					st.aux = h;
+				record(w, st.addr, h ? h : st.kind == KSITE_DIFF ? st.aux : 0,
 				       "core kernel text differs from its first sight");
+			}
 		} else {
+			int first_seen = st.kind == KSITE_ENTRY || st.kind == KSITE_INSN;
 			if (st.kind == KSITE_KPROBE)
 				st.aux = kp.aux;	/* this scan's struct kprobe there */
 			const char *why = ktext_site_judge(&w->j, &st, c, &h);
-			if ((still = why != NULL))
+			if ((still = why != NULL)) {
 				record(w, st.addr, h, why);
-			else if (st.kind == KSITE_ENTRY || st.kind == KSITE_INSN)
-				/* gone: what is there now is the baseline */
-				memcpy(b->copy + (st.addr - b->start), c,
-				       st.len < 32 ? st.len : 32);
+				if (first_seen)
+					st.aux = 0;
+			} else if (first_seen) {
+				/* gone: what is there now is the baseline, kept
+				 * standing until it settles (ktext_settled) */
+				uint32_t n = st.len < 32 ? st.len : 32;
+				memcpy(b->copy + (st.addr - b->start), c, n);
+				still = !ktext_settled(&st.aux, c, n);
+			}
 		}
 		if (still)
 			b->standing.v[keep++] = st;
@@ -411,7 +423,7 @@ static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 	}
 	w->unsettled++;
 	record(w, at, to, ktext_why_insn);
-	kstanding_add(&w->j.b->standing, STANDING_MAX, at, len, KSITE_INSN);
+	kstanding_add(&w->j.b->standing, STANDING_MAX, at, len, KSITE_INSN, 0);
 }
 
 /* first sight: every site, every function entry, every function whole */
@@ -457,7 +469,7 @@ static void first_sight(struct kscan *w)
 		uint32_t len = ktext_entry_hook(t, e, c, 32, &h);
 		if (len) {
 			record(w, e, h, ktext_why_entry);
-			kstanding_add(&b->standing, STANDING_MAX, e, len, KSITE_ENTRY);
+			kstanding_add(&b->standing, STANDING_MAX, e, len, KSITE_ENTRY, 0);
 		}
 	}
 	struct ktext_sweep_stats st;

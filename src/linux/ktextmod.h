@@ -60,8 +60,12 @@ struct kstanding {
 	size_t n, cap;
 };
 
-/* stand a breach [a, a + len) of kind (once; at most max of them) */
-void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind);
+/* stand a breach [a, a + len) of kind (once; at most max of them); aux:
+ * a site's own, a difference's handler as first told (KSITE_DIFF: kept
+ * while the bytes lead nowhere, so a hook half put back stays the alert
+ * it was), 0 for a jump out found at first sight (its ktext_settled state) */
+void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind,
+		   uint64_t aux);
 /* the standing breach holding a, or NULL */
 const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a);
 /* A difference [a, z) found: a standing difference (KSITE_DIFF) holding a

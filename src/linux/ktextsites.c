@@ -330,7 +330,8 @@ int ktext_module_sites(struct kernel *k, uint64_t mod, uint64_t lo, uint64_t hi,
 	return sites_done(&sv, ret, v, n, why, whycap);
 }
 
-void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind)
+void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind,
+		   uint64_t aux)
 {
 	for (size_t i = 0; i < st->n; i++)
 		if (st->v[i].addr == a && st->v[i].kind == kind)
@@ -345,7 +346,7 @@ void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, u
 		st->v = nv;
 		st->cap = nc;
 	}
-	st->v[st->n++] = (struct ksite){ a, len, kind, 0 };
+	st->v[st->n++] = (struct ksite){ a, len, kind, aux };
 }
 
 const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a)

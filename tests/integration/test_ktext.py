@@ -198,6 +198,22 @@ def test_inline_hook_before_argus_started(guest, svc, tmp_path):
         "the function's first instruction leads outside core kernel text"
 
 
+def test_inline_hook_before_argus_started_put_back_in_two_steps(guest, svc, tmp_path):
+    """hookinl at=5 unsplit_ms=1200, loaded before a second service: rmmod
+    puts its first four bytes back 1.2 s before its last (a plain 5-byte
+    copy is two stores; CI's arm64 run read one between them).  Neither
+    service tells more: the late one, which found the jmp at first sight,
+    takes the bytes there into its baseline only once they held still for
+    four scans (the build before took the jmp half put back as the
+    baseline and told the last byte as a change of its own, handler 0);
+    the running one, which saw the jmp written, keeps the handler it told
+    while the bytes lead nowhere (the build before told the jmp half put
+    back again, handler 0)."""
+    m, _, _ = planted_before_start(guest, svc, tmp_path, "at=5 unsplit_ms=1200", 0)
+    assert m["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] == \
+        "__x64_sys_sysinfo+0x5"
+
+
 def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
     """first sight counts past the entry too: a jmp to the rootkit written
     six instructions into a function, before argus started, differs from

@@ -4,6 +4,7 @@
  * hook, a jmp written over the first bytes of a kernel function.
  *
  * insmod hookinl.ko [sym=__x64_sys_sysinfo] [at=0] [insn=0] [hide=0] [split_ms=0]
+ *                    [unsplit_ms=0]
  * writes "jmp hook" (e9 rel32) at sym+at, past insn more whole
  * instructions (the kernel's own decoder), with CR0.WP cleared, as inline
  * hooking rootkits do; the hook counts its calls (parameter hits) and
@@ -16,6 +17,8 @@
  * split_ms=N the jmp is written as two stores N ms apart, its first four
  * bytes then its last (what a reader outside the guest may catch between
  * the two stores of a plain 5-byte copy, held long enough to be read).
+ * unsplit_ms=N puts the bytes back the same way: the first four, N ms,
+ * the last.
  *
  * rmmod (or echo 1 >/proc/hookinl when hidden) puts the bytes back.
  * Built as hookinm.ko too (hookinm.c): the module text tests' own.  For
@@ -38,6 +41,8 @@ static int hide;
 module_param(hide, int, 0444);
 static int split_ms;
 module_param(split_ms, int, 0444);
+static int unsplit_ms;
+module_param(unsplit_ms, int, 0444);
 static ulong hits;
 module_param(hits, ulong, 0444);
 static ulong site, handler;	/* for the test */
@@ -55,8 +60,13 @@ static long hook(const struct pt_regs *regs)
 
 static void unpatch(void)
 {
-	if (patched)
+	if (patched && unsplit_ms > 0) {
+		rkit_poke((void *)site, saved, 4);
+		msleep(unsplit_ms);
+		rkit_poke((void *)(site + 4), saved + 4, 1);
+	} else if (patched) {
 		rkit_poke((void *)site, saved, sizeof(saved));
+	}
 	patched = false;
 }
 
