@@ -93,11 +93,6 @@ static int chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad
 	return again;
 }
 
-static int kva_ok(uint64_t p)
-{
-	return p >= 0xff00000000000000ULL;
-}
-
 static void record(struct khw *w, uint8_t kind, uint64_t obj, uint64_t site, uint64_t handler,
 		   const char *name)
 {
@@ -121,7 +116,7 @@ static const char *read_name(struct khw *w, uint64_t p)
 {
 	char buf[128];
 
-	if (!kva_ok(p) || vas_read_str(&w->k->kvas, p, buf, sizeof(buf), NULL) <= 0)
+	if (!kaddr_ok(p) || vas_read_str(&w->k->kvas, p, buf, sizeof(buf), NULL) <= 0)
 		return NULL;
 	for (const char *c = buf; *c; c++)
 		if (*c < ' ' || *c > '~')

@@ -268,10 +268,8 @@ static void restand(struct kmscan *w, struct kmtext *m)
 				uint64_t at;
 				uint32_t il;
 				if ((still = memcmp(c, m->copy + (st.addr - m->start), n) != 0)) {
-					uint64_t h = leads_to(w, m, st.addr, &at, &il);
-					if (h && st.kind == KSITE_DIFF)
-						st.aux = h;
-					record(w, m, st.addr, h ? h : st.kind == KSITE_DIFF ? st.aux : 0,
+					record(w, m, st.addr,
+					       kstanding_handler(&st, leads_to(w, m, st.addr, &at, &il)),
 					       ktext_why_kmod);
 				}
 			} else {

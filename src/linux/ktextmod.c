@@ -381,9 +381,7 @@ static void restand(struct kscan *w)
 			uint64_t at;
 			uint32_t il;
 			if ((still = memcmp(c, b->copy + (st.addr - b->start), n) != 0)) {
-				if ((h = leads_to(w, st.addr, &at, &il)) && st.kind == KSITE_DIFF)
-					st.aux = h;
-				record(w, st.addr, h ? h : st.kind == KSITE_DIFF ? st.aux : 0,
+				record(w, st.addr, kstanding_handler(&st, leads_to(w, st.addr, &at, &il)),
 				       "core kernel text differs from its first sight");
 			}
 		} else {

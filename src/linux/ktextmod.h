@@ -66,6 +66,10 @@ struct kstanding {
  * it was), 0 for a jump out found at first sight (its ktext_settled state) */
 void kstanding_add(struct kstanding *st, size_t max, uint64_t a, uint32_t len, uint8_t kind,
 		   uint64_t aux);
+/* the handler to tell a standing breach with, h being where its bytes
+ * lead now (0: nowhere): a difference keeps the one it was told with
+ * while they lead nowhere, and takes a new one when they do */
+uint64_t kstanding_handler(struct ksite *st, uint64_t h);
 /* the standing breach holding a, or NULL */
 const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a);
 /* A difference [a, z) found: a standing difference (KSITE_DIFF) holding a

@@ -302,7 +302,7 @@ static int module_table(struct kernel *k, struct sitevec *sv, uint64_t mod, cons
 		return 0;
 	/* a kernel address, not always aligned: objtool's .static_call_sites
 	 * asks for none (virtio_net's is at an odd address on 6.1) */
-	if (tab < 0xff00000000000000ULL || (uint32_t)num > TABLE_BYTES_MAX / esize) {
+	if (!kaddr_ok(tab) || (uint32_t)num > TABLE_BYTES_MAX / esize) {
 		snprintf(why, whycap, "implausible %s (at 0x%" PRIx64 ", %u entries)", what, tab,
 			 (uint32_t)num);
 		return -1;
@@ -355,6 +355,15 @@ const struct ksite *kstanding_at(const struct kstanding *st, uint64_t a)
 		if (a >= st->v[i].addr && a < st->v[i].addr + st->v[i].len)
 			return &st->v[i];
 	return NULL;
+}
+
+uint64_t kstanding_handler(struct ksite *st, uint64_t h)
+{
+	if (st->kind != KSITE_DIFF)
+		return h;
+	if (h)
+		st->aux = h;
+	return st->aux;
 }
 
 int kstanding_grow(struct kstanding *st, uint64_t a, uint64_t z)

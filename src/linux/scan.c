@@ -71,10 +71,8 @@ static int booting(struct kernel *k)
 /* Each collector of c[0..n), in order; one that fails is said and the
  * scan goes on. */
 static void collect(struct kernel *k, struct snapshot *s, const struct collector *c, size_t n,
-		    linux_scan_fail_fn fail, void *ctx)
+		    int boot, linux_scan_fail_fn fail, void *ctx)
 {
-	int boot = booting(k);
-
 	for (size_t i = 0; i < n; i++) {
 		struct aerr cerr = { 0 };
 		uint64_t t0 = now_monotonic_ns();
@@ -100,14 +98,15 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
 	s->started_ns = now_monotonic_ns();
 	ret = kernel_scan_begin(k, err);
 	if (!ret) {
-		collect(k, s, before_procs, sizeof(before_procs) / sizeof(before_procs[0]), fail,
-			ctx);
+		collect(k, s, before_procs, sizeof(before_procs) / sizeof(before_procs[0]), 0,
+			fail, ctx);
 		ret = linux_collect_procs(k, s, 1, 1, fail, ctx, err);
 	}
 	alog_debug("processes (%d threads): %.1f ms", k->threads,
 		   (double)(now_monotonic_ns() - s->started_ns) / 1e6);
 	if (!ret)
-		collect(k, s, collectors, sizeof(collectors) / sizeof(collectors[0]), fail, ctx);
+		collect(k, s, collectors, sizeof(collectors) / sizeof(collectors[0]), booting(k),
+			fail, ctx);
 	s->finished_ns = now_monotonic_ns();
 	return ret;
 }

@@ -31,6 +31,12 @@ static inline int kptr_ok(uint64_t p)
 	return p >= 0xff00000000000000ULL && !(p & 7);
 }
 
+/* a kernel address, any alignment (a code address, a packed table) */
+static inline int kaddr_ok(uint64_t p)
+{
+	return p >= 0xff00000000000000ULL;
+}
+
 /* An xarray (an IDR's idr_rt): every pointer entry, depth first.  The walk
  * is bounded (depth, nodes, entries); an unreadable or implausible node is
  * skipped and counted in bad, a bound reached sets cut. */
