@@ -117,6 +117,7 @@ fi
 wrap_tools() {
 	local bad=() f libs="$CACHE/libs-$suite" ld d
 	while IFS= read -r f; do
+		case $f in *."$suite") continue ;; esac	# wrapped already
 		[ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = 177ELF ] || continue
 		ldd "$f" 2>&1 | grep -q 'not found' && bad+=("$f")
 	done < <(find "$1/usr/lib" -type f -perm -u+x)
@@ -141,7 +142,13 @@ wrap_tools() {
 			"$libs/usr/lib/x86_64-linux-gnu" "$libs/lib/x86_64-linux-gnu" "$f.$suite" >"$f"
 		chmod +x "$f"
 	done
-	"${bad[0]}" --help >/dev/null 2>&1 || [ $? -lt 126 ]
+	# each wrapped tool runs (one taken at random once was sign-file, which
+	# needs bullseye's libcrypto; it and extract-cert sign and embed keys,
+	# which module builds here never do: not checked)
+	for f in "${bad[@]}"; do
+		case $f in */sign-file | */extract-cert) continue ;; esac
+		"$f" --help >/dev/null 2>&1 || [ $? -lt 126 ] || return 1
+	done
 }
 
 # its headers, for the test rootkits (kmod/build.sh), where kmod/build.sh
