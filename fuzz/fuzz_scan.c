@@ -22,7 +22,8 @@
  * formatted: the whole path a guest's bytes take to a sink.
  *
  * The collectors that keep state across scans (the kernel text's baseline
- * and its tables of sites, ktextmod.c/ktextsites.c; the carve's list of
+ * and its tables of sites, ktextmod.c/ktextsites.c; the modules' text,
+ * their symbols, trampolines and uses, ktextkmod.c/kmodsyms.c; the carve's list of
  * module pages, kcarve.c) parse most of what they read at their first
  * scan: an input whose length is 3 mod 4 runs a first-sight scan, with
  * that state set aside and rebuilt from the patched memory, then dropped
@@ -164,17 +165,21 @@ static void undo(void)
 static int scan(struct snapshot *s, int first_sight)
 {
 	struct ktext_base *kbase = k->kbase;
+	struct ktext_kmods *kmtext = k->kmtext;
 	struct kcarve *kcarve = k->kcarve;
 	int ret;
 
 	if (!first_sight)
 		return linux_scan(k, s, NULL, NULL, NULL);
 	k->kbase = NULL;
+	k->kmtext = NULL;
 	k->kcarve = NULL;
 	ret = linux_scan(k, s, NULL, NULL, NULL);
 	ktextmod_free(k);
+	ktext_kmods_free(k);
 	kcarve_free(k);
 	k->kbase = kbase;
+	k->kmtext = kmtext;
 	k->kcarve = kcarve;
 	return ret;
 }

@@ -3,8 +3,15 @@
  * A module's core text [base, base + text_size) is copied when argus first
  * sees the module live (the baseline), with the sites the kernel rewrites
  * there (ktext_module_sites: ftrace's records in it, the module's own jump
- * labels and static call sites) and what this scan's kprobes replaced put
- * back (optprobe_unprobe).  Every site is judged then as in core text.
+ * labels and static call sites, and its static call trampolines, named
+ * __SCT__* in its symbol table) and what this scan's kprobes replaced put
+ * back (optprobe_unprobe).  Every site is judged then as in core text, and
+ * every function of the module's symbol table is decoded whole
+ * (ktextsweep.c): compiled module code branches within the kernel image,
+ * its own text and the modules it was linked against (mod->target_list),
+ * so one of a hook's forms leading anywhere else is a breach found at
+ * first sight, standing until it is gone and has settled (as in core
+ * text).
  * Later scans compare a window of all modules' text (KM_BUDGET bytes, the
  * modules in turn, the cursor wrapping: the rest is caught within a pass)
  * with the baseline; a byte that differs is judged by the site that holds
@@ -15,9 +22,10 @@
  * back to the list's head) takes its baseline with it; one seen again, or
  * at another address, is seen for the first time.
  *
- * Not seen: a change made before argus first saw the module live (a hook
- * planted by a module loaded earlier, or between a module's load and the
- * next scan), and one made and undone between two passes of the window.
+ * Not seen: a change made before argus first saw the module live that is
+ * no branch out (a detour within the module or to a module it uses, a
+ * changed constant) or lies past where the decoder stopped, and one made
+ * and undone between two passes of the window.
  *
  * Records are SNAP_HOOK_TEXT, as core text's (ktextmod.c): site = the
  * first byte concerned, named "[module]+0xoff" from its core text's start.
@@ -30,7 +38,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/kmodsyms.h"
 #include "linux/ktextmod.h"
+#include "linux/ktextsweep.h"
 #include "linux/optprobe.h"
 #include "linux/walk.h"
 
@@ -40,11 +50,10 @@
 #define KM_CHUNK (64u << 10)
 #define KM_STANDING 16			/* standing breaches per module */
 #define KM_RECORDS 256
-#define ELF_SYM_SIZE 24			/* Elf64_Sym */
-#define KSYMS_MAX (1u << 18)		/* symbols of one module read at most */
-#define KSYM_NAME_MAX 127
 
 const char ktext_why_kmod[] = "module text differs from its first sight";
+const char ktext_why_kmod_insn[] =
+	"an instruction in the module's text leads outside the kernel, the module and the modules it uses";
 
 struct kmtext {
 	uint64_t mod, start, end;	/* struct module; its core text */
@@ -53,6 +62,10 @@ struct kmtext {
 	struct ksite *sites;		/* the kernel's own in it, sorted */
 	size_t nsites;
 	struct kstanding standing;	/* its breaches */
+	uint64_t (*uses)[2];		/* the text of the listed modules it uses,
+					 * and its ITS thunks' pages */
+	int nuses;
+	int any;			/* its uses unknown: any listed module's */
 	int seen;			/* among this scan's live modules */
 };
 
@@ -75,6 +88,7 @@ static void kmtext_free(struct kmtext *m)
 	free(m->copy);
 	free(m->sites);
 	free(m->standing.v);
+	free(m->uses);
 }
 
 void ktext_kmods_free(struct kernel *k)
@@ -107,49 +121,19 @@ void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint6
  * text), or "[module]+0xoff" from its core text's start */
 static void site_name(struct kernel *k, const struct kmtext *m, uint64_t a, char *out, size_t cap)
 {
-	const struct koffsets *o = &k->prof->off;
-	uint64_t ks, tab, num, str, best = 0, bname = 0;
-	uint8_t sym[ELF_SYM_SIZE * 64];
-	char name[KSYM_NAME_MAX + 1] = "";
+	char name[KMOD_SYM_NAME_MAX + 1];
+	uint64_t f = kmod_func_at(k, m->mod, m->start, a, name, sizeof(name));
 
-	snprintf(out, cap, "[%s]+0x%" PRIx64, m->name, a - m->start);
-	if (kfield_read(&k->kvas, m->mod, &o->module__kallsyms, &ks) || !kptr_ok(ks) ||
-	    kfield_read(&k->kvas, ks, &o->mod_kallsyms__symtab, &tab) || !kptr_ok(tab) ||
-	    kfield_read(&k->kvas, ks, &o->mod_kallsyms__num_symtab, &num) ||
-	    kfield_read(&k->kvas, ks, &o->mod_kallsyms__strtab, &str) || !kptr_ok(str))
-		return;
-	num = (uint32_t)num < KSYMS_MAX ? (uint32_t)num : KSYMS_MAX;
-	for (uint64_t i = 0; i < num; i += 64) {
-		uint64_t n = num - i < 64 ? num - i : 64;
-		if (vas_read(&k->kvas, tab + i * ELF_SYM_SIZE, sym, n * ELF_SYM_SIZE, NULL))
-			return;
-		for (uint64_t j = 0; j < n; j++) {
-			const uint8_t *e = sym + j * ELF_SYM_SIZE;
-			uint32_t st_name;
-			uint64_t value;
-			memcpy(&st_name, e, 4);
-			memcpy(&value, e + 8, 8);
-			/* STT_FUNC, within the text, the closest below a */
-			if ((e[4] & 0xf) == 2 && st_name && value >= m->start && value <= a && value >= best) {
-				best = value;
-				bname = st_name;
-			}
-		}
-	}
-	if (!best || vas_read(&k->kvas, str + bname, name, KSYM_NAME_MAX, NULL))
-		return;
-	name[KSYM_NAME_MAX] = 0;
-	for (char *c = name; *c; c++)
-		if (*c < 0x21 || *c > 0x7e)
-			return;		/* no printable name: the plain form */
-	if (name[0])
-		snprintf(out, cap, "%s+0x%" PRIx64 " [%s]", name, a - best, m->name);
+	if (f)
+		snprintf(out, cap, "%s+0x%" PRIx64 " [%s]", name, a - f, m->name);
+	else
+		snprintf(out, cap, "[%s]+0x%" PRIx64, m->name, a - m->start);
 }
 
 static void record(struct kmscan *w, const struct kmtext *m, uint64_t site, uint64_t handler,
 		   const char *why)
 {
-	char sym[KSYM_NAME_MAX + 96];
+	char sym[KMOD_SYM_NAME_MAX + 96];
 	struct snap_hook *r;
 
 	for (size_t i = 0; i < w->n; i++)
@@ -174,6 +158,30 @@ static int cur_bytes(struct kmscan *w, const struct kmtext *m, uint64_t a, uint8
 
 	memset(c, 0xcc, 32);
 	return vas_read(&w->j.k->kvas, a, c, n, NULL);
+}
+
+/* a branch compiled module code makes: into the module's own text, or
+ * into that of a module it uses (any listed module's when its uses are
+ * unknown) */
+static int kmod_allowed(const struct kmscan *w, const struct kmtext *m, uint64_t to)
+{
+	if (to >= m->start && to < m->end)
+		return 1;
+	for (int i = 0; i < m->nuses; i++)
+		if (to >= m->uses[i][0] && to < m->uses[i][1])
+			return 1;
+	return m->any && ktext_listed_module(w->j.s, to);
+}
+
+/* c (32 bytes at a) opens with one of a hook's forms (ktext_entry_hook)
+ * leading outside the kernel, m and the modules it uses: its length
+ * (*to: whereto), or 0 */
+static uint32_t branch_out(const struct kmscan *w, const struct kmtext *m, uint64_t a,
+			   const uint8_t *c, uint64_t *to)
+{
+	uint32_t len = ktext_endbr(c) ? 0 : ktext_entry_hook(w->j.t, a, c, 32, to);
+
+	return len && !kmod_allowed(w, m, *to) ? len : 0;
 }
 
 /* where a changed instruction at or just before a leads (ktext_hook_near) */
@@ -272,6 +280,19 @@ static void restand(struct kmscan *w, struct kmtext *m)
 					       kstanding_handler(&st, leads_to(w, m, st.addr, &at, &il)),
 					       ktext_why_kmod);
 				}
+			} else if (st.kind == KSITE_INSN) {
+				/* found at first sight: told while it leads
+				 * out; gone, what is there now is the baseline
+				 * once it has settled (ktext_settled) */
+				uint64_t to;
+				if ((still = branch_out(w, m, st.addr, c, &to) != 0)) {
+					record(w, m, st.addr, to, ktext_why_kmod_insn);
+					st.aux = 0;
+				} else {
+					uint32_t n = st.len < 32 ? st.len : 32;
+					memcpy(m->copy + (st.addr - m->start), c, n);
+					still = !ktext_settled(&st.aux, c, n);
+				}
 			} else {
 				if (st.kind == KSITE_KPROBE)
 					st.aux = kp.aux;	/* this scan's struct kprobe there */
@@ -286,27 +307,100 @@ static void restand(struct kmscan *w, struct kmtext *m)
 	m->standing.n = keep;
 }
 
+struct kmsweep {
+	struct kmscan *w;
+	struct kmtext *m;
+};
+
+/* the sweep's find: a branch out of the kernel, the module and the
+ * modules it uses */
+static int sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+{
+	struct kmsweep *x = ctx;
+
+	if (kmod_allowed(x->w, x->m, to))
+		return 0;
+	if (!kstanding_at(&x->m->standing, at)) {
+		record(x->w, x->m, at, to, ktext_why_kmod_insn);
+		kstanding_add(&x->m->standing, KM_STANDING, at, len, KSITE_INSN, 0);
+	}
+	return 1;
+}
+
+/* every function of m decoded whole, from its baseline (ktextsweep.c):
+ * compiled module code calls and jumps within the kernel image, its own
+ * text and the modules it was linked against, and elsewhere only through
+ * the sites the kernel rewrites (stepped over, judged as sites) */
+static void sweep(struct kmscan *w, struct kmtext *m, const struct kmod_funcs *f)
+{
+	struct ktext mt = *w->j.t;
+	struct ktext_base mb = { .start = m->start, .end = m->end, .copy = m->copy,
+				 .sites = m->sites, .nsites = m->nsites };
+	struct kmsweep x = { w, m };
+	struct ktext_sweep_stats st;
+
+	m->nuses = 0;
+	if ((m->uses = malloc(2 * KMOD_USES_MAX * sizeof(*m->uses)))) {
+		m->nuses = kmod_uses(w->j.k, w->j.s, m->mod, m->uses, KMOD_USES_MAX);
+		if ((m->any = m->nuses < 0))
+			m->nuses = 0;
+		kmod_its_pages(w->j.k, m->mod, m->uses, &m->nuses, 2 * KMOD_USES_MAX);
+	} else {
+		m->any = 1;
+	}
+	mt.by_addr = f->v;
+	mt.n = f->n;
+	ktext_sweep(&mt, &mb, 0, 0, sweep_hit, &x, &st);
+	alog_debug("module text: %s: swept %zu functions, %zu whole, %" PRIu64
+		   " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
+		   m->name, st.funcs, st.whole, st.bytes, m->nuses,
+		   m->any ? " (its uses unknown: any listed module's text allowed)" : "", st.hits);
+}
+
 /* a module seen live for the first time: its baseline and sites, every
- * site judged.  0, or -1 when it cannot be read (seen next scan again). */
+ * site judged, every function swept.  0, or -1 when it cannot be read
+ * (seen next scan again). */
 static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *ft, size_t nft)
 {
 	struct kernel *k = w->j.k;
 	uint64_t len = m->end - m->start;
 	char why[128] = "";
+	struct kmod_funcs f;
+	struct ksite *more = NULL;
+	int ret = -1;
 
 	if (!(m->copy = malloc(len)) || vas_read(&k->kvas, m->start, m->copy, len, NULL)) {
 		alog_debug("module text: %s at 0x%" PRIx64 ": text unreadable", m->name, m->start);
 		return -1;
 	}
 	optprobe_unprobe(k, w->j.t, NULL, w->j.s, m->start, m->copy, len);
+	/* its symbols: where its functions start, its static call trampolines
+	 * (sites of the kernel's own: a static call's target is written there) */
+	if (kmod_funcs_read(k, m->mod, m->start, m->end, &f))
+		alog_debug("module text: %s: no symbol table: not swept", m->name);
+	if (f.ntramps) {
+		if (!(more = malloc((nft + f.ntramps) * sizeof(*more))))
+			goto out;
+		if (nft)
+			memcpy(more, ft, nft * sizeof(*ft));
+		memcpy(more + nft, f.tramps, f.ntramps * sizeof(*f.tramps));
+		ft = more;
+		nft += f.ntramps;
+	}
 	if (ktext_module_sites(k, m->mod, m->start, m->end, m->copy, ft, nft, &m->sites, &m->nsites, why,
 			       sizeof(why))) {
 		alog_debug("module text: %s: %s", m->name, why);
-		return -1;
+		goto out;
 	}
 	for (size_t i = 0; i < m->nsites; i++)
 		judge_site(w, m, &m->sites[i]);
-	return 0;
+	if (f.n)
+		sweep(w, m, &f);
+	ret = 0;
+out:
+	free(more);
+	kmod_funcs_free(&f);
+	return ret;
 }
 
 /* the modules of this scan: the known ones marked seen, the new ones made */

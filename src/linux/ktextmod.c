@@ -408,20 +408,21 @@ static void restand(struct kscan *w)
 }
 
 /* the sweep's find: a branch out, past a function's first instruction */
-static void insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+static int insn_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 {
 	struct kscan *w = ctx;
 	struct ksite kp;
 
 	if (kstanding_at(&w->j.b->standing, at))
-		return;		/* the entry's check found it */
+		return 1;	/* the entry's check found it */
 	if (ktext_kprobe_at(w->j.s, at, &kp)) {	/* a kprobe's jmp not proven its own */
 		judge_site(w, &kp, kp.addr);
-		return;
+		return 1;
 	}
 	w->unsettled++;
 	record(w, at, to, ktext_why_insn);
 	kstanding_add(&w->j.b->standing, STANDING_MAX, at, len, KSITE_INSN, 0);
+	return 1;
 }
 
 /* first sight: every site, every function entry, every function whole */

@@ -164,5 +164,6 @@ void ktext_kmods_free(struct kernel *k);
  * of it compared so far (for bench/) */
 void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared);
 extern const char ktext_why_kmod[];
+extern const char ktext_why_kmod_insn[];
 
 #endif

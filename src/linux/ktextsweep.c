@@ -54,9 +54,8 @@ void ktext_sweep(const struct ktext *t, const struct ktext_base *b, uint64_t ski
 			 * follows it is judged at its own boundary (it may be
 			 * a site: the ftrace call after a function's endbr64) */
 			uint32_t len = avail >= 32 && !ktext_endbr(c) ? ktext_entry_hook(t, a, c, avail, &to) : 0;
-			if (len) {
+			if (len && hit(ctx, a, len, to)) {
 				st->hits++;
-				hit(ctx, a, len, to);
 				break;
 			}
 			struct x86_insn in;

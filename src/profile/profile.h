@@ -185,7 +185,9 @@ struct kfield {
 	X(dyn_ftrace, ip) X(ftrace_func_entry, direct) X(bpf_dispatcher, image) \
 	X(module, jump_entries) X(module, num_jump_entries) X(module, static_call_sites) \
 	X(module, num_static_call_sites) X(module, kallsyms) X(mod_kallsyms, symtab) \
-	X(mod_kallsyms, num_symtab) X(mod_kallsyms, strtab)
+	X(mod_kallsyms, num_symtab) X(mod_kallsyms, strtab) X(module, target_list) \
+	X(module_use, target_list) X(module_use, target) X(module, its_page_array) \
+	X(module, its_num_pages)
 
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {

@@ -108,6 +108,11 @@ def test_kernel_hooks(kguest):
     # hooks of listed modules (a stock driver's netdev notifier) are theirs
     foreign = [h for h in d["kernel_hooks"] if not h.get("kernel_hook_handler_owner_listed")]
     assert foreign == [], foreign
+    # nor a branch out of core text or a stock module's (the modules' first
+    # sight decodes every function: a call into a module one does not use
+    # would be told here, its owner listed)
+    text = [h for h in d["kernel_hooks"] if h.get("kernel_hook_kind") == "kernel_text"]
+    assert text == [], text
     read = d["scan_statistics"]["kernel_hooks_read"]
     for part in ("sys_call_table", "idt_table", "kprobe", "ftrace_ops", "tracepoint", "kernel_text",
                  "netfilter", "notifier"):

@@ -15,7 +15,10 @@ driver's functions):
   its Kernel Module Hidden;
 - written in two stores 5 s apart (a plain 5-byte copy is two stores, and
   a reader outside the guest can land between them): the half-written jmp
-  and the whole one are the same breach, at the same site.
+  and the whole one are the same breach, at the same site;
+- in place before a second service first sees the module: found at its
+  first sight by what it is (a jump out of the kernel, the module and the
+  modules it uses), and put back in two steps: nothing more.
 
 The kernel's own rewriting of module text raises nothing: the function
 and function_graph tracers on every function of the module, an optimized
@@ -26,7 +29,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, assert_kernel_read
+from conftest import Service, wait_for, need_module, assert_kernel_read, module_named
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -42,7 +45,12 @@ def svc(guest, tmp_path_factory):
         pytest.skip("the kernel package has no dummy.ko")
     s = Service(tmp_path_factory.mktemp("ktextkmod"), guest, sleep=SLEEP)
     guest.check("insmod /tmp/dummy.ko")
-    time.sleep(3 * s.sleep_s)        # dummy seen live: its first sight
+    # dummy seen live: its first sight, unhooked (a first scan can come
+    # seconds after the host initialized: the tests' hooks must not be in
+    # place before it)
+    assert wait_for(s, "Kernel Module Loaded", module_named("dummy"), 0, 60), \
+        "argus never saw dummy loaded"
+    time.sleep(2 * s.sleep_s)
     yield s
     s.stop()
     guest.run("rmmod hookinm 2>/dev/null; rmmod dummy 2>/dev/null")
@@ -138,6 +146,48 @@ def test_hook_written_in_two_steps(guest, svc):
     since = svc.mark()
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
+
+
+def test_hook_in_module_before_argus_started(guest, svc, tmp_path):
+    """hookinm at=5 in dummy's text, loaded before a second service
+    starts: that service never saw dummy's text unhooked, so there is no
+    difference to find; its first sight decodes each of dummy's functions
+    and finds the jmp by what it is, a branch out of the kernel, dummy and
+    the modules dummy uses (the build before told nothing).  rmmod puts it
+    back in two steps 1.2 s apart (unsplit_ms): nothing more from either
+    service."""
+    need_module(guest, "hookinm")
+    if guest.run("lsmod | grep -q '^hookinm ' || test -e /proc/hookinm")[0] == 0:
+        pytest.skip("hookinm is loaded already")
+    since = svc.mark()
+    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} at=5 unsplit_ms=1200")
+    try:
+        site, handler = param(guest, "hookinm", "site"), param(guest, "hookinm", "handler")
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
+            # (that service never saw dummy's text otherwise: no difference
+            # it could have found)
+            assert found, "a hook in dummy's text planted before argus started was not seen"
+            time.sleep(2 * late.sleep_s)
+            m = late.expect_alerts(0, (TEXT, text, 1))[TEXT][0]
+            guest.check("rmmod hookinm", timeout=30)
+            mark = late.mark()
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        guest.run("rmmod hookinm 2>/dev/null")
+    svc.expect_alerts(since, (TEXT, text, 1))
+    assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+    d = m["activity_data"]["kernel_hook_details"]
+    assert int(d["kernel_hook_site_address"], 16) == site
+    assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x5 [dummy]"
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+    assert d["kernel_hook_handler_owner"] == "hookinm"
+    assert m["activity_data"]["reason"] == \
+        "an instruction in the module's text leads outside the kernel, the module and the modules it uses"
 
 
 def test_hook_in_module_function_by_a_hidden_module(guest, svc):

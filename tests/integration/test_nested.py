@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import Service, run_argus
+from conftest import Service, run_argus, assert_kernel_read
 from guest import GuestError
 from nested import Inner, outer_guest
 from test_ps import argus_ps, compare, truth
@@ -282,3 +282,35 @@ def test_service_finds_the_inner_vms_by_itself(nested, tmp_path):
         svc.expect_alerts(0, ("Reverse Shell Detected", None, 1))
     finally:
         svc.stop(check_alerts=False)
+
+
+def test_kvm_vendor_module_loaded_while_watched_raises_nothing(nested, tmp_path):
+    """The outer guest watched while kvm is loaded alone, then kvm-amd: kvm
+    defines kvm_x86_ops' static calls, whose trampolines lie in kvm's own
+    text, and kvm-amd's load writes a jmp to its function into each.  Those
+    are sites of the kernel's own, judged as static call trampolines (into
+    a listed module: fine); the build before read each as "module text
+    differs from its first sight", a false CRITICAL when argus saw kvm
+    before kvm-amd came.  The inner guest is started again after."""
+    outer, inner = nested
+    inner.stop()
+    outer.check("rmmod kvm_amd; rmmod kvm")
+    svc = Service(tmp_path, outer, sleep=SLEEP)
+    try:
+        mod = lambda name: lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name
+        since = svc.mark()
+        outer.check("insmod /bin/nested/kvm/kvm.ko")
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Kernel Module Loaded" and
+                            mod("kvm")(m["activity_data"]), timeout=30), "kvm never seen loaded"
+        time.sleep(4 * svc.sleep_s)     # kvm's first sight, its trampolines empty
+        outer.check("insmod /bin/nested/kvm/kvm-amd.ko")
+        assert svc.wait_for(lambda m: m["activity_data"]["name"] == "Kernel Module Loaded" and
+                            mod("kvm_amd")(m["activity_data"]), timeout=30), "kvm_amd never seen loaded"
+        assert " __SCT__kvm_x86_vcpu_run" in outer.check("grep __SCT__kvm_x86_vcpu_run /proc/kallsyms")
+        time.sleep(20 * svc.sleep_s)    # passes of the modules' window over kvm's text
+        svc.expect_alerts(since)
+        assert_kernel_read(outer)
+    finally:
+        svc.stop()
+        inner.start(timeout=90)
+

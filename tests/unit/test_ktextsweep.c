@@ -22,14 +22,19 @@ struct found {
 	size_t n;
 };
 
-static void hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
+static uint64_t allowed_lo, allowed_hi;	/* where a branch is no hit */
+
+static int hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 {
 	struct found *f = ctx;
+	if (to >= allowed_lo && to < allowed_hi)
+		return 0;
 	if (f->n < 8) {
 		f->at[f->n] = at;
 		f->len[f->n] = len;
 		f->to[f->n++] = to;
 	}
+	return 1;
 }
 
 static uint8_t text[SIZE];
@@ -94,6 +99,16 @@ static void test_branch_out_past_the_entry(void **state)
 	assert_int_equal(st.funcs, 4);		/* the alias at START once */
 	assert_int_equal(st.hits, 2);
 	assert_int_equal(st.whole, 2);		/* h, and the int3 padding at 0xc0 */
+	/* a branch the caller allows (a module's own text, one it uses):
+	 * no hit, and the sweep goes on past it, f decoded whole */
+	allowed_lo = MODULE;
+	allowed_hi = MODULE + 0x10;
+	sweep(syms, 5, NULL, 0, 0, 0, &f, &st);
+	allowed_lo = allowed_hi = 0;
+	assert_int_equal(f.n, 1);
+	assert_true(f.at[0] == START + 0x44 && f.to[0] == MODULE + 0x80);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.whole, 3);
 }
 
 static void test_sites_stepped_over(void **state)
