@@ -8,6 +8,7 @@ import datetime
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -256,6 +257,53 @@ class Service:
 def hook_kind(kind):
     """An alert predicate (for wait_for, expect_alerts): a kernel hook of this kind."""
     return lambda a: a.get("kernel_hook_details", {}).get("kernel_hook_kind") == kind
+
+
+def planted_before_start(g, svc, tmp_path, ko, args, pass_scans, running_within=0, soon=None,
+                         setup=None, undo=None, extra=""):
+    """A test rootkit that writes a hook into kernel text (/bin/KO.ko args,
+    after the guest command setup) loaded before a second service starts:
+    that service's one Kernel Text Modified at its first scans, told
+    within `soon` seconds of its start when given (returned, with the
+    module's site and handler parameters); the running service's one,
+    waited for at most running_within seconds; undo and rmmod: nothing
+    more from either within a pass of the window (pass_scans scans)."""
+    text = hook_kind("kernel_text")
+    name = "Kernel Text Modified"
+    need_module(g, ko)
+    if g.run(f"grep -q '^{ko} ' /proc/modules || test -e /proc/{ko}")[0] == 0:
+        pytest.skip(f"{ko} is loaded already")
+    since = svc.mark()
+    if setup:
+        g.check(setup)
+    g.check(f"insmod /bin/{ko}.ko {args}")
+    try:
+        site, handler = (int(g.check(f"cat /sys/module/{ko}/parameters/{p}").strip())
+                         for p in ("site", "handler"))
+        late = Service(tmp_path, g, sleep=f"{round(svc.sleep_s * 1000)}ms", extra=extra)
+        try:
+            found = wait_for(late, name, text, 0, 2 * late.sleep_s + 5)
+            assert found, f"a hook planted before argus started ({ko} {args}) was not seen"
+            if soon is not None:
+                # told by the first-sight rule, not found as a difference
+                # (time, not messages: a scan tells process events too)
+                assert seconds_after(late, name) < soon
+            wait_for(svc, name, text, since, running_within)
+            late.expect_alerts(0, (name, text, 1))
+            if undo:
+                g.check(undo)
+            g.check(f"rmmod {ko}", timeout=30)
+            mark = late.mark()
+            time.sleep((pass_scans + 2) * late.sleep_s)
+            late.expect_alerts(mark)
+        finally:
+            late.stop()
+    finally:
+        if undo:
+            g.run(undo)
+        g.run(f"rmmod {ko} 2>/dev/null")
+    svc.expect_alerts(since, (name, text, 1))
+    return found[0], site, handler
 
 
 def module_named(name):

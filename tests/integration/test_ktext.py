@@ -23,7 +23,7 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, assert_kernel_read, seconds_after
+from conftest import Service, wait_for, need_module, assert_kernel_read, planted_before_start
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -154,44 +154,17 @@ def test_inline_hook_at_entry(guest, svc):
     svc.expect_alerts(since)
 
 
-def planted_before_start(guest, svc, tmp_path, args, running_within):
-    """hookinl.ko loaded with args before a second service starts: that
-    service's one Kernel Text Modified at its first scans (returned, with
-    the module's site and handler), the running service's one within
-    running_within seconds; rmmod: nothing more from either"""
-    need_module(guest, "hookinl")
-    if guest.run("lsmod | grep -q '^hookinl ' || test -e /proc/hookinl")[0] == 0:
-        pytest.skip("hookinl is loaded already")
-    since = svc.mark()
-    guest.check(f"insmod /bin/hookinl.ko {args}")
-    try:
-        site, handler = param(guest, "hookinl", "site"), param(guest, "hookinl", "handler")
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, f"an inline hook planted before argus started (hookinl {args}) was not seen"
-            # told at its second scan (a breach is told when seen in two in a
-            # row), well before half a pass of the window: by the first-sight
-            # rule, not by a difference.  (Counting messages instead failed
-            # when that scan also told process events.)
-            assert seconds_after(late, TEXT) < PASS / 2 * late.sleep_s
-            time.sleep(running_within)
-            late.expect_alerts(0, (TEXT, text, 1))
-            guest.check("rmmod hookinl")
-            mark = late.mark()
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(mark)
-        finally:
-            late.stop()
-    finally:
-        guest.run("rmmod hookinl 2>/dev/null")
-    svc.expect_alerts(since, (TEXT, text, 1))
-    return found[0], site, handler
+def planted(guest, svc, tmp_path, args, running_within):
+    """hookinl.ko loaded with args before a second service starts
+    (conftest.planted_before_start): told at that service's second scan,
+    well before half a pass of the window"""
+    return planted_before_start(guest, svc, tmp_path, "hookinl", args, PASS, running_within,
+                                soon=PASS / 2 * svc.sleep_s)
 
 
 def test_inline_hook_before_argus_started(guest, svc, tmp_path):
     """first sight counts: a function entry jumping out of the kernel image"""
-    m, _, _ = planted_before_start(guest, svc, tmp_path, "at=5", 0)
+    m, _, _ = planted(guest, svc, tmp_path, "at=5", 0)
     d = m["activity_data"]["kernel_hook_details"]
     assert d["kernel_hook_site_symbol"] == "__x64_sys_sysinfo+0x5"
     assert m["activity_data"]["reason"] == \
@@ -209,7 +182,7 @@ def test_inline_hook_before_argus_started_put_back_in_two_steps(guest, svc, tmp_
     the running one, which saw the jmp written, keeps the handler it told
     while the bytes lead nowhere (the build before told the jmp half put
     back again, handler 0)."""
-    m, _, _ = planted_before_start(guest, svc, tmp_path, "at=5 unsplit_ms=1200", 0)
+    m, _, _ = planted(guest, svc, tmp_path, "at=5 unsplit_ms=1200", 0)
     assert m["activity_data"]["kernel_hook_details"]["kernel_hook_site_symbol"] == \
         "__x64_sys_sysinfo+0x5"
 
@@ -220,8 +193,8 @@ def test_inline_hook_inside_before_argus_started(guest, svc, tmp_path):
     nothing argus has seen; the first scan decodes every function whole
     and finds it by what it is (the running service finds it within a pass
     of its window)"""
-    m, site, handler = planted_before_start(guest, svc, tmp_path, "sym=__x64_sys_acct insn=6",
-                                            (PASS + 2) * svc.sleep_s)
+    m, site, handler = planted(guest, svc, tmp_path, "sym=__x64_sys_acct insn=6",
+                                (PASS + 2) * svc.sleep_s)
     assert m["severity"] == "CRITICAL"
     d = m["activity_data"]["kernel_hook_details"]
     assert int(d["kernel_hook_site_address"], 16) == site

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import Service, wait_for, need_module, assert_kernel_read, seconds_after
+from conftest import Service, wait_for, need_module, assert_kernel_read, planted_before_start
 from guest import GuestError
 
 SLEEP = "500ms"
@@ -114,53 +114,19 @@ def test_inline_hook_at_entry(guest_a64, svc):
     svc.expect_alerts(since)
 
 
-def planted_before_start(g, svc, tmp_path, args, running_within, setup=None, undo=None):
-    """hookinl64.ko loaded with args (after the guest command setup) before
-    a second service starts: that service's one Kernel Text Modified at its
-    first scans (returned, with the module's site and handler), the running
-    service's one within running_within seconds; undo and rmmod: nothing
-    more from either"""
-    need_module(g, "hookinl64")
-    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
-        pytest.skip("hookinl64 is loaded already")
-    since = svc.mark()
-    if setup:
-        g.check(setup)
-    g.check(f"insmod /bin/hookinl64.ko {args}")
-    try:
-        site, handler = param(g, "site"), param(g, "handler")
-        late = Service(tmp_path, g, sleep=SLEEP,
-                       extra=f"      memory_regions: {g.regions_path}\n")
-        try:
-            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            assert found, f"an inline hook planted before argus started (hookinl64 {args}) was not seen"
-            # at its second scan (told when seen in two in a row), by the
-            # first-sight rule: well before half a pass of the window
-            assert seconds_after(late, TEXT) < PASS / 2 * late.sleep_s
-            # the running service sees it written before it is put back
-            assert wait_for(svc, TEXT, text, since, running_within), \
-                "the running service did not see the hook written"
-            late.expect_alerts(0, (TEXT, text, 1))
-            if undo:
-                g.check(undo)
-            g.check("rmmod hookinl64")
-            mark = late.mark()
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(mark)
-        finally:
-            late.stop()
-    finally:
-        if undo:
-            g.run(undo)
-        g.run("rmmod hookinl64 2>/dev/null")
-    svc.expect_alerts(since, (TEXT, text, 1))
-    return found[0]["activity_data"], site, handler
+def planted(g, svc, tmp_path, args, running_within, setup=None, undo=None):
+    """hookinl64.ko loaded with args before a second service starts
+    (conftest.planted_before_start): told at that service's second scan,
+    well before half a pass of the window; its alert's activity_data"""
+    m, site, handler = planted_before_start(
+        g, svc, tmp_path, "hookinl64", args, PASS, running_within, soon=PASS / 2 * svc.sleep_s,
+        setup=setup, undo=undo, extra=f"      memory_regions: {g.regions_path}\n")
+    return m["activity_data"], site, handler
 
 
 def test_inline_hook_before_argus_started(guest_a64, svc, tmp_path):
     """first sight counts: a function entry branching out of the kernel image"""
-    a, _, handler = planted_before_start(guest_a64, svc, tmp_path, "at=4",
-                                         ENTRY * svc.sleep_s + 3)
+    a, _, handler = planted(guest_a64, svc, tmp_path, "at=4", ENTRY * svc.sleep_s + 3)
     d = a["kernel_hook_details"]
     # the first instructions, past `mov x9, x30`, branch out
     assert d["kernel_hook_site_symbol"] == "__arm64_sys_sysinfo"
@@ -174,7 +140,7 @@ def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
     running service sees it as a difference within a pass of the window"""
     g = guest_a64
     g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
-    a, site, handler = planted_before_start(
+    a, site, handler = planted(
         g, svc, tmp_path, "sym=__arm64_sys_acct at=24", (PASS + 2) * svc.sleep_s + 5,
         setup=f"cd {TRACING} && echo 'p:argus7 __arm64_sys_sysinfo+8' >>kprobe_events && "
               "echo 'r:argus8 vfs_read' >>kprobe_events && echo 1 >events/kprobes/enable && "

@@ -29,7 +29,8 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, assert_kernel_read, module_named
+from conftest import (Service, wait_for, need_module, assert_kernel_read, module_named,
+                      planted_before_start)
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -156,30 +157,8 @@ def test_hook_in_module_before_argus_started(guest, svc, tmp_path):
     the modules dummy uses (the build before told nothing).  rmmod puts it
     back in two steps 1.2 s apart (unsplit_ms): nothing more from either
     service."""
-    need_module(guest, "hookinm")
-    if guest.run("lsmod | grep -q '^hookinm ' || test -e /proc/hookinm")[0] == 0:
-        pytest.skip("hookinm is loaded already")
-    since = svc.mark()
-    guest.check(f"insmod /bin/hookinm.ko sym={FUNC} at=5 unsplit_ms=1200")
-    try:
-        site, handler = param(guest, "hookinm", "site"), param(guest, "hookinm", "handler")
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            found = wait_for(late, TEXT, text, 0, 2 * late.sleep_s + 5)
-            # (that service never saw dummy's text otherwise: no difference
-            # it could have found)
-            assert found, "a hook in dummy's text planted before argus started was not seen"
-            time.sleep(2 * late.sleep_s)
-            m = late.expect_alerts(0, (TEXT, text, 1))[TEXT][0]
-            guest.check("rmmod hookinm", timeout=30)
-            mark = late.mark()
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(mark)
-        finally:
-            late.stop()
-    finally:
-        guest.run("rmmod hookinm 2>/dev/null")
-    svc.expect_alerts(since, (TEXT, text, 1))
+    m, site, handler = planted_before_start(guest, svc, tmp_path, "hookinm",
+                                            f"sym={FUNC} at=5 unsplit_ms=1200", PASS)
     assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
     d = m["activity_data"]["kernel_hook_details"]
     assert int(d["kernel_hook_site_address"], 16) == site
