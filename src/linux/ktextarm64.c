@@ -50,6 +50,7 @@
 #include "linux/a64insn.h"
 #include "linux/ktext.h"
 #include "linux/ktextarm64.h"
+#include "linux/ktextmod.h"
 #include "linux/walk.h"
 
 #define TEXT_MAX (64ULL << 20)
@@ -63,16 +64,6 @@
 _Static_assert(GROUP_MAX == A64_SWEEP_WINDOW, "restand reads what the sweep read");
 #define GATHER 64
 
-struct a64stand {
-	uint64_t addr;
-	uint32_t len;
-	uint8_t kind;		/* ST_DIFF, ST_ENTRY, ST_INSN */
-	uint64_t handler;	/* a diff's, as first told: the alert's key
-				 * while it lasts (a hook half put back
-				 * leads nowhere) */
-	uint64_t settle;	/* a jump out gone: its ktext_settled state */
-};
-
 struct ktext_a64 {
 	uint64_t start, end;	/* [_stext, _etext) */
 	uint64_t image, image_end;
@@ -83,15 +74,17 @@ struct ktext_a64 {
 	int ehalf;
 	uint64_t cursor, budget, passes;
 	struct a64_rules r;
-	struct a64stand *standing;
-	size_t nstanding, capstanding;
+	/* breaches standing (struct kstanding, as x86-64's): KSITE_DIFF, a
+	 * difference from the first sight (aux: its handler as first told,
+	 * the alert's key while it lasts: a hook half put back leads
+	 * nowhere); KSITE_ENTRY and KSITE_INSN, a jump out found at first
+	 * sight at a function's entry or further in (aux: its ktext_settled
+	 * state once gone) */
+	struct kstanding standing;
 };
 
 static const char WHY_DIFF[] = "core kernel text differs from its first sight";
 
-/* what a standing breach is: a difference from the first sight, or a jump
- * out found at first sight at a function's entry or further in */
-enum { ST_DIFF, ST_ENTRY, ST_INSN };
 
 /* ---- the rules ---- */
 
@@ -164,32 +157,6 @@ static void record(struct a64scan *w, uint64_t site, uint64_t handler, const cha
 	r->why = why;
 }
 
-static void stand(struct ktext_a64 *b, uint64_t a, uint32_t len, uint8_t kind, uint64_t handler)
-{
-	for (size_t i = 0; i < b->nstanding; i++)
-		if (b->standing[i].addr == a && b->standing[i].kind == kind)
-			return;
-	if (b->nstanding >= STANDING_MAX)
-		return;
-	if (b->nstanding == b->capstanding) {
-		size_t nc = b->capstanding ? 2 * b->capstanding : 8;
-		struct a64stand *nv = realloc(b->standing, nc * sizeof(*nv));
-		if (!nv)
-			return;
-		b->standing = nv;
-		b->capstanding = nc;
-	}
-	b->standing[b->nstanding++] = (struct a64stand){ a, len, kind, handler, 0 };
-}
-
-static int standing_at(const struct ktext_a64 *b, uint64_t a)
-{
-	for (size_t i = 0; i < b->nstanding; i++)
-		if (a >= b->standing[i].addr && a < b->standing[i].addr + b->standing[i].len)
-			return 1;
-	return 0;
-}
-
 /* the function holding pc: [*fn, *fn_end) (0, 0: none) */
 static void fn_of(const struct ktext *t, uint64_t pc, uint64_t *fn, uint64_t *fn_end)
 {
@@ -251,7 +218,7 @@ static void judge_diff(struct a64scan *w, uint64_t a, uint64_t e, const uint8_t 
 
 	for (uint64_t p = a; p < e; p += 4) {
 		uint32_t was = a64_word(b->copy + (p - b->start)), is = a64_word(base + (p - a));
-		if (was == is || standing_at(b, p))
+		if (was == is || kstanding_at(&b->standing, p))
 			continue;
 		if (word_ok(w, p, was, is)) {
 			if (was == A64_BRK_KPROBE)	/* a probe gone: what it covered */
@@ -275,7 +242,7 @@ static void judge_diff(struct a64scan *w, uint64_t a, uint64_t e, const uint8_t 
 			}
 		uint64_t h = leads_to(w, p);
 		record(w, p, h, WHY_DIFF);
-		stand(b, p, (uint32_t)(z - p), ST_DIFF, h);
+		kstanding_add(&b->standing, STANDING_MAX, p, (uint32_t)(z - p), KSITE_DIFF, h);
 		p = z - 4;
 	}
 }
@@ -409,10 +376,10 @@ static void sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 {
 	struct a64scan *w = ctx;
 
-	if (standing_at(w->b, at))
+	if (kstanding_at(&w->b->standing, at))
 		return;		/* the entry's check found it */
 	record(w, at, to, ktext_why_insn);
-	stand(w->b, at, len, ST_INSN, to);
+	kstanding_add(&w->b->standing, STANDING_MAX, at, len, KSITE_INSN, 0);
 }
 
 static void restand(struct a64scan *w)
@@ -420,37 +387,37 @@ static void restand(struct a64scan *w)
 	struct ktext_a64 *b = w->b;
 	size_t keep = 0;
 
-	for (size_t i = 0; i < b->nstanding; i++) {
-		struct a64stand st = b->standing[i];
+	for (size_t i = 0; i < b->standing.n; i++) {
+		struct ksite st = b->standing.v[i];
 		uint8_t c[GROUP_MAX];
 		uint64_t to;
 		int still = 0;
 		if (cur_bytes(w, st.addr, c, sizeof(c))) {
 			still = 1;	/* unreadable: kept, nothing told */
-		} else if (st.kind != ST_DIFF) {
-			uint32_t len = st.kind == ST_ENTRY ? jump_out(b, st.addr, c, 32, 1, &to)
-							   : jump_out(b, st.addr, c, sizeof(c), 0, &to);
+		} else if (st.kind != KSITE_DIFF) {
+			uint32_t len = st.kind == KSITE_ENTRY ? jump_out(b, st.addr, c, 32, 1, &to)
+							      : jump_out(b, st.addr, c, sizeof(c), 0, &to);
 			if ((still = len != 0)) {
-				record(w, st.addr, to, st.kind == ST_ENTRY ? ktext_why_entry : ktext_why_insn);
-				st.settle = 0;
+				record(w, st.addr, to, st.kind == KSITE_ENTRY ? ktext_why_entry : ktext_why_insn);
+				st.aux = 0;
 			} else {	/* gone: what is there now is the baseline,
 					 * kept standing until it settles */
 				uint32_t n = b->end - st.addr < st.len ? (uint32_t)(b->end - st.addr) : st.len;
 				n = n < sizeof(c) ? n : (uint32_t)sizeof(c);
 				memcpy(b->copy + (st.addr - b->start), c, n);
-				still = !ktext_settled(&st.settle, c, n);
+				still = !ktext_settled(&st.aux, c, n);
 			}
 		} else {
 			for (uint32_t o = 0; o + 4 <= st.len && !still; o += 4)
 				still = !word_ok(w, st.addr + o, a64_word(b->copy + (st.addr + o - b->start)),
 						 a64_word(c + o));
 			if (still)
-				record(w, st.addr, st.handler, WHY_DIFF);
+				record(w, st.addr, st.aux, WHY_DIFF);
 		}
 		if (still)
-			b->standing[keep++] = st;
+			b->standing.v[keep++] = st;
 	}
-	b->nstanding = keep;
+	b->standing.n = keep;
 }
 
 static void first_sight(struct a64scan *w)
@@ -463,7 +430,7 @@ static void first_sight(struct a64scan *w)
 		uint32_t len = jump_out(b, e, b->copy + b->entries[i], n, 1, &to);
 		if (len) {
 			record(w, e, to, ktext_why_entry);
-			stand(b, e, len, ST_ENTRY, to);
+			kstanding_add(&b->standing, STANDING_MAX, e, len, KSITE_ENTRY, 0);
 		}
 	}
 	/* pointers into the image and what follows it (data, bss): 256 MiB */
@@ -542,7 +509,7 @@ void ktext_arm64_free(struct kernel *k)
 	free(b->copy);
 	free(b->entries);
 	free(b->ebytes);
-	free(b->standing);
+	free(b->standing.v);
 	free(b);
 	k->ka64 = NULL;
 }
