@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "linux/walk.h"
 
 #define ELF_SYM_SIZE 24		/* Elf64_Sym */
@@ -84,26 +85,14 @@ static int collect(void *ctx, uint64_t value, uint64_t size, uint32_t name)
 	struct kmod_funcs *f = c->f;
 	char head[8] = "";
 
-	if (f->n == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 256;
-		struct ktext_sym *nv = realloc(f->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		f->v = nv;
-		c->cap = nc;
-	}
+	if (vec_reserve(f->v, f->n, c->cap, 256))
+		return -1;
 	f->v[f->n++] = (struct ktext_sym){ value, name };
 	/* DEFINE_STATIC_CALL's trampoline in the module's .static_call.text */
 	if (vas_read(&c->k->kvas, c->st->str + name, head, 7, NULL) || memcmp(head, "__SCT__", 7))
 		return 0;
-	if (f->ntramps == c->tcap) {
-		size_t nc = c->tcap ? 2 * c->tcap : 16;
-		struct ksite *nv = realloc(f->tramps, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		f->tramps = nv;
-		c->tcap = nc;
-	}
+	if (vec_reserve(f->tramps, f->ntramps, c->tcap, 16))
+		return -1;
 	f->tramps[f->ntramps++] = (struct ksite){ .addr = value,
 						  .len = size >= 5 && size <= 16 ? (uint32_t)size : TRAMP_LEN,
 						  .kind = KSITE_SCTRAMP };
@@ -232,4 +221,13 @@ void kmod_its_pages(struct kernel *k, uint64_t mod, uint64_t (*r)[2], int *n, si
 		r[*n][0] = page;
 		r[(*n)++][1] = page + 0x1000;
 	}
+}
+
+int kmod_is_livepatch(struct kernel *k, uint64_t mod)
+{
+	const struct koffsets *o = &k->prof->off;
+	uint64_t klp;
+
+	return o->module__klp.present && !kfield_read(&k->kvas, mod, &o->module__klp, &klp) &&
+	       (klp & 0xff);
 }

@@ -49,6 +49,11 @@ uint64_t kmod_func_at(struct kernel *k, uint64_t mod, uint64_t start, uint64_t a
 int kmod_uses(struct kernel *k, const struct snapshot *s, uint64_t mod, uint64_t (*r)[2],
 	      size_t max);
 
+/* 1 when the module at mod is a livepatch module (mod->klp): its
+ * replacement functions call into the modules they patch through the
+ * livepatch core's own relocations, which make no struct module_use */
+int kmod_is_livepatch(struct kernel *k, uint64_t mod);
+
 /* The pages of indirect branch thunks the kernel made for the module at
  * mod (Indirect Target Selection's mitigation, 6.15 and stable kernels
  * back to 5.10: its indirect branches are rewritten to jmp or call

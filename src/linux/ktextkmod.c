@@ -65,7 +65,8 @@ struct kmtext {
 	uint64_t (*uses)[2];		/* the text of the listed modules it uses,
 					 * and its ITS thunks' pages */
 	int nuses;
-	int any;			/* its uses unknown: any listed module's */
+	int any;			/* its uses unknown, or a livepatch module:
+					 * any listed module's */
 	int seen;			/* among this scan's live modules */
 };
 
@@ -342,8 +343,8 @@ static void sweep(struct kmscan *w, struct kmtext *m, const struct kmod_funcs *f
 	m->nuses = 0;
 	if ((m->uses = malloc(2 * KMOD_USES_MAX * sizeof(*m->uses)))) {
 		m->nuses = kmod_uses(w->j.k, w->j.s, m->mod, m->uses, KMOD_USES_MAX);
-		if ((m->any = m->nuses < 0))
-			m->nuses = 0;
+		if ((m->any = m->nuses < 0 || kmod_is_livepatch(w->j.k, m->mod)))
+			m->nuses = m->nuses < 0 ? 0 : m->nuses;
 		kmod_its_pages(w->j.k, m->mod, m->uses, &m->nuses, 2 * KMOD_USES_MAX);
 	} else {
 		m->any = 1;
@@ -354,7 +355,8 @@ static void sweep(struct kmscan *w, struct kmtext *m, const struct kmod_funcs *f
 	alog_debug("module text: %s: swept %zu functions, %zu whole, %" PRIu64
 		   " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
 		   m->name, st.funcs, st.whole, st.bytes, m->nuses,
-		   m->any ? " (its uses unknown: any listed module's text allowed)" : "", st.hits);
+		   m->any ? " (its uses unknown, or a livepatch: any listed module's text allowed)" : "",
+		   st.hits);
 }
 
 /* a module seen live for the first time: its baseline and sites, every

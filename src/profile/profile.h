@@ -187,7 +187,7 @@ struct kfield {
 	X(module, num_static_call_sites) X(module, kallsyms) X(mod_kallsyms, symtab) \
 	X(mod_kallsyms, num_symtab) X(mod_kallsyms, strtab) X(module, target_list) \
 	X(module_use, target_list) X(module_use, target) X(module, its_page_array) \
-	X(module, its_num_pages)
+	X(module, its_num_pages) X(module, klp)
 
 #define KF_DECL(t, m) struct kfield t##__##m;
 struct koffsets {
