@@ -99,18 +99,16 @@ static int collect(void *ctx, uint64_t value, uint64_t size, uint32_t name)
 	return 0;
 }
 
+/* by address, then by name offset: the loader writes a module's kept
+ * names in symbol table order, so of aliases the last is the last in the
+ * table (the one kmod_func_name tells) */
 static int by_value(const void *a, const void *b)
 {
-	uint64_t x = ((const struct ktext_sym *)a)->addr, y = ((const struct ktext_sym *)b)->addr;
+	const struct ktext_sym *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
-}
-
-static int site_by_addr(const void *a, const void *b)
-{
-	uint64_t x = ((const struct ksite *)a)->addr, y = ((const struct ksite *)b)->addr;
-
-	return x < y ? -1 : x > y;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->sym < y->sym ? -1 : x->sym > y->sym;
 }
 
 int kmod_funcs_read(struct kernel *k, uint64_t mod, uint64_t start, uint64_t end,
@@ -128,8 +126,7 @@ int kmod_funcs_read(struct kernel *k, uint64_t mod, uint64_t start, uint64_t end
 	}
 	if (f->n)
 		qsort(f->v, f->n, sizeof(*f->v), by_value);
-	if (f->ntramps)
-		qsort(f->tramps, f->ntramps, sizeof(*f->tramps), site_by_addr);
+	f->str = st.str;
 	return 0;
 }
 
@@ -140,38 +137,26 @@ void kmod_funcs_free(struct kmod_funcs *f)
 	*f = (struct kmod_funcs){ 0 };
 }
 
-struct closest {
-	uint64_t a, best;
-	uint32_t name;
-};
-
-static int closest(void *ctx, uint64_t value, uint64_t size, uint32_t name)
+uint64_t kmod_func_name(struct kernel *k, const struct kmod_funcs *f, uint64_t a, char *name,
+			size_t cap)
 {
-	struct closest *c = ctx;
-
-	(void)size;
-	if (value <= c->a && value >= c->best) {
-		c->best = value;
-		c->name = name;
-	}
-	return 0;
-}
-
-uint64_t kmod_func_at(struct kernel *k, uint64_t mod, uint64_t start, uint64_t a, char *name,
-		      size_t cap)
-{
-	struct symtab st;
-	struct closest c = { .a = a };
+	size_t lo = 0, hi = f->n;
 	char buf[KMOD_SYM_NAME_MAX + 1];
 
-	if (!cap || symtab(k, mod, &st) || each_func(k, &st, start, a + 1, closest, &c) || !c.best ||
-	    vas_read(&k->kvas, st.str + c.name, buf, KMOD_SYM_NAME_MAX, NULL))
+	while (lo < hi) {	/* the first function past a */
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->v[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!cap || !lo || vas_read(&k->kvas, f->str + f->v[lo - 1].sym, buf, KMOD_SYM_NAME_MAX, NULL))
 		return 0;
 	buf[KMOD_SYM_NAME_MAX] = 0;
 	if (!buf[0] || !printable(buf))
 		return 0;
 	snprintf(name, cap, "%s", buf);
-	return c.best;
+	return f->v[lo - 1].addr;
 }
 
 int kmod_uses(struct kernel *k, const struct snapshot *s, uint64_t mod, uint64_t (*r)[2],

@@ -23,9 +23,10 @@ struct kmod_funcs {
 	struct ktext_sym *v;	/* STT_FUNC symbols in [start, end), by address
 				 * (sym: the name's offset in the string table) */
 	size_t n;
-	struct ksite *tramps;	/* its static call trampolines (__SCT__*), by
-				 * address, as KSITE_SCTRAMP sites */
+	struct ksite *tramps;	/* its static call trampolines (__SCT__*), as
+				 * KSITE_SCTRAMP sites, in symbol table order */
 	size_t ntramps;
+	uint64_t str;		/* its string table */
 };
 
 /* The function symbols of the module at mod within its text [start,
@@ -35,11 +36,11 @@ int kmod_funcs_read(struct kernel *k, uint64_t mod, uint64_t start, uint64_t end
 		    struct kmod_funcs *f);
 void kmod_funcs_free(struct kmod_funcs *f);
 
-/* The name of the function symbol of the module at mod at the highest
- * address <= a within [start, a], into name (printable, NUL-ended): its
- * address, or 0 when none (or its name is not printable). */
-uint64_t kmod_func_at(struct kernel *k, uint64_t mod, uint64_t start, uint64_t a, char *name,
-		      size_t cap);
+/* The name of f's function at the highest address <= a, into name
+ * (printable, NUL-ended): its address, or 0 when none (or its name is
+ * not printable). */
+uint64_t kmod_func_name(struct kernel *k, const struct kmod_funcs *f, uint64_t a, char *name,
+			size_t cap);
 
 /* The modules the module at mod uses: its target_list, one struct
  * module_use for each module whose symbols the loader resolved it

@@ -62,6 +62,7 @@ struct kmtext {
 	struct ksite *sites;		/* the kernel's own in it, sorted */
 	size_t nsites;
 	struct kstanding standing;	/* its breaches */
+	struct kmod_funcs funcs;	/* its symbols at first sight (none: unread) */
 	uint64_t (*uses)[2];		/* the text of the listed modules it uses,
 					 * and its ITS thunks' pages */
 	int nuses;
@@ -90,6 +91,7 @@ static void kmtext_free(struct kmtext *m)
 	free(m->sites);
 	free(m->standing.v);
 	free(m->uses);
+	kmod_funcs_free(&m->funcs);
 }
 
 void ktext_kmods_free(struct kernel *k)
@@ -117,13 +119,13 @@ void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint6
 		*compared = km->compared;
 }
 
-/* "func+0xoff [module]" from the module's own symbol table (its
- * kallsyms: the function symbol at the highest address <= a within its
- * text), or "[module]+0xoff" from its core text's start */
+/* "func+0xoff [module]" from the module's own symbol table as its first
+ * sight read it (its kallsyms: the function symbol at the highest address
+ * <= a within its text), or "[module]+0xoff" from its core text's start */
 static void site_name(struct kernel *k, const struct kmtext *m, uint64_t a, char *out, size_t cap)
 {
 	char name[KMOD_SYM_NAME_MAX + 1];
-	uint64_t f = kmod_func_at(k, m->mod, m->start, a, name, sizeof(name));
+	uint64_t f = kmod_func_name(k, &m->funcs, a, name, sizeof(name));
 
 	if (f)
 		snprintf(out, cap, "%s+0x%" PRIx64 " [%s]", name, a - f, m->name);
@@ -332,7 +334,7 @@ static int sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
  * compiled module code calls and jumps within the kernel image, its own
  * text and the modules it was linked against, and elsewhere only through
  * the sites the kernel rewrites (stepped over, judged as sites) */
-static void sweep(struct kmscan *w, struct kmtext *m, const struct kmod_funcs *f)
+static void sweep(struct kmscan *w, struct kmtext *m)
 {
 	struct ktext mt = *w->j.t;
 	struct ktext_base mb = { .start = m->start, .end = m->end, .copy = m->copy,
@@ -349,8 +351,8 @@ static void sweep(struct kmscan *w, struct kmtext *m, const struct kmod_funcs *f
 	} else {
 		m->any = 1;
 	}
-	mt.by_addr = f->v;
-	mt.n = f->n;
+	mt.by_addr = m->funcs.v;
+	mt.n = m->funcs.n;
 	ktext_sweep(&mt, &mb, 0, 0, sweep_hit, &x, &st);
 	alog_debug("module text: %s: swept %zu functions, %zu whole, %" PRIu64
 		   " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
@@ -366,8 +368,8 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 {
 	struct kernel *k = w->j.k;
 	uint64_t len = m->end - m->start;
+	const struct kmod_funcs *f = &m->funcs;
 	char why[128] = "";
-	struct kmod_funcs f;
 	struct ksite *more = NULL;
 	int ret = -1;
 
@@ -376,32 +378,31 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 		return -1;
 	}
 	optprobe_unprobe(k, w->j.t, NULL, w->j.s, m->start, m->copy, len);
-	/* its symbols: where its functions start, its static call trampolines
-	 * (sites of the kernel's own: a static call's target is written there) */
-	if (kmod_funcs_read(k, m->mod, m->start, m->end, &f))
+	/* its symbols: where its functions start (and the names its sites
+	 * are told with), its static call trampolines (sites of the kernel's
+	 * own: a static call's target is written there) */
+	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs))
 		alog_debug("module text: %s: no symbol table: not swept", m->name);
-	if (f.ntramps) {
-		if (!(more = malloc((nft + f.ntramps) * sizeof(*more))))
-			goto out;
+	if (f->ntramps) {
+		if (!(more = malloc((nft + f->ntramps) * sizeof(*more))))
+			return -1;
 		if (nft)
 			memcpy(more, ft, nft * sizeof(*ft));
-		memcpy(more + nft, f.tramps, f.ntramps * sizeof(*f.tramps));
+		memcpy(more + nft, f->tramps, f->ntramps * sizeof(*f->tramps));
 		ft = more;
-		nft += f.ntramps;
+		nft += f->ntramps;
 	}
 	if (ktext_module_sites(k, m->mod, m->start, m->end, m->copy, ft, nft, &m->sites, &m->nsites, why,
 			       sizeof(why))) {
 		alog_debug("module text: %s: %s", m->name, why);
-		goto out;
+	} else {
+		for (size_t i = 0; i < m->nsites; i++)
+			judge_site(w, m, &m->sites[i]);
+		if (f->n)
+			sweep(w, m);
+		ret = 0;
 	}
-	for (size_t i = 0; i < m->nsites; i++)
-		judge_site(w, m, &m->sites[i]);
-	if (f.n)
-		sweep(w, m, &f);
-	ret = 0;
-out:
 	free(more);
-	kmod_funcs_free(&f);
 	return ret;
 }
 
