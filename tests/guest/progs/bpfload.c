@@ -8,6 +8,8 @@
  *              the kernel builds a BPF trampoline and points F's ftrace
  *              site at it (what observability and security agents,
  *              bpftrace's kfunc probes and BPF LSM programs do)
+ *   fentry:M:F the same at function F of module M, found in the module's
+ *              split BTF (/sys/kernel/btf/M), whose ids follow vmlinux's
  * Prints the program's fd on success, the verifier's log on failure. */
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -21,13 +23,20 @@
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
 						.off = (o), .imm = (i) })
 
-/* the BTF type id of kernel function `name`, or -1 */
-static int btf_func(const char *name)
+/* The BTF type id of function `name` in the BTF at path, or -1.  Its first
+ * type id is first, and its names' offsets start at base_strs: 1 and 0 for
+ * vmlinux; for a module's split BTF, the ids and string offsets after
+ * vmlinux's (an offset below base_strs names one of vmlinux's strings, never
+ * a module function's).  In *last the id after its last type, in *strs_len
+ * its strings' length. */
+static int btf_func(const char *path, int first, unsigned base_strs, const char *name, int *last,
+		    unsigned *strs_len)
 {
 	static char buf[64 << 20];
-	FILE *f = fopen("/sys/kernel/btf/vmlinux", "rb");
+	FILE *f = fopen(path, "rb");
 	size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
 	const struct btf_header *h = (const void *)buf;
+	int found = -1, id = first;
 
 	if (f)
 		fclose(f);
@@ -35,12 +44,13 @@ static int btf_func(const char *name)
 		return -1;
 	const char *types = buf + h->hdr_len + h->type_off, *end = types + h->type_len;
 	const char *strs = buf + h->hdr_len + h->str_off;
-	int id = 1;
+	*strs_len = h->str_len;
 	for (const char *p = types; p + sizeof(struct btf_type) <= end; id++) {
 		const struct btf_type *t = (const void *)p;
 		unsigned kind = BTF_INFO_KIND(t->info), vlen = BTF_INFO_VLEN(t->info);
-		if (kind == BTF_KIND_FUNC && !strcmp(strs + t->name_off, name))
-			return id;
+		if (found < 0 && kind == BTF_KIND_FUNC && t->name_off >= base_strs &&
+		    t->name_off - base_strs < h->str_len && !strcmp(strs + t->name_off - base_strs, name))
+			found = id;
 		p += sizeof(*t);
 		switch (kind) {
 		case BTF_KIND_INT: case BTF_KIND_VAR: case 17 /* DECL_TAG */: p += 4; break;
@@ -51,18 +61,52 @@ static int btf_func(const char *name)
 		default: break;
 		}
 	}
-	return -1;
+	*last = id;
+	return found;
+}
+
+/* The descriptor of the kernel's BTF object named `name` (a module's), or -1 */
+static int btf_obj_fd(const char *name)
+{
+	union bpf_attr a;
+	uint32_t id = 0;
+
+	for (;;) {
+		memset(&a, 0, sizeof(a));
+		a.start_id = id;
+		if (syscall(SYS_bpf, BPF_BTF_GET_NEXT_ID, &a, sizeof(a)) < 0)
+			return -1;
+		id = a.next_id;
+		memset(&a, 0, sizeof(a));
+		a.btf_id = id;
+		int fd = (int)syscall(SYS_bpf, BPF_BTF_GET_FD_BY_ID, &a, sizeof(a));
+		if (fd < 0)
+			continue;
+		char got[64] = "";
+		struct bpf_btf_info info;
+		memset(&info, 0, sizeof(info));
+		info.name = (uint64_t)(uintptr_t)got;
+		info.name_len = sizeof(got);
+		memset(&a, 0, sizeof(a));
+		a.info.bpf_fd = (uint32_t)fd;
+		a.info.info_len = sizeof(info);
+		a.info.info = (uint64_t)(uintptr_t)&info;
+		if (!syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) && info.kernel_btf &&
+		    !strcmp(got, name))
+			return fd;
+		close(fd);
+	}
 }
 
 int main(int argc, char **argv)
 {
-	int attach_id = 0;
+	int attach_id = 0, obj_fd = -1;
 	static char log[65536];
 	struct bpf_insn prog[16];
 	int n = 0, type;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: bpfload filter|writeuser|fentry:FUNC NAME SECONDS\n");
+		fprintf(stderr, "usage: bpfload filter|writeuser|fentry:[MODULE:]FUNC NAME SECONDS\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "filter")) {
@@ -76,10 +120,27 @@ int main(int argc, char **argv)
 		prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 8);	/* r3 = 8 */
 		prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_probe_write_user);
 	} else if (!strncmp(argv[1], "fentry:", 7)) {
+		char *func = argv[1] + 7, *mod = NULL, path[256];
+		int last;
+		unsigned strs;
 		type = BPF_PROG_TYPE_TRACING;
-		attach_id = btf_func(argv[1] + 7);
+		if (strchr(func, ':')) {
+			mod = func;
+			func = strchr(func, ':');
+			*func++ = 0;
+		}
+		attach_id = btf_func("/sys/kernel/btf/vmlinux", 1, 0, func, &last, &strs);
+		if (mod) {
+			snprintf(path, sizeof(path), "/sys/kernel/btf/%s", mod);
+			attach_id = btf_func(path, last, strs, func, &last, &strs);
+			if (attach_id >= 0 && (obj_fd = btf_obj_fd(mod)) < 0) {
+				fprintf(stderr, "bpfload: %s: no BTF object\n", mod);
+				return 1;
+			}
+		}
 		if (attach_id < 0) {
-			fprintf(stderr, "bpfload: %s: no such function in the kernel's BTF\n", argv[1] + 7);
+			fprintf(stderr, "bpfload: %s: no such function in %s's BTF\n", func,
+				mod ? mod : "the kernel");
 			return 1;
 		}
 	} else {
@@ -102,6 +163,8 @@ int main(int argc, char **argv)
 	if (attach_id) {
 		a.expected_attach_type = BPF_TRACE_FENTRY;
 		a.attach_btf_id = (uint32_t)attach_id;
+		if (obj_fd >= 0)
+			a.attach_btf_obj_fd = (uint32_t)obj_fd;
 	}
 	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
 	if (fd < 0) {
