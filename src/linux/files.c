@@ -24,8 +24,9 @@
 
 #define FD_TABLE_MAX (1u << 20)
 #define FD_CHUNK 512
-#define FD_AHEAD 4
-#define FD_AHEAD2 2
+#define FD_AHEAD 6
+#define FD_AHEAD2 4
+#define FD_AHEAD3 2
 #define S_IFMT_ 0170000
 
 struct fctx {
@@ -349,16 +350,28 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 	return 0;
 }
 
+/* The struct file of the fd FD_AHEAD on, and the line of its private_data
+ * (a socket's struct socket, whose sk FD_AHEAD3 reads). */
+static void fd_prefetch1(struct fctx *c, uint64_t file)
+{
+	struct vas *as = &c->k->kvas;
+
+	vas_prefetch(as, file + (uint64_t)(int64_t)c->file.lo, (size_t)(c->file.hi - c->file.lo));
+	if (c->o->file__private_data.present)
+		vas_prefetch(as, file + (uint64_t)c->o->file__private_data.off, 8);
+}
+
 /* The fd FD_AHEAD2 on, whose struct file FD_AHEAD prefetched: what it
- * leads to (its inode, its dentry's superblock pointer) prefetched, unless
- * the scan met this file already (the memo). */
+ * leads to (its inode, its dentry's superblock pointer, the sk pointer of
+ * what a socket's private_data would be) prefetched, unless the scan met
+ * this file already (the memo). */
 static void fd_prefetch2(struct fctx *c, uint64_t file)
 {
 	const struct koffsets *o = c->o;
 	struct vas *as = &c->k->kvas;
 	struct kmemo *m = kernel_memo(c->k);
 	const struct kmemo_file *e = kmemo_file_get(m, KMEMO_FD, file);
-	uint64_t v[2];
+	uint64_t v[3];
 
 	if (e && e->cap == c->namecap)
 		return;
@@ -369,6 +382,37 @@ static void fd_prefetch2(struct fctx *c, uint64_t file)
 			     (size_t)(c->inode.hi - c->inode.lo));
 	if (kptr_ok(v[1]) && o->dentry__d_sb.present)
 		vas_prefetch(as, v[1] + (uint64_t)o->dentry__d_sb.off, 8);
+	v[2] = o->file__private_data.present ? kernel_field(c->k, file, &o->file__private_data) : 0;
+	if (kptr_ok(v[2]) && o->socket__sk.present)
+		vas_prefetch(as, v[2] + (uint64_t)o->socket__sk.off, 8);
+}
+
+/* The fd FD_AHEAD3 on: when its inode (FD_AHEAD2 prefetched) says socket,
+ * its struct sock's lines one_fd reads (sock_common, the protocol, the
+ * TCP counters), from the sk pointer FD_AHEAD2 prefetched.  Another scan's
+ * memo: nothing, as fd_prefetch2. */
+static void fd_prefetch3(struct fctx *c, uint64_t file)
+{
+	const struct koffsets *o = c->o;
+	struct vas *as = &c->k->kvas;
+	const struct kmemo_file *e = kmemo_file_get(kernel_memo(c->k), KMEMO_FD, file);
+	uint64_t inode, priv, sk;
+
+	if ((e && e->cap == c->namecap) || !o->file__private_data.present || !o->socket__sk.present)
+		return;
+	inode = kernel_field(c->k, file, &o->file__f_inode);
+	if (!kptr_ok(inode) ||
+	    ((uint32_t)kernel_field(c->k, inode, &o->inode__i_mode) & S_IFMT_) != 0140000)
+		return;
+	priv = kernel_field(c->k, file, &o->file__private_data);
+	sk = kptr_ok(priv) ? kernel_field(c->k, priv, &o->socket__sk) : 0;
+	if (!kptr_ok(sk))
+		return;
+	vas_prefetch(as, sk + (uint64_t)o->sock____sk_common.off + (uint64_t)(int64_t)c->common.lo,
+		     (size_t)(c->common.hi - c->common.lo));
+	if (o->sock__sk_protocol.present)
+		vas_prefetch(as, sk + (uint64_t)o->sock__sk_protocol.off, 8);
+	vas_prefetch(as, sk + (uint64_t)(int64_t)c->tcp.lo, (size_t)(c->tcp.hi - c->tcp.lo));
 }
 
 /* The head of a process's fd table, fetched a few processes ahead
@@ -441,15 +485,16 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 		/* the first struct files too, not only those FD_AHEAD on */
 		for (size_t i = 0; i < FD_AHEAD && i < cnt; i++)
 			if (kptr_ok(ptrs[i]))
-				vas_prefetch(&k->kvas, ptrs[i] + (uint64_t)c->file.lo,
-					     (size_t)(c->file.hi - c->file.lo));
+				fd_prefetch1(c, ptrs[i]);
 		for (size_t i = 0; i < cnt; i++) {
-			/* the struct file a few fds on: in the CPU's cache by then */
+			/* a struct file and what it leads to, a few fds on, in
+			 * stages: in the CPU's cache by the time one_fd reads it */
 			if (i + FD_AHEAD < cnt && kptr_ok(ptrs[i + FD_AHEAD]))
-				vas_prefetch(&k->kvas, ptrs[i + FD_AHEAD] + (uint64_t)c->file.lo,
-					     (size_t)(c->file.hi - c->file.lo));
+				fd_prefetch1(c, ptrs[i + FD_AHEAD]);
 			if (i + FD_AHEAD2 < cnt && kptr_ok(ptrs[i + FD_AHEAD2]))
 				fd_prefetch2(c, ptrs[i + FD_AHEAD2]);
+			if (i + FD_AHEAD3 < cnt && kptr_ok(ptrs[i + FD_AHEAD3]))
+				fd_prefetch3(c, ptrs[i + FD_AHEAD3]);
 			if (!ptrs[i])
 				continue;
 			if (!c->fds_left) {
