@@ -46,6 +46,24 @@ struct fctx {
 	struct kfield atime[2], mtime[2], ctime[2];	/* timespec64 in the inode */
 };
 
+/* A file's f_flags in x86-64's encoding of O_* (the generic one, which
+ * snap_fd.f_flags holds): AArch64 has O_DIRECTORY 040000, O_NOFOLLOW
+ * 0100000, O_DIRECT 0200000 and O_LARGEFILE 0400000 where x86-64 has
+ * O_DIRECT 040000, O_LARGEFILE 0100000, O_DIRECTORY 0200000 and
+ * O_NOFOLLOW 0400000 (arch/arm64/include/uapi/asm/fcntl.h); the rest are
+ * the same. */
+static uint32_t open_flags(const struct kernel *k, uint32_t raw)
+{
+	if (strcmp(k->prof->arch->name, "aarch64"))
+		return raw;
+	uint32_t f = raw & ~(uint32_t)0740000;
+	f |= raw & 040000 ? 0200000 : 0;	/* O_DIRECTORY */
+	f |= raw & 0100000 ? 0400000 : 0;	/* O_NOFOLLOW */
+	f |= raw & 0200000 ? 040000 : 0;	/* O_DIRECT */
+	f |= raw & 0400000 ? 0100000 : 0;	/* O_LARGEFILE */
+	return f;
+}
+
 /* userspace st_dev encoding of a kernel dev_t (MAJOR << 20 | MINOR) */
 static uint32_t user_dev(uint32_t kdev)
 {
@@ -295,7 +313,7 @@ static int fd_file(struct fctx *c, uint64_t file, struct snap_fd *f, struct kobj
 		return 0;
 	}
 	kobj_load(fo, as, file, c->file);
-	f->f_flags = (uint32_t)kobj_get(as, fo, &o->file__f_flags);
+	f->f_flags = open_flags(c->k, (uint32_t)kobj_get(as, fo, &o->file__f_flags));
 	f->f_mode = (uint32_t)kobj_get(as, fo, &o->file__f_mode);
 	f->inode = kobj_get(as, fo, &o->file__f_inode);
 	if (!kptr_ok(f->inode))

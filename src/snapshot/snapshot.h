@@ -31,7 +31,8 @@ struct snap_thread {
 struct snap_fd {
 	int32_t fd;
 	uint8_t type;		/* SNAP_FT_* */
-	uint32_t f_flags;	/* O_* flags of the open file */
+	uint32_t f_flags;	/* O_* flags of the open file, in x86-64's (the
+				 * generic) encoding whatever the guest's */
 	uint32_t f_mode;	/* FMODE_* */
 	uint64_t ino;
 	uint32_t dev;		/* kernel dev_t (MAJOR << 20 | MINOR) */

@@ -13,8 +13,17 @@ import pytest
 from conftest import run_argus
 
 ACC = {0: "READ_ONLY", 1: "WRITE_ONLY", 2: "READ_WRITE"}
-FLAG_NAMES = [(0o2000, "APPEND"), (0o4000, "NONBLOCK"), (0o100000, "LARGE_FILE"),
-              (0o2000000, "CLOEXEC")]
+# the spec's mode names by the O_* bits /proc/PID/fdinfo shows, in the
+# guest's encoding: x86-64's, and AArch64's where it differs
+# (arch/arm64/include/uapi/asm/fcntl.h); a name's bits all set (O_SYNC
+# holds O_DSYNC's: both names)
+FLAG_NAMES = {
+    "x86_64": [(0o2000, "APPEND"), (0o4000, "NONBLOCK"), (0o100000, "LARGE_FILE"),
+               (0o2000000, "CLOEXEC"), (0o10000, "DSYNC"), (0o40000, "DIRECT"),
+               (0o1000000, "NOATIME"), (0o4010000, "SYNC"), (0o10000000, "PATH")],
+}
+FLAG_NAMES["arm64"] = [(0o400000 if n == "LARGE_FILE" else 0o200000 if n == "DIRECT" else b, n)
+                       for b, n in FLAG_NAMES["x86_64"]]
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
               6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
               11: "CLOSING"}
@@ -59,6 +68,8 @@ def workload(guest):
         guest.spawn("cp /bin/bash /tmp/dx && exec /tmp/dx -c 'rm /tmp/dx; "
                     "while :; do sleep 1000; done'"),
         guest.spawn("exec memory fexecve 1000"),
+        # O_SYNC, O_DSYNC, O_NOATIME, O_PATH, O_DIRECTORY: every mode name
+        guest.spawn("exec attrprobe flags 1000"),
     ]
     time.sleep(1)
     # a few bytes each way, then idle: streaming /dev/zero would keep the
@@ -113,9 +124,9 @@ def test_processes(guest, workload):
     t.report()
 
 
-def mode_names(octal):
+def mode_names(octal, arch):
     f = int(octal, 8)
-    return {ACC[f & 3]} | {n for bit, n in FLAG_NAMES if f & bit}
+    return {ACC[f & 3]} | {n for bit, n in FLAG_NAMES[arch] if f & bit == bit}
 
 
 def test_file_descriptors(guest, workload):
@@ -137,9 +148,8 @@ def test_file_descriptors(guest, workload):
         name = link[: -len(" (deleted)")] if deleted else link
         t.check("file_descriptor", w, "name", name, f["file_descriptor_name"])
         t.check("file_descriptor", w, "deleted", deleted, f["file_descriptor_inode_deleted"])
-        t.check("file_descriptor", w, "mode", mode_names(flags),
-                set(f["file_descriptor_file_mode"].split("|")) & {"READ_ONLY", "WRITE_ONLY",
-                "READ_WRITE", "APPEND", "NONBLOCK", "LARGE_FILE", "CLOEXEC"})
+        t.check("file_descriptor", w, "mode", mode_names(flags, guest.arch),
+                set(f["file_descriptor_file_mode"].split("|")))
         if ino != "-":
             t.check("file_descriptor", w, "inode", int(ino), f["file_descriptor_inode_number"])
             t.check("file_descriptor", w, "device", int(dev),
@@ -299,6 +309,21 @@ def test_executable_and_library_hashes(guest, workload):
             t.check("elf_file", path, algo, want, e[f"elf_file_hash_{algo}"])
         t.check("elf_file", path, "size", int(guest.check(f"stat -L -c %s {real}")),
                 e["elf_file_size_bytes"])
+    # each process's own process_file_size_bytes (its executable's size),
+    # not only the one its ELF file record gives
+    sizes = {}
+    for p in d["processes"]:
+        path = p.get("process_executable_path")
+        if not path or "process_file_size_bytes" not in p:
+            continue
+        if path not in sizes:
+            real = f"/proc/{p['process_id']}/exe" if path.endswith(" (deleted)") else path
+            rc, out, _ = guest.run(f"stat -L -c %s {real}")
+            sizes[path] = int(out) if rc == 0 else None     # gone since the scan
+        if sizes[path] is not None:
+            t.check("process", p["process_id"], "file_size_bytes", sizes[path],
+                    p["process_file_size_bytes"])
+    assert len(sizes) >= 4, sorted(sizes)
     t.report()
 
 
@@ -306,7 +331,8 @@ def compare_with_guest(g):
     """Every check above on another guest (other kernels, arm64) with a
     small workload of its own: a file, a TCP connection over loopback."""
     pids = [g.spawn("exec 3>/tmp/k.txt 4</etc/passwd; exec sleep 100"),
-            g.spawn("exec socat TCP-LISTEN:8090,reuseaddr EXEC:cat")]
+            g.spawn("exec socat TCP-LISTEN:8090,reuseaddr EXEC:cat"),
+            g.spawn("exec attrprobe flags 100")]
     try:
         time.sleep(1)
         pids.append(g.spawn("(echo hello; exec sleep 100) | socat - TCP:127.0.0.1:8090 >/dev/null"))

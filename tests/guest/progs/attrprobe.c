@@ -11,6 +11,9 @@
  *   attrprobe burn SECS          CPU time in three threads, one of which exits:
  *                                the process's CPU time is more than its leader's
  *   attrprobe leaderexit SECS    the main thread exits, another thread lives on
+ *   attrprobe flags SECS         fds 3-7 opened with O_SYNC, O_DSYNC, O_NOATIME,
+ *                                O_PATH and O_DIRECTORY (O_* values differ by
+ *                                architecture: the modes argus reports)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -130,6 +133,15 @@ int main(int argc, char **argv)
 		pthread_create(&t[0], NULL, sleeper, NULL);
 		pthread_exit(NULL);
 	}
-	fprintf(stderr, "usage: attrprobe creds|exec|fdtable|burn|leaderexit ... SECS\n");
+	if (!strcmp(mode, "flags") && argc == 3) {
+		if (open("/tmp/fl-sync", O_WRONLY | O_CREAT | O_SYNC, 0600) != 3 ||
+		    open("/tmp/fl-dsync", O_WRONLY | O_CREAT | O_DSYNC | O_APPEND, 0600) != 4 ||
+		    open("/etc/passwd", O_RDONLY | O_NOATIME) != 5 ||
+		    open("/etc", O_PATH) != 6 || open("/tmp", O_RDONLY | O_DIRECTORY) != 7)
+			return 1;
+		sleep(secs);
+		return 0;
+	}
+	fprintf(stderr, "usage: attrprobe creds|exec|fdtable|burn|leaderexit|flags ... SECS\n");
 	return 2;
 }
