@@ -90,7 +90,7 @@ class Service:
 
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
                  service="", events_dir=None, source=None, wait_init=True, argus="",
-                 split_stderr=False, systems=True):
+                 split_stderr=False, systems=True, stdout=True):
         """systems=False: no systems listed (auto_scan finds the VMs; guest
         may be None, and nothing is waited for)."""
         import time as _t
@@ -112,7 +112,8 @@ class Service:
                     f"argus:\n{argus}{listed}"
                     f"collection:\n  process_memory_created: true\n"
                     f"  process_memory_terminated: true\n{collection}"
-                    f"output:\n  stdout: true\n  log_folder: {events_dir}\n{output}")
+                    f"output:\n  stdout: {'true' if stdout else 'false'}\n"
+                    f"  log_folder: {events_dir}\n{output}")
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         # split_stderr: stdout.log holds standard output alone, stderr.log the rest
         self.err = open(os.path.join(self.dir, "stderr.log"), "w") if split_stderr else None

@@ -130,11 +130,12 @@ static void rec_bash_state(struct jw *w, const struct snapshot *s, const struct 
 }
 
 static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
-		     const struct memsrc_stats *st, uint64_t pages, uint64_t ns)
+		     const struct memsrc_stats *st, uint64_t pages, uint64_t ns, uint32_t string_length)
 {
 	struct jw w;
 
 	jw_init(&w, b);
+	w.str_cap = string_length;	/* the guest's strings, as messages carry them */
 	jw_obj_begin(&w);
 	jw_key(&w, "workload_information");
 	jw_obj_begin(&w);
@@ -206,7 +207,7 @@ static void emit_doc(struct buf *b, const struct snapshot *s, const char *id,
 	jw_kuint(&w, "bad_objects", s->stats.bad_objects);
 	jw_kuint(&w, "cyclic_lists", s->stats.loops);
 	jw_kuint(&w, "limits_hit", s->stats.limit_hits);
-	jw_kuint(&w, "strings_truncated", s->stats.truncated);
+	jw_kuint(&w, "strings_truncated", s->stats.truncated + w.cut);
 	jw_kuint(&w, "pid_idr_tasks", s->idr_tasks);
 	jw_kbool(&w, "bpf_programs_complete", s->bpf_complete);
 	jw_kstr(&w, "kernel_module_views", s->kmods_status == SNAP_KMODS_COMPLETE ? "complete" :
@@ -294,7 +295,8 @@ int cmd_scan(int argc, char **argv)
 	struct buf b = BUF_INIT;
 	k->mem->pages_seen = NULL;
 	cli_warn_limits(s, &k->limits);
-	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0);
+	emit_doc(&b, s, name ? name : k->mem->path, &st, seen.len, now_monotonic_ns() - t0,
+		 k->limits.string_length);
 	u64map_free(&seen);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);

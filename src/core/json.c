@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of a valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
@@ -85,6 +86,8 @@ void jw_init(struct jw *w, struct buf *b)
 	w->depth = 0;
 	w->count[0] = 0;
 	w->after_key = 0;
+	w->str_cap = 0;
+	w->cut = 0;
 }
 
 static void sep(struct jw *w)
@@ -168,6 +171,32 @@ void jw_null(struct jw *w)
 }
 
 void jw_kstr(struct jw *w, const char *key, const char *s) { jw_key(w, key); jw_str(w, s); }
+
+void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *mark)
+{
+	size_t n = s ? strlen(s) : 0, m = strlen(mark);
+
+	/* short enough, or cut already (by whoever read it) to no more */
+	if (!s || !w->str_cap || n <= w->str_cap ||
+	    (n - m <= w->str_cap && n >= m && !memcmp(s + n - m, mark, m))) {
+		jw_kstr(w, key, s);
+		return;
+	}
+	n = w->str_cap;
+	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;		/* not inside a UTF-8 sequence */
+	char *t = malloc(n + m + 1);
+	if (!t) {
+		jw_kstr(w, key, mark);
+		w->cut++;
+		return;
+	}
+	memcpy(t, s, n);
+	memcpy(t + n, mark, m + 1);
+	jw_kstr(w, key, t);
+	free(t);
+	w->cut++;
+}
 void jw_kint(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_int(w, v); }
 void jw_kuint(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_uint(w, v); }
 void jw_kbool(struct jw *w, const char *key, int v) { jw_key(w, key); jw_bool(w, v); }

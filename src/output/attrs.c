@@ -40,6 +40,14 @@ void attrs_hashes(struct jw *w, const char *prefix, const struct snap_hash *h)
 	jw_kstr(w, key, h->md5);
 }
 
+/* A string read from the guest (a path, a command line, a name): cut at
+ * the writer's str_cap (limits.string_length), ending with the mark a cut
+ * at collection ends with.  Detection judged it whole. */
+static void gstr(struct jw *w, const char *key, const char *s)
+{
+	jw_kstr_capped(w, key, s, SNAP_TRUNCATED_MARK);
+}
+
 /* A path as /proc shows it: an unlinked file's (or a memfd's) with
  * " (deleted)" after it, as the kernel's d_path() writes it. */
 static void kpath(struct jw *w, const char *key, const char *path, int deleted)
@@ -49,12 +57,12 @@ static void kpath(struct jw *w, const char *key, const char *path, int deleted)
 	char *s = deleted ? malloc(n + sizeof(suffix)) : NULL;
 
 	if (!s) {
-		jw_kstr(w, key, path);
+		gstr(w, key, path);
 		return;
 	}
 	memcpy(s, path, n);
 	memcpy(s + n, suffix, sizeof(suffix));
-	jw_kstr(w, key, s);
+	gstr(w, key, s);
 	free(s);
 }
 
@@ -62,7 +70,7 @@ void attrs_process(struct jw *w, const struct snap_proc *p)
 {
 	char iso[64];
 
-	jw_kstr(w, "process_name", p->name ? p->name : p->comm);
+	gstr(w, "process_name", p->name ? p->name : p->comm);
 	jw_kint(w, "process_id", p->pid);
 	jw_kuint(w, "process_self_exec_id", p->self_exec_id);
 	if (p->exe_path)
@@ -72,9 +80,9 @@ void attrs_process(struct jw *w, const struct snap_proc *p)
 		kpath(w, "process_executable_path", p->exe_path, p->exe_deleted);
 	}
 	if (p->cwd)
-		jw_kstr(w, "process_current_working_directory", p->cwd);
+		gstr(w, "process_current_working_directory", p->cwd);
 	if (p->cmdline)
-		jw_kstr(w, "process_command_line_arguments", p->cmdline);
+		gstr(w, "process_command_line_arguments", p->cmdline);
 	if (p->start_realtime_ns) {
 		iso8601_ns(p->start_realtime_ns, iso, sizeof(iso));
 		jw_kstr(w, "process_creation_time_iso_8601_ns", iso);
@@ -197,7 +205,7 @@ void attrs_fd(struct jw *w, const struct snap_proc *p, const struct snap_fd *f)
 
 	jw_kint(w, "process_id", p->pid);
 	jw_kint(w, "file_descriptor_index", f->fd);
-	jw_kstr(w, "file_descriptor_name", f->name ? f->name : "");
+	gstr(w, "file_descriptor_name", f->name ? f->name : "");
 	jw_kstr(w, "file_descriptor_file_type", ftype_name(f->type));
 	fmode_str(f->f_flags, mode, sizeof(mode));
 	jw_kstr(w, "file_descriptor_file_mode", mode);
@@ -280,7 +288,7 @@ void attrs_vma(struct jw *w, const struct snap_proc *p, const struct snap_vma *v
 	jw_kstr(w, "memory_permissions", perm);
 	jw_kbool(w, "is_main_process_executable", v->is_main_exe);
 	kpath(w, "file_path", v->path ? v->path : "", v->path && v->deleted);
-	jw_kstr(w, "file_name", base ? base + 1 : (v->path ? v->path : ""));
+	gstr(w, "file_name", base ? base + 1 : (v->path ? v->path : ""));
 }
 
 void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e)
@@ -290,7 +298,7 @@ void attrs_elf(struct jw *w, const struct snap_proc *p, const struct snap_elf *e
 
 	jw_kint(w, "process_id", p->pid);
 	jw_kuint(w, "elf_file_inode_number", v->ino);
-	jw_kstr(w, "elf_file_name", base ? base + 1 : (v->path ? v->path : ""));
+	gstr(w, "elf_file_name", base ? base + 1 : (v->path ? v->path : ""));
 	jw_kstr(w, "elf_file_type", e->e_type == 2 ? "EXECUTABLE" : e->e_type == 3 ?
 		(v->is_main_exe ? "POSITION_INDEPENDENT_EXECUTABLE" : "SHARED_OBJECT") : "UNKNOWN");
 	kpath(w, "elf_file_path", v->path ? v->path : "", v->path && v->deleted);
@@ -306,7 +314,7 @@ void attrs_history(struct jw *w, const struct snap_proc *p, const struct snap_hi
 	jw_obj_begin(w);
 	if (h->time)
 		kiso(w, "command_execution_time_iso_8601_ns", time_ns(h->time, 0));
-	jw_kstr(w, "command_line", h->line ? h->line : "");
+	gstr(w, "command_line", h->line ? h->line : "");
 	jw_obj_end(w);
 }
 
@@ -353,10 +361,10 @@ void attrs_bpf(struct jw *w, const struct snap_bpf *b)
 
 	jw_kuint(w, "bpf_program_id", b->id);
 	jw_kstr(w, "bpf_program_type", bpf_type(b->type));
-	jw_kstr(w, "bpf_program_name", b->name ? b->name : "");
+	gstr(w, "bpf_program_name", b->name ? b->name : "");
 	jw_kstr(w, "bpf_program_tag", b->tag);
 	if (b->attach)
-		jw_kstr(w, "bpf_program_attach_point", b->attach);
+		gstr(w, "bpf_program_attach_point", b->attach);
 	jw_kuint(w, "bpf_program_instructions", b->len);
 	if (b->load_realtime_ns > 0) {
 		iso8601_ns(b->load_realtime_ns, buf, sizeof(buf));

@@ -118,11 +118,14 @@ void msg_open(struct jw *w, struct buf *b, const struct msg_source *src,
 	message_id(id);
 	iso8601_ns(now_realtime_ns(), when, sizeof(when));
 	jw_init(w, b);
+	w->str_cap = src->string_length;
 	jw_obj_begin(w);
 	jw_key(w, "message_header");
 	jw_obj_begin(w);
-	jw_kstr(w, "vendor_name", "ARGUS_PROJECT");
-	jw_kstr(w, "product_name", "ARGUS");
+	/* §9's enum values, which consumers of the schema route by; argus
+	 * itself is named by product_version (docs/attributes.md) */
+	jw_kstr(w, "vendor_name", "NVIDIA");
+	jw_kstr(w, "product_name", "DOCA_ARGUS");
 	jw_kstr(w, "product_version", src->product_version);
 	jw_kstr(w, "message_type", msg_type_str(act->type));
 	jw_kstr(w, "severity", severity_str(act->severity));

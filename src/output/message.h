@@ -30,6 +30,8 @@ struct msg_source {
 	const struct snap_workload *workload;	/* may be NULL before host init */
 	const struct host_iface *ifaces;	/* the monitoring machine's own */
 	int nifaces;
+	uint32_t string_length;	/* limits.string_length: longest guest string
+				 * a message carries (0: any) */
 };
 
 /* The monitoring machine's interfaces (getifaddrs). Returns the count. */

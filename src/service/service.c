@@ -153,6 +153,7 @@ static struct system *system_add(struct service *svc, const struct sys_config *c
 	s->src = svc->svc_src;
 	s->src.unique_id = cfg->name;
 	s->src.workload = &s->wl;
+	s->src.string_length = cfg->limits.string_length;
 	s->dcfg = svc->dcfg;
 	for (size_t j = 0; j < cfg->sbom.n; j++) {
 		struct sbom one;
@@ -313,6 +314,7 @@ static struct system *add_vm(struct service *svc, const struct sys_config *own, 
 	s->own = *own;
 	s->cfg = &s->own;
 	s->src.unique_id = s->own.name;
+	s->src.string_length = s->own.limits.string_length;
 	s->vm_pid = pid;
 	s->vm_start = start;
 	snprintf(s->vm_uuid, sizeof(s->vm_uuid), "%s", uuid);

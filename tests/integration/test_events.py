@@ -285,6 +285,8 @@ def test_tcp_connections_status(guest, tmp_path):
                            and m["activity_data"]["process_details"]["process_id"] == srv,
                            timeout=8, count=2)
         assert len(found) >= 2, "§10.2 'TCP Network Connections Status' not periodic"
+        assert all(m["message_type"] == "EVENT" and m["severity"] == "INFO" for m in found), \
+            [(m["message_type"], m["severity"]) for m in found]
         conns = found[-1]["activity_data"]["network_connection_list"]
         assert any(c["network_connection_details"]["source_port"] == 9095 for c in conns)
     finally:

@@ -347,6 +347,7 @@ def test_log_disk_full(guest, tmp_path):
                 time.sleep(0.2)
             fails = [m for m in rx.lines if sa("Service Runtime Failure", "write failed")(m)]
             assert fails, "a full log disk gave no Service Runtime Failure on telemetry"
+            assert fails[0]["severity"] == "ERROR", fails[0]     # §10.10
             assert "No space left" in fails[0]["activity_data"]["system_activity_details"]["description"]
             assert "write failed" in svc.stdout()
             alive(svc)
@@ -387,6 +388,7 @@ def test_telemetry_peer_gone(guest, tmp_path):
             guest.spawn("exec sleep 1")
         found = svc.wait_for(sa("Service Runtime Failure", "unreachable"), timeout=20)
         assert found, "a gone telemetry peer gave no Service Runtime Failure"
+        assert found[0]["severity"] == "ERROR", found[0]         # §10.10
         assert f"127.0.0.1:{rx.port}" in found[0]["activity_data"]["system_activity_details"]["description"]
         alive(svc)
         rx.start()          # the same port again

@@ -207,6 +207,36 @@ static void test_json_escape(void **state)
 	buf_free(&b);
 }
 
+/* jw_kstr_capped: cut at str_cap bytes with the mark, never inside a UTF-8
+ * sequence; a string cut before (ending with the mark within the cap) and
+ * one no longer than the cap as they are; only cuts counted */
+static void test_json_capped(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w, &b);
+	w.str_cap = 6;
+	jw_obj_begin(&w);
+	jw_kstr_capped(&w, "a", "abcdef", "[~]");	/* the cap exactly */
+	jw_kstr_capped(&w, "b", "abcdefg", "[~]");
+	jw_kstr_capped(&w, "c", "abcde\xc3\xa9xyz", "[~]");	/* é across the cap */
+	jw_kstr_capped(&w, "d", "abcdef[~]", "[~]");	/* cut before */
+	jw_kstr_capped(&w, "e", "abcdefg[~]", "[~]");	/* cut before, longer */
+	jw_kstr_capped(&w, "f", NULL, "[~]");
+	jw_obj_end(&w);
+	assert_string_equal(b.data, "{\"a\":\"abcdef\",\"b\":\"abcdef[~]\",\"c\":\"abcde[~]\","
+			    "\"d\":\"abcdef[~]\",\"e\":\"abcdef[~]\",\"f\":null}");
+	assert_int_equal(w.cut, 3);
+	buf_reset(&b);
+	jw_init(&w, &b);	/* no cap: as jw_kstr */
+	jw_kstr_capped(&w, "a", "abcdefghij", "[~]");
+	assert_string_equal(b.data, "\"a\":\"abcdefghij\"");
+	assert_int_equal(w.cut, 0);
+	buf_free(&b);
+}
+
 static void test_iso8601(void **state)
 {
 	(void)state;
@@ -284,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_u64map_del),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_json_capped),
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_list_walk),
 	};
