@@ -43,7 +43,7 @@ class Follower:
             data = self.partial + self.fh.read()
             end = data.rfind(b"\n") + 1
             self.partial = data[end:]
-            out += [json.loads(line)["message_header"] for line in data[:end].splitlines()]
+            out += [json.loads(line) for line in data[:end].splitlines()]
             try:
                 rotated = os.stat(self.path).st_ino != os.fstat(self.fh.fileno()).st_ino
             except FileNotFoundError:

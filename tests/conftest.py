@@ -177,7 +177,7 @@ class Service:
         for line in self.stdout().splitlines():
             if not line.startswith("{"):
                 continue
-            h = json.loads(line)["message_header"]
+            h = json.loads(line)
             if h["message_type"] == "ALERT" and h["activity_data"]["name"] not in self.ROUTINE_ALERTS:
                 names.append(h["activity_data"]["name"])
         return names
@@ -202,7 +202,7 @@ class Service:
             end = data.rfind(b"\n") + 1
             self.partial = data[end:]
             for line in data[:end].splitlines():
-                self.messages.append(json.loads(line)["message_header"])
+                self.messages.append(json.loads(line))
             try:
                 rotated = os.stat(self.events_path).st_ino != os.fstat(self.fh.fileno()).st_ino
             except FileNotFoundError:

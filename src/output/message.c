@@ -119,8 +119,8 @@ void msg_open(struct jw *w, struct buf *b, const struct msg_source *src,
 	iso8601_ns(now_realtime_ns(), when, sizeof(when));
 	jw_init(w, b);
 	w->str_cap = src->string_length;
-	jw_obj_begin(w);
-	jw_key(w, "message_header");
+	/* the root object is section 9's message_header: its fields at the
+	 * top, as the guide's example message has them */
 	jw_obj_begin(w);
 	/* §9's enum values, which consumers of the schema route by; argus
 	 * itself is named by product_version (docs/attributes.md) */
@@ -147,8 +147,7 @@ void msg_open(struct jw *w, struct buf *b, const struct msg_source *src,
 void msg_close(struct jw *w)
 {
 	jw_obj_end(w);	/* activity_data */
-	jw_obj_end(w);	/* message_header */
-	jw_obj_end(w);	/* root */
+	jw_obj_end(w);	/* message_header, the root */
 }
 
 static int syslog_severity(enum severity s)

@@ -42,7 +42,7 @@ echo; echo "== events written to $dir/events/argus-events.log:"
 python3 - "$dir/events/argus-events.log" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
-    h = json.loads(line)["message_header"]
+    h = json.loads(line)
     a = h["activity_data"]
     det = a.get("process_details", {})
     who = f' pid {det["process_id"]} {det["process_name"]}' if det else ""

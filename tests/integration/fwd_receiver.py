@@ -59,7 +59,7 @@ def main():
                 if chunks + 1 == a.lose:
                     os._exit(4)
                 for t, rec in es:
-                    mid = rec["message_header"]["message_id"] if "message_header" in rec else None
+                    mid = rec.get("message_id") if isinstance(rec, dict) else None
                     out.write(json.dumps({"tag": tag, "chunk": chunk, "message_id": mid}) + "\n")
                 out.flush()
                 chunks += 1

@@ -100,7 +100,8 @@ def test_stdout_json_lines(guest, tmp_path):
         err = f.read()
     assert out, "nothing on stdout"
     for line in out:
-        json.loads(line)["message_header"]     # each one whole JSON message
+        m = json.loads(line)           # each one whole JSON message, section 9's
+        assert m["vendor_name"] == "NVIDIA" and "message_header" not in m, m    # root
     assert out == log
     assert "argus: argus" in err and "started" in err, err
     assert "argus stopped" in err

@@ -313,7 +313,7 @@ class Receiver:
                     break
                 buf += chunk
                 *done, buf = buf.split(b"\n")
-                self.lines += [json.loads(x)["message_header"] for x in done]
+                self.lines += [json.loads(x) for x in done]
             c.close()
 
     def stop(self):

@@ -199,6 +199,6 @@ def test_syslog_frames_stay_frames(hostile):
         msgid, sep2, body = msg.partition(b" - ")
         assert sep and sep2 and msgid in (b"EVENT", b"ALERT", b"SYSTEM_ACTIVITY"), fr[:120]
         assert b"\n" not in body, "a raw newline inside a frame's JSON"
-        ids.append(json.loads(body)["message_header"]["message_id"])
+        ids.append(json.loads(body)["message_id"])
     logged = [m["message_id"] for m in svc.messages]
     assert sorted(ids) == sorted(logged), f"{len(ids)} frames, {len(logged)} logged"

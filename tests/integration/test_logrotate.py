@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def ids(text):
-    return [json.loads(l)["message_header"]["message_id"] for l in text.splitlines() if l.strip()]
+    return [json.loads(l)["message_id"] for l in text.splitlines() if l.strip()]
 
 
 def test_logrotate_loses_nothing(guest, tmp_path):

@@ -134,7 +134,7 @@ def test_service_initialization_failed_cannot_drop_privileges(guest):
                             ARGUS, "run", "--config", cfg], capture_output=True, text=True,
                            timeout=60)
         assert p.returncode == 1, p.stderr
-        msgs = [json.loads(line)["message_header"]
+        msgs = [json.loads(line)
                 for line in open(os.path.join(events, "argus-events.log"))]
         seen = [m["activity_data"]["name"] for m in msgs]
         assert seen[0] == "Service Initialization Started", seen

@@ -66,7 +66,7 @@ log {{ source(s_nl); destination(d_syslog); flags(flow-control); }};
                 if line.startswith("argus "):
                     line = line[len("argus "):]
                 if line:
-                    out.append(json.loads(line)["message_header"]["message_id"])
+                    out.append(json.loads(line)["message_id"])
         return out
 
 

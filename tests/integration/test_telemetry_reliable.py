@@ -150,7 +150,7 @@ action(type="omfile" file="{self.out}" template="raw" asyncWriting="off" flushOn
             for line in open(self.out, errors="replace"):
                 if line.endswith("\n") and " " in line:
                     app, msg = line.split(" ", 1)
-                    out.append((app, json.loads(msg)["message_header"]["message_id"]))
+                    out.append((app, json.loads(msg)["message_id"]))
         return out
 
 
