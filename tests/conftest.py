@@ -307,6 +307,24 @@ def planted_before_start(g, svc, tmp_path, ko, args, pass_scans, running_within=
     return found[0], site, handler
 
 
+def bpf_fentry(g, targets, tag, seconds=300):
+    """A BPF program attached at the entry of each target (bpfload
+    fentry:[MODULE:]FUNC, held seconds): their loaders' pids, once each
+    program is in."""
+    pids = [g.spawn(f"exec bpfload fentry:{f} argus_{tag}{i} {seconds} >/tmp/{tag}{i}.out 2>&1")
+            for i, f in enumerate(targets)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        outs = [g.run(f"cat /tmp/{tag}{i}.out")[1].strip() for i in range(len(targets))]
+        if all(outs):
+            break
+        time.sleep(0.2)
+    if not all(o.isdigit() for o in outs):
+        g.run("kill " + " ".join(map(str, pids)))
+        raise AssertionError(f"bpfload fentry: {outs}")
+    return pids
+
+
 def module_named(name):
     """An alert predicate: about the kernel module of this name."""
     return lambda a: a.get("kernel_module_details", {}).get("kernel_module_name") == name

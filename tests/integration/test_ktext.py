@@ -23,7 +23,8 @@ import time
 import pytest
 
 import benign
-from conftest import Service, wait_for, need_module, assert_kernel_read, planted_before_start
+from conftest import (Service, wait_for, need_module, assert_kernel_read, planted_before_start,
+                      bpf_fentry)
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -95,16 +96,7 @@ def test_bpf_trampolines_raise_nothing(guest, svc, tmp_path):
     funcs = ("vfs_read", "do_sys_openat2", "vfs_write", "vfs_read")
     pids = []
     try:
-        for i, f in enumerate(funcs):
-            pids.append(guest.spawn(f"exec bpfload fentry:{f} argus_fe{i} 300 "
-                                    f">/tmp/fe{i}.out 2>&1"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            outs = [guest.run(f"cat /tmp/fe{i}.out")[1].strip() for i in range(len(funcs))]
-            if all(outs):
-                break
-            time.sleep(0.2)
-        assert all(o.isdigit() for o in outs), outs
+        pids = bpf_fentry(guest, funcs, "fe")
         guest.check("ls /; cat /proc/version; free")
         late = Service(tmp_path, guest, sleep=SLEEP)
         try:

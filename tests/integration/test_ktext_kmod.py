@@ -34,7 +34,7 @@ import pytest
 
 import benign
 from conftest import (Service, wait_for, need_module, assert_kernel_read, module_named,
-                      planted_before_start, run_argus)
+                      planted_before_start, run_argus, bpf_fentry)
 
 SLEEP = "500ms"
 TEXT = "Kernel Text Modified"
@@ -243,16 +243,7 @@ def test_module_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path
     undo = (f"cd {TRACING} && echo nop >current_tracer; echo >set_ftrace_filter; "
             "echo 0 >events/kprobes/enable; echo >kprobe_events")
     try:
-        for i, f in enumerate(funcs):
-            pids.append(guest.spawn(f"exec bpfload fentry:dummy:{f} argus_fm{i} 300 "
-                                    f">/tmp/fm{i}.out 2>&1"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            outs = [guest.run(f"cat /tmp/fm{i}.out")[1].strip() for i in range(len(funcs))]
-            if all(outs):
-                break
-            time.sleep(0.2)
-        assert all(o.isdigit() for o in outs), outs
+        pids = bpf_fentry(guest, [f"dummy:{f}" for f in funcs], "fm")
         guest.check(f"cd {TRACING} && echo 1 >/proc/sys/debug/kprobes-optimization && "
                     "echo 'p:argus13 dummy_setup+5' >>kprobe_events && "
                     "echo 'r:argus14 dummy_dev_init' >>kprobe_events && "
