@@ -337,11 +337,12 @@ struct hashed {
 	uint16_t e_type;
 	int hashed;		/* linux_file_hash() ran */
 	int64_t size;
+	size_t proc;		/* the last process listing it + 1 */
 };
 
-static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, struct u64map *idx,
-				      struct hashed **v, size_t *n, size_t *cap, uint64_t inode,
-				      int mapped_only)
+static struct hashed *hash_once(struct kernel *k, struct snapshot *s, struct u64map *idx,
+				struct hashed **v, size_t *n, size_t *cap, uint64_t inode,
+				int mapped_only)
 {
 	uint64_t i;
 
@@ -359,6 +360,7 @@ static const struct hashed *hash_once(struct kernel *k, struct snapshot *s, stru
 	struct hashed *h = &(*v)[*n];
 	unsigned char ehdr[18];
 	h->inode = inode;
+	h->proc = 0;
 	h->size = (int64_t)kernel_field(k, inode, &k->prof->off.inode__i_size);
 	h->e_type = 0;
 	if (!linux_file_read(k, inode, 0, ehdr, sizeof(ehdr)) && !memcmp(ehdr, "\x7f" "ELF", 4))
@@ -379,9 +381,9 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	struct u64map idx;
 	struct hashed *v = NULL;
-	size_t n = 0, cap = 0;
+	struct snap_elf *elfs = NULL;	/* one process's, then copied whole */
+	size_t n = 0, cap = 0, ecap = 0;
 
-	(void)err;
 	u64map_init(&idx);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
@@ -390,29 +392,33 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 			if (h)
 				p->exe_hash = h->h;
 		}
-		/* ELF files mapped by the process, each once */
-		struct snap_elf *elfs = p->nvmas ? arena_alloc(&s->arena, p->nvmas * sizeof(*elfs)) : NULL;
+		/* ELF files mapped by the process, each once: a file's entry
+		 * remembers the last process that listed it */
 		uint32_t ne = 0;
-		for (uint32_t j = 0; elfs && j < p->nvmas; j++) {
+		for (uint32_t j = 0; j < p->nvmas; j++) {
 			const struct snap_vma *vm = &p->vmas[j];
-			int dup = !vm->inode;
-			for (uint32_t q = 0; q < ne && !dup; q++)
-				dup = elfs[q].vma->inode == vm->inode;
-			if (dup)
+			if (!vm->inode)
 				continue;
-			const struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, vm->inode, 1);
-			if (!h || !h->e_type)
+			struct hashed *h = hash_once(k, s, &idx, &v, &n, &cap, vm->inode, 1);
+			if (!h || !h->e_type || h->proc == i + 1)
 				continue;
+			h->proc = i + 1;
+			if (vec_reserve(elfs, ne, ecap, 16))
+				break;
 			elfs[ne].vma = vm;
 			elfs[ne].e_type = h->e_type;
 			elfs[ne].size = h->size;
 			elfs[ne].hash = h->h;
 			ne++;
 		}
-		p->elfs = elfs;
-		p->nelfs = ne;
+		p->elfs = ne ? arena_alloc(&s->arena, ne * sizeof(*elfs)) : NULL;
+		if (p->elfs)
+			memcpy(p->elfs, elfs, ne * sizeof(*elfs));
+		p->nelfs = p->elfs ? ne : 0;
 	}
 	u64map_free(&idx);
 	free(v);
+	free(elfs);
+	(void)err;
 	return 0;
 }
