@@ -178,7 +178,7 @@ void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *ma
 
 	/* short enough, or cut already (by whoever read it) to no more */
 	if (!s || !w->str_cap || n <= w->str_cap ||
-	    (n - m <= w->str_cap && n >= m && !memcmp(s + n - m, mark, m))) {
+	    (n >= m && n - m <= w->str_cap && !memcmp(s + n - m, mark, m))) {
 		jw_kstr(w, key, s);
 		return;
 	}
