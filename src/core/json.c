@@ -172,31 +172,39 @@ void jw_null(struct jw *w)
 
 void jw_kstr(struct jw *w, const char *key, const char *s) { jw_key(w, key); jw_str(w, s); }
 
-void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *mark)
+void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *tail,
+		    const char *mark)
 {
-	size_t n = s ? strlen(s) : 0, m = strlen(mark);
+	size_t n = s ? strlen(s) : 0, m = strlen(mark), t = tail ? strlen(tail) : 0;
+	/* longer than the cap, and not cut already (by whoever read it) to
+	 * no more */
+	int cut = s && w->str_cap && n > w->str_cap &&
+		  !(n >= m && n - m <= w->str_cap && !memcmp(s + n - m, mark, m));
 
-	/* short enough, or cut already (by whoever read it) to no more */
-	if (!s || !w->str_cap || n <= w->str_cap ||
-	    (n >= m && n - m <= w->str_cap && !memcmp(s + n - m, mark, m))) {
+	if (!s || (!cut && !t)) {
 		jw_kstr(w, key, s);
 		return;
 	}
-	n = w->str_cap;
-	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;		/* not inside a UTF-8 sequence */
-	char *t = malloc(n + m + 1);
-	if (!t) {
-		jw_kstr(w, key, mark);
+	if (cut) {
+		n = w->str_cap;
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;		/* not inside a UTF-8 sequence */
 		w->cut++;
+	} else {
+		m = 0;
+	}
+	char *b = malloc(n + m + t + 1);
+	if (!b) {
+		jw_kstr(w, key, cut ? mark : s);
 		return;
 	}
-	memcpy(t, s, n);
-	memcpy(t + n, mark, m + 1);
-	jw_kstr(w, key, t);
-	free(t);
-	w->cut++;
+	memcpy(b, s, n);
+	memcpy(b + n, mark, m);
+	memcpy(b + n + m, tail ? tail : "", t + 1);
+	jw_kstr(w, key, b);
+	free(b);
 }
+
 void jw_kint(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_int(w, v); }
 void jw_kuint(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_uint(w, v); }
 void jw_kbool(struct jw *w, const char *key, int v) { jw_key(w, key); jw_bool(w, v); }

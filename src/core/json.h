@@ -30,10 +30,11 @@ void json_escape(struct buf *b, const char *s, size_t n);
 
 void jw_init(struct jw *w, struct buf *b);
 /* key: s, or when s is longer than w->str_cap its first str_cap bytes and
- * then mark (counted in w->cut).  A cut never splits a UTF-8 sequence; a
- * string that ends with mark after no more than str_cap bytes (cut before)
- * is kept as it is. */
-void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *mark);
+ * then mark (counted in w->cut); then tail (may be NULL), never cut.  A cut
+ * never splits a UTF-8 sequence; a string that ends with mark after no
+ * more than str_cap bytes (cut before) is kept as it is. */
+void jw_kstr_capped(struct jw *w, const char *key, const char *s, const char *tail,
+		    const char *mark);
 void jw_obj_begin(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w);

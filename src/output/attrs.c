@@ -45,25 +45,15 @@ void attrs_hashes(struct jw *w, const char *prefix, const struct snap_hash *h)
  * at collection ends with.  Detection judged it whole. */
 static void gstr(struct jw *w, const char *key, const char *s)
 {
-	jw_kstr_capped(w, key, s, SNAP_TRUNCATED_MARK);
+	jw_kstr_capped(w, key, s, NULL, SNAP_TRUNCATED_MARK);
 }
 
 /* A path as /proc shows it: an unlinked file's (or a memfd's) with
- * " (deleted)" after it, as the kernel's d_path() writes it. */
+ * " (deleted)" after it, as the kernel's d_path() writes it; a cut path
+ * keeps it. */
 static void kpath(struct jw *w, const char *key, const char *path, int deleted)
 {
-	static const char suffix[] = " (deleted)";
-	size_t n = strlen(path);
-	char *s = deleted ? malloc(n + sizeof(suffix)) : NULL;
-
-	if (!s) {
-		gstr(w, key, path);
-		return;
-	}
-	memcpy(s, path, n);
-	memcpy(s + n, suffix, sizeof(suffix));
-	gstr(w, key, s);
-	free(s);
+	jw_kstr_capped(w, key, path, deleted ? " (deleted)" : NULL, SNAP_TRUNCATED_MARK);
 }
 
 void attrs_process(struct jw *w, const struct snap_proc *p)

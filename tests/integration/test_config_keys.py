@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ARGUS, Service
+from conftest import ARGUS, Service, run_argus
 from guest import OUTSIDE, OUTSIDE_QUIET, initrd_file
 
 SLEEP = "500ms"
@@ -173,6 +173,23 @@ def test_string_length_user_data_stdout_off_and_an_activity_off(guest, tmp_path)
                 assert i["bluefield_network_interface_mac_address"] == f.read().strip(), i
     assert svc.messages and not open(os.path.join(svc.dir, "stdout.log")).read(), \
         "output.stdout is false, yet messages went to standard output"
+
+
+def test_string_length_keeps_deleted(guest):
+    """A cut path keeps what the kernel says after it: an unlinked
+    executable's path, cut at 16, still ends with " (deleted)" (the build
+    before lost it)."""
+    pid = guest.spawn("cp /bin/bash /tmp/dxlongname_for_cut && exec /tmp/dxlongname_for_cut "
+                      "-c 'rm /tmp/dxlongname_for_cut; while :; do sleep 1000; done'")
+    try:
+        time.sleep(1)
+        d = json.loads(run_argus("scan", "--once", "--json", "--limit", "string_length=16",
+                                 *guest.argus_source()).stdout)
+    finally:
+        guest.run(f"kill {pid}")
+    [p] = [p for p in d["processes"] if p["process_id"] == pid]
+    assert p["process_executable_path"] == "/tmp/dxlongname_[...truncated] (deleted)", p
+    assert d["scan_statistics"]["strings_truncated"] >= 1
 
 
 # ---- events.sbom as SHA-256 signatures (section 7.3) ----

@@ -208,8 +208,9 @@ static void test_json_escape(void **state)
 }
 
 /* jw_kstr_capped: cut at str_cap bytes with the mark, never inside a UTF-8
- * sequence; a string cut before (ending with the mark within the cap) and
- * one no longer than the cap as they are; only cuts counted */
+ * sequence, the tail after it whole; a string cut before (ending with the
+ * mark within the cap) and one no longer than the cap as they are; only
+ * cuts counted */
 static void test_json_capped(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -219,19 +220,22 @@ static void test_json_capped(void **state)
 	jw_init(&w, &b);
 	w.str_cap = 6;
 	jw_obj_begin(&w);
-	jw_kstr_capped(&w, "a", "abcdef", "[~]");	/* the cap exactly */
-	jw_kstr_capped(&w, "b", "abcdefg", "[~]");
-	jw_kstr_capped(&w, "c", "abcde\xc3\xa9xyz", "[~]");	/* é across the cap */
-	jw_kstr_capped(&w, "d", "abcdef[~]", "[~]");	/* cut before */
-	jw_kstr_capped(&w, "e", "abcdefg[~]", "[~]");	/* cut before, longer */
-	jw_kstr_capped(&w, "f", NULL, "[~]");
+	jw_kstr_capped(&w, "a", "abcdef", NULL, "[~]");	/* the cap exactly */
+	jw_kstr_capped(&w, "b", "abcdefg", NULL, "[~]");
+	jw_kstr_capped(&w, "c", "abcde\xc3\xa9xyz", NULL, "[~]");	/* é across the cap */
+	jw_kstr_capped(&w, "d", "abcdef[~]", NULL, "[~]");	/* cut before */
+	jw_kstr_capped(&w, "e", "abcdefg[~]", NULL, "[~]");	/* cut before, longer */
+	jw_kstr_capped(&w, "f", NULL, NULL, "[~]");
+	jw_kstr_capped(&w, "g", "abcdefg", " (x)", "[~]");	/* the tail kept whole */
+	jw_kstr_capped(&w, "h", "abc", " (x)", "[~]");
 	jw_obj_end(&w);
 	assert_string_equal(b.data, "{\"a\":\"abcdef\",\"b\":\"abcdef[~]\",\"c\":\"abcde[~]\","
-			    "\"d\":\"abcdef[~]\",\"e\":\"abcdef[~]\",\"f\":null}");
-	assert_int_equal(w.cut, 3);
+			    "\"d\":\"abcdef[~]\",\"e\":\"abcdef[~]\",\"f\":null,"
+			    "\"g\":\"abcdef[~] (x)\",\"h\":\"abc (x)\"}");
+	assert_int_equal(w.cut, 4);
 	buf_reset(&b);
 	jw_init(&w, &b);	/* no cap: as jw_kstr */
-	jw_kstr_capped(&w, "a", "abcdefghij", "[~]");
+	jw_kstr_capped(&w, "a", "abcdefghij", NULL, "[~]");
 	assert_string_equal(b.data, "\"a\":\"abcdefghij\"");
 	assert_int_equal(w.cut, 0);
 	buf_free(&b);
