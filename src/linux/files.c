@@ -44,6 +44,7 @@ struct fctx {
 	/* what of each object one fd needs, copied at once (kobj.h) */
 	struct kspan file, inode, common, tcp, fdt;
 	struct kfield atime[2], mtime[2], ctime[2];	/* timespec64 in the inode */
+	int a64;		/* an AArch64 guest: its O_* encoding (open_flags) */
 };
 
 /* A file's f_flags in x86-64's encoding of O_* (the generic one, which
@@ -52,9 +53,9 @@ struct fctx {
  * O_DIRECT 040000, O_LARGEFILE 0100000, O_DIRECTORY 0200000 and
  * O_NOFOLLOW 0400000 (arch/arm64/include/uapi/asm/fcntl.h); the rest are
  * the same. */
-static uint32_t open_flags(const struct kernel *k, uint32_t raw)
+static uint32_t open_flags(const struct fctx *c, uint32_t raw)
 {
-	if (strcmp(k->prof->arch->name, "aarch64"))
+	if (!c->a64)
 		return raw;
 	uint32_t f = raw & ~(uint32_t)0740000;
 	f |= raw & 040000 ? 0200000 : 0;	/* O_DIRECTORY */
@@ -313,7 +314,7 @@ static int fd_file(struct fctx *c, uint64_t file, struct snap_fd *f, struct kobj
 		return 0;
 	}
 	kobj_load(fo, as, file, c->file);
-	f->f_flags = open_flags(c->k, (uint32_t)kobj_get(as, fo, &o->file__f_flags));
+	f->f_flags = open_flags(c, (uint32_t)kobj_get(as, fo, &o->file__f_flags));
 	f->f_mode = (uint32_t)kobj_get(as, fo, &o->file__f_mode);
 	f->inode = kobj_get(as, fo, &o->file__f_inode);
 	if (!kptr_ok(f->inode))
@@ -554,6 +555,7 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 			  .fds_left = k->limits.file_descriptors };
 
 	c.namecap = k->limits.string_length + 1 > 4096 ? k->limits.string_length + 1 : 4096;
+	c.a64 = !strcmp(k->prof->arch->name, "aarch64");
 	const struct koffsets *o = c.o;
 	u64map_init(&c.run);
 	c.run_pid = -1;

@@ -384,6 +384,7 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 	struct snap_elf *elfs = NULL;	/* one process's, then copied whole */
 	size_t n = 0, cap = 0, ecap = 0;
 
+	(void)err;
 	u64map_init(&idx);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct snap_proc *p = &s->procs[i];
@@ -419,6 +420,5 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 	u64map_free(&idx);
 	free(v);
 	free(elfs);
-	(void)err;
 	return 0;
 }

@@ -314,7 +314,6 @@ static struct system *add_vm(struct service *svc, const struct sys_config *own, 
 	s->own = *own;
 	s->cfg = &s->own;
 	s->src.unique_id = s->own.name;
-	s->src.string_length = s->own.limits.string_length;
 	s->vm_pid = pid;
 	s->vm_start = start;
 	snprintf(s->vm_uuid, sizeof(s->vm_uuid), "%s", uuid);
