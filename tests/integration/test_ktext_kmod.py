@@ -26,7 +26,8 @@ kprobe inside one and a kretprobe, and the module unloaded and loaded
 again while argus runs; and, in place before a service first sees the
 module, BPF programs at two of its function entries (fentry through the
 module's BTF: calls to BPF trampolines), the function tracer, an optimized
-kprobe and a kretprobe."""
+kprobe and a kretprobe.  Nor does a live patch (klpcmd.ko), watched going
+live and away, or in place before a service first sees the kernel."""
 import json
 import time
 
@@ -271,3 +272,57 @@ def test_module_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path
         guest.run(undo + "; kill " + " ".join(str(p) for p in pids))
     time.sleep((PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
+
+
+LIVEPATCH = "/sys/kernel/livepatch/klpcmd"
+
+
+def klp_settled(guest):
+    """The live patch's transition done (every task switched), within 30 s."""
+    deadline = time.monotonic() + 30
+    while guest.run(f"cat {LIVEPATCH}/transition 2>/dev/null")[1].strip() == "1":
+        assert time.monotonic() < deadline, "klpcmd's transition never finished"
+        time.sleep(0.5)
+
+
+def test_live_patch_raises_nothing(guest, svc, tmp_path):
+    """A live patch (tests/guest/kmod/klpcmd.ko, through the kernel's
+    livepatch API, as kpatch and the distributions' services ship them:
+    cmdline_proc_show's ftrace site calls a trampoline whose handler sends
+    every call to the module's own function) is a module loaded and,
+    later, unloaded: told as such, and nothing more -- neither while the
+    service watches it go live and away, nor at the first sight of a
+    kernel already patched (a one-shot scan and a second service).  The
+    patch is seen to be live: /proc/cmdline says so."""
+    need_module(guest, "klpcmd")
+    since = svc.mark()
+    guest.check("insmod /bin/klpcmd.ko")
+    try:
+        klp_settled(guest)
+        assert guest.check("cat /proc/cmdline").strip() == "klpcmd", "the patch is not live"
+        assert "cmdline_proc_show" in guest.check(f"cat {TRACING}/enabled_functions 2>/dev/null || "
+                                                  f"mount -t tracefs none {TRACING} && "
+                                                  f"cat {TRACING}/enabled_functions")
+        assert wait_for(svc, "Kernel Module Loaded", module_named("klpcmd"), since,
+                        10 * svc.sleep_s), "argus never saw klpcmd loaded"
+        time.sleep((PASS + 2) * svc.sleep_s)
+        d = json.loads(run_argus("scan", "--once", "--json", *guest.argus_source()).stdout)
+        assert {"kernel_text", "ftrace_ops"} <= set(d["scan_statistics"]["kernel_hooks_read"])
+        assert "klpcmd" in [m.get("kernel_module_name") for m in d.get("kernel_modules", [])]
+        assert [h for h in d["kernel_hooks"] if h.get("kernel_hook_kind") == "kernel_text"] == []
+        late = Service(tmp_path, guest, sleep=SLEEP)
+        try:
+            time.sleep((PASS + 2) * late.sleep_s)
+            late.expect_alerts(0)
+        finally:
+            late.stop()
+    finally:
+        guest.run(f"echo 0 >{LIVEPATCH}/enabled")
+        klp_settled(guest)
+        guest.run("rmmod klpcmd")
+    assert guest.check("cat /proc/cmdline").strip() != "klpcmd"
+    assert wait_for(svc, "Kernel Module Unloaded", module_named("klpcmd"), since,
+                    10 * svc.sleep_s), "argus never saw klpcmd unloaded"
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+    assert_kernel_read(guest)

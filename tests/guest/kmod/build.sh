@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko, hooksct.ko, hookx64.ko, hookkp.ko, hookft.ko, hookidt.ko, hooktp.ko, hookinl.ko, hookinm.ko, hooknf.ko, hideall.ko, hideblind.ko, hookftu.ko, hookblind.ko, bootstate.ko) against Debian's headers of the test
+# build.sh OUTDIR - build the test rootkits (hidepid.ko, hidekmod.ko, hooksct.ko, hookx64.ko, hookkp.ko, hookft.ko, hookidt.ko, hooktp.ko, hookinl.ko, hookinm.ko, hooknf.ko, hideall.ko, hideblind.ko, hookftu.ko, hookblind.ko, bootstate.ko, klpcmd.ko) against Debian's headers of the test
 # kernel (fetched with apt-get download into the cache, not installed).
 # ARGUS_KVER names another kernel (Debian 11's 5.10, 13's 6.12), whose
 # headers fetch-kernel.sh put in the cache: each module that builds for it.
@@ -24,7 +24,7 @@ if [ ! -f "$hdr/.done" ]; then
 	touch "$hdr/.done"
 fi
 mkdir -p "$out"
-mods="hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hookinm hooknf hideall hideblind hookftu hookblind bootstate"
+mods="hidepid hidekmod hooksct hookx64 hookkp hookft hookidt hooktp hookinl hookinm hooknf hideall hideblind hookftu hookblind bootstate klpcmd"
 src="$hdr/usr/src/linux-headers-$KVER"
 # the compiler the kernel was built with (Debian 11's gcc-10, 13's gcc-14)
 # may not be here: then this machine's gcc, which builds these modules
