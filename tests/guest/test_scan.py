@@ -68,7 +68,8 @@ def workload(guest):
         guest.spawn("cp /bin/bash /tmp/dx && exec /tmp/dx -c 'rm /tmp/dx; "
                     "while :; do sleep 1000; done'"),
         guest.spawn("exec memory fexecve 1000"),
-        # O_SYNC, O_DSYNC, O_NOATIME, O_PATH, O_DIRECTORY: every mode name
+        # O_SYNC, O_DSYNC, O_NOATIME, O_PATH, O_DIRECTORY, and a pipe in
+        # packet mode (O_DIRECT, O_NONBLOCK, O_CLOEXEC): every mode name
         guest.spawn("exec attrprobe flags 1000"),
     ]
     time.sleep(1)
@@ -161,6 +162,14 @@ def test_file_descriptors(guest, workload):
             if not name.startswith(("socket:", "pipe:", "anon_inode:")) and pid in mine:
                 t.check("file_descriptor", w, "size", int(size), f["file_descriptor_inode_size_bytes"])
     t.report()
+    # every mode name was there to compare: attrprobe flags's fds hold them all
+    probe = [p["process_id"] for p in d["processes"] if p["process_id"] in workload and
+             (p.get("process_command_line_arguments") or "").startswith("attrprobe flags")]
+    assert len(probe) == 1, f"attrprobe flags is not among the scan's processes: {probe}"
+    seen = set().union(*(set(f["file_descriptor_file_mode"].split("|"))
+                         for (pid, _), f in fds.items() if pid == probe[0]))
+    names = {n for _, n in FLAG_NAMES[guest.arch]} | {"READ_ONLY", "WRITE_ONLY"}
+    assert names <= seen, f"mode names not seen on attrprobe flags's fds: {sorted(names - seen)}"
 
 
 def parse_tcp(lines):

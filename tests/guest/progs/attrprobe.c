@@ -12,8 +12,10 @@
  *                                the process's CPU time is more than its leader's
  *   attrprobe leaderexit SECS    the main thread exits, another thread lives on
  *   attrprobe flags SECS         fds 3-7 opened with O_SYNC, O_DSYNC, O_NOATIME,
- *                                O_PATH and O_DIRECTORY (O_* values differ by
- *                                architecture: the modes argus reports)
+ *                                O_PATH and O_DIRECTORY, 8-9 a pipe in packet
+ *                                mode (pipe2 O_DIRECT | O_NONBLOCK | O_CLOEXEC:
+ *                                tmpfs refuses O_DIRECT before 6.6) (O_* values
+ *                                differ by architecture: the modes argus reports)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -79,6 +81,7 @@ static void *sleeper(void *arg)
 int main(int argc, char **argv)
 {
 	pthread_t t[3];
+	int p[2];
 	const char *mode = argc > 1 ? argv[1] : "";
 
 	secs = (unsigned)atoi(argv[argc - 1]);
@@ -137,7 +140,8 @@ int main(int argc, char **argv)
 		if (open("/tmp/fl-sync", O_WRONLY | O_CREAT | O_SYNC, 0600) != 3 ||
 		    open("/tmp/fl-dsync", O_WRONLY | O_CREAT | O_DSYNC | O_APPEND, 0600) != 4 ||
 		    open("/etc/passwd", O_RDONLY | O_NOATIME) != 5 ||
-		    open("/etc", O_PATH) != 6 || open("/tmp", O_RDONLY | O_DIRECTORY) != 7)
+		    open("/etc", O_PATH) != 6 || open("/tmp", O_RDONLY | O_DIRECTORY) != 7 ||
+		    pipe2(p, O_DIRECT | O_NONBLOCK | O_CLOEXEC) || p[0] != 8)
 			return 1;
 		sleep(secs);
 		return 0;
