@@ -1,5 +1,6 @@
 """Every configuration key does what docs/configuration.md says, against the
 live guest (issue 12): profile_generation, a system's log_level,
+service.scanner_sleep,
 output.stdout (on and off), events.sbom given as SHA-256 signatures, `run
 --check` finding what `run` would stumble on at start; argus.default's
 limits.string_length, output.telemetry.user_data and an activity that is
@@ -83,6 +84,34 @@ def test_system_log_level(guest, tmp_path):
         assert f'"{second}"' in f.read()
     # the service's own messages stay at 50: info, no debug
     assert "info: argus: Service Initialization Started" in log
+
+
+def test_scanner_sleep(guest, tmp_path):
+    """service.scanner_sleep is the time from one scan's start to the
+    next's (the time a scan takes is subtracted, docs/configuration.md):
+    at 2 s, the scans the debug log tells (log_level 60, each line stamped
+    to the nanosecond as the scan ends, with its time) start 2 s apart,
+    not the default's 1 s (the other tests scan every 500 ms)."""
+    import datetime
+    svc = Service(tmp_path, guest, sleep="2s", extra="      log_level: 60\n")
+    try:
+        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                     timeout=60)
+        time.sleep(11)
+    finally:
+        svc.stop()
+    stamps = []
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
+        for line in f:
+            when, _, rest = line.partition(" ")
+            if rest.startswith(f"debug: {guest.name}: scan: "):
+                ms = float(rest.split("scan: ")[1].split(" ms")[0])
+                t = datetime.datetime.fromisoformat(when[:26] + when[29:]).timestamp()
+                stamps.append((t, ms / 1000))
+    assert len(stamps) >= 4, f"{len(stamps)} scans logged in 11 s"
+    starts = [t - took for t, took in stamps]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(1.95 <= g < 3.0 for g in gaps), gaps
 
 
 def test_stdout_json_lines(guest, tmp_path):
