@@ -368,16 +368,21 @@ def need_module(guest, ko):
         pytest.skip("the test rootkits could not be built (kernel headers unavailable)")
 
 
+def iso_ns_seconds(t):
+    """Seconds since the epoch of argus's ISO 8601 stamp to the nanosecond
+    (messages' occurred_message_time_iso_8601_ns, the debug log's lines):
+    cut to microseconds, what Python parses."""
+    return datetime.datetime.fromisoformat(t[:26] + t[29:]).timestamp()
+
+
 def seconds_after(svc, name, after="Host Initialization Successful"):
     """Seconds from the service's first `after` message to its first `name`
     message: how soon after it started it told something (messages are
     not counted: a scan tells process events too, in any number)."""
-    def stamp(m):
-        t = m["occurred_message_time_iso_8601_ns"]     # ns: past what Python parses
-        return datetime.datetime.fromisoformat(t[:26] + t[29:]).timestamp()
     first = {}
     for m in svc.messages:
-        first.setdefault(m["activity_data"]["name"], stamp(m))
+        first.setdefault(m["activity_data"]["name"],
+                         iso_ns_seconds(m["occurred_message_time_iso_8601_ns"]))
     return first[name] - first[after]
 
 

@@ -300,9 +300,8 @@ def test_live_patch_raises_nothing(guest, svc, tmp_path):
     try:
         klp_settled(guest)
         assert guest.check("cat /proc/cmdline").strip() == "klpcmd", "the patch is not live"
-        assert "cmdline_proc_show" in guest.check(f"cat {TRACING}/enabled_functions 2>/dev/null || "
-                                                  f"mount -t tracefs none {TRACING} && "
-                                                  f"cat {TRACING}/enabled_functions")
+        guest.run(f"mountpoint -q {TRACING} || mount -t tracefs none {TRACING}")
+        assert "cmdline_proc_show" in guest.check(f"cat {TRACING}/enabled_functions")
         assert wait_for(svc, "Kernel Module Loaded", module_named("klpcmd"), since,
                         10 * svc.sleep_s), "argus never saw klpcmd loaded"
         time.sleep((PASS + 2) * svc.sleep_s)
