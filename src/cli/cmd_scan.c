@@ -30,6 +30,10 @@ static void scan_usage(FILE *out)
 		"              is the same, only faster)\n"
 		"  --limit NAME=N  a limit of the configuration (limits.NAME): processes,\n"
 		"              threads, file_descriptors, vmas, string_length\n"
+		"  -v          say on stderr what the layers that read memory found (the\n"
+		"              memory, the kernel) and each object skipped as unreadable\n"
+		"              or implausible, by its address (\"sdk:\" lines); -vv: also\n"
+		"              how the profile was found and each collector's time\n"
 		"\n"
 		"Exit status: 0 success, 1 the source or profile is unusable, 2 usage error.\n");
 }

@@ -29,6 +29,21 @@ int alog_get_level(void);
 int alog_enabled(int level);
 const char *alog_level_name(int level);
 void alog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The SDK: the layers under detection (memsrc, arch, profile, linux),
+ * which say what they read and skip at a system's sdk_log_level, apart
+ * from its log_level.  This thread's SDK threshold and the tag said
+ * before each line (the system; the tag must outlive the thread's use),
+ * 0 and NULL: the thread's own level, no tag.  alog_sdk: "sdk: TAG: text"
+ * at that threshold. */
+void alog_set_thread_sdk(int level, const char *tag);
+int alog_sdk_level(void);
+const char *alog_sdk_tag(void);
+void alog_sdk(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a layer with a threshold of its own (a kernel handle's SDK log
+ * level, linux/kernel.h): through the handler when level <= threshold
+ * (and threshold > DISABLE), whatever the thread's. */
+void alog_at(int threshold, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define alog_error(...) alog(ALOG_ERROR, __VA_ARGS__)
 #define alog_warn(...) alog(ALOG_WARNING, __VA_ARGS__)

@@ -276,7 +276,7 @@ int linux_collect_bash(struct kernel *k, struct snapshot *s, struct aerr *err)
 		p->bash = b;
 		b->status = elfsym_open(&img, &as, base);
 		if (b->status) {
-			alog_debug("pid %d: bash image unreadable (%d)", p->pid, b->status);
+			klog(k, ALOG_DEBUG, "pid %d: bash image unreadable (%d)", p->pid, b->status);
 			continue;
 		}
 		/* before the switches: bash sets them as it becomes interactive */

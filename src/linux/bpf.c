@@ -91,7 +91,8 @@ static void one(void *ctx, uint64_t prog)
 	if (!kptr_ok(aux) ||
 	    vas_read(&w->k->kvas, prog + (uint64_t)o->bpf_prog__tag.off, tag, sizeof(tag), NULL) ||
 	    vas_read(&w->k->kvas, aux + (uint64_t)o->bpf_prog_aux__name.off, name, 16, NULL)) {
-		w->s->stats.bad_objects++;
+		kernel_bad(w->k, w->s, "BPF program 0x%llx (aux 0x%llx) unreadable",
+			   (unsigned long long)prog, (unsigned long long)aux);
 		return;
 	}
 	if (w->n == w->cap) {
@@ -192,7 +193,10 @@ int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err)
 		if (w.v[i].load_time_ns < INT64_MAX &&
 		    __builtin_add_overflow((int64_t)w.v[i].load_time_ns, b2r, &w.v[i].load_realtime_ns))
 			w.v[i].load_realtime_ns = 0;
-	s->stats.bad_objects += xw.bad;
+	if (xw.bad) {
+		s->stats.bad_objects += xw.bad - 1;
+		kernel_bad(k, s, "prog_idr: %u unreadable or implausible nodes", xw.bad);
+	}
 	if (w.failed) {
 		free(w.v);
 		return aerr_set(err, ENOMEM, "out of memory");

@@ -154,18 +154,18 @@ static void a64_sct(struct kernel *k, const struct ktext *t)
 	if (!e)
 		return;
 	if (imgscan_words(&k->kvas, lo, hi, w, 3, &a) || !(n = a64_table_len(k, t, a, e))) {
-		alog_info("dispatch: no sys_call_table in [0x%llx, 0x%llx) (the addresses of "
-			  "__arm64_sys_io_setup, io_destroy, io_submit in a row): not read",
-			  (unsigned long long)lo, (unsigned long long)hi);
+		klog(k, ALOG_INFO, "dispatch: no sys_call_table in [0x%llx, 0x%llx) (the addresses of "
+		     "__arm64_sys_io_setup, io_destroy, io_submit in a row): not read",
+		     (unsigned long long)lo, (unsigned long long)hi);
 		free(e);
 		return;
 	}
 	k->sct_addr = a;
 	k->sct_len = n;
 	k->sct_first = e;
-	alog_info("dispatch: sys_call_table found by content at 0x%llx (_etext+0x%llx): %u entries, "
-		  "from __arm64_sys_io_setup, io_destroy, io_submit", (unsigned long long)a,
-		  (unsigned long long)(a - t->etext), n);
+	klog(k, ALOG_INFO, "dispatch: sys_call_table found by content at 0x%llx (_etext+0x%llx): %u entries, "
+	     "from __arm64_sys_io_setup, io_destroy, io_submit", (unsigned long long)a,
+	     (unsigned long long)(a - t->etext), n);
 }
 
 static int check_table(struct kernel *k, struct snapshot *s, struct hookvec *h,

@@ -351,7 +351,8 @@ static int one_fd(struct fctx *c, struct snap_proc *p, int32_t fd, uint64_t file
 	if (fd_file(c, file, f, &fo, &n))
 		return -EFAULT;
 	if (n < 0)
-		c->s->stats.bad_objects++;
+		kernel_bad(c->k, c->s, "pid %d: fd %d: the path of file 0x%llx unreadable", p->pid,
+			   fd, (unsigned long long)file);
 	else
 		f->name = arena_strndup(&c->s->arena, c->name, (size_t)n);
 	if (f->name && !strncmp(f->name, "anon_inode:", 11))
@@ -487,13 +488,16 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 		return;
 	p->files = files;
 	if (!kptr_ok(fdt) || !kptr_ok(arr) || max > FD_TABLE_MAX) {
-		c->s->stats.bad_objects++;
+		kernel_bad(k, c->s, "pid %d: files 0x%llx: fd table 0x%llx (fd array 0x%llx, %llu "
+			   "fds) implausible", p->pid, (unsigned long long)files,
+			   (unsigned long long)fdt, (unsigned long long)arr, (unsigned long long)max);
 		return;
 	}
 	for (uint64_t base = 0; base < max; base += FD_CHUNK) {
 		size_t cnt = max - base < FD_CHUNK ? (size_t)(max - base) : FD_CHUNK;
 		if (vas_read(&k->kvas, arr + base * 8, ptrs, cnt * 8, NULL)) {
-			c->s->stats.bad_objects++;
+			kernel_bad(k, c->s, "pid %d: fd array 0x%llx unreadable from fd %llu", p->pid,
+				   (unsigned long long)arr, (unsigned long long)base);
 			p->partial |= SNAP_PARTIAL_FDS;
 			break;
 		}
@@ -523,7 +527,9 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 				goto done;
 			}
 			if (!kptr_ok(ptrs[i])) {
-				c->s->stats.bad_objects++;
+				kernel_bad(k, c->s, "pid %d: fd %llu: 0x%llx is no kernel pointer",
+					   p->pid, (unsigned long long)(base + i),
+					   (unsigned long long)ptrs[i]);
 				continue;
 			}
 			if (vec_reserve(v, n, cap, 16)) {
@@ -531,7 +537,8 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 				goto done;
 			}
 			if (one_fd(c, p, (int32_t)(base + i), ptrs[i], &v[n])) {
-				c->s->stats.bad_objects++;
+				kernel_bad(k, c->s, "pid %d: fd %llu: file 0x%llx unreadable", p->pid,
+					   (unsigned long long)(base + i), (unsigned long long)ptrs[i]);
 				continue;
 			}
 			if (bits[i / 64] >> (i % 64) & 1)

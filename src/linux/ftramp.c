@@ -85,8 +85,8 @@ static int one(struct kernel *k, const struct ktext *t, const struct tmpl *tp, u
 		if (jmp && i >= jmp && i < jmp + 2 && !memcmp(tr + jmp, "\x66\x90", 2))
 			continue;
 		if (tr[i] != core[i]) {
-			alog_debug("ftramp: 0x%llx: %s+0x%llx differs", (unsigned long long)a, tp->start,
-				   (unsigned long long)i);
+			klog(k, ALOG_DEBUG, "ftramp: 0x%llx: %s+0x%llx differs", (unsigned long long)a, tp->start,
+			     (unsigned long long)i);
 			return 0;
 		}
 	}

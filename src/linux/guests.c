@@ -349,7 +349,7 @@ int linux_open_guest_kernel(const struct kernel_opts *o, struct kernel **out, st
 {
 	const char *sel = o->source + 6, *at = strchr(sel, '@');
 	struct kernel_opts ho = { .regions = o->regions, .profile = "auto",
-				  .no_cache = o->no_cache };
+				  .no_cache = o->no_cache, .log_level = o->log_level };
 	struct kernel *host = NULL;
 	struct snapshot *s = NULL;
 	struct linux_guest *g = NULL;
@@ -365,6 +365,10 @@ int linux_open_guest_kernel(const struct kernel_opts *o, struct kernel **out, st
 	memcpy(name, sel, (size_t)(at - sel));
 	name[at - sel] = '\0';
 	ho.source = at + 1;
+	char htag[sizeof(((struct kernel *)0)->log_tag)];
+	snprintf(htag, sizeof(htag), "%s%s%s", o->log_tag ? o->log_tag : "",
+		 o->log_tag ? ": its host " : "its host ", ho.source);
+	ho.log_tag = htag;
 	if ((ret = kernel_open(&ho, &host, err)))
 		return ret;
 	if (!(s = snapshot_new()))

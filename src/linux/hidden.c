@@ -87,7 +87,10 @@ int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
 	struct xa_walk xw = { .as = &k->kvas, .slots_off = o->xa_node__slots.off,
 			      .max_entries = k->limits.processes * 8, .entry = on_pid, .ctx = &w };
 	xa_walk(&xw, kernel_field(k, xa, &o->xarray__xa_head));
-	s->stats.bad_objects += xw.bad;
+	if (xw.bad) {
+		s->stats.bad_objects += xw.bad - 1;
+		kernel_bad(k, s, "init_pid_ns's pid IDR: %u unreadable or implausible nodes", xw.bad);
+	}
 	u64map_free(&w.known);
 	if (w.nfound) {
 		s->hidden = arena_alloc(&s->arena, w.nfound * sizeof(*s->hidden));

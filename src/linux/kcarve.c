@@ -451,14 +451,14 @@ int kcarve_views(struct kernel *k, uint64_t *modules, uint64_t *kset)
 			ks = 0;
 		c->modules = head;
 		c->kset = ks;
-		alog_info("modules: the modules list at 0x%llx and module_kset 0x%llx found from the "
-			  "struct module carved at 0x%llx (its list neighbours, its kobject's kset)",
-			  (unsigned long long)head, (unsigned long long)ks, (unsigned long long)m);
+		klog(k, ALOG_INFO, "modules: the modules list at 0x%llx and module_kset 0x%llx found from the "
+		     "struct module carved at 0x%llx (its list neighbours, its kobject's kset)",
+		     (unsigned long long)head, (unsigned long long)ks, (unsigned long long)m);
 	}
 	if (!c->modules && c->passes > 1 && !c->views_tried) {
 		c->views_tried = 1;
-		alog_info("modules: no carved struct module leads to the modules list yet "
-			  "(%zu found in %zu writable pages)", c->nknown, c->npages);
+		klog(k, ALOG_INFO, "modules: no carved struct module leads to the modules list yet "
+		     "(%zu found in %zu writable pages)", c->nknown, c->npages);
 	}
 	*modules = c->modules;
 	*kset = c->kset;

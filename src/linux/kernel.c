@@ -1,9 +1,12 @@
 /* kernel.c - open a memory source with its profile; per-process address spaces. */
 #include "linux/kernel.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
-
 #include <string.h>
+
+#include "core/log.h"
 
 #include "linux/guests.h"
 #include "linux/kmemo.h"
@@ -32,6 +35,10 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
 	k->limits = lim;
+	k->log_level = o->log_level ? o->log_level : alog_sdk_level();
+	const char *tag = o->log_tag ? o->log_tag : alog_sdk_tag();
+	if (tag)
+		snprintf(k->log_tag, sizeof(k->log_tag), "%s", tag);
 	k->threads = o->threads > 1 ? (o->threads < SCAN_THREADS_MAX ? o->threads :
 				       SCAN_THREADS_MAX) : 1;
 	k->mem = o->mem;
@@ -58,11 +65,92 @@ int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *e
 	if (ret)
 		goto fail;
 	profile_kernel_vas(k->prof, k->mem, &k->kvas);
+	if (klog_on(k, ALOG_INFO)) {
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < k->mem->nranges; i++)
+			bytes += k->mem->ranges[i].len;
+		klog(k, ALOG_INFO, "memory: %s %s, %llu MiB in %zu ranges", k->mem->kind,
+		     k->mem->path, (unsigned long long)(bytes >> 20), k->mem->nranges);
+		klog(k, ALOG_INFO, "kernel: Linux %s (%s), %d-level tables at 0x%llx, KASLR slide "
+		     "0x%llx; profile: %s; %llu distinct pages read to find it", k->prof->release,
+		     k->prof->arch ? k->prof->arch->name : "?", k->prof->levels,
+		     (unsigned long long)k->prof->kernel_pgd_pa,
+		     (unsigned long long)k->prof->kaslr_slide, k->prof->source,
+		     (unsigned long long)k->startup_pages);
+	}
 	*out = k;
 	return 0;
 fail:
 	kernel_close(k);
 	return ret;
+}
+
+static void vklog(const struct kernel *k, int level, const char *fmt, va_list ap)
+{
+	char msg[900];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (k->log_tag[0])
+		alog_at(k->log_level, level, "sdk: %s: %s", k->log_tag, msg);
+	else
+		alog_at(k->log_level, level, "sdk: %s", msg);
+}
+
+void klog(const struct kernel *k, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!klog_on(k, level))
+		return;
+	va_start(ap, fmt);
+	vklog(k, level, fmt, ap);
+	va_end(ap);
+}
+
+static void told(const struct kernel *k, struct snapshot *s, const char *what,
+		 const char *fmt, va_list ap)
+{
+	char msg[700];
+
+	if (!klog_on(k, ALOG_INFO) || s->stats.bad_told > KERNEL_BAD_TOLD)
+		return;
+	if (s->stats.bad_told++ == KERNEL_BAD_TOLD) {
+		klog(k, ALOG_INFO, "further objects skipped in this scan are not told");
+		return;
+	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	klog(k, ALOG_INFO, "%s: %s", what, msg);
+}
+
+void kernel_bad(const struct kernel *k, struct snapshot *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->stats.bad_objects++;
+	va_start(ap, fmt);
+	told(k, s, "skipped", fmt, ap);
+	va_end(ap);
+}
+
+void kernel_loop(const struct kernel *k, struct snapshot *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->stats.loops++;
+	va_start(ap, fmt);
+	told(k, s, "cyclic list", fmt, ap);
+	va_end(ap);
+}
+
+void kernel_walk_end(const struct kernel *k, struct snapshot *s, const char *name,
+		     const struct list_walk *w)
+{
+	if (w->end == WALK_LOOP)
+		kernel_loop(k, s, "%s: the entry after 0x%llx was seen before", name,
+			    (unsigned long long)w->cur);
+	else if (w->end != WALK_OK && w->end != WALK_LIMIT)
+		kernel_bad(k, s, "%s: the link at 0x%llx: %s", name, (unsigned long long)w->cur,
+			   walk_end_str(w->end));
 }
 
 void kernel_close(struct kernel *k)

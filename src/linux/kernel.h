@@ -39,6 +39,11 @@ struct kernel_opts {
 	int threads;			/* scan threads (pscan.c); 0: 1 */
 	struct memsrc *mem;		/* source already open (source names it), or NULL;
 					 * kernel_open() owns it from the call on */
+	/* the SDK log level (a system's sdk_log_level): what the layers
+	 * under detection say of the kernel they read (klog); 0: the
+	 * calling thread's level at kernel_open() */
+	int log_level;
+	const char *log_tag;		/* said before each such line (the system), or NULL */
 };
 
 struct kmemo;
@@ -76,6 +81,7 @@ struct kernel {
 	 * its threads, and of the busiest (the phase's critical path on
 	 * idle cores), ns */
 	uint64_t procs_cpu_ns, procs_cpu_max_ns;
+	int procs_threads;		/* the threads that decoded them */
 	/* what this scan decoded already, on this thread (kmemo.h): made on
 	 * first use, emptied by kernel_scan_begin(); a scan thread's copy of
 	 * the kernel has its own */
@@ -87,7 +93,33 @@ struct kernel {
 	 * whether the kernel has been seen past its boot */
 	uint64_t first_scan_ns;
 	int booted;
+	int log_level;			/* kernel_opts.log_level */
+	char log_tag[64];
 };
+
+/* Say something of this kernel at the SDK log level: "sdk: TAG: text". */
+void klog(const struct kernel *k, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline int klog_on(const struct kernel *k, int level)
+{
+	return k->log_level > 10 && level <= k->log_level;
+}
+
+/* An object of the kernel skipped as unreadable or implausible: counted
+ * in s's statistics and said at INFO (the first KERNEL_BAD_TOLD of a
+ * snapshot; then once that more were not said).  kernel_loop: a list
+ * walk cut by a cycle, the same way. */
+#define KERNEL_BAD_TOLD 16
+void kernel_bad(const struct kernel *k, struct snapshot *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void kernel_loop(const struct kernel *k, struct snapshot *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A list walk that ended early but not at its limit, as one of those:
+ * a cycle, or a link that could not be read or followed (name: the
+ * list's, for the log). */
+struct list_walk;
+void kernel_walk_end(const struct kernel *k, struct snapshot *s, const char *name,
+		     const struct list_walk *w);
 
 /* k's memo (made now if need be), or NULL when out of memory */
 struct kmemo *kernel_memo(struct kernel *k);

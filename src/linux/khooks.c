@@ -80,10 +80,11 @@ static int chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad
 	if (!w->why[0])
 		snprintf(w->why, sizeof(w->why), "%s: %s", where, bad);
 	if (!strcmp(bad, "cycle")) {
-		w->s->stats.loops++;
+		kernel_loop(w->k, w->s, "%s: at 0x%llx", where, (unsigned long long)link);
 		return 1;
 	}
-	w->s->stats.bad_objects++;
+	kernel_bad(w->k, w->s, "%s: %s at 0x%llx (0x%llx)", where, bad, (unsigned long long)link,
+		   (unsigned long long)val);
 	if (!strcmp(bad, "limit reached"))
 		return 0;
 	for (uint32_t i = 0; i < w->k->nhook_ends; i++)

@@ -436,8 +436,8 @@ static void first_sight(struct a64scan *w)
 	/* pointers into the image and what follows it (data, bss): 256 MiB */
 	size_t hits = a64_sweep(b->copy, b->end - b->start, b->start, b->image, b->image + (256u << 20),
 				sweep_out, sweep_hit, w);
-	alog_debug("kernel text: first sight swept %" PRIu64 " bytes of core text, %zu jumps out",
-		   b->end - b->start, hits);
+	klog(w->k, ALOG_DEBUG, "kernel text: first sight swept %" PRIu64 " bytes of core text, %zu jumps out",
+	     b->end - b->start, hits);
 }
 
 static uint64_t sym(struct kernel *k, const char *name)

@@ -354,11 +354,11 @@ static void sweep(struct kmscan *w, struct kmtext *m)
 	mt.by_addr = m->funcs.v;
 	mt.n = m->funcs.n;
 	ktext_sweep(&mt, &mb, 0, 0, sweep_hit, &x, &st);
-	alog_debug("module text: %s: swept %zu functions, %zu whole, %" PRIu64
-		   " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
-		   m->name, st.funcs, st.whole, st.bytes, m->nuses,
-		   m->any ? " (its uses unknown, or a livepatch: any listed module's text allowed)" : "",
-		   st.hits);
+	klog(w->j.k, ALOG_DEBUG, "module text: %s: swept %zu functions, %zu whole, %" PRIu64
+	     " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
+	     m->name, st.funcs, st.whole, st.bytes, m->nuses,
+	     m->any ? " (its uses unknown, or a livepatch: any listed module's text allowed)" : "",
+	     st.hits);
 }
 
 /* a module seen live for the first time: its baseline and sites, every
@@ -374,7 +374,7 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 	int ret = -1;
 
 	if (!(m->copy = malloc(len)) || vas_read(&k->kvas, m->start, m->copy, len, NULL)) {
-		alog_debug("module text: %s at 0x%" PRIx64 ": text unreadable", m->name, m->start);
+		klog(k, ALOG_DEBUG, "module text: %s at 0x%" PRIx64 ": text unreadable", m->name, m->start);
 		return -1;
 	}
 	optprobe_unprobe(k, w->j.t, NULL, w->j.s, m->start, m->copy, len);
@@ -382,7 +382,7 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 	 * are told with), its static call trampolines (sites of the kernel's
 	 * own: a static call's target is written there) */
 	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs))
-		alog_debug("module text: %s: no symbol table: not swept", m->name);
+		klog(k, ALOG_DEBUG, "module text: %s: no symbol table: not swept", m->name);
 	if (f->ntramps) {
 		if (!(more = malloc((nft + f->ntramps) * sizeof(*more))))
 			return -1;
@@ -394,7 +394,7 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 	}
 	if (ktext_module_sites(k, m->mod, m->start, m->end, m->copy, ft, nft, &m->sites, &m->nsites, why,
 			       sizeof(why))) {
-		alog_debug("module text: %s: %s", m->name, why);
+		klog(k, ALOG_DEBUG, "module text: %s: %s", m->name, why);
 	} else {
 		for (size_t i = 0; i < m->nsites; i++)
 			judge_site(w, m, &m->sites[i]);
@@ -487,9 +487,9 @@ static int sight(struct kmscan *w, struct ktext_kmods *km, char *why, size_t why
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < keep; i++)
 		bytes += km->v[i].end - km->v[i].start;
-	alog_debug("module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites; "
-		   "%zu modules, %" PRIu64 " KiB of text in all",
-		   keep - first, km->n - keep, nft, keep, bytes >> 10);
+	klog(w->j.k, ALOG_DEBUG, "module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites; "
+	     "%zu modules, %" PRIu64 " KiB of text in all",
+	     keep - first, km->n - keep, nft, keep, bytes >> 10);
 	km->n = keep;
 	free(ft);
 	return 0;

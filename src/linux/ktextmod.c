@@ -473,8 +473,8 @@ static void first_sight(struct kscan *w)
 	}
 	struct ktext_sweep_stats st;
 	ktext_sweep(t, b, a->__static_call_text_start, a->__static_call_text_end, insn_hit, w, &st);
-	alog_debug("kernel text: first sight swept %zu functions, %zu whole, %" PRIu64
-		   " bytes decoded, %zu branches out", st.funcs, st.whole, st.bytes, st.hits);
+	klog(w->j.k, ALOG_DEBUG, "kernel text: first sight swept %zu functions, %zu whole, %" PRIu64
+	     " bytes decoded, %zu branches out", st.funcs, st.whole, st.bytes, st.hits);
 }
 
 /* the distinct function entries in core text, outside the static call

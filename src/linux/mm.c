@@ -136,7 +136,8 @@ static int walk_list(struct mctx *c)
 
 	while (vma) {
 		if (u64map_test_and_set(&c->seen, vma)) {
-			c->s->stats.loops++;
+			kernel_loop(c->k, c->s, "the memory areas of mm 0x%llx: 0x%llx again",
+				    (unsigned long long)c->mm, (unsigned long long)vma);
 			return 0;
 		}
 		int ret = add_vma(c, vma);
@@ -358,9 +359,11 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, const struct mm_head 
 	c->max -= keep < c->max ? keep : c->max;
 	if (ret || c->bad)
 		p->partial |= SNAP_PARTIAL_VMAS;
-	if (c->bad)
-		alog_debug("pid %d: %d bad memory-area entries skipped", p->pid, c->bad);
-	c->s->stats.bad_objects += (uint64_t)c->bad;
+	if (c->bad) {
+		c->s->stats.bad_objects += (uint64_t)c->bad - 1;
+		kernel_bad(c->k, c->s, "pid %d: %d memory-area entries of mm 0x%llx", p->pid, c->bad,
+			   (unsigned long long)p->mm);
+	}
 }
 
 int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)

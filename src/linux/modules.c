@@ -104,7 +104,7 @@ static void walk_list(struct kmwalk *w)
 		add(w, node - (uint64_t)o->module__list.off, SNAP_KMOD_LIST);
 	if (!lw.closed) {
 		incomplete(w, "the modules list: %s", walk_end_str(lw.end));
-		w->s->stats.loops += lw.end == WALK_LOOP;
+		kernel_walk_end(w->k, w->s, "the modules list", &lw);
 	} else {
 		w->whole |= SNAP_KMOD_LIST;
 	}
@@ -141,6 +141,8 @@ static void walk_kset(struct kmwalk *w)
 		if (!kptr_ok(mod) || mod + (uint64_t)o->module__mkobj.off != mk) {
 			incomplete(w, "module_kset: kobject 0x%llx is not its module's own",
 				   (unsigned long long)mk);
+			kernel_bad(w->k, w->s, "module_kset: kobject 0x%llx is not its module's own",
+				   (unsigned long long)mk);
 			bad = 1;
 			continue;
 		}
@@ -148,7 +150,7 @@ static void walk_kset(struct kmwalk *w)
 	}
 	if (!lw.closed) {
 		incomplete(w, "module_kset: %s", walk_end_str(lw.end));
-		w->s->stats.loops += lw.end == WALK_LOOP;
+		kernel_walk_end(w->k, w->s, "module_kset", &lw);
 	} else if (!bad) {
 		w->whole |= SNAP_KMOD_KSET;
 	}
@@ -393,12 +395,13 @@ int linux_collect_modules(struct kernel *k, struct snapshot *s, struct aerr *err
 	 * the kernel's own walks pass over) must not blind the rules */
 	for (size_t i = 0; i < w.n; i++)
 		if (details(k, s, &w.mods[i])) {
-			s->stats.bad_objects++;
+			const char *where = w.mods[i].views & SNAP_KMOD_LIST ? "on the modules list" :
+					    w.mods[i].views & SNAP_KMOD_KSET ? "in module_kset" :
+					    w.mods[i].views & SNAP_KMOD_TREE ? "in mod_tree" : "carved";
+			kernel_bad(k, s, "no readable module at 0x%llx (%s)",
+				   (unsigned long long)w.mods[i].addr, where);
 			incomplete(&w, "no readable module at 0x%llx (%s)",
-				   (unsigned long long)w.mods[i].addr,
-				   w.mods[i].views & SNAP_KMOD_LIST ? "on the modules list" :
-				   w.mods[i].views & SNAP_KMOD_KSET ? "in module_kset" :
-				   w.mods[i].views & SNAP_KMOD_TREE ? "in mod_tree" : "carved");
+				   (unsigned long long)w.mods[i].addr, where);
 			w.mods[i].name = NULL;
 		}
 	if (w.n)

@@ -101,8 +101,10 @@ int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err
 			break;
 		one_dev(k, s, node - (uint64_t)o->net_device__dev_list.off, &v[n++]);
 	}
-	if (w.end != WALK_OK)
-		s->stats.bad_objects++;
+	if (w.end == WALK_LIMIT)
+		kernel_bad(k, s, "network interfaces: more than %d", MAX_NETDEVS);
+	else
+		kernel_walk_end(k, s, "init_net's network interfaces", &w);
 	list_walk_done(&w);
 	s->workload.netifs = n ? arena_alloc(&s->arena, n * sizeof(*v)) : NULL;
 	if (s->workload.netifs) {

@@ -72,8 +72,8 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	    profile_symbol(k->prof, "optprobe_template_call", &call) ||
 	    profile_symbol(k->prof, "optprobe_template_end", &end) ||
 	    profile_symbol(k->prof, "optimized_callback", &cb)) {
-		alog_debug("optprobe: 0x%llx: no optprobe template in the profile, or no such kprobe",
-			   (unsigned long long)a);
+		klog(k, ALOG_DEBUG, "optprobe: 0x%llx: no optprobe template in the profile, or no such kprobe",
+		     (unsigned long long)a);
 		return 0;
 	}
 	if (profile_symbol(k->prof, "optprobe_template_clac", &clac))
@@ -81,7 +81,7 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	if (end <= entry || end - entry > TEMPLATE_MAX || val < entry || val + 10 > end ||
 	    call < entry || call + 5 > end || (clac && (clac < entry || clac + 3 > end)) ||
 	    (b && (a < b->start || a + MOVED_MAX > b->end))) {
-		alog_debug("optprobe: 0x%llx: implausible template", (unsigned long long)a);
+		klog(k, ALOG_DEBUG, "optprobe: 0x%llx: implausible template", (unsigned long long)a);
 		return 0;
 	}
 	uint64_t n = end - entry;
@@ -95,15 +95,15 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	    kfield_read(&k->kvas, op, &o->kprobe__opcode, &opcode) ||
 	    vas_read(&k->kvas, op + (uint64_t)o->optimized_kprobe__optinsn.off +
 		     (uint64_t)o->arch_optimized_insn__copied_insn.off, orig + 1, 4, NULL)) {
-		alog_debug("optprobe: 0x%llx: no aggregate kprobe at 0x%llx", (unsigned long long)a,
-			   (unsigned long long)op);
+		klog(k, ALOG_DEBUG, "optprobe: 0x%llx: no aggregate kprobe at 0x%llx", (unsigned long long)a,
+		     (unsigned long long)op);
 		return 0;
 	}
 	orig[0] = (uint8_t)opcode;
 	if (vas_read(&k->kvas, a + 5, orig + 5, MOVED_MAX - 5, NULL))
 		return 0;
 	if (first && memcmp(orig, first, 5) && first[0] != 0xe9 && first[0] != 0xcc) {
-		alog_debug("optprobe: 0x%llx: saved bytes differ from first sight", (unsigned long long)a);
+		klog(k, ALOG_DEBUG, "optprobe: 0x%llx: saved bytes differ from first sight", (unsigned long long)a);
 		return 0;
 	}
 	if (vas_read(&k->kvas, entry, core, n, NULL) || vas_read(&k->kvas, to, buf, n + TAIL, NULL))
@@ -117,8 +117,8 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		if (clac && i >= clac && i < clac + 3 && !memcmp(buf + clac, "\x0f\x01\xca", 3))
 			continue;
 		if (buf[i] != core[i]) {
-			alog_debug("optprobe: 0x%llx: optprobe_template_entry+0x%llx differs",
-				   (unsigned long long)to, (unsigned long long)i);
+			klog(k, ALOG_DEBUG, "optprobe: 0x%llx: optprobe_template_entry+0x%llx differs",
+			     (unsigned long long)to, (unsigned long long)i);
 			return 0;
 		}
 	}
@@ -126,8 +126,8 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 	memcpy(&imm, buf + val + 2, 8);
 	if (buf[val] != 0x48 || buf[val + 1] != 0xbf || imm != op || buf[call] != 0xe8 ||
 	    to + call + 5 + (uint64_t)(int64_t)rel32(buf + call + 1) != cb) {
-		alog_debug("optprobe: 0x%llx: not the kprobe's, or no call of optimized_callback",
-			   (unsigned long long)to);
+		klog(k, ALOG_DEBUG, "optprobe: 0x%llx: not the kprobe's, or no call of optimized_callback",
+		     (unsigned long long)to);
 		return 0;
 	}
 	/* the instructions the jmp replaced, moved; then the jmp back */
@@ -137,8 +137,8 @@ int optprobe_prove(struct kernel *k, const struct ktext *t, const struct ktext_b
 		if (x86_insn_decode(orig + len, MOVED_MAX - len, a + len, &in) ||
 		    x86_insn_decode(buf + n + len, TAIL - len, to + n + len, &mv) ||
 		    in.len != mv.len || !moved_same(orig + len, a + len, buf + n + len, to + n + len, &in)) {
-			alog_debug("optprobe: 0x%llx: the moved instruction at +0x%llx differs",
-				   (unsigned long long)to, (unsigned long long)(n + len));
+			klog(k, ALOG_DEBUG, "optprobe: 0x%llx: the moved instruction at +0x%llx differs",
+			     (unsigned long long)to, (unsigned long long)(n + len));
 			return 0;
 		}
 		len += in.len;

@@ -41,7 +41,8 @@ static void exe_details(struct kernel *k, struct snapshot *s, struct snap_proc *
 	kobj_load(&fo, as, file, d->file);
 	long n = linux_file_name_obj(k, &fo, buf, cap, &deleted);
 	if (n < 0) {
-		s->stats.bad_objects++;
+		kernel_bad(k, s, "pid %d: the path of its executable (file 0x%llx) unreadable",
+			   p->pid, (unsigned long long)file);
 		return;
 	}
 	p->exe_path = keep(s, buf, n);

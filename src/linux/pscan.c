@@ -213,6 +213,7 @@ static int cmp_pid(const void *a, const void *b)
 static void add_stats(struct snap_stats *d, const struct snap_stats *a)
 {
 	d->bad_objects += a->bad_objects;
+	d->bad_told += a->bad_told;
 	d->loops += a->loops;
 	d->limit_hits += a->limit_hits;
 	d->truncated += a->truncated;
@@ -360,10 +361,13 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	list_walk_init(&ps.w, &k->kvas,
 		       k->prof->sym.init_task + (uint64_t)k->prof->off.task_struct__tasks.off,
 		       k->limits.processes);
+	k->procs_threads = 1;
 	for (int i = 0; i < nworkers; i++) {
 		struct aerr werr = { 0 };
-		if (start_worker(&ps, &workers[i], &werr)) {
-			alog_warn("scan thread %d: %s", i + 1, aerr_str(&werr));
+		if (!start_worker(&ps, &workers[i], &werr)) {
+			k->procs_threads++;
+		} else {
+			klog(k, ALOG_WARNING, "scan thread %d: %s", i + 1, aerr_str(&werr));
 			break;
 		}
 	}
@@ -375,16 +379,18 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 		if (workers[i].cpu_ns > k->procs_cpu_max_ns)
 			k->procs_cpu_max_ns = workers[i].cpu_ns;
 	}
-	s->stats.bad_objects += ps.walk_bad;
+	if (ps.walk_bad) {
+		s->stats.bad_objects += ps.walk_bad - 1;
+		kernel_bad(k, s, "task list: %u parts of it not decoded (out of memory)",
+			   ps.walk_bad);
+	}
 
 	struct list_walk *wk = &ps.w;
-	if (wk->end == WALK_LOOP) {
-		s->stats.loops++;
-	} else if (wk->end == WALK_LIMIT) {
+	if (wk->end == WALK_LIMIT) {
 		s->stats.limit_hits++;
 		s->stats.limit_processes = 1;
-	} else if (wk->end != WALK_OK) {
-		s->stats.bad_objects++;
+	} else {
+		kernel_walk_end(k, s, "task list", wk);
 	}
 	ret = merge(&ps, s, &unread, err);
 	if (!ret && wk->end == WALK_FAULT && s->nprocs == 0)
@@ -393,7 +399,7 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	if (wk->end != WALK_OK) {
 		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
 			 "task list walk ended early: %s after %u tasks", walk_end_str(wk->end), wk->count);
-		alog_warn("%s", s->stats.task_walk);
+		klog(k, ALOG_WARNING, "%s", s->stats.task_walk);
 	} else if (unread) {
 		snprintf(s->stats.task_walk, sizeof(s->stats.task_walk),
 			 "%u of %u tasks on the task list could not be read", unread, wk->count);
@@ -407,7 +413,8 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 		for (size_t i = 0; i < ps.ready; i++) {
 			if (!ps.parts[i] || !ps.parts[i]->failed[c])
 				continue;
-			alog_warn("%s: %s", part_collectors[c].name, aerr_str(&ps.parts[i]->err[c]));
+			klog(k, ALOG_WARNING, "%s: %s", part_collectors[c].name,
+			     aerr_str(&ps.parts[i]->err[c]));
 			if (fail)
 				fail(ctx, part_collectors[c].name, &ps.parts[i]->err[c]);
 			break;

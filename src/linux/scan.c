@@ -59,9 +59,9 @@ static int booting(struct kernel *k)
 		return 0;
 	}
 	if (now_monotonic_ns() - k->first_scan_ns > BOOT_GRACE_NS) {
-		alog_warn("the kernel says it is still booting (system_state %u) %llu s after "
-			  "the first scan: judged from now on", state,
-			  (unsigned long long)(BOOT_GRACE_NS / 1000000000ull));
+		klog(k, ALOG_WARNING, "the kernel says it is still booting (system_state %u) %llu s after "
+		     "the first scan: judged from now on", state,
+		     (unsigned long long)(BOOT_GRACE_NS / 1000000000ull));
 		k->booted = 1;
 		return 0;
 	}
@@ -77,14 +77,14 @@ static void collect(struct kernel *k, struct snapshot *s, const struct collector
 		struct aerr cerr = { 0 };
 		uint64_t t0 = now_monotonic_ns();
 		if (c[i].after_boot && boot) {
-			alog_debug("%s: not judged: the kernel is still booting", c[i].name);
+			klog(k, ALOG_DEBUG, "%s: not judged: the kernel is still booting", c[i].name);
 			continue;
 		}
 		int failed = c[i].collect(k, s, &cerr);
-		alog_debug("%s: %.1f ms", c[i].name, (double)(now_monotonic_ns() - t0) / 1e6);
+		klog(k, ALOG_DEBUG, "%s: %.1f ms", c[i].name, (double)(now_monotonic_ns() - t0) / 1e6);
 		if (!failed)
 			continue;
-		alog_warn("%s: %s", c[i].name, aerr_str(&cerr));
+		klog(k, ALOG_WARNING, "%s: %s", c[i].name, aerr_str(&cerr));
 		if (fail)
 			fail(ctx, c[i].name, &cerr);
 	}
@@ -93,6 +93,7 @@ static void collect(struct kernel *k, struct snapshot *s, const struct collector
 int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, void *ctx,
 	       struct aerr *err)
 {
+	struct memsrc_stats before = k->mem->stats;
 	int ret;
 
 	s->started_ns = now_monotonic_ns();
@@ -102,11 +103,21 @@ int linux_scan(struct kernel *k, struct snapshot *s, linux_scan_fail_fn fail, vo
 			fail, ctx);
 		ret = linux_collect_procs(k, s, 1, 1, fail, ctx, err);
 	}
-	alog_debug("processes (%d threads): %.1f ms", k->threads,
-		   (double)(now_monotonic_ns() - s->started_ns) / 1e6);
+	klog(k, ALOG_DEBUG, "processes: %.1f ms on %d threads (%.1f ms CPU)",
+	     (double)(now_monotonic_ns() - s->started_ns) / 1e6, k->procs_threads,
+	     (double)k->procs_cpu_ns / 1e6);
 	if (!ret)
 		collect(k, s, collectors, sizeof(collectors) / sizeof(collectors[0]), booting(k),
 			fail, ctx);
 	s->finished_ns = now_monotonic_ns();
+	/* (the reads of the scan threads' own views of the source are not
+	 * in k->mem's counts) */
+	klog(k, ALOG_DEBUG, "scan: %.1f ms; %llu reads of memory, %llu KiB; %llu objects "
+	     "skipped, %llu cyclic lists, %llu limits reached",
+	     (double)(s->finished_ns - s->started_ns) / 1e6,
+	     (unsigned long long)(k->mem->stats.reads - before.reads),
+	     (unsigned long long)((k->mem->stats.bytes - before.bytes) >> 10),
+	     (unsigned long long)s->stats.bad_objects, (unsigned long long)s->stats.loops,
+	     (unsigned long long)s->stats.limit_hits);
 	return ret;
 }

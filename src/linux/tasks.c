@@ -123,7 +123,8 @@ static void read_creds(struct task_ctx *c, struct snap_proc *p)
 	struct kobj co;
 
 	if (!kptr_ok(cred)) {
-		c->s->stats.bad_objects++;
+		kernel_bad(c->k, c->s, "pid %d: real_cred 0x%llx is no kernel pointer", p->pid,
+			   (unsigned long long)cred);
 		return;
 	}
 	const struct kfield *cf[] = {
@@ -200,7 +201,8 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 	while (list_walk_next(&w, &node)) {
 		uint64_t task = node - (uint64_t)o->task_struct__thread_node.off;
 		if (read_task(c, task)) {
-			c->s->stats.bad_objects++;
+			kernel_bad(c->k, c->s, "pid %d: its thread's task_struct at 0x%llx unreadable",
+				   p->pid, (unsigned long long)task);
 			continue;
 		}
 		if (n == cap) {
@@ -221,13 +223,13 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 		t->files = get0(c, &o->task_struct__files);
 		t->cpu_ns = task_cpu_ns(c);
 	}
-	if (w.end == WALK_LOOP) {
-		c->s->stats.loops++;
-	} else if (w.end == WALK_LIMIT) {
+	if (w.end == WALK_LIMIT) {
 		c->s->stats.limit_hits++;
 		c->s->stats.limit_threads = 1;
 	} else if (w.end != WALK_OK) {
-		c->s->stats.bad_objects++;
+		char name[48];
+		snprintf(name, sizeof(name), "pid %d: thread list", p->pid);
+		kernel_walk_end(c->k, c->s, name, &w);
 	}
 	if (w.end == WALK_OK && w.closed) {
 		uint64_t total = 0;
@@ -489,7 +491,8 @@ size_t linux_tasks_decode(struct kernel *k, struct snapshot *s, const uint64_t *
 			task_prefetch2(&c, nodes[i + TASK_AHEAD2] - (uint64_t)o->task_struct__tasks.off);
 		if (fill_proc(&c, nodes[i] - (uint64_t)o->task_struct__tasks.off, &out[got],
 			      with_threads)) {
-			s->stats.bad_objects++;
+			kernel_bad(k, s, "task list: no readable process at 0x%llx",
+				   (unsigned long long)(nodes[i] - (uint64_t)o->task_struct__tasks.off));
 			(*unread)++;
 			continue;
 		}

@@ -338,7 +338,7 @@ int regions_load(const char *path, struct mem_range **out, size_t *n, struct aer
 		return aerr_set(err, ENOMEM, "out of memory");
 	text[len] = '\0';
 	if (strip_trailing_commas(text))
-		alog_warn("%s: ignored trailing commas (DOCA's generator writes them)", path);
+		alog_sdk(ALOG_WARNING, "%s: ignored trailing commas (DOCA's generator writes them)", path);
 	json_t *root = json_loads(text, 0, &je);
 	free(text);
 	if (!root)
@@ -384,8 +384,8 @@ int regions_load(const char *path, struct mem_range **out, size_t *n, struct aer
 		return ret;
 	}
 	if (fixed)
-		alog_warn("%s: %d region length%s one byte short of a page (iomem's inclusive end): "
-			  "rounded up", path, fixed, fixed == 1 ? " was" : "s were");
+		alog_sdk(ALOG_WARNING, "%s: %d region length%s one byte short of a page (iomem's inclusive end): "
+			 "rounded up", path, fixed, fixed == 1 ? " was" : "s were");
 	if (!have_off) {
 		/* packed in file order, i.e. by ascending address */
 		qsort(v, cnt, sizeof(*v), cmp_pa);

@@ -222,9 +222,9 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 		 * over the command line's */
 		struct aerr qe = { 0 };
 		if (qmp_memory_devices(v->pid, &vi, &qe))
-			alog_debug("%s: DIMMs from the command line: %s", who, qe.msg);
+			alog_sdk(ALOG_DEBUG, "%s: DIMMs from the command line: %s", who, qe.msg);
 		else
-			alog_debug("%s: DIMMs from its monitor: %zu", who, vi.ndimms);
+			alog_sdk(ALOG_DEBUG, "%s: DIMMs from its monitor: %zu", who, vi.ndimms);
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/smaps", pid);
 	char *text = slurp(path, SMAPS_MAX, &len, &eno);
@@ -235,7 +235,7 @@ int vmproc_open(struct memsrc *m, const char *spec, struct aerr *err)
 	if (!ret)
 		ret = vm_layout(&vi, maps, nmaps, who, &r, &nr, note, sizeof(note), err);
 	if (!ret && note[0])
-		alog_warn("%s: %s", who, note);
+		alog_sdk(ALOG_WARNING, "%s: %s", who, note);
 	free(maps);
 	if (!ret)
 		ret = memsrc_set_ranges(m, r, nr, who, err);

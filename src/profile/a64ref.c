@@ -367,7 +367,7 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 			*s = h;
 			found++;
 		} else {
-			alog_debug("profile: %s not found in %s", chains[i].name, chains[i].fn);
+			alog_sdk(ALOG_DEBUG, "profile: %s not found in %s", chains[i].name, chains[i].fn);
 		}
 	}
 	if (!p->sym.kprobe_table) {
@@ -398,17 +398,17 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 		found += !!(p->sym.prog_idr = find_prog_idr(as, p));
 	}
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
-		alog_debug("profile: %s at 0x%llx", chains[i].name,
-			   (unsigned long long)*(uint64_t *)(sbase + chains[i].sym));
-	alog_debug("profile: kprobe_table 0x%llx, ftrace_ops_list 0x%llx, ftrace_list_end 0x%llx, "
-		   "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx, prog_idr 0x%llx",
-		   (unsigned long long)p->sym.kprobe_table, (unsigned long long)p->sym.ftrace_ops_list,
-		   (unsigned long long)p->sym.ftrace_list_end,
-		   (unsigned long long)p->sym.__start___tracepoints_ptrs,
-		   (unsigned long long)p->sym.__stop___tracepoints_ptrs,
-		   (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree,
-		   (unsigned long long)p->sym.prog_idr);
+		alog_sdk(ALOG_DEBUG, "profile: %s at 0x%llx", chains[i].name,
+			 (unsigned long long)*(uint64_t *)(sbase + chains[i].sym));
+	alog_sdk(ALOG_DEBUG, "profile: kprobe_table 0x%llx, ftrace_ops_list 0x%llx, ftrace_list_end 0x%llx, "
+		 "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx, prog_idr 0x%llx",
+		 (unsigned long long)p->sym.kprobe_table, (unsigned long long)p->sym.ftrace_ops_list,
+		 (unsigned long long)p->sym.ftrace_list_end,
+		 (unsigned long long)p->sym.__start___tracepoints_ptrs,
+		 (unsigned long long)p->sym.__stop___tracepoints_ptrs,
+		 (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree,
+		 (unsigned long long)p->sym.prog_idr);
 	if (wanted)
-		alog_info("profile: %d of %d data symbols found where the kernel's code takes their address",
-			  found, wanted);
+		alog_sdk(ALOG_INFO, "profile: %d of %d data symbols found where the kernel's code takes their address",
+			 found, wanted);
 }

@@ -411,7 +411,7 @@ static void symbols(struct bw *bw, const struct ksyms *ks, uint64_t slide, const
 	}
 	jw_obj_end(&bw->w);
 	if (banner && !banner_done)
-		alog_warn("no linux_banner symbol: the ISF carries no banner");
+		alog_sdk(ALOG_WARNING, "no linux_banner symbol: the ISF carries no banner");
 }
 
 static int finish(struct bw *bw, struct buf *b, const char *path, struct isf_stats *stats,

@@ -412,7 +412,7 @@ int isf_check_top(json_t *root, const char *file, struct aerr *err)
 	if (!fmt)
 		return aerr_set(err, EINVAL, "%s: not an ISF file (no metadata.format)", file);
 	if (strncmp(fmt, "6.", 2))
-		alog_warn("%s: ISF format %s, argus reads format 6; trying it anyway", file, fmt);
+		alog_sdk(ALOG_WARNING, "%s: ISF format %s, argus reads format 6; trying it anyway", file, fmt);
 	return 0;
 }
 
@@ -449,7 +449,7 @@ int isf_build(json_t *root, const char *file, struct ktypes **types, struct ksym
 		return ret;
 	}
 	if (b.dangling)
-		alog_debug("%s: %zu pointers to types the file does not define", file, b.dangling);
+		alog_sdk(ALOG_DEBUG, "%s: %zu pointers to types the file does not define", file, b.dangling);
 	t->ops = &isf_ops;
 	t->priv = p;
 	snprintf(t->desc, sizeof(t->desc), "ISF %s (%zu types, %zu fields, %zu enumerators)", file,

@@ -222,11 +222,11 @@ int isf_write_dwarf_stats(const char *vmlinux, const char *path, struct isf_stat
 	isf_write_std_bases(&d.base.w, &d.seen_base);
 	d.st.base_types = d.seen_base.len;
 	d.oom |= d.seen_base.oom | d.seen_type.oom | d.seen_enum.oom | d.seen_sym.oom | d.vars.oom;
-	alog_debug("%s: %zu units, %zu user types, %zu symbols", vmlinux, units, d.st.user_types,
-		   d.st.symbols);
+	alog_sdk(ALOG_DEBUG, "%s: %zu units, %zu user types, %zu symbols", vmlinux, units, d.st.user_types,
+		 d.st.symbols);
 	if (!d.st.symbols)
-		alog_warn("%s: no symbol table: the ISF has types only, which argus cannot use",
-			  vmlinux);
+		alog_sdk(ALOG_WARNING, "%s: no symbol table: the ISF has types only, which argus cannot use",
+			 vmlinux);
 	if (!units)
 		ret = aerr_set(err, EINVAL, "%s: no DWARF compilation units", vmlinux);
 	else if (!d.oom)

@@ -191,7 +191,7 @@ int kallsyms_decode(struct vas *as, const struct kallsyms_loc *loc, struct ksyms
 		ret = aerr_set(err, ENOMEM, "out of memory");
 		goto done;
 	}
-	alog_debug("kallsyms: %u symbols decoded", num);
+	alog_sdk(ALOG_DEBUG, "kallsyms: %u symbols decoded", num);
 	*out = ks;
 	ks = NULL;
 	ret = 0;

@@ -151,8 +151,8 @@ int kallsyms_find_by_shape(struct vas *kas, uint64_t image_va, struct kallsyms_l
 		loc->names = image_va + p + 8;
 		loc->relative_base = image_va + relbase_off;
 		loc->offsets = image_va + offsets_off;
-		alog_debug("kallsyms by shape: %u symbols, names at +0x%zx, tokens at +0x%zx", n,
-			   p + 8, tt);
+		alog_sdk(ALOG_DEBUG, "kallsyms by shape: %u symbols, names at +0x%zx, tokens at +0x%zx", n,
+			 p + 8, tt);
 		ret = 0;
 		break;
 	}

@@ -87,7 +87,7 @@ static void try_note(struct finder *f, uint64_t pa)
 		return;
 	v.pa = pa;
 	snprintf(v.found_by, sizeof(v.found_by), "%s", f->st->how);
-	alog_debug("kfind: VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
+	alog_sdk(ALOG_DEBUG, "kfind: VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
 	f->done = f->cb(f->ctx, &v);
 	vmci_free(&v);
 }
@@ -216,9 +216,9 @@ static int find_x86(struct finder *f)
 			f->st->image_pa = pa;
 			f->st->image_len = len;
 			f->st->root = t;
-			alog_debug("kfind: trampoline 0x%llx (%d levels): image 0x%llx at 0x%llx, %llu MiB",
-				   (unsigned long long)t, levels, (unsigned long long)va,
-				   (unsigned long long)pa, (unsigned long long)(len >> 20));
+			alog_sdk(ALOG_DEBUG, "kfind: trampoline 0x%llx (%d levels): image 0x%llx at 0x%llx, %llu MiB",
+				 (unsigned long long)t, levels, (unsigned long long)va,
+				 (unsigned long long)pa, (unsigned long long)(len >> 20));
 			f->as = &as;
 			scan_image(f, pa, len);
 			uint64_t root = f->done ? 0 : x86_find_root(f, pa, len, e[511]);
@@ -312,7 +312,7 @@ int vmci_locate(struct memsrc *m, vmci_found_fn cb, void *ctx, struct aerr *err)
 		return ret;	/* taken, or no kernel here at all */
 	/* a kernel image but no note through its pointers (a randomized arm64
 	 * linear map, a layout we do not know): the full search, once */
-	alog_info("%s: VMCOREINFO not found from the kernel image (%s, %llu pointers); "
-		  "searching all memory", m->path, st.how, (unsigned long long)st.ptrs);
+	alog_sdk(ALOG_INFO, "%s: VMCOREINFO not found from the kernel image (%s, %llu pointers); "
+		 "searching all memory", m->path, st.how, (unsigned long long)st.ptrs);
 	return vmci_scan(m, cb, ctx, err);
 }

@@ -34,7 +34,7 @@ void profile_derive_syms(struct kprofile *p, struct vas *as)
 	if (!p->sym.init_task && etext &&
 	    !imgscan_init_task(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
 		p->sym.init_task = v;
-		alog_info("profile: init_task found by content at 0x%llx", (unsigned long long)v);
+		alog_sdk(ALOG_INFO, "profile: init_task found by content at 0x%llx", (unsigned long long)v);
 	}
 	uint64_t t = p->sym.init_task;
 	if (t && !p->sym.init_pid_ns && o->pid__numbers.present && o->upid__ns.present &&
@@ -59,7 +59,7 @@ void profile_derive_syms(struct kprofile *p, struct vas *as)
 	if (!p->sym.shadow_timekeeper && (init || etext) &&
 	    !imgscan_timekeeper(as, o, init ? init : etext, (init ? init : etext) + IMGSCAN_MAX, &v)) {
 		p->sym.shadow_timekeeper = v;
-		alog_info("profile: a timekeeper found by content at 0x%llx", (unsigned long long)v);
+		alog_sdk(ALOG_INFO, "profile: a timekeeper found by content at 0x%llx", (unsigned long long)v);
 	}
 	if (p->arch == &arch_aarch64)
 		a64ref_derive(p, as);

@@ -30,7 +30,7 @@ static void emit(const struct profile_opts *o, enum profile_event ev, const char
 	if (o && o->event)
 		o->event(o->event_ctx, ev, detail);
 	else
-		alog_debug("profile: %s", detail);
+		alog_sdk(ALOG_DEBUG, "profile: %s", detail);
 }
 
 /* Compare the release string at init_uts_ns with VMCOREINFO's OSRELEASE.

@@ -106,7 +106,7 @@ static void publish_syms(struct kprofile *p)
 			added++;
 	}
 	if (added && ksyms_finish(p->syms))
-		alog_error("profile: out of memory indexing symbols");
+		alog_sdk(ALOG_ERROR, "profile: out of memory indexing symbols");
 }
 
 /* Resolve fields and symbols; with as (auto profiles), fill what kallsyms
@@ -119,7 +119,7 @@ int profile_resolve_all(struct kprofile *p, struct vas *as, struct aerr *err)
 		const struct field_spec *s = &field_specs[i];
 		struct kfield *f = (struct kfield *)(base + s->off);
 		if (resolve_member(p->types, s->type, s->member, f))
-			alog_debug("profile: %s.%s not in this kernel", s->type, s->member);
+			alog_sdk(ALOG_DEBUG, "profile: %s.%s not in this kernel", s->type, s->member);
 	}
 	for (size_t i = 0; i < sizeof(required_fields) / sizeof(required_fields[0]); i++) {
 		char type[64];

@@ -252,8 +252,8 @@ int profile_prove(const struct kprofile *p, struct vas *as, uint32_t max_tasks, 
 	if (!ret) {
 		ret = prove_walk(p, as, max_tasks, &r, err);
 		if (ret && prefix_proves(p, as, &r)) {
-			alog_warn("%s; the profile is proven on the %u tasks before the break",
-				  aerr_str(err), r.tasks);
+			alog_sdk(ALOG_WARNING, "%s; the profile is proven on the %u tasks before the break",
+				 aerr_str(err), r.tasks);
 			memset(err, 0, sizeof(*err));
 			ret = 0;
 		}

@@ -153,7 +153,7 @@ static int try_page(struct memsrc *m, uint64_t pa, vmci_found_fn cb, void *ctx, 
 	v.pa = pa;
 	snprintf(v.found_by, sizeof(v.found_by), "search of all memory");
 	(*found)++;
-	alog_debug("VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
+	alog_sdk(ALOG_DEBUG, "VMCOREINFO candidate at 0x%llx: %s", (unsigned long long)pa, v.osrelease);
 	*ret = cb(ctx, &v);
 	vmci_free(&v);
 	return *ret != 0;

@@ -151,6 +151,8 @@ static int host_init(struct system *s)
 		.event = on_profile_event,
 		.event_ctx = s,
 		.threads = c->scan_threads,
+		.log_level = c->sdk_log_level,
+		.log_tag = s->src.unique_id,
 	};
 	struct aerr err = { 0 };
 	uint64_t backoff = 1000000000ULL;
@@ -368,8 +370,10 @@ void *system_main(void *arg)
 	struct system *s = arg;
 	struct service *svc = s->svc;
 
-	/* the system's log_level for everything its thread logs */
+	/* the system's log_level for everything its thread logs, and its
+	 * sdk_log_level for what the layers that read its memory say */
 	alog_set_thread_level(s->cfg->log_level);
+	alog_set_thread_sdk(s->cfg->sdk_log_level, s->src.unique_id);
 	while (!svc_stopping(svc)) {
 		if (host_init(s))
 			break;

@@ -308,6 +308,7 @@ struct snap_stats {
 	 * tasks on it could not be read.  (A walk the limit cut reads the
 	 * same oldest tasks every scan; one that broke off, any number.) */
 	int tasks_lost;
+	uint32_t bad_told;	/* bad objects and loops said in the SDK log (kernel_bad) */
 };
 
 struct snapshot {

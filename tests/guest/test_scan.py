@@ -488,8 +488,12 @@ def test_corrupted_task_list(guest, tmp_path):
     pids = [json.loads(l)["process_id"] for l in p.stdout.splitlines()]
     assert pids[:3] == [1, 2, 3] and len(pids) == 3
     assert "cycle" in p.stderr
-    d = json.loads(run_argus("scan", "--source", f"raw:{img}", "--once").stdout)
+    p = run_argus("scan", "--source", f"raw:{img}", "--once", "-v")
+    d = json.loads(p.stdout)
     assert d["scan_statistics"]["cyclic_lists"] >= 1
+    # -v: the SDK's info lines, which name the link
+    assert f"argus: info: sdk: cyclic list: task list: the entry after {t3:#x} was seen before" \
+        in p.stderr, p.stderr
     # now a pointer into nowhere
     with open(img, "r+b") as f:
         f.seek(t3 - pob)
@@ -497,6 +501,9 @@ def test_corrupted_task_list(guest, tmp_path):
     p = run_argus("ps", "--source", f"raw:{img}", "--json", check=False)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.splitlines()) == 3 and "unreadable" in p.stderr
+    p = run_argus("scan", "--source", f"raw:{img}", "--once", "-v")
+    assert f"argus: info: sdk: skipped: task list: the link at {pob + (1 << 44):#x}: " \
+        in p.stderr, p.stderr
     # the list whole again, and pid 2's comm with no NUL in its 16 bytes
     n_all = len(json.loads(run_argus("scan", "--source", f"qemu:{guest.ram_path}",
                                      "--once").stdout)["processes"])

@@ -1,6 +1,6 @@
 """Every configuration key does what docs/configuration.md says, against the
 live guest (issue 12): profile_generation, a system's log_level,
-service.scanner_sleep,
+sdk_log_level and scan_threads, service.scanner_sleep,
 output.stdout (on and off), events.sbom given as SHA-256 signatures, `run
 --check` finding what `run` would stumble on at start; argus.default's
 limits.string_length, output.telemetry.user_data and an activity that is
@@ -9,6 +9,7 @@ section 9."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -84,6 +85,103 @@ def test_system_log_level(guest, tmp_path):
         assert f'"{second}"' in f.read()
     # the service's own messages stay at 50: info, no debug
     assert "info: argus: Service Initialization Started" in log
+
+
+def test_sdk_log_level(guest, tmp_path):
+    """A system's sdk_log_level is what the layers that read its memory
+    say (the source, the profile, the walks), apart from its log_level.
+    Three systems on one still copy of the guest's RAM whose task list is
+    cut in the middle (a task's tasks.next zeroed): at 60 the SDK tells
+    the memory and kernel it found, each scan, and the cut link by its
+    address, while its own log_level 40 keeps its info lines out; at the
+    default 40, only the SDK's warning that the walk ended early; at 10,
+    nothing at all."""
+    from test_faults import cut_task_list, poke
+    copy = f"/dev/shm/argus-sdk{os.getpid()}.ram"
+    try:
+        cut = cut_task_list(guest, copy)
+        poke(copy, cut, b"\0" * 8)
+        info = json.loads(run_argus("info", "--json", "--source", f"qemu:{copy}").stdout)
+        link = cut + info["page_offset_base"]
+        loud, default, mute = guest.name, f"{guest.name}-default", f"{guest.name}-mute"
+        svc = Service(tmp_path, guest, sleep="1s", source=f"qemu:{copy}", stdout=False,
+                      extra=(f"      log_level: 40\n      sdk_log_level: 60\n"
+                             f"    - name: {default}\n      source: qemu:{copy}\n"
+                             f"    - name: {mute}\n      source: qemu:{copy}\n"
+                             f"      sdk_log_level: 10\n"))
+        try:
+            svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                         count=3, timeout=60)
+            time.sleep(3)
+        finally:
+            svc.stop(check_alerts=False)
+    finally:
+        if os.path.exists(copy):
+            os.unlink(copy)
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
+        log = f.read()
+    lines = lambda who: [l.split(" ", 1)[1] for l in log.splitlines()  # noqa: E731
+                         if f" sdk: {who}: " in l]
+    said = lines(loud)
+    assert f"info: sdk: {loud}: memory: qemu {copy}, " in log, log[-3000:]
+    assert any(l.startswith(f"info: sdk: {loud}: kernel: Linux {info['release']} ")
+               for l in said), said[:20]
+    skipped = [int(re.search(r"; (\d+) objects skipped", l).group(1)) for l in said
+               if l.startswith(f"debug: sdk: {loud}: scan: ")]
+    assert skipped and min(skipped) >= 1, said[:40]
+    assert (f"info: sdk: {loud}: skipped: task list: the link at {link:#x}: implausible pointer"
+            in said), [l for l in said if "skipped" in l]
+    assert f"warning: sdk: {loud}: task list walk ended early: implausible pointer after" \
+        in log
+    # its own log_level 40: not even its info lines
+    assert f"info: {loud}: Host Initialization Successful" not in log
+    said = lines(default)
+    assert said and all(l.startswith(f"warning: sdk: {default}: ") for l in said), said[:20]
+    assert f"warning: sdk: {default}: task list walk ended early: implausible pointer" in log
+    assert lines(mute) == []
+    # the default system's own log_level is the service's 50: its info lines
+    assert f"info: {default}: Host Initialization Successful" in log
+
+
+def test_scan_threads(guest, tmp_path):
+    """scan_threads, an argus extension: a system at 2 decodes its
+    processes on two threads (the SDK's debug line each scan says how many
+    ran), and tells what a system at the default 1 tells of the same
+    guest: a process started and ended, Created and Terminated, with the
+    same attributes."""
+    two, one = guest.name, f"{guest.name}-one"
+    svc = Service(tmp_path, guest, sleep=SLEEP, stdout=False,
+                  extra=(f"      scan_threads: 2\n      sdk_log_level: 60\n"
+                         f"    - name: {one}\n      source: qemu:{guest.ram_path}\n"
+                         f"      sdk_log_level: 60\n"))
+    of = lambda m: m["workload_information"]["unique_identifier"]  # noqa: E731
+    try:
+        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
+                     count=2, timeout=60)
+        time.sleep(2)
+        since = svc.mark()
+        pid = int(guest.check("(napper 60000 two threads >/dev/null 2>&1 & echo $!)"))
+        told = {}
+        for name in ("Process Created", "Process Terminated"):
+            mine = lambda m: (m["activity_data"]["name"] == name and  # noqa: E731
+                              m["activity_data"]["process_details"]["process_id"] == pid)
+            got = svc.wait_for(mine, count=2, timeout=15)
+            assert sorted(of(m) for m in got) == sorted([one, two]), got
+            told[name] = {of(m): m["activity_data"] for m in got}
+            if name == "Process Created":
+                guest.check(f"kill {pid}")
+        svc.expect_alerts(since)
+    finally:
+        svc.stop()
+    for name, by in told.items():
+        assert by[one] == by[two], (name, by)
+    assert by[one]["process_details"]["process_command_line_arguments"] == "napper 60000 two threads"
+    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
+        log = f.read()
+    ran = {who: re.findall(rf"debug: sdk: {re.escape(who)}: processes: [0-9.]+ ms on (\d+) "
+                           "threads", log) for who in (one, two)}
+    assert ran[two] and set(ran[two]) == {"2"}, ran
+    assert ran[one] and set(ran[one]) == {"1"}, ran
 
 
 def test_scanner_sleep(guest, tmp_path):

@@ -243,7 +243,7 @@ def test_kernel_that_says_it_is_booting(guest, svc, tmp_path):
     guest.check("insmod /bin/bootstate.ko")
     try:
         guest.check("insmod /bin/hookinl.ko at=5")
-        late = Service(tmp_path, guest, sleep=SLEEP, extra="      log_level: 60\n")
+        late = Service(tmp_path, guest, sleep=SLEEP, extra="      sdk_log_level: 60\n")
         try:
             # the service that saw the kernel running: told, as ever
             assert wait_for(svc, TEXT, text, since, (ENTRY + 3) * svc.sleep_s), \

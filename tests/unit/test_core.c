@@ -2,6 +2,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -11,6 +13,7 @@
 #include "core/u64map.h"
 #include "linux/walk.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/timefmt.h"
 #include "testimg.h"
 
@@ -309,6 +312,44 @@ static void test_list_walk(void **state)
 	testimg_free(&img);
 }
 
+static char logged[4][1300];
+static int nlogged;
+
+static void capture(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	if (nlogged < 4)
+		snprintf(logged[nlogged++], sizeof(logged[0]), "%d %s", level, msg);
+}
+
+static void test_log_levels_and_escapes(void **state)
+{
+	(void)state;
+	alog_set_handler(capture, NULL);
+	alog_set_level(ALOG_INFO);
+	/* a guest's string cannot end a line and forge the next */
+	alog(ALOG_WARNING, "module %s", "evil\n2026 error: forged\x1b[31m\x7f");
+	assert_int_equal(nlogged, 1);
+	assert_string_equal(logged[0], "40 module evil\\x0a2026 error: forged\\x1b[31m\\x7f");
+	/* the SDK at the thread's level until set; then at its own, tagged */
+	nlogged = 0;
+	alog_sdk(ALOG_DEBUG, "not said");
+	alog_sdk(ALOG_INFO, "said");
+	alog_set_thread_sdk(ALOG_DEBUG, "sys1");
+	alog_sdk(ALOG_DEBUG, "now said");
+	alog(ALOG_DEBUG, "the thread's own: not said");
+	alog_set_thread_sdk(ALOG_DISABLE, NULL);
+	alog_sdk(ALOG_CRITICAL, "disabled");
+	assert_int_equal(nlogged, 2);
+	assert_string_equal(logged[0], "50 sdk: said");
+	assert_string_equal(logged[1], "60 sdk: sys1: now said");
+	assert_int_equal(alog_sdk_level(), ALOG_DISABLE);
+	alog_set_thread_sdk(0, NULL);
+	assert_int_equal(alog_sdk_level(), ALOG_INFO);
+	alog_set_handler(NULL, NULL);
+	alog_set_level(ALOG_WARNING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_json_capped),
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_list_walk),
+		cmocka_unit_test(test_log_levels_and_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
