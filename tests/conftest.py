@@ -4,6 +4,7 @@ One guest per test session (booting takes seconds under TCG); tests that
 change the guest's state clean up after themselves.  ARGUS points at the
 argus binary (the Makefile sets it).
 """
+import contextlib
 import datetime
 import os
 import subprocess
@@ -346,6 +347,20 @@ def assert_module_seen(svc, name, since):
     """Silence about a module counts only if argus saw it loaded."""
     assert wait_for(svc, "Kernel Module Loaded", module_named(name), since, 0), \
         f"argus never saw {name} loaded: its silence proves nothing"
+
+
+@contextlib.contextmanager
+def late_service(tmp, guest, scans, **kw):
+    """A service started after what the test set up (Service's keywords):
+    after `scans` of its scans it has told no alert, its first sight
+    included; the body goes on with it, and it is stopped after."""
+    late = Service(tmp, guest, **kw)
+    try:
+        time.sleep(scans * late.sleep_s)
+        late.expect_alerts(0)
+        yield late
+    finally:
+        late.stop()
 
 
 def wait_for(svc, name, pred, since, within):

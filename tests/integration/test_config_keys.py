@@ -20,6 +20,16 @@ from guest import OUTSIDE, OUTSIDE_QUIET, initrd_file
 
 SLEEP = "500ms"
 NAMES = lambda svc: [m["activity_data"]["name"] for m in svc.messages]  # noqa: E731
+HOST_OK = lambda m: m["activity_data"]["name"] == "Host Initialization Successful"  # noqa: E731
+
+
+def scan_for(svc, systems, seconds, check_alerts=True):
+    """All `systems` of svc initialized, then `seconds` of its scans; stopped."""
+    try:
+        assert len(svc.wait_for(HOST_OK, count=systems, timeout=60)) >= systems
+        time.sleep(seconds)
+    finally:
+        svc.stop(check_alerts=check_alerts)
 
 
 def test_profile_generation_off(guest, tmp_path):
@@ -68,12 +78,7 @@ def test_system_log_level(guest, tmp_path):
     svc = Service(tmp_path, guest, sleep=SLEEP,
                   extra=(f"      log_level: 60\n    - name: {second}\n"
                          f"      source: qemu:{guest.ram_path}\n      log_level: 40\n"))
-    try:
-        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                     count=2, timeout=60)
-        time.sleep(2)
-    finally:
-        svc.stop()
+    scan_for(svc, 2, 2)
     with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
         log = f.read()
     assert f"debug: {guest.name}: scan:" in log, log[-2000:]
@@ -109,12 +114,7 @@ def test_sdk_log_level(guest, tmp_path):
                              f"    - name: {default}\n      source: qemu:{copy}\n"
                              f"    - name: {mute}\n      source: qemu:{copy}\n"
                              f"      sdk_log_level: 10\n"))
-        try:
-            svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                         count=3, timeout=60)
-            time.sleep(3)
-        finally:
-            svc.stop(check_alerts=False)
+        scan_for(svc, 3, 3, check_alerts=False)
     finally:
         if os.path.exists(copy):
             os.unlink(copy)
@@ -156,8 +156,7 @@ def test_scan_threads(guest, tmp_path):
                          f"      sdk_log_level: 60\n"))
     of = lambda m: m["workload_information"]["unique_identifier"]  # noqa: E731
     try:
-        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                     count=2, timeout=60)
+        assert len(svc.wait_for(HOST_OK, count=2, timeout=60)) == 2
         time.sleep(2)
         since = svc.mark()
         pid = int(guest.check("(napper 60000 two threads >/dev/null 2>&1 & echo $!)"))
@@ -191,12 +190,7 @@ def test_scanner_sleep(guest, tmp_path):
     to the nanosecond as the scan ends, with its time) start 2 s apart,
     not the default's 1 s (the other tests scan every 500 ms)."""
     svc = Service(tmp_path, guest, sleep="2s", extra="      log_level: 60\n")
-    try:
-        svc.wait_for(lambda m: m["activity_data"]["name"] == "Host Initialization Successful",
-                     timeout=60)
-        time.sleep(11)
-    finally:
-        svc.stop()
+    scan_for(svc, 1, 11)
     stamps = []
     with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
         for line in f:

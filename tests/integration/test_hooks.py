@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import (Service, seconds_after, wait_for, need_module, hook_kind, assert_module_seen, run_argus,
+from conftest import (Service, late_service, seconds_after, wait_for, need_module, hook_kind, assert_module_seen, run_argus,
                       assert_kernel_read)
 
 SLEEP = "500ms"
@@ -303,17 +303,12 @@ def test_kprobes_before_argus_started_then_removed(guest, svc, tmp_path):
                 break
             time.sleep(0.2)
         assert "OPTIMIZED" in listed and "x64_sys_call+0xb" in listed, listed
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            time.sleep(3 * late.sleep_s)
-            late.expect_alerts(0)
+        with late_service(tmp_path, guest, 3, sleep=SLEEP) as late:
             mark = late.mark()
             guest.check(f"cd {TRACING} && echo 0 >events/kprobes/enable && echo >kprobe_events")
             assert "x64_sys_call" not in guest.run("cat /sys/kernel/debug/kprobes/list")[1]
             time.sleep(4 * late.sleep_s)
             late.expect_alerts(mark)
-        finally:
-            late.stop()
     finally:
         guest.run(f"cd {TRACING} && echo 0 >events/kprobes/enable; echo >kprobe_events")
     svc.expect_alerts(since)

@@ -23,7 +23,7 @@ import time
 import pytest
 
 import benign
-from conftest import (Service, wait_for, need_module, assert_kernel_read, planted_before_start,
+from conftest import (Service, late_service, wait_for, need_module, assert_kernel_read, planted_before_start,
                       bpf_fentry)
 
 SLEEP = "500ms"
@@ -98,12 +98,8 @@ def test_bpf_trampolines_raise_nothing(guest, svc, tmp_path):
     try:
         pids = bpf_fentry(guest, funcs, "fe")
         guest.check("ls /; cat /proc/version; free")
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(0)
-        finally:
-            late.stop()
+        with late_service(tmp_path, guest, PASS + 2, sleep=SLEEP):
+            pass
         # one of vfs_read's two programs goes: its trampoline is rebuilt
         guest.run(f"kill {pids.pop()}")
         # the function tracer on a function a program is attached to
@@ -214,12 +210,8 @@ def test_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path):
                     "echo 1 >events/kprobes/enable && echo function_graph >current_tracer",
                     timeout=120)
         guest.check("ls /; free", timeout=60)
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            time.sleep((ENTRY + 2) * late.sleep_s)
-            late.expect_alerts(0)
-        finally:
-            late.stop()
+        with late_service(tmp_path, guest, ENTRY + 2, sleep=SLEEP):
+            pass
     finally:
         guest.run(f"cd {TRACING} && echo nop >current_tracer; echo 0 >events/kprobes/enable; "
                   "echo >kprobe_events", timeout=120)

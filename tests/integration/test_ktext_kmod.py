@@ -34,7 +34,7 @@ import time
 import pytest
 
 import benign
-from conftest import (Service, wait_for, need_module, assert_kernel_read, module_named,
+from conftest import (Service, late_service, wait_for, need_module, assert_kernel_read, module_named,
                       planted_before_start, run_argus, bpf_fentry)
 
 SLEEP = "500ms"
@@ -257,17 +257,12 @@ def test_module_tracing_before_argus_started_raises_nothing(guest, svc, tmp_path
         d = json.loads(run_argus("scan", "--once", "--json", *guest.argus_source()).stdout)
         assert "kernel_text" in d["scan_statistics"]["kernel_hooks_read"]
         assert [h for h in d["kernel_hooks"] if h.get("kernel_hook_kind") == "kernel_text"] == []
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(0)
+        with late_service(tmp_path, guest, PASS + 2, sleep=SLEEP) as late:
             # one program goes: its site is put back to the tracer's call
             guest.run(f"kill {pids.pop()}")
             guest.check(undo)
             time.sleep((PASS + 2) * late.sleep_s)
             late.expect_alerts(0)
-        finally:
-            late.stop()
     finally:
         guest.run(undo + "; kill " + " ".join(str(p) for p in pids))
     time.sleep((PASS + 2) * svc.sleep_s)
@@ -309,12 +304,8 @@ def test_live_patch_raises_nothing(guest, svc, tmp_path):
         assert {"kernel_text", "ftrace_ops"} <= set(d["scan_statistics"]["kernel_hooks_read"])
         assert "klpcmd" in [m.get("kernel_module_name") for m in d.get("kernel_modules", [])]
         assert [h for h in d["kernel_hooks"] if h.get("kernel_hook_kind") == "kernel_text"] == []
-        late = Service(tmp_path, guest, sleep=SLEEP)
-        try:
-            time.sleep((PASS + 2) * late.sleep_s)
-            late.expect_alerts(0)
-        finally:
-            late.stop()
+        with late_service(tmp_path, guest, PASS + 2, sleep=SLEEP):
+            pass
     finally:
         guest.run(f"echo 0 >{LIVEPATCH}/enabled")
         klp_settled(guest)
