@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)b->counts[KSITE_SCALL], (unsigned long long)b->counts[KSITE_SCTRAMP],
 		       (unsigned long long)b->counts[KSITE_FCALLER], (unsigned long long)b->counts[KSITE_BPFDISP]);
 	}
-	if (k->kmtext) {
+	if (k->kmtext || k->kmtext64) {
 		size_t n;
 		uint64_t bytes, compared;
 		ktext_kmods_stats(k, &n, &bytes, &compared);

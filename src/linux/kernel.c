@@ -162,6 +162,7 @@ void kernel_close(struct kernel *k)
 	ktextmod_free(k);
 	ktext_kmods_free(k);
 	ktext_arm64_free(k);
+	ktext_kmods_a64_free(k);
 	kcarve_free(k);
 	free(k->sct_first);
 	ktext_free(k);

@@ -66,6 +66,7 @@ struct kernel {
 	struct ktext_base *kbase;	/* core text at first sight (ktextmod.c) */
 	struct ktext_kmods *kmtext;	/* modules' text at first sight (ktextkmod.c) */
 	struct ktext_a64 *ka64;		/* the same on arm64 (ktextarm64.c) */
+	struct ktext_kmods_a64 *kmtext64;	/* modules' text on arm64 (ktextkmoda64.c) */
 	struct kcarve *kcarve;		/* module memory carved for struct modules (kcarve.c) */
 	/* arm64's sys_call_table, found by content (dispatch.c): where, its
 	 * entries, and what they held at first sight */

@@ -93,7 +93,9 @@ static int ftrace_bl(const struct a64_rules *r, uint64_t pc, uint32_t i)
 	uint64_t to;
 	int link;
 
-	return a64_branch(i, pc, &to, &link) && link && to && (to == r->ftrace[0] || to == r->ftrace[1]);
+	return a64_branch(i, pc, &to, &link) && link && to &&
+	       (to == r->ftrace[0] || to == r->ftrace[1] || to == r->ftrace_plt[0] ||
+		to == r->ftrace_plt[1]);
 }
 
 static int patch_form(const struct a64_rules *r, uint64_t pc, const struct a64_place *at, uint32_t i)
@@ -558,6 +560,19 @@ int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
 	free(w.v);
 	u64map_free(&w.told);
 	return ret ? aerr_set(err, ENODATA, "not judged: %s", why) : 0;
+}
+
+int ktext_arm64_rules(const struct kernel *k, struct a64_rules *r, uint64_t *image,
+		      uint64_t *image_end)
+{
+	const struct ktext_a64 *b = k->ka64;
+
+	if (!b)
+		return 0;
+	*r = b->r;
+	*image = b->image;
+	*image_end = b->image_end;
+	return 1;
 }
 
 void ktext_arm64_stats(const struct kernel *k, size_t *entries, uint64_t *text_bytes,

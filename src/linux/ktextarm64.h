@@ -29,6 +29,9 @@ void ktext_arm64_stats(const struct kernel *k, size_t *entries, uint64_t *text_b
 struct a64_rules {
 	uint64_t ftrace[2], call, graph, graph_to;
 	uint64_t stext, etext;
+	/* in a module: its PLT entries to ftrace[0] and [1] (0: none), which
+	 * ftrace's `bl` reaches them through when they are out of range */
+	uint64_t ftrace_plt[2];
 };
 /* Where pc is: the function holding it [fn, fn_end) (0, 0: none), and the
  * words before and after it as the first scan read them. */
@@ -40,5 +43,15 @@ struct a64_place {
  * writes there itself?  1 if so. */
 int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,
 		      uint32_t was, uint32_t now);
+
+/* core text's rules and the kernel image [*image, *image_end), once core
+ * text was seen (1), else 0 */
+int ktext_arm64_rules(const struct kernel *k, struct a64_rules *r, uint64_t *image,
+		      uint64_t *image_end);
+
+/* modules' core text on arm64 (ktextkmoda64.c), after core text */
+int ktext_kmods_a64_collect(struct kernel *k, struct snapshot *s, struct aerr *err);
+void ktext_kmods_a64_free(struct kernel *k);
+void ktext_kmods_a64_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared);
 
 #endif

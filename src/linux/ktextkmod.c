@@ -39,6 +39,7 @@
 
 #include "core/log.h"
 #include "linux/kmodsyms.h"
+#include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
 #include "linux/ktextsweep.h"
 #include "linux/optprobe.h"
@@ -111,6 +112,10 @@ void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint6
 {
 	const struct ktext_kmods *km = k->kmtext;
 
+	if (k->kmtext64) {
+		ktext_kmods_a64_stats(k, n, bytes, compared);
+		return;
+	}
 	*n = km ? km->n : 0;
 	*bytes = *compared = 0;
 	for (size_t i = 0; i < *n; i++)
@@ -532,6 +537,8 @@ int linux_collect_kmtext(struct kernel *k, struct snapshot *s, struct aerr *err)
 	uint8_t *buf = NULL;
 	int ret = 0;
 
+	if (!strcmp(k->prof->arch->name, "aarch64"))
+		return ktext_kmods_a64_collect(k, s, err);
 	if (!t || !k->kbase || strcmp(k->prof->arch->name, "x86_64") ||
 	    !(s->hooks_read & (1u << SNAP_HOOK_TEXT)))
 		return 0;	/* core text not judged: Kernel Text Modified is not */

@@ -20,11 +20,21 @@ proven taken):
 The stock guest and the kernel's own patching raise nothing: every trace
 event on and off (jump labels), the function and function_graph tracers
 on every function (ftrace's `bl ftrace_caller` and ftrace_call), a kprobe
-and a kretprobe (brk #4)."""
+and a kretprobe (brk #4).
+
+A module's text (src/linux/ktextkmoda64.c), with the kernel package's
+dummy.ko as the module: its functions traced (ftrace's `bl` through the
+module's own PLT entry, its module region being 2 GiB) and a kprobe in
+one raise nothing; hookinl64.ko writing into dummy_get_drvinfo while
+argus runs: one alert, "module text differs from its first sight", naming
+the function and module, within a pass of the modules' window; written
+before a second service started: found at its first sight by what it is
+(a jump out of the kernel, the module and the modules it uses)."""
 import time
 
 import pytest
 
+import benign
 from conftest import Service, wait_for, need_module, assert_kernel_read, planted_before_start
 from guest import GuestError
 
@@ -155,9 +165,94 @@ def test_inline_hook_inside_before_argus_started(guest_a64, svc, tmp_path):
     assert d["kernel_hook_handler_owner"] == "hookinl64"
 
 
+FUNC = "dummy_get_drvinfo"      # called by ethtool only: never, here
+MOD_PASS = 4    # scans for a pass of the modules' window (256 KiB a scan)
+
+
+@pytest.fixture
+def dummy64(guest_a64):
+    """The arm64 kernel package's dummy.ko (of the kernel the guest booted),
+    loaded in the guest; unloaded after."""
+    g = guest_a64
+    if not benign.upload_dummy_arm64(g):
+        pytest.skip("the arm64 kernel package has no dummy.ko")
+    g.check("insmod /tmp/dummy.ko")
+    yield g
+    g.run("rmmod dummy")
+
+
+def test_module_patching_raises_nothing(dummy64, svc):
+    """dummy.ko loaded while argus runs, then the function and the
+    function_graph tracers on its functions, a kprobe inside one and a
+    kretprobe: nothing"""
+    g = dummy64
+    since = svc.mark()
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
+    g.check(f"cd {TRACING} && echo ':mod:dummy' >set_ftrace_filter && echo function >current_tracer",
+            timeout=60)
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    g.check(f"cd {TRACING} && echo nop >current_tracer && echo function_graph >current_tracer",
+            timeout=60)
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    g.check(f"cd {TRACING} && echo nop >current_tracer && echo >set_ftrace_filter && "
+            f"echo 'p:argus9 {FUNC}+8' >>kprobe_events && echo 'r:argus10 {FUNC}' >>kprobe_events && "
+            "echo 1 >events/kprobes/enable", timeout=60)
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    g.check(f"cd {TRACING} && echo 0 >events/kprobes/enable && echo >kprobe_events", timeout=60)
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_module_text_hook(dummy64, svc):
+    """hookinl64.ko writes `b hook` (or ldr/br) 8 bytes into
+    dummy_get_drvinfo: one alert within a pass of the modules' window;
+    rmmod: nothing more"""
+    g = dummy64
+    need_module(g, "hookinl64")
+    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded already")
+    time.sleep(3 * svc.sleep_s)         # dummy's first sight
+    since = svc.mark()
+    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} at=8")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        found = wait_for(svc, TEXT, text, since, (MOD_PASS + 2) * svc.sleep_s + 3)
+        assert found, "a hook in a module's text was not seen"
+        m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
+        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+        a = m["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == "module text differs from its first sight"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x8 [dummy]"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+        assert d["kernel_hook_handler_owner"] == "hookinl64"
+    finally:
+        g.run("rmmod hookinl64")
+    since = svc.mark()
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_module_text_hook_before_argus_started(dummy64, svc, tmp_path):
+    """the same hook in place before a second service first sees dummy:
+    found by what it is, at its first scans"""
+    time.sleep(3 * svc.sleep_s)         # the running service's first sight of dummy
+    a, site, handler = planted(dummy64, svc, tmp_path, f"sym={FUNC} at=8",
+                               (MOD_PASS + 2) * svc.sleep_s + 5)
+    d = a["kernel_hook_details"]
+    assert a["reason"] == ("an instruction in the module's text leads outside the kernel, "
+                           "the module and the modules it uses")
+    assert int(d["kernel_hook_site_address"], 16) == site
+    assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x8 [dummy]"
+    assert int(d["kernel_hook_handler_address"], 16) == handler
+
+
+
 def test_inline_hook_inside_in_hidden_module(guest_a64, svc):
     """past an entry's 16 bytes, by a module that hides itself: caught by
-    the window, within a pass"""
+    the window, within a pass.  Last: hookinl64 cannot be unloaded after"""
     g = guest_a64
     need_module(g, "hookinl64")
     if g.run("test -e /proc/hookinl64")[0] == 0:

@@ -96,6 +96,16 @@ static void test_kernel_writes(void **state)
 	assert_false(a64_kernel_writes(&r, call, &mid, bl(call, PC, 1), bl(call, PC + 0x20000, 1)));
 	/* ldr x16 literal over an entry */
 	assert_false(a64_kernel_writes(&r, fn, &ft, A64_MOV_X9_X30, 0x58000050));
+	/* in a module out of the callers' range: ftrace's bl goes to the
+	 * module's PLT entry for them, and to no other place in it */
+	const uint64_t plt = fn + 0x800;
+	assert_false(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, plt, 1)));
+	r.ftrace_plt[1] = plt;
+	assert_true(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, plt, 1)));
+	assert_true(a64_kernel_writes(&r, site, &ft, bl(site, plt, 1), A64_NOP));
+	assert_false(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, plt + 12, 1)));
+	assert_false(a64_kernel_writes(&r, site, &mid, A64_NOP, bl(site, plt, 1)));	/* no mov x9, x30 */
+	assert_false(a64_kernel_writes(&r, in, &mid, A64_NOP, bl(in, plt, 0)));	/* a b to it */
 }
 
 /* the text under test: [PC, PC + 1 MiB) is "the image" */
