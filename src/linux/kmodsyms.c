@@ -137,19 +137,26 @@ void kmod_funcs_free(struct kmod_funcs *f)
 	*f = (struct kmod_funcs){ 0 };
 }
 
-uint64_t kmod_func_name(struct kernel *k, const struct kmod_funcs *f, uint64_t a, char *name,
-			size_t cap)
+size_t kmod_func_after(const struct kmod_funcs *f, uint64_t a)
 {
 	size_t lo = 0, hi = f->n;
-	char buf[KMOD_SYM_NAME_MAX + 1];
 
-	while (lo < hi) {	/* the first function past a */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (f->v[mid].addr <= a)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+uint64_t kmod_func_name(struct kernel *k, const struct kmod_funcs *f, uint64_t a, char *name,
+			size_t cap)
+{
+	size_t lo = kmod_func_after(f, a);
+	char buf[KMOD_SYM_NAME_MAX + 1];
+
 	if (!cap || !lo || vas_read(&k->kvas, f->str + f->v[lo - 1].sym, buf, KMOD_SYM_NAME_MAX, NULL))
 		return 0;
 	buf[KMOD_SYM_NAME_MAX] = 0;

@@ -36,6 +36,9 @@ int kmod_funcs_read(struct kernel *k, uint64_t mod, uint64_t start, uint64_t end
 		    struct kmod_funcs *f);
 void kmod_funcs_free(struct kmod_funcs *f);
 
+/* The index of f's first function above a (f->n: none) */
+size_t kmod_func_after(const struct kmod_funcs *f, uint64_t a);
+
 /* The name of f's function at the highest address <= a, into name
  * (printable, NUL-ended): its address, or 0 when none (or its name is
  * not printable). */

@@ -146,16 +146,9 @@ static int cur_bytes(struct kma64scan *w, const struct a64mod *m, uint64_t a, ui
 static void fn_of(const struct a64mod *m, uint64_t pc, uint64_t *fn, uint64_t *fn_end)
 {
 	const struct kmod_funcs *f = &m->funcs;
-	size_t lo = 0, hi = f->n;
+	size_t lo = kmod_func_after(f, pc);
 
 	*fn = *fn_end = 0;
-	while (lo < hi) {		/* the first symbol past pc */
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->v[mid].addr <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (!lo)
 		return;
 	*fn = f->v[lo - 1].addr;
