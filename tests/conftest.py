@@ -183,6 +183,14 @@ class Service:
                 names.append(h["activity_data"]["name"])
         return names
 
+    def debug_log(self):
+        """The service's debug log (debug_log_folder) so far."""
+        try:
+            with open(os.path.join(self.dir, "debug", "argus-debug.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     def stdout(self):
         if not self.out.closed:
             self.out.flush()

@@ -18,7 +18,9 @@
  *                 kallsyms symbol of their own); in ftrace_caller,
  *                 ftrace_call a `bl` into core text and ftrace_graph_call
  *                 NOP <-> `b ftrace_graph_caller`
- *   jump labels   NOP <-> `b` to a target inside the same function
+ *   jump labels   NOP <-> `b` to a target inside the same function (in a
+ *                 module, whose table of them struct module holds: NOP <->
+ *                 `b` to the site's own target, at its sites only)
  * A change is the kernel's own when both what the first scan read and what
  * is there now are such forms for that place.  Alternatives are applied at
  * boot (in the baseline); arm64 6.1 has no optimized kprobes, static calls,
@@ -109,9 +111,13 @@ static int patch_form(const struct a64_rules *r, uint64_t pc, const struct a64_p
 		return at->next == A64_NOP || ftrace_bl(r, pc + 4, at->next);
 	if (!a64_branch(i, pc, &to, &link))
 		return 0;
-	if (!link)
-		return (to >= at->fn && to < at->fn_end && to != pc) ||
-		       (r->graph && pc == r->graph && to == r->graph_to);
+	if (!link) {
+		if (r->graph && pc == r->graph && to == r->graph_to)
+			return 1;
+		if (at->label == A64_LABEL_AT)
+			return to == at->label_to;
+		return at->label == A64_LABEL_FN && to >= at->fn && to < at->fn_end && to != pc;
+	}
 	if (r->call && pc == r->call)
 		return to >= r->stext && to < r->etext;
 	/* the second of ftrace's pair: after the `mov x9, x30` boot wrote */

@@ -33,11 +33,18 @@ struct a64_rules {
 	 * ftrace's `bl` reaches them through when they are out of range */
 	uint64_t ftrace_plt[2];
 };
-/* Where pc is: the function holding it [fn, fn_end) (0, 0: none), and the
- * words before and after it as the first scan read them. */
+/* Where pc is: the function holding it [fn, fn_end) (0, 0: none), the
+ * words before and after it as the first scan read them, and what the
+ * kernel's table of jump labels says of it: A64_LABEL_FN when no table is
+ * known (a jump label's `b` is one within the function: core text, where
+ * Debian's kallsyms has no __jump_table), A64_LABEL_AT a site of the table
+ * (its `b` leads to label_to only), A64_LABEL_NONE no site of it. */
+enum { A64_LABEL_FN, A64_LABEL_AT, A64_LABEL_NONE };
 struct a64_place {
 	uint64_t fn, fn_end;
 	uint32_t prev, next;
+	int label;
+	uint64_t label_to;
 };
 /* Is `now`, at pc, where the first scan read `was`, something the kernel
  * writes there itself?  1 if so. */

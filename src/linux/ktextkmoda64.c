@@ -4,9 +4,11 @@
  *
  * A module's core text [base, base + text_size) is copied when argus
  * first sees the module live (the baseline), with its function symbols
- * (its own kallsyms: a jump label's `b` stays in its function) and the
- * modules it uses.  What the kernel writes there later: BRK #4 (kprobes),
- * a jump label's NOP <-> `b` within the function, and ftrace's second
+ * (its own kallsyms), its jump labels (struct module's jump_entries) and
+ * the modules it uses.  What the kernel writes there later: BRK #4
+ * (kprobes), a jump label's NOP <-> `b` at one of its sites to that
+ * site's target (within the function where the table is not known: no
+ * such field in the profile, or unreadable), and ftrace's second
  * slot NOP <-> `bl`: to ftrace_caller or ftrace_regs_caller when within
  * the BL's +-128 MiB, else (CONFIG_ARM64_MODULE_PLTS, a module region of
  * 2 GiB) to the module's own PLT entry for it, in its
@@ -56,6 +58,9 @@ struct a64mod {
 	uint64_t (*uses)[2];		/* the text of the listed modules it uses */
 	int nuses, any;			/* any: its uses unknown */
 	uint64_t plt[2];		/* its PLT entries to ftrace's callers (0: none) */
+	struct ksite *labels;		/* its jump labels (struct module's table), sorted */
+	size_t nlabels;
+	int labels_known;		/* else a label's `b` is judged by its function */
 	struct kstanding standing;
 	int seen;
 };
@@ -81,6 +86,7 @@ static void a64mod_free(struct a64mod *m)
 	free(m->copy);
 	free(m->standing.v);
 	free(m->uses);
+	free(m->labels);
 	kmod_funcs_free(&m->funcs);
 }
 
@@ -165,6 +171,11 @@ static int word_ok(struct kma64scan *w, const struct a64mod *m, uint64_t a, uint
 	r.ftrace_plt[0] = m->plt[0];
 	r.ftrace_plt[1] = m->plt[1];
 	fn_of(m, a, &at.fn, &at.fn_end);
+	if (m->labels_known) {
+		const struct ksite *l = ktext_site_in(m->labels, m->nlabels, a);
+		at.label = l && l->addr == a && l->kind == KSITE_JUMP ? A64_LABEL_AT : A64_LABEL_NONE;
+		at.label_to = at.label == A64_LABEL_AT ? l->aux : 0;
+	}
 	if (a >= m->start + 4)
 		at.prev = a64_word(m->copy + (a - 4 - m->start));
 	if (a + 8 <= m->end)
@@ -329,6 +340,25 @@ static void find_plts(const struct kma64scan *w, struct a64mod *m)
 	}
 }
 
+/* the module's jump labels, from its struct module (jump_entries): a
+ * label's `b` is then allowed at its sites only, to their targets; when
+ * the profile lacks the fields or the table is unreadable, judged by the
+ * function holding it */
+static void labels(struct kma64scan *w, struct a64mod *m)
+{
+	const struct koffsets *o = &w->k->prof->off;
+	char why[128] = "";
+
+	if (!o->module__jump_entries.present || !o->module__num_jump_entries.present)
+		return;
+	if (ktext_module_sites(w->k, m->mod, m->start, m->end, m->copy, NULL, 0, &m->labels,
+			       &m->nlabels, why, sizeof(why))) {
+		klog(w->k, ALOG_DEBUG, "module text: %s: jump labels: %s", m->name, why);
+		return;
+	}
+	m->labels_known = 1;
+}
+
 /* a module seen live for the first time: its baseline, symbols, uses and
  * PLTs; every word swept.  0, or -1 when unreadable (tried next scan). */
 static int first_sight(struct kma64scan *w, struct a64mod *m)
@@ -343,9 +373,10 @@ static int first_sight(struct kma64scan *w, struct a64mod *m)
 		     m->start);
 		return -1;
 	}
-	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs))
-		klog(k, ALOG_DEBUG, "module text: %s: no symbol table: its jump labels' branches "
-		     "are judged as breaches", m->name);
+	labels(w, m);
+	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs) && !m->labels_known)
+		klog(k, ALOG_DEBUG, "module text: %s: no symbol table and no table of jump labels: "
+		     "their branches are judged as breaches", m->name);
 	if ((m->uses = malloc(KMOD_USES_MAX * sizeof(*m->uses)))) {
 		m->nuses = kmod_uses(k, w->s, m->mod, m->uses, KMOD_USES_MAX);
 		if ((m->any = m->nuses < 0))
@@ -356,10 +387,14 @@ static int first_sight(struct kma64scan *w, struct a64mod *m)
 	find_plts(w, m);
 	size_t hits = a64_sweep(m->copy, len, m->start, 0xffff000000000000ULL, UINT64_MAX,
 				sweep_out, sweep_hit, &x);
+	char nl[32] = "not known";
+	if (m->labels_known)
+		snprintf(nl, sizeof(nl), "%zu", m->nlabels);
 	klog(k, ALOG_DEBUG, "module text: %s: %" PRIu64 " bytes swept, %zu functions, %d modules "
-	     "it uses%s, ftrace PLTs 0x%" PRIx64 " 0x%" PRIx64 ", %zu jumps out", m->name, len,
-	     m->funcs.n, m->nuses, m->any ? " (unknown: any listed module's text allowed)" : "",
-	     m->plt[0], m->plt[1], hits);
+	     "it uses%s, ftrace PLTs 0x%" PRIx64 " 0x%" PRIx64 ", jump labels %s, %zu jumps out",
+	     m->name, len, m->funcs.n, m->nuses,
+	     m->any ? " (unknown: any listed module's text allowed)" : "", m->plt[0], m->plt[1], nl,
+	     hits);
 	return 0;
 }
 

@@ -118,8 +118,7 @@ def test_sdk_log_level(guest, tmp_path):
     finally:
         if os.path.exists(copy):
             os.unlink(copy)
-    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
-        log = f.read()
+    log = svc.debug_log()
     lines = lambda who: [l.split(" ", 1)[1] for l in log.splitlines()  # noqa: E731
                          if f" sdk: {who}: " in l]
     said = lines(loud)

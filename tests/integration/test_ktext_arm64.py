@@ -29,7 +29,12 @@ one raise nothing; hookinl64.ko writing into dummy_get_drvinfo while
 argus runs: one alert, "module text differs from its first sight", naming
 the function and module, within a pass of the modules' window; written
 before a second service started: found at its first sight by what it is
-(a jump out of the kernel, the module and the modules it uses)."""
+(a jump out of the kernel, the module and the modules it uses).  A
+module's jump labels are those of its own table (struct module's
+jump_entries): nbd.ko's trace events on and off raise nothing, while a
+`b` within dummy_get_drvinfo over its ftrace NOP, the shape of a jump
+label's but at no site of the table, is one alert."""
+import re
 import time
 
 import pytest
@@ -48,8 +53,10 @@ TRACING = "/sys/kernel/tracing"
 @pytest.fixture(scope="module")
 def svc(guest_a64, tmp_path_factory):
     assert_kernel_read(guest_a64)
+    # sdk_log_level 60: what the module check read of each module
     s = Service(tmp_path_factory.mktemp("ktext64"), guest_a64, sleep=SLEEP,
-                extra=f"      memory_regions: {guest_a64.regions_path}\n")
+                extra=(f"      memory_regions: {guest_a64.regions_path}\n"
+                       "      sdk_log_level: 60\n"))
     yield s
     s.stop()
 
@@ -228,6 +235,60 @@ def test_module_text_hook(dummy64, svc):
         assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x8 [dummy]"
         assert int(d["kernel_hook_handler_address"], 16) == handler
         assert d["kernel_hook_handler_owner"] == "hookinl64"
+    finally:
+        g.run("rmmod hookinl64")
+    since = svc.mark()
+    time.sleep((MOD_PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_module_jump_labels_raise_nothing(guest_a64, svc):
+    """The kernel package's nbd.ko (11 jump labels, at its trace events)
+    loaded while argus runs: its table of jump labels read at first sight;
+    its trace events on, every label's NOP turned to its `b`, then off:
+    nothing"""
+    g = guest_a64
+    if not benign.upload_module_arm64(g, "drivers/block/nbd.ko", "/tmp/nbd.ko"):
+        pytest.skip("the arm64 kernel package has no nbd.ko")
+    g.check("insmod /tmp/nbd.ko nbds_max=1", timeout=60)
+    try:
+        time.sleep(3 * svc.sleep_s)     # nbd's first sight
+        said = [l for l in svc.debug_log().splitlines() if "module text: nbd: " in l]
+        labels = [re.search(r", jump labels (\S+),", l) for l in said]
+        assert labels and labels[-1] and int(labels[-1].group(1)) > 0, said
+        since = svc.mark()
+        g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
+        g.check(f"echo 1 >{TRACING}/events/nbd/enable", timeout=60)
+        time.sleep((MOD_PASS + 2) * svc.sleep_s)
+        g.check(f"echo 0 >{TRACING}/events/nbd/enable", timeout=60)
+        time.sleep((MOD_PASS + 2) * svc.sleep_s)
+        svc.expect_alerts(since)
+    finally:
+        g.run("rmmod nbd")
+
+
+def test_module_branch_within_function(dummy64, svc):
+    """hookinl64.ko writes `b` to dummy_get_drvinfo+0x10 over its ftrace
+    NOP (+0x4): a branch within the function, the form of a jump label's,
+    at no site of dummy's table of them: one alert; rmmod: nothing more"""
+    g = dummy64
+    need_module(g, "hookinl64")
+    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded already")
+    time.sleep(3 * svc.sleep_s)         # dummy's first sight
+    since = svc.mark()
+    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} at=4 within=16")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        assert handler == site + 12
+        found = wait_for(svc, TEXT, text, since, (MOD_PASS + 2) * svc.sleep_s + 3)
+        assert found, "a branch within a module's function, at no jump label, was not seen"
+        a = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == "module text differs from its first sight"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x4 [dummy]"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
     finally:
         g.run("rmmod hookinl64")
     since = svc.mark()

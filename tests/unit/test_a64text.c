@@ -106,6 +106,20 @@ static void test_kernel_writes(void **state)
 	assert_false(a64_kernel_writes(&r, site, &ft, A64_NOP, bl(site, plt + 12, 1)));
 	assert_false(a64_kernel_writes(&r, site, &mid, A64_NOP, bl(site, plt, 1)));	/* no mov x9, x30 */
 	assert_false(a64_kernel_writes(&r, in, &mid, A64_NOP, bl(in, plt, 0)));	/* a b to it */
+	/* a module whose table of jump labels is known: a `b` at its sites,
+	 * to the site's target; none elsewhere, even within the function */
+	struct a64_place lab = mid, none = mid;
+	lab.label = A64_LABEL_AT;
+	lab.label_to = fn + 0x60;
+	none.label = A64_LABEL_NONE;
+	assert_true(a64_kernel_writes(&r, in, &lab, A64_NOP, bl(in, fn + 0x60, 0)));
+	assert_true(a64_kernel_writes(&r, in, &lab, bl(in, fn + 0x60, 0), A64_NOP));
+	assert_false(a64_kernel_writes(&r, in, &lab, A64_NOP, bl(in, fn + 0x50, 0)));
+	assert_false(a64_kernel_writes(&r, in, &none, A64_NOP, bl(in, fn + 0x60, 0)));
+	assert_true(a64_kernel_writes(&r, in, &none, A64_NOP, A64_BRK_KPROBE));
+	none.prev = A64_MOV_X9_X30;	/* ftrace's slot is no label, its bl still ftrace's */
+	assert_true(a64_kernel_writes(&r, site, &none, A64_NOP, bl(site, fc, 1)));
+	assert_false(a64_kernel_writes(&r, site, &none, A64_NOP, bl(site, fn + 0x10, 0)));
 }
 
 /* the text under test: [PC, PC + 1 MiB) is "the image" */

@@ -14,7 +14,11 @@
  * the function's entry (`mov x9, x30` and the ftrace NOP); at=4 over the
  * ftrace NOP and what follows; a larger `at` into the function's middle:
  * a function never called (sym=__arm64_sys_acct), or the guest crashes.
- * With hide=1 the module then hides itself (rkit64.h).
+ * With hide=1 the module then hides itself (rkit64.h).  With within=N
+ * (> 0, 4-aligned) it writes `b sym+N` instead, a branch that stays in
+ * the function (skipping what lies between), as a jump label's would:
+ * over a NOP (at=4 is ftrace's) the shape of the kernel's own writes, but
+ * at no site of the kernel's table of jump labels.
  *
  * rmmod (or echo 1 >/proc/hookinl64 when hidden) puts the words back, the
  * first one first.  The parameters site, handler and len tell the test
@@ -33,6 +37,8 @@ static int far;
 module_param(far, int, 0444);
 static int hide;
 module_param(hide, int, 0444);
+static int within;
+module_param(within, int, 0444);
 static ulong hits;
 module_param(hits, ulong, 0444);
 static ulong site, handler;	/* for the test */
@@ -80,10 +86,10 @@ static int __init hookinl64_init(void)
 	patch = (void *)rkit_lookup("aarch64_insn_patch_text_nosync");
 	if (!fn || !patch)
 		return -ENOENT;
-	if (at & 3)
+	if ((at & 3) || (within & 3) || within < 0)
 		return -EINVAL;
 	site = fn + at;
-	handler = (ulong)hook;
+	handler = within ? fn + within : (ulong)hook;
 	rel = (long)handler - (long)site;
 	if (!far && rel >= -(1L << 27) && rel < (1L << 27)) {
 		code[0] = 0x14000000 | ((u32)(rel >> 2) & 0x03ffffff);	/* b hook */
@@ -102,7 +108,8 @@ static int __init hookinl64_init(void)
 		if (patch((void *)(site + 4 * i), code[i]))
 			pr_err("hookinl64: cannot write at %lx\n", site + 4 * i);
 	patched = true;
-	pr_info("hookinl64: %s+%d at %lx: %s %lx\n", sym, at, site, len == 4 ? "b" : "ldr/br", handler);
+	pr_info("hookinl64: %s+%d at %lx: %s %lx\n", sym, at, site, len == 4 ? "b" : "ldr/br",
+		handler);
 	if (hide && rkit_hide()) {
 		unpatch();
 		remove_proc_entry("hookinl64", NULL);
