@@ -4,7 +4,8 @@
  *
  * Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: kallsyms holds
  * function symbols only, so the kernel's tables of the sites it rewrites
- * (ftrace's records, __jump_table) cannot be found.  Instead every word
+ * cannot be found by name: ftrace's records not at all, __jump_table where
+ * jump_label_text_reserved takes its address (profile/a64ref.c).  Every word
  * that differs from the first sight is judged by what it is, where it is
  * and what it replaced (a64_kernel_writes; AArch64 instructions are 4
  * bytes, aligned, so a change is a changed word):
@@ -18,9 +19,10 @@
  *                 kallsyms symbol of their own); in ftrace_caller,
  *                 ftrace_call a `bl` into core text and ftrace_graph_call
  *                 NOP <-> `b ftrace_graph_caller`
- *   jump labels   NOP <-> `b` to a target inside the same function (in a
- *                 module, whose table of them struct module holds: NOP <->
- *                 `b` to the site's own target, at its sites only)
+ *   jump labels   NOP <-> `b` to the site's own target, at the sites of
+ *                 __jump_table only (in a module, of the table struct
+ *                 module holds); where no table was found, NOP <-> `b`
+ *                 to a target inside the same function
  * A change is the kernel's own when both what the first scan read and what
  * is there now are such forms for that place.  Alternatives are applied at
  * boot (in the baseline); arm64 6.1 has no optimized kprobes, static calls,
@@ -83,6 +85,9 @@ struct ktext_a64 {
 	 * sight at a function's entry or further in (aux: its ktext_settled
 	 * state once gone) */
 	struct kstanding standing;
+	struct ksite *labels;	/* jump labels (__jump_table, found by a64ref.c), sorted */
+	size_t nlabels;
+	int labels_known;	/* else a label's `b` is judged by its function */
 };
 
 static const char WHY_DIFF[] = "core kernel text differs from its first sight";
@@ -122,6 +127,15 @@ static int patch_form(const struct a64_rules *r, uint64_t pc, const struct a64_p
 		return to >= r->stext && to < r->etext;
 	/* the second of ftrace's pair: after the `mov x9, x30` boot wrote */
 	return at->prev == A64_MOV_X9_X30 && ftrace_bl(r, pc, i);
+}
+
+void a64_label_at(struct a64_place *at, const struct ksite *v, size_t n, int known, uint64_t pc)
+{
+	const struct ksite *l = known ? ktext_site_in(v, n, pc) : NULL;
+
+	at->label = !known ? A64_LABEL_FN :
+		    l && l->addr == pc && l->kind == KSITE_JUMP ? A64_LABEL_AT : A64_LABEL_NONE;
+	at->label_to = at->label == A64_LABEL_AT ? l->aux : 0;
 }
 
 int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,
@@ -199,6 +213,7 @@ static int word_ok(struct a64scan *w, uint64_t a, uint32_t was, uint32_t now)
 	struct a64_place at = { 0 };
 
 	fn_of(w->t, a, &at.fn, &at.fn_end);
+	a64_label_at(&at, b->labels, b->nlabels, b->labels_known, a);
 	if (a >= b->start + 4)
 		at.prev = a64_word(b->copy + (a - 4 - b->start));
 	if (a + 8 <= b->end)
@@ -444,8 +459,9 @@ static void first_sight(struct a64scan *w)
 	/* pointers into the image and what follows it (data, bss): 256 MiB */
 	size_t hits = a64_sweep(b->copy, b->end - b->start, b->start, b->image, b->image + (256u << 20),
 				sweep_out, sweep_hit, w);
-	klog(w->k, ALOG_DEBUG, "kernel text: first sight swept %" PRIu64 " bytes of core text, %zu jumps out",
-	     b->end - b->start, hits);
+	klog(w->k, ALOG_DEBUG, "kernel text: first sight swept %" PRIu64 " bytes of core text, "
+	     "%zu jumps out, %zu jump labels%s", b->end - b->start, hits, b->nlabels,
+	     b->labels_known ? "" : " (no table: judged by their functions)");
 }
 
 static uint64_t sym(struct kernel *k, const char *name)
@@ -497,6 +513,13 @@ static struct ktext_a64 *baseline(struct kernel *k, const struct ktext *t, char 
 	}
 	for (size_t i = 0; i < b->nentries; i++)
 		memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
+	if (k->prof->sym.__start___jump_table) {
+		char lw[128] = "";
+		b->labels_known = !ktext_jump_sites(k, b->start, b->end, b->copy, &b->labels,
+						    &b->nlabels, lw, sizeof(lw));
+		if (!b->labels_known)
+			klog(k, ALOG_DEBUG, "kernel text: jump labels: %s", lw);
+	}
 	return b;
 fail:
 	if (b) {
@@ -518,6 +541,7 @@ void ktext_arm64_free(struct kernel *k)
 	free(b->entries);
 	free(b->ebytes);
 	free(b->standing.v);
+	free(b->labels);
 	free(b);
 	k->ka64 = NULL;
 }

@@ -36,9 +36,9 @@ struct a64_rules {
 /* Where pc is: the function holding it [fn, fn_end) (0, 0: none), the
  * words before and after it as the first scan read them, and what the
  * kernel's table of jump labels says of it: A64_LABEL_FN when no table is
- * known (a jump label's `b` is one within the function: core text, where
- * Debian's kallsyms has no __jump_table), A64_LABEL_AT a site of the table
- * (its `b` leads to label_to only), A64_LABEL_NONE no site of it. */
+ * known (a jump label's `b` is one within the function), A64_LABEL_AT a
+ * site of the table (its `b` leads to label_to only), A64_LABEL_NONE no
+ * site of it. */
 enum { A64_LABEL_FN, A64_LABEL_AT, A64_LABEL_NONE };
 struct a64_place {
 	uint64_t fn, fn_end;
@@ -46,6 +46,10 @@ struct a64_place {
 	int label;
 	uint64_t label_to;
 };
+struct ksite;
+/* at's label and label_to for pc from a sorted table of jump labels
+ * (known: whether there is one; else A64_LABEL_FN) */
+void a64_label_at(struct a64_place *at, const struct ksite *v, size_t n, int known, uint64_t pc);
 /* Is `now`, at pc, where the first scan read `was`, something the kernel
  * writes there itself?  1 if so. */
 int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,

@@ -171,11 +171,7 @@ static int word_ok(struct kma64scan *w, const struct a64mod *m, uint64_t a, uint
 	r.ftrace_plt[0] = m->plt[0];
 	r.ftrace_plt[1] = m->plt[1];
 	fn_of(m, a, &at.fn, &at.fn_end);
-	if (m->labels_known) {
-		const struct ksite *l = ktext_site_in(m->labels, m->nlabels, a);
-		at.label = l && l->addr == a && l->kind == KSITE_JUMP ? A64_LABEL_AT : A64_LABEL_NONE;
-		at.label_to = at.label == A64_LABEL_AT ? l->aux : 0;
-	}
+	a64_label_at(&at, m->labels, m->nlabels, m->labels_known, a);
 	if (a >= m->start + 4)
 		at.prev = a64_word(m->copy + (a - 4 - m->start));
 	if (a + 8 <= m->end)

@@ -108,6 +108,11 @@ const struct ksite *ktext_site_in(const struct ksite *v, size_t n, uint64_t a);
  * (the caller frees it).  0, or -1 with why. */
 int ktext_ftrace_sites(struct kernel *k, uint64_t lo, uint64_t hi, struct ksite **v, size_t *n,
 		       char *why, size_t whycap);
+/* The kernel's jump labels within [lo, hi) (__start___jump_table ..
+ * __stop___jump_table), sorted, in *v (the caller frees it).  0, or -1
+ * with why. */
+int ktext_jump_sites(struct kernel *k, uint64_t lo, uint64_t hi, const uint8_t *copy,
+		     struct ksite **v, size_t *n, char *why, size_t whycap);
 /* The sites the kernel rewrites in the core text [lo, hi) of the module
  * at mod, whose bytes at first sight are copy: ftrace's (those of ft[0..nft)
  * within it), the module's jump labels and static call sites; sorted, in

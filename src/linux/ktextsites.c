@@ -288,6 +288,19 @@ int ktext_ftrace_sites(struct kernel *k, uint64_t lo, uint64_t hi, struct ksite 
 	return sites_done(&sv, ftrace_sites(k, &sv, why, whycap), v, n, why, whycap);
 }
 
+int ktext_jump_sites(struct kernel *k, uint64_t lo, uint64_t hi, const uint8_t *copy,
+		     struct ksite **v, size_t *n, char *why, size_t whycap)
+{
+	const struct kaddrs *a = &k->prof->sym;
+	struct sitevec sv = { .lo = lo, .hi = hi, .copy = copy };
+
+	*v = NULL;
+	*n = 0;
+	return sites_done(&sv, rel_table(k, &sv, a->__start___jump_table, a->__stop___jump_table,
+					 JUMP_ENTRY_SIZE, KSITE_JUMP, why, whycap),
+			  v, n, why, whycap);
+}
+
 /* a module's own table of relative entries (its jump labels, its static
  * call sites): the pointer and count fields of struct module; none when
  * the profile lacks them or the count is 0 */

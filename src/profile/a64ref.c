@@ -245,6 +245,47 @@ static void find_tracepoints(struct vas *as, struct kprofile *p)
 	p->sym.__stop___tracepoints_ptrs = a[1];
 }
 
+/* __start___jump_table and __stop___jump_table, the kernel's table of
+ * jump labels, which jump_label_text_reserved searches: its first two
+ * addresses, in either order, 16-byte entries apart, each of the first
+ * (at most 64) entries' code and target 4-aligned within 1 GiB above
+ * _stext (the image: its text and init text) and its key (less its two
+ * flag bits) a kernel address */
+static void find_jump_table(struct vas *as, struct kprofile *p)
+{
+	struct a64ref r[REFS_MAX];
+	uint64_t f, a[2];
+	int32_t e[64][4];
+	int na = 0;
+
+	if (!p->sym._stext || profile_symbol(p, "jump_label_text_reserved", &f))
+		return;
+	int nr = a64_refs(as, f, 32, r, REFS_MAX);
+	for (int i = 0; i < nr && na < 2; i++)
+		if (r[i].kind == REF_ADDR)
+			a[na++] = r[i].addr;
+	if (na < 2)
+		return;
+	uint64_t lo = a[0] < a[1] ? a[0] : a[1], hi = a[0] < a[1] ? a[1] : a[0];
+	uint64_t n = (hi - lo) / 16;
+	if (hi == lo || (hi - lo) % 16 || n > 65536 || (lo & 7))
+		return;
+	if (n > 64)
+		n = 64;
+	if (vas_read(as, lo, e, n * 16, NULL))
+		return;
+	for (uint64_t j = 0; j < n; j++) {
+		uint64_t at = lo + 16 * j, code = at + (uint64_t)(int64_t)e[j][0];
+		uint64_t to = at + 4 + (uint64_t)(int64_t)e[j][1];
+		uint64_t key = (at + 8 + ((uint64_t)(uint32_t)e[j][2] | (uint64_t)e[j][3] << 32)) & ~3ULL;
+		if ((code & 3) || (to & 3) || code - p->sym._stext >= (1ULL << 30) ||
+		    to - p->sym._stext >= (1ULL << 30) || !KADDR(key))
+			return;
+	}
+	p->sym.__start___jump_table = lo;
+	p->sym.__stop___jump_table = hi;
+}
+
 /* net_namespace_list: the list head init_net.list is on that is no
  * network namespace: the one node in the kernel image (namespaces other
  * than init_net are allocated) other than init_net's own */
@@ -384,6 +425,11 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 		find_tracepoints(as, p);
 		found += !!p->sym.__start___tracepoints_ptrs;
 	}
+	if (!p->sym.__start___jump_table) {
+		wanted++;
+		find_jump_table(as, p);
+		found += !!p->sym.__start___jump_table;
+	}
 	if (!p->sym.net_namespace_list) {
 		wanted++;
 		find_net_list(as, p);
@@ -401,11 +447,14 @@ void a64ref_derive(struct kprofile *p, struct vas *as)
 		alog_sdk(ALOG_DEBUG, "profile: %s at 0x%llx", chains[i].name,
 			 (unsigned long long)*(uint64_t *)(sbase + chains[i].sym));
 	alog_sdk(ALOG_DEBUG, "profile: kprobe_table 0x%llx, ftrace_ops_list 0x%llx, ftrace_list_end 0x%llx, "
-		 "tracepoints 0x%llx-0x%llx, net_namespace_list 0x%llx, mod_tree 0x%llx, prog_idr 0x%llx",
+		 "tracepoints 0x%llx-0x%llx, jump labels 0x%llx-0x%llx, net_namespace_list 0x%llx, "
+		 "mod_tree 0x%llx, prog_idr 0x%llx",
 		 (unsigned long long)p->sym.kprobe_table, (unsigned long long)p->sym.ftrace_ops_list,
 		 (unsigned long long)p->sym.ftrace_list_end,
 		 (unsigned long long)p->sym.__start___tracepoints_ptrs,
 		 (unsigned long long)p->sym.__stop___tracepoints_ptrs,
+		 (unsigned long long)p->sym.__start___jump_table,
+		 (unsigned long long)p->sym.__stop___jump_table,
 		 (unsigned long long)p->sym.net_namespace_list, (unsigned long long)p->sym.mod_tree,
 		 (unsigned long long)p->sym.prog_idr);
 	if (wanted)

@@ -17,6 +17,10 @@ proven taken):
   first scans, by the first sight's sweep of every word ("an instruction
   inside the function leads outside"); rmmod: nothing.
 
+A `b` within __arm64_sys_acct over its ftrace NOP, the shape of a jump
+label's at no site of the kernel's table of them (__jump_table, found
+where jump_label_text_reserved takes its address): one alert.
+
 The stock guest and the kernel's own patching raise nothing: every trace
 event on and off (jump labels), the function and function_graph tracers
 on every function (ftrace's `bl ftrace_caller` and ftrace_call), a kprobe
@@ -124,6 +128,36 @@ def test_inline_hook_at_entry(guest_a64, svc):
         # the module views on arm64: the list found from a carved module
         assert d["kernel_hook_handler_owner"] == "hookinl64"
         assert d["kernel_hook_handler_owner_listed"] is True
+    finally:
+        g.run("rmmod hookinl64")
+    since = svc.mark()
+    time.sleep((PASS + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+
+
+def test_branch_within_function(guest_a64, svc):
+    """hookinl64.ko writes `b __arm64_sys_acct+0x10` over that function's
+    ftrace NOP (+0x4): a branch within the function, the form of a jump
+    label's, at no site of the kernel's table of them (found where
+    jump_label_text_reserved takes its address): one alert within two
+    scans; rmmod: nothing more"""
+    g = guest_a64
+    need_module(g, "hookinl64")
+    said = [l for l in svc.debug_log().splitlines() if "kernel text: first sight swept" in l]
+    assert said and re.search(r", [1-9]\d* jump labels$", said[0]), said
+    since = svc.mark()
+    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=4 within=16")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        assert handler == site + 12
+        found = wait_for(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
+        assert found, "a branch within a kernel function, at no jump label, was not seen"
+        a = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == "core kernel text differs from its first sight"
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x4"
+        assert int(d["kernel_hook_handler_address"], 16) == handler
     finally:
         g.run("rmmod hookinl64")
     since = svc.mark()

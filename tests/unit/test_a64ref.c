@@ -2,7 +2,7 @@
  * their address (adrp + add / ldr), on a synthetic image: mod_tree from
  * __module_address, kprobe_table from get_kprobe, prog_idr from the x0
  * (moved through a callee-saved register) of bpf_prog_get_curr_or_next's
- * call to idr_get_next; decoys of the wrong shape, and references into
+ * call to idr_get_next, __jump_table from jump_label_text_reserved; decoys of the wrong shape, and references into
  * unmapped memory, are not believed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 #define MODS 0xffffffffc0000000ULL	/* module memory (never read) */
 
 enum { FN_MODADDR = 0x1000, FN_KPROBE = 0x2000, FN_PROG = 0x4000, FN_LOCK = 0x5000, FN_IDRNEXT = 0x5800,
-       TREE = 0x9000, DECOY = 0xa000, TABLE = 0xb000, IDR = 0xd000 };
+       FN_JLRES = 0x6000, TREE = 0x9000, DECOY = 0xa000, TABLE = 0xb000, IDR = 0xd000, JT = 0xe000 };
 
 struct fx {
 	struct testimg img;
@@ -101,6 +101,8 @@ static struct fx *fx_new(void)
 	ksyms_add(f->p.syms, "bpf_prog_get_curr_or_next", 25, KVA + FN_PROG, 'T');
 	ksyms_add(f->p.syms, "_raw_spin_lock_bh", 17, KVA + FN_LOCK, 'T');
 	ksyms_add(f->p.syms, "idr_get_next", 12, KVA + FN_IDRNEXT, 'T');
+	ksyms_add(f->p.syms, "jump_label_text_reserved", 24, KVA + FN_JLRES, 'T');
+	f->p.sym._stext = KVA;
 	ksyms_finish(f->p.syms);
 	return f;
 }
@@ -269,6 +271,44 @@ static void test_prog_idr(void **state)
 	fx_free(f);
 }
 
+/* jump_label_text_reserved: system_state loaded, then the table's end
+ * and start (in that order) computed; n entries of code, target, key */
+static struct fx *jump_table(uint32_t bytes, uint64_t code_off)
+{
+	struct fx *f = fx_new();
+	uint64_t pc = KVA + FN_JLRES, lo = KVA + JT + 0x40, hi = lo + bytes;
+	uint32_t c[] = { adrp(pc, KVA + IDR, 3), ldr_x(3, 3, 0x80),
+			 adrp(pc + 8, hi, 1), add_imm(1, 1, hi & 0xfff),
+			 adrp(pc + 16, lo, 2), add_imm(2, 2, lo & 0xfff), RET };
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		put32(f, FN_JLRES + 4 * i, c[i]);
+	for (uint64_t at = lo; at + 16 <= hi; at += 16) {
+		uint64_t code = KVA + code_off + (at - lo), to = code + 0x20, key = (KVA + IDR + 0x200) | 1;
+		put32(f, at - KVA, (uint32_t)(code - at));
+		put32(f, at - KVA + 4, (uint32_t)(to - (at + 4)));
+		put64(f, at - KVA + 8, key - (at + 8));
+		code_off += 0x100;
+	}
+	derive(f);
+	return f;
+}
+
+static void test_jump_table(void **state)
+{
+	(void)state;
+	struct fx *f = jump_table(4 * 16, 0x3000);
+	assert_int_equal(f->p.sym.__start___jump_table, KVA + JT + 0x40);
+	assert_int_equal(f->p.sym.__stop___jump_table, KVA + JT + 0x40 + 64);
+	fx_free(f);
+	/* entries that are not 16 bytes, code at an odd place: not believed */
+	f = jump_table(4 * 16 + 8, 0x3000);
+	assert_int_equal(f->p.sym.__start___jump_table, 0);
+	fx_free(f);
+	f = jump_table(4 * 16, 0x3002);
+	assert_int_equal(f->p.sym.__start___jump_table, 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_mod_tree_refused),
 		cmocka_unit_test(test_kprobe_table),
 		cmocka_unit_test(test_prog_idr),
+		cmocka_unit_test(test_jump_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
