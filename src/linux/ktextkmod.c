@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "linux/kmodset.h"
 #include "linux/kmodsyms.h"
 #include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
@@ -57,8 +58,7 @@ const char ktext_why_kmod_insn[] =
 	"an instruction in the module's text leads outside the kernel, the module and the modules it uses";
 
 struct kmtext {
-	uint64_t mod, start, end;	/* struct module; its core text */
-	char name[64];
+	struct kmod_text t;		/* struct module, its core text, its name */
 	uint8_t *copy;			/* the text at first sight */
 	struct ksite *sites;		/* the kernel's own in it, sorted */
 	size_t nsites;
@@ -69,15 +69,10 @@ struct kmtext {
 	int nuses;
 	int any;			/* its uses unknown, or a livepatch module:
 					 * any listed module's */
-	int seen;			/* among this scan's live modules */
 };
 
 struct ktext_kmods {
-	struct kmtext *v;
-	size_t n;
-	size_t cur;			/* the module the next compare starts in */
-	uint64_t off;			/* and where in its text */
-	uint64_t compared;		/* bytes compared so far */
+	struct kmodset set;		/* of struct kmtext */
 };
 
 struct kmscan {
@@ -86,8 +81,10 @@ struct kmscan {
 	size_t n, cap;
 };
 
-static void kmtext_free(struct kmtext *m)
+static void kmtext_free(void *rec)
 {
+	struct kmtext *m = rec;
+
 	free(m->copy);
 	free(m->sites);
 	free(m->standing.v);
@@ -101,9 +98,7 @@ void ktext_kmods_free(struct kernel *k)
 
 	if (!km)
 		return;
-	for (size_t i = 0; i < km->n; i++)
-		kmtext_free(&km->v[i]);
-	free(km->v);
+	kmodset_free(&km->set, kmtext_free);
 	free(km);
 	k->kmtext = NULL;
 }
@@ -116,12 +111,14 @@ void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint6
 		ktext_kmods_a64_stats(k, n, bytes, compared);
 		return;
 	}
-	*n = km ? km->n : 0;
+	*n = km ? km->set.n : 0;
 	*bytes = *compared = 0;
-	for (size_t i = 0; i < *n; i++)
-		*bytes += km->v[i].end - km->v[i].start;
+	for (size_t i = 0; i < *n; i++) {
+		const struct kmod_text *t = kmodset_at(&km->set, i);
+		*bytes += t->end - t->start;
+	}
 	if (km)
-		*compared = km->compared;
+		*compared = km->set.compared;
 }
 
 /* "func+0xoff [module]" from the module's own symbol table as its first
@@ -133,9 +130,9 @@ static void site_name(struct kernel *k, const struct kmtext *m, uint64_t a, char
 	uint64_t f = kmod_func_name(k, &m->funcs, a, name, sizeof(name));
 
 	if (f)
-		snprintf(out, cap, "%s+0x%" PRIx64 " [%s]", name, a - f, m->name);
+		snprintf(out, cap, "%s+0x%" PRIx64 " [%s]", name, a - f, m->t.name);
 	else
-		snprintf(out, cap, "[%s]+0x%" PRIx64, m->name, a - m->start);
+		snprintf(out, cap, "[%s]+0x%" PRIx64, m->t.name, a - m->t.start);
 }
 
 static void record(struct kmscan *w, const struct kmtext *m, uint64_t site, uint64_t handler,
@@ -162,7 +159,7 @@ static void record(struct kmscan *w, const struct kmtext *m, uint64_t site, uint
 /* 32 bytes of the module's text at a as it is now (past its end: int3) */
 static int cur_bytes(struct kmscan *w, const struct kmtext *m, uint64_t a, uint8_t *c)
 {
-	uint64_t n = m->end - a < 32 ? m->end - a : 32;
+	uint64_t n = m->t.end - a < 32 ? m->t.end - a : 32;
 
 	memset(c, 0xcc, 32);
 	return vas_read(&w->j.k->kvas, a, c, n, NULL);
@@ -173,7 +170,7 @@ static int cur_bytes(struct kmscan *w, const struct kmtext *m, uint64_t a, uint8
  * unknown) */
 static int kmod_allowed(const struct kmscan *w, const struct kmtext *m, uint64_t to)
 {
-	if (to >= m->start && to < m->end)
+	if (to >= m->t.start && to < m->t.end)
 		return 1;
 	for (int i = 0; i < m->nuses; i++)
 		if (to >= m->uses[i][0] && to < m->uses[i][1])
@@ -196,7 +193,7 @@ static uint32_t branch_out(const struct kmscan *w, const struct kmtext *m, uint6
 static uint64_t leads_to(struct kmscan *w, const struct kmtext *m, uint64_t a, uint64_t *at,
 			 uint32_t *len)
 {
-	return ktext_hook_near(w->j.k, w->j.t, m->start, m->end, a, at, len);
+	return ktext_hook_near(w->j.k, w->j.t, m->t.start, m->t.end, a, at, len);
 }
 
 static void judge_site(struct kmscan *w, struct kmtext *m, const struct ksite *site)
@@ -250,7 +247,7 @@ static void judge_diff(struct kmscan *w, struct kmtext *m, uint64_t a, uint64_t 
 
 static void compare(struct kmscan *w, struct kmtext *m, uint64_t va, const uint8_t *now, size_t len)
 {
-	const uint8_t *was = m->copy + (va - m->start);
+	const uint8_t *was = m->copy + (va - m->t.start);
 
 	if (!memcmp(now, was, len))
 		return;
@@ -283,7 +280,7 @@ static void restand(struct kmscan *w, struct kmtext *m)
 				uint32_t n = st.len < 32 ? st.len : 32;
 				uint64_t at;
 				uint32_t il;
-				if ((still = memcmp(c, m->copy + (st.addr - m->start), n) != 0)) {
+				if ((still = memcmp(c, m->copy + (st.addr - m->t.start), n) != 0)) {
 					record(w, m, st.addr,
 					       kstanding_handler(&st, leads_to(w, m, st.addr, &at, &il)),
 					       ktext_why_kmod);
@@ -298,7 +295,7 @@ static void restand(struct kmscan *w, struct kmtext *m)
 					st.aux = 0;
 				} else {
 					uint32_t n = st.len < 32 ? st.len : 32;
-					memcpy(m->copy + (st.addr - m->start), c, n);
+					memcpy(m->copy + (st.addr - m->t.start), c, n);
 					still = !ktext_settled(&st.aux, c, n);
 				}
 			} else {
@@ -342,17 +339,17 @@ static int sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
 static void sweep(struct kmscan *w, struct kmtext *m)
 {
 	struct ktext mt = *w->j.t;
-	struct ktext_base mb = { .start = m->start, .end = m->end, .copy = m->copy,
+	struct ktext_base mb = { .start = m->t.start, .end = m->t.end, .copy = m->copy,
 				 .sites = m->sites, .nsites = m->nsites };
 	struct kmsweep x = { w, m };
 	struct ktext_sweep_stats st;
 
 	m->nuses = 0;
 	if ((m->uses = malloc(2 * KMOD_USES_MAX * sizeof(*m->uses)))) {
-		m->nuses = kmod_uses(w->j.k, w->j.s, m->mod, m->uses, KMOD_USES_MAX);
-		if ((m->any = m->nuses < 0 || kmod_is_livepatch(w->j.k, m->mod)))
+		m->nuses = kmod_uses(w->j.k, w->j.s, m->t.mod, m->uses, KMOD_USES_MAX);
+		if ((m->any = m->nuses < 0 || kmod_is_livepatch(w->j.k, m->t.mod)))
 			m->nuses = m->nuses < 0 ? 0 : m->nuses;
-		kmod_its_pages(w->j.k, m->mod, m->uses, &m->nuses, 2 * KMOD_USES_MAX);
+		kmod_its_pages(w->j.k, m->t.mod, m->uses, &m->nuses, 2 * KMOD_USES_MAX);
 	} else {
 		m->any = 1;
 	}
@@ -361,7 +358,7 @@ static void sweep(struct kmscan *w, struct kmtext *m)
 	ktext_sweep(&mt, &mb, 0, 0, sweep_hit, &x, &st);
 	klog(w->j.k, ALOG_DEBUG, "module text: %s: swept %zu functions, %zu whole, %" PRIu64
 	     " bytes decoded, %d other ranges it may branch to%s, %zu branches out",
-	     m->name, st.funcs, st.whole, st.bytes, m->nuses,
+	     m->t.name, st.funcs, st.whole, st.bytes, m->nuses,
 	     m->any ? " (its uses unknown, or a livepatch: any listed module's text allowed)" : "",
 	     st.hits);
 }
@@ -372,22 +369,22 @@ static void sweep(struct kmscan *w, struct kmtext *m)
 static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *ft, size_t nft)
 {
 	struct kernel *k = w->j.k;
-	uint64_t len = m->end - m->start;
+	uint64_t len = m->t.end - m->t.start;
 	const struct kmod_funcs *f = &m->funcs;
 	char why[128] = "";
 	struct ksite *more = NULL;
 	int ret = -1;
 
-	if (!(m->copy = malloc(len)) || vas_read(&k->kvas, m->start, m->copy, len, NULL)) {
-		klog(k, ALOG_DEBUG, "module text: %s at 0x%" PRIx64 ": text unreadable", m->name, m->start);
+	if (!(m->copy = malloc(len)) || vas_read(&k->kvas, m->t.start, m->copy, len, NULL)) {
+		klog(k, ALOG_DEBUG, "module text: %s at 0x%" PRIx64 ": text unreadable", m->t.name, m->t.start);
 		return -1;
 	}
-	optprobe_unprobe(k, w->j.t, NULL, w->j.s, m->start, m->copy, len);
+	optprobe_unprobe(k, w->j.t, NULL, w->j.s, m->t.start, m->copy, len);
 	/* its symbols: where its functions start (and the names its sites
 	 * are told with), its static call trampolines (sites of the kernel's
 	 * own: a static call's target is written there) */
-	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs))
-		klog(k, ALOG_DEBUG, "module text: %s: no symbol table: not swept", m->name);
+	if (kmod_funcs_read(k, m->t.mod, m->t.start, m->t.end, &m->funcs))
+		klog(k, ALOG_DEBUG, "module text: %s: no symbol table: not swept", m->t.name);
 	if (f->ntramps) {
 		if (!(more = malloc((nft + f->ntramps) * sizeof(*more))))
 			return -1;
@@ -397,9 +394,9 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 		ft = more;
 		nft += f->ntramps;
 	}
-	if (ktext_module_sites(k, m->mod, m->start, m->end, m->copy, ft, nft, &m->sites, &m->nsites, why,
+	if (ktext_module_sites(k, m->t.mod, m->t.start, m->t.end, m->copy, ft, nft, &m->sites, &m->nsites, why,
 			       sizeof(why))) {
-		klog(k, ALOG_DEBUG, "module text: %s: %s", m->name, why);
+		klog(k, ALOG_DEBUG, "module text: %s: %s", m->t.name, why);
 	} else {
 		for (size_t i = 0; i < m->nsites; i++)
 			judge_site(w, m, &m->sites[i]);
@@ -411,122 +408,82 @@ static int first_sight(struct kmscan *w, struct kmtext *m, const struct ksite *f
 	return ret;
 }
 
-/* the modules of this scan: the known ones marked seen, the new ones made */
-static int sight(struct kmscan *w, struct ktext_kmods *km, char *why, size_t whycap)
-{
-	const struct snapshot *s = w->j.s;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t first = km->n;
+/* a new module's first sight, with ftrace's sites ft[0..nft) (sorted):
+ * those within its text */
+struct firstctx {
+	struct kmscan *w;
+	const struct ksite *ft;
+	size_t nft;
+};
 
-	for (size_t i = 0; i < km->n; i++)
-		km->v[i].seen = 0;
-	for (size_t i = 0; i < s->nkmods; i++) {
-		const struct snap_kmod *mod = &s->kmods[i];
-		size_t j;
-		if (mod->state != SNAP_KMOD_LIVE || !kptr_ok(mod->text_start) ||
-		    mod->text_end <= mod->text_start || mod->text_end - mod->text_start > MOD_TEXT_MAX)
-			continue;
-		for (j = 0; j < km->n; j++)
-			if (km->v[j].mod == mod->addr && km->v[j].start == mod->text_start &&
-			    km->v[j].end == mod->text_end &&
-			    !strncmp(km->v[j].name, mod->name ? mod->name : "?", sizeof(km->v[j].name) - 1))
-				break;
-		if (j < km->n) {
-			km->v[j].seen = 1;
-			continue;
-		}
-		if (km->n >= MODS_MAX)
-			continue;
-		struct kmtext *nv = realloc(km->v, (km->n + 1) * sizeof(*nv));
-		if (!nv) {
-			snprintf(why, whycap, "out of memory");
-			return -1;
-		}
-		km->v = nv;
-		struct kmtext *m = &km->v[km->n++];
-		*m = (struct kmtext){ .mod = mod->addr, .start = mod->text_start, .end = mod->text_end,
-				      .seen = 1 };
-		snprintf(m->name, sizeof(m->name), "%s", mod->name ? mod->name : "?");
-		lo = m->start < lo ? m->start : lo;
-		hi = m->end > hi ? m->end : hi;
+static int first_sight_rec(void *ctx, void *rec)
+{
+	const struct firstctx *x = ctx;
+	struct kmtext *m = rec;
+	size_t a = 0, b = x->nft;
+
+	while (a < b) {		/* ftrace's first site in m */
+		size_t mid = a + (b - a) / 2;
+		if (x->ft[mid].addr < m->t.start)
+			a = mid + 1;
+		else
+			b = mid;
 	}
-	/* what left the scan's modules goes, with what was known of it,
-	 * once the modules list was read whole */
-	if (s->kmods_status >= SNAP_KMODS_LISTED) {
-		size_t nnew = km->n - first, keep = 0;
-		for (size_t i = 0; i < km->n; i++) {
-			if (km->v[i].seen)
-				km->v[keep++] = km->v[i];
-			else
-				kmtext_free(&km->v[i]);
-		}
-		km->n = keep;
-		first = keep - nnew;	/* the new ones, seen, stay last */
-	}
-	if (first == km->n)
-		return 0;
-	struct ksite *ft = NULL;
-	size_t nft = 0;
-	if (ktext_ftrace_sites(w->j.k, lo, hi, &ft, &nft, why, whycap))
+	size_t e = a;
+	while (e < x->nft && x->ft[e].addr < m->t.end)
+		e++;
+	return !first_sight(x->w, m, x->ft + a, e - a);
+}
+
+static int none(void *ctx, void *rec)
+{
+	(void)ctx;
+	(void)rec;
+	return 0;
+}
+
+/* the modules of this scan: the known ones marked seen, the new ones seen
+ * for the first time (or dropped, to be tried next scan) */
+static int sight(struct kmscan *w, struct kmodset *ms, char *why, size_t whycap)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t first;
+
+	if (kmodset_sight(ms, w->j.s, MODS_MAX, MOD_TEXT_MAX, kmtext_free, &first, why, whycap))
 		return -1;
-	size_t keep = first;
-	for (size_t i = first; i < km->n; i++) {
-		struct kmtext *m = &km->v[i];
-		size_t a = 0, b = nft;
-		while (a < b) {		/* ftrace's first site in m */
-			size_t mid = a + (b - a) / 2;
-			if (ft[mid].addr < m->start)
-				a = mid + 1;
-			else
-				b = mid;
-		}
-		size_t e = a;
-		while (e < nft && ft[e].addr < m->end)
-			e++;
-		if (first_sight(w, m, ft + a, e - a)) {
-			kmtext_free(m);
-			continue;
-		}
-		km->v[keep++] = *m;
+	if (first == ms->n)
+		return 0;
+	for (size_t i = first; i < ms->n; i++) {
+		const struct kmod_text *t = kmodset_at(ms, i);
+		lo = t->start < lo ? t->start : lo;
+		hi = t->end > hi ? t->end : hi;
 	}
+	struct firstctx x = { .w = w };
+	struct ksite *ft = NULL;
+	if (ktext_ftrace_sites(w->j.k, lo, hi, &ft, &x.nft, why, whycap)) {
+		/* none seen: tried again next scan (kept unseen, a module
+		 * would be compared with a baseline it does not have) */
+		kmodset_keep(ms, first, none, NULL, kmtext_free);
+		return -1;
+	}
+	x.ft = ft;
+	size_t n = ms->n;
+	kmodset_keep(ms, first, first_sight_rec, &x, kmtext_free);
 	uint64_t bytes = 0;
-	for (size_t i = 0; i < keep; i++)
-		bytes += km->v[i].end - km->v[i].start;
+	for (size_t i = 0; i < ms->n; i++) {
+		const struct kmod_text *t = kmodset_at(ms, i);
+		bytes += t->end - t->start;
+	}
 	klog(w->j.k, ALOG_DEBUG, "module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites; "
 	     "%zu modules, %" PRIu64 " KiB of text in all",
-	     keep - first, km->n - keep, nft, keep, bytes >> 10);
-	km->n = keep;
+	     ms->n - first, n - ms->n, x.nft, ms->n, bytes >> 10);
 	free(ft);
 	return 0;
 }
 
-/* KM_BUDGET bytes of the modules' text against their baselines, from the
- * cursor on, module after module */
-static void compare_window(struct kmscan *w, struct ktext_kmods *km, uint8_t *buf)
+static void compare_rec(void *ctx, void *rec, uint64_t va, const uint8_t *now, size_t n)
 {
-	uint64_t budget = KM_BUDGET;
-
-	if (km->cur >= km->n) {
-		km->cur = 0;
-		km->off = 0;
-	}
-	for (size_t steps = 0; budget && km->n && steps <= km->n; ) {
-		struct kmtext *m = &km->v[km->cur];
-		uint64_t size = m->end - m->start;
-		if (km->off >= size) {
-			km->cur = (km->cur + 1) % km->n;
-			km->off = 0;
-			steps++;
-			continue;
-		}
-		uint64_t n = size - km->off < KM_CHUNK ? size - km->off : KM_CHUNK;
-		n = n < budget ? n : budget;
-		if (!vas_read(&w->j.k->kvas, m->start + km->off, buf, n, NULL))
-			compare(w, m, m->start + km->off, buf, n);
-		km->off += n;
-		km->compared += n;
-		budget -= n;
-	}
+	compare(ctx, rec, va, now, n);
 }
 
 int linux_collect_kmtext(struct kernel *k, struct snapshot *s, struct aerr *err)
@@ -548,13 +505,15 @@ int linux_collect_kmtext(struct kernel *k, struct snapshot *s, struct aerr *err)
 	} else if (!k->kmtext && !(k->kmtext = calloc(1, sizeof(*k->kmtext)))) {
 		snprintf(why, sizeof(why), "out of memory");
 		ret = -1;
+	} else {
+		k->kmtext->set.esize = sizeof(struct kmtext);
 	}
-	struct ktext_kmods *km = k->kmtext;
-	if (!ret && !(ret = sight(&w, km, why, sizeof(why)))) {
-		for (size_t i = 0; i < km->n; i++)
-			restand(&w, &km->v[i]);
+	struct kmodset *ms = k->kmtext ? &k->kmtext->set : NULL;
+	if (!ret && !(ret = sight(&w, ms, why, sizeof(why)))) {
+		for (size_t i = 0; i < ms->n; i++)
+			restand(&w, kmodset_at(ms, i));
 		if ((buf = malloc(KM_CHUNK)))
-			compare_window(&w, km, buf);
+			kmodset_window(ms, &k->kvas, buf, KM_BUDGET, KM_CHUNK, 1, compare_rec, &w);
 		else
 			snprintf(why, sizeof(why), "out of memory"), ret = -1;
 	}

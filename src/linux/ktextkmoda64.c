@@ -36,6 +36,7 @@
 
 #include "core/log.h"
 #include "linux/a64insn.h"
+#include "linux/kmodset.h"
 #include "linux/kmodsyms.h"
 #include "linux/ktextarm64.h"
 #include "linux/ktextmod.h"
@@ -51,8 +52,7 @@
 #define A64_BR_X16 0xd61f0200u
 
 struct a64mod {
-	uint64_t mod, start, end;	/* struct module; its core text */
-	char name[64];
+	struct kmod_text t;		/* struct module, its core text, its name */
 	uint8_t *copy;			/* the text at first sight */
 	struct kmod_funcs funcs;	/* its symbols at first sight */
 	uint64_t (*uses)[2];		/* the text of the listed modules it uses */
@@ -62,13 +62,10 @@ struct a64mod {
 	size_t nlabels;
 	int labels_known;		/* else a label's `b` is judged by its function */
 	struct kstanding standing;
-	int seen;
 };
 
 struct ktext_kmods_a64 {
-	struct a64mod *v;
-	size_t n, cur;
-	uint64_t off, compared;
+	struct kmodset set;		/* of struct a64mod */
 };
 
 struct kma64scan {
@@ -81,8 +78,10 @@ struct kma64scan {
 	size_t n, cap;
 };
 
-static void a64mod_free(struct a64mod *m)
+static void a64mod_free(void *rec)
 {
+	struct a64mod *m = rec;
+
 	free(m->copy);
 	free(m->standing.v);
 	free(m->uses);
@@ -96,9 +95,7 @@ void ktext_kmods_a64_free(struct kernel *k)
 
 	if (!km)
 		return;
-	for (size_t i = 0; i < km->n; i++)
-		a64mod_free(&km->v[i]);
-	free(km->v);
+	kmodset_free(&km->set, a64mod_free);
 	free(km);
 	k->kmtext64 = NULL;
 }
@@ -107,11 +104,13 @@ void ktext_kmods_a64_stats(const struct kernel *k, size_t *n, uint64_t *bytes, u
 {
 	const struct ktext_kmods_a64 *km = k->kmtext64;
 
-	*n = km ? km->n : 0;
+	*n = km ? km->set.n : 0;
 	*bytes = 0;
-	*compared = km ? km->compared : 0;
-	for (size_t i = 0; i < *n; i++)
-		*bytes += km->v[i].end - km->v[i].start;
+	*compared = km ? km->set.compared : 0;
+	for (size_t i = 0; i < *n; i++) {
+		const struct kmod_text *t = kmodset_at(&km->set, i);
+		*bytes += t->end - t->start;
+	}
 }
 
 static void record(struct kma64scan *w, const struct a64mod *m, uint64_t site, uint64_t handler,
@@ -127,9 +126,9 @@ static void record(struct kma64scan *w, const struct a64mod *m, uint64_t site, u
 		return;
 	uint64_t f = kmod_func_name(w->k, &m->funcs, site, name, sizeof(name));
 	if (f)
-		snprintf(sym, sizeof(sym), "%s+0x%" PRIx64 " [%s]", name, site - f, m->name);
+		snprintf(sym, sizeof(sym), "%s+0x%" PRIx64 " [%s]", name, site - f, m->t.name);
 	else
-		snprintf(sym, sizeof(sym), "[%s]+0x%" PRIx64, m->name, site - m->start);
+		snprintf(sym, sizeof(sym), "[%s]+0x%" PRIx64, m->t.name, site - m->t.start);
 	r->kind = SNAP_HOOK_TEXT;
 	r->obj = r->site = site;
 	r->handler = handler;
@@ -142,7 +141,7 @@ static void record(struct kma64scan *w, const struct a64mod *m, uint64_t site, u
 /* n (<= GROUP_MAX) bytes of m's text at a as it is now, zeros past its end */
 static int cur_bytes(struct kma64scan *w, const struct a64mod *m, uint64_t a, uint8_t *c, uint64_t n)
 {
-	uint64_t got = m->end - a < n ? m->end - a : n;
+	uint64_t got = m->t.end - a < n ? m->t.end - a : n;
 
 	memset(c, 0, n);
 	return vas_read(&w->k->kvas, a, c, got, NULL);
@@ -158,7 +157,7 @@ static void fn_of(const struct a64mod *m, uint64_t pc, uint64_t *fn, uint64_t *f
 	if (!lo)
 		return;
 	*fn = f->v[lo - 1].addr;
-	*fn_end = lo < f->n ? f->v[lo].addr : m->end;
+	*fn_end = lo < f->n ? f->v[lo].addr : m->t.end;
 }
 
 static int word_ok(struct kma64scan *w, const struct a64mod *m, uint64_t a, uint32_t was, uint32_t now)
@@ -172,10 +171,10 @@ static int word_ok(struct kma64scan *w, const struct a64mod *m, uint64_t a, uint
 	r.ftrace_plt[1] = m->plt[1];
 	fn_of(m, a, &at.fn, &at.fn_end);
 	a64_label_at(&at, m->labels, m->nlabels, m->labels_known, a);
-	if (a >= m->start + 4)
-		at.prev = a64_word(m->copy + (a - 4 - m->start));
-	if (a + 8 <= m->end)
-		at.next = a64_word(m->copy + (a + 4 - m->start));
+	if (a >= m->t.start + 4)
+		at.prev = a64_word(m->copy + (a - 4 - m->t.start));
+	if (a + 8 <= m->t.end)
+		at.next = a64_word(m->copy + (a + 4 - m->t.start));
 	return a64_kernel_writes(&r, a, &at, was, now);
 }
 
@@ -195,17 +194,17 @@ static void judge_diff(struct kma64scan *w, struct a64mod *m, uint64_t a, uint64
 		       const uint8_t *now)
 {
 	for (uint64_t p = a; p < e; p += 4) {
-		uint32_t was = a64_word(m->copy + (p - m->start)), is = a64_word(now + (p - a));
+		uint32_t was = a64_word(m->copy + (p - m->t.start)), is = a64_word(now + (p - a));
 		if (was == is || kstanding_at(&m->standing, p))
 			continue;
 		if (word_ok(w, m, p, was, is)) {
 			if (was == A64_BRK_KPROBE)	/* a probe gone: what it covered */
-				memcpy(m->copy + (p - m->start), now + (p - a), 4);
+				memcpy(m->copy + (p - m->t.start), now + (p - a), 4);
 			continue;
 		}
 		uint64_t z = p + 4;
 		while (z < e && z - p < GROUP_MAX) {
-			uint32_t w0 = a64_word(m->copy + (z - m->start)), w1 = a64_word(now + (z - a));
+			uint32_t w0 = a64_word(m->copy + (z - m->t.start)), w1 = a64_word(now + (z - a));
 			if (w0 == w1 || word_ok(w, m, z, w0, w1))
 				break;
 			z += 4;
@@ -221,7 +220,7 @@ static void judge_diff(struct kma64scan *w, struct a64mod *m, uint64_t a, uint64
 
 static void compare(struct kma64scan *w, struct a64mod *m, uint64_t va, const uint8_t *now, size_t len)
 {
-	const uint8_t *was = m->copy + (va - m->start);
+	const uint8_t *was = m->copy + (va - m->t.start);
 
 	if (!memcmp(now, was, len))
 		return;
@@ -243,7 +242,7 @@ static void compare(struct kma64scan *w, struct a64mod *m, uint64_t va, const ui
  * when its uses are unknown) */
 static int allowed(const struct kma64scan *w, const struct a64mod *m, uint64_t to)
 {
-	if ((to >= w->image && to < w->image_end) || (to >= m->start && to < m->end))
+	if ((to >= w->image && to < w->image_end) || (to >= m->t.start && to < m->t.end))
 		return 1;
 	for (int i = 0; i < m->nuses; i++)
 		if (to >= m->uses[i][0] && to < m->uses[i][1])
@@ -277,15 +276,15 @@ static void restand(struct kma64scan *w, struct a64mod *m)
 				record(w, m, st.addr, to, ktext_why_kmod_insn);
 				st.aux = 0;
 			} else {	/* gone: the baseline once settled */
-				uint32_t n = m->end - st.addr < st.len ? (uint32_t)(m->end - st.addr) : st.len;
+				uint32_t n = m->t.end - st.addr < st.len ? (uint32_t)(m->t.end - st.addr) : st.len;
 				n = n < sizeof(c) ? n : (uint32_t)sizeof(c);
-				memcpy(m->copy + (st.addr - m->start), c, n);
+				memcpy(m->copy + (st.addr - m->t.start), c, n);
 				still = !ktext_settled(&st.aux, c, n);
 			}
 		} else {
 			for (uint32_t o = 0; o + 4 <= st.len && o < sizeof(c) && !still; o += 4)
 				still = !word_ok(w, m, st.addr + o,
-						 a64_word(m->copy + (st.addr + o - m->start)), a64_word(c + o));
+						 a64_word(m->copy + (st.addr + o - m->t.start)), a64_word(c + o));
 			if (still)
 				record(w, m, st.addr, kstanding_handler(&st, leads_to(w, m, st.addr)),
 				       ktext_why_kmod);
@@ -322,17 +321,17 @@ static void sweep_hit(void *ctx, uint64_t at, uint32_t len, uint64_t to)
  * in its baseline: `adrp x16; add x16; br x16` */
 static void find_plts(const struct kma64scan *w, struct a64mod *m)
 {
-	uint64_t len = m->end - m->start;
+	uint64_t len = m->t.end - m->t.start;
 
 	for (uint64_t o = 8; o + 4 <= len; o += 4) {
 		uint64_t to;
 		uint32_t n;
 		if (a64_word(m->copy + o) != A64_BR_X16 ||
-		    !a64_leads(m->copy + o - 8, 12, m->start + o - 8, 3, 0, &to, &n) || n != 12)
+		    !a64_leads(m->copy + o - 8, 12, m->t.start + o - 8, 3, 0, &to, &n) || n != 12)
 			continue;
 		for (int i = 0; i < 2; i++)
 			if (to && to == w->r.ftrace[i] && !m->plt[i])
-				m->plt[i] = m->start + o - 8;
+				m->plt[i] = m->t.start + o - 8;
 	}
 }
 
@@ -347,9 +346,9 @@ static void labels(struct kma64scan *w, struct a64mod *m)
 
 	if (!o->module__jump_entries.present || !o->module__num_jump_entries.present)
 		return;
-	if (ktext_module_sites(w->k, m->mod, m->start, m->end, m->copy, NULL, 0, &m->labels,
+	if (ktext_module_sites(w->k, m->t.mod, m->t.start, m->t.end, m->copy, NULL, 0, &m->labels,
 			       &m->nlabels, why, sizeof(why))) {
-		klog(w->k, ALOG_DEBUG, "module text: %s: jump labels: %s", m->name, why);
+		klog(w->k, ALOG_DEBUG, "module text: %s: jump labels: %s", m->t.name, why);
 		return;
 	}
 	m->labels_known = 1;
@@ -360,127 +359,48 @@ static void labels(struct kma64scan *w, struct a64mod *m)
 static int first_sight(struct kma64scan *w, struct a64mod *m)
 {
 	struct kernel *k = w->k;
-	uint64_t len = m->end - m->start;
+	uint64_t len = m->t.end - m->t.start;
 	struct sweepctx x = { w, m };
 
-	if ((m->start & 3) || !(m->copy = malloc(len)) ||
-	    vas_read(&k->kvas, m->start, m->copy, len, NULL)) {
-		klog(k, ALOG_DEBUG, "module text: %s at 0x%" PRIx64 ": text unreadable", m->name,
-		     m->start);
+	if ((m->t.start & 3) || !(m->copy = malloc(len)) ||
+	    vas_read(&k->kvas, m->t.start, m->copy, len, NULL)) {
+		klog(k, ALOG_DEBUG, "module text: %s at 0x%" PRIx64 ": text unreadable", m->t.name,
+		     m->t.start);
 		return -1;
 	}
 	labels(w, m);
-	if (kmod_funcs_read(k, m->mod, m->start, m->end, &m->funcs) && !m->labels_known)
+	if (kmod_funcs_read(k, m->t.mod, m->t.start, m->t.end, &m->funcs) && !m->labels_known)
 		klog(k, ALOG_DEBUG, "module text: %s: no symbol table and no table of jump labels: "
-		     "their branches are judged as breaches", m->name);
+		     "their branches are judged as breaches", m->t.name);
 	if ((m->uses = malloc(KMOD_USES_MAX * sizeof(*m->uses)))) {
-		m->nuses = kmod_uses(k, w->s, m->mod, m->uses, KMOD_USES_MAX);
+		m->nuses = kmod_uses(k, w->s, m->t.mod, m->uses, KMOD_USES_MAX);
 		if ((m->any = m->nuses < 0))
 			m->nuses = 0;
 	} else {
 		m->any = 1;
 	}
 	find_plts(w, m);
-	size_t hits = a64_sweep(m->copy, len, m->start, 0xffff000000000000ULL, UINT64_MAX,
+	size_t hits = a64_sweep(m->copy, len, m->t.start, 0xffff000000000000ULL, UINT64_MAX,
 				sweep_out, sweep_hit, &x);
 	char nl[32] = "not known";
 	if (m->labels_known)
 		snprintf(nl, sizeof(nl), "%zu", m->nlabels);
 	klog(k, ALOG_DEBUG, "module text: %s: %" PRIu64 " bytes swept, %zu functions, %d modules "
 	     "it uses%s, ftrace PLTs 0x%" PRIx64 " 0x%" PRIx64 ", jump labels %s, %zu jumps out",
-	     m->name, len, m->funcs.n, m->nuses,
+	     m->t.name, len, m->funcs.n, m->nuses,
 	     m->any ? " (unknown: any listed module's text allowed)" : "", m->plt[0], m->plt[1], nl,
 	     hits);
 	return 0;
 }
 
-/* the modules of this scan: the known ones marked seen, new ones made
- * and seen for the first time, the gone ones dropped */
-static int sight(struct kma64scan *w, struct ktext_kmods_a64 *km, char *why, size_t whycap)
+static int first_sight_rec(void *ctx, void *rec)
 {
-	const struct snapshot *s = w->s;
-	size_t first = km->n;
-
-	for (size_t i = 0; i < km->n; i++)
-		km->v[i].seen = 0;
-	for (size_t i = 0; i < s->nkmods; i++) {
-		const struct snap_kmod *mod = &s->kmods[i];
-		size_t j;
-		if (mod->state != SNAP_KMOD_LIVE || !kptr_ok(mod->text_start) ||
-		    mod->text_end <= mod->text_start || mod->text_end - mod->text_start > MOD_TEXT_MAX)
-			continue;
-		for (j = 0; j < km->n; j++)
-			if (km->v[j].mod == mod->addr && km->v[j].start == mod->text_start &&
-			    km->v[j].end == mod->text_end &&
-			    !strncmp(km->v[j].name, mod->name ? mod->name : "?", sizeof(km->v[j].name) - 1))
-				break;
-		if (j < km->n) {
-			km->v[j].seen = 1;
-			continue;
-		}
-		if (km->n >= MODS_MAX)
-			continue;
-		struct a64mod *nv = realloc(km->v, (km->n + 1) * sizeof(*nv));
-		if (!nv) {
-			snprintf(why, whycap, "out of memory");
-			return -1;
-		}
-		km->v = nv;
-		struct a64mod *m = &km->v[km->n++];
-		*m = (struct a64mod){ .mod = mod->addr, .start = mod->text_start, .end = mod->text_end,
-				      .seen = 1 };
-		snprintf(m->name, sizeof(m->name), "%s", mod->name ? mod->name : "?");
-	}
-	if (s->kmods_status >= SNAP_KMODS_LISTED) {
-		size_t nnew = km->n - first, keep = 0;
-		for (size_t i = 0; i < km->n; i++) {
-			if (km->v[i].seen)
-				km->v[keep++] = km->v[i];
-			else
-				a64mod_free(&km->v[i]);
-		}
-		km->n = keep;
-		first = keep - nnew;
-	}
-	size_t keep = first;
-	for (size_t i = first; i < km->n; i++) {
-		if (first_sight(w, &km->v[i])) {
-			a64mod_free(&km->v[i]);
-			continue;
-		}
-		km->v[keep++] = km->v[i];
-	}
-	km->n = keep;
-	return 0;
+	return !first_sight(ctx, rec);
 }
 
-static void compare_window(struct kma64scan *w, struct ktext_kmods_a64 *km, uint8_t *buf)
+static void compare_rec(void *ctx, void *rec, uint64_t va, const uint8_t *now, size_t n)
 {
-	uint64_t budget = KM_BUDGET;
-
-	if (km->cur >= km->n) {
-		km->cur = 0;
-		km->off = 0;
-	}
-	for (size_t steps = 0; budget && km->n && steps <= km->n; ) {
-		struct a64mod *m = &km->v[km->cur];
-		uint64_t size = m->end - m->start;
-		if (km->off >= size) {
-			km->cur = (km->cur + 1) % km->n;
-			km->off = 0;
-			steps++;
-			continue;
-		}
-		uint64_t n = size - km->off < KM_CHUNK ? size - km->off : KM_CHUNK;
-		n = (n < budget ? n : budget) & ~3ull;
-		if (!n)
-			n = size - km->off;	/* a tail shorter than a word: skipped */
-		else if (!vas_read(&w->k->kvas, m->start + km->off, buf, n, NULL))
-			compare(w, m, m->start + km->off, buf, n);
-		km->off += n;
-		km->compared += n;
-		budget -= n < budget ? n : budget;
-	}
+	compare(ctx, rec, va, now, n);
 }
 
 int ktext_kmods_a64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
@@ -499,13 +419,19 @@ int ktext_kmods_a64_collect(struct kernel *k, struct snapshot *s, struct aerr *e
 	} else if (!k->kmtext64 && !(k->kmtext64 = calloc(1, sizeof(*k->kmtext64)))) {
 		snprintf(why, sizeof(why), "out of memory");
 		ret = -1;
+	} else {
+		k->kmtext64->set.esize = sizeof(struct a64mod);
 	}
-	struct ktext_kmods_a64 *km = k->kmtext64;
-	if (!ret && !(ret = sight(&w, km, why, sizeof(why)))) {
-		for (size_t i = 0; i < km->n; i++)
-			restand(&w, &km->v[i]);
+	struct kmodset *ms = k->kmtext64 ? &k->kmtext64->set : NULL;
+	size_t first;
+	if (!ret && !(ret = kmodset_sight(ms, s, MODS_MAX, MOD_TEXT_MAX, a64mod_free, &first, why,
+					  sizeof(why)))) {
+		/* new ones: seen for the first time, or dropped (tried next scan) */
+		kmodset_keep(ms, first, first_sight_rec, &w, a64mod_free);
+		for (size_t i = 0; i < ms->n; i++)
+			restand(&w, kmodset_at(ms, i));
 		if ((buf = malloc(KM_CHUNK)))
-			compare_window(&w, km, buf);
+			kmodset_window(ms, &k->kvas, buf, KM_BUDGET, KM_CHUNK, 4, compare_rec, &w);
 		else
 			snprintf(why, sizeof(why), "out of memory"), ret = -1;
 	}

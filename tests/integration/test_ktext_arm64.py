@@ -245,35 +245,43 @@ def test_module_patching_raises_nothing(dummy64, svc):
     svc.expect_alerts(since)
 
 
-def test_module_text_hook(dummy64, svc):
-    """hookinl64.ko writes `b hook` (or ldr/br) 8 bytes into
-    dummy_get_drvinfo: one alert within a pass of the modules' window;
-    rmmod: nothing more"""
-    g = dummy64
+def module_hook(g, svc, args, at, missed):
+    """hookinl64.ko sym=FUNC args loaded after dummy's first sight: one
+    alert, "module text differs from its first sight", at FUNC+at within a
+    pass of the modules' window, returned with the module's site and
+    handler; rmmod: nothing more"""
     need_module(g, "hookinl64")
     if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
         pytest.skip("hookinl64 is loaded already")
     time.sleep(3 * svc.sleep_s)         # dummy's first sight
     since = svc.mark()
-    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} at=8")
+    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} {args}")
     try:
         site, handler = param(g, "site"), param(g, "handler")
         found = wait_for(svc, TEXT, text, since, (MOD_PASS + 2) * svc.sleep_s + 3)
-        assert found, "a hook in a module's text was not seen"
+        assert found, missed
         m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
-        assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
         a = m["activity_data"]
         d = a["kernel_hook_details"]
         assert a["reason"] == "module text differs from its first sight"
         assert int(d["kernel_hook_site_address"], 16) == site
-        assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x8 [dummy]"
+        assert d["kernel_hook_site_symbol"] == f"{FUNC}+{at:#x} [dummy]"
         assert int(d["kernel_hook_handler_address"], 16) == handler
-        assert d["kernel_hook_handler_owner"] == "hookinl64"
     finally:
         g.run("rmmod hookinl64")
     since = svc.mark()
     time.sleep((MOD_PASS + 2) * svc.sleep_s)
     svc.expect_alerts(since)
+    return m, site, handler
+
+
+def test_module_text_hook(dummy64, svc):
+    """hookinl64.ko writes `b hook` (or ldr/br) 8 bytes into
+    dummy_get_drvinfo: one alert within a pass of the modules' window;
+    rmmod: nothing more"""
+    m, _, _ = module_hook(dummy64, svc, "at=8", 8, "a hook in a module's text was not seen")
+    assert m["message_type"] == "ALERT" and m["severity"] == "CRITICAL"
+    assert m["activity_data"]["kernel_hook_details"]["kernel_hook_handler_owner"] == "hookinl64"
 
 
 def test_module_jump_labels_raise_nothing(guest_a64, svc):
@@ -305,29 +313,10 @@ def test_module_branch_within_function(dummy64, svc):
     """hookinl64.ko writes `b` to dummy_get_drvinfo+0x10 over its ftrace
     NOP (+0x4): a branch within the function, the form of a jump label's,
     at no site of dummy's table of them: one alert; rmmod: nothing more"""
-    g = dummy64
-    need_module(g, "hookinl64")
-    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
-        pytest.skip("hookinl64 is loaded already")
-    time.sleep(3 * svc.sleep_s)         # dummy's first sight
-    since = svc.mark()
-    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} at=4 within=16")
-    try:
-        site, handler = param(g, "site"), param(g, "handler")
-        assert handler == site + 12
-        found = wait_for(svc, TEXT, text, since, (MOD_PASS + 2) * svc.sleep_s + 3)
-        assert found, "a branch within a module's function, at no jump label, was not seen"
-        a = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]["activity_data"]
-        d = a["kernel_hook_details"]
-        assert a["reason"] == "module text differs from its first sight"
-        assert int(d["kernel_hook_site_address"], 16) == site
-        assert d["kernel_hook_site_symbol"] == f"{FUNC}+0x4 [dummy]"
-        assert int(d["kernel_hook_handler_address"], 16) == handler
-    finally:
-        g.run("rmmod hookinl64")
-    since = svc.mark()
-    time.sleep((MOD_PASS + 2) * svc.sleep_s)
-    svc.expect_alerts(since)
+    _, site, handler = module_hook(dummy64, svc, "at=4 within=16", 4,
+                                   "a branch within a module's function, at no jump label, "
+                                   "was not seen")
+    assert handler == site + 12
 
 
 def test_module_text_hook_before_argus_started(dummy64, svc, tmp_path):
