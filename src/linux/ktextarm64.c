@@ -93,59 +93,6 @@ struct ktext_a64 {
 static const char WHY_DIFF[] = "core kernel text differs from its first sight";
 
 
-/* ---- the rules ---- */
-
-static int ftrace_bl(const struct a64_rules *r, uint64_t pc, uint32_t i)
-{
-	uint64_t to;
-	int link;
-
-	return a64_branch(i, pc, &to, &link) && link && to &&
-	       (to == r->ftrace[0] || to == r->ftrace[1] || to == r->ftrace_plt[0] ||
-		to == r->ftrace_plt[1]);
-}
-
-static int patch_form(const struct a64_rules *r, uint64_t pc, const struct a64_place *at, uint32_t i)
-{
-	uint64_t to;
-	int link;
-
-	if (i == A64_NOP)
-		return 1;
-	if (i == A64_MOV_X9_X30)	/* the first of ftrace's pair: the second follows */
-		return at->next == A64_NOP || ftrace_bl(r, pc + 4, at->next);
-	if (!a64_branch(i, pc, &to, &link))
-		return 0;
-	if (!link) {
-		if (r->graph && pc == r->graph && to == r->graph_to)
-			return 1;
-		if (at->label == A64_LABEL_AT)
-			return to == at->label_to;
-		return at->label == A64_LABEL_FN && to >= at->fn && to < at->fn_end && to != pc;
-	}
-	if (r->call && pc == r->call)
-		return to >= r->stext && to < r->etext;
-	/* the second of ftrace's pair: after the `mov x9, x30` boot wrote */
-	return at->prev == A64_MOV_X9_X30 && ftrace_bl(r, pc, i);
-}
-
-void a64_label_at(struct a64_place *at, const struct ksite *v, size_t n, int known, uint64_t pc)
-{
-	const struct ksite *l = known ? ktext_site_in(v, n, pc) : NULL;
-
-	at->label = !known ? A64_LABEL_FN :
-		    l && l->addr == pc && l->kind == KSITE_JUMP ? A64_LABEL_AT : A64_LABEL_NONE;
-	at->label_to = at->label == A64_LABEL_AT ? l->aux : 0;
-}
-
-int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,
-		      uint32_t was, uint32_t now)
-{
-	if (was == now || now == A64_BRK_KPROBE || was == A64_BRK_KPROBE)
-		return 1;
-	return patch_form(r, pc, at, was) && patch_form(r, pc, at, now);
-}
-
 /* ---- the scan ---- */
 
 struct a64scan {
@@ -517,8 +464,15 @@ static struct ktext_a64 *baseline(struct kernel *k, const struct ktext *t, char 
 		char lw[128] = "";
 		b->labels_known = !ktext_jump_sites(k, b->start, b->end, b->copy, &b->labels,
 						    &b->nlabels, lw, sizeof(lw));
+		if (b->labels_known && !a64_labels_proven(b->labels, b->nlabels, b->copy, b->start,
+							  b->end, 0)) {
+			b->labels_known = 0;
+			snprintf(lw, sizeof(lw), "__jump_table at 0x%" PRIx64 ": %zu sites in core "
+				 "text, too few holding a NOP or their branch", k->prof->sym.__start___jump_table,
+				 b->nlabels);
+		}
 		if (!b->labels_known)
-			klog(k, ALOG_DEBUG, "kernel text: jump labels: %s", lw);
+			klog(k, ALOG_WARNING, "kernel text: jump labels not known: %s", lw);
 	}
 	return b;
 fail:

@@ -50,6 +50,12 @@ struct ksite;
 /* at's label and label_to for pc from a sorted table of jump labels
  * (known: whether there is one; else A64_LABEL_FN) */
 void a64_label_at(struct a64_place *at, const struct ksite *v, size_t n, int known, uint64_t pc);
+/* A table of jump labels proven against the text at first sight
+ * (copy, of [lo, hi)): at least 7/8 of its sites hold a NOP, a `b` to
+ * the site's target or a kprobe's brk.  1 if so; a table with no site is
+ * proven only when empty_ok. */
+int a64_labels_proven(const struct ksite *v, size_t n, const uint8_t *copy, uint64_t lo,
+		      uint64_t hi, int empty_ok);
 /* Is `now`, at pc, where the first scan read `was`, something the kernel
  * writes there itself?  1 if so. */
 int a64_kernel_writes(const struct a64_rules *r, uint64_t pc, const struct a64_place *at,

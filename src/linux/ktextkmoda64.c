@@ -351,7 +351,10 @@ static void labels(struct kma64scan *w, struct a64mod *m)
 		klog(w->k, ALOG_DEBUG, "module text: %s: jump labels: %s", m->t.name, why);
 		return;
 	}
-	m->labels_known = 1;
+	m->labels_known = a64_labels_proven(m->labels, m->nlabels, m->copy, m->t.start, m->t.end, 1);
+	if (!m->labels_known)
+		klog(w->k, ALOG_WARNING, "module text: %s: jump labels not known: %zu sites, too few "
+		     "holding a NOP or their branch", m->t.name, m->nlabels);
 }
 
 /* a module seen live for the first time: its baseline, symbols, uses and

@@ -11,6 +11,7 @@
 
 #include "linux/a64insn.h"
 #include "linux/ktextarm64.h"
+#include "linux/ktextmod.h"
 
 #define PC 0xffff800008010000ULL
 
@@ -214,12 +215,38 @@ static void test_sweep(void **state)
 	assert_int_equal(a64_sweep(c, sizeof(c), PC, 0, 0, out_of_image, got, &h), 0);
 }
 
+/* a table of jump labels is believed when 7/8 of its sites hold a NOP,
+ * their own `b` or a kprobe's brk at first sight */
+static void test_labels_proven(void **state)
+{
+	(void)state;
+	uint8_t copy[256];
+	struct ksite v[8];
+	for (int i = 0; i < 8; i++) {
+		uint64_t a = PC + 16 * (uint64_t)i;
+		v[i] = (struct ksite){ .addr = a, .len = 4, .kind = KSITE_JUMP, .aux = a + 8 };
+		uint32_t w = i == 1 ? bl(a, a + 8, 0) : i == 2 ? A64_BRK_KPROBE : A64_NOP;
+		memcpy(copy + 16 * i, &w, 4);
+	}
+	assert_true(a64_labels_proven(v, 8, copy, PC, PC + sizeof(copy), 0));
+	uint32_t other = 0xa9bf7bfd;
+	memcpy(copy + 16 * 3, &other, 4);	/* one in 8 wrong: still */
+	assert_true(a64_labels_proven(v, 8, copy, PC, PC + sizeof(copy), 0));
+	uint32_t away = bl(PC + 16 * 4, PC + 0x40, 0);	/* a `b`, not to its target */
+	memcpy(copy + 16 * 4, &away, 4);
+	assert_false(a64_labels_proven(v, 8, copy, PC, PC + sizeof(copy), 0));
+	/* no site: proven only where an empty table means none (a module's) */
+	assert_false(a64_labels_proven(v, 0, copy, PC, PC + sizeof(copy), 0));
+	assert_true(a64_labels_proven(v, 0, copy, PC, PC + sizeof(copy), 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leads),
 		cmocka_unit_test(test_kernel_writes),
 		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_labels_proven),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
