@@ -22,14 +22,37 @@ ROOT = os.path.dirname(HERE)
 ARGUS = os.environ.get("ARGUS", os.path.join(ROOT, "build", "argus"))
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    """A TCP port on loopback that nothing listens on now."""
+    """A TCP port on loopback that nothing holds now, below the kernel's
+    range of ephemeral ports: one from that range (bind to port 0) can be
+    taken as the source port of any connection -- the tests' own polls of
+    a listener starting -- before the server it was meant for binds it
+    (syslog-ng: "Address already in use" in CI)."""
+    import random
     import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 12000)
+    for _ in range(1000):
+        port = random.randrange(10000, low)
+        if port in _PORTS_GIVEN:    # never the same one twice in a run
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            _PORTS_GIVEN.add(port)
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 def run_argus(*args, check=True, timeout=120):

@@ -90,19 +90,12 @@ def upload_dummy(guest, dest="/tmp/dummy.ko"):
 def upload_dummy_arm64(guest, dest="/tmp/dummy.ko"):
     """The arm64 kernel package's dummy.ko, of the kernel the guest runs,
     copied into it at dest, not loaded; False when the package has none."""
-    return upload_module_arm64(guest, "drivers/net/dummy.ko", dest)
-
-
-def upload_module_arm64(guest, path, dest):
-    """The arm64 kernel package's module at path (under kernel/, one that
-    needs no other), of the kernel the guest runs, copied into it at dest,
-    not loaded (unloaded if it was); False when the package has none."""
     rel = guest.check("uname -r").strip()
     ko = os.path.join(CACHE, f"linux-image-{rel}", "root", "lib", "modules", rel,
-                      "kernel", path)
+                      "kernel", "drivers", "net", "dummy.ko")
     if not os.path.exists(ko):
         return False
-    guest.run(f"rmmod {os.path.basename(path).removesuffix('.ko')} 2>/dev/null")
+    guest.run("rmmod dummy 2>/dev/null")
     with open(ko, "rb") as f:
         # the virtconsole takes lines of up to 4 KiB
         upload(guest, f.read(), dest, chunk=2000)

@@ -35,7 +35,7 @@ the function and module, within a pass of the modules' window; written
 before a second service started: found at its first sight by what it is
 (a jump out of the kernel, the module and the modules it uses).  A
 module's jump labels are those of its own table (struct module's
-jump_entries): nbd.ko's trace events on and off raise nothing, while a
+jump_entries): jlabel64.ko's static key on, off and on raises nothing, while a
 `b` within dummy_get_drvinfo over its ftrace NOP, the shape of a jump
 label's but at no site of the table, is one alert."""
 import re
@@ -285,28 +285,29 @@ def test_module_text_hook(dummy64, svc):
 
 
 def test_module_jump_labels_raise_nothing(guest_a64, svc):
-    """The kernel package's nbd.ko (11 jump labels, at its trace events)
-    loaded while argus runs: its table of jump labels read at first sight;
-    its trace events on, every label's NOP turned to its `b`, then off:
+    """jlabel64.ko (tests/guest/kmod/arm64/: jump labels of its own)
+    loaded while argus runs: its table of them read at first sight; its
+    static key enabled, every site's NOP turned to its `b`, then disabled:
     nothing"""
     g = guest_a64
-    if not benign.upload_module_arm64(g, "drivers/block/nbd.ko", "/tmp/nbd.ko"):
-        pytest.skip("the arm64 kernel package has no nbd.ko")
-    g.check("insmod /tmp/nbd.ko nbds_max=1", timeout=60)
+    need_module(g, "jlabel64")
+    g.check("insmod /bin/jlabel64.ko")
     try:
-        time.sleep(3 * svc.sleep_s)     # nbd's first sight
-        said = [l for l in svc.debug_log().splitlines() if "module text: nbd: " in l]
+        time.sleep(3 * svc.sleep_s)     # its first sight
+        said = [l for l in svc.debug_log().splitlines() if "module text: jlabel64: " in l]
         labels = [re.search(r", jump labels (\S+),", l) for l in said]
-        assert labels and labels[-1] and int(labels[-1].group(1)) > 0, said
+        assert labels and labels[-1] and int(labels[-1].group(1)) >= 3, said
         since = svc.mark()
-        g.run(f"grep -q {TRACING} /proc/mounts || mount -t tracefs none {TRACING}")
-        g.check(f"echo 1 >{TRACING}/events/nbd/enable", timeout=60)
+        g.check("echo 1 >/proc/jlabel64")
         time.sleep((MOD_PASS + 2) * svc.sleep_s)
-        g.check(f"echo 0 >{TRACING}/events/nbd/enable", timeout=60)
+        g.check("echo 0 >/proc/jlabel64")
         time.sleep((MOD_PASS + 2) * svc.sleep_s)
+        g.check("echo 1 >/proc/jlabel64")
+        time.sleep((MOD_PASS + 2) * svc.sleep_s)
+        assert int(g.check("cat /sys/module/jlabel64/parameters/hits").strip()) == 2 * 6  # taken twice
         svc.expect_alerts(since)
     finally:
-        g.run("rmmod nbd")
+        g.run("rmmod jlabel64")
 
 
 def test_module_branch_within_function(dummy64, svc):
