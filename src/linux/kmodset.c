@@ -81,6 +81,17 @@ int kmodset_sight(struct kmodset *ms, const struct snapshot *s, size_t max, uint
 	return 0;
 }
 
+void kmodset_stats(const struct kmodset *ms, size_t *n, uint64_t *bytes, uint64_t *compared)
+{
+	*n = ms ? ms->n : 0;
+	*bytes = 0;
+	*compared = ms ? ms->compared : 0;
+	for (size_t i = 0; i < *n; i++) {
+		const struct kmod_text *t = kmodset_at(ms, i);
+		*bytes += t->end - t->start;
+	}
+}
+
 void kmodset_free(struct kmodset *ms, void (*drop)(void *rec))
 {
 	for (size_t i = 0; i < ms->n; i++)

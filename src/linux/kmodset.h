@@ -42,6 +42,9 @@ int kmodset_sight(struct kmodset *ms, const struct snapshot *s, size_t max, uint
 /* Records [from, n): those keep(ctx, rec) refuses dropped (drop(rec)). */
 void kmodset_keep(struct kmodset *ms, size_t from, int (*keep)(void *ctx, void *rec), void *ctx,
 		  void (*drop)(void *rec));
+/* How many modules, their bytes of text, the bytes compared so far (all
+ * 0 for no set). */
+void kmodset_stats(const struct kmodset *ms, size_t *n, uint64_t *bytes, uint64_t *compared);
 /* Every record dropped, the set emptied. */
 void kmodset_free(struct kmodset *ms, void (*drop)(void *rec));
 /* budget bytes of the modules' text from the cursor on, module after

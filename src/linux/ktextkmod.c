@@ -105,20 +105,10 @@ void ktext_kmods_free(struct kernel *k)
 
 void ktext_kmods_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared)
 {
-	const struct ktext_kmods *km = k->kmtext;
-
-	if (k->kmtext64) {
+	if (k->kmtext64)
 		ktext_kmods_a64_stats(k, n, bytes, compared);
-		return;
-	}
-	*n = km ? km->set.n : 0;
-	*bytes = *compared = 0;
-	for (size_t i = 0; i < *n; i++) {
-		const struct kmod_text *t = kmodset_at(&km->set, i);
-		*bytes += t->end - t->start;
-	}
-	if (km)
-		*compared = km->set.compared;
+	else
+		kmodset_stats(k->kmtext ? &k->kmtext->set : NULL, n, bytes, compared);
 }
 
 /* "func+0xoff [module]" from the module's own symbol table as its first
@@ -467,16 +457,13 @@ static int sight(struct kmscan *w, struct kmodset *ms, char *why, size_t whycap)
 		return -1;
 	}
 	x.ft = ft;
-	size_t n = ms->n;
+	size_t tried = ms->n, n;
+	uint64_t bytes, compared;
 	kmodset_keep(ms, first, first_sight_rec, &x, kmtext_free);
-	uint64_t bytes = 0;
-	for (size_t i = 0; i < ms->n; i++) {
-		const struct kmod_text *t = kmodset_at(ms, i);
-		bytes += t->end - t->start;
-	}
+	kmodset_stats(ms, &n, &bytes, &compared);
 	klog(w->j.k, ALOG_DEBUG, "module text: first sight of %zu modules (%zu unreadable), %zu ftrace sites; "
 	     "%zu modules, %" PRIu64 " KiB of text in all",
-	     ms->n - first, n - ms->n, x.nft, ms->n, bytes >> 10);
+	     n - first, tried - n, x.nft, n, bytes >> 10);
 	free(ft);
 	return 0;
 }

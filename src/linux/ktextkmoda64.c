@@ -102,15 +102,7 @@ void ktext_kmods_a64_free(struct kernel *k)
 
 void ktext_kmods_a64_stats(const struct kernel *k, size_t *n, uint64_t *bytes, uint64_t *compared)
 {
-	const struct ktext_kmods_a64 *km = k->kmtext64;
-
-	*n = km ? km->set.n : 0;
-	*bytes = 0;
-	*compared = km ? km->set.compared : 0;
-	for (size_t i = 0; i < *n; i++) {
-		const struct kmod_text *t = kmodset_at(&km->set, i);
-		*bytes += t->end - t->start;
-	}
+	kmodset_stats(k->kmtext64 ? &k->kmtext64->set : NULL, n, bytes, compared);
 }
 
 static void record(struct kma64scan *w, const struct a64mod *m, uint64_t site, uint64_t handler,
