@@ -107,6 +107,36 @@ def test_kernel_patching_raises_nothing(guest_a64, svc):
     svc.expect_alerts(since)
 
 
+def text_hook(g, svc, args, symbol, reason, within, pass_scans, missed):
+    """hookinl64.ko args loaded after a first sight of what it writes into:
+    one alert with reason at symbol within `within` seconds, returned with
+    the module's site and handler; rmmod: nothing more within pass_scans
+    scans"""
+    need_module(g, "hookinl64")
+    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
+        pytest.skip("hookinl64 is loaded already")
+    time.sleep(3 * svc.sleep_s)         # a module just loaded: its first sight
+    since = svc.mark()
+    g.check(f"insmod /bin/hookinl64.ko {args}")
+    try:
+        site, handler = param(g, "site"), param(g, "handler")
+        found = wait_for(svc, TEXT, text, since, within)
+        assert found, missed
+        m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
+        a = m["activity_data"]
+        d = a["kernel_hook_details"]
+        assert a["reason"] == reason
+        assert int(d["kernel_hook_site_address"], 16) == site
+        assert d["kernel_hook_site_symbol"] == symbol
+        assert int(d["kernel_hook_handler_address"], 16) == handler
+    finally:
+        g.run("rmmod hookinl64")
+    since = svc.mark()
+    time.sleep((pass_scans + 2) * svc.sleep_s)
+    svc.expect_alerts(since)
+    return m, site, handler
+
+
 def test_inline_hook_at_entry(guest_a64, svc):
     g = guest_a64
     need_module(g, "hookinl64")
@@ -141,28 +171,13 @@ def test_branch_within_function(guest_a64, svc):
     label's, at no site of the kernel's table of them (found where
     jump_label_text_reserved takes its address): one alert within two
     scans; rmmod: nothing more"""
-    g = guest_a64
-    need_module(g, "hookinl64")
     said = [l for l in svc.debug_log().splitlines() if "kernel text: first sight swept" in l]
     assert said and re.search(r", [1-9]\d* jump labels$", said[0]), said
-    since = svc.mark()
-    g.check("insmod /bin/hookinl64.ko sym=__arm64_sys_acct at=4 within=16")
-    try:
-        site, handler = param(g, "site"), param(g, "handler")
-        assert handler == site + 12
-        found = wait_for(svc, TEXT, text, since, ENTRY * svc.sleep_s + 3)
-        assert found, "a branch within a kernel function, at no jump label, was not seen"
-        a = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]["activity_data"]
-        d = a["kernel_hook_details"]
-        assert a["reason"] == "core kernel text differs from its first sight"
-        assert int(d["kernel_hook_site_address"], 16) == site
-        assert d["kernel_hook_site_symbol"] == "__arm64_sys_acct+0x4"
-        assert int(d["kernel_hook_handler_address"], 16) == handler
-    finally:
-        g.run("rmmod hookinl64")
-    since = svc.mark()
-    time.sleep((PASS + 2) * svc.sleep_s)
-    svc.expect_alerts(since)
+    _, site, handler = text_hook(
+        guest_a64, svc, "sym=__arm64_sys_acct at=4 within=16", "__arm64_sys_acct+0x4",
+        "core kernel text differs from its first sight", ENTRY * svc.sleep_s + 3, PASS,
+        "a branch within a kernel function, at no jump label, was not seen")
+    assert handler == site + 12
 
 
 def planted(g, svc, tmp_path, args, running_within, setup=None, undo=None):
@@ -210,6 +225,14 @@ FUNC = "dummy_get_drvinfo"      # called by ethtool only: never, here
 MOD_PASS = 4    # scans for a pass of the modules' window (256 KiB a scan)
 
 
+def module_hook(g, svc, args, at, missed):
+    """text_hook into dummy's FUNC+at: "module text differs from its first
+    sight" within a pass of the modules' window"""
+    return text_hook(g, svc, f"sym={FUNC} {args}", f"{FUNC}+{at:#x} [dummy]",
+                     "module text differs from its first sight",
+                     (MOD_PASS + 2) * svc.sleep_s + 3, MOD_PASS, missed)
+
+
 @pytest.fixture
 def dummy64(guest_a64):
     """The arm64 kernel package's dummy.ko (of the kernel the guest booted),
@@ -245,36 +268,6 @@ def test_module_patching_raises_nothing(dummy64, svc):
     svc.expect_alerts(since)
 
 
-def module_hook(g, svc, args, at, missed):
-    """hookinl64.ko sym=FUNC args loaded after dummy's first sight: one
-    alert, "module text differs from its first sight", at FUNC+at within a
-    pass of the modules' window, returned with the module's site and
-    handler; rmmod: nothing more"""
-    need_module(g, "hookinl64")
-    if g.run("grep -q '^hookinl64 ' /proc/modules || test -e /proc/hookinl64")[0] == 0:
-        pytest.skip("hookinl64 is loaded already")
-    time.sleep(3 * svc.sleep_s)         # dummy's first sight
-    since = svc.mark()
-    g.check(f"insmod /bin/hookinl64.ko sym={FUNC} {args}")
-    try:
-        site, handler = param(g, "site"), param(g, "handler")
-        found = wait_for(svc, TEXT, text, since, (MOD_PASS + 2) * svc.sleep_s + 3)
-        assert found, missed
-        m = svc.expect_alerts(since, (TEXT, text, 1))[TEXT][0]
-        a = m["activity_data"]
-        d = a["kernel_hook_details"]
-        assert a["reason"] == "module text differs from its first sight"
-        assert int(d["kernel_hook_site_address"], 16) == site
-        assert d["kernel_hook_site_symbol"] == f"{FUNC}+{at:#x} [dummy]"
-        assert int(d["kernel_hook_handler_address"], 16) == handler
-    finally:
-        g.run("rmmod hookinl64")
-    since = svc.mark()
-    time.sleep((MOD_PASS + 2) * svc.sleep_s)
-    svc.expect_alerts(since)
-    return m, site, handler
-
-
 def test_module_text_hook(dummy64, svc):
     """hookinl64.ko writes `b hook` (or ldr/br) 8 bytes into
     dummy_get_drvinfo: one alert within a pass of the modules' window;
@@ -305,6 +298,7 @@ def test_module_jump_labels_raise_nothing(guest_a64, svc):
         g.check("echo 1 >/proc/jlabel64")
         time.sleep((MOD_PASS + 2) * svc.sleep_s)
         assert int(g.check("cat /sys/module/jlabel64/parameters/hits").strip()) == 2 * 6  # taken twice
+        assert int(g.check("cat /sys/module/jlabel64/parameters/misses").strip()) == 1
         svc.expect_alerts(since)
     finally:
         g.run("rmmod jlabel64")

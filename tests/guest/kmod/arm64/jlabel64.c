@@ -7,8 +7,9 @@
  * insmod jlabel64.ko; echo 1 >/proc/jlabel64 enables its static key (each
  * of its sites' NOP becomes a `b` to the code it guards), echo 0 disables
  * it (the NOPs back); either write then runs the guarded functions once
- * (parameter hits).  Not a rootkit: nothing is hidden or hooked.  For
- * testing only; loaded in a disposable test guest.
+ * (parameters hits and misses: what ran with the key on, with it off).
+ * Not a rootkit: nothing is hidden or hooked.  For testing only; loaded
+ * in a disposable test guest.
  */
 #include <linux/jump_label.h>
 #include <linux/module.h>
@@ -16,8 +17,9 @@
 #include <linux/uaccess.h>
 
 static DEFINE_STATIC_KEY_FALSE(jl_key);
-static ulong hits;
+static ulong hits, misses;	/* guarded code run with the key on, off */
 module_param(hits, ulong, 0444);
+module_param(misses, ulong, 0444);
 
 static noinline void jl_one(void)
 {
@@ -30,7 +32,7 @@ static noinline void jl_two(void)
 	if (static_branch_unlikely(&jl_key))
 		hits += 2;
 	if (!static_branch_unlikely(&jl_key))
-		hits += 0;
+		misses++;
 }
 
 static noinline void jl_three(void)
