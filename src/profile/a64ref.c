@@ -222,21 +222,30 @@ static void find_ftrace(struct vas *as, struct kprofile *p)
 /* the tracepoint pointer section for_each_kernel_tracepoint walks: two
  * addresses, start below stop, whose 32-bit relative entries each lead to
  * a kernel address */
-static void find_tracepoints(struct vas *as, struct kprofile *p)
+/* the first two addresses the first 32 instructions of the function named
+ * fn compute (a section's start and stop, the loop over it): 1, or 0 */
+static int first_two_addrs(struct vas *as, const struct kprofile *p, const char *fn, uint64_t a[2])
 {
 	struct a64ref r[REFS_MAX];
 	uint64_t f;
-	int32_t rel[4];
+	int na = 0;
 
-	if (profile_symbol(p, "for_each_kernel_tracepoint", &f))
-		return;
-	int nr = a64_refs(as, f, 32, r, REFS_MAX), na = 0;
-	uint64_t a[2];
+	if (profile_symbol(p, fn, &f))
+		return 0;
+	int nr = a64_refs(as, f, 32, r, REFS_MAX);
 	for (int i = 0; i < nr && na < 2; i++)
 		if (r[i].kind == REF_ADDR)
 			a[na++] = r[i].addr;
-	if (na < 2 || a[1] <= a[0] || a[1] - a[0] > 8 * 16384 || (a[1] - a[0]) % 4 ||
-	    vas_read(as, a[0], rel, sizeof(rel), NULL))
+	return na == 2;
+}
+
+static void find_tracepoints(struct vas *as, struct kprofile *p)
+{
+	uint64_t a[2];
+	int32_t rel[4];
+
+	if (!first_two_addrs(as, p, "for_each_kernel_tracepoint", a) || a[1] <= a[0] ||
+	    a[1] - a[0] > 8 * 16384 || (a[1] - a[0]) % 4 || vas_read(as, a[0], rel, sizeof(rel), NULL))
 		return;
 	for (int j = 0; j < 4; j++)
 		if (!KADDR(a[0] + 4 * (uint64_t)j + (uint64_t)(int64_t)rel[j]))
@@ -253,18 +262,10 @@ static void find_tracepoints(struct vas *as, struct kprofile *p)
  * flag bits) a kernel address */
 static void find_jump_table(struct vas *as, struct kprofile *p)
 {
-	struct a64ref r[REFS_MAX];
-	uint64_t f, a[2];
+	uint64_t a[2];
 	int32_t e[64][4];
-	int na = 0;
 
-	if (!p->sym._stext || profile_symbol(p, "jump_label_text_reserved", &f))
-		return;
-	int nr = a64_refs(as, f, 32, r, REFS_MAX);
-	for (int i = 0; i < nr && na < 2; i++)
-		if (r[i].kind == REF_ADDR)
-			a[na++] = r[i].addr;
-	if (na < 2)
+	if (!p->sym._stext || !first_two_addrs(as, p, "jump_label_text_reserved", a))
 		return;
 	uint64_t lo = a[0] < a[1] ? a[0] : a[1], hi = a[0] < a[1] ? a[1] : a[0];
 	uint64_t n = (hi - lo) / 16;
