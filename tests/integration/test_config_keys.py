@@ -79,8 +79,7 @@ def test_system_log_level(guest, tmp_path):
                   extra=(f"      log_level: 60\n    - name: {second}\n"
                          f"      source: qemu:{guest.ram_path}\n      log_level: 40\n"))
     scan_for(svc, 2, 2)
-    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
-        log = f.read()
+    log = svc.debug_log()
     assert f"debug: {guest.name}: scan:" in log, log[-2000:]
     assert f"{second}: scan:" not in log
     assert f"info: {guest.name}: Host Initialization Successful" in log
@@ -180,8 +179,7 @@ def test_scan_threads(guest, tmp_path):
         assert steady(by[one]) == steady(by[two]), (name, by)
         assert set(by[one]["process_details"]) == set(by[two]["process_details"])
     assert by[one]["process_details"]["process_command_line_arguments"] == "napper 60000 two threads"
-    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
-        log = f.read()
+    log = svc.debug_log()
     ran = {who: re.findall(rf"debug: sdk: {re.escape(who)}: processes: [0-9.]+ ms on (\d+) "
                            "threads", log) for who in (one, two)}
     assert ran[two] and set(ran[two]) == {"2"}, ran
@@ -197,12 +195,11 @@ def test_scanner_sleep(guest, tmp_path):
     svc = Service(tmp_path, guest, sleep="2s", extra="      log_level: 60\n")
     scan_for(svc, 1, 11)
     stamps = []
-    with open(os.path.join(svc.dir, "debug", "argus-debug.log")) as f:
-        for line in f:
-            when, _, rest = line.partition(" ")
-            if rest.startswith(f"debug: {guest.name}: scan: "):
-                ms = float(rest.split("scan: ")[1].split(" ms")[0])
-                stamps.append((iso_ns_seconds(when), ms / 1000))
+    for line in svc.debug_log().splitlines():
+        when, _, rest = line.partition(" ")
+        if rest.startswith(f"debug: {guest.name}: scan: "):
+            ms = float(rest.split("scan: ")[1].split(" ms")[0])
+            stamps.append((iso_ns_seconds(when), ms / 1000))
     assert len(stamps) >= 4, f"{len(stamps)} scans logged in 11 s"
     starts = [t - took for t, took in stamps]
     gaps = [b - a for a, b in zip(starts, starts[1:])]

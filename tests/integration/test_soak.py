@@ -42,8 +42,7 @@ def test_soak(guest, tmp_path):
     finally:
         guest.run(f"kill -9 -{churn} -{conns} -{srv}")
     svc.poll()
-    with open(os.path.join(svc.dir, "debug", "argus-debug.log"), errors="replace") as f:
-        log = f.read()
+    log = svc.debug_log()
     scans = [float(m.group(1)) for m in re.finditer(r"scan: ([0-9.]+) ms", log)]
     state = [int(m.group(1)) for m in re.finditer(r"detection state: (\d+) entries", log)]
     conns_seen = sum(1 for m in svc.messages
