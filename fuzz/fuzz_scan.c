@@ -22,8 +22,8 @@
  * formatted: the whole path a guest's bytes take to a sink.
  *
  * The collectors that keep state across scans (the kernel text's baseline
- * and its tables of sites, ktextmod.c/ktextsites.c; the modules' text,
- * their symbols, trampolines and uses, ktextkmod.c/kmodsyms.c; the carve's list of
+ * and its tables of sites, ktextmod.c/ktextsites.c/ktextjudge.c; the
+ * modules' text, their symbols, trampolines and uses, ktextkmod.c/kmodsyms.c; the carve's list of
  * module pages, kcarve.c) parse most of what they read at their first
  * scan: an input whose length is 3 mod 4 runs a first-sight scan, with
  * that state set aside and rebuilt from the patched memory, then dropped

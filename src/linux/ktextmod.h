@@ -1,5 +1,6 @@
 /* ktextmod.h - core kernel text against its first sight, and the sites the
- * kernel rewrites itself (private to ktextmod.c and ktextsites.c).
+ * kernel rewrites itself (ktextmod.c, ktextsites.c for the sites, ktextjudge.c
+ * for what they may hold).
  *
  * The kernel rewrites its own text after boot only at sites its own tables
  * list (read from guest memory once, at the first scan):
