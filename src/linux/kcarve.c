@@ -317,6 +317,7 @@ size_t kcarve_scan(struct kernel *k, uint64_t *out, size_t cap)
 
 	if (!c && !(c = k->kcarve = calloc(1, sizeof(*c))))
 		return 0;
+	kernel_part(k, kcarve_free);
 	if (!c->hi) {
 		if (!strcmp(k->prof->arch->name, "x86_64")) {
 			c->lo = MODULES_VADDR;

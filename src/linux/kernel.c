@@ -10,11 +10,6 @@
 
 #include "linux/guests.h"
 #include "linux/kmemo.h"
-#include "linux/ktext.h"
-#include "linux/kcarve.h"
-#include "linux/ktextarm64.h"
-#include "linux/ktextmod.h"
-#include "linux/pagecache.h"
 #include "linux/walk.h"
 
 int kernel_open(const struct kernel_opts *o, struct kernel **out, struct aerr *err)
@@ -157,15 +152,10 @@ void kernel_close(struct kernel *k)
 {
 	if (!k)
 		return;
-	linux_hash_memo_free(k);
+	while (k->nparts > 0)
+		k->parts[--k->nparts](k);
 	kmemo_free(k->memo);
-	ktextmod_free(k);
-	ktext_kmods_free(k);
-	ktext_arm64_free(k);
-	ktext_kmods_a64_free(k);
-	kcarve_free(k);
 	free(k->sct_first);
-	ktext_free(k);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);
 		free(k->bpf_memo);
@@ -186,6 +176,16 @@ int kernel_scan_begin(struct kernel *k, struct aerr *err)
 	vas_flush(&k->kvas);
 	kmemo_clear(k->memo);
 	return 0;
+}
+
+void kernel_part(struct kernel *k, void (*free_fn)(struct kernel *k))
+{
+	for (int i = 0; i < k->nparts; i++)
+		if (k->parts[i] == free_fn)
+			return;
+	if (k->nparts == KERNEL_PARTS)
+		abort();	/* a fixed set of collectors: a bug, never the guest's doing */
+	k->parts[k->nparts++] = free_fn;
 }
 
 struct kmemo *kernel_memo(struct kernel *k)

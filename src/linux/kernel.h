@@ -49,6 +49,7 @@ struct kernel_opts {
 struct kmemo;
 
 #define KERNEL_HOOK_ENDS 16
+#define KERNEL_PARTS 16
 
 struct kernel {
 	struct memsrc *mem;
@@ -68,6 +69,11 @@ struct kernel {
 	struct ktext_a64 *ka64;		/* the same on arm64 (ktextarm64.c) */
 	struct ktext_kmods_a64 *kmtext64;	/* modules' text on arm64 (ktextkmoda64.c) */
 	struct kcarve *kcarve;		/* module memory carved for struct modules (kcarve.c) */
+	/* how to free each of the above a collector made: registered by
+	 * kernel_part() when it first made it, called by kernel_close() last
+	 * registered first */
+	void (*parts[KERNEL_PARTS])(struct kernel *k);
+	int nparts;
 	/* arm64's sys_call_table, found by content (dispatch.c): where, its
 	 * entries, and what they held at first sight */
 	uint64_t sct_addr;
@@ -124,6 +130,10 @@ void kernel_walk_end(const struct kernel *k, struct snapshot *s, const char *nam
 
 /* k's memo (made now if need be), or NULL when out of memory */
 struct kmemo *kernel_memo(struct kernel *k);
+/* State a collector keeps across scans, hung on the kernel: free_fn frees
+ * it (and may be called when there is none).  Called where the state is
+ * made, any number of times; kernel_close() calls each free_fn once. */
+void kernel_part(struct kernel *k, void (*free_fn)(struct kernel *k));
 
 #define SCAN_THREADS_MAX 64
 

@@ -40,6 +40,7 @@ const struct ktext *ktext_get(struct kernel *k)
 	if (t->n)
 		qsort(t->by_addr, t->n, sizeof(*t->by_addr), by_addr);
 	k->ktext = t;
+	kernel_part(k, ktext_free);
 	return t;
 }
 

@@ -515,6 +515,7 @@ int ktext_arm64_collect(struct kernel *k, struct snapshot *s, struct aerr *err)
 			u64map_free(&w.told);
 			return aerr_set(err, ENODATA, "not judged: %s", why);
 		}
+		kernel_part(k, ktext_arm64_free);
 		w.b = k->ka64;
 		first_sight(&w);
 	} else {

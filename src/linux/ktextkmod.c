@@ -493,6 +493,7 @@ int linux_collect_kmtext(struct kernel *k, struct snapshot *s, struct aerr *err)
 		snprintf(why, sizeof(why), "out of memory");
 		ret = -1;
 	} else {
+		kernel_part(k, ktext_kmods_free);
 		k->kmtext->set.esize = sizeof(struct kmtext);
 	}
 	struct kmodset *ms = k->kmtext ? &k->kmtext->set : NULL;

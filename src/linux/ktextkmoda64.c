@@ -415,6 +415,7 @@ int ktext_kmods_a64_collect(struct kernel *k, struct snapshot *s, struct aerr *e
 		snprintf(why, sizeof(why), "out of memory");
 		ret = -1;
 	} else {
+		kernel_part(k, ktext_kmods_a64_free);
 		k->kmtext64->set.esize = sizeof(struct a64mod);
 	}
 	struct kmodset *ms = k->kmtext64 ? &k->kmtext64->set : NULL;

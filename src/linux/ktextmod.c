@@ -573,6 +573,7 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 			u64map_free(&w.told);
 			return aerr_set(err, ENODATA, "not judged: %s", why);
 		}
+		kernel_part(k, ktextmod_free);
 		w.j.b = k->kbase;
 		first_sight(&w);
 	} else {

@@ -185,6 +185,7 @@ static struct hash_memo *memo_of(struct kernel *k)
 		return m->mctx ? m : NULL;
 	if (!(m = k->hmemo = calloc(1, sizeof(*m))))
 		return NULL;
+	kernel_part(k, linux_hash_memo_free);
 	u64map_init(&m->idx);
 	if (RAND_bytes(m->key, sizeof(m->key)) != 1 || RAND_bytes(m->iv, sizeof(m->iv)) != 1 ||
 	    !(m->mac = EVP_MAC_fetch(NULL, "GMAC", NULL)) || !(m->mctx = EVP_MAC_CTX_new(m->mac)))
