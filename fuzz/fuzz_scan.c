@@ -23,13 +23,13 @@
  *
  * The collectors that keep state across scans (the kernel text's baseline
  * and its tables of sites, ktextmod.c/ktextsites.c/ktextjudge.c; the
- * modules' text, their symbols, trampolines and uses, ktextkmod.c/kmodsyms.c; the carve's list of
- * module pages, kcarve.c) parse most of what they read at their first
- * scan: an input whose length is 3 mod 4 runs a first-sight scan, with
- * that state set aside and rebuilt from the patched memory, then dropped
- * and the pristine state put back.  The others compare against the
- * pristine baseline (every function entry, a window of the text, the
- * carve's next pages).
+ * modules' text, their symbols, trampolines and uses,
+ * ktextkmod.c/kmodsyms.c; the carve's list of module pages, kcarve.c)
+ * parse most of what they read at their first scan: an input whose length
+ * is 3 mod 4 runs a first-sight scan, with that state set aside and
+ * rebuilt from the patched memory, then dropped and the pristine state put
+ * back.  The others compare against the pristine baseline (every function
+ * entry, a window of the text, the carve's next pages).
  *
  * Before fuzzing, a self-check proves the patches reach the scan, and the
  * kernel text collector in both modes.

@@ -219,9 +219,6 @@ static void find_ftrace(struct vas *as, struct kprofile *p)
 	}
 }
 
-/* the tracepoint pointer section for_each_kernel_tracepoint walks: two
- * addresses, start below stop, whose 32-bit relative entries each lead to
- * a kernel address */
 /* the first two addresses the first 32 instructions of the function named
  * fn compute (a section's start and stop, the loop over it): 1, or 0 */
 static int first_two_addrs(struct vas *as, const struct kprofile *p, const char *fn, uint64_t a[2])
@@ -239,6 +236,9 @@ static int first_two_addrs(struct vas *as, const struct kprofile *p, const char 
 	return na == 2;
 }
 
+/* the tracepoint pointer section for_each_kernel_tracepoint walks: two
+ * addresses, start below stop, whose 32-bit relative entries each lead to
+ * a kernel address */
 static void find_tracepoints(struct vas *as, struct kprofile *p)
 {
 	uint64_t a[2];
