@@ -16,7 +16,7 @@ DEB_PKGS   := meson ninja-build pkg-config gcc clang libbpf-dev libelf-dev libdw
               libvirt-daemon-system libvirt-clients
 PYTEST     := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build demo test unit unit-asan guest-tests clean fuzz fuzz-smoke soak
+.PHONY: all deps build demo test unit asan unit-asan guest-tests clean fuzz fuzz-smoke soak
 
 all: build
 
@@ -42,8 +42,11 @@ $(ASAN_BUILD)/build.ninja:
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
-unit-asan: deps $(ASAN_BUILD)/build.ninja
+# the sanitizers' build: its unit tests, and its argus against the guests (tests/integration/test_asan.py)
+asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+unit-asan: asan
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 
@@ -52,8 +55,8 @@ SOAK_SECONDS ?= 180
 # the benign workload (tests/integration/test_benign.py) runs BENIGN_SECONDS; bench/run benign longer
 BENIGN_SECONDS ?= 180
 # --durations: the slowest tests named at the end, to keep the run within CI's hour
-guest-tests: build
-	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) ARGUS_BENIGN_SECONDS=$(BENIGN_SECONDS) \
+guest-tests: build asan
+	ARGUS=$(abspath $(BUILD))/argus ARGUS_ASAN=$(abspath $(ASAN_BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) ARGUS_BENIGN_SECONDS=$(BENIGN_SECONDS) \
 	  $(PYTEST) --durations=25 $(wildcard tests/guest tests/integration)
 
 soak: build

@@ -114,9 +114,10 @@ class Service:
 
     def __init__(self, tmp, guest, sleep="500ms", collection="", output="", extra="",
                  service="", events_dir=None, source=None, wait_init=True, argus="",
-                 split_stderr=False, systems=True, stdout=True):
+                 split_stderr=False, systems=True, stdout=True, binary=None, env=None):
         """systems=False: no systems listed (auto_scan finds the VMs; guest
-        may be None, and nothing is waited for)."""
+        may be None, and nothing is waited for).  binary: another argus
+        than ARGUS (the sanitizers' build), run with env added."""
         import time as _t
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
@@ -142,8 +143,9 @@ class Service:
         # split_stderr: stdout.log holds standard output alone, stderr.log the rest
         self.err = open(os.path.join(self.dir, "stderr.log"), "w") if split_stderr else None
         _STARTED.append(self)
-        self.proc = subprocess.Popen([ARGUS, "run", "--config", self.config], stdout=self.out,
-                                     stderr=self.err or subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary or ARGUS, "run", "--config", self.config],
+                                     stdout=self.out, stderr=self.err or subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
         self.fh = None
         self.messages = []
         self.claimed = set()    # indices of ALERT messages a test accounted for
