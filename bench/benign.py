@@ -11,6 +11,8 @@ it on every close of a writable file, so it is expected here.
 
 Not a test: numbers, for people (tests/integration/test_benign.py asserts).
 Usage: bench/run benign [SECONDS] [path/to/argus]   (600 s by default)
+ARGUS_BENIGN_KERNEL=bullseye|trixie: the guest runs that Debian release's
+cloud kernel (5.10, 6.12; tests/guest/fetch-kernel.sh), not bookworm's 6.1.
 """
 import json
 import os
@@ -58,12 +60,19 @@ def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 600
     argus = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "build/argus")
     interval = os.environ.get("ARGUS_BENIGN_INTERVAL", "1s")
-    g = Guest("benchbenign")
+    suite = os.environ.get("ARGUS_BENIGN_KERNEL")
+    kdir, pkg = benign.KDIR, None
+    if suite:
+        here = os.path.join(os.path.dirname(__file__), "..", "tests", "guest")
+        pkg = subprocess.run([os.path.join(here, "fetch-kernel.sh"), suite], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        kdir = os.path.join(benign.CACHE, pkg)
+    g = Guest("benchbenign", kernel_pkg=pkg)
     g.start()
     d = tempfile.mkdtemp(prefix="argus-benign-bench-")
     try:
-        benign.prepare(g)
-        sbom = benign.make_sbom(argus, d)
+        benign.prepare(g, kdir, containers_optional=bool(suite))
+        sbom = benign.make_sbom(argus, d, kdir)
         cfg = os.path.join(d, "argus.yaml")
         with open(cfg, "w") as f:
             f.write(f"service:\n  scanner_sleep: {interval}\n  debug_log_folder: {d}/debug\n"
@@ -106,7 +115,7 @@ def main():
         g.stop()
     during = names - before
     print(f"argus benign workload: {seconds} s ({hours * 60:.1f} min measured), scans every "
-          f"{interval}, one guest; {time.strftime('%F %T')}{'' if done else ' (did NOT finish)'}")
+          f"{interval}, one guest ({pkg or os.path.basename(kdir)}); {time.strftime('%F %T')}{'' if done else ' (did NOT finish)'}")
     print("workload: " + ", ".join(f"{k} {v}" for k, v in sorted(did.items())))
     print(f"events: {sum(n for (t, _), n in during.items() if t == 'EVENT')} "
           f"({during[('EVENT', 'Process Created')]} Process Created)")

@@ -67,10 +67,10 @@ def collection_yaml(skip=()):
     return out
 
 
-def module_path():
-    """A stock module of the guest's kernel package, harmless to load:
-    the dummy network driver."""
-    found = glob.glob(os.path.join(KDIR, "root", "lib", "modules", "*", "kernel", "drivers",
+def module_path(kdir=KDIR):
+    """A stock module of the guest's kernel package (its cache directory
+    kdir), harmless to load: the dummy network driver."""
+    found = glob.glob(os.path.join(kdir, "root", "lib", "modules", "*", "kernel", "drivers",
                                    "net", "dummy.ko*"))
     return found[0] if found else None
 
@@ -111,13 +111,16 @@ def upload(guest, data, dest, chunk=8000):
     guest.check(f"base64 -d {dest}.b64 >{dest} && rm -f {dest}.b64")
 
 
-def prepare(guest):
+def prepare(guest, kdir=KDIR, containers_optional=False):
     """benign.sh in /tmp, its web root and container bundle, and the module
-    (uncompressed) as $W/dummy.ko.  Nothing is added to the initramfs."""
+    of the kernel in kdir (uncompressed) as $W/dummy.ko.  Nothing is added
+    to the initramfs.  containers_optional: where crun cannot run, no
+    bundle (the containers part is skipped) rather than a failure."""
     with open(os.path.join(HERE, "benign.sh"), "rb") as f:
         upload(guest, f.read(), "/tmp/benign.sh")
-    guest.check("bash /tmp/benign.sh setup", timeout=60)
-    ko = module_path()
+    opt = "CONTAINERS_OPTIONAL=1 " if containers_optional else ""
+    guest.check(f"{opt}bash /tmp/benign.sh setup", timeout=60)
+    ko = module_path(kdir)
     if ko:
         if ko.endswith(".xz"):
             data = subprocess.run(["xz", "-dc", ko], capture_output=True, check=True).stdout
@@ -158,7 +161,7 @@ def stop(guest, pgid):
               "ip link del bn0 2>/dev/null; rmmod dummy 2>/dev/null; true", timeout=60)
 
 
-def make_sbom(argus, workdir):
+def make_sbom(argus, workdir, kdir=KDIR):
     """An SBOM of what the guest runs: its initramfs, plus the container
     bundle's copy of busybox (benign.sh setup), so that 10.4's attestation
     alerts are live and nothing in the workload is foreign.  No entrypoints:
@@ -166,7 +169,7 @@ def make_sbom(argus, workdir):
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs, exist_ok=True)
     from guest import initrd_file
-    subprocess.run(f"zcat {initrd_file(KDIR)} | cpio -id --quiet", shell=True,
+    subprocess.run(f"zcat {initrd_file(kdir)} | cpio -id --quiet", shell=True,
                    cwd=rootfs, check=True)
     bundle = os.path.join(rootfs, "benign-bundle", "rootfs", "bin")
     os.makedirs(bundle, exist_ok=True)

@@ -38,11 +38,15 @@ if [ "${1:-}" = setup ]; then
 	head -c 65536 /dev/urandom >"$W/www/data/blob.bin"
 	seq 1 5000 >"$W/www/data/numbers.txt"
 	if command -v crun >/dev/null; then
+		# CONTAINERS_OPTIONAL=1 (another kernel, where crun may not run:
+		# 5.10 refuses its re-exec through a memfd): no bundle, and the
+		# containers part says "skipped"
 		mkdir -p "$BUNDLE/rootfs/bin" && cp /bin/busybox "$BUNDLE/rootfs/bin/" &&
 			for a in sh sleep ls cat; do ln -sf busybox "$BUNDLE/rootfs/bin/$a"; done &&
-			cd "$BUNDLE" && rm -f config.json && crun spec &&
+			(cd "$BUNDLE" && rm -f config.json && crun spec &&
 			sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"sh", "-c", "ls \/ >\/dev\/null; sleep 5"/' \
-				config.json || exit 1
+				config.json) ||
+			{ [ "${CONTAINERS_OPTIONAL:-}" = 1 ] && rm -rf "$BUNDLE"; } || exit 1
 	fi
 	exit 0
 fi
@@ -208,7 +212,7 @@ files() {	# an application log written, closed and rotated; state files rewritte
 
 containers() {
 	local n=0 id
-	command -v crun >/dev/null || { count containers skipped; return; }
+	[ -f "$BUNDLE/config.json" ] || { count containers skipped; return; }
 	while alive; do
 		id=$(printf 'be9%061x' "$n")
 		if (cd "$BUNDLE" && crun --cgroup-manager=cgroupfs run --no-pivot -d --bundle "$BUNDLE" "$id"); then
