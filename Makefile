@@ -57,7 +57,7 @@ BENIGN_SECONDS ?= 180
 # --durations: the slowest tests named at the end, to keep the run within CI's hour
 guest-tests: build asan
 	ARGUS=$(abspath $(BUILD))/argus ARGUS_ASAN=$(abspath $(ASAN_BUILD))/argus ARGUS_SOAK_SECONDS=$(SOAK_SECONDS) ARGUS_BENIGN_SECONDS=$(BENIGN_SECONDS) \
-	  $(PYTEST) --durations=25 $(wildcard tests/guest tests/integration)
+	  $(PYTEST) --durations=50 $(wildcard tests/guest tests/integration)
 
 soak: build
 	ARGUS=$(abspath $(BUILD))/argus ARGUS_SOAK_SECONDS=600 $(PYTEST) -s tests/integration/test_soak.py
