@@ -1,5 +1,6 @@
-/* khooks.c - kernel function hooks: kprobes, ftrace_ops, tracepoints,
- * netfilter hooks and notifier chains.
+/* khooks.c - kernel function hooks: kprobes, ftrace_ops, tracepoints;
+ * netfilter hooks and notifier chains in khooksnet.c, with what the walks
+ * share in khooks.h.
  *
  * kprobes: every struct kprobe registered is on one of the 64 hash lists
  * of kprobe_table (an hlist by probed address); several probes on one
@@ -13,13 +14,6 @@
  * 32-bit offsets from each entry, or pointers on kernels without
  * PREL32 relocations); each struct tracepoint's funcs, an array of
  * struct tracepoint_func ended by a NULL func, holds its probes.
- *
- * netfilter: every network namespace on net_namespace_list, its
- * net->nf.hooks_ipv4/ipv6/arp/bridge arrays of struct nf_hook_entries
- * (num_hook_entries, then hooks[] of {hook, priv}).  Notifier chains: the
- * kernel's own (module_notify_list, netdev_chain, reboot, panic, die,
- * keyboard, vt, inetaddr, inet6addr, restart, pm, netevent), each a list of
- * notifier_block (notifier_call, next) from its head.
  *
  * Every handler found outside core kernel text is recorded (snap_hook);
  * whose it is (a listed module, a hidden one, none) the rule judges
@@ -42,8 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux/kernel.h"
-#include "linux/ktext.h"
+#include "linux/khooks.h"
 #include "linux/walk.h"
 
 #define KPROBE_TABLE_SIZE 64	/* 1 << KPROBE_HASH_BITS, unchanged since 2.6 */
@@ -53,26 +46,7 @@
 				 * dropped (never told), so that a flood of them
 				 * cannot push out a hidden one's */
 
-struct khw {
-	struct kernel *k;
-	struct snapshot *s;
-	const struct ktext *t;
-	struct snap_hook *v;
-	size_t n, cap;
-	struct snap_range *tr;
-	size_t ntr;
-	struct snap_kprobe *kp;
-	size_t nkp, kpcap;
-	uint32_t budget;	/* reads left for ftrace filter hashes */
-	size_t listed;		/* records of handlers in listed modules */
-	uint64_t ends[KERNEL_HOOK_ENDS];	/* this scan's bad links (chain_end) */
-	uint32_t nends;
-	char why[160];
-};
-
-/* A bad object ended the chain `where` at link (its value val): counted
- * and reported; 1 when the chain still counts as read whole (see the top) */
-static int chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad, const char *where)
+int khw_chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad, const char *where)
 {
 	uint64_t key = (link * 0x9e3779b97f4a7c15ULL ^ val) | 1;
 	int again = 0;
@@ -94,7 +68,7 @@ static int chain_end(struct khw *w, uint64_t link, uint64_t val, const char *bad
 	return again;
 }
 
-static void record(struct khw *w, uint8_t kind, uint64_t obj, uint64_t site, uint64_t handler,
+void khw_record(struct khw *w, uint8_t kind, uint64_t obj, uint64_t site, uint64_t handler,
 		   const char *name)
 {
 	if (!handler || ktext_core(w->t, handler))
@@ -136,14 +110,14 @@ static void one_probe(struct khw *w, uint64_t p)
 
 	if (o->kprobe__symbol_name.present)
 		name = read_name(w, kernel_field(w->k, p, &o->kprobe__symbol_name));
-	record(w, SNAP_HOOK_KPROBE, p, addr, pre, name);
-	record(w, SNAP_HOOK_KPROBE, p, addr, kernel_field(w->k, p, &o->kprobe__post_handler), name);
+	khw_record(w, SNAP_HOOK_KPROBE, p, addr, pre, name);
+	khw_record(w, SNAP_HOOK_KPROBE, p, addr, kernel_field(w->k, p, &o->kprobe__post_handler), name);
 	if (pre && pre == w->k->prof->sym.pre_handler_kretprobe && o->kretprobe__kp.present &&
 	    o->kretprobe__handler.present) {
 		uint64_t rp = p - (uint64_t)o->kretprobe__kp.off;
-		record(w, SNAP_HOOK_KPROBE, p, addr, kernel_field(w->k, rp, &o->kretprobe__handler), name);
+		khw_record(w, SNAP_HOOK_KPROBE, p, addr, kernel_field(w->k, rp, &o->kretprobe__handler), name);
 		if (o->kretprobe__entry_handler.present)
-			record(w, SNAP_HOOK_KPROBE, p, addr,
+			khw_record(w, SNAP_HOOK_KPROBE, p, addr,
 			       kernel_field(w->k, rp, &o->kretprobe__entry_handler), name);
 	}
 }
@@ -174,7 +148,7 @@ static int walk_kprobes(struct khw *w)
 					  vas_read_u64(as, node + (uint64_t)o->hlist_node__next.off, &next) ?
 					  "unreadable" : NULL;
 			if (bad) {
-				whole &= chain_end(w, link, node, bad, where);
+				whole &= khw_chain_end(w, link, node, bad, where);
 				break;
 			}
 			uint64_t pre = kernel_field(w->k, p, &o->kprobe__pre_handler);
@@ -198,9 +172,9 @@ static int walk_kprobes(struct khw *w)
 				while (list_walk_next(&lw, &ln) && ++count <= PROBES_MAX)
 					one_probe(w, ln - (uint64_t)o->kprobe__list.off);
 				if (count > PROBES_MAX)
-					whole &= chain_end(w, 0, 0, "limit reached", "an aggregate kprobe's list");
+					whole &= khw_chain_end(w, 0, 0, "limit reached", "an aggregate kprobe's list");
 				else if (!lw.closed)
-					whole &= chain_end(w, lw.cur, p, lw.end == WALK_LOOP ? "cycle" :
+					whole &= khw_chain_end(w, lw.cur, p, lw.end == WALK_LOOP ? "cycle" :
 							   walk_end_str(lw.end), "an aggregate kprobe's list");
 				list_walk_done(&lw);
 			} else {
@@ -259,7 +233,7 @@ static int walk_tracepoints(struct khw *w)
 			memcpy(&tp, tab + off, 8);
 		}
 		if (!kptr_ok(tp)) {
-			ok &= chain_end(w, start + off, tp, "implausible pointer", "tracepoints");
+			ok &= khw_chain_end(w, start + off, tp, "implausible pointer", "tracepoints");
 			continue;
 		}
 		funcs = kernel_field(w->k, tp, &o->tracepoint__funcs);
@@ -269,218 +243,18 @@ static int walk_tracepoints(struct khw *w)
 		for (uint64_t i = 0; i < TP_FUNCS_MAX; i++) {
 			if (!kptr_ok(funcs) || kfield_read(&w->k->kvas, funcs + i * fsz,
 							   &o->tracepoint_func__func, &f)) {
-				ok &= chain_end(w, tp, funcs, "unreadable probes", "tracepoints");
+				ok &= khw_chain_end(w, tp, funcs, "unreadable probes", "tracepoints");
 				break;
 			}
 			if (!f)
 				break;
 			if (!ktext_core(w->t, f) && !name && o->tracepoint__name.present)
 				name = read_name(w, kernel_field(w->k, tp, &o->tracepoint__name));
-			record(w, SNAP_HOOK_TRACEPOINT, tp, 0, f, name);
+			khw_record(w, SNAP_HOOK_TRACEPOINT, tp, 0, f, name);
 		}
 	}
 	free(tab);
 	return ok ? 0 : -1;
-}
-
-/* ---- netfilter ---- */
-
-#define NETS_MAX 4096		/* network namespaces */
-#define NF_ENTRIES_MAX 1024	/* hooks on one (family, hooknum) */
-#define NETDEVS_MAX 65536	/* network devices in one netns */
-#define IFNAME_LEN 16		/* IFNAMSIZ */
-
-static const char *const inet_hooks[] = { "PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT",
-					  "POST_ROUTING" };
-static const char *const arp_hooks[] = { "IN", "OUT", "FORWARD" };
-
-/* the hooks of one struct nf_hook_entries at e (read from slot), told as
- * "what" (built only when a handler is outside core text) */
-static int nf_entries(struct khw *w, uint64_t slot, uint64_t e, const char *what, uint64_t inum)
-{
-	const struct koffsets *o = &w->k->prof->off;
-	uint64_t esz = o->size_nf_hook_entry;
-	uint16_t cnt;
-	const char *name = NULL;
-
-	if (!kptr_ok(e) || vas_read_u16(&w->k->kvas, e + (uint64_t)o->nf_hook_entries__num_hook_entries.off, &cnt) ||
-	    cnt > NF_ENTRIES_MAX)
-		return -1;
-	for (uint16_t i = 0; i < cnt; i++) {
-		uint64_t fn, at = e + (uint64_t)o->nf_hook_entries__hooks.off + i * esz;
-		if (kfield_read(&w->k->kvas, at, &o->nf_hook_entry__hook, &fn))
-			return -1;
-		if (!fn || ktext_core(w->t, fn))
-			continue;
-		if (!name) {
-			char buf[112];
-			if (inum)
-				snprintf(buf, sizeof(buf), "%s (net ns %llu)", what, (unsigned long long)inum);
-			else
-				snprintf(buf, sizeof(buf), "%s", what);
-			name = arena_strndup(&w->s->arena, buf, strlen(buf));
-		}
-		record(w, SNAP_HOOK_NETFILTER, slot, 0, fn, name);
-	}
-	return 0;
-}
-
-/* one family's array of struct nf_hook_entries pointers in a netns */
-static int nf_family(struct khw *w, uint64_t net, uint64_t inum, const struct kfield *arr,
-		     const char *family, const char *const *names, int n)
-{
-	const struct koffsets *o = &w->k->prof->off;
-	uint64_t base = net + (uint64_t)o->net__nf.off + (uint64_t)arr->off;
-
-	for (int h = 0; h < n; h++) {
-		uint64_t e;
-		char what[64];
-		if (vas_read_u64(&w->k->kvas, base + 8 * (uint64_t)h, &e))
-			return -1;
-		if (!e)
-			continue;
-		snprintf(what, sizeof(what), "%s %s", family, names[h]);
-		if (nf_entries(w, base + 8 * (uint64_t)h, e, what, inum))
-			return -1;
-	}
-	return 0;
-}
-
-/* the per-device hooks of a netns (the netdev family: net_device's
- * nf_hooks_ingress, 5.16+ nf_hooks_egress), its devices on dev_base_head */
-static int nf_devices(struct khw *w, uint64_t net, uint64_t inum)
-{
-	const struct koffsets *o = &w->k->prof->off;
-	const struct kfield *slots[2] = { &o->net_device__nf_hooks_ingress, &o->net_device__nf_hooks_egress };
-	static const char *const dir[2] = { "INGRESS", "EGRESS" };
-	struct list_walk lw;
-	uint64_t ln;
-	int ok = 1;
-
-	if (!o->net_device__nf_hooks_ingress.present || !o->net__dev_base_head.present ||
-	    !o->net_device__dev_list.present || !o->net_device__name.present)
-		return 0;
-	list_walk_init(&lw, &w->k->kvas, net + (uint64_t)o->net__dev_base_head.off, NETDEVS_MAX);
-	while (ok && list_walk_next(&lw, &ln)) {
-		uint64_t dev = ln - (uint64_t)o->net_device__dev_list.off;
-		for (int d = 0; ok && d < 2; d++) {
-			uint64_t e, slot = dev + (uint64_t)slots[d]->off;
-			if (!slots[d]->present)
-				continue;
-			if (vas_read_u64(&w->k->kvas, slot, &e)) {
-				ok = 0;
-				break;
-			}
-			if (!e)
-				continue;
-			char ifname[IFNAME_LEN + 1] = "", what[64];
-			if (vas_read(&w->k->kvas, dev + (uint64_t)o->net_device__name.off, ifname, IFNAME_LEN, NULL))
-				snprintf(ifname, sizeof(ifname), "?");
-			ifname[IFNAME_LEN] = 0;
-			for (char *c = ifname; *c; c++)
-				if (*c < 0x21 || *c > 0x7e)
-					*c = '?';
-			snprintf(what, sizeof(what), "netdev %s %s", dir[d], ifname);
-			if (nf_entries(w, slot, e, what, inum))
-				ok = 0;
-		}
-	}
-	if (ok && !lw.closed)
-		ok = 0;
-	list_walk_done(&lw);
-	return ok ? 0 : -1;
-}
-
-/* every network namespace's hooks (net_namespace_list) */
-static int walk_netfilter(struct khw *w)
-{
-	const struct koffsets *o = &w->k->prof->off;
-	struct list_walk lw;
-	uint64_t ln;
-	int ok = 1;
-
-	list_walk_init(&lw, &w->k->kvas, w->k->prof->sym.net_namespace_list, NETS_MAX);
-	while (list_walk_next(&lw, &ln)) {
-		uint64_t net = ln - (uint64_t)o->net__list.off, inum = 0;
-		if (net != w->k->prof->sym.init_net && o->net__ns.present && o->ns_common__inum.present)
-			inum = kernel_field(w->k, net + (uint64_t)o->net__ns.off, &o->ns_common__inum);
-		if (nf_family(w, net, inum, &o->netns_nf__hooks_ipv4, "ipv4", inet_hooks, 5) ||
-		    (o->netns_nf__hooks_ipv6.present &&
-		     nf_family(w, net, inum, &o->netns_nf__hooks_ipv6, "ipv6", inet_hooks, 5)) ||
-		    (o->netns_nf__hooks_arp.present &&
-		     nf_family(w, net, inum, &o->netns_nf__hooks_arp, "arp", arp_hooks, 3)) ||
-		    (o->netns_nf__hooks_bridge.present &&
-		     nf_family(w, net, inum, &o->netns_nf__hooks_bridge, "bridge", inet_hooks, 5)) ||
-		    nf_devices(w, net, inum))
-			ok &= chain_end(w, net, 0, "unreadable or implausible", "netfilter hooks");
-	}
-	if (!lw.closed)
-		ok &= chain_end(w, lw.cur, 0, lw.end == WALK_LOOP ? "cycle" :
-				walk_end_str(lw.end), "net_namespace_list");
-	list_walk_done(&lw);
-	return ok ? 0 : -1;
-}
-
-/* ---- notifier chains ---- */
-
-#define NOTIFIERS_MAX 65536	/* blocks on one chain */
-
-enum { NH_ATOMIC, NH_BLOCKING, NH_RAW };
-
-static const struct {
-	size_t sym;		/* offset in struct kaddrs */
-	const char *name;
-	int head;
-} chains[] = {
-#define CH(s, h) { offsetof(struct kaddrs, s), #s, h }
-	CH(module_notify_list, NH_BLOCKING), CH(netdev_chain, NH_RAW),
-	CH(reboot_notifier_list, NH_BLOCKING), CH(panic_notifier_list, NH_ATOMIC),
-	CH(die_chain, NH_ATOMIC), CH(keyboard_notifier_list, NH_ATOMIC),
-	CH(vt_notifier_list, NH_ATOMIC), CH(inetaddr_chain, NH_BLOCKING),
-	CH(inet6addr_chain, NH_ATOMIC), CH(restart_handler_list, NH_ATOMIC),
-	CH(pm_chain_head, NH_BLOCKING), CH(netevent_notif_chain, NH_ATOMIC),
-#undef CH
-};
-
-static int walk_notifiers(struct khw *w)
-{
-	const struct koffsets *o = &w->k->prof->off;
-	const struct kfield *heads[] = { &o->atomic_notifier_head__head,
-					 &o->blocking_notifier_head__head, &o->raw_notifier_head__head };
-	int whole = 1;
-
-	for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
-		uint64_t at = *(const uint64_t *)((const char *)&w->k->prof->sym + chains[c].sym), nb;
-		const struct kfield *hf = heads[chains[c].head];
-		struct u64map seen;
-		uint32_t count = 0;
-		if (!at || !hf->present)
-			continue;
-		uint64_t link = at + (uint64_t)hf->off;
-		if (vas_read_u64(&w->k->kvas, link, &nb)) {
-			whole &= chain_end(w, link, 0, "unreadable", chains[c].name);
-			continue;
-		}
-		u64map_init(&seen);
-		while (nb) {
-			uint64_t fn, next, cur = nb;
-			const char *bad = !kptr_ok(cur) ? "implausible pointer" :
-					  ++count > NOTIFIERS_MAX ? "limit reached" :
-					  u64map_test_and_set(&seen, cur) ? "cycle" : NULL;
-			if (!bad && (kfield_read(&w->k->kvas, cur, &o->notifier_block__notifier_call, &fn) ||
-				     kfield_read(&w->k->kvas, cur, &o->notifier_block__next, &next)))
-				bad = "unreadable";
-			if (bad) {
-				whole &= chain_end(w, link, cur, bad, chains[c].name);
-				break;
-			}
-			record(w, SNAP_HOOK_NOTIFIER, cur, 0, fn, chains[c].name);
-			link = cur + (uint64_t)o->notifier_block__next.off;
-			nb = next;
-		}
-		u64map_free(&seen);
-	}
-	return whole ? 0 : -1;
 }
 
 /* ---- ftrace ---- */
@@ -532,12 +306,12 @@ static int walk_ftrace(struct khw *w)
 				  vas_read_u64(&w->k->kvas, ops + (uint64_t)o->ftrace_ops__next.off, &next) ?
 				  "unreadable" : NULL;
 		if (bad) {
-			whole &= chain_end(w, link, ops, bad, "ftrace_ops_list");
+			whole &= khw_chain_end(w, link, ops, bad, "ftrace_ops_list");
 			break;
 		}
 		uint64_t func = kernel_field(w->k, ops, &o->ftrace_ops__func);
 		if (func && !ktext_core(w->t, func))
-			record(w, SNAP_HOOK_FTRACE, ops, 0, func, ftrace_first(w, ops));
+			khw_record(w, SNAP_HOOK_FTRACE, ops, 0, func, ftrace_first(w, ops));
 		uint64_t tr = kernel_field(w->k, ops, &o->ftrace_ops__trampoline);
 		uint64_t trs = kernel_field(w->k, ops, &o->ftrace_ops__trampoline_size);
 		if (tr && trs && trs < (1u << 20) && w->ntr < 256) {
@@ -596,13 +370,13 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 	    o->netns_nf__hooks_ipv4.present && o->nf_hook_entries__num_hook_entries.present &&
 	    o->nf_hook_entries__hooks.present && o->nf_hook_entry__hook.present &&
 	    o->size_nf_hook_entry >= 8 && o->size_nf_hook_entry <= 64) {
-		if (walk_netfilter(&w))
+		if (khw_walk_netfilter(&w))
 			failed = 1;
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_NETFILTER;
 	}
 	if (o->notifier_block__notifier_call.present && o->notifier_block__next.present) {
-		if (walk_notifiers(&w))
+		if (khw_walk_notifiers(&w))
 			failed = 1;
 		else
 			s->hooks_read |= 1u << SNAP_HOOK_NOTIFIER;
