@@ -12,7 +12,8 @@ it on every close of a writable file, so it is expected here.
 Not a test: numbers, for people (tests/integration/test_benign.py asserts).
 Usage: bench/run benign [SECONDS] [path/to/argus]   (600 s by default)
 ARGUS_BENIGN_KERNEL=bullseye|trixie: the guest runs that Debian release's
-cloud kernel (5.10, 6.12; tests/guest/fetch-kernel.sh), not bookworm's 6.1.
+cloud kernel (5.10, 6.12; tests/guest/fetch-kernel.sh), not bookworm's 6.1;
+arm64: the AArch64 guest (bookworm's arm64 cloud kernel, no crun).
 """
 import json
 import os
@@ -61,22 +62,31 @@ def main():
     argus = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "build/argus")
     interval = os.environ.get("ARGUS_BENIGN_INTERVAL", "1s")
     suite = os.environ.get("ARGUS_BENIGN_KERNEL")
-    kdir, pkg = benign.KDIR, None
-    if suite:
-        here = os.path.join(os.path.dirname(__file__), "..", "tests", "guest")
+    kdir, pkg, arch, regions = benign.KDIR, None, "x86_64", ""
+    here = os.path.join(os.path.dirname(__file__), "..", "tests", "guest")
+    if suite == "arm64":
+        arch = "arm64"
+        kdir = subprocess.run([os.path.join(here, "fetch-arm64.sh")], check=True, text=True,
+                              capture_output=True,
+                              env=dict(os.environ, ARGUS_GUEST_ARCH="arm64")).stdout.strip()
+    elif suite:
         pkg = subprocess.run([os.path.join(here, "fetch-kernel.sh"), suite], check=True,
                              capture_output=True, text=True).stdout.strip()
         kdir = os.path.join(benign.CACHE, pkg)
-    g = Guest("benchbenign", kernel_pkg=pkg)
+    g = Guest("benchbenign", kernel_pkg=pkg, arch=arch)
     g.start()
+    if arch == "arm64":
+        regions = f"      memory_regions: {g.regions_path}\n"
     d = tempfile.mkdtemp(prefix="argus-benign-bench-")
     try:
-        benign.prepare(g, kdir, containers_optional=bool(suite))
+        benign.prepare(g, kdir, containers_optional=bool(suite),
+                       chunk=2000 if arch == "arm64" else 8000)
         sbom = benign.make_sbom(argus, d, kdir)
         cfg = os.path.join(d, "argus.yaml")
         with open(cfg, "w") as f:
             f.write(f"service:\n  scanner_sleep: {interval}\n  debug_log_folder: {d}/debug\n"
                     f"argus:\n  systems:\n    - name: benign\n      source: qemu:{g.ram_path}\n"
+                    f"{regions}"
                     f"      events:\n        sbom: [{sbom}]\n"
                     f"collection:\n{benign.collection_yaml()}"
                     f"output:\n  stdout: false\n  log_folder: {d}/events\n"

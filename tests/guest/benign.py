@@ -111,13 +111,14 @@ def upload(guest, data, dest, chunk=8000):
     guest.check(f"base64 -d {dest}.b64 >{dest} && rm -f {dest}.b64")
 
 
-def prepare(guest, kdir=KDIR, containers_optional=False):
+def prepare(guest, kdir=KDIR, containers_optional=False, chunk=8000):
     """benign.sh in /tmp, its web root and container bundle, and the module
     of the kernel in kdir (uncompressed) as $W/dummy.ko.  Nothing is added
     to the initramfs.  containers_optional: where crun cannot run, no
-    bundle (the containers part is skipped) rather than a failure."""
+    bundle (the containers part is skipped) rather than a failure.  chunk:
+    upload()'s (the arm64 guest's console takes lines of up to 4 KiB)."""
     with open(os.path.join(HERE, "benign.sh"), "rb") as f:
-        upload(guest, f.read(), "/tmp/benign.sh")
+        upload(guest, f.read(), "/tmp/benign.sh", chunk=chunk)
     opt = "CONTAINERS_OPTIONAL=1 " if containers_optional else ""
     guest.check(f"{opt}bash /tmp/benign.sh setup", timeout=60)
     ko = module_path(kdir)
@@ -129,7 +130,7 @@ def prepare(guest, kdir=KDIR, containers_optional=False):
         else:
             with open(ko, "rb") as f:
                 data = f.read()
-        upload(guest, data, f"{W}/dummy.ko")
+        upload(guest, data, f"{W}/dummy.ko", chunk=chunk)
 
 
 def start(guest, seconds):
