@@ -13,7 +13,8 @@
 #include "linux/walk.h"
 
 #define CGROUP_MAX_DEPTH 64
-#define PROC_AHEAD 2
+#define PROC_AHEAD 2	/* processes on: their task and mm prefetched */
+#define PROC_AHEAD2 1	/* processes on: what those point to (details_ahead) */
 #define ARGS_BATCH 128	/* processes whose argument pages are found together */
 
 static const char *keep(struct snapshot *s, const char *str, long len)
@@ -113,6 +114,34 @@ static void args_find(struct kernel *k, struct snapshot *s, const struct dctx *d
 		memsrc_prefetch(k->mem, b->page[i] + in,
 				(size_t)(len[i] < 4096 - in ? len[i] : 4096 - in));
 	}
+}
+
+/* The objects a process's task and mm point to that the details read
+ * next, one level down (its fs_struct's cwd, its struct pid, its cred's
+ * user namespace pointer, its executable's struct file), asked of the
+ * CPU while the processes before it are decoded: their task and mm are
+ * in the cache by then (PROC_AHEAD), so reading the pointers costs no
+ * wait, and the misses of the next level overlap with the work. */
+static void details_ahead(struct kernel *k, const struct dctx *d, const struct snap_proc *q)
+{
+	const struct koffsets *o = &k->prof->off;
+	struct vas *as = &k->kvas;
+	uint64_t v;
+
+	if (!q->kthread && o->task_struct__fs.present &&
+	    !vas_read_u64(as, q->task + (uint64_t)o->task_struct__fs.off, &v) && kptr_ok(v))
+		vas_prefetch(as, v + (uint64_t)(int64_t)d->path.lo, (size_t)(d->path.hi - d->path.lo));
+	if (o->task_struct__thread_pid.present && o->pid__numbers.present &&
+	    !vas_read_u64(as, q->task + (uint64_t)o->task_struct__thread_pid.off, &v) && kptr_ok(v)) {
+		vas_prefetch(as, v + (uint64_t)o->pid__level.off, 4);
+		vas_prefetch(as, v + (uint64_t)o->pid__numbers.off, o->size_upid);
+	}
+	if (o->task_struct__real_cred.present && o->cred__user_ns.present &&
+	    !vas_read_u64(as, q->task + (uint64_t)o->task_struct__real_cred.off, &v) && kptr_ok(v))
+		vas_prefetch(as, v + (uint64_t)o->cred__user_ns.off, 8);
+	if (!q->kthread && kptr_ok(q->mm) && o->mm_struct__exe_file.present &&
+	    !vas_read_u64(as, q->mm + (uint64_t)o->mm_struct__exe_file.off, &v) && kptr_ok(v))
+		vas_prefetch(as, v + (uint64_t)(int64_t)d->file.lo, (size_t)(d->file.hi - d->file.lo));
 }
 
 /* Arguments from the process's own memory, NULs shown as spaces. */
@@ -309,6 +338,8 @@ int linux_collect_proc_details(struct kernel *k, struct snapshot *s, struct aerr
 				vas_prefetch(as, q->mm + (uint64_t)(int64_t)d.mm.lo,
 					     (size_t)(d.mm.hi - d.mm.lo));
 		}
+		if (i + PROC_AHEAD2 < s->nprocs)
+			details_ahead(k, &d, &s->procs[i + PROC_AHEAD2]);
 		kobj_load(&to, as, p->task, d.task);
 		uint64_t fs = kobj_get(as, &to, &o->task_struct__fs);
 		uint64_t mm = kobj_get(as, &to, &o->task_struct__mm);
