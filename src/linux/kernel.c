@@ -155,6 +155,7 @@ void kernel_close(struct kernel *k)
 	while (k->nparts > 0)
 		k->parts[--k->nparts](k);
 	kmemo_free(k->memo);
+	free(k->task_hint);
 	free(k->sct_first);
 	if (k->bpf_memo) {
 		u64map_free(k->bpf_memo);

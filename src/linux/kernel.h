@@ -89,6 +89,10 @@ struct kernel {
 	 * idle cores), ns */
 	uint64_t procs_cpu_ns, procs_cpu_max_ns;
 	int procs_threads;		/* the threads that decoded them */
+	/* the task list's nodes in the last scan's order: the walk prefetches
+	 * the ones it expects a few links on (walk.h's list_walk_hint) */
+	uint64_t *task_hint;
+	size_t ntask_hint;
 	/* what this scan decoded already, on this thread (kmemo.h): made on
 	 * first use, emptied by kernel_scan_begin(); a scan thread's copy of
 	 * the kernel has its own */

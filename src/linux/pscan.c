@@ -339,6 +339,33 @@ static void free_parts(struct pscan *ps)
 	free(ps->parts);
 }
 
+/* The walk's nodes, in order, for the next scan's walk to prefetch by
+ * (list_walk_hint); none when it could not be kept. */
+static void keep_hint(struct kernel *k, struct pscan *ps)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ps->ready; i++)
+		n += ps->parts[i]->n;
+	uint64_t *h = n > k->ntask_hint || !k->task_hint ? malloc((n ? n : 1) * sizeof(*h))
+							   : k->task_hint;
+	if (!h) {
+		free(k->task_hint);
+		k->task_hint = NULL;
+		k->ntask_hint = 0;
+		return;
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < ps->ready; i++) {
+		memcpy(h + at, ps->parts[i]->nodes, ps->parts[i]->n * sizeof(*h));
+		at += ps->parts[i]->n;
+	}
+	if (h != k->task_hint)
+		free(k->task_hint);
+	k->task_hint = h;
+	k->ntask_hint = n;
+}
+
 int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, int details,
 			linux_scan_fail_fn fail, void *ctx, struct aerr *err)
 {
@@ -361,6 +388,7 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	list_walk_init(&ps.w, &k->kvas,
 		       k->prof->sym.init_task + (uint64_t)k->prof->off.task_struct__tasks.off,
 		       k->limits.processes);
+	list_walk_hint(&ps.w, k->task_hint, k->ntask_hint);
 	k->procs_threads = 1;
 	for (int i = 0; i < nworkers; i++) {
 		struct aerr werr = { 0 };
@@ -408,6 +436,7 @@ int linux_collect_procs(struct kernel *k, struct snapshot *s, int with_threads, 
 	s->stats.tasks_lost = !s->stats.tasks_complete &&
 			      (wk->end != WALK_LIMIT || unread || s->nprocs != wk->count);
 	list_walk_done(wk);
+	keep_hint(k, &ps);
 	/* a collector that failed: its first failure, in list order */
 	for (int c = 0; details && c < NCOLL; c++)
 		for (size_t i = 0; i < ps.ready; i++) {

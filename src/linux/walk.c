@@ -44,6 +44,41 @@ void xa_walk(struct xa_walk *w, uint64_t head)
 	xa_visit(w, head, 0);
 }
 
+#define LIST_HINT_DIST 24	/* links: a lone miss costs about 20 steps' work */
+#define LIST_HINT_RESYNC 16	/* how far on a node that left the list is skipped */
+
+void list_walk_hint(struct list_walk *w, const uint64_t *hint, size_t n)
+{
+	w->hint = n ? hint : NULL;
+	w->nhint = n;
+	w->hpos = 0;
+}
+
+/* node is the walk's newest: where it is in the hint, and the prefetch of
+ * the node LIST_HINT_DIST on (the first time, of the first ones) */
+static void hint_step(struct list_walk *w, uint64_t node)
+{
+	size_t j = w->hpos;
+
+	if (j >= w->nhint)
+		return;
+	if (w->hint[j] != node) {
+		size_t end = j + LIST_HINT_RESYNC < w->nhint ? j + LIST_HINT_RESYNC : w->nhint;
+		size_t i = j + 1;
+		while (i < end && w->hint[i] != node)
+			i++;
+		if (i == end)
+			return;		/* a node new to the list: the hint waits */
+		j = i;
+	}
+	if (w->hpos == 0)
+		for (size_t i = 1; i < LIST_HINT_DIST && i < w->nhint; i++)
+			vas_prefetch(w->as, w->hint[i], 8);
+	w->hpos = j + 1;
+	if (j + LIST_HINT_DIST < w->nhint)
+		vas_prefetch(w->as, w->hint[j + LIST_HINT_DIST], 8);
+}
+
 void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max)
 {
 	memset(w, 0, sizeof(*w));
@@ -84,6 +119,8 @@ int list_walk_next(struct list_walk *w, uint64_t *node)
 	w->count++;
 	w->cur = next;
 	*node = next;
+	if (w->hint)
+		hint_step(w, next);
 	return 1;
 }
 

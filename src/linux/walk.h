@@ -23,6 +23,8 @@ struct list_walk {
 	struct u64map seen;
 	enum walk_end end;
 	int closed;		/* came back to the head: the whole list was seen */
+	const uint64_t *hint;	/* list_walk_hint's nodes, or NULL */
+	size_t nhint, hpos;
 };
 
 /* A kernel pointer must at least be in the kernel half and aligned. */
@@ -55,6 +57,13 @@ void xa_walk(struct xa_walk *w, uint64_t head);
 void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max);
 /* 1: *node is the next list_head (not the head), 0: done (see w->end). */
 int list_walk_next(struct list_walk *w, uint64_t *node);
+/* The nodes the list is expected to hold, in order (the last walk's):
+ * each link is a miss that waits for the one before, so the walk
+ * prefetches the node it expects LIST_HINT_DIST links on and those
+ * misses overlap.  Only a hint: the walk reads and checks every link as
+ * it would without one, whatever the hint says.  hint must outlive the
+ * walk. */
+void list_walk_hint(struct list_walk *w, const uint64_t *hint, size_t n);
 void list_walk_done(struct list_walk *w);
 const char *walk_end_str(enum walk_end e);
 

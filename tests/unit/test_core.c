@@ -308,6 +308,32 @@ static void test_list_walk(void **state)
 		assert_int_equal(w.end, cases[i].end);
 		list_walk_done(&w);
 	}
+	/* a hint (the last walk's nodes) changes nothing the walk returns,
+	 * however wrong it is; when right, or right but for nodes gone since,
+	 * the walk follows it to its end */
+	const uint64_t A2 = base + 0x2000, A3 = base + 0x3000;
+	struct { uint64_t hint[4]; size_t n, hpos; } hints[] = {
+		{ { A2, A3 }, 2, 2 },
+		{ { A2, base + 0x2800, A3 }, 3, 3 },			/* a node gone */
+		{ { A3, A2 }, 2, 2 },					/* order changed: skipped to A2 */
+		{ { A2 }, 1, 1 },					/* a node new */
+		{ { base + 0x7000000, 0xdead, 0, UINT64_MAX }, 4, 0 },	/* wild */
+	};
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		struct list_walk w;
+		uint64_t node, got[4];
+		uint32_t n = 0;
+		list_walk_init(&w, &as, base + 0x1000, 100);
+		list_walk_hint(&w, hints[i].hint, hints[i].n);
+		while (n < 4 && list_walk_next(&w, &node))
+			got[n++] = node;
+		assert_int_equal(n, 2);
+		assert_true(got[0] == A2 && got[1] == A3);
+		assert_int_equal(w.end, WALK_OK);
+		assert_int_equal(w.closed, 1);
+		assert_int_equal(w.hpos, hints[i].hpos);
+		list_walk_done(&w);
+	}
 	memsrc_close(m);
 	testimg_free(&img);
 }
