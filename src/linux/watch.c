@@ -67,6 +67,8 @@ int linux_watch(struct kernel *k, struct snapshot *s, linux_known_fn known, void
 	}
 	list_walk_init(&w, &k->kvas, k->prof->sym.init_task + (uint64_t)o->task_struct__tasks.off,
 		       k->limits.processes);
+	/* the last full scan's order: the links' misses overlap (walk.h) */
+	list_walk_hint(&w, k->task_hint, k->ntask_hint);
 	while (list_walk_next(&w, &node)) {
 		uint64_t task = node - (uint64_t)o->task_struct__tasks.off, pid = 0, tgid = 0,
 			 start = 0;
