@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/vec.h"
 #include "linux/kernel.h"
 #include "linux/walk.h"
 
@@ -50,14 +51,8 @@ static void one_pid(struct idr_walk *w, uint64_t pid)
 		return;		/* threads, and tasks on their way out */
 	if (w->nfound >= 1024)
 		return;
-	if (w->nfound == w->capfound) {
-		size_t nc = w->capfound ? w->capfound * 2 : 8;
-		uint64_t *nv = realloc(w->found, nc * sizeof(*nv));
-		if (!nv)
-			return;
-		w->found = nv;
-		w->capfound = nc;
-	}
+	if (vec_reserve(w->found, w->nfound, w->capfound, 8))
+		return;
 	w->found[w->nfound++] = task;
 }
 
@@ -70,15 +65,9 @@ static void on_pid(void *ctx, uint64_t pid)
 {
 	struct idr_walk *w = ctx;
 
-	if (w->npids == w->cappids) {
-		size_t nc = w->cappids ? w->cappids * 2 : 1024;
-		uint64_t *nv = realloc(w->pids, nc * sizeof(*nv));
-		if (!nv) {
-			w->nomem = 1;
-			return;
-		}
-		w->pids = nv;
-		w->cappids = nc;
+	if (w->nomem || vec_reserve(w->pids, w->npids, w->cappids, 1024)) {
+		w->nomem = 1;
+		return;
 	}
 	w->pids[w->npids++] = pid;
 }
@@ -107,17 +96,17 @@ int linux_collect_hidden(struct kernel *k, struct snapshot *s, struct aerr *err)
 	struct xa_walk xw = { .as = &k->kvas, .slots_off = o->xa_node__slots.off,
 			      .max_entries = k->limits.processes * 8, .entry = on_pid, .ctx = &w };
 	xa_walk(&xw, kernel_field(k, xa, &o->xarray__xa_head));
+	if (w.nomem) {
+		free(w.pids);
+		u64map_free(&w.known);
+		return aerr_set(err, ENOMEM, "not judged: out of memory for the pid IDR's entries");
+	}
 	for (size_t i = 0; i < w.npids; i++) {
 		if (i + PID_AHEAD < w.npids)
 			vas_prefetch(&k->kvas, w.pids[i + PID_AHEAD] + (uint64_t)o->pid__tasks.off, 8);
 		one_pid(&w, w.pids[i]);
 	}
 	free(w.pids);
-	if (w.nomem) {
-		u64map_free(&w.known);
-		free(w.found);
-		return aerr_set(err, ENOMEM, "not judged: out of memory for the pid IDR's entries");
-	}
 	if (xw.bad) {
 		s->stats.bad_objects += xw.bad - 1;
 		kernel_bad(k, s, "init_pid_ns's pid IDR: %u unreadable or implausible nodes", xw.bad);

@@ -347,8 +347,7 @@ static void keep_hint(struct kernel *k, struct pscan *ps)
 
 	for (size_t i = 0; i < ps->ready; i++)
 		n += ps->parts[i]->n;
-	uint64_t *h = n > k->ntask_hint || !k->task_hint ? malloc((n ? n : 1) * sizeof(*h))
-							   : k->task_hint;
+	uint64_t *h = realloc(k->task_hint, (n ? n : 1) * sizeof(*h));
 	if (!h) {
 		free(k->task_hint);
 		k->task_hint = NULL;
@@ -360,8 +359,6 @@ static void keep_hint(struct kernel *k, struct pscan *ps)
 		memcpy(h + at, ps->parts[i]->nodes, ps->parts[i]->n * sizeof(*h));
 		at += ps->parts[i]->n;
 	}
-	if (h != k->task_hint)
-		free(k->task_hint);
 	k->task_hint = h;
 	k->ntask_hint = n;
 }
