@@ -158,13 +158,15 @@ int linux_collect_bpf_holders(struct kernel *k, struct snapshot *s, struct aerr 
 	const struct koffsets *o = &k->prof->off;
 
 	(void)err;
-	if (!o->file__private_data.present)
+	/* no program loaded: no holder to find among the fds */
+	if (!o->file__private_data.present || !s->nbpf)
 		return 0;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct snap_proc *p = &s->procs[i];
 		for (uint32_t j = 0; j < p->nfds; j++) {
 			const struct snap_fd *f = &p->fds[j];
-			if (!f->name || strcmp(f->name, "anon_inode:bpf-prog"))
+			/* the type first: it is in the fd's record, the name elsewhere */
+			if (f->type != SNAP_FT_ANON || !f->name || strcmp(f->name, "anon_inode:bpf-prog"))
 				continue;
 			uint64_t prog = kernel_field(k, f->file, &o->file__private_data);
 			for (size_t b = 0; b < s->nbpf; b++)
