@@ -63,7 +63,7 @@ void arena_init(struct arena *a, size_t chunk_size)
 	a->used_total = 0;
 }
 
-void *arena_alloc(struct arena *a, size_t size)
+void *arena_alloc_raw(struct arena *a, size_t size)
 {
 	struct arena_chunk *c = a->head;
 	size_t need = (size + 15) & ~(size_t)15;
@@ -85,13 +85,30 @@ void *arena_alloc(struct arena *a, size_t size)
 	void *p = c->data + c->used;
 	c->used += need;
 	a->used_total += need;
-	memset(p, 0, size);
+	return p;
+}
+
+void *arena_alloc(struct arena *a, size_t size)
+{
+	void *p = arena_alloc_raw(a, size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *arena_memdup(struct arena *a, const void *src, size_t size)
+{
+	void *p = arena_alloc_raw(a, size);
+
+	if (p && size)
+		memcpy(p, src, size);
 	return p;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_alloc_raw(a, n + 1);
 
 	if (p) {
 		memcpy(p, s, n);

@@ -21,6 +21,11 @@ struct arena {
 void arena_init(struct arena *a, size_t chunk_size);
 /* Returns zeroed memory aligned to 16 bytes, or NULL on out-of-memory. */
 void *arena_alloc(struct arena *a, size_t size);
+/* The same, not zeroed: for memory the caller fills whole at once (a
+ * scan's arrays are megabytes; zeroing what is overwritten next costs). */
+void *arena_alloc_raw(struct arena *a, size_t size);
+/* A copy of src[0..size) (size 0: a valid, empty block), or NULL. */
+void *arena_memdup(struct arena *a, const void *src, size_t size);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 void arena_reset(struct arena *a);
 /* Move everything src holds into dst (src is left empty): what another

@@ -548,11 +548,9 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 		}
 	}
 done:
-	p->fds = n ? arena_alloc(&c->s->arena, n * sizeof(*v)) : NULL;
-	if (p->fds) {
-		memcpy(p->fds, v, n * sizeof(*v));
+	p->fds = n ? arena_memdup(&c->s->arena, v, n * sizeof(*v)) : NULL;
+	if (p->fds)
 		p->nfds = n;
-	}
 	free(v);
 }
 
@@ -600,11 +598,9 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 	free(c.name);
 	u64map_free(&c.run);
 	if (c.nsocks) {
-		s->socks = arena_alloc(&s->arena, c.nsocks * sizeof(*c.socks));
-		if (s->socks) {
-			memcpy(s->socks, c.socks, c.nsocks * sizeof(*c.socks));
+		s->socks = arena_memdup(&s->arena, c.socks, c.nsocks * sizeof(*c.socks));
+		if (s->socks)
 			s->nsocks = c.nsocks;
-		}
 	}
 	free(c.socks);
 	linux_sockets_ifnames(s);

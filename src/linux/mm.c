@@ -326,7 +326,8 @@ static void proc_vmas(struct mctx *c, struct snap_proc *p, const struct mm_head 
 		c->s->stats.limit_hits++;
 		c->s->stats.limit_vmas = 1;
 	}
-	struct snap_vma *v = c->n ? arena_alloc(&c->s->arena, c->n * sizeof(*v)) : NULL;
+	/* not zeroed: fill_vma clears each entry it fills */
+	struct snap_vma *v = c->n ? arena_alloc_raw(&c->s->arena, c->n * sizeof(*v)) : NULL;
 	uint32_t got = 0;
 	/* the first areas too, not only those VMA_AHEAD on from one decoded */
 	for (uint32_t i = 0; v && i < VMA_AHEAD && i < c->n; i++)

@@ -297,13 +297,12 @@ static int merge(struct pscan *ps, struct snapshot *s, uint32_t *unread, struct 
 		arena_adopt(&s->arena, &ps_s->arena);
 	}
 	qsort(v, n, sizeof(*v), cmp_pid);
-	s->procs = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*v));
+	s->procs = arena_memdup(&s->arena, v, n * sizeof(*v));
 	if (!s->procs) {
 		free(v);
 		free(socks);
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
-	memcpy(s->procs, v, n * sizeof(*v));
 	s->nprocs = n;
 	free(v);
 	apply_limits(ps->k, s);

@@ -244,9 +244,8 @@ static void collect_threads(struct task_ctx *c, struct snap_proc *p, uint64_t le
 	}
 	list_walk_done(&w);
 	c->threads_left -= n < c->threads_left ? n : c->threads_left;
-	p->threads = arena_alloc(&c->s->arena, (n ? n : 1) * sizeof(*th));
+	p->threads = arena_memdup(&c->s->arena, th, n * sizeof(*th));
 	if (p->threads) {
-		memcpy(p->threads, th, n * sizeof(*th));
 		p->nthreads = n;
 		c->s->nthreads += n;
 	}

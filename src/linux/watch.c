@@ -102,11 +102,9 @@ int linux_watch(struct kernel *k, struct snapshot *s, linux_known_fn known, void
 	s->stats.tasks_complete = w.end == WALK_OK && w.closed && !unread;
 	s->stats.bad_objects += unread;
 	list_walk_done(&w);
-	s->procs = n ? arena_alloc(&s->arena, n * sizeof(*v)) : NULL;
-	if (s->procs) {
-		memcpy(s->procs, v, n * sizeof(*v));
+	s->procs = n ? arena_memdup(&s->arena, v, n * sizeof(*v)) : NULL;
+	if (s->procs)
 		s->nprocs = n;
-	}
 	free(v);
 	/* the details of the new ones only: their program, arguments, cwd,
 	 * namespaces, cgroup; then whether each was caught settled */

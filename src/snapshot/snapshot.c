@@ -44,7 +44,7 @@ const char *snapshot_keep_str(struct snapshot *s, const char *str, size_t len, i
 	if (!truncated)
 		return arena_strndup(&s->arena, str, len);
 	s->stats.truncated++;
-	p = arena_alloc(&s->arena, len + sizeof(mark));
+	p = arena_alloc_raw(&s->arena, len + sizeof(mark));
 	if (p) {
 		memcpy(p, str, len);
 		memcpy(p + len, mark, sizeof(mark));
