@@ -316,8 +316,9 @@ static void test_shrink_and_remove(void **state)
 }
 
 /* gcopy, the copy that a mapped file's lost pages cannot kill: every
- * length up to 300 bytes (each of its paths) from every alignment, across
- * a page, without writing past the end; then, the file shrunk, a fault
+ * length up to 300 bytes (each of its paths) and lengths up to a page
+ * (its 64-byte loop and overlapping tail) from every alignment, across a
+ * page, without writing past the end; then, the file shrunk, a fault
  * anywhere in a copy returns 1, again and again, and what remains copies */
 static void test_gcopy(void **state)
 {
@@ -336,7 +337,7 @@ static void test_gcopy(void **state)
 	assert_true(fd >= 0);
 	const unsigned char *p = mmap(NULL, sizeof(img), PROT_READ, MAP_SHARED, fd, 0);
 	assert_true(p != MAP_FAILED);
-	for (size_t len = 0; len <= 300; len++)
+	for (size_t len = 0; len <= 4096; len += len < 300 ? 1 : 37)
 		for (size_t off = 0; off < 70; off++) {
 			memset(out, 0xee, sizeof(out));
 			assert_int_equal(gcopy(out, p + 4000 + off, len), 0);
@@ -348,6 +349,8 @@ static void test_gcopy(void **state)
 		assert_int_equal(gcopy(out, p + 4096 + 8, 8), 1);
 		assert_int_equal(gcopy(out, p + 4000, 200), 1);	/* faults midway */
 		assert_int_equal(gcopy(out, p + 8192, 3000), 1);
+		assert_int_equal(gcopy(out, p + 3000, 1500), 1);	/* in its loop */
+		assert_int_equal(gcopy(out, p + 4096 - 70, 100), 1);	/* in its tail */
 		assert_int_equal(gcopy(out, p + 100, 100), 0);
 		assert_memory_equal(out, img + 100, 100);
 	}
