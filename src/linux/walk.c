@@ -71,8 +71,8 @@ static void hint_step(struct list_walk *w, uint64_t node)
 			return;		/* a node new to the list: the hint waits */
 		j = i;
 	}
-	if (w->hpos == 0)
-		for (size_t i = 1; i < LIST_HINT_DIST && i < w->nhint; i++)
+	if (w->hpos == 0)	/* the first found: the nodes after it */
+		for (size_t i = j + 1; i < j + LIST_HINT_DIST && i < w->nhint; i++)
 			vas_prefetch(w->as, w->hint[i], 8);
 	w->hpos = j + 1;
 	if (j + LIST_HINT_DIST < w->nhint)
