@@ -204,12 +204,11 @@ int linux_collect_bpf(struct kernel *k, struct snapshot *s, struct aerr *err)
 		return aerr_set(err, ENOMEM, "out of memory");
 	}
 	if (w.n) {
-		s->bpf = arena_alloc(&s->arena, w.n * sizeof(*s->bpf));
+		s->bpf = arena_memdup(&s->arena, w.v, w.n * sizeof(*s->bpf));
 		if (!s->bpf) {
 			free(w.v);
 			return aerr_set(err, ENOMEM, "out of memory");
 		}
-		memcpy(s->bpf, w.v, w.n * sizeof(*s->bpf));
 		s->nbpf = w.n;
 		qsort(s->bpf, s->nbpf, sizeof(*s->bpf), by_id);
 	}

@@ -386,16 +386,12 @@ int linux_collect_khooks(struct kernel *k, struct snapshot *s, struct aerr *err)
 		failed = 1;
 		snprintf(w.why, sizeof(w.why), "out of memory");
 	}
-	if (w.ntr && (s->tramps = arena_alloc(&s->arena, w.ntr * sizeof(*s->tramps)))) {
-		memcpy(s->tramps, w.tr, w.ntr * sizeof(*s->tramps));
+	if (w.ntr && (s->tramps = arena_memdup(&s->arena, w.tr, w.ntr * sizeof(*s->tramps))))
 		s->ntramps = w.ntr;
-	}
 	if (w.nkp)
 		qsort(w.kp, w.nkp, sizeof(*w.kp), by_addr);
-	if (w.nkp && (s->kprobes = arena_alloc(&s->arena, w.nkp * sizeof(*s->kprobes)))) {
-		memcpy(s->kprobes, w.kp, w.nkp * sizeof(*s->kprobes));
+	if (w.nkp && (s->kprobes = arena_memdup(&s->arena, w.kp, w.nkp * sizeof(*s->kprobes))))
 		s->nkprobes = w.nkp;
-	}
 	memcpy(k->hook_ends, w.ends, w.nends * sizeof(w.ends[0]));
 	k->nhook_ends = w.nends;
 	free(w.v);

@@ -106,11 +106,9 @@ int linux_collect_netdevs(struct kernel *k, struct snapshot *s, struct aerr *err
 	else
 		kernel_walk_end(k, s, "init_net's network interfaces", &w);
 	list_walk_done(&w);
-	s->workload.netifs = n ? arena_alloc(&s->arena, n * sizeof(*v)) : NULL;
-	if (s->workload.netifs) {
-		memcpy(s->workload.netifs, v, n * sizeof(*v));
+	s->workload.netifs = n ? arena_memdup(&s->arena, v, n * sizeof(*v)) : NULL;
+	if (s->workload.netifs)
 		s->workload.nnetifs = n;
-	}
 	free(v);
 	linux_sockets_ifnames(s);	/* the sockets, when read before */
 	return 0;

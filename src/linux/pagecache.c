@@ -413,9 +413,7 @@ int linux_collect_hashes(struct kernel *k, struct snapshot *s, struct aerr *err)
 			elfs[ne].hash = h->h;
 			ne++;
 		}
-		p->elfs = ne ? arena_alloc(&s->arena, ne * sizeof(*elfs)) : NULL;
-		if (p->elfs)
-			memcpy(p->elfs, elfs, ne * sizeof(*elfs));
+		p->elfs = ne ? arena_memdup(&s->arena, elfs, ne * sizeof(*elfs)) : NULL;
 		p->nelfs = p->elfs ? ne : 0;
 	}
 	u64map_free(&idx);
