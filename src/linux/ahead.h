@@ -21,19 +21,23 @@
 
 #include "snapshot/snapshot.h"
 
-#define AHEAD_RING 16	/* > the largest distance */
-#define AHEAD_STAGES 3
-/* stage 1 eight processes on, stage 2 four, stage 3 two */
-#define AHEAD_DIST(stage) ((size_t)16 >> (stage))
+#define AHEAD_RING 32	/* > the largest distance a head is kept at */
+#define AHEAD_MAX_STAGES 5
+/* stage s of `stages` is taken 2^(stages - s) processes on: with 4, stage
+ * 1 eight on, 2 four, 3 two and 4 the next; stage 0, sixteen on, only
+ * prefetches what stage 1 reads (the task's field) and keeps nothing */
+#define AHEAD_DIST(a, stage) ((size_t)1 << ((a)->stages - (stage)))
 
 /* Take the head h of process p from stage `from` to stage `to` (the
  * collector's own stages; at 0 nothing is read, and each stage reads what
- * the one before prefetched and prefetches what the next reads). */
+ * the one before prefetched and prefetches what the next reads).  Called
+ * with h NULL and from = to = 0: prefetch what stage 1 will read. */
 typedef void (*ahead_fn)(void *ctx, const struct snap_proc *p, void *h, int from, int to);
 
 struct ahead {
 	size_t proc[AHEAD_RING];	/* whose head each slot holds */
 	int stage[AHEAD_RING];
+	int stages;			/* 1 .. AHEAD_MAX_STAGES */
 	void *heads;			/* AHEAD_RING heads of head_size bytes */
 	size_t head_size;
 	ahead_fn fn;
@@ -56,29 +60,35 @@ static inline void *ahead_slot(struct ahead *a, const struct snapshot *s, size_t
 	return h;
 }
 
-static inline void ahead_init(struct ahead *a, void *heads, size_t head_size, ahead_fn fn,
-			      void *ctx)
+static inline void ahead_init(struct ahead *a, int stages, void *heads, size_t head_size,
+			      ahead_fn fn, void *ctx)
 {
 	for (size_t r = 0; r < AHEAD_RING; r++) {
 		a->proc[r] = SIZE_MAX;
 		a->stage[r] = 0;
 	}
+	a->stages = stages < 1 ? 1 : stages > AHEAD_MAX_STAGES ? AHEAD_MAX_STAGES : stages;
 	a->heads = heads;
 	a->head_size = head_size;
 	a->fn = fn;
 	a->ctx = ctx;
 }
 
-/* Before decoding process i (not a kernel thread): the processes ahead of
- * it to their stages, then i's own head, complete. */
+/* Before decoding process i (not a kernel thread): the process stage 0
+ * is for prefetched, those ahead of it to their stages, then i's own
+ * head, complete. */
 static inline void *ahead_next(struct ahead *a, const struct snapshot *s, size_t i)
 {
-	for (int st = 1; st <= AHEAD_STAGES; st++) {
-		size_t j = i + AHEAD_DIST(st);
+	size_t j = i + AHEAD_DIST(a, 0);
+
+	if (j < s->nprocs && !s->procs[j].kthread)
+		a->fn(a->ctx, &s->procs[j], NULL, 0, 0);
+	for (int st = 1; st <= a->stages; st++) {
+		j = i + AHEAD_DIST(a, st);
 		if (j < s->nprocs && !s->procs[j].kthread)
 			ahead_slot(a, s, j, st);
 	}
-	return ahead_slot(a, s, i, AHEAD_STAGES);
+	return ahead_slot(a, s, i, a->stages);
 }
 
 #endif

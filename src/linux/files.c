@@ -292,11 +292,19 @@ static void fd_prefetch3(struct fctx *c, uint64_t file)
 }
 
 /* The head of a process's fd table, fetched a few processes ahead
- * (ahead.h): 1 task->files, 2 files->fdt, 3 the table's fields, each
- * stage prefetching what the next reads; stage 3 prefetches the first fd
- * pointers and close-on-exec bits. */
+ * (ahead.h): 1 task->files, 2 files->fdt, 3 the table's fields, 4 the
+ * first fd pointers, 5 what their struct files lead to; each stage
+ * prefetching what the next reads.  So a process with few fds, which the
+ * look-ahead within its table (FD_AHEAD) cannot cover, finds its first
+ * struct files, inodes and sockets on their way before it is decoded. */
+#define FD_HEAD_STAGES 5
+#define FD_HEAD_PTRS 64		/* fd pointers prefetched at stage 3 (8 lines) */
+#define FD_HEAD_FILES 8		/* struct files fetched at stages 4 and 5 */
+
 struct fd_head {
 	uint64_t files, fdt, max, arr, cloexec;
+	uint64_t first[FD_HEAD_FILES];	/* the first struct files not in the memo */
+	uint32_t nfirst;
 };
 
 static void fd_head(void *ctx, const struct snap_proc *p, void *hv, int from, int to)
@@ -307,6 +315,11 @@ static void fd_head(void *ctx, const struct snap_proc *p, void *hv, int from, in
 	struct vas *as = &c->k->kvas;
 	struct kobj fo;
 
+	if (!h) {
+		if (o->task_struct__files.present)
+			vas_prefetch(as, p->task + (uint64_t)o->task_struct__files.off, 8);
+		return;
+	}
 	for (int st = from + 1; st <= to; st++) {
 		if (st == 1) {
 			memset(h, 0, sizeof(*h));
@@ -324,9 +337,29 @@ static void fd_head(void *ctx, const struct snap_proc *p, void *hv, int from, in
 			h->arr = kobj_get(as, &fo, &o->fdtable__fd);
 			h->cloexec = kobj_get(as, &fo, &o->fdtable__close_on_exec);
 			if (kptr_ok(h->arr) && h->max <= FD_TABLE_MAX)
-				vas_prefetch(as, h->arr, (size_t)(h->max < 16 ? h->max : 16) * 8);
+				vas_prefetch(as, h->arr,
+					     (size_t)(h->max < FD_HEAD_PTRS ? h->max : FD_HEAD_PTRS) * 8);
 			if (kptr_ok(h->cloexec))
 				vas_prefetch(as, h->cloexec, 8);
+		} else if (st == 4 && kptr_ok(h->arr) && h->max <= FD_TABLE_MAX) {
+			uint64_t ptrs[FD_HEAD_PTRS];
+			size_t cnt = h->max < FD_HEAD_PTRS ? (size_t)h->max : FD_HEAD_PTRS;
+			struct kmemo *m = kernel_memo(c->k);
+			if (vas_read(as, h->arr, ptrs, cnt * 8, NULL))
+				continue;
+			for (size_t i = 0; i < cnt && h->nfirst < FD_HEAD_FILES; i++) {
+				const struct kmemo_file *e;
+				if (!kptr_ok(ptrs[i]))
+					continue;
+				e = kmemo_file_get(m, KMEMO_FD, ptrs[i]);
+				if (e && e->cap == c->namecap)
+					continue;
+				h->first[h->nfirst++] = ptrs[i];
+				fd_prefetch1(c, ptrs[i]);
+			}
+		} else if (st == 5) {
+			for (uint32_t i = 0; i < h->nfirst; i++)
+				fd_prefetch2(c, h->first[i]);
 		}
 	}
 }
@@ -361,10 +394,17 @@ static void proc_fds(struct fctx *c, struct snap_proc *p, const struct fd_head *
 		memset(bits, 0, sizeof(bits));
 		if (kptr_ok(cloexec))
 			vas_read(&k->kvas, cloexec + base / 8, bits, (cnt + 63) / 64 * 8, NULL);
-		/* the first struct files too, not only those FD_AHEAD on */
-		for (size_t i = 0; i < FD_AHEAD && i < cnt; i++)
-			if (kptr_ok(ptrs[i]))
+		/* the first struct files too, not only those FD_AHEAD on:
+		 * the table's start had its files and inodes fetched with
+		 * the head (stages 4 and 5), so only their sockets here */
+		for (size_t i = 0; i < FD_AHEAD && i < cnt; i++) {
+			if (!kptr_ok(ptrs[i]))
+				continue;
+			if (base)
 				fd_prefetch1(c, ptrs[i]);
+			else if (i < FD_AHEAD3)
+				fd_prefetch3(c, ptrs[i]);
+		}
 		for (size_t i = 0; i < cnt; i++) {
 			/* a struct file and what it leads to, a few fds on, in
 			 * stages: in the CPU's cache by the time one_fd reads it */
@@ -447,7 +487,7 @@ int linux_collect_files(struct kernel *k, struct snapshot *s, struct aerr *err)
 		return aerr_set(err, ENOMEM, "out of memory");
 	struct fd_head heads[AHEAD_RING];
 	struct ahead a;
-	ahead_init(&a, heads, sizeof(heads[0]), fd_head, &c);
+	ahead_init(&a, FD_HEAD_STAGES, heads, sizeof(heads[0]), fd_head, &c);
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (!s->procs[i].kthread)
 			proc_fds(&c, &s->procs[i], ahead_next(&a, s, i));

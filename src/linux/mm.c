@@ -250,10 +250,17 @@ static void settled(struct mctx *c, struct snap_proc *p)
 
 /* The head of a process's areas, fetched a few processes ahead (ahead.h):
  * 1 task->mm, 2 the maple tree's root (or the first area of the list),
- * 3 the root node's slots, each stage prefetching what the next reads;
- * stage 3 prefetches the root's children, areas or nodes. */
+ * 3 the root node's slots, 4 the slots of the root's children, each
+ * stage prefetching what the next reads: stage 3 the root's children,
+ * areas or nodes, stage 4 the areas in those nodes (MM_HEAD_VMAS at most;
+ * the walk's own look-ahead, VMA_AHEAD, takes the rest). */
+#define MM_HEAD_STAGES 4
+#define MM_HEAD_VMAS 32
+
 struct mm_head {
 	uint64_t mm, root;
+	uint64_t child[16];	/* the root's children, when they are nodes */
+	uint32_t nchild;
 };
 
 static void mm_head(void *ctx, const struct snap_proc *p, void *hv, int from, int to)
@@ -266,10 +273,16 @@ static void mm_head(void *ctx, const struct snap_proc *p, void *hv, int from, in
 	uint64_t at = maple ? (uint64_t)o->mm_struct__mm_mt.off + (uint64_t)o->maple_tree__ma_root.off
 			    : (uint64_t)o->mm_struct__mmap.off;
 
+	if (!h) {
+		if (o->task_struct__mm.present)
+			vas_prefetch(as, p->task + (uint64_t)o->task_struct__mm.off, 8);
+		return;
+	}
 	for (int st = from + 1; st <= to; st++) {
 		if (st == 1) {
 			h->mm = kernel_field(c->k, p->task, &o->task_struct__mm);
 			h->root = 0;
+			h->nchild = 0;
 			if (kptr_ok(h->mm))
 				vas_prefetch(as, h->mm + at, 8);
 		} else if (st == 2 && kptr_ok(h->mm) && maple) {
@@ -293,11 +306,30 @@ static void mm_head(void *ctx, const struct snap_proc *p, void *hv, int from, in
 			for (uint32_t i = 0; i < n; i++) {
 				if (!kptr_ok(slots[i] & ~MT_NODE_MASK))
 					continue;
-				if (type == MT_LEAF_64)
+				if (type == MT_LEAF_64) {
 					vas_prefetch(as, slots[i] + (uint64_t)(int64_t)c->vma.lo,
 						     (size_t)(c->vma.hi - c->vma.lo));
-				else
+				} else {
 					vas_prefetch(as, slots[i] & ~MT_NODE_MASK, MT_NODE_MASK + 1);
+					if (h->nchild < 16)
+						h->child[h->nchild++] = slots[i];
+				}
+			}
+		} else if (st == 4) {
+			uint64_t slots[32], pivots[32];
+			uint32_t n, left = MM_HEAD_VMAS;
+			for (uint32_t j = 0; j < h->nchild && left; j++) {
+				uint64_t e = h->child[j];
+				if ((int)((e >> 3) & 0xf) != MT_LEAF_64 ||
+				    node_slots(c, e & ~MT_NODE_MASK, MT_LEAF_64, slots, pivots, &n))
+					continue;
+				for (uint32_t i = 0; i < n && left; i++) {
+					if (!kptr_ok(slots[i]))
+						continue;
+					vas_prefetch(as, slots[i] + (uint64_t)(int64_t)c->vma.lo,
+						     (size_t)(c->vma.hi - c->vma.lo));
+					left--;
+				}
 			}
 		}
 	}
@@ -388,7 +420,7 @@ int linux_collect_vmas(struct kernel *k, struct snapshot *s, struct aerr *err)
 		return aerr_set(err, ENOMEM, "out of memory");
 	struct mm_head heads[AHEAD_RING];
 	struct ahead a;
-	ahead_init(&a, heads, sizeof(heads[0]), mm_head, &c);
+	ahead_init(&a, MM_HEAD_STAGES, heads, sizeof(heads[0]), mm_head, &c);
 	u64map_init(&c.seen);
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (!s->procs[i].kthread)
