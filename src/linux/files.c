@@ -447,6 +447,8 @@ done:
 	p->fds = n ? arena_memdup(&c->s->arena, v, n * sizeof(*v)) : NULL;
 	if (p->fds)
 		p->nfds = n;
+	for (uint32_t i = 0; p->fds && i < n; i++)
+		p->nsockfds += v[i].sock >= 0;
 	free(v);
 }
 

@@ -203,11 +203,23 @@ static void stop_worker(struct pscan *ps, struct worker *w)
 	w->started = 0;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	const struct snap_proc *x = a, *y = b;
+/* A process of a part, by pid: sorted, then copied once into place (a
+ * record is large; its key is not).  Ties keep list order. */
+struct pkey {
+	int32_t pid;
+	uint32_t at;			/* list order */
+	const struct snap_proc *p;
+	size_t sat, nsk;		/* its part's first socket in the merged list,
+					 * and how many the part has */
+};
 
-	return (x->pid > y->pid) - (x->pid < y->pid);
+static int cmp_pkey(const void *a, const void *b)
+{
+	const struct pkey *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return (x->pid > y->pid) - (x->pid < y->pid);
+	return (x->at > y->at) - (x->at < y->at);
 }
 
 static void add_stats(struct snap_stats *d, const struct snap_stats *a)
@@ -271,7 +283,7 @@ static int merge(struct pscan *ps, struct snapshot *s, uint32_t *unread, struct 
 		n += ps->parts[i]->s->nprocs;
 		nsocks += ps->parts[i]->s->nsocks;
 	}
-	struct snap_proc *v = malloc((n ? n : 1) * sizeof(*v));
+	struct pkey *v = malloc((n ? n : 1) * sizeof(*v));
 	struct snap_sock *socks = malloc((nsocks ? nsocks : 1) * sizeof(*socks));
 	if (!v || !socks) {
 		free(v);
@@ -280,28 +292,34 @@ static int merge(struct pscan *ps, struct snapshot *s, uint32_t *unread, struct 
 	}
 	for (size_t i = 0; i < ps->ready; i++) {
 		struct snapshot *ps_s = ps->parts[i]->s;
-		for (size_t j = 0; j < ps_s->nprocs; j++) {
-			struct snap_proc *p = &ps_s->procs[j];
-			for (uint32_t f = 0; f < p->nfds; f++)
-				if (p->fds[f].sock >= 0 && (size_t)p->fds[f].sock < ps_s->nsocks)
-					p->fds[f].sock += (int32_t)sat;
-				else
-					p->fds[f].sock = -1;
-			v[at++] = *p;
-		}
+		for (size_t j = 0; j < ps_s->nprocs; j++, at++)
+			v[at] = (struct pkey){ .pid = ps_s->procs[j].pid, .at = (uint32_t)at,
+					       .p = &ps_s->procs[j], .sat = sat,
+					       .nsk = ps_s->nsocks };
 		if (ps_s->nsocks)
 			memcpy(socks + sat, ps_s->socks, ps_s->nsocks * sizeof(*socks));
 		sat += ps_s->nsocks;
 		add_stats(&s->stats, &ps_s->stats);
 		*unread += ps->parts[i]->unread;
-		arena_adopt(&s->arena, &ps_s->arena);
+		arena_adopt(&s->arena, &ps_s->arena);	/* the records stay where they are */
 	}
-	qsort(v, n, sizeof(*v), cmp_pid);
-	s->procs = arena_memdup(&s->arena, v, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_pkey);
+	s->procs = arena_alloc_raw(&s->arena, (n ? n : 1) * sizeof(*s->procs));
 	if (!s->procs) {
 		free(v);
 		free(socks);
 		return aerr_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct snap_proc *p = &s->procs[i];
+		*p = *v[i].p;
+		/* the part's socket numbers, in the merged list (only a
+		 * process with TCP sockets has any to renumber) */
+		for (uint32_t f = 0; p->nsockfds && f < p->nfds; f++)
+			if (p->fds[f].sock >= 0 && (size_t)p->fds[f].sock < v[i].nsk)
+				p->fds[f].sock += (int32_t)v[i].sat;
+			else
+				p->fds[f].sock = -1;
 	}
 	s->nprocs = n;
 	free(v);
@@ -309,12 +327,12 @@ static int merge(struct pscan *ps, struct snapshot *s, uint32_t *unread, struct 
 	/* the sockets of the fds kept, in pid and fd order */
 	size_t keep = 0;
 	for (size_t i = 0; i < s->nprocs; i++)
-		for (uint32_t f = 0; f < s->procs[i].nfds; f++)
+		for (uint32_t f = 0; s->procs[i].nsockfds && f < s->procs[i].nfds; f++)
 			keep += s->procs[i].fds[f].sock >= 0;
 	s->socks = keep ? arena_alloc(&s->arena, keep * sizeof(*socks)) : NULL;
 	s->nsocks = 0;
 	for (size_t i = 0; s->socks && i < s->nprocs; i++)
-		for (uint32_t f = 0; f < s->procs[i].nfds; f++) {
+		for (uint32_t f = 0; s->procs[i].nsockfds && f < s->procs[i].nfds; f++) {
 			struct snap_fd *fd = &s->procs[i].fds[f];
 			if (fd->sock < 0)
 				continue;

@@ -179,6 +179,8 @@ struct snap_proc {
 				 * leader's task->files, as /proc/PID/fd) */
 	uint32_t nfds;
 	struct snap_fd *fds;
+	uint32_t nsockfds;	/* fds with a socket record (sock >= 0), as read:
+				 * none, and the fds need no renumbering */
 	uint32_t nvmas;
 	struct snap_vma *vmas;
 	uint32_t nelfs;
