@@ -57,9 +57,9 @@
 #include "linux/ktextmod.h"
 #include "linux/walk.h"
 
-#define TEXT_MAX (64ULL << 20)
-#define BUDGET_DEFAULT (1ULL << 20)
-#define ENTRY_LEN 16
+#define TEXT_MAX KTEXT_TEXT_MAX
+#define BUDGET_DEFAULT KTEXT_BUDGET
+#define ENTRY_LEN KTEXT_ENTRY_LEN
 #define RUN_MAX (256u << 10)
 #define STANDING_MAX 1024
 #define RECORDS_MAX 1024

@@ -53,9 +53,7 @@
 #include "linux/walk.h"
 #include "linux/x86insn.h"
 
-#define TEXT_MAX (64ULL << 20)
-#define BUDGET_DEFAULT (1ULL << 20)	/* bytes of the window compared per scan */
-#define ENTRY_LEN 16			/* bytes compared at each function entry per scan */
+#define ENTRY_LEN KTEXT_ENTRY_LEN
 _Static_assert(ENTRY_LEN == 16, "compare_entries compares two 64-bit words");
 #define RUN_MAX (256u << 10)		/* bytes of one physically contiguous read */
 #define STANDING_MAX 1024
@@ -477,83 +475,6 @@ static void first_sight(struct kscan *w)
 	     " bytes decoded, %zu branches out", st.funcs, st.whole, st.bytes, st.hits);
 }
 
-/* the distinct function entries in core text, outside the static call
- * trampolines, with ENTRY_LEN bytes before _etext */
-static int entries_list(struct kernel *k, const struct ktext *t, struct ktext_base *b)
-{
-	const struct kaddrs *a = &k->prof->sym;
-
-	if (!(b->entries = malloc((t->n ? t->n : 1) * sizeof(*b->entries))) ||
-	    !(b->ebytes = malloc((t->n ? t->n : 1) * ENTRY_LEN)))
-		return -1;
-	for (size_t i = 0; i < t->n; i++) {
-		uint64_t e = t->by_addr[i].addr;
-		if (!ktext_core(t, e) || (b->nentries && b->start + b->entries[b->nentries - 1] == e) ||
-		    (a->__static_call_text_start && e >= a->__static_call_text_start &&
-		     e < a->__static_call_text_end) || e + ENTRY_LEN > t->etext)
-			continue;
-		b->entries[b->nentries++] = (uint32_t)(e - b->start);
-	}
-	return 0;
-}
-
-/* A kprobe registered before the first scan: the baseline takes back the
- * bytes it replaced (optprobe_unprobe), as the text holds them once it
- * goes; while it stays, its bytes are judged as its site's every scan. */
-static struct ktext_base *baseline(struct kernel *k, const struct ktext *t, const struct snapshot *s,
-				   char *why, size_t whycap)
-{
-	struct ktext_base *b = calloc(1, sizeof(*b));
-	uint64_t size = t->etext - t->stext;
-
-	if (!b || size > TEXT_MAX || !(b->copy = malloc(size))) {
-		snprintf(why, whycap, "core text: %s", b && size > TEXT_MAX ? "implausible size" : "out of memory");
-		free(b);
-		return NULL;
-	}
-	b->start = t->stext;
-	b->end = t->etext;
-	b->budget = BUDGET_DEFAULT;
-	if (entries_list(k, t, b)) {
-		snprintf(why, whycap, "out of memory");
-	} else if (vas_read(&k->kvas, b->start, b->copy, size, NULL)) {
-		snprintf(why, whycap, "core text unreadable");
-	} else if (!ktext_sites_read(k, t, b, why, whycap)) {
-		optprobe_unprobe(k, t, NULL, s, b->start, b->copy, b->end - b->start);
-		for (size_t i = 0; i < b->nentries; i++)
-			memcpy(b->ebytes + i * ENTRY_LEN, b->copy + b->entries[i], ENTRY_LEN);
-		if (!ktext_fast_new(b)) {
-			ktext_locks_read(k, b);
-			return b;
-		}
-		snprintf(why, whycap, "out of memory or no random key");
-	}
-	free(b->sites);
-	free(b->copy);
-	free(b->images);
-	free(b->entries);
-	free(b->ebytes);
-	free(b);
-	return NULL;
-}
-
-void ktextmod_free(struct kernel *k)
-{
-	struct ktext_base *b = k->kbase;
-
-	if (!b)
-		return;
-	free(b->copy);
-	free(b->sites);
-	free(b->standing.v);
-	free(b->images);
-	free(b->entries);
-	free(b->ebytes);
-	ktext_fast_free(b);
-	free(b);
-	k->kbase = NULL;
-}
-
 int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 {
 	const struct ktext *t = ktext_get(k);
@@ -569,7 +490,7 @@ int linux_collect_ktext(struct kernel *k, struct snapshot *s, struct aerr *err)
 		return aerr_set(err, ENODATA, "not judged: kprobes not read");
 	u64map_init(&w.told);
 	if (!k->kbase) {
-		if (!(k->kbase = baseline(k, t, s, why, sizeof(why)))) {
+		if (!(k->kbase = ktext_baseline(k, t, s, why, sizeof(why)))) {
 			u64map_free(&w.told);
 			return aerr_set(err, ENODATA, "not judged: %s", why);
 		}

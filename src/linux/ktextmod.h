@@ -163,6 +163,13 @@ uint32_t ktext_entry_hook(const struct ktext *t, uint64_t a, const uint8_t *code
 uint64_t ktext_hook_near(struct kernel *k, const struct ktext *t, uint64_t lo, uint64_t hi,
 			 uint64_t a, uint64_t *at, uint32_t *len);
 
+#define KTEXT_TEXT_MAX (64ULL << 20)	/* core text larger is implausible */
+#define KTEXT_BUDGET (1ULL << 20)	/* bytes of the window compared per scan */
+#define KTEXT_ENTRY_LEN 16		/* bytes compared at each function entry per scan */
+
+/* The baseline of core text t (ktextbase.c), or NULL and why. */
+struct ktext_base *ktext_baseline(struct kernel *k, const struct ktext *t,
+				  const struct snapshot *s, char *why, size_t whycap);
 void ktextmod_free(struct kernel *k);
 /* the modules' text (ktextkmod.c) */
 void ktext_kmods_free(struct kernel *k);
