@@ -45,6 +45,7 @@ void xa_walk(struct xa_walk *w, uint64_t head)
 }
 
 #define LIST_HINT_DIST 24	/* links: a lone miss costs about 20 steps' work */
+#define LIST_HINT_BURST 8	/* links prefetched at once */
 #define LIST_HINT_RESYNC 16	/* how far on a node that left the list is skipped */
 
 void list_walk_hint(struct list_walk *w, const uint64_t *hint, size_t n)
@@ -55,7 +56,8 @@ void list_walk_hint(struct list_walk *w, const uint64_t *hint, size_t n)
 }
 
 /* node is the walk's newest: where it is in the hint, and the prefetch of
- * the node LIST_HINT_DIST on (the first time, of the first ones) */
+ * the nodes LIST_HINT_DIST on, LIST_HINT_BURST at a time (the first time,
+ * of the first ones) */
 static void hint_step(struct list_walk *w, uint64_t node)
 {
 	size_t j = w->hpos;
@@ -71,12 +73,15 @@ static void hint_step(struct list_walk *w, uint64_t node)
 			return;		/* a node new to the list: the hint waits */
 		j = i;
 	}
-	if (w->hpos == 0)	/* the first found: the nodes after it */
-		for (size_t i = j + 1; i < j + LIST_HINT_DIST && i < w->nhint; i++)
-			vas_prefetch(w->as, w->hint[i], 8);
+	if (w->hpos == 0 || w->hpf <= j)	/* the first found: the nodes after it */
+		w->hpf = j + 1;
+	/* in bursts: each node is on a page of its own, and a prefetch waits
+	 * for its page walk; LIST_HINT_BURST of them wait together */
+	if (w->hpf < j + LIST_HINT_DIST)
+		for (size_t end = j + LIST_HINT_DIST + LIST_HINT_BURST; w->hpf < end && w->hpf < w->nhint;
+		     w->hpf++)
+			vas_prefetch(w->as, w->hint[w->hpf], 8);
 	w->hpos = j + 1;
-	if (j + LIST_HINT_DIST < w->nhint)
-		vas_prefetch(w->as, w->hint[j + LIST_HINT_DIST], 8);
 }
 
 void list_walk_init(struct list_walk *w, struct vas *as, uint64_t head, uint32_t max)

@@ -25,6 +25,7 @@ struct list_walk {
 	int closed;		/* came back to the head: the whole list was seen */
 	const uint64_t *hint;	/* list_walk_hint's nodes, or NULL */
 	size_t nhint, hpos;
+	size_t hpf;		/* hint nodes before it prefetched */
 };
 
 /* A kernel pointer must at least be in the kernel half and aligned. */
